@@ -1,0 +1,1 @@
+//! AWS adapters for the stepscore ports.

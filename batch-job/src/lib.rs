@@ -1,0 +1,1 @@
+//! The scoring container: train and score smartcore models on CSV.

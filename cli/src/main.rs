@@ -1,0 +1,2 @@
+//! `stepscore` command line.
+fn main() {}
