@@ -1,0 +1,29 @@
+output "bucket_name" {
+  description = "Pipeline bucket"
+  value       = module.stepscore.bucket_name
+}
+
+output "table_name" {
+  description = "Job table, for `stepscore status --aws --table`"
+  value       = module.stepscore.table_name
+}
+
+output "state_machine_arn" {
+  description = "State machine, for `stepscore status --aws --state-machine-arn`"
+  value       = module.stepscore.state_machine_arn
+}
+
+output "state_machine_console_url" {
+  description = "Where to watch executions"
+  value       = module.stepscore.state_machine_console_url
+}
+
+output "batch_ecr_repository_url" {
+  description = "Where to push the scoring image"
+  value       = module.stepscore.batch_ecr_repository_url
+}
+
+output "events_dlq_url" {
+  description = "Dead-letter queue of failed S3 events and scheduled runs"
+  value       = module.stepscore.events_dlq_url
+}
