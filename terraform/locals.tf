@@ -37,10 +37,6 @@ locals {
     for queue in values(local.job_queue_names) : "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-queue/${queue}"
   ]
 
-  common_environment = {
-    STEPSCORE_TABLE = local.table_name
-  }
-
   # One entry per handler of handlers/lambda-functions.json. `statements` are exactly the AWS API
   # calls the function's code makes (that file's iam_actions), each on only the resources it
   # touches; iam.tf adds only what the platform itself needs (own log group, X-Ray, and the
@@ -50,9 +46,10 @@ locals {
       binary      = "stepscore-admit"
       description = "Validates a job config dropped under ${var.jobs_prefix}, records the job and starts the scoring pipeline"
       async       = true
-      environment = merge(local.common_environment, {
+      environment = {
+        STEPSCORE_TABLE             = local.table_name
         STEPSCORE_STATE_MACHINE_ARN = local.state_machine_arn
-      })
+      }
       statements = [
         {
           sid       = "ReadJobConfigs"
@@ -86,7 +83,9 @@ locals {
       binary      = "stepscore-register"
       description = "Registers the job record when an execution starts (also for runs started by hand)"
       async       = false
-      environment = local.common_environment
+      environment = {
+        STEPSCORE_TABLE = local.table_name
+      }
       statements = [
         {
           sid       = "CreateJobRecord"
@@ -101,7 +100,9 @@ locals {
       binary      = "stepscore-submit"
       description = "Submits the scoring job to the spot or on-demand Batch queue"
       async       = false
-      environment = local.common_environment
+      environment = {
+        STEPSCORE_TABLE = local.table_name
+      }
       statements = [
         {
           sid       = "SubmitScoringJob"
@@ -129,7 +130,9 @@ locals {
       binary      = "stepscore-check"
       description = "Reads the Batch job's status for the pipeline's polling loop"
       async       = false
-      environment = local.common_environment
+      environment = {
+        STEPSCORE_TABLE = local.table_name
+      }
       statements = [
         {
           # DescribeJobs has no resource-level permissions: "*" is the only resource it accepts.
@@ -151,7 +154,9 @@ locals {
       binary      = "stepscore-finalize"
       description = "Writes the run's outcome, metrics and reason to the job record"
       async       = false
-      environment = local.common_environment
+      environment = {
+        STEPSCORE_TABLE = local.table_name
+      }
       statements = [
         {
           sid       = "ReadManifests"
@@ -178,9 +183,10 @@ locals {
       binary      = "stepscore-schedule"
       description = "Turns a schedule's job-config template into a job and admits it"
       async       = true
-      environment = merge(local.common_environment, {
+      environment = {
+        STEPSCORE_TABLE             = local.table_name
         STEPSCORE_STATE_MACHINE_ARN = local.state_machine_arn
-      })
+      }
       statements = [
         {
           # A template may reference a model or input; the function checks they exist.
