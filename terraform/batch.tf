@@ -109,7 +109,7 @@ resource "aws_batch_job_definition" "score" {
     local.fargate ? {
       fargatePlatformConfiguration = { platformVersion = "LATEST" }
       runtimePlatform              = { operatingSystemFamily = "LINUX", cpuArchitecture = var.batch_cpu_architecture }
-      networkConfiguration         = { assignPublicIp = "DISABLED" }
+      networkConfiguration         = { assignPublicIp = var.batch_assign_public_ip ? "ENABLED" : "DISABLED" }
     } : {}
   ))
 

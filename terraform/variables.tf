@@ -349,6 +349,12 @@ variable "security_group_ids" {
   }
 }
 
+variable "batch_assign_public_ip" {
+  description = "Whether Fargate jobs get a public IP (needed in public subnets without a NAT gateway to reach ECR, S3 and CloudWatch Logs); ignored for EC2"
+  type        = bool
+  default     = false
+}
+
 variable "batch_image" {
   description = "Scoring image URI; null uses <batch ECR repository>:<batch_image_tag>"
   type        = string

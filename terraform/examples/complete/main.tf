@@ -8,6 +8,13 @@ provider "aws" {
   }
 }
 
+data "aws_caller_identity" "current" {}
+
+locals {
+  # Named here rather than read from the module, so the schedule templates can use it.
+  bucket_name = "${var.name}-${data.aws_caller_identity.current.account_id}-${var.region}"
+}
+
 # The default VPC keeps the example self-contained; production deployments pass private subnets
 # (with a NAT gateway or VPC endpoints) and their own security group.
 data "aws_vpc" "default" {
@@ -38,7 +45,8 @@ resource "aws_security_group" "batch" {
 module "stepscore" {
   source = "../.."
 
-  name = var.name
+  name        = var.name
+  bucket_name = local.bucket_name
 
   lambda_artifacts_dir = "${path.root}/../../../target/lambda"
 
@@ -47,6 +55,9 @@ module "stepscore" {
   batch_max_vcpus    = 32
   subnet_ids         = data.aws_subnets.default.ids
   security_group_ids = [aws_security_group.batch.id]
+  # Default-VPC subnets are public and have no NAT gateway: Fargate tasks need a public IP to
+  # reach ECR and S3 (EC2 instances get one from the subnet).
+  batch_assign_public_ip = true
 
   alarm_emails = var.alarm_emails
 
@@ -59,12 +70,14 @@ module "stepscore" {
       expression  = "cron(0 2 * * ? *)"
       timezone    = "Europe/Dublin"
       description = "Score yesterday's customers with the current churn model"
+      # Filled by the schedule function at each run ({date}: the run's date, YYYY-MM-DD).
       template = jsonencode({
-        version = 1
-        id      = "nightly-churn-{date}"
-        model   = "s3://{bucket}/models/churn/model.json"
-        input   = "s3://{bucket}/inputs/customers/{date}.csv"
-        output  = "s3://{bucket}/outputs/churn/{date}/"
+        version  = 1
+        name     = "nightly-churn"
+        model    = "s3://${local.bucket_name}/models/churn/model.json"
+        input    = "s3://${local.bucket_name}/inputs/customers/{date}.csv"
+        output   = "s3://${local.bucket_name}/outputs/churn/{date}/"
+        capacity = "spot-then-on-demand"
       })
     }
   }
