@@ -1,1 +1,29 @@
-//! stepscore domain.
+//! The stepscore domain: what a scoring job is, how its record may change, and the ports through
+//! which the rest of the system reaches the outside world.
+//!
+//! This crate does no IO and knows no AWS SDK, no Lambda runtime and no SQLite: the handlers and
+//! the batch job are written against the ports here, and each world (AWS, the embedded local
+//! runtime) supplies adapters for them.
+//!
+//! # Layout
+//! - [`uri`]: `s3://bucket/key` object locations.
+//! - [`id`]: job ids, derived deterministically from the S3 object that carried the config.
+//! - [`config`]: the job config a user drops into `jobs/`: strict parsing and validation.
+//! - [`status`]: job status names (AWS Batch's) and the rule that status never moves backwards.
+//! - [`record`]: the job record kept in the job table, and the updates applied to it.
+//! - [`manifest`]: the scoring manifest the batch job writes and finalize reads.
+//! - [`batch`]: the shape of a Batch submission and of a Batch job as the pipeline sees it.
+//! - [`ports`]: object store, job table, batch service, executions, clock.
+
+pub mod batch;
+pub mod config;
+pub mod id;
+pub mod manifest;
+pub mod ports;
+pub mod record;
+pub mod status;
+pub mod uri;
+
+pub use id::JobId;
+pub use status::JobStatus;
+pub use uri::ObjectUri;

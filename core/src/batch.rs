@@ -1,0 +1,279 @@
+//! AWS Batch as the pipeline sees it: a submission and the state of a submitted job.
+//!
+//! Field names follow the Batch API (`evaluateOnExit`, `onStatusReason`, …) so these types
+//! serialize to what SubmitJob and DescribeJobs speak, and Terraform's job definition can be
+//! compared against them.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A job to submit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitJobRequest {
+    /// Batch job name (the job id plus the attempt).
+    pub job_name: String,
+    /// Queue name or ARN.
+    pub job_queue: String,
+    /// Job definition name or ARN.
+    pub job_definition: String,
+    /// Array size when the job is an array job (2..=10,000); `None` for a single job.
+    pub array_size: Option<u32>,
+    /// Environment passed to the container (overrides).
+    pub environment: BTreeMap<String, String>,
+    /// vCPUs (container override).
+    pub vcpus: u32,
+    /// Memory in MiB (container override).
+    pub memory_mib: u32,
+    /// Attempt timeout, seconds.
+    pub timeout_seconds: u64,
+    /// Retry strategy.
+    pub retry_strategy: RetryStrategy,
+    /// Tags for the job.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Batch's retryStrategy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStrategy {
+    /// Total attempts (1-10).
+    pub attempts: u32,
+    /// Rules matched in order against each failed attempt.
+    pub evaluate_on_exit: Vec<EvaluateOnExit>,
+}
+
+/// One retry rule; each `on*` field is a glob that may end in `*`. All given fields must match.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluateOnExit {
+    /// Glob on the job's statusReason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_status_reason: Option<String>,
+    /// Glob on the container's reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_reason: Option<String>,
+    /// Glob on the decimal exit code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_exit_code: Option<String>,
+    /// `RETRY` or `EXIT`.
+    pub action: RetryAction,
+}
+
+/// What a matched retry rule does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RetryAction {
+    /// Run another attempt (if any are left).
+    Retry,
+    /// Fail the job now.
+    Exit,
+}
+
+/// The scoring job's retry strategy: the one Terraform's job definition also declares.
+pub const SCORING_RETRY_STRATEGY_JSON: &str = include_str!("../../batch-job/retry-strategy.json");
+
+impl RetryStrategy {
+    /// The scoring job's retry strategy (from `batch-job/retry-strategy.json`).
+    pub fn scoring() -> Self {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct File {
+            attempts: u32,
+            evaluate_on_exit: Vec<EvaluateOnExit>,
+        }
+        // The file is part of this build (include_str!) and a unit test parses it, so a bad edit
+        // fails the tests rather than a deployed Lambda.
+        let f: File = serde_json::from_str(SCORING_RETRY_STRATEGY_JSON)
+            .expect("batch-job/retry-strategy.json is valid");
+        RetryStrategy {
+            attempts: f.attempts,
+            evaluate_on_exit: f.evaluate_on_exit,
+        }
+    }
+
+    /// What Batch does after a failed attempt: the action of the first rule that matches, or
+    /// `RETRY` when none does (AWS's default), as long as attempts remain.
+    pub fn decide(&self, status_reason: &str, reason: &str, exit_code: Option<i32>) -> RetryAction {
+        let code = exit_code.map(|c| c.to_string());
+        for rule in &self.evaluate_on_exit {
+            let matches = rule
+                .on_status_reason
+                .as_deref()
+                .is_none_or(|g| glob_match(g, status_reason))
+                && rule
+                    .on_reason
+                    .as_deref()
+                    .is_none_or(|g| glob_match(g, reason))
+                && rule
+                    .on_exit_code
+                    .as_deref()
+                    .is_none_or(|g| code.as_deref().is_some_and(|c| glob_match(g, c)));
+            if matches {
+                return rule.action;
+            }
+        }
+        RetryAction::Retry
+    }
+}
+
+/// Batch's glob: exact, or a prefix when the pattern ends in `*`.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => text.starts_with(prefix),
+        None => pattern == text,
+    }
+}
+
+/// A Batch job's status names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BatchStatus {
+    Submitted,
+    Pending,
+    Runnable,
+    Starting,
+    Running,
+    Succeeded,
+    Failed,
+}
+
+impl BatchStatus {
+    /// The AWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BatchStatus::Submitted => "SUBMITTED",
+            BatchStatus::Pending => "PENDING",
+            BatchStatus::Runnable => "RUNNABLE",
+            BatchStatus::Starting => "STARTING",
+            BatchStatus::Running => "RUNNING",
+            BatchStatus::Succeeded => "SUCCEEDED",
+            BatchStatus::Failed => "FAILED",
+        }
+    }
+
+    /// Parses an AWS name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            BatchStatus::Submitted,
+            BatchStatus::Pending,
+            BatchStatus::Runnable,
+            BatchStatus::Starting,
+            BatchStatus::Running,
+            BatchStatus::Succeeded,
+            BatchStatus::Failed,
+        ]
+        .into_iter()
+        .find(|b| b.as_str() == s)
+    }
+
+    /// True once the job has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, BatchStatus::Succeeded | BatchStatus::Failed)
+    }
+
+    /// The job status a record takes while the Batch job is in this state (`PENDING` in Batch,
+    /// waiting on dependencies, is still `SUBMITTED` for the pipeline).
+    pub fn job_status(self) -> crate::JobStatus {
+        use crate::JobStatus as J;
+        match self {
+            BatchStatus::Submitted | BatchStatus::Pending => J::Submitted,
+            BatchStatus::Runnable => J::Runnable,
+            BatchStatus::Starting => J::Starting,
+            BatchStatus::Running => J::Running,
+            BatchStatus::Succeeded => J::Succeeded,
+            BatchStatus::Failed => J::Failed,
+        }
+    }
+}
+
+/// The state of a submitted job, as DescribeJobs reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchJobView {
+    /// Batch job id.
+    pub job_id: String,
+    /// Queue it was submitted to.
+    pub job_queue: String,
+    /// Current status.
+    pub status: BatchStatus,
+    /// Batch's statusReason (e.g. `Host EC2 (instance i-0abc) terminated.`).
+    pub status_reason: Option<String>,
+    /// The last attempt's container exit code.
+    pub exit_code: Option<i32>,
+    /// The last attempt's container reason (e.g. `CannotPullContainerError: …`).
+    pub container_reason: Option<String>,
+    /// Attempts run so far.
+    pub attempts: u32,
+    /// For an array job: children per status.
+    pub array_status_summary: Option<BTreeMap<String, u32>>,
+    /// Array size, for an array job.
+    pub array_size: Option<u32>,
+}
+
+/// The statusReason prefix AWS gives a job whose spot instance was reclaimed.
+pub const SPOT_RECLAIM_REASON_PREFIX: &str = "Host EC2";
+
+impl BatchJobView {
+    /// True when the job failed because its host was reclaimed (spot interruption).
+    pub fn was_reclaimed(&self) -> bool {
+        self.status == BatchStatus::Failed
+            && self
+                .status_reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with(SPOT_RECLAIM_REASON_PREFIX))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_retry_strategy_parses() {
+        let s = RetryStrategy::scoring();
+        assert!((1..=10).contains(&s.attempts));
+        assert!(!s.evaluate_on_exit.is_empty());
+    }
+
+    #[test]
+    fn infrastructure_failures_retry_and_bad_input_exits() {
+        let s = RetryStrategy::scoring();
+        assert_eq!(
+            s.decide("Host EC2 (instance i-0abc) terminated.", "", None),
+            RetryAction::Retry
+        );
+        assert_eq!(
+            s.decide(
+                "Essential container in task exited",
+                "CannotPullContainerError: pull access denied",
+                None
+            ),
+            RetryAction::Retry
+        );
+        assert_eq!(
+            s.decide("Essential container in task exited", "", Some(75)),
+            RetryAction::Retry
+        );
+        assert_eq!(
+            s.decide("Essential container in task exited", "", Some(65)),
+            RetryAction::Exit
+        );
+        assert_eq!(
+            s.decide("Essential container in task exited", "", Some(1)),
+            RetryAction::Exit
+        );
+    }
+
+    #[test]
+    fn globs_are_exact_or_prefix() {
+        assert!(glob_match(
+            "Host EC2*",
+            "Host EC2 (instance i-1) terminated."
+        ));
+        assert!(glob_match("75", "75"));
+        assert!(!glob_match("75", "750"));
+        assert!(glob_match("*", ""));
+    }
+}

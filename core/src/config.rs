@@ -1,0 +1,619 @@
+//! The job config: the JSON document a user drops into `s3://<bucket>/jobs/` to score data.
+//!
+//! Parsing is strict: an unknown field is an error that names it (with a "did you mean" when a
+//! known field is close), and validation reports every problem at once, so a user fixes a config
+//! in one round trip. The format is versioned by its `version` field.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::uri::ObjectUri;
+
+/// The config format this build reads and writes.
+pub const CONFIG_VERSION: u32 = 1;
+/// The largest config accepted: configs travel in state payloads, whose limit is 256 KiB.
+pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
+/// The largest array job AWS Batch accepts.
+pub const MAX_SHARDS: u32 = 10_000;
+
+/// A validated job config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobConfig {
+    /// Format version; always [`CONFIG_VERSION`] once validated.
+    pub version: u32,
+    /// A human name for the job: 1-64 characters of letters, digits, `-` and `_`.
+    pub name: String,
+    /// The model artifact (an object, not a prefix).
+    pub model: ObjectUri,
+    /// The input CSV: one object, or every object under a prefix ending in `/`.
+    pub input: ObjectUri,
+    /// The prefix that receives predictions, rejects and the manifest.
+    pub output: ObjectUri,
+    /// Columns passed through from input to predictions, in order.
+    pub id_columns: Vec<String>,
+    /// Which Batch queues to use.
+    pub capacity: Capacity,
+    /// How many array children score the input (1 = a single job).
+    pub shards: u32,
+    /// vCPUs per container.
+    pub vcpus: u32,
+    /// Memory per container, MiB.
+    pub memory_mib: u32,
+    /// Attempt timeout of the Batch job, seconds.
+    pub timeout_seconds: u64,
+    /// What the scorer does with a row it cannot score.
+    pub on_bad_row: BadRowPolicy,
+    /// First wait between status checks, seconds; later waits grow (see the state machine).
+    pub poll_interval_seconds: u32,
+    /// Tags put on the Batch job and the record.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Which queues a job may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Capacity {
+    /// Spot only: a reclaim that exhausts Batch's retries fails the job.
+    Spot,
+    /// On-demand only.
+    OnDemand,
+    /// Spot first; a reclaim falls back to the on-demand queue.
+    SpotThenOnDemand,
+}
+
+impl Capacity {
+    /// The config spelling, e.g. `spot-then-on-demand`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capacity::Spot => "spot",
+            Capacity::OnDemand => "on-demand",
+            Capacity::SpotThenOnDemand => "spot-then-on-demand",
+        }
+    }
+
+    /// True when a job on the spot queue may be resubmitted on the on-demand queue.
+    pub fn allows_fallback(self) -> bool {
+        matches!(self, Capacity::SpotThenOnDemand)
+    }
+
+    /// True when the first attempt goes to the spot queue.
+    pub fn starts_on_spot(self) -> bool {
+        !matches!(self, Capacity::OnDemand)
+    }
+}
+
+/// What the scorer does with a row it cannot score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BadRowPolicy {
+    /// Stop at the first bad row, naming file, line, column and value.
+    Fail,
+    /// Write the row and its reason to `rejects-<shard>.csv` and go on.
+    Skip,
+}
+
+impl BadRowPolicy {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BadRowPolicy::Fail => "fail",
+            BadRowPolicy::Skip => "skip",
+        }
+    }
+}
+
+/// One thing wrong with a config: the field at fault and what would fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigProblem {
+    /// The field (`model`, `tags.team`, or `(document)` for the whole).
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+/// Every problem found in a config; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// Where the config came from (`s3://bucket/jobs/x.json`, a file path, `execution input`).
+    pub source_name: String,
+    /// The problems, in field order.
+    pub problems: Vec<ConfigProblem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.problems.len();
+        write!(
+            f,
+            "job config {} has {n} problem{}",
+            self.source_name,
+            if n == 1 { "" } else { "s" }
+        )?;
+        for p in &self.problems {
+            write!(f, "; {}: {}", p.field, p.message)?;
+        }
+        Ok(())
+    }
+}
+
+const FIELDS: &[&str] = &[
+    "version",
+    "name",
+    "model",
+    "input",
+    "output",
+    "id_columns",
+    "capacity",
+    "shards",
+    "vcpus",
+    "memory_mib",
+    "timeout_seconds",
+    "on_bad_row",
+    "poll_interval_seconds",
+    "tags",
+];
+
+impl JobConfig {
+    /// Parses and validates a config document. `source_name` names it in errors.
+    pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<Self, ConfigError> {
+        let fail = |field: &str, message: String| ConfigError {
+            source_name: source_name.to_owned(),
+            problems: vec![ConfigProblem {
+                field: field.to_owned(),
+                message,
+            }],
+        };
+        if bytes.len() > MAX_CONFIG_BYTES {
+            return Err(fail(
+                "(document)",
+                format!(
+                    "is {} bytes; the limit is {MAX_CONFIG_BYTES} bytes (64 KiB): pass data by URI, not inline",
+                    bytes.len()
+                ),
+            ));
+        }
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            fail(
+                "(document)",
+                format!(
+                    "is not valid JSON: {e} (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
+            )
+        })?;
+        Self::from_value(&value, source_name)
+    }
+
+    /// Validates a config given as parsed JSON (e.g. a state machine's execution input).
+    pub fn from_value(value: &Value, source_name: &str) -> Result<Self, ConfigError> {
+        let mut v = Validator {
+            problems: Vec::new(),
+        };
+        let Some(obj) = value.as_object() else {
+            return Err(ConfigError {
+                source_name: source_name.to_owned(),
+                problems: vec![ConfigProblem {
+                    field: "(document)".into(),
+                    message: format!("must be a JSON object, found {}", kind(value)),
+                }],
+            });
+        };
+        for key in obj.keys() {
+            if !FIELDS.contains(&key.as_str()) {
+                let hint = FIELDS
+                    .iter()
+                    .map(|f| (strsim::jaro_winkler(key, f), *f))
+                    .filter(|(score, _)| *score > 0.8)
+                    .max_by(|a, b| a.0.total_cmp(&b.0))
+                    .map(|(_, f)| format!(": did you mean '{f}'?"))
+                    .unwrap_or_else(|| format!(": known fields are {}", FIELDS.join(", ")));
+                v.problem(key, format!("unknown field{hint}"));
+            }
+        }
+        let version = v.int(
+            obj,
+            "version",
+            Some(u64::from(CONFIG_VERSION)),
+            1,
+            u64::from(u32::MAX),
+        );
+        if let Some(ver) = version {
+            if ver > u64::from(CONFIG_VERSION) {
+                v.problem("version", format!("is {ver}, newer than this stepscore understands ({CONFIG_VERSION}): upgrade stepscore"));
+            }
+        }
+        let name = v.string(obj, "name", None);
+        if let Some(n) = &name {
+            let ok = (1..=64).contains(&n.len())
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                v.problem(
+                    "name",
+                    format!("'{n}' must be 1-64 characters of letters, digits, '-' and '_'"),
+                );
+            }
+        }
+        let model = v.uri(obj, "model");
+        if let Some(m) = &model {
+            if m.is_prefix() {
+                v.problem(
+                    "model",
+                    format!("'{m}' names a prefix; give the model artifact object"),
+                );
+            }
+        }
+        let input = v.uri(obj, "input");
+        let output = v.uri(obj, "output");
+        if let (Some(i), Some(o)) = (&input, &output) {
+            let o_prefix = prefix_form(o);
+            let i_prefix = prefix_form(i);
+            if o_prefix.contains(i) || (i.is_prefix() && i_prefix.contains(o)) {
+                v.problem("output", format!("'{o}' overlaps the input '{i}': write predictions under a prefix apart from the input, or reruns would score their own output"));
+            }
+        }
+        let id_columns = match obj.get("id_columns") {
+            None => Some(vec!["id".to_owned()]),
+            Some(Value::Array(items)) => {
+                let mut cols = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item.as_str() {
+                        Some(s) if !s.is_empty() => cols.push(s.to_owned()),
+                        _ => v.problem(
+                            &format!("id_columns[{i}]"),
+                            format!("must be a non-empty string, found {}", kind(item)),
+                        ),
+                    }
+                }
+                Some(cols)
+            }
+            Some(Value::String(s)) if !s.is_empty() => Some(vec![s.clone()]),
+            Some(other) => {
+                v.problem(
+                    "id_columns",
+                    format!("must be an array of column names, found {}", kind(other)),
+                );
+                None
+            }
+        };
+        let capacity = v.enumerated(
+            obj,
+            "capacity",
+            Capacity::SpotThenOnDemand,
+            &[
+                ("spot", Capacity::Spot),
+                ("on-demand", Capacity::OnDemand),
+                ("spot-then-on-demand", Capacity::SpotThenOnDemand),
+            ],
+        );
+        let shards = v.int(obj, "shards", Some(1), 1, u64::from(MAX_SHARDS));
+        let vcpus = v.int(obj, "vcpus", Some(1), 1, 256);
+        let memory_mib = v.int(obj, "memory_mib", Some(2048), 128, 1_048_576);
+        let timeout_seconds = v.int(obj, "timeout_seconds", Some(3600), 60, 14 * 24 * 3600);
+        let on_bad_row = v.enumerated(
+            obj,
+            "on_bad_row",
+            BadRowPolicy::Fail,
+            &[("fail", BadRowPolicy::Fail), ("skip", BadRowPolicy::Skip)],
+        );
+        let poll = v.int(obj, "poll_interval_seconds", Some(30), 1, 3600);
+        let tags = match obj.get("tags") {
+            None => Some(BTreeMap::new()),
+            Some(Value::Object(m)) => {
+                let mut tags = BTreeMap::new();
+                if m.len() > 50 {
+                    v.problem(
+                        "tags",
+                        format!("has {} tags; AWS allows at most 50", m.len()),
+                    );
+                }
+                for (k, val) in m {
+                    let field = format!("tags.{k}");
+                    match val.as_str() {
+                        Some(_) if k.is_empty() || k.len() > 128 => {
+                            v.problem(&field, "tag keys must be 1-128 characters".into())
+                        }
+                        Some(s) if s.len() > 256 => v.problem(
+                            &field,
+                            format!("value is {} characters; AWS allows at most 256", s.len()),
+                        ),
+                        Some(s) => {
+                            tags.insert(k.clone(), s.to_owned());
+                        }
+                        None => v.problem(&field, format!("must be a string, found {}", kind(val))),
+                    }
+                }
+                Some(tags)
+            }
+            Some(other) => {
+                v.problem(
+                    "tags",
+                    format!("must be an object of string values, found {}", kind(other)),
+                );
+                None
+            }
+        };
+        if !v.problems.is_empty() {
+            return Err(ConfigError {
+                source_name: source_name.to_owned(),
+                problems: v.problems,
+            });
+        }
+        // Every field is Some here: each None above recorded a problem.
+        match (
+            name,
+            model,
+            input,
+            output,
+            id_columns,
+            capacity,
+            shards,
+            vcpus,
+            memory_mib,
+            timeout_seconds,
+            on_bad_row,
+            poll,
+            tags,
+        ) {
+            (
+                Some(name),
+                Some(model),
+                Some(input),
+                Some(output),
+                Some(id_columns),
+                Some(capacity),
+                Some(shards),
+                Some(vcpus),
+                Some(memory_mib),
+                Some(timeout_seconds),
+                Some(on_bad_row),
+                Some(poll),
+                Some(tags),
+            ) => Ok(JobConfig {
+                version: CONFIG_VERSION,
+                name,
+                model,
+                input,
+                output,
+                id_columns,
+                capacity,
+                shards: shards as u32,
+                vcpus: vcpus as u32,
+                memory_mib: memory_mib as u32,
+                timeout_seconds,
+                on_bad_row,
+                poll_interval_seconds: poll as u32,
+                tags,
+            }),
+            _ => Err(ConfigError {
+                source_name: source_name.to_owned(),
+                problems: vec![ConfigProblem {
+                    field: "(document)".into(),
+                    message: "is incomplete".into(),
+                }],
+            }),
+        }
+    }
+
+    /// The config as canonical JSON (every default written out).
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+fn prefix_form(u: &ObjectUri) -> ObjectUri {
+    if u.is_prefix() { u.clone() } else { u.join("") }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+struct Validator {
+    problems: Vec<ConfigProblem>,
+}
+
+impl Validator {
+    fn problem(&mut self, field: &str, message: String) {
+        self.problems.push(ConfigProblem {
+            field: field.to_owned(),
+            message,
+        });
+    }
+
+    fn string(
+        &mut self,
+        obj: &Map<String, Value>,
+        field: &str,
+        default: Option<&str>,
+    ) -> Option<String> {
+        match obj.get(field) {
+            None => match default {
+                Some(d) => Some(d.to_owned()),
+                None => {
+                    self.problem(field, "is required".into());
+                    None
+                }
+            },
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(other) => {
+                self.problem(field, format!("must be a string, found {}", kind(other)));
+                None
+            }
+        }
+    }
+
+    fn uri(&mut self, obj: &Map<String, Value>, field: &str) -> Option<ObjectUri> {
+        let text = self.string(obj, field, None)?;
+        match ObjectUri::parse(&text) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                self.problem(field, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn int(
+        &mut self,
+        obj: &Map<String, Value>,
+        field: &str,
+        default: Option<u64>,
+        min: u64,
+        max: u64,
+    ) -> Option<u64> {
+        let n = match obj.get(field) {
+            None => match default {
+                Some(d) => return Some(d),
+                None => {
+                    self.problem(field, "is required".into());
+                    return None;
+                }
+            },
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(other) => {
+                self.problem(
+                    field,
+                    format!(
+                        "must be a whole number from {min} to {max}, found {}",
+                        kind(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        match n {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.problem(
+                    field,
+                    format!(
+                        "is {}; it must be a whole number from {min} to {max}",
+                        obj[field]
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    fn enumerated<T: Copy>(
+        &mut self,
+        obj: &Map<String, Value>,
+        field: &str,
+        default: T,
+        options: &[(&str, T)],
+    ) -> Option<T> {
+        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
+        match obj.get(field) {
+            None => Some(default),
+            Some(Value::String(s)) => match options.iter().find(|(n, _)| n == s) {
+                Some((_, t)) => Some(*t),
+                None => {
+                    self.problem(field, format!("'{s}' is not one of {}", names.join(", ")));
+                    None
+                }
+            },
+            Some(other) => {
+                self.problem(
+                    field,
+                    format!("must be one of {}, found {}", names.join(", "), kind(other)),
+                );
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn minimal() -> Value {
+        json!({"name": "daily", "model": "s3://bkt/models/m.json", "input": "s3://bkt/data/in.csv", "output": "s3://bkt/out/"})
+    }
+
+    fn problems(v: Value) -> Vec<(String, String)> {
+        JobConfig::from_value(&v, "test.json")
+            .unwrap_err()
+            .problems
+            .into_iter()
+            .map(|p| (p.field, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_fill_the_optional_fields() {
+        let c = JobConfig::from_value(&minimal(), "t").unwrap();
+        assert_eq!(c.id_columns, vec!["id"]);
+        assert_eq!(c.capacity, Capacity::SpotThenOnDemand);
+        assert_eq!(
+            (c.shards, c.vcpus, c.memory_mib, c.timeout_seconds),
+            (1, 1, 2048, 3600)
+        );
+        assert_eq!(c.on_bad_row, BadRowPolicy::Fail);
+        // the canonical form validates to itself
+        assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_field_suggests_the_close_one() {
+        let mut v = minimal();
+        v["shard"] = json!(4);
+        let p = problems(v);
+        assert_eq!(
+            p,
+            vec![(
+                "shard".to_owned(),
+                "unknown field: did you mean 'shards'?".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let v = json!({"name": "bad name!", "model": "s3://bkt/models/", "input": 3, "shards": 20000, "capacity": "cheap"});
+        let fields: Vec<String> = problems(v).into_iter().map(|p| p.0).collect();
+        assert_eq!(
+            fields,
+            vec!["name", "model", "input", "output", "capacity", "shards"]
+        );
+    }
+
+    #[test]
+    fn output_may_not_overlap_input() {
+        let mut v = minimal();
+        v["input"] = json!("s3://bkt/data/");
+        v["output"] = json!("s3://bkt/data/predictions/");
+        assert_eq!(problems(v)[0].0, "output");
+    }
+
+    #[test]
+    fn oversized_and_malformed_documents_are_named() {
+        let big = vec![b' '; MAX_CONFIG_BYTES + 1];
+        let e = JobConfig::from_slice(&big, "s3://b/jobs/big.json").unwrap_err();
+        assert!(e.to_string().contains("s3://b/jobs/big.json"), "{e}");
+        assert!(e.to_string().contains("64 KiB"), "{e}");
+        let e = JobConfig::from_slice(b"{\"name\": ", "jobs/x.json").unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn newer_versions_are_refused() {
+        let mut v = minimal();
+        v["version"] = json!(2);
+        assert!(problems(v)[0].1.contains("upgrade stepscore"));
+    }
+}

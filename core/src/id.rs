@@ -1,0 +1,139 @@
+//! Job ids: stable names for a job, usable as a Step Functions execution name.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// A job id: `<readable stem>-<16 hex digits>`, at most 80 characters of `[A-Za-z0-9_-]`, so it is
+/// a valid StartExecution name as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct JobId(String);
+
+/// Why a text is not a job id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a valid job id: use 1-80 characters of letters, digits, '-' and '_'")]
+pub struct InvalidJobId(pub String);
+
+impl JobId {
+    /// The id of the job carried by one version of one S3 object.
+    ///
+    /// The same object version always maps to the same id, so a re-delivered S3 event admits
+    /// nothing twice; a new upload to the same key has a new version id (or ETag, in an
+    /// unversioned bucket) and so is a new job. `version` is the object's version id when the
+    /// bucket is versioned, else its ETag.
+    pub fn for_object(bucket: &str, key: &str, version: &str) -> Self {
+        let mut h = Sha256::new();
+        for part in [bucket, key, version] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        let digest = hex::encode(&h.finalize()[..8]);
+        let stem = key.rsplit('/').next().unwrap_or(key);
+        let stem = stem.strip_suffix(".json").unwrap_or(stem);
+        Self::with_stem(stem, &digest)
+    }
+
+    /// The id of a job started without an S3 object (console or schedule): `name` plus a digest
+    /// of `salt` (the execution name or the schedule run id).
+    pub fn for_name(name: &str, salt: &str) -> Self {
+        let digest = hex::encode(&Sha256::digest(format!("{name}\0{salt}").as_bytes())[..8]);
+        Self::with_stem(name, &digest)
+    }
+
+    fn with_stem(stem: &str, digest: &str) -> Self {
+        let mut clean: String = stem
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(80 - 1 - digest.len())
+            .collect();
+        if clean.is_empty() {
+            clean.push_str("job");
+        }
+        JobId(format!("{clean}-{digest}"))
+    }
+
+    /// Accepts an id written by hand (an execution name, a CLI argument).
+    pub fn parse(text: &str) -> Result<Self, InvalidJobId> {
+        let ok = !text.is_empty()
+            && text.len() <= 80
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if ok {
+            Ok(JobId(text.to_owned()))
+        } else {
+            Err(InvalidJobId(text.to_owned()))
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for JobId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for JobId {
+    type Error = InvalidJobId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        JobId::parse(&s)
+    }
+}
+
+impl From<JobId> for String {
+    fn from(id: JobId) -> String {
+        id.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_object_version_same_id() {
+        let a = JobId::for_object("b", "jobs/daily.json", "v1");
+        assert_eq!(a, JobId::for_object("b", "jobs/daily.json", "v1"));
+        assert!(a.as_str().starts_with("daily-"));
+    }
+
+    #[test]
+    fn new_upload_new_id() {
+        assert_ne!(
+            JobId::for_object("b", "jobs/d.json", "v1"),
+            JobId::for_object("b", "jobs/d.json", "v2")
+        );
+        // the separator keeps ("ab","c") and ("a","bc") apart
+        assert_ne!(
+            JobId::for_object("ab", "c", "v"),
+            JobId::for_object("a", "bc", "v")
+        );
+    }
+
+    #[test]
+    fn ids_are_valid_execution_names() {
+        let long = "x".repeat(300) + " é/.json";
+        for id in [
+            JobId::for_object("b", &long, "e"),
+            JobId::for_name("héllo wörld", "r"),
+            JobId::for_name("", "r"),
+        ] {
+            assert!(id.as_str().len() <= 80, "{id}");
+            assert_eq!(JobId::parse(id.as_str()).unwrap(), id);
+        }
+        assert!(JobId::parse("a/b").is_err());
+    }
+}

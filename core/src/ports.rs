@@ -1,0 +1,301 @@
+//! Ports: the traits through which handlers and the batch job reach the outside world.
+//!
+//! Each world implements them: `stepscore-aws` with the AWS SDK, `stepscore-local` with a
+//! directory tree, SQLite, a local Batch and the embedded ASL interpreter. Code written against
+//! these traits runs unchanged in both.
+//!
+//! Every error type here says whether retrying may help ([`is_transient`](StoreError::is_transient)),
+//! because the Lambda error names the state machine retries on are derived from it.
+
+use std::fmt::Debug;
+use std::ops::Range;
+use std::pin::Pin;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::batch::{BatchJobView, SubmitJobRequest};
+use crate::id::JobId;
+use crate::record::{JobRecord, JobUpdate};
+use crate::status::JobStatus;
+use crate::uri::ObjectUri;
+
+/// A stream of bytes read from, or written to, an object store.
+pub type ByteStream = Pin<Box<dyn AsyncRead + Send>>;
+
+/// What a store knows about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The object.
+    pub uri: ObjectUri,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag (S3's, or a content digest in the local store).
+    pub etag: Option<String>,
+    /// Version id in a versioned bucket.
+    pub version_id: Option<String>,
+    /// Last modification time.
+    pub last_modified: Option<DateTime<Utc>>,
+}
+
+/// Why an object store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The object or bucket does not exist.
+    #[error("{uri} does not exist")]
+    NotFound { uri: String },
+    /// The caller may not read or write it.
+    #[error("access to {uri} was denied: {message}")]
+    AccessDenied { uri: String, message: String },
+    /// The key cannot be stored (escapes the store, bad characters).
+    #[error("key '{key}' is not allowed: {reason}")]
+    InvalidKey { key: String, reason: String },
+    /// The object is larger than the caller allows in memory.
+    #[error("{uri} is {size} bytes, over the {limit}-byte limit for this read")]
+    TooLarge { uri: String, size: u64, limit: u64 },
+    /// A failure that may go away on retry (throttling, 5xx, network).
+    #[error("transient failure on {uri}: {message}")]
+    Transient { uri: String, message: String },
+    /// Any other failure.
+    #[error("{uri}: {message}")]
+    Other { uri: String, message: String },
+}
+
+impl StoreError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Transient { .. })
+    }
+}
+
+/// An S3-like object store.
+#[async_trait]
+pub trait ObjectStore: Send + Sync + Debug {
+    /// Size and identity of one object.
+    async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError>;
+
+    /// Every object under `prefix`, in key order.
+    async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// Streams an object, or the byte range `[start, end)` of it.
+    async fn get(
+        &self,
+        uri: &ObjectUri,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError>;
+
+    /// Streams `body` into an object, replacing it atomically (large bodies go up in parts).
+    async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError>;
+
+    /// Reads a whole small object into memory, refusing objects over `limit` bytes.
+    async fn get_bytes(&self, uri: &ObjectUri, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let meta = self.head(uri).await?;
+        if meta.size > limit {
+            return Err(StoreError::TooLarge {
+                uri: uri.to_string(),
+                size: meta.size,
+                limit,
+            });
+        }
+        let mut body = self.get(uri, None).await?;
+        let mut buf = Vec::with_capacity(meta.size as usize);
+        // take() guards against an object that grew between head and get
+        (&mut body)
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| StoreError::Other {
+                uri: uri.to_string(),
+                message: e.to_string(),
+            })?;
+        if buf.len() as u64 > limit {
+            return Err(StoreError::TooLarge {
+                uri: uri.to_string(),
+                size: buf.len() as u64,
+                limit,
+            });
+        }
+        Ok(buf)
+    }
+
+    /// Writes a small object from memory.
+    async fn put_bytes(&self, uri: &ObjectUri, bytes: Vec<u8>) -> Result<ObjectMeta, StoreError> {
+        self.put(uri, Box::pin(std::io::Cursor::new(bytes))).await
+    }
+}
+
+/// What [`JobTable::create`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Created {
+    /// The record was written.
+    Created,
+    /// A record with this id already existed; it is returned unchanged.
+    Exists(JobRecord),
+}
+
+/// What [`JobTable::update`] did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Updated {
+    /// The update moved the record forward; the record after it.
+    Applied(JobRecord),
+    /// The update was a duplicate or out of order (or the record is terminal): nothing changed.
+    /// The current record.
+    Ignored(JobRecord),
+}
+
+/// Why a job table call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// No record has this id.
+    #[error("no job record with id '{id}'")]
+    NotFound { id: String },
+    /// A stored record could not be read back (a newer format, corruption).
+    #[error("job record '{id}' is unreadable: {message}")]
+    Corrupt { id: String, message: String },
+    /// A failure that may go away on retry (throttling, contention, network).
+    #[error("transient job table failure: {message}")]
+    Transient { message: String },
+    /// Any other failure.
+    #[error("job table failure: {message}")]
+    Other { message: String },
+}
+
+impl TableError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, TableError::Transient { .. })
+    }
+}
+
+/// Which records [`JobTable::list`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListFilter {
+    /// Only records in this status (served by the status/time index).
+    pub status: Option<JobStatus>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// The job table: one record per job, changed only by conditional writes that enforce
+/// [`JobRecord::apply`]'s rule (status never moves backwards; terminal records never change).
+#[async_trait]
+pub trait JobTable: Send + Sync + Debug {
+    /// Writes `record` if no record with its id exists.
+    async fn create(&self, record: &JobRecord) -> Result<Created, TableError>;
+
+    /// The record with this id, if any.
+    async fn get(&self, id: &JobId) -> Result<Option<JobRecord>, TableError>;
+
+    /// Applies `update` if it moves the record forward, atomically with respect to other writers.
+    async fn update(&self, id: &JobId, update: &JobUpdate) -> Result<Updated, TableError>;
+
+    /// Records, most recently updated first.
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, TableError>;
+}
+
+/// What [`Executions::start`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Started {
+    /// A new execution was started.
+    Started { execution_arn: String },
+    /// An execution with this name already existed (same input): nothing was started.
+    AlreadyExists { execution_arn: String },
+}
+
+impl Started {
+    /// The execution's ARN, new or existing.
+    pub fn execution_arn(&self) -> &str {
+        match self {
+            Started::Started { execution_arn } | Started::AlreadyExists { execution_arn } => {
+                execution_arn
+            }
+        }
+    }
+}
+
+/// Why starting an execution failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecutionError {
+    /// An execution with this name exists with a different input.
+    #[error("execution '{name}' already exists with a different input: {message}")]
+    NameConflict { name: String, message: String },
+    /// A failure that may go away on retry (throttling, network).
+    #[error("transient failure starting execution '{name}': {message}")]
+    Transient { name: String, message: String },
+    /// Any other failure (no such state machine, bad input).
+    #[error("cannot start execution '{name}': {message}")]
+    Other { name: String, message: String },
+}
+
+impl ExecutionError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ExecutionError::Transient { .. })
+    }
+}
+
+/// The state machine's executions (Step Functions, or the embedded interpreter).
+#[async_trait]
+pub trait Executions: Send + Sync + Debug {
+    /// The ARN an execution named `name` has (or would have).
+    fn execution_arn(&self, name: &str) -> String;
+
+    /// Starts the execution `name` with `input`, idempotently: an execution of the same name and
+    /// input that already exists counts as success.
+    async fn start(&self, name: &str, input: &Value) -> Result<Started, ExecutionError>;
+}
+
+/// A job accepted by Batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmittedJob {
+    /// Batch's job id.
+    pub job_id: String,
+    /// The job name submitted.
+    pub job_name: String,
+}
+
+/// Why a Batch call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The request was refused as invalid (no such queue or definition, bad overrides).
+    #[error("Batch refused the request: {message}")]
+    Client { message: String },
+    /// A failure that may go away on retry (throttling, 5xx, network).
+    #[error("transient Batch failure: {message}")]
+    Transient { message: String },
+}
+
+impl BatchError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BatchError::Transient { .. })
+    }
+}
+
+/// AWS Batch (or the local Batch).
+#[async_trait]
+pub trait BatchService: Send + Sync + Debug {
+    /// Submits a job.
+    async fn submit(&self, request: &SubmitJobRequest) -> Result<SubmittedJob, BatchError>;
+
+    /// The job's current state; `None` when Batch does not know the id.
+    async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError>;
+}
+
+/// The time, from the system or from a test.
+pub trait Clock: Send + Sync + Debug {
+    /// Now.
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
