@@ -371,6 +371,19 @@ data "aws_iam_policy_document" "batch_instance" {
   }
 
   statement {
+    # Only to tag the container instance as it registers.
+    sid       = "TagContainerInstanceOnRegistration"
+    actions   = ["ecs:TagResource"]
+    resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:container-instance/${var.name}-*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "ecs:CreateAction"
+      values   = ["RegisterContainerInstance"]
+    }
+  }
+
+  statement {
     sid       = "PollForTasks"
     actions   = ["ecs:Poll", "ecs:StartTelemetrySession", "ecs:PutSystemLogEvents"]
     resources = ["arn:${local.partition}:ecs:${local.region}:${local.account_id}:container-instance/${var.name}-*"]

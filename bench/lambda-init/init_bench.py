@@ -107,8 +107,13 @@ def measure(argv, env, runs):
         start = time.perf_counter_ns()
         process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            if not run.seen.wait(timeout=60):
-                raise SystemExit(f"{argv[0]}: no GET {NEXT_PATH} within 60 s")
+            deadline = time.monotonic() + 60
+            # Poll the process too, so one that dies during init is reported at once.
+            while not run.seen.wait(timeout=0.005):
+                if process.poll() is not None:
+                    break
+                if time.monotonic() > deadline:
+                    raise SystemExit(f"{argv[0]}: no GET {NEXT_PATH} within 60 s")
             if run.init_error is not None:
                 raise SystemExit(f"{argv[0]}: init failed, runtime API got init/error: {run.init_error}")
         finally:
@@ -116,7 +121,10 @@ def measure(argv, env, runs):
             process.kill()
             _, stderr = process.communicate(timeout=10)
         if run.first_next_ns is None:
-            raise SystemExit(f"{argv[0]}: exited without asking for an event: {stderr.decode(errors='replace')[-2000:]}")
+            raise SystemExit(
+                f"{argv[0]}: exited with status {process.returncode} without asking for an event: "
+                f"{stderr.decode(errors='replace')[-2000:]}"
+            )
         if index > 0:
             times.append((run.first_next_ns - start) / 1e6)
     return times
