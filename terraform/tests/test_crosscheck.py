@@ -307,6 +307,8 @@ def test_every_placeholder_of_the_state_machine_is_filled(module, contract):
 def test_placeholders_sit_only_inside_json_strings():
     text = ASL.read_text() if ASL.is_file() else None
     assert text is not None, f"{ASL.relative_to(REPO)} does not exist yet"
+    # templatefile would read %{ as a template directive and fail the plan.
+    assert "%{" not in text, f"{ASL.name} contains '%{{', which templatefile reads as a directive: write %%{{"
     rendered = re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: f"PLACEHOLDER-{m.group(1)}", text)
     json.loads(rendered)
 
@@ -475,3 +477,21 @@ def test_references_name_declared_resources(module):
     for text in module.raw.values():
         referenced |= set(re.findall(r"(?<![A-Za-z0-9_.])((?:data\.)?aws_[a-z0-9_]+\.[a-z0-9_]+)", text))
     assert sorted(referenced - declared) == []
+
+
+@pytest.mark.parametrize(
+    "name, allowed",
+    [
+        ("lambda_package_type", ["Zip", "Image"]),
+        ("batch_compute_type", ["EC2", "FARGATE"]),
+        ("batch_cpu_architecture", ["X86_64", "ARM64"]),
+        ("state_machine_log_level", ["ALL", "ERROR", "FATAL", "OFF"]),
+        ("lambda_log_level", ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"]),
+    ],
+)
+def test_enum_like_variables_validate_their_values(module, name, allowed):
+    variable = module.variables[name]
+    conditions = [v["condition"] for v in variable.get("validation", [])]
+    expected = "contains([" + ", ".join(f'"{a}"' for a in allowed) + f"], var.{name})"
+    assert any(expected in c for c in conditions), f"variable {name} must validate against {allowed}: {conditions}"
+    assert unquote(variable["default"]) in allowed
