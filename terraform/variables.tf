@@ -302,7 +302,7 @@ variable "batch_compute_type" {
 }
 
 variable "batch_cpu_architecture" {
-  description = "CPU architecture of the scoring image and of the instances (EC2) or tasks (Fargate) that run it"
+  description = "CPU architecture of the scoring image and of the instances (EC2) or tasks (Fargate) that run it; check that Fargate Spot offers ARM64 in your region before combining it with FARGATE (it long did not)"
   type        = string
   default     = "X86_64"
 
