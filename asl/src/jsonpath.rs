@@ -244,6 +244,7 @@ impl JsonPath {
     fn evaluator<'s, 'v>(&'s self, document: &'v Value) -> Evaluator<'s, 'v> {
         Evaluator {
             steps: &self.steps,
+            definite: self.definite,
             text: &self.text,
             root_kind: &self.root,
             root: document,
@@ -517,6 +518,8 @@ use std::borrow::Cow;
 
 struct Evaluator<'p, 'v> {
     steps: &'p [Step],
+    /// Whether the whole path is definite.
+    definite: bool,
     text: &'p str,
     root_kind: &'p Root,
     root: &'v Value,
@@ -543,7 +546,8 @@ impl<'v> Evaluator<'_, 'v> {
             Step::Field(name) => match node {
                 Value::Object(map) => match map.get(&**name) {
                     Some(v) => self.eval(i + 1, v, definite_after, out)?,
-                    None if !leaf && upstream_definite => {
+                    // Jayway ignores a missing property when any step of the path is indefinite.
+                    None if !leaf && upstream_definite && self.definite => {
                         return Err(self.not_found(format!(
                             "Missing property in path {}",
                             render(self.root_kind, &steps[..=i])
@@ -746,6 +750,7 @@ impl<'v> Evaluator<'_, 'v> {
         };
         let sub = Evaluator {
             steps,
+            definite: false,
             text: self.text,
             root_kind: self.root_kind,
             root: self.root,

@@ -57,6 +57,7 @@ fn op(name: &str, value: Value) -> Value {
 }
 
 #[test]
+#[rustfmt::skip]
 fn string_comparisons() {
     check(op("StringEquals", json!("abc")), json!("abc"), true);
     check(op("StringEquals", json!("abc")), json!("abd"), false);
@@ -68,14 +69,11 @@ fn string_comparisons() {
     check(op("StringGreaterThanEquals", json!("a")), json!("a"), true);
     check(op("StringGreaterThan", json!("a")), json!(null), false);
     // Java orders by UTF-16 code units: U+FF5E sorts after U+1F600's high surrogate D83D.
-    check(
-        op("StringGreaterThan", json!("\u{1F600}")),
-        json!("\u{FF5E}"),
-        true,
-    );
+    check(op("StringGreaterThan", json!("\u{1F600}")), json!("\u{FF5E}"), true);
 }
 
 #[test]
+#[rustfmt::skip]
 fn numeric_comparisons_ignore_non_numbers() {
     check(op("NumericEquals", json!(1)), json!(1), true);
     check(op("NumericEquals", json!(1)), json!(1.0), true);
@@ -86,14 +84,11 @@ fn numeric_comparisons_ignore_non_numbers() {
     check(op("NumericLessThan", json!(1.5)), json!(1), true);
     check(op("NumericLessThanEquals", json!(1)), json!(1), true);
     check(op("NumericGreaterThan", json!(-1)), json!(0), true);
-    check(
-        op("NumericGreaterThanEquals", json!(9007199254740993u64)),
-        json!(9007199254740992u64),
-        false,
-    );
+    check(op("NumericGreaterThanEquals", json!(9007199254740993u64)), json!(9007199254740992u64), false);
 }
 
 #[test]
+#[rustfmt::skip]
 fn boolean_and_type_tests() {
     check(op("BooleanEquals", json!(true)), json!(true), true);
     check(op("BooleanEquals", json!(false)), json!("false"), false);
@@ -106,227 +101,73 @@ fn boolean_and_type_tests() {
     check(op("IsString", json!(false)), json!(1), true);
     check(op("IsBoolean", json!(true)), json!(false), true);
     check(op("IsBoolean", json!(true)), json!("true"), false);
-    check(
-        op("IsTimestamp", json!(true)),
-        json!("2016-03-14T01:59:00Z"),
-        true,
-    );
-    check(
-        op("IsTimestamp", json!(true)),
-        json!("2016-03-14T01:59:00.123+02:00"),
-        true,
-    );
-    check(
-        op("IsTimestamp", json!(true)),
-        json!("2016-03-14 01:59:00Z"),
-        false,
-    );
-    check(
-        op("IsTimestamp", json!(true)),
-        json!("2016-03-14T01:59:00"),
-        false,
-    );
-    check(
-        op("IsTimestamp", json!(true)),
-        json!("2016-13-14T01:59:00Z"),
-        false,
-    );
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00Z"), true);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00.123+02:00"), true);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14 01:59:00Z"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-13-14T01:59:00Z"), false);
     check(op("IsTimestamp", json!(true)), json!(1457920740), false);
 }
 
 #[test]
+#[rustfmt::skip]
 fn is_present_tolerates_missing_values() {
-    check_in(
-        json!({"Variable": "$.a", "IsPresent": true, "Next": "Y"}),
-        json!({"a": null}),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.a", "IsPresent": true, "Next": "Y"}),
-        json!({}),
-        false,
-    );
-    check_in(
-        json!({"Variable": "$.a", "IsPresent": false, "Next": "Y"}),
-        json!({}),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.a.b.c", "IsPresent": false, "Next": "Y"}),
-        json!({}),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.a[3]", "IsPresent": true, "Next": "Y"}),
-        json!({"a": [1]}),
-        false,
-    );
-    check_in(
-        json!({"Variable": "$undefinedVar", "IsPresent": true, "Next": "Y"}),
-        json!({}),
-        false,
-    );
+    check_in(json!({"Variable": "$.a", "IsPresent": true, "Next": "Y"}), json!({"a": null}), true);
+    check_in(json!({"Variable": "$.a", "IsPresent": true, "Next": "Y"}), json!({}), false);
+    check_in(json!({"Variable": "$.a", "IsPresent": false, "Next": "Y"}), json!({}), true);
+    check_in(json!({"Variable": "$.a.b.c", "IsPresent": false, "Next": "Y"}), json!({}), true);
+    check_in(json!({"Variable": "$.a[3]", "IsPresent": true, "Next": "Y"}), json!({"a": [1]}), false);
+    check_in(json!({"Variable": "$undefinedVar", "IsPresent": true, "Next": "Y"}), json!({}), false);
 }
 
 #[test]
+#[rustfmt::skip]
 fn missing_variable_is_a_runtime_error() {
     let msg = "Invalid path '$.a': The choice state's condition path references an invalid value.";
-    check_err(
-        json!({"Variable": "$.a", "NumericEquals": 1, "Next": "Y"}),
-        json!({}),
-        msg,
-    );
-    check_err(
-        json!({"Variable": "$.a", "IsNull": true, "Next": "Y"}),
-        json!({}),
-        msg,
-    );
-    check_err(
-        json!({"Variable": "$.x", "NumericEqualsPath": "$.a", "Next": "Y"}),
-        json!({"x": 1}),
-        msg,
-    );
-    check_err(
-        json!({"And": [{"Variable": "$.x", "IsPresent": true}, {"Variable": "$.a", "StringEquals": "v"}], "Next": "Y"}),
-        json!({"x": 1}),
-        msg,
-    );
+    check_err(json!({"Variable": "$.a", "NumericEquals": 1, "Next": "Y"}), json!({}), msg);
+    check_err(json!({"Variable": "$.a", "IsNull": true, "Next": "Y"}), json!({}), msg);
+    check_err(json!({"Variable": "$.x", "NumericEqualsPath": "$.a", "Next": "Y"}), json!({"x": 1}), msg);
+    check_err(json!({"And": [{"Variable": "$.x", "IsPresent": true}, {"Variable": "$.a", "StringEquals": "v"}], "Next": "Y"}), json!({"x": 1}), msg);
 }
 
 #[test]
+#[rustfmt::skip]
 fn timestamps_compare_as_instants() {
-    check(
-        op("TimestampEquals", json!("2012-10-09T19:00:55Z")),
-        json!("2012-10-09T19:00:55Z"),
-        true,
-    );
-    check(
-        op("TimestampEquals", json!("2012-10-09T19:00:55Z")),
-        json!("2012-10-09T21:00:55+02:00"),
-        true,
-    );
-    check(
-        op("TimestampEquals", json!("2012-10-09T19:00:55Z")),
-        json!("2012-10-09T19:00:55.000Z"),
-        true,
-    );
-    for not_a_timestamp in [
-        json!(null),
-        json!([""]),
-        json!({}),
-        json!(false),
-        json!(0),
-        json!(1.1),
-        json!(""),
-        json!(" "),
-        json!("2023-02-24 12:15:56.832957"),
-        json!([]),
-    ] {
-        check(
-            op("TimestampEquals", json!("2012-10-09T19:00:55Z")),
-            not_a_timestamp,
-            false,
-        );
+    check(op("TimestampEquals", json!("2012-10-09T19:00:55Z")), json!("2012-10-09T19:00:55Z"), true);
+    check(op("TimestampEquals", json!("2012-10-09T19:00:55Z")), json!("2012-10-09T21:00:55+02:00"), true);
+    check(op("TimestampEquals", json!("2012-10-09T19:00:55Z")), json!("2012-10-09T19:00:55.000Z"), true);
+    for not_a_timestamp in [json!(null), json!([""]), json!({}), json!(false), json!(0), json!(1.1), json!(""), json!(" "), json!("2023-02-24 12:15:56.832957"), json!([])] {
+        check(op("TimestampEquals", json!("2012-10-09T19:00:55Z")), not_a_timestamp, false);
     }
-    check(
-        op("TimestampGreaterThan", json!("2012-10-09T19:00:55Z")),
-        json!("2012-10-09T19:00:56Z"),
-        true,
-    );
-    check(
-        op("TimestampGreaterThanEquals", json!("2012-10-09T19:00:56Z")),
-        json!("2012-10-09T19:00:55Z"),
-        false,
-    );
-    check(
-        op("TimestampLessThan", json!("2012-10-09T19:00:55Z")),
-        json!("2012-10-09T19:00:55Z"),
-        false,
-    );
-    check(
-        op("TimestampLessThanEquals", json!("2012-10-09T19:00:55Z")),
-        json!("2012-10-09T19:00:55Z"),
-        true,
-    );
-    check(
-        op("TimestampLessThan", json!("2012-10-09T19:00:55.5Z")),
-        json!("2012-10-09T19:00:55.25Z"),
-        true,
-    );
+    check(op("TimestampGreaterThan", json!("2012-10-09T19:00:55Z")), json!("2012-10-09T19:00:56Z"), true);
+    check(op("TimestampGreaterThanEquals", json!("2012-10-09T19:00:56Z")), json!("2012-10-09T19:00:55Z"), false);
+    check(op("TimestampLessThan", json!("2012-10-09T19:00:55Z")), json!("2012-10-09T19:00:55Z"), false);
+    check(op("TimestampLessThanEquals", json!("2012-10-09T19:00:55Z")), json!("2012-10-09T19:00:55Z"), true);
+    check(op("TimestampLessThan", json!("2012-10-09T19:00:55.5Z")), json!("2012-10-09T19:00:55.25Z"), true);
 }
 
 #[test]
+#[rustfmt::skip]
 fn path_operands_compare_two_values() {
     let input = json!({"a": 1, "b": 1, "s": "x", "t": "y", "f": true, "ts1": "2012-10-09T19:00:55Z", "ts2": "2012-10-09T19:00:56Z", "n": null});
-    check_in(
-        json!({"Variable": "$.a", "NumericEqualsPath": "$.b", "Next": "Y"}),
-        input.clone(),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.a", "NumericLessThanPath": "$.b", "Next": "Y"}),
-        input.clone(),
-        false,
-    );
-    check_in(
-        json!({"Variable": "$.a", "NumericEqualsPath": "$.s", "Next": "Y"}),
-        input.clone(),
-        false,
-    );
-    check_in(
-        json!({"Variable": "$.s", "StringLessThanPath": "$.t", "Next": "Y"}),
-        input.clone(),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.f", "BooleanEqualsPath": "$.f", "Next": "Y"}),
-        input.clone(),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.f", "BooleanEqualsPath": "$.n", "Next": "Y"}),
-        input.clone(),
-        false,
-    );
-    check_in(
-        json!({"Variable": "$.ts1", "TimestampLessThanPath": "$.ts2", "Next": "Y"}),
-        input.clone(),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$.ts1", "TimestampEqualsPath": "$.s", "Next": "Y"}),
-        input.clone(),
-        false,
-    );
-    check_in(
-        json!({"Variable": "$.a", "NumericLessThanPath": "$limit", "Next": "Y"}),
-        input.clone(),
-        true,
-    );
-    check_in(
-        json!({"Variable": "$$.Execution.Name", "StringEquals": "run-1", "Next": "Y"}),
-        input,
-        true,
-    );
+    check_in(json!({"Variable": "$.a", "NumericEqualsPath": "$.b", "Next": "Y"}), input.clone(), true);
+    check_in(json!({"Variable": "$.a", "NumericLessThanPath": "$.b", "Next": "Y"}), input.clone(), false);
+    check_in(json!({"Variable": "$.a", "NumericEqualsPath": "$.s", "Next": "Y"}), input.clone(), false);
+    check_in(json!({"Variable": "$.s", "StringLessThanPath": "$.t", "Next": "Y"}), input.clone(), true);
+    check_in(json!({"Variable": "$.f", "BooleanEqualsPath": "$.f", "Next": "Y"}), input.clone(), true);
+    check_in(json!({"Variable": "$.f", "BooleanEqualsPath": "$.n", "Next": "Y"}), input.clone(), false);
+    check_in(json!({"Variable": "$.ts1", "TimestampLessThanPath": "$.ts2", "Next": "Y"}), input.clone(), true);
+    check_in(json!({"Variable": "$.ts1", "TimestampEqualsPath": "$.s", "Next": "Y"}), input.clone(), false);
+    check_in(json!({"Variable": "$.a", "NumericLessThanPath": "$limit", "Next": "Y"}), input.clone(), true);
+    check_in(json!({"Variable": "$$.Execution.Name", "StringEquals": "run-1", "Next": "Y"}), input, true);
 }
 
 #[test]
+#[rustfmt::skip]
 fn string_matches_uses_star_wildcards() {
-    check(
-        op("StringMatches", json!("log-*.txt")),
-        json!("log-2024.txt"),
-        true,
-    );
-    check(
-        op("StringMatches", json!("log-*.txt")),
-        json!("log-.txt"),
-        true,
-    );
-    check(
-        op("StringMatches", json!("log-*.txt")),
-        json!("log-2024.txt.bak"),
-        false,
-    );
+    check(op("StringMatches", json!("log-*.txt")), json!("log-2024.txt"), true);
+    check(op("StringMatches", json!("log-*.txt")), json!("log-.txt"), true);
+    check(op("StringMatches", json!("log-*.txt")), json!("log-2024.txt.bak"), false);
     check(op("StringMatches", json!("*")), json!(""), true);
     check(op("StringMatches", json!("a*b*c")), json!("abbbc"), true);
     check(op("StringMatches", json!("a*b*c")), json!("acb"), false);
@@ -340,6 +181,7 @@ fn string_matches_uses_star_wildcards() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn and_or_not_combine_rules() {
     let rule = json!({"Not": {"Variable": "$.type", "StringEquals": "Private"}, "Next": "Public"});
     check_in(rule.clone(), json!({"type": "Private"}), false);
@@ -352,14 +194,11 @@ fn and_or_not_combine_rules() {
     check_in(either.clone(), json!({"b": true}), true);
     check_in(either, json!({"b": false}), false);
     // Or stops at the first true rule, so a later missing path is not an error.
-    check_in(
-        json!({"Or": [{"Variable": "$.a", "IsPresent": true}, {"Variable": "$.zzz", "IsNull": true}], "Next": "Y"}),
-        json!({"a": 1}),
-        true,
-    );
+    check_in(json!({"Or": [{"Variable": "$.a", "IsPresent": true}, {"Variable": "$.zzz", "IsNull": true}], "Next": "Y"}), json!({"a": 1}), true);
 }
 
 #[test]
+#[rustfmt::skip]
 fn next_and_assign_are_exposed() {
     let rule = parse_rule(&json!({"Variable": "$.a", "IsPresent": true, "Next": "Go", "Assign": {"x.$": "$.a"}, "Comment": "c"})).unwrap();
     assert_eq!(rule.next(), Some("Go"));
@@ -370,111 +209,41 @@ fn next_and_assign_are_exposed() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn parse_errors_point_at_the_field() {
     check_parse_err(json!("text"), "", "A Choice Rule must be a JSON object");
-    check_parse_err(
-        json!({"Next": "X"}),
-        "",
-        "A Choice Rule must have a comparison operator (e.g. StringEquals, NumericGreaterThan, IsPresent) with a Variable, or one of And, Or, Not",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "Next": "X", "Foo": 1}),
-        "/Foo",
-        "The field 'Foo' is not supported in a Choice Rule",
-    );
-    check_parse_err(
-        json!({"StringEquals": "a", "Next": "X"}),
-        "",
-        "The field 'Variable' is required with 'StringEquals'",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "StringEquals": "a", "NumericEquals": 1, "Next": "X"}),
-        "",
-        "A Choice Rule must have exactly one of And, Or, Not or a comparison operator, but has StringEquals, NumericEquals",
-    );
+    check_parse_err(json!({"Next": "X"}), "", "A Choice Rule must have a comparison operator (e.g. StringEquals, NumericGreaterThan, IsPresent) with a Variable, or one of And, Or, Not");
+    check_parse_err(json!({"Variable": "$.a", "Next": "X", "Foo": 1}), "/Foo", "The field 'Foo' is not supported in a Choice Rule");
+    check_parse_err(json!({"StringEquals": "a", "Next": "X"}), "", "The field 'Variable' is required with 'StringEquals'");
+    check_parse_err(json!({"Variable": "$.a", "StringEquals": "a", "NumericEquals": 1, "Next": "X"}), "", "A Choice Rule must have exactly one of And, Or, Not or a comparison operator, but has StringEquals, NumericEquals");
     check_parse_err(
         json!({"Variable": "a", "StringEquals": "a"}),
         "/Variable",
         "The value for the field 'Variable' must be a valid JSONPath: Invalid JSONPath 'a': a path must start with '$' (input), '$$' (context object) or '$name' (variable) (at character 0)",
     );
-    check_parse_err(
-        json!({"Variable": "$.a[*]", "StringEquals": "a"}),
-        "/Variable",
-        "The value for the field 'Variable' must be a reference path selecting one value, but '$.a[*]' uses wildcards, slices, unions, filters or '..'",
-    );
-    check_parse_err(
-        json!({"Variable": 1, "StringEquals": "a"}),
-        "/Variable",
-        "The field 'Variable' must be a string holding a JSONPath",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "StringEquals": 1}),
-        "/StringEquals",
-        "The value for the field 'StringEquals' must be a string",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "NumericEquals": "1"}),
-        "/NumericEquals",
-        "The value for the field 'NumericEquals' must be a number",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "BooleanEquals": "true"}),
-        "/BooleanEquals",
-        "The value for the field 'BooleanEquals' must be a boolean (true or false)",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "IsNull": "yes"}),
-        "/IsNull",
-        "The value for the field 'IsNull' must be a boolean (true or false)",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "TimestampEquals": "2016-12-05T25:29:29Z"}),
-        "/TimestampEquals",
-        "String does not match RFC3339 timestamp",
-    );
+    check_parse_err(json!({"Variable": "$.a[*]", "StringEquals": "a"}), "/Variable", "The value for the field 'Variable' must be a reference path selecting one value, but '$.a[*]' uses wildcards, slices, unions, filters or '..'");
+    check_parse_err(json!({"Variable": 1, "StringEquals": "a"}), "/Variable", "The field 'Variable' must be a string holding a JSONPath");
+    check_parse_err(json!({"Variable": "$.a", "StringEquals": 1}), "/StringEquals", "The value for the field 'StringEquals' must be a string");
+    check_parse_err(json!({"Variable": "$.a", "NumericEquals": "1"}), "/NumericEquals", "The value for the field 'NumericEquals' must be a number");
+    check_parse_err(json!({"Variable": "$.a", "BooleanEquals": "true"}), "/BooleanEquals", "The value for the field 'BooleanEquals' must be a boolean (true or false)");
+    check_parse_err(json!({"Variable": "$.a", "IsNull": "yes"}), "/IsNull", "The value for the field 'IsNull' must be a boolean (true or false)");
+    check_parse_err(json!({"Variable": "$.a", "TimestampEquals": "2016-12-05T25:29:29Z"}), "/TimestampEquals", "String does not match RFC3339 timestamp");
     check_parse_err(
         json!({"Variable": "$.a", "NumericEqualsPath": "$.b[*]"}),
         "/NumericEqualsPath",
         "The value for the field 'NumericEqualsPath' must be a reference path selecting one value, but '$.b[*]' uses wildcards, slices, unions, filters or '..'",
     );
-    check_parse_err(
-        json!({"And": [], "Next": "X"}),
-        "/And",
-        "The field 'And' must be a non-empty array of Choice Rules",
-    );
-    check_parse_err(
-        json!({"And": [{"Variable": "$.a", "IsNull": true, "Next": "X"}], "Next": "X"}),
-        "/And/0/Next",
-        "The field 'Next' is not supported in a Choice Rule; only top-level Choice Rules have Next and Assign",
-    );
-    check_parse_err(
-        json!({"Or": [{"Variable": "$.a"}], "Next": "X"}),
-        "/Or/0",
-        "A Choice Rule must have a comparison operator (e.g. StringEquals, NumericGreaterThan, IsPresent) with a Variable, or one of And, Or, Not",
-    );
-    check_parse_err(
-        json!({"Not": [1], "Next": "X"}),
-        "/Not",
-        "A Choice Rule must be a JSON object",
-    );
-    check_parse_err(
-        json!({"Not": {"Variable": "$.a", "IsNull": true}, "Variable": "$.a", "Next": "X"}),
-        "/Variable",
-        "The field 'Variable' is not supported together with 'Not'; put it in the nested rules",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "IsNull": true, "Next": ""}),
-        "/Next",
-        "The field 'Next' must be a non-empty string naming the state to go to",
-    );
-    check_parse_err(
-        json!({"Variable": "$.a", "StringMatchesPath": "$.b"}),
-        "/StringMatchesPath",
-        "The field 'StringMatchesPath' is not supported in a Choice Rule",
-    );
+    check_parse_err(json!({"And": [], "Next": "X"}), "/And", "The field 'And' must be a non-empty array of Choice Rules");
+    check_parse_err(json!({"And": [{"Variable": "$.a", "IsNull": true, "Next": "X"}], "Next": "X"}), "/And/0/Next", "The field 'Next' is not supported in a Choice Rule; only top-level Choice Rules have Next and Assign");
+    check_parse_err(json!({"Or": [{"Variable": "$.a"}], "Next": "X"}), "/Or/0", "A Choice Rule must have a comparison operator (e.g. StringEquals, NumericGreaterThan, IsPresent) with a Variable, or one of And, Or, Not");
+    check_parse_err(json!({"Not": [1], "Next": "X"}), "/Not", "A Choice Rule must be a JSON object");
+    check_parse_err(json!({"Not": {"Variable": "$.a", "IsNull": true}, "Variable": "$.a", "Next": "X"}), "/Variable", "The field 'Variable' is not supported together with 'Not'; put it in the nested rules");
+    check_parse_err(json!({"Variable": "$.a", "IsNull": true, "Next": ""}), "/Next", "The field 'Next' must be a non-empty string naming the state to go to");
+    check_parse_err(json!({"Variable": "$.a", "StringMatchesPath": "$.b"}), "/StringMatchesPath", "The field 'StringMatchesPath' is not supported in a Choice Rule");
 }
 
 #[test]
+#[rustfmt::skip]
 fn deep_nesting_is_rejected_not_overflowed() {
     let mut rule = json!({"Variable": "$.a", "IsPresent": true});
     for _ in 0..100 {

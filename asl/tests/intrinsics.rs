@@ -63,6 +63,7 @@ fn check_parse_err(call: &str, message_fragment: &str) {
 const PAIR: &str = "$.FunctionInput.fst, $.FunctionInput.snd";
 
 #[test]
+#[rustfmt::skip]
 fn format_fills_placeholders_like_aws() {
     let f = "States.Format('Formatting argument {}.', $.FunctionInput)";
     check(f, json!(""), json!("Formatting argument ."));
@@ -71,318 +72,112 @@ fn format_fills_placeholders_like_aws() {
     check(f, json!(1.1), json!("Formatting argument 1.1."));
     check(f, json!(1), json!("Formatting argument 1."));
     check(f, json!(true), json!("Formatting argument true."));
-    check(
-        f,
-        json!("{\"Arg1\": 1, \"Arg2\": []}"),
-        json!("Formatting argument {\"Arg1\": 1, \"Arg2\": []}."),
-    );
+    check(f, json!("{\"Arg1\": 1, \"Arg2\": []}"), json!("Formatting argument {\"Arg1\": 1, \"Arg2\": []}."));
     let f2 = format!("States.Format('Formatting arguments fst={{}} and snd={{}}.', {PAIR})");
-    check2(
-        &f2,
-        json!({"Arg1": 1, "Arg2": []}),
-        json!({"Arg1": 1, "Arg2": []}),
-        json!("Formatting arguments fst={Arg1=1, Arg2=[]} and snd={Arg1=1, Arg2=[]}."),
-    );
-    check2(
-        &f2,
-        json!([1, "a", [2.5]]),
-        json!(1e10),
-        json!("Formatting arguments fst=[1, a, [2.5]] and snd=1.0E10."),
-    );
-    check(
-        "States.Format('a \\{\\} b \\' c \\\\ {}', 'x')",
-        json!(null),
-        json!("a {} b ' c \\ x"),
-    );
-    check(
-        "States.Format('{}{}', 1, -2.5)",
-        json!(null),
-        json!("1-2.5"),
-    );
+    check2(&f2, json!({"Arg1": 1, "Arg2": []}), json!({"Arg1": 1, "Arg2": []}), json!("Formatting arguments fst={Arg1=1, Arg2=[]} and snd={Arg1=1, Arg2=[]}."));
+    check2(&f2, json!([1, "a", [2.5]]), json!(1e10), json!("Formatting arguments fst=[1, a, [2.5]] and snd=1.0E10."));
+    check("States.Format('a \\{\\} b \\' c \\\\ {}', 'x')", json!(null), json!("a {} b ' c \\ x"));
+    check("States.Format('{}{}', 1, -2.5)", json!(null), json!("1-2.5"));
     check("States.Format('no holes')", json!(null), json!("no holes"));
-    check(
-        "States.Format($$.Map.Item.Value)",
-        json!(null),
-        json!("Pikachu"),
-    );
-    check(
-        "States.Format('{} World', $greeting)",
-        json!(null),
-        json!("Hello World"),
-    );
+    check("States.Format($$.Map.Item.Value)", json!(null), json!("Pikachu"));
+    check("States.Format('{} World', $greeting)", json!(null), json!("Hello World"));
 }
 
 #[test]
+#[rustfmt::skip]
 fn json_conversions() {
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!(""),
-        json!(null),
-    );
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!(" "),
-        json!(null),
-    );
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!("null"),
-        json!(null),
-    );
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!("-0"),
-        json!(0),
-    );
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!("1.1"),
-        json!(1.1),
-    );
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!("\"HelloWorld\""),
-        json!("HelloWorld"),
-    );
-    check(
-        "States.StringToJson($.FunctionInput)",
-        json!("{\"Arg1\": 1, \"Arg2\": []}"),
-        json!({"Arg1": 1, "Arg2": []}),
-    );
-    check(
-        "States.JsonToString($.FunctionInput)",
-        json!(null),
-        json!("null"),
-    );
-    check(
-        "States.JsonToString($.FunctionInput)",
-        json!(1.1),
-        json!("1.1"),
-    );
-    check(
-        "States.JsonToString($.FunctionInput)",
-        json!("HelloWorld"),
-        json!("\"HelloWorld\""),
-    );
-    check(
-        "States.JsonToString($.FunctionInput)",
-        json!([1, 2, "HelloWorld"]),
-        json!("[1,2,\"HelloWorld\"]"),
-    );
-    check(
-        "States.JsonToString($.FunctionInput)",
-        json!({"test": "object"}),
-        json!("{\"test\":\"object\"}"),
-    );
-    check2(
-        &format!("States.JsonMerge({PAIR}, false)"),
-        json!({"a": {"a1": 1, "a2": 2}, "b": 2, "d": 3}),
-        json!({"a": {"a3": 1, "a4": 2}, "c": 3, "d": 4}),
-        json!({"a": {"a3": 1, "a4": 2}, "b": 2, "c": 3, "d": 4}),
-    );
+    check("States.StringToJson($.FunctionInput)", json!(""), json!(null));
+    check("States.StringToJson($.FunctionInput)", json!(" "), json!(null));
+    check("States.StringToJson($.FunctionInput)", json!("null"), json!(null));
+    check("States.StringToJson($.FunctionInput)", json!("-0"), json!(0));
+    check("States.StringToJson($.FunctionInput)", json!("1.1"), json!(1.1));
+    check("States.StringToJson($.FunctionInput)", json!("\"HelloWorld\""), json!("HelloWorld"));
+    check("States.StringToJson($.FunctionInput)", json!("{\"Arg1\": 1, \"Arg2\": []}"), json!({"Arg1": 1, "Arg2": []}));
+    check("States.JsonToString($.FunctionInput)", json!(null), json!("null"));
+    check("States.JsonToString($.FunctionInput)", json!(1.1), json!("1.1"));
+    check("States.JsonToString($.FunctionInput)", json!("HelloWorld"), json!("\"HelloWorld\""));
+    check("States.JsonToString($.FunctionInput)", json!([1, 2, "HelloWorld"]), json!("[1,2,\"HelloWorld\"]"));
+    check("States.JsonToString($.FunctionInput)", json!({"test": "object"}), json!("{\"test\":\"object\"}"));
+    check2(&format!("States.JsonMerge({PAIR}, false)"), json!({"a": {"a1": 1, "a2": 2}, "b": 2, "d": 3}), json!({"a": {"a3": 1, "a4": 2}, "c": 3, "d": 4}), json!({"a": {"a3": 1, "a4": 2}, "b": 2, "c": 3, "d": 4}));
 }
 
 #[test]
+#[rustfmt::skip]
 fn array_functions() {
     check("States.Array()", json!(null), json!([]));
-    check2(
-        &format!("States.Array({PAIR})"),
-        json!(null),
-        json!({"a": 1}),
-        json!([null, {"a": 1}]),
-    );
-    check(
-        "States.Array('a', 1, 2.5, true, false, null)",
-        json!(null),
-        json!(["a", 1, 2.5, true, false, null]),
-    );
+    check2(&format!("States.Array({PAIR})"), json!(null), json!({"a": 1}), json!([null, {"a": 1}]));
+    check("States.Array('a', 1, 2.5, true, false, null)", json!(null), json!(["a", 1, 2.5, true, false, null]));
     let partition = format!("States.ArrayPartition({PAIR})");
-    check2(
-        &partition,
-        json!([0, 1, 2, 3]),
-        json!(3),
-        json!([[0, 1, 2], [3]]),
-    );
+    check2(&partition, json!([0, 1, 2, 3]), json!(3), json!([[0, 1, 2], [3]]));
     check2(&partition, json!([0, 1]), json!(5), json!([[0, 1]]));
     check2(&partition, json!([]), json!(2), json!([]));
     let contains = format!("States.ArrayContains({PAIR})");
-    check2(
-        &contains,
-        json!([[1, 2, 3], 2]),
-        json!([1, 2, 3]),
-        json!(true),
-    );
-    check2(
-        &contains,
-        json!([{"1": 2, "2": []}]),
-        json!({"1": 2, "2": []}),
-        json!(true),
-    );
+    check2(&contains, json!([[1, 2, 3], 2]), json!([1, 2, 3]), json!(true));
+    check2(&contains, json!([{"1": 2, "2": []}]), json!({"1": 2, "2": []}), json!(true));
     check2(&contains, json!([]), json!(null), json!(false));
     check2(&contains, json!([1.0]), json!(1), json!(true));
     let range = "States.ArrayRange($.FunctionInput.fst, $.FunctionInput.snd, $.FunctionInput.trd)";
-    check(
-        range,
-        json!({"fst": 0, "snd": 9, "trd": 3}),
-        json!([0, 3, 6, 9]),
-    );
-    check(
-        range,
-        json!({"fst": 0, "snd": 10, "trd": 3}),
-        json!([0, 3, 6, 9]),
-    );
+    check(range, json!({"fst": 0, "snd": 9, "trd": 3}), json!([0, 3, 6, 9]));
+    check(range, json!({"fst": 0, "snd": 10, "trd": 3}), json!([0, 3, 6, 9]));
     check(range, json!({"fst": 1, "snd": 9, "trd": 9}), json!([1]));
-    check(
-        range,
-        json!({"fst": 5, "snd": 1, "trd": -2}),
-        json!([5, 3, 1]),
-    );
+    check(range, json!({"fst": 5, "snd": 1, "trd": -2}), json!([5, 3, 1]));
     check(range, json!({"fst": 5, "snd": 1, "trd": 2}), json!([]));
-    check(
-        "States.ArrayRange(1, 1000, 1)",
-        json!(null),
-        Value::Array((1..=1000).map(Value::from).collect()),
-    );
-    check(
-        "States.ArrayGetItem($.FunctionInput, 2)",
-        json!([1, 2, 3]),
-        json!(3),
-    );
-    check(
-        "States.ArrayLength($.FunctionInput)",
-        json!([1, 2, 3, 4, 5, 6, 7, 8, 9]),
-        json!(9),
-    );
-    check(
-        "States.ArrayUnique($.FunctionInput)",
-        json!([1, 2, 2, 3, 3, 4, 1]),
-        json!([1, 2, 3, 4]),
-    );
+    check("States.ArrayRange(1, 1000, 1)", json!(null), Value::Array((1..=1000).map(Value::from).collect()));
+    check("States.ArrayGetItem($.FunctionInput, 2)", json!([1, 2, 3]), json!(3));
+    check("States.ArrayLength($.FunctionInput)", json!([1, 2, 3, 4, 5, 6, 7, 8, 9]), json!(9));
+    check("States.ArrayUnique($.FunctionInput)", json!([1, 2, 2, 3, 3, 4, 1]), json!([1, 2, 3, 4]));
     check("States.ArrayUnique($list)", json!(null), json!([3, 1]));
 }
 
 #[test]
+#[rustfmt::skip]
 fn encoding_and_hashing() {
-    check(
-        "States.Base64Encode($.FunctionInput)",
-        json!("Data to encode"),
-        json!("RGF0YSB0byBlbmNvZGU="),
-    );
-    check(
-        "States.Base64Decode($.FunctionInput)",
-        json!("RGF0YSB0byBlbmNvZGU="),
-        json!("Data to encode"),
-    );
+    check("States.Base64Encode($.FunctionInput)", json!("Data to encode"), json!("RGF0YSB0byBlbmNvZGU="));
+    check("States.Base64Decode($.FunctionInput)", json!("RGF0YSB0byBlbmNvZGU="), json!("Data to encode"));
     check("States.Base64Decode($.FunctionInput)", json!(""), json!(""));
     let hash = format!("States.Hash({PAIR})");
-    check2(
-        &hash,
-        json!("input data"),
-        json!("MD5"),
-        json!("812f45842bc6d66ee14572ce20db8e86"),
-    );
-    check2(
-        &hash,
-        json!("input data"),
-        json!("SHA-1"),
-        json!("aaff4a450a104cd177d28d18d74485e8cae074b7"),
-    );
-    check2(
-        &hash,
-        json!("input data"),
-        json!("SHA-256"),
-        json!("b4a697a057313163aee33cd8d40c66e9f0f177e00cac2de32475ffff6169c3e3"),
-    );
-    check2(
-        &hash,
-        json!("input data"),
-        json!("SHA-512"),
-        json!(
-            "6ce4adb348546d4f449c4d25aad9a7c9cb711d9e91982d3f0b29ca2f3f47d4ce2deba23bf2954f0f1d593fc50283731a533d30d425402d4f91316d871303aac4"
-        ),
-    );
-    check(
-        "States.Hash('Hash this string', 'SHA-256')",
-        json!(null),
-        json!("1cac63f39fd68d8c531f27b807610fb3d50f0fc3f186995767fb6316e7200a3e"),
-    );
-    check(
-        "States.Hash('abc', 'SHA-384')",
-        json!(null),
-        json!(
-            "cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"
-        ),
-    );
+    check2(&hash, json!("input data"), json!("MD5"), json!("812f45842bc6d66ee14572ce20db8e86"));
+    check2(&hash, json!("input data"), json!("SHA-1"), json!("aaff4a450a104cd177d28d18d74485e8cae074b7"));
+    check2(&hash, json!("input data"), json!("SHA-256"), json!("b4a697a057313163aee33cd8d40c66e9f0f177e00cac2de32475ffff6169c3e3"));
+    check2(&hash, json!("input data"), json!("SHA-512"), json!("6ce4adb348546d4f449c4d25aad9a7c9cb711d9e91982d3f0b29ca2f3f47d4ce2deba23bf2954f0f1d593fc50283731a533d30d425402d4f91316d871303aac4"));
+    check("States.Hash('Hash this string', 'SHA-256')", json!(null), json!("1cac63f39fd68d8c531f27b807610fb3d50f0fc3f186995767fb6316e7200a3e"));
+    check("States.Hash('abc', 'SHA-384')", json!(null), json!("cb00753f45a35e8bb5a03d699ac65007272c32ab0eded1631a8b605a43ff5bed8086072ba1e7cc2358baeca134c825a7"));
 }
 
 #[test]
+#[rustfmt::skip]
 fn math_rounds_each_operand_half_up() {
     let add = format!("States.MathAdd({PAIR})");
-    for (fst, snd, sum) in [
-        (-9.0, 3.0, -6),
-        (-1.49, 0.0, -1),
-        (-1.5, 0.0, -1),
-        (-1.51, 0.0, -2),
-        (0.5, 0.0, 1),
-        (-0.5, 0.5, 1),
-        (-2.5, 0.0, -2),
-        (-3.5, 0.0, -3),
-        (1.5, 1.51, 4),
-        (-1.49, -1.5, -2),
-        (-1.5, -1.51, -3),
-        (1.49, -1.49, 0),
-        (1.5, 0.0, 2),
-    ] {
+    for (fst, snd, sum) in
+        [(-9.0, 3.0, -6), (-1.49, 0.0, -1), (-1.5, 0.0, -1), (-1.51, 0.0, -2), (0.5, 0.0, 1), (-0.5, 0.5, 1), (-2.5, 0.0, -2), (-3.5, 0.0, -3), (1.5, 1.51, 4), (-1.49, -1.5, -2), (-1.5, -1.51, -3), (1.49, -1.49, 0), (1.5, 0.0, 2)]
+    {
         check2(&add, json!(fst), json!(snd), json!(sum));
     }
-    check(
-        "States.MathAdd(States.MathAdd(1, 2), -10)",
-        json!(null),
-        json!(-7),
-    );
+    check("States.MathAdd(States.MathAdd(1, 2), -10)", json!(null), json!(-7));
     let random = "States.MathRandom($.FunctionInput.fst, $.FunctionInput.snd)";
     for _ in 0..50 {
-        let v = eval(
-            random,
-            &json!({"FunctionInput": {"fst": -99999, "snd": -9999}}),
-        )
-        .unwrap();
+        let v = eval(random, &json!({"FunctionInput": {"fst": -99999, "snd": -9999}})).unwrap();
         assert!((-99999..-9999).contains(&v.as_i64().unwrap()), "{v}");
     }
     let seeded = eval("States.MathRandom(0, 999, 3)", &json!({})).unwrap();
-    assert_eq!(
-        seeded,
-        eval("States.MathRandom(0, 999, 3)", &json!({})).unwrap(),
-        "a seed makes the result repeatable"
-    );
+    assert_eq!(seeded, eval("States.MathRandom(0, 999, 3)", &json!({})).unwrap(), "a seed makes the result repeatable");
 }
 
 #[test]
+#[rustfmt::skip]
 fn string_split_uses_any_delimiter_character_and_drops_empty_parts() {
     let split = format!("States.StringSplit({PAIR})");
     check2(&split, json!(" "), json!(","), json!([" "]));
     check2(&split, json!(" , "), json!(","), json!([" ", " "]));
     check2(&split, json!(", , ,"), json!(","), json!([" ", " "]));
     check2(&split, json!(",,,,"), json!(","), json!([]));
-    check2(
-        &split,
-        json!("This.is+a,test=string"),
-        json!(".+,="),
-        json!(["This", "is", "a", "test", "string"]),
-    );
-    check(
-        "States.StringSplit('Hello\nWorld', '\n')",
-        json!(null),
-        json!(["Hello", "World"]),
-    );
-    check(
-        "States.ArrayGetItem(States.StringSplit($$.StateMachine.Name, '-'), States.MathAdd(States.ArrayLength(States.StringSplit($$.StateMachine.Name, '-')), -1))",
-        json!(null),
-        json!("gamma"),
-    );
+    check2(&split, json!("This.is+a,test=string"), json!(".+,="), json!(["This", "is", "a", "test", "string"]));
+    check("States.StringSplit('Hello\nWorld', '\n')", json!(null), json!(["Hello", "World"]));
+    check("States.ArrayGetItem(States.StringSplit($$.StateMachine.Name, '-'), States.MathAdd(States.ArrayLength(States.StringSplit($$.StateMachine.Name, '-')), -1))", json!(null), json!("gamma"));
 }
 
 #[test]
+#[rustfmt::skip]
 fn uuid_is_a_random_v4() {
     let a = eval("States.UUID()", &json!({})).unwrap();
     let b = eval("States.UUID()", &json!({})).unwrap();
@@ -392,134 +187,41 @@ fn uuid_is_a_random_v4() {
 }
 
 #[test]
+#[rustfmt::skip]
 fn runtime_failures_name_the_function_and_value() {
     let rt = "States.Runtime";
     let fail = "States.IntrinsicFailure";
-    check_err(
-        "States.ArrayGetItem($.FunctionInput, 3)",
-        json!([1, 2, 3]),
-        fail,
-        "Invalid arguments in States.ArrayGetItem: the index 3 is out of bounds for an array of 3 items; use an index from 0 to 2",
-    );
-    check_err(
-        "States.ArrayGetItem($.FunctionInput, 0)",
-        json!("abc"),
-        fail,
-        "Invalid arguments in States.ArrayGetItem: argument 1 must be an array but was the string \"abc\"",
-    );
-    check_err(
-        "States.ArrayRange(0, 1000, 1)",
-        json!(null),
-        fail,
-        "Invalid arguments in States.ArrayRange: the range from 0 to 1000 with step 1 has 1001 items but at most 1000 are allowed",
-    );
-    check_err(
-        "States.ArrayRange(0, 10, 0)",
-        json!(null),
-        fail,
-        "Invalid arguments in States.ArrayRange: the step must not be 0",
-    );
-    check_err(
-        "States.ArrayPartition($.FunctionInput, 0)",
-        json!([1]),
-        fail,
-        "Invalid arguments in States.ArrayPartition: the chunk size must be a positive integer but was 0",
-    );
-    check_err(
-        "States.ArrayPartition($.FunctionInput, 1.5)",
-        json!([1]),
-        fail,
-        "Invalid arguments in States.ArrayPartition: the chunk size (argument 2) must be an integer between -2147483648 and 2147483647 but was the number 1.5",
-    );
-    check_err(
-        "States.Hash('x', 'SHA-3')",
-        json!(null),
-        fail,
-        "Invalid arguments in States.Hash: the hash algorithm 'SHA-3' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512",
-    );
-    check_err(
-        "States.JsonMerge($.FunctionInput, $.FunctionInput, true)",
-        json!({}),
-        fail,
-        "Invalid arguments in States.JsonMerge: deep merge is not supported; pass false as the third argument for a shallow merge",
-    );
-    check_err(
-        "States.JsonMerge($.FunctionInput, 1, false)",
-        json!({}),
-        fail,
-        "Invalid arguments in States.JsonMerge: argument 2 must be a JSON object but was the number 1",
-    );
-    check_err(
-        "States.StringToJson($.FunctionInput)",
-        json!("{"),
-        fail,
-        "Invalid arguments in States.StringToJson: the string \"{\" is not valid JSON: EOF while parsing an object at line 1 column 1",
-    );
-    check_err(
-        "States.Base64Decode($.FunctionInput)",
-        json!("%%%"),
-        fail,
-        "Invalid arguments in States.Base64Decode: \"%%%\" is not valid base64: Invalid symbol 37, offset 0.",
-    );
-    check_err(
-        "States.Base64Encode($.FunctionInput)",
-        json!("a".repeat(10_001)),
-        fail,
-        "Invalid arguments in States.Base64Encode: the input string has 10001 characters but at most 10000 are allowed",
-    );
-    check_err(
-        "States.MathAdd($.FunctionInput, 1)",
-        json!("1"),
-        fail,
-        "Invalid arguments in States.MathAdd: argument 1 must be a number between -2147483648 and 2147483647 but was the string \"1\"",
-    );
-    check_err(
-        "States.MathRandom(5, 5)",
-        json!(null),
-        fail,
-        "Invalid arguments in States.MathRandom: the start 5 must be less than the end 5 (the end is exclusive)",
-    );
-    check_err(
-        "States.Format($.FunctionInput, 1)",
-        json!("{} and {}"),
-        fail,
-        "Invalid arguments in States.Format: the template has 2 '{}' placeholders but 1 values were given; pass one value per placeholder",
-    );
-    check_err(
-        "States.Array($.nope)",
-        json!(null),
-        rt,
-        "The JsonPath argument '$.nope' of the intrinsic function 'States.Array' could not be resolved: No results for path: $['nope']",
-    );
+    check_err("States.ArrayGetItem($.FunctionInput, 3)", json!([1, 2, 3]), fail, "Invalid arguments in States.ArrayGetItem: the index 3 is out of bounds for an array of 3 items; use an index from 0 to 2");
+    check_err("States.ArrayGetItem($.FunctionInput, 0)", json!("abc"), fail, "Invalid arguments in States.ArrayGetItem: argument 1 must be an array but was the string \"abc\"");
+    check_err("States.ArrayRange(0, 1000, 1)", json!(null), fail, "Invalid arguments in States.ArrayRange: the range from 0 to 1000 with step 1 has 1001 items but at most 1000 are allowed");
+    check_err("States.ArrayRange(0, 10, 0)", json!(null), fail, "Invalid arguments in States.ArrayRange: the step must not be 0");
+    check_err("States.ArrayPartition($.FunctionInput, 0)", json!([1]), fail, "Invalid arguments in States.ArrayPartition: the chunk size must be a positive integer but was 0");
+    check_err("States.ArrayPartition($.FunctionInput, 1.5)", json!([1]), fail, "Invalid arguments in States.ArrayPartition: the chunk size (argument 2) must be an integer between -2147483648 and 2147483647 but was the number 1.5");
+    check_err("States.Hash('x', 'SHA-3')", json!(null), fail, "Invalid arguments in States.Hash: the hash algorithm 'SHA-3' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512");
+    check_err("States.JsonMerge($.FunctionInput, $.FunctionInput, true)", json!({}), fail, "Invalid arguments in States.JsonMerge: deep merge is not supported; pass false as the third argument for a shallow merge");
+    check_err("States.JsonMerge($.FunctionInput, 1, false)", json!({}), fail, "Invalid arguments in States.JsonMerge: argument 2 must be a JSON object but was the number 1");
+    check_err("States.StringToJson($.FunctionInput)", json!("{"), fail, "Invalid arguments in States.StringToJson: the string \"{\" is not valid JSON: EOF while parsing an object at line 1 column 1");
+    check_err("States.Base64Decode($.FunctionInput)", json!("%%%"), fail, "Invalid arguments in States.Base64Decode: \"%%%\" is not valid base64: Invalid symbol 37, offset 0.");
+    check_err("States.Base64Encode($.FunctionInput)", json!("a".repeat(10_001)), fail, "Invalid arguments in States.Base64Encode: the input string has 10001 characters but at most 10000 are allowed");
+    check_err("States.MathAdd($.FunctionInput, 1)", json!("1"), fail, "Invalid arguments in States.MathAdd: argument 1 must be a number between -2147483648 and 2147483647 but was the string \"1\"");
+    check_err("States.MathRandom(5, 5)", json!(null), fail, "Invalid arguments in States.MathRandom: the start 5 must be less than the end 5 (the end is exclusive)");
+    check_err("States.Format($.FunctionInput, 1)", json!("{} and {}"), fail, "Invalid arguments in States.Format: the template has 2 '{}' placeholders but 1 values were given; pass one value per placeholder");
+    check_err("States.Array($.nope)", json!(null), rt, "The JsonPath argument '$.nope' of the intrinsic function 'States.Array' could not be resolved: No results for path: $['nope']");
 }
 
 #[test]
+#[rustfmt::skip]
 fn parse_errors_are_clear() {
-    check_parse_err(
-        "States.Nope()",
-        "'States.Nope' is not an intrinsic function",
-    );
+    check_parse_err("States.Nope()", "'States.Nope' is not an intrinsic function");
     check_parse_err("Format('{}', 1)", "must start with 'States.'");
     check_parse_err("States.Format('{}', 1", "expected ',' or ')'");
     check_parse_err("States.Format('{}, 1)", "not closed");
     check_parse_err("States.Format(\"{}\", 1)", "single quotes");
-    check_parse_err(
-        "States.Format('{} {}', 1)",
-        "2 '{}' placeholders but 1 values follow it",
-    );
+    check_parse_err("States.Format('{} {}', 1)", "2 '{}' placeholders but 1 values follow it");
     check_parse_err("States.Format(1)", "must be a template string");
-    check_parse_err(
-        "States.UUID(1)",
-        "States.UUID takes no arguments, but 1 was given",
-    );
-    check_parse_err(
-        "States.Hash('a')",
-        "States.Hash takes exactly 2 arguments, but 1 was given",
-    );
-    check_parse_err(
-        "States.MathRandom(1)",
-        "States.MathRandom takes 2 or 3 arguments",
-    );
+    check_parse_err("States.UUID(1)", "States.UUID takes no arguments, but 1 was given");
+    check_parse_err("States.Hash('a')", "States.Hash takes exactly 2 arguments, but 1 was given");
+    check_parse_err("States.MathRandom(1)", "States.MathRandom takes 2 or 3 arguments");
     check_parse_err("States.Array(foo)", "quote strings in single quotes");
     check_parse_err("States.Array($.a[)", "Invalid JSONPath");
     check_parse_err("States.Array(1) x", "unexpected text after the closing ')'");
@@ -527,22 +229,12 @@ fn parse_errors_are_clear() {
     let deep = format!("{}1{}", "States.Array(".repeat(11), ")".repeat(11));
     check_parse_err(&deep, "nest deeper than 10 levels");
     let ok = format!("{}1{}", "States.Array(".repeat(10), ")".repeat(10));
-    assert!(
-        intrinsics::parse(&ok).is_ok(),
-        "ten nested calls are allowed"
-    );
+    assert!(intrinsics::parse(&ok).is_ok(), "ten nested calls are allowed");
 }
 
 #[test]
+#[rustfmt::skip]
 fn arguments_accept_paths_with_brackets_and_filters() {
-    check(
-        "States.Array($.FunctionInput['a,b'], $.FunctionInput.c[?(@ > 1)])",
-        json!({"a,b": 1, "c": [1, 2, 3]}),
-        json!([1, [2, 3]]),
-    );
-    check(
-        "States.ArrayLength( $.FunctionInput )",
-        json!([1]),
-        json!(1),
-    );
+    check("States.Array($.FunctionInput['a,b'], $.FunctionInput.c[?(@ > 1)])", json!({"a,b": 1, "c": [1, 2, 3]}), json!([1, [2, 3]]));
+    check("States.ArrayLength( $.FunctionInput )", json!([1]), json!(1));
 }
