@@ -536,7 +536,7 @@ impl Condition {
             Condition::Not(r) => Ok(!r.evaluate(scope)?),
             Condition::Test { variable, test } => {
                 if let Test::IsPresent(expected) = test {
-                    let present = match variable.resolve(scope) {
+                    let present = match variable.resolve_ref(scope) {
                         Ok(_) => true,
                         Err(
                             JsonPathError::NotFound { .. }
@@ -546,7 +546,7 @@ impl Condition {
                     };
                     return Ok(present == *expected);
                 }
-                let value = variable.resolve(scope).map_err(|e| invalid(variable, e))?;
+                let value = variable.resolve_ref(scope).map_err(|e| invalid(variable, e))?;
                 test.holds(&value, scope)
             }
         }
@@ -585,7 +585,7 @@ fn operand<'a, T: Clone>(
     match operand {
         Operand::Literal(v) => Ok(Some(std::borrow::Cow::Borrowed(v))),
         Operand::Path(p) => {
-            let v = p.resolve(scope).map_err(|e| invalid(p, e))?;
+            let v = p.resolve_ref(scope).map_err(|e| invalid(p, e))?;
             Ok(convert(&v).map(std::borrow::Cow::Owned))
         }
     }

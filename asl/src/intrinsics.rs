@@ -6,6 +6,7 @@
 //! `Math.round`, `States.StringSplit` splits on any of the delimiter's characters and drops
 //! empty parts like Java's `StringTokenizer`, and `States.StringToJson` of a blank string is null.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -115,17 +116,17 @@ pub fn parse(text: &str) -> Result<IntrinsicCall, IntrinsicError> {
 impl IntrinsicCall {
     /// Evaluates the call (and its nested calls) against the scope.
     pub fn evaluate(&self, scope: &Scope) -> Result<Value, IntrinsicError> {
-        let mut args = Vec::with_capacity(self.args.len());
+        // Arguments borrow from the call and the documents where they can; only results are built.
+        let mut args: Vec<Cow<'_, Value>> = Vec::with_capacity(self.args.len());
         for arg in self.args.iter() {
             args.push(match arg {
-                Arg::Literal(v) => v.clone(),
-                Arg::String { value, .. } => Value::String(value.clone()),
-                Arg::Path(path) => path.resolve(scope).map_err(|source| IntrinsicError::Path {
+                Arg::Literal(v) | Arg::String { value: v, .. } => Cow::Borrowed(v),
+                Arg::Path(path) => path.resolve_ref(scope).map_err(|source| IntrinsicError::Path {
                     function: self.function.name(),
                     path: path.as_str().to_string(),
                     source,
                 })?,
-                Arg::Call(call) => call.evaluate(scope)?,
+                Arg::Call(call) => Cow::Owned(call.evaluate(scope)?),
             });
         }
         self.apply(args)
@@ -161,7 +162,7 @@ impl IntrinsicCall {
         }
     }
 
-    fn apply(&self, mut args: Vec<Value>) -> Result<Value, IntrinsicError> {
+    fn apply(&self, mut args: Vec<Cow<'_, Value>>) -> Result<Value, IntrinsicError> {
         use Function as F;
         match self.function {
             F::Format => self.format(&args),
@@ -180,7 +181,7 @@ impl IntrinsicCall {
                 Ok(value)
             }
             F::JsonToString => Ok(Value::String(args[0].to_string())),
-            F::Array => Ok(Value::Array(args)),
+            F::Array => Ok(Value::Array(args.into_iter().map(Cow::into_owned).collect())),
             F::ArrayPartition => {
                 let size = self.int_arg(&args, 1, "chunk size")?;
                 if size <= 0 {
@@ -254,7 +255,7 @@ impl IntrinsicCall {
             }
             F::Hash => self.hash(&args),
             F::JsonMerge => {
-                match &args[2] {
+                match &*args[2] {
                     Value::Bool(false) => {}
                     Value::Bool(true) => {
                         return Err(self.invalid("deep merge is not supported; pass false as the third argument for a shallow merge"));
@@ -266,8 +267,8 @@ impl IntrinsicCall {
                         )));
                     }
                 }
-                let second = args.swap_remove(1);
-                let first = args.swap_remove(0);
+                let second = args.swap_remove(1).into_owned();
+                let first = args.swap_remove(0).into_owned();
                 match (first, second) {
                     (Value::Object(mut a), Value::Object(b)) => {
                         a.extend(b);
@@ -319,11 +320,11 @@ impl IntrinsicCall {
         }
     }
 
-    fn format(&self, args: &[Value]) -> Result<Value, IntrinsicError> {
+    fn format(&self, args: &[Cow<'_, Value>]) -> Result<Value, IntrinsicError> {
         let parsed;
         let pieces: &[Piece] = match &self.template {
             Some(t) => t,
-            None => match &args[0] {
+            None => match &*args[0] {
                 Value::String(s) => {
                     parsed = split_template(s);
                     &parsed
@@ -359,7 +360,7 @@ impl IntrinsicCall {
         Ok(Value::String(out))
     }
 
-    fn array_range(&self, args: &[Value]) -> Result<Value, IntrinsicError> {
+    fn array_range(&self, args: &[Cow<'_, Value>]) -> Result<Value, IntrinsicError> {
         let start = self.int_arg(args, 0, "start")?;
         let end = self.int_arg(args, 1, "end")?;
         let step = self.int_arg(args, 2, "step")?;
@@ -379,8 +380,8 @@ impl IntrinsicCall {
         Ok(Value::Array(items))
     }
 
-    fn hash(&self, args: &[Value]) -> Result<Value, IntrinsicError> {
-        let data = match &args[0] {
+    fn hash(&self, args: &[Cow<'_, Value>]) -> Result<Value, IntrinsicError> {
+        let data = match &*args[0] {
             Value::String(s) => s.clone(),
             Value::Null => {
                 return Err(self.invalid("the data to hash (argument 1) must not be null"));
@@ -415,8 +416,8 @@ impl IntrinsicCall {
         Ok(())
     }
 
-    fn string_arg<'v>(&self, args: &'v [Value], i: usize) -> Result<&'v str, IntrinsicError> {
-        match &args[i] {
+    fn string_arg<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v str, IntrinsicError> {
+        match &*args[i] {
             Value::String(s) => Ok(s),
             other => Err(self.invalid(format!(
                 "argument {} must be a string but was {}",
@@ -426,8 +427,8 @@ impl IntrinsicCall {
         }
     }
 
-    fn array_arg<'v>(&self, args: &'v [Value], i: usize) -> Result<&'v Vec<Value>, IntrinsicError> {
-        match &args[i] {
+    fn array_arg<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v Vec<Value>, IntrinsicError> {
+        match &*args[i] {
             Value::Array(a) => Ok(a),
             other => Err(self.invalid(format!(
                 "argument {} must be an array but was {}",
@@ -437,8 +438,8 @@ impl IntrinsicCall {
         }
     }
 
-    fn int_arg(&self, args: &[Value], i: usize, what: &str) -> Result<i64, IntrinsicError> {
-        let v = &args[i];
+    fn int_arg(&self, args: &[Cow<'_, Value>], i: usize, what: &str) -> Result<i64, IntrinsicError> {
+        let v: &Value = &args[i];
         let n = match v {
             Value::Number(n) => n.as_i64().or_else(|| {
                 n.as_f64()
@@ -459,8 +460,8 @@ impl IntrinsicCall {
     }
 
     /// A number rounded half up (Java `Math.round`), as `States.MathAdd` does to each operand.
-    fn rounded_arg(&self, args: &[Value], i: usize) -> Result<i64, IntrinsicError> {
-        let v = &args[i];
+    fn rounded_arg(&self, args: &[Cow<'_, Value>], i: usize) -> Result<i64, IntrinsicError> {
+        let v: &Value = &args[i];
         let rounded = match v {
             Value::Number(n) => match n.as_i64() {
                 Some(n) => Some(n),
@@ -590,7 +591,7 @@ enum Arg {
     Literal(Value),
     /// A quoted string literal; `raw` keeps its escapes for `States.Format` templates.
     String {
-        value: String,
+        value: Value,
         raw: String,
     },
     Path(JsonPath),
@@ -929,7 +930,7 @@ impl Parser<'_> {
                 }
                 Some('\'') => {
                     self.pos += 1;
-                    return Ok(Arg::String { value, raw });
+                    return Ok(Arg::String { value: Value::String(value), raw });
                 }
                 Some(c) => {
                     raw.push(c);

@@ -180,6 +180,20 @@ impl JsonPath {
         }
     }
 
+    /// Like [`JsonPath::resolve`], but borrows the value from the scope's documents when the
+    /// path is definite, so reading a large value costs nothing.
+    pub fn resolve_ref<'s>(&self, scope: &Scope<'s>) -> Result<Cow<'s, Value>, JsonPathError> {
+        let document = match &self.root {
+            Root::Input => scope.input,
+            Root::Context => scope.context,
+            Root::Variable(_) => return self.resolve(scope).map(Cow::Owned),
+        };
+        if self.definite && !matches!(self.steps.last(), Some(Step::Length)) {
+            return self.resolve_definite(document).map(Cow::Borrowed);
+        }
+        self.resolve_in(document).map(Cow::Owned)
+    }
+
     /// Resolves the path's steps against `document`, ignoring which root the path names.
     pub fn resolve_in(&self, document: &Value) -> Result<Value, JsonPathError> {
         if self.definite && !matches!(self.steps.last(), Some(Step::Length)) {

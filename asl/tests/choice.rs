@@ -253,3 +253,56 @@ fn deep_nesting_is_rejected_not_overflowed() {
     assert!(err.message.contains("nest deeper than 64 levels"), "{err}");
     assert!(err.pointer.starts_with("/Not/Not/"), "{err}");
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn rule_like() -> impl Strategy<Value = Value> {
+        let operator = prop::sample::select(vec!["StringEquals", "NumericLessThanPath", "BooleanEquals", "TimestampEquals", "StringMatches", "IsPresent", "IsNull", "IsTimestamp", "NumericEquals", "Next", "Bogus"]);
+        let scalar = prop_oneof![
+            Just(json!("$.a")),
+            Just(json!("$.b[0]")),
+            Just(json!("2016-03-14T01:59:00Z")),
+            Just(json!("a*b\\*")),
+            Just(json!(1.5)),
+            Just(json!(true)),
+            Just(json!(null)),
+            ".{0,8}".prop_map(Value::from),
+        ];
+        let leaf = (operator, scalar.clone(), prop::option::of(prop_oneof![Just(json!("$.a")), Just(json!("$$.x")), Just(json!("$v")), Just(json!("bad"))]))
+            .prop_map(|(op, value, variable)| {
+                let mut rule = Map::new();
+                rule.insert(op.to_string(), value);
+                if let Some(v) = variable {
+                    rule.insert("Variable".into(), v);
+                }
+                Value::Object(rule)
+            });
+        leaf.prop_recursive(4, 16, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|rules| json!({"And": rules})),
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|rules| json!({"Or": rules, "Next": "X"})),
+                inner.prop_map(|rule| json!({"Not": rule})),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parse_and_evaluate_never_panic(rule in rule_like(), a in prop_oneof![Just(json!(1)), Just(json!("2016-03-14T01:59:00Z")), Just(json!(null)), Just(json!([true]))]) {
+            if let Ok(parsed) = parse_rule(&rule) {
+                let _ = evaluate(&parsed, &json!({"a": a, "b": [a]}));
+            }
+        }
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_json(text in "[\\[\\]{}\":,a-zA-Z$. 0-9]{0,60}") {
+            if let Ok(value) = serde_json::from_str::<Value>(&text) {
+                let _ = parse_rule(&value);
+            }
+        }
+    }
+}

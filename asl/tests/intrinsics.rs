@@ -238,3 +238,47 @@ fn arguments_accept_paths_with_brackets_and_filters() {
     check("States.Array($.FunctionInput['a,b'], $.FunctionInput.c[?(@ > 1)])", json!({"a,b": 1, "c": [1, 2, 3]}), json!([1, [2, 3]]));
     check("States.ArrayLength( $.FunctionInput )", json!([1]), json!(1));
 }
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_text(text in ".{0,60}") {
+            let _ = intrinsics::parse(&text);
+        }
+
+        #[test]
+        fn parse_and_evaluate_never_panic_on_call_like_text(
+            name in prop::sample::select(vec!["Format", "StringToJson", "JsonToString", "Array", "ArrayPartition", "ArrayContains", "ArrayRange", "ArrayGetItem", "ArrayLength", "ArrayUnique", "Base64Encode", "Base64Decode", "Hash", "JsonMerge", "MathRandom", "MathAdd", "StringSplit", "UUID"]),
+            args in prop::collection::vec(prop_oneof![
+                Just("$.FunctionInput".to_string()),
+                Just("$.FunctionInput[0]".to_string()),
+                Just("'SHA-256'".to_string()),
+                Just("'{} and {}'".to_string()),
+                Just("false".to_string()),
+                Just("null".to_string()),
+                "-?[0-9]{1,12}(\\.[0-9]{1,3})?",
+                "'[a-z{}\\\\' ]{0,6}'",
+                Just("States.Array(1, 2)".to_string()),
+            ], 0..4),
+            input in prop_oneof![
+                Just(json!([1, 2, 2, "a"])),
+                Just(json!("SGVsbG8=")),
+                Just(json!({"a": 1})),
+                Just(json!(-2147483649i64)),
+                Just(json!(1e300)),
+                Just(json!(null)),
+            ],
+        ) {
+            let text = format!("States.{name}({})", args.join(", "));
+            if let Ok(call) = intrinsics::parse(&text) {
+                let _ = eval(&text, &json!({"FunctionInput": input}));
+                prop_assert_eq!(call.as_str(), text.as_str());
+            }
+        }
+    }
+}

@@ -271,3 +271,77 @@ fn corpus_escape_in_bracket_name_keeps_backslash() {
     // test_base_scenarios::test_escape_sequence_parsing: the key is `Test\""Name"`.
     check_in("$['Test\\\"\"Name\"']", json!({"Test\\\"\"Name\"": "Value\"\\"}), json!("Value\"\\"));
 }
+
+#[test]
+fn deep_nesting_hits_a_limit_not_the_stack() {
+    let parens = format!("$[?({}@.a{})]", "(".repeat(5000), ")".repeat(5000));
+    let nots = format!("$[?({}@.a)]", "!".repeat(5000));
+    let filters = format!("$.a{}{}", "[?(@.b".repeat(2000), ")]".repeat(2000));
+    for path in [parens, nots, filters] {
+        match JsonPath::parse(&path) {
+            Err(JsonPathError::TooDeep { limit, .. }) => assert_eq!(limit, 32),
+            other => panic!("expected TooDeep, got {other:?}"),
+        }
+    }
+    // A document nested far deeper than any call stack could recurse through.
+    let mut deep = json!({"end": 1});
+    for _ in 0..100_000 {
+        // Not json!(): it would serialize `deep` recursively.
+        deep = Value::Object([("x".to_string(), deep)].into_iter().collect());
+    }
+    assert_eq!(JsonPath::parse("$..end").unwrap().resolve_in(&deep), Ok(json!([1])));
+    // serde_json drops nested values recursively; unwind it by hand to keep the test's stack small.
+    let mut node = deep;
+    while let Value::Object(mut map) = node {
+        node = map.remove("x").unwrap_or(Value::Null);
+    }
+}
+
+mod robustness {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1e6f64..1e6).prop_map(Value::from),
+            "[a-c ]{0,3}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::vec(("[a-c]{1,2}", inner), 0..4).prop_map(|kv| Value::Object(kv.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_text(text in ".{0,40}") {
+            let _ = JsonPath::parse(&text);
+        }
+
+        #[test]
+        fn parse_and_resolve_never_panic_on_path_like_text(
+            body in "[.\\[\\]'\"*?():,0-9abc<>=!&|@$~/ -]{0,30}",
+            prefix in prop_oneof![Just("$"), Just("$$"), Just("$abc")],
+            doc in json_value(),
+        ) {
+            let text = format!("{prefix}{body}");
+            if let Ok(path) = JsonPath::parse(&text) {
+                let vars: Map<String, Value> = [("abc".to_string(), doc.clone())].into_iter().collect();
+                let scope = Scope { input: &doc, context: &doc, variables: &vars };
+                let resolved = path.resolve(&scope);
+                if !path.is_definite() {
+                    prop_assert!(matches!(resolved, Ok(Value::Array(_))), "indefinite {} gave {:?}", text, resolved);
+                }
+                let mut target = doc.clone();
+                let _ = write_at(&path, &mut target, json!(1));
+            }
+        }
+    }
+}
