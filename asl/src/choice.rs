@@ -420,7 +420,7 @@ fn test(operator: &str, value: &Value, at: &str) -> Result<Test, ChoiceParseErro
             let s = value
                 .as_str()
                 .ok_or_else(|| wrong("an RFC3339 timestamp string"))?;
-            let t = parse_timestamp(s)
+            let t = parse_rfc3339(s)
                 .ok_or_else(|| error(at, "String does not match RFC3339 timestamp"))?;
             Test::Timestamp(cmp, Operand::Literal(t))
         }
@@ -504,14 +504,82 @@ fn glob_matches(parts: &[Glob], text: &str) -> bool {
     after_star || rest.is_empty()
 }
 
-/// Parses a timestamp as ASL accepts it: RFC3339 with an uppercase `T` between date and time
-/// and either `Z` or a numeric offset.
+/// Parses a timestamp from the state's data the way AWS does at run time: Java's ISO-8601
+/// extended offset date-time (`2016-03-14T01:59:00Z`, `2016-03-14T01:59+01:00`,
+/// `2016-03-14t01:59:00.123456789z`): seconds and fraction optional, offset required.
 pub fn parse_timestamp(s: &str) -> Option<DateTime<FixedOffset>> {
-    let bytes = s.as_bytes();
-    if bytes.len() < 20 || bytes[10] != b'T' || s.ends_with('z') {
+    // Hand-written because chrono's RFC 3339 parser accepts a space separator and requires
+    // seconds, while AWS's Java parser does the opposite.
+    let b = s.as_bytes();
+    let digits = |from: usize, n: usize| -> Option<u32> {
+        let part = b.get(from..from + n)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
+    };
+    let year = digits(0, 4)?;
+    if b.get(4) != Some(&b'-')
+        || b.get(7) != Some(&b'-')
+        || !matches!(b.get(10), Some(b'T' | b't'))
+        || b.get(13) != Some(&b':')
+    {
         return None;
     }
-    DateTime::parse_from_rfc3339(s).ok()
+    let date =
+        chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, digits(5, 2)?, digits(8, 2)?)?;
+    let (hour, minute) = (digits(11, 2)?, digits(14, 2)?);
+    let mut i = 16;
+    let (mut second, mut nano) = (0, 0);
+    if b.get(i) == Some(&b':') {
+        second = digits(i + 1, 2)?;
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            let fraction = &s[start..i];
+            if fraction.len() > 9 {
+                return None;
+            }
+            nano = format!("{fraction:0<9}").parse().ok()?;
+        }
+    }
+    let time =
+        chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nano).filter(|_| second < 60)?;
+    let offset = match &s[i..] {
+        "Z" | "z" => FixedOffset::east_opt(0)?,
+        rest => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let o = rest.as_bytes();
+            if !(o.len() == 6 || (o.len() == 9 && o[6] == b':')) || o[3] != b':' {
+                return None;
+            }
+            let hh = digits(i + 1, 2)?;
+            let mm = digits(i + 4, 2)?;
+            let ss = if o.len() == 9 { digits(i + 7, 2)? } else { 0 };
+            if hh > 18 || mm > 59 || ss > 59 {
+                return None;
+            }
+            FixedOffset::east_opt(sign * i32::try_from(hh * 3600 + mm * 60 + ss).ok()?)?
+        }
+    };
+    date.and_time(time).and_local_timezone(offset).single()
+}
+
+/// Checks a timestamp written in the definition: RFC 3339 as the ASL schema demands (uppercase
+/// `T` and `Z`, seconds present).
+fn parse_rfc3339(s: &str) -> Option<DateTime<FixedOffset>> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[10] != b'T' || b[16] != b':' || s.ends_with('z') {
+        return None;
+    }
+    parse_timestamp(s)
 }
 
 impl Condition {
@@ -546,7 +614,9 @@ impl Condition {
                     };
                     return Ok(present == *expected);
                 }
-                let value = variable.resolve_ref(scope).map_err(|e| invalid(variable, e))?;
+                let value = variable
+                    .resolve_ref(scope)
+                    .map_err(|e| invalid(variable, e))?;
                 test.holds(&value, scope)
             }
         }

@@ -121,11 +121,14 @@ impl IntrinsicCall {
         for arg in self.args.iter() {
             args.push(match arg {
                 Arg::Literal(v) | Arg::String { value: v, .. } => Cow::Borrowed(v),
-                Arg::Path(path) => path.resolve_ref(scope).map_err(|source| IntrinsicError::Path {
-                    function: self.function.name(),
-                    path: path.as_str().to_string(),
-                    source,
-                })?,
+                Arg::Path(path) => {
+                    path.resolve_ref(scope)
+                        .map_err(|source| IntrinsicError::Path {
+                            function: self.function.name(),
+                            path: path.as_str().to_string(),
+                            source,
+                        })?
+                }
                 Arg::Call(call) => Cow::Owned(call.evaluate(scope)?),
             });
         }
@@ -181,7 +184,9 @@ impl IntrinsicCall {
                 Ok(value)
             }
             F::JsonToString => Ok(Value::String(args[0].to_string())),
-            F::Array => Ok(Value::Array(args.into_iter().map(Cow::into_owned).collect())),
+            F::Array => Ok(Value::Array(
+                args.into_iter().map(Cow::into_owned).collect(),
+            )),
             F::ArrayPartition => {
                 let size = self.int_arg(&args, 1, "chunk size")?;
                 if size <= 0 {
@@ -416,7 +421,11 @@ impl IntrinsicCall {
         Ok(())
     }
 
-    fn string_arg<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v str, IntrinsicError> {
+    fn string_arg<'v>(
+        &self,
+        args: &'v [Cow<'_, Value>],
+        i: usize,
+    ) -> Result<&'v str, IntrinsicError> {
         match &*args[i] {
             Value::String(s) => Ok(s),
             other => Err(self.invalid(format!(
@@ -427,7 +436,11 @@ impl IntrinsicCall {
         }
     }
 
-    fn array_arg<'v>(&self, args: &'v [Cow<'_, Value>], i: usize) -> Result<&'v Vec<Value>, IntrinsicError> {
+    fn array_arg<'v>(
+        &self,
+        args: &'v [Cow<'_, Value>],
+        i: usize,
+    ) -> Result<&'v Vec<Value>, IntrinsicError> {
         match &*args[i] {
             Value::Array(a) => Ok(a),
             other => Err(self.invalid(format!(
@@ -438,7 +451,12 @@ impl IntrinsicCall {
         }
     }
 
-    fn int_arg(&self, args: &[Cow<'_, Value>], i: usize, what: &str) -> Result<i64, IntrinsicError> {
+    fn int_arg(
+        &self,
+        args: &[Cow<'_, Value>],
+        i: usize,
+        what: &str,
+    ) -> Result<i64, IntrinsicError> {
         let v: &Value = &args[i];
         let n = match v {
             Value::Number(n) => n.as_i64().or_else(|| {
@@ -930,7 +948,10 @@ impl Parser<'_> {
                 }
                 Some('\'') => {
                     self.pos += 1;
-                    return Ok(Arg::String { value: Value::String(value), raw });
+                    return Ok(Arg::String {
+                        value: Value::String(value),
+                        raw,
+                    });
                 }
                 Some(c) => {
                     raw.push(c);

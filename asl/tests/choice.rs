@@ -107,6 +107,17 @@ fn boolean_and_type_tests() {
     check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00"), false);
     check(op("IsTimestamp", json!(true)), json!("2016-13-14T01:59:00Z"), false);
     check(op("IsTimestamp", json!(true)), json!(1457920740), false);
+    // Run-time values are read like Java's ISO_OFFSET_DATE_TIME, as AWS does.
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59Z"), true);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14t01:59:00z"), true);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00.123456789-05:30"), true);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00.1234567891Z"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-02-30T01:59:00Z"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T24:00:00Z"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T23:59:60Z"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00+0100"), false);
+    check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00+19:00"), false);
+    check(op("IsTimestamp", json!(true)), json!("05-12-2016T21:29:29Z"), false);
 }
 
 #[test]
@@ -227,7 +238,9 @@ fn parse_errors_point_at_the_field() {
     check_parse_err(json!({"Variable": "$.a", "NumericEquals": "1"}), "/NumericEquals", "The value for the field 'NumericEquals' must be a number");
     check_parse_err(json!({"Variable": "$.a", "BooleanEquals": "true"}), "/BooleanEquals", "The value for the field 'BooleanEquals' must be a boolean (true or false)");
     check_parse_err(json!({"Variable": "$.a", "IsNull": "yes"}), "/IsNull", "The value for the field 'IsNull' must be a boolean (true or false)");
-    check_parse_err(json!({"Variable": "$.a", "TimestampEquals": "2016-12-05T25:29:29Z"}), "/TimestampEquals", "String does not match RFC3339 timestamp");
+    for bad in ["2016-12-05T25:29:29Z", "2016-12-05 21:29:29Z", "2016-12-05T21:29:29", "2016-12-05T21:29Z", "2016-12-05t21:29:29z"] {
+        check_parse_err(json!({"Variable": "$.a", "TimestampEquals": bad}), "/TimestampEquals", "String does not match RFC3339 timestamp");
+    }
     check_parse_err(
         json!({"Variable": "$.a", "NumericEqualsPath": "$.b[*]"}),
         "/NumericEqualsPath",
@@ -259,7 +272,19 @@ mod robustness {
     use proptest::prelude::*;
 
     fn rule_like() -> impl Strategy<Value = Value> {
-        let operator = prop::sample::select(vec!["StringEquals", "NumericLessThanPath", "BooleanEquals", "TimestampEquals", "StringMatches", "IsPresent", "IsNull", "IsTimestamp", "NumericEquals", "Next", "Bogus"]);
+        let operator = prop::sample::select(vec![
+            "StringEquals",
+            "NumericLessThanPath",
+            "BooleanEquals",
+            "TimestampEquals",
+            "StringMatches",
+            "IsPresent",
+            "IsNull",
+            "IsTimestamp",
+            "NumericEquals",
+            "Next",
+            "Bogus",
+        ]);
         let scalar = prop_oneof![
             Just(json!("$.a")),
             Just(json!("$.b[0]")),
@@ -270,7 +295,16 @@ mod robustness {
             Just(json!(null)),
             ".{0,8}".prop_map(Value::from),
         ];
-        let leaf = (operator, scalar.clone(), prop::option::of(prop_oneof![Just(json!("$.a")), Just(json!("$$.x")), Just(json!("$v")), Just(json!("bad"))]))
+        let leaf = (
+            operator,
+            scalar.clone(),
+            prop::option::of(prop_oneof![
+                Just(json!("$.a")),
+                Just(json!("$$.x")),
+                Just(json!("$v")),
+                Just(json!("bad"))
+            ]),
+        )
             .prop_map(|(op, value, variable)| {
                 let mut rule = Map::new();
                 rule.insert(op.to_string(), value);
@@ -282,7 +316,8 @@ mod robustness {
         leaf.prop_recursive(4, 16, 3, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..3).prop_map(|rules| json!({"And": rules})),
-                prop::collection::vec(inner.clone(), 0..3).prop_map(|rules| json!({"Or": rules, "Next": "X"})),
+                prop::collection::vec(inner.clone(), 0..3)
+                    .prop_map(|rules| json!({"Or": rules, "Next": "X"})),
                 inner.prop_map(|rule| json!({"Not": rule})),
             ]
         })
