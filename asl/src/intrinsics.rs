@@ -631,6 +631,16 @@ fn split_template(raw: &str) -> Vec<Piece> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => match chars.next() {
+                Some('u') => {
+                    let hex: String = chars.clone().take(4).collect();
+                    match unicode_escape(&hex) {
+                        Some(c) => {
+                            text.push(c);
+                            chars.nth(3);
+                        }
+                        None => text.push('u'),
+                    }
+                }
                 Some(n) => text.push(n),
                 None => text.push('\\'),
             },
@@ -648,6 +658,14 @@ fn split_template(raw: &str) -> Vec<Piece> {
         pieces.push(Piece::Text(text));
     }
     pieces
+}
+
+/// The character a `\uXXXX` escape names, if `hex` is four hex digits of a scalar value.
+fn unicode_escape(hex: &str) -> Option<char> {
+    if hex.len() != 4 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
 }
 
 /// serde_json reads `-0` as the float -0.0; AWS (Jackson) reads it as the integer 0.
@@ -935,6 +953,19 @@ impl Parser<'_> {
                     raw.push('\\');
                     self.pos += 1;
                     match self.peek() {
+                        Some('u') => {
+                            let hex: String =
+                                self.chars.iter().skip(self.pos + 1).take(4).collect();
+                            let Some(c) = unicode_escape(&hex) else {
+                                return Err(self.err(
+                                    "'\\u' must be followed by four hex digits, like \\u00e9",
+                                ));
+                            };
+                            raw.push('u');
+                            raw.push_str(&hex);
+                            value.push(c);
+                            self.pos += 5;
+                        }
                         Some(c) => {
                             raw.push(c);
                             value.push(c);

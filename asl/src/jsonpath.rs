@@ -255,7 +255,7 @@ impl JsonPath {
         Ok(node)
     }
 
-    fn evaluator<'s, 'v>(&'s self, document: &'v Value) -> Evaluator<'s, 'v> {
+    fn evaluator<'a>(&'a self, document: &'a Value) -> Evaluator<'a> {
         Evaluator {
             steps: &self.steps,
             definite: self.definite,
@@ -530,16 +530,17 @@ fn render_step(step: &Step) -> String {
 
 use std::borrow::Cow;
 
-struct Evaluator<'p, 'v> {
-    steps: &'p [Step],
+/// One lifetime for path and document: filters hand out borrowed literals and nodes alike.
+struct Evaluator<'v> {
+    steps: &'v [Step],
     /// Whether the whole path is definite.
     definite: bool,
-    text: &'p str,
-    root_kind: &'p Root,
+    text: &'v str,
+    root_kind: &'v Root,
     root: &'v Value,
 }
 
-impl<'v> Evaluator<'_, 'v> {
+impl<'v> Evaluator<'v> {
     /// Applies steps `i..` to `node`, pushing matches to `out`. Like Jayway, a missing
     /// property or a type mismatch is an error only while every step so far was definite.
     fn eval(
@@ -724,7 +725,7 @@ impl<'v> Evaluator<'_, 'v> {
         }
     }
 
-    fn test(&self, filter: &Filter, item: &'v Value) -> bool {
+    fn test(&self, filter: &'v Filter, item: &'v Value) -> bool {
         match filter {
             Filter::Or(a, b) => self.test(a, item) || self.test(b, item),
             Filter::And(a, b) => self.test(a, item) && self.test(b, item),
@@ -755,13 +756,20 @@ impl<'v> Evaluator<'_, 'v> {
     }
 
     /// The operand's value and whether it came from a definite path (or a literal).
-    fn operand(&self, operand: &Operand, item: &'v Value) -> Option<(Cow<'v, Value>, bool)> {
+    fn operand(&self, operand: &'v Operand, item: &'v Value) -> Option<(Cow<'v, Value>, bool)> {
         let (steps, start) = match operand {
-            Operand::Literal(v) => return Some((Cow::Owned(v.clone()), true)),
+            Operand::Literal(v) => return Some((Cow::Borrowed(v), true)),
             Operand::Regex(_) => return None,
             Operand::Current(steps) => (steps, item),
             Operand::Root(steps) => (steps, self.root),
         };
+        if steps
+            .iter()
+            .all(|s| matches!(s, Step::Field(_) | Step::Index(_)))
+        {
+            // The common `@.field` case: walk without collecting.
+            return walk(steps, start).map(|v| (Cow::Borrowed(v), true));
+        }
         let sub = Evaluator {
             steps,
             definite: false,
@@ -780,6 +788,19 @@ impl<'v> Evaluator<'_, 'v> {
             ))
         }
     }
+}
+
+/// Follows plain field and index steps; `None` when any of them selects nothing.
+fn walk<'v>(steps: &[Step], start: &'v Value) -> Option<&'v Value> {
+    steps
+        .iter()
+        .try_fold(start, |node, step| match (step, node) {
+            (Step::Field(name), Value::Object(map)) => map.get(&**name),
+            (Step::Index(i), Value::Array(items)) => {
+                effective_index(*i, items.len()).map(|k| &items[k])
+            }
+            _ => None,
+        })
 }
 
 fn slice_indexes(start: Option<i64>, end: Option<i64>, step: i64, len: usize) -> Vec<usize> {

@@ -79,6 +79,7 @@ fn format_fills_placeholders_like_aws() {
     check("States.Format('a \\{\\} b \\' c \\\\ {}', 'x')", json!(null), json!("a {} b ' c \\ x"));
     check("States.Format('{}{}', 1, -2.5)", json!(null), json!("1-2.5"));
     check("States.Format('no holes')", json!(null), json!("no holes"));
+    check("States.Format('caf\\u00e9 {}', 'cr\\u00e8me')", json!(null), json!("café crème"));
     check("States.Format($$.Map.Item.Value)", json!(null), json!("Pikachu"));
     check("States.Format('{} World', $greeting)", json!(null), json!("Hello World"));
 }
@@ -226,6 +227,7 @@ fn parse_errors_are_clear() {
     check_parse_err("States.Array($.a[)", "Invalid JSONPath");
     check_parse_err("States.Array(1) x", "unexpected text after the closing ')'");
     check_parse_err("States.Array(1.2.3)", "'1.2.3' is not a valid number");
+    check_parse_err("States.Array('\\u12')", "four hex digits");
     let deep = format!("{}1{}", "States.Array(".repeat(11), ")".repeat(11));
     check_parse_err(&deep, "nest deeper than 10 levels");
     let ok = format!("{}1{}", "States.Array(".repeat(10), ")".repeat(10));
