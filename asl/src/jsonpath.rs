@@ -10,6 +10,7 @@
 //! or Goessner semantics, which differ from Jayway on definite paths, missing properties,
 //! multi-property selection and filters on objects, and none report Jayway's messages.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
@@ -40,17 +41,31 @@ impl fmt::Debug for Scope<'_> {
 pub trait Variables {
     /// The value of variable `name`, or `None` when it was never assigned.
     fn get(&self, name: &str) -> Option<Value>;
+
+    /// Like [`Variables::get`], but may borrow; stores that hold values override it so that
+    /// reading `$var.field` does not copy the whole variable.
+    fn get_ref(&self, name: &str) -> Option<Cow<'_, Value>> {
+        self.get(name).map(Cow::Owned)
+    }
 }
 
 impl Variables for Map<String, Value> {
     fn get(&self, name: &str) -> Option<Value> {
         Map::get(self, name).cloned()
     }
+
+    fn get_ref(&self, name: &str) -> Option<Cow<'_, Value>> {
+        Map::get(self, name).map(Cow::Borrowed)
+    }
 }
 
 impl Variables for HashMap<String, Value> {
     fn get(&self, name: &str) -> Option<Value> {
         HashMap::get(self, name).cloned()
+    }
+
+    fn get_ref(&self, name: &str) -> Option<Cow<'_, Value>> {
+        HashMap::get(self, name).map(Cow::Borrowed)
     }
 }
 
@@ -122,6 +137,16 @@ pub enum JsonPathError {
     },
 }
 
+impl JsonPathError {
+    /// The Step Functions error name this failure raises at run time.
+    pub fn error_name(&self) -> &'static str {
+        match self {
+            JsonPathError::ResultPathMatch { .. } => "States.ResultPathMatchFailure",
+            _ => "States.Runtime",
+        }
+    }
+}
+
 impl JsonPath {
     /// Parses `$...` (input), `$$...` (context object) or `$name...` (variable) paths.
     pub fn parse(text: &str) -> Result<JsonPath, JsonPathError> {
@@ -170,7 +195,7 @@ impl JsonPath {
         match &self.root {
             Root::Input => self.resolve_in(scope.input),
             Root::Context => self.resolve_in(scope.context),
-            Root::Variable(name) => match scope.variables.get(name) {
+            Root::Variable(name) => match scope.variables.get_ref(name) {
                 Some(value) => self.resolve_in(&value),
                 None => Err(JsonPathError::UndefinedVariable {
                     path: self.text.to_string(),
@@ -186,7 +211,11 @@ impl JsonPath {
         let document = match &self.root {
             Root::Input => scope.input,
             Root::Context => scope.context,
-            Root::Variable(_) => return self.resolve(scope).map(Cow::Owned),
+            Root::Variable(name) => match scope.variables.get_ref(name) {
+                Some(Cow::Borrowed(value)) => value,
+                Some(Cow::Owned(value)) => return self.resolve_in(&value).map(Cow::Owned),
+                None => return self.resolve(scope).map(Cow::Owned),
+            },
         };
         if self.definite && !matches!(self.steps.last(), Some(Step::Length)) {
             return self.resolve_definite(document).map(Cow::Borrowed);
@@ -528,8 +557,6 @@ fn render_step(step: &Step) -> String {
 // ---------------------------------------------------------------------------------------------
 // Evaluation of indefinite paths
 
-use std::borrow::Cow;
-
 /// One lifetime for path and document: filters hand out borrowed literals and nodes alike.
 struct Evaluator<'v> {
     steps: &'v [Step],
@@ -692,8 +719,9 @@ impl<'v> Evaluator<'v> {
                     Some(len) => out.push(Cow::Owned(Value::from(len))),
                     None if upstream_definite => {
                         return Err(self.not_found(format!(
-                            "Aggregation function attempted to calculate value using empty array at path {}",
-                            render(self.root_kind, &steps[..i])
+                            "length() needs an array, an object or a string, but {} is {}",
+                            render(self.root_kind, &steps[..i]),
+                            type_name(node)
                         )));
                     }
                     None => {}

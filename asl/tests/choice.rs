@@ -118,6 +118,10 @@ fn boolean_and_type_tests() {
     check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00+0100"), false);
     check(op("IsTimestamp", json!(true)), json!("2016-03-14T01:59:00+19:00"), false);
     check(op("IsTimestamp", json!(true)), json!("05-12-2016T21:29:29Z"), false);
+    // Suffixes AWS accepted and rejected for Wait TimestampPath (test_wait_timestamppath).
+    check(op("IsTimestamp", json!(true)), json!("2026-11-23T18:35:42.000000Z"), true);
+    check(op("IsTimestamp", json!(true)), json!("2026-11-23T18:35:42.00Z"), true);
+    check(op("IsTimestamp", json!(true)), json!("2026-11-23T18:35:42.000000"), false);
 }
 
 #[test]

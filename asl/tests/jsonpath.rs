@@ -147,6 +147,10 @@ fn filters_select_by_predicate() {
 fn length_function_counts_items() {
     check("$.nums.length()", json!(6));
     check("$.store.book.length()", json!(4));
+    check("$.store.bicycle.length()", json!(2));
+    check("$.store.bicycle.color.length()", json!(3));
+    check("$..book.length()", json!([4]));
+    check_err("$.expensive.length()", store(), "length() needs an array, an object or a string, but $['expensive'] is number");
 }
 
 #[test]
@@ -262,6 +266,8 @@ fn write_at_follows_result_path_semantics() {
     check_write_err("$.a", json!("text"), "Unable to apply ReferencePath $.a to input \"text\"");
     check_write_err("$.l[5]", json!({"l": []}), "Unable to apply ReferencePath $.l[5] to input {\"l\":[]}");
     check_write_err("$.a[*]", json!({}), "The path '$.a[*]' cannot be written to: a ResultPath must be a reference path of field names and non-negative indexes, without wildcards, slices, unions, filters or '..'");
+    let mismatch = write_at(&JsonPath::parse("$.a.b").unwrap(), &mut json!({"a": 1}), json!(0)).unwrap_err();
+    assert_eq!(mismatch.error_name(), "States.ResultPathMatchFailure");
     check_write_err("$$.a", json!({}), "The path '$$.a' cannot be written to: only input paths starting with '$.' can be written; context ('$$') and variable paths are read-only");
 }
 
