@@ -345,3 +345,50 @@ mod robustness {
         }
     }
 }
+
+/// Every corpus execution that starts with a Choice state whose branches are Pass states
+/// reporting `TestResult.$`: the rules must pick the branch AWS picked.
+#[test]
+fn corpus_choice_cases_pick_the_branch_aws_picked() {
+    let corpus = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/conformance/cases.jsonl"
+    ))
+    .expect("the conformance corpus is checked in");
+    let mut checked = 0;
+    for line in corpus.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let definition = &case["definition"];
+        let state = &definition["States"][definition["StartAt"].as_str().unwrap_or_default()];
+        let Some(expected) = case["expected"]["output"]["TestResult.$"].as_str() else {
+            continue;
+        };
+        if state["Type"] != json!("Choice") || case["query_language"] != json!("JSONPath") {
+            continue;
+        }
+        let mut chosen = state["Default"].as_str();
+        for rule in state["Choices"].as_array().unwrap() {
+            let parsed = parse_rule(rule)
+                .unwrap_or_else(|e| panic!("{}: {rule} does not parse: {e}", case["name"]));
+            if evaluate(&parsed, &case["input"])
+                .unwrap_or_else(|e| panic!("{}: {rule} failed: {e}", case["name"]))
+            {
+                chosen = rule["Next"].as_str();
+                assert_eq!(parsed.next(), chosen);
+                break;
+            }
+        }
+        assert_eq!(
+            chosen,
+            Some(expected),
+            "{} on {}",
+            case["name"],
+            case["input"]
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 200,
+        "only {checked} corpus cases had the expected shape"
+    );
+}

@@ -284,3 +284,38 @@ mod robustness {
         }
     }
 }
+
+/// Every corpus execution that is one Pass state computing `FunctionResult.$` with an intrinsic.
+#[test]
+fn corpus_single_intrinsic_cases_match_aws() {
+    let corpus = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/conformance/cases.jsonl"
+    ))
+    .expect("the conformance corpus is checked in");
+    let mut checked = 0;
+    for line in corpus.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let definition = &case["definition"];
+        let state = &definition["States"][definition["StartAt"].as_str().unwrap_or_default()];
+        let Some(call) = state["Parameters"]["FunctionResult.$"].as_str() else {
+            continue;
+        };
+        if case["nondeterministic"] == json!(true)
+            || state["End"] != json!(true)
+            || !call.starts_with("States.")
+            || case["expected"]["status"] != json!("SUCCEEDED")
+        {
+            continue;
+        }
+        let expected = &case["expected"]["output"]["FunctionResult"];
+        let actual = eval(call, &case["input"])
+            .unwrap_or_else(|e| panic!("{}: {call} failed: {e}", case["name"]));
+        assert_eq!(&actual, expected, "{}: {call}", case["name"]);
+        checked += 1;
+    }
+    assert!(
+        checked >= 60,
+        "only {checked} corpus cases had the expected shape"
+    );
+}
