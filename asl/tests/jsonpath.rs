@@ -356,3 +356,64 @@ mod robustness {
         }
     }
 }
+
+/// Every corpus execution that is one Pass state whose flat Parameters select input with paths.
+#[test]
+fn corpus_parameter_paths_select_what_aws_selected() {
+    let corpus = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/conformance/cases.jsonl"
+    ))
+    .expect("the conformance corpus is checked in");
+    let mut checked = 0;
+    for line in corpus.lines() {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let definition = &case["definition"];
+        let state = &definition["States"][definition["StartAt"].as_str().unwrap_or_default()];
+        let Some(parameters) = state["Parameters"].as_object() else {
+            continue;
+        };
+        let plain = state.as_object().is_some_and(|s| {
+            s.keys()
+                .all(|k| matches!(k.as_str(), "Type" | "Parameters" | "End"))
+        });
+        let paths_only = parameters.iter().all(|(k, v)| {
+            k.ends_with(".$")
+                && v.as_str()
+                    .is_some_and(|p| p.starts_with('$') && !p.starts_with("$$"))
+        });
+        if !plain
+            || !paths_only
+            || state["End"] != json!(true)
+            || case["expected"]["status"] != json!("SUCCEEDED")
+            || case["query_language"] != json!("JSONPath")
+        {
+            continue;
+        }
+        let vars = Map::new();
+        let scope = Scope {
+            input: &case["input"],
+            context: &Value::Null,
+            variables: &vars,
+        };
+        let mut output = Map::new();
+        for (key, path) in parameters {
+            let path = JsonPath::parse(path.as_str().unwrap()).unwrap();
+            let value = path
+                .resolve(&scope)
+                .unwrap_or_else(|e| panic!("{}: {} failed: {e}", case["name"], path));
+            output.insert(key.trim_end_matches(".$").to_string(), value);
+        }
+        assert_eq!(
+            Value::Object(output),
+            case["expected"]["output"],
+            "{}",
+            case["name"]
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 10,
+        "only {checked} corpus cases had the expected shape"
+    );
+}
