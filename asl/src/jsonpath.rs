@@ -696,11 +696,11 @@ impl<'v> Evaluator<'v> {
                         }
                     }
                 }
-                Value::Object(_) => {
-                    if self.test(filter, node) {
-                        self.eval(i + 1, node, false, out)?;
-                    }
+                // Jayway applies a filter on an object to the object itself.
+                Value::Object(_) if self.test(filter, node) => {
+                    self.eval(i + 1, node, false, out)?;
                 }
+                Value::Object(_) => {}
                 other if upstream_definite => {
                     return Err(self.not_found(format!(
                         "Filter: [?] can not be applied to primitives. Current context is: {other}"
