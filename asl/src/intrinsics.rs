@@ -23,8 +23,9 @@ pub struct IntrinsicCall {
     text: Box<str>,
     function: Function,
     args: Box<[Arg]>,
-    /// `States.Format` with a literal template: the template split once at parse time.
-    template: Option<Box<[Piece]>>,
+    /// `States.Format` with a literal template: the template split once at parse time (or
+    /// why it is malformed, which AWS reports only when the call runs).
+    template: Option<Result<Box<[Piece]>, String>>,
 }
 
 /// Why an intrinsic function could not be parsed or evaluated.
@@ -50,19 +51,16 @@ pub enum IntrinsicError {
         /// The nesting limit.
         limit: usize,
     },
-    /// A function was given the wrong number of arguments.
-    #[error("Invalid intrinsic function '{text}': {function} {expected}, but {given} {were} given")]
+    /// A function was called with the wrong number of arguments. AWS accepts such a definition
+    /// and fails when the call runs, so this is a run-time error too.
+    #[error("Invalid arguments in {function}")]
     ArgumentCount {
-        /// The call text as written.
-        text: String,
         /// The function's name, e.g. `States.Hash`.
         function: &'static str,
         /// What the function accepts, e.g. "takes exactly 2 arguments".
         expected: &'static str,
         /// How many arguments the call has.
         given: usize,
-        /// "was" or "were", to agree with `given`.
-        were: &'static str,
     },
     /// A path argument could not be resolved.
     #[error(
@@ -76,8 +74,9 @@ pub enum IntrinsicError {
         /// Why it could not be resolved.
         source: JsonPathError,
     },
-    /// An argument had the wrong type or value, or the function failed on it.
-    #[error("Invalid arguments in {function}: {reason}")]
+    /// An argument had the wrong type or value, or the function failed on it. The text is
+    /// AWS's cause; [`IntrinsicError::detail`] says what exactly is wrong.
+    #[error("Invalid arguments in {function}")]
     Invalid {
         /// The function's name.
         function: &'static str,
@@ -89,9 +88,25 @@ pub enum IntrinsicError {
 impl IntrinsicError {
     /// The Step Functions error name this failure raises, which Retry/Catch match.
     pub fn error_name(&self) -> &'static str {
+        // AWS raises States.Runtime (not States.IntrinsicFailure) for failing intrinsics.
+        "States.Runtime"
+    }
+
+    /// A diagnostic beyond AWS's terse cause: which argument is wrong and how to fix it.
+    pub fn detail(&self) -> String {
         match self {
-            IntrinsicError::Invalid { .. } => "States.IntrinsicFailure",
-            _ => "States.Runtime",
+            IntrinsicError::ArgumentCount {
+                function,
+                expected,
+                given,
+            } => {
+                format!(
+                    "{function} {expected}, but {given} {} given",
+                    if *given == 1 { "was" } else { "were" }
+                )
+            }
+            IntrinsicError::Invalid { reason, .. } => reason.clone(),
+            other => other.to_string(),
         }
     }
 }
@@ -116,6 +131,14 @@ pub fn parse(text: &str) -> Result<IntrinsicCall, IntrinsicError> {
 impl IntrinsicCall {
     /// Evaluates the call (and its nested calls) against the scope.
     pub fn evaluate(&self, scope: &Scope) -> Result<Value, IntrinsicError> {
+        let (min, max, expected) = self.function.arity();
+        if self.args.len() < min || self.args.len() > max {
+            return Err(IntrinsicError::ArgumentCount {
+                function: self.function.name(),
+                expected,
+                given: self.args.len(),
+            });
+        }
         // Arguments borrow from the call and the documents where they can; only results are built.
         let mut args: Vec<Cow<'_, Value>> = Vec::with_capacity(self.args.len());
         for arg in self.args.iter() {
@@ -211,6 +234,10 @@ impl IntrinsicCall {
             F::ArrayGetItem => {
                 let index = self.int_arg(&args, 1, "index")?;
                 let items = self.array_arg(&args, 0)?;
+                if items.is_empty() {
+                    // Observed on AWS: any index into an empty array yields null.
+                    return Ok(Value::Null);
+                }
                 usize::try_from(index)
                     .ok()
                     .and_then(|i| items.get(i))
@@ -328,10 +355,11 @@ impl IntrinsicCall {
     fn format(&self, args: &[Cow<'_, Value>]) -> Result<Value, IntrinsicError> {
         let parsed;
         let pieces: &[Piece] = match &self.template {
-            Some(t) => t,
+            Some(Ok(t)) => t,
+            Some(Err(reason)) => return Err(self.invalid(reason.clone())),
             None => match &*args[0] {
                 Value::String(s) => {
-                    parsed = split_template(s);
+                    parsed = split_template(s).map_err(|reason| self.invalid(reason))?;
                     &parsed
                 }
                 other => {
@@ -458,11 +486,12 @@ impl IntrinsicCall {
         what: &str,
     ) -> Result<i64, IntrinsicError> {
         let v: &Value = &args[i];
+        // AWS truncates fractional integer arguments toward zero (a Java `(int)` cast).
         let n = match v {
             Value::Number(n) => n.as_i64().or_else(|| {
                 n.as_f64()
-                    .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
-                    .map(|f| f as i64)
+                    .filter(|f| f.abs() < 9.0e15)
+                    .map(|f| f.trunc() as i64)
             }),
             _ => None,
         };
@@ -624,7 +653,7 @@ enum Piece {
 
 /// Splits a `States.Format` template into text and `{}` holes; `\{`, `\}`, `\'` and `\\`
 /// stand for the character itself.
-fn split_template(raw: &str) -> Vec<Piece> {
+fn split_template(raw: &str) -> Result<Vec<Piece>, String> {
     let mut pieces = Vec::new();
     let mut text = String::new();
     let mut chars = raw.chars().peekable();
@@ -651,13 +680,19 @@ fn split_template(raw: &str) -> Vec<Piece> {
                 }
                 pieces.push(Piece::Hole);
             }
+            '{' | '}' => {
+                return Err(format!(
+                    "the template {} has an unescaped '{c}' that is not part of a '{{}}' placeholder; write \\{c} for a literal brace",
+                    Value::String(raw.to_string())
+                ));
+            }
             c => text.push(c),
         }
     }
     if !text.is_empty() {
         pieces.push(Piece::Text(text));
     }
-    pieces
+    Ok(pieces)
 }
 
 /// The character a `\uXXXX` escape names, if `hex` is four hex digits of a scalar value.
@@ -866,37 +901,12 @@ impl Parser<'_> {
                 }
             }
         }
-        let (min, max, expected) = function.arity();
-        if args.len() < min || args.len() > max {
-            return Err(IntrinsicError::ArgumentCount {
-                text: self.text.to_string(),
-                function: function.name(),
-                expected,
-                given: args.len(),
-                were: if args.len() == 1 { "was" } else { "were" },
-            });
-        }
         let template = match (function, args.first()) {
             (Function::Format, Some(Arg::String { raw, .. })) => {
-                Some(split_template(raw).into_boxed_slice())
-            }
-            (Function::Format, Some(Arg::Literal(v))) => {
-                return Err(self.err(format!(
-                    "the first argument of States.Format must be a template string but was {}",
-                    describe(v)
-                )));
+                Some(split_template(raw).map(Vec::into_boxed_slice))
             }
             _ => None,
         };
-        if let Some(pieces) = &template {
-            let holes = pieces.iter().filter(|p| matches!(p, Piece::Hole)).count();
-            if holes != args.len() - 1 {
-                return Err(self.err(format!(
-                    "the States.Format template has {holes} '{{}}' placeholders but {} values follow it; pass one value per placeholder",
-                    args.len() - 1
-                )));
-            }
-        }
         let text: String = self.chars[start..self.pos].iter().collect();
         self.depth -= 1;
         Ok(IntrinsicCall {

@@ -33,14 +33,18 @@ fn check2(call: &str, fst: Value, snd: Value, expected: Value) {
     check(call, json!({"fst": fst, "snd": snd}), expected);
 }
 
+/// A run-time failure: AWS's terse cause ("Invalid arguments in States.X"), error name
+/// States.Runtime, and our detail saying what exactly is wrong.
 #[track_caller]
-fn check_err(call: &str, input: Value, name: &str, message: &str) {
+fn check_invalid(call: &str, input: Value, detail: &str) {
     let doc = json!({ "FunctionInput": input });
+    let function = &call[..call.find('(').unwrap()];
     match eval(call, &doc) {
-        Ok(v) => panic!("{call} with {doc} returned {v}, expected {message}"),
+        Ok(v) => panic!("{call} with {doc} returned {v}, expected {detail}"),
         Err(e) => {
-            assert_eq!(e.to_string(), message, "{call}");
-            assert_eq!(e.error_name(), name, "{call}");
+            assert_eq!(e.to_string(), format!("Invalid arguments in {function}"), "{call}");
+            assert_eq!(e.error_name(), "States.Runtime", "{call}");
+            assert_eq!(e.detail(), detail, "{call}");
         }
     }
 }
@@ -189,25 +193,58 @@ fn uuid_is_a_random_v4() {
 
 #[test]
 #[rustfmt::skip]
-fn runtime_failures_name_the_function_and_value() {
-    let rt = "States.Runtime";
-    let fail = "States.IntrinsicFailure";
-    check_err("States.ArrayGetItem($.FunctionInput, 3)", json!([1, 2, 3]), fail, "Invalid arguments in States.ArrayGetItem: the index 3 is out of bounds for an array of 3 items; use an index from 0 to 2");
-    check_err("States.ArrayGetItem($.FunctionInput, 0)", json!("abc"), fail, "Invalid arguments in States.ArrayGetItem: argument 1 must be an array but was the string \"abc\"");
-    check_err("States.ArrayRange(0, 1000, 1)", json!(null), fail, "Invalid arguments in States.ArrayRange: the range from 0 to 1000 with step 1 has 1001 items but at most 1000 are allowed");
-    check_err("States.ArrayRange(0, 10, 0)", json!(null), fail, "Invalid arguments in States.ArrayRange: the step must not be 0");
-    check_err("States.ArrayPartition($.FunctionInput, 0)", json!([1]), fail, "Invalid arguments in States.ArrayPartition: the chunk size must be a positive integer but was 0");
-    check_err("States.ArrayPartition($.FunctionInput, 1.5)", json!([1]), fail, "Invalid arguments in States.ArrayPartition: the chunk size (argument 2) must be an integer between -2147483648 and 2147483647 but was the number 1.5");
-    check_err("States.Hash('x', 'SHA-3')", json!(null), fail, "Invalid arguments in States.Hash: the hash algorithm 'SHA-3' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512");
-    check_err("States.JsonMerge($.FunctionInput, $.FunctionInput, true)", json!({}), fail, "Invalid arguments in States.JsonMerge: deep merge is not supported; pass false as the third argument for a shallow merge");
-    check_err("States.JsonMerge($.FunctionInput, 1, false)", json!({}), fail, "Invalid arguments in States.JsonMerge: argument 2 must be a JSON object but was the number 1");
-    check_err("States.StringToJson($.FunctionInput)", json!("{"), fail, "Invalid arguments in States.StringToJson: the string \"{\" is not valid JSON: EOF while parsing an object at line 1 column 1");
-    check_err("States.Base64Decode($.FunctionInput)", json!("%%%"), fail, "Invalid arguments in States.Base64Decode: \"%%%\" is not valid base64: Invalid symbol 37, offset 0.");
-    check_err("States.Base64Encode($.FunctionInput)", json!("a".repeat(10_001)), fail, "Invalid arguments in States.Base64Encode: the input string has 10001 characters but at most 10000 are allowed");
-    check_err("States.MathAdd($.FunctionInput, 1)", json!("1"), fail, "Invalid arguments in States.MathAdd: argument 1 must be a number between -2147483648 and 2147483647 but was the string \"1\"");
-    check_err("States.MathRandom(5, 5)", json!(null), fail, "Invalid arguments in States.MathRandom: the start 5 must be less than the end 5 (the end is exclusive)");
-    check_err("States.Format($.FunctionInput, 1)", json!("{} and {}"), fail, "Invalid arguments in States.Format: the template has 2 '{}' placeholders but 1 values were given; pass one value per placeholder");
-    check_err("States.Array($.nope)", json!(null), rt, "The JsonPath argument '$.nope' of the intrinsic function 'States.Array' could not be resolved: No results for path: $['nope']");
+fn runtime_failures_give_aws_cause_and_a_detail() {
+    check_invalid("States.ArrayGetItem($.FunctionInput, 3)", json!([1, 2, 3]), "the index 3 is out of bounds for an array of 3 items; use an index from 0 to 2");
+    check_invalid("States.ArrayGetItem($.FunctionInput, -1)", json!([1, 2, 3]), "the index -1 is out of bounds for an array of 3 items; use an index from 0 to 2");
+    check_invalid("States.ArrayGetItem($.FunctionInput, 0)", json!("abc"), "argument 1 must be an array but was the string \"abc\"");
+    check_invalid("States.ArrayGetItem($.FunctionInput, '1')", json!([1]), "the index (argument 2) must be an integer between -2147483648 and 2147483647 but was the string \"1\"");
+    check_invalid("States.ArrayRange(1, 1001, 1)", json!(null), "the range from 1 to 1001 with step 1 has 1001 items but at most 1000 are allowed");
+    check_invalid("States.ArrayRange(1001, 1, -1)", json!(null), "the range from 1001 to 1 with step -1 has 1001 items but at most 1000 are allowed");
+    check_invalid("States.ArrayRange(1, 10, 0)", json!(null), "the step must not be 0");
+    check_invalid("States.ArrayRange(1, 10, 0.49)", json!(null), "the step must not be 0");
+    check_invalid("States.ArrayRange('a', 5, 1)", json!(null), "the start (argument 1) must be an integer between -2147483648 and 2147483647 but was the string \"a\"");
+    check_invalid("States.ArrayPartition($.FunctionInput, 0)", json!([1]), "the chunk size must be a positive integer but was 0");
+    check_invalid("States.ArrayPartition($.FunctionInput, 0.49)", json!([1]), "the chunk size must be a positive integer but was 0");
+    check_invalid("States.Hash('x', 'SHA-3')", json!(null), "the hash algorithm 'SHA-3' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512");
+    check_invalid("States.Hash('x', 'sha-256')", json!(null), "the hash algorithm 'sha-256' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512");
+    check_invalid("States.Hash($.FunctionInput, 'MD5')", json!("a".repeat(10_001)), "the data to hash has 10001 characters but at most 10000 are allowed");
+    check_invalid("States.JsonMerge($.FunctionInput, $.FunctionInput, true)", json!({}), "deep merge is not supported; pass false as the third argument for a shallow merge");
+    check_invalid("States.JsonMerge($.FunctionInput, 1, false)", json!({}), "argument 2 must be a JSON object but was the number 1");
+    check_invalid("States.StringToJson($.FunctionInput)", json!("{"), "the string \"{\" is not valid JSON: EOF while parsing an object at line 1 column 1");
+    check_invalid("States.Base64Decode($.FunctionInput)", json!("%%%"), "\"%%%\" is not valid base64: Invalid symbol 37, offset 0.");
+    check_invalid("States.Base64Encode($.FunctionInput)", json!("a".repeat(10_001)), "the input string has 10001 characters but at most 10000 are allowed");
+    check_invalid("States.MathAdd($.FunctionInput, 1)", json!("1"), "argument 1 must be a number between -2147483648 and 2147483647 but was the string \"1\"");
+    check_invalid("States.MathRandom(5, 5)", json!(null), "the start 5 must be less than the end 5 (the end is exclusive)");
+    check_invalid("States.MathRandom(1.4, 1.6)", json!(null), "the start 1 must be less than the end 1 (the end is exclusive)");
+    check_invalid("States.Format($.FunctionInput, 1)", json!("{} and {}"), "the template has 2 '{}' placeholders but 1 values were given; pass one value per placeholder");
+    check_invalid("States.Format('{} {}', 1)", json!(null), "the template has 2 '{}' placeholders but 1 values were given; pass one value per placeholder");
+    check_invalid("States.Format('Hello {', 1)", json!(null), "the template \"Hello {\" has an unescaped '{' that is not part of a '{}' placeholder; write \\{ for a literal brace");
+    check_invalid("States.Format('Hello {{}}', 1)", json!(null), "the template \"Hello {{}}\" has an unescaped '{' that is not part of a '{}' placeholder; write \\{ for a literal brace");
+    check_invalid("States.Format('}')", json!(null), "the template \"}\" has an unescaped '}' that is not part of a '{}' placeholder; write \\} for a literal brace");
+    check_invalid("States.Format(1)", json!(null), "the format template (argument 1) must be a string but was the number 1");
+    // AWS accepts a definition with the wrong argument count and fails when the call runs.
+    check_invalid("States.UUID(1)", json!(null), "States.UUID takes no arguments, but 1 was given");
+    check_invalid("States.Hash('a')", json!(null), "States.Hash takes exactly 2 arguments, but 1 was given");
+    check_invalid("States.Hash()", json!(null), "States.Hash takes exactly 2 arguments, but 0 were given");
+    check_invalid("States.MathRandom(1, 10, 5, 99)", json!(null), "States.MathRandom takes 2 or 3 arguments (start, end and an optional seed), but 4 were given");
+    let missing = eval("States.Array($.nope)", &json!({})).unwrap_err();
+    assert_eq!(missing.error_name(), "States.Runtime");
+    assert_eq!(missing.to_string(), "The JsonPath argument '$.nope' of the intrinsic function 'States.Array' could not be resolved: No results for path: $['nope']");
+}
+
+#[test]
+#[rustfmt::skip]
+fn fractional_integer_arguments_are_truncated_like_aws() {
+    // Observed on AWS: fractional bounds, steps and indexes are cut toward zero.
+    check("States.ArrayRange(1.4, 5.6, 2.2)", json!(null), json!([1, 3, 5]));
+    check("States.ArrayRange(1.6, 1.4, 1)", json!(null), json!([1]));
+    check("States.ArrayRange(5.4, -0.6, -2.4)", json!(null), json!([5, 3, 1]));
+    check("States.ArrayRange(3, 3, -1)", json!(null), json!([3]));
+    check("States.ArrayRange(1, 5, -1)", json!(null), json!([]));
+    check("States.ArrayGetItem($.FunctionInput, 1.2)", json!([10, 20, 30]), json!(20));
+    check("States.ArrayGetItem($.FunctionInput, 999)", json!([]), json!(null));
+    check("States.MathRandom(1.6, 2.4)", json!(null), json!(1));
+    check("States.Hash(123, 'MD5')", json!(null), json!("202cb962ac59075b964b07152d234b70"));
 }
 
 #[test]
@@ -218,11 +255,6 @@ fn parse_errors_are_clear() {
     check_parse_err("States.Format('{}', 1", "expected ',' or ')'");
     check_parse_err("States.Format('{}, 1)", "not closed");
     check_parse_err("States.Format(\"{}\", 1)", "single quotes");
-    check_parse_err("States.Format('{} {}', 1)", "2 '{}' placeholders but 1 values follow it");
-    check_parse_err("States.Format(1)", "must be a template string");
-    check_parse_err("States.UUID(1)", "States.UUID takes no arguments, but 1 was given");
-    check_parse_err("States.Hash('a')", "States.Hash takes exactly 2 arguments, but 1 was given");
-    check_parse_err("States.MathRandom(1)", "States.MathRandom takes 2 or 3 arguments");
     check_parse_err("States.Array(foo)", "quote strings in single quotes");
     check_parse_err("States.Array($.a[)", "Invalid JSONPath");
     check_parse_err("States.Array(1) x", "unexpected text after the closing ')'");
