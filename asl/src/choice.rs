@@ -24,7 +24,7 @@ pub struct ChoiceRule {
 
 /// A Choice Rule that the definition states wrongly.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
-#[error("{message} at {pointer}")]
+#[error("{message}{}", if pointer.is_empty() { String::new() } else { format!(" at {pointer}") })]
 pub struct ChoiceParseError {
     /// JSON pointer relative to the rule, e.g. `/And/0/Variable` (empty for the rule itself).
     pub pointer: String,

@@ -218,6 +218,9 @@ fn next_and_assign_are_exposed() {
     let rule = parse_rule(&json!({"Variable": "$.a", "IsPresent": true, "Next": "Go", "Assign": {"x.$": "$.a"}, "Comment": "c"})).unwrap();
     assert_eq!(rule.next(), Some("Go"));
     assert_eq!(rule.assign(), Some(&json!({"x.$": "$.a"})));
+    let err = parse_rule(&json!({"Variable": "$.a", "IsNull": 1})).unwrap_err();
+    assert_eq!(err.to_string(), "The value for the field 'IsNull' must be a boolean (true or false) at /IsNull");
+    assert_eq!(parse_rule(&json!(1)).unwrap_err().to_string(), "A Choice Rule must be a JSON object");
     let nested = parse_rule(&json!({"Variable": "$.a", "IsPresent": true})).unwrap();
     assert_eq!(nested.next(), None);
     assert_eq!(nested.assign(), None);
