@@ -62,15 +62,16 @@ pub enum IntrinsicError {
         /// How many arguments the call has.
         given: usize,
     },
-    /// A path argument could not be resolved.
-    #[error(
-        "The JsonPath argument '{path}' of the intrinsic function '{function}' could not be resolved: {source}"
-    )]
+    /// A path argument selects nothing. AWS words this like a missing `.$` path and names the
+    /// field, which only the caller knows: see [`IntrinsicError::cause_for_field`].
+    #[error("The JSONPath '{path}' used by {function} could not be found in the input '{input}'")]
     Path {
         /// The function's name.
         function: &'static str,
         /// The path text.
         path: String,
+        /// The JSON text of the state input the call ran against.
+        input: String,
         /// Why it could not be resolved.
         source: JsonPathError,
     },
@@ -90,6 +91,25 @@ impl IntrinsicError {
     pub fn error_name(&self) -> &'static str {
         // AWS raises States.Runtime (not States.IntrinsicFailure) for failing intrinsics.
         "States.Runtime"
+    }
+
+    /// AWS's cause when this error comes from the payload field `field` (e.g. `value.$`):
+    /// a missing path argument reads "The JSONPath '$.x' specified for the field 'value.$' could
+    /// not be found in the input '{...}'"; other errors read as their `Display`.
+    pub fn cause_for_field(&self, field: &str) -> String {
+        match self {
+            IntrinsicError::Path {
+                path,
+                input,
+                source: JsonPathError::NotFound { .. } | JsonPathError::UndefinedVariable { .. },
+                ..
+            } => {
+                format!(
+                    "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{input}'"
+                )
+            }
+            other => other.to_string(),
+        }
     }
 
     /// A diagnostic beyond AWS's terse cause: which argument is wrong and how to fix it.
@@ -149,6 +169,7 @@ impl IntrinsicCall {
                         .map_err(|source| IntrinsicError::Path {
                             function: self.function.name(),
                             path: path.as_str().to_string(),
+                            input: scope.input.to_string(),
                             source,
                         })?
                 }

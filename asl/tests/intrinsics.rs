@@ -227,9 +227,12 @@ fn runtime_failures_give_aws_cause_and_a_detail() {
     check_invalid("States.Hash('a')", json!(null), "States.Hash takes exactly 2 arguments, but 1 was given");
     check_invalid("States.Hash()", json!(null), "States.Hash takes exactly 2 arguments, but 0 were given");
     check_invalid("States.MathRandom(1, 10, 5, 99)", json!(null), "States.MathRandom takes 2 or 3 arguments (start, end and an optional seed), but 4 were given");
-    let missing = eval("States.Array($.nope)", &json!({})).unwrap_err();
+    let missing = eval("States.Hash($.missing, 'SHA-256')", &json!({"a": 1})).unwrap_err();
     assert_eq!(missing.error_name(), "States.Runtime");
-    assert_eq!(missing.to_string(), "The JsonPath argument '$.nope' of the intrinsic function 'States.Array' could not be resolved: No results for path: $['nope']");
+    assert_eq!(missing.to_string(), "The JSONPath '$.missing' used by States.Hash could not be found in the input '{\"a\":1}'");
+    // Observed on AWS: "... could not be found in the input '{}'" for an empty input.
+    assert_eq!(missing.cause_for_field("value.$"), "The JSONPath '$.missing' specified for the field 'value.$' could not be found in the input '{\"a\":1}'");
+    assert_eq!(eval("States.Hash('x', 'nope')", &json!({})).unwrap_err().cause_for_field("value.$"), "Invalid arguments in States.Hash");
 }
 
 #[test]
