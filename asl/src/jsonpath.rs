@@ -19,6 +19,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 /// Where a path's roots point when it is resolved: state input, context object, variables.
+#[derive(Clone, Copy)]
 pub struct Scope<'a> {
     /// The document `$` refers to (the state's effective input).
     pub input: &'a Value,
