@@ -302,9 +302,8 @@ impl IntrinsicCall {
                             Value::String(s.to_string())
                         ))
                     })?;
-                String::from_utf8(bytes)
-                    .map(Value::String)
-                    .map_err(|_| self.invalid("the decoded bytes are not valid UTF-8 text"))
+                // Java's `new String(bytes, UTF_8)` replaces malformed sequences rather than failing.
+                Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
             }
             F::Hash => self.hash(&args),
             F::JsonMerge => {
@@ -435,12 +434,10 @@ impl IntrinsicCall {
     }
 
     fn hash(&self, args: &[Cow<'_, Value>]) -> Result<Value, IntrinsicError> {
-        let data = match &*args[0] {
-            Value::String(s) => s.clone(),
-            Value::Null => {
-                return Err(self.invalid("the data to hash (argument 1) must not be null"));
-            }
-            other => other.to_string(),
+        // Observed on AWS: data that is not a string is hashed as its JSON text.
+        let data: Cow<'_, str> = match &*args[0] {
+            Value::String(s) => Cow::Borrowed(s),
+            other => Cow::Owned(other.to_string()),
         };
         self.check_length(&data, "data to hash")?;
         let algorithm = self.string_arg(args, 1)?;

@@ -248,6 +248,8 @@ fn fractional_integer_arguments_are_truncated_like_aws() {
     check("States.ArrayGetItem($.FunctionInput, 999)", json!([]), json!(null));
     check("States.MathRandom(1.6, 2.4)", json!(null), json!(1));
     check("States.Hash(123, 'MD5')", json!(null), json!("202cb962ac59075b964b07152d234b70"));
+    check("States.Hash($.FunctionInput, 'MD5')", json!({}), json!("99914b932bd37a50b983c5e7c90ae93b"));
+    check("States.Base64Decode('/w==')", json!(null), json!("\u{FFFD}"));
 }
 
 #[test]
