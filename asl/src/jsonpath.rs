@@ -218,7 +218,7 @@ impl JsonPath {
                 None => return self.resolve(scope).map(Cow::Owned),
             },
         };
-        if self.definite && !matches!(self.steps.last(), Some(Step::Length)) {
+        if self.definite {
             return self.resolve_definite(document).map(Cow::Borrowed);
         }
         self.resolve_in(document).map(Cow::Owned)
@@ -226,17 +226,11 @@ impl JsonPath {
 
     /// Resolves the path's steps against `document`, ignoring which root the path names.
     pub fn resolve_in(&self, document: &Value) -> Result<Value, JsonPathError> {
-        if self.definite && !matches!(self.steps.last(), Some(Step::Length)) {
+        if self.definite {
             return self.resolve_definite(document).cloned();
         }
         let mut out = Vec::new();
         self.evaluator(document).eval(0, document, true, &mut out)?;
-        if self.definite {
-            return out
-                .pop()
-                .map(Cow::into_owned)
-                .ok_or_else(|| self.no_results());
-        }
         Ok(Value::Array(out.into_iter().map(Cow::into_owned).collect()))
     }
 
@@ -430,8 +424,9 @@ enum Step {
     /// `..`: the next step applies to every node of the subtree, the node itself first.
     Descend,
     Filter(Box<Filter>),
-    /// `length()`: the size of the array, object or string selected so far.
-    Length,
+    /// A function call such as `length()`. AWS accepts it in a definition but its paths do not
+    /// support functions ("Functions such as length() aren't supported"), so it selects nothing.
+    Function(Box<str>),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -480,7 +475,7 @@ enum CmpOp {
 }
 
 fn step_is_definite(step: &Step) -> bool {
-    matches!(step, Step::Field(_) | Step::Index(_) | Step::Length)
+    matches!(step, Step::Field(_) | Step::Index(_) | Step::Function(_))
 }
 
 fn effective_index(index: i64, len: usize) -> Option<usize> {
@@ -551,7 +546,7 @@ fn render_step(step: &Step) -> String {
         ),
         Step::Descend => "..".into(),
         Step::Filter(_) => "[?]".into(),
-        Step::Length => ".length()".into(),
+        Step::Function(name) => format!(".{name}()"),
     }
 }
 
@@ -709,25 +704,8 @@ impl<'v> Evaluator<'v> {
                 }
                 _ => {}
             },
-            Step::Length => {
-                let len = match node {
-                    Value::Array(items) => Some(items.len()),
-                    Value::Object(map) => Some(map.len()),
-                    Value::String(s) => Some(s.chars().count()),
-                    _ => None,
-                };
-                match len {
-                    Some(len) => out.push(Cow::Owned(Value::from(len))),
-                    None if upstream_definite => {
-                        return Err(self.not_found(format!(
-                            "length() needs an array, an object or a string, but {} is {}",
-                            render(self.root_kind, &steps[..i]),
-                            type_name(node)
-                        )));
-                    }
-                    None => {}
-                }
-            }
+            // Unsupported on AWS: matches nothing, so a definite path reports "No results".
+            Step::Function(_) => {}
         }
         Ok(())
     }
@@ -1091,21 +1069,19 @@ impl<'t> Parser<'t> {
     }
 
     fn function(&mut self, name: &str) -> Result<Step, JsonPathError> {
-        let at = self.pos;
         self.expect('(', "'('")?;
         self.skip_ws();
-        if name == "length" && self.eat(')') {
-            if self.peek().is_some()
-                && !matches!(self.peek(), Some(c) if c.is_whitespace() || ")]&|=!<>,".contains(c))
-            {
-                return Err(self.err("length() must be the last step of a path"));
-            }
-            return Ok(Step::Length);
+        if !self.eat(')') {
+            return Err(self.err(format!(
+                "path functions take no arguments here; write {name}() (note that Step Functions paths do not evaluate functions)"
+            )));
         }
-        self.pos = at;
-        Err(self.err(format!(
-            "the path function '{name}()' is not supported; only length() is"
-        )))
+        if !matches!(self.peek(), None | Some('.' | '['))
+            && !matches!(self.peek(), Some(c) if c.is_whitespace() || ")]&|=!<>,".contains(c))
+        {
+            return Err(self.found("'.', '[' or the end of the path after a function call"));
+        }
+        Ok(Step::Function(name.into()))
     }
 
     fn dot_name(&mut self, in_filter: bool) -> Result<String, JsonPathError> {
