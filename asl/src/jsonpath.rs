@@ -1448,10 +1448,8 @@ impl<'t> Parser<'t> {
         while let Some(c) = self.peek() {
             self.pos += 1;
             match quote {
-                Some(q) if c == '\\' => {
-                    let _ = q;
-                    self.pos += 1;
-                }
+                // Skip the escaped character inside a quoted string.
+                Some(_) if c == '\\' => self.pos += 1,
                 Some(q) if c == q => quote = None,
                 Some(_) => {}
                 None => match c {
