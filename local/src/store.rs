@@ -1,0 +1,681 @@
+//! [`DirStore`]: the object store as a directory tree, one folder per bucket.
+//!
+//! Layout: `<root>/<bucket>/<key>` holds the object's bytes and nothing else, so another process
+//! (the scorer, given `STEPSCORE_LOCAL_S3_ROOT=<root>`) or a person can read it as plain files.
+//! What S3 keeps beside an object (ETag, version id) lives in `<root>/.stepscore-meta/<bucket>/`,
+//! one sidecar per key named by a digest of the key: outside every bucket folder (a name starting
+//! with `.` is never a valid bucket), so `list` can never return it.
+//!
+//! Keys are mapped to paths segment by segment and rejected when they could escape the bucket
+//! folder: `..` and `.` segments, absolute keys, NUL, backslashes, empty segments, and any path
+//! that passes through a symbolic link. Writes go to a temp file in the target directory, are
+//! fsynced and renamed into place, so a reader sees the old object or the new one, never a part.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use md5::{Digest, Md5};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use stepscore_core::ObjectUri;
+use stepscore_core::ports::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Receives the S3 event JSON of each object created under the notification filter.
+pub type EventSink = Arc<dyn Fn(Value) + Send + Sync>;
+
+/// Which puts emit an event, like an S3 bucket notification's prefix/suffix filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationFilter {
+    /// Keys must start with this.
+    pub prefix: String,
+    /// Keys must end with this.
+    pub suffix: String,
+}
+
+impl Default for NotificationFilter {
+    /// The pipeline's notification: job configs under `jobs/`.
+    fn default() -> Self {
+        NotificationFilter {
+            prefix: "jobs/".into(),
+            suffix: ".json".into(),
+        }
+    }
+}
+
+/// The object store as a directory tree.
+#[derive(Clone)]
+pub struct DirStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    root: PathBuf,
+    region: String,
+    filter: NotificationFilter,
+    sink: Option<EventSink>,
+}
+
+impl fmt::Debug for DirStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirStore")
+            .field("root", &self.inner.root)
+            .field("region", &self.inner.region)
+            .field("filter", &self.inner.filter)
+            .field("events", &self.inner.sink.is_some())
+            .finish()
+    }
+}
+
+/// The folder under the root that holds sidecars; not a valid bucket name, so never listed.
+const META_DIR: &str = ".stepscore-meta";
+/// Temp files are named with this prefix; keys may not use it.
+const TMP_PREFIX: &str = ".stepscore-tmp-";
+
+impl DirStore {
+    /// A store rooted at `root` (created if missing), emitting no events.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        Self::build(
+            root.into(),
+            "local".into(),
+            NotificationFilter::default(),
+            None,
+        )
+    }
+
+    /// A store rooted at `root` that sends the S3 event of every put matching `filter` to `sink`.
+    pub fn with_events(
+        root: impl Into<PathBuf>,
+        region: impl Into<String>,
+        filter: NotificationFilter,
+        sink: EventSink,
+    ) -> Result<Self, StoreError> {
+        Self::build(root.into(), region.into(), filter, Some(sink))
+    }
+
+    fn build(
+        root: PathBuf,
+        region: String,
+        filter: NotificationFilter,
+        sink: Option<EventSink>,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(root.join(META_DIR)).map_err(|e| StoreError::Other {
+            uri: root.display().to_string(),
+            message: format!("cannot create the store root: {e}"),
+        })?;
+        Ok(DirStore {
+            inner: Arc::new(Inner {
+                root,
+                region,
+                filter,
+                sink,
+            }),
+        })
+    }
+
+    /// The root folder: one folder per bucket (what `STEPSCORE_LOCAL_S3_ROOT` points at).
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Creates a bucket folder (puts create their bucket too).
+    pub fn create_bucket(&self, bucket: &str) -> Result<(), StoreError> {
+        let uri = ObjectUri::new(bucket, "").map_err(|e| StoreError::InvalidKey {
+            key: bucket.into(),
+            reason: e.to_string(),
+        })?;
+        std::fs::create_dir_all(self.inner.root.join(uri.bucket())).map_err(|e| other(&uri, e))
+    }
+
+    /// The file holding an object, after checking the key cannot escape its bucket.
+    pub fn path_of(&self, uri: &ObjectUri) -> Result<PathBuf, StoreError> {
+        let segments = object_segments(uri)?;
+        let mut path = self.inner.root.join(uri.bucket());
+        refuse_symlink(uri, &path)?;
+        for s in segments {
+            path.push(s);
+            refuse_symlink(uri, &path)?;
+        }
+        Ok(path)
+    }
+
+    fn meta_path(&self, uri: &ObjectUri) -> PathBuf {
+        let digest = hex::encode(Md5::digest(uri.key().as_bytes()));
+        self.inner
+            .root
+            .join(META_DIR)
+            .join(uri.bucket())
+            .join(format!("{digest}.json"))
+    }
+
+    fn emit(&self, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) {
+        let Some(sink) = &self.inner.sink else { return };
+        let f = &self.inner.filter;
+        if !(uri.key().starts_with(&f.prefix) && uri.key().ends_with(&f.suffix)) {
+            return;
+        }
+        let event = s3_event(&self.inner.region, uri, meta, sequencer);
+        tracing::debug!(uri = %uri, "object created event");
+        sink(event);
+    }
+
+    fn head_blocking(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
+        let path = self.path_of(uri)?;
+        let md = match std::fs::metadata(&path) {
+            Ok(md) if md.is_file() => md,
+            Ok(_) => return Err(not_found(uri)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(not_found(uri)),
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(not_found(uri)),
+            Err(e) => return Err(other(uri, e)),
+        };
+        let mtime = md.modified().map_err(|e| other(uri, e))?;
+        let mtime_nanos = nanos(mtime);
+        let sidecar = std::fs::read(self.meta_path(uri))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())
+            .filter(|s| s.key == uri.key() && s.size == md.len() && s.mtime_nanos == mtime_nanos);
+        let (etag, version_id) = match sidecar {
+            Some(s) => (s.etag, Some(s.version_id)),
+            // written by something other than this store (a person, a tool): digest it now
+            None => (md5_file(&path).map_err(|e| other(uri, e))?, None),
+        };
+        Ok(ObjectMeta {
+            uri: uri.clone(),
+            size: md.len(),
+            etag: Some(etag),
+            version_id,
+            last_modified: Some(DateTime::<Utc>::from(mtime)),
+        })
+    }
+
+    fn list_blocking(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
+        let bucket_dir = self.inner.root.join(prefix.bucket());
+        if !bucket_dir.is_dir() {
+            return Err(not_found(prefix));
+        }
+        refuse_symlink(prefix, &bucket_dir)?;
+        // Walk only the folder the prefix's complete segments name.
+        let key = prefix.key();
+        let dir_part = match key.rfind('/') {
+            Some(i) => &key[..i],
+            None => "",
+        };
+        let mut start = bucket_dir.clone();
+        if !dir_part.is_empty() {
+            for s in check_segments(key, dir_part.split('/'))? {
+                start.push(s);
+                refuse_symlink(prefix, &start)?;
+            }
+        }
+        let mut keys = Vec::new();
+        let base = if dir_part.is_empty() {
+            String::new()
+        } else {
+            format!("{dir_part}/")
+        };
+        walk(&start, &base, &mut keys).map_err(|e| other(prefix, e))?;
+        keys.retain(|k| k.starts_with(key));
+        keys.sort();
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let uri = ObjectUri::new(prefix.bucket(), k).map_err(|e| StoreError::Other {
+                uri: prefix.to_string(),
+                message: e.to_string(),
+            })?;
+            match self.head_blocking(&uri) {
+                Ok(m) => out.push(m),
+                // deleted between the walk and the head
+                Err(StoreError::NotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_for_read(
+        &self,
+        uri: &ObjectUri,
+        range: Option<Range<u64>>,
+    ) -> Result<(std::fs::File, u64), StoreError> {
+        let path = self.path_of(uri)?;
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Err(not_found(uri));
+            }
+            Err(e) => return Err(other(uri, e)),
+        };
+        let md = file.metadata().map_err(|e| other(uri, e))?;
+        if !md.is_file() {
+            return Err(not_found(uri));
+        }
+        let size = md.len();
+        match range {
+            None => Ok((file, size)),
+            Some(r) => {
+                if r.start > r.end || (r.start >= size && size > 0) || r.start > size {
+                    return Err(StoreError::Other {
+                        uri: uri.to_string(),
+                        message: format!(
+                            "range {}..{} is not satisfiable for an object of {size} bytes (InvalidRange)",
+                            r.start, r.end
+                        ),
+                    });
+                }
+                file.seek(SeekFrom::Start(r.start))
+                    .map_err(|e| other(uri, e))?;
+                Ok((file, r.end.min(size) - r.start))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ObjectStore for DirStore {
+    async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
+        let this = self.clone();
+        let uri = uri.clone();
+        blocking(move || this.head_blocking(&uri)).await
+    }
+
+    async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
+        let this = self.clone();
+        let prefix = prefix.clone();
+        blocking(move || this.list_blocking(&prefix)).await
+    }
+
+    async fn get(
+        &self,
+        uri: &ObjectUri,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        let this = self.clone();
+        let u = uri.clone();
+        let (file, len) = blocking(move || this.open_for_read(&u, range)).await?;
+        Ok(Box::pin(tokio::fs::File::from_std(file).take(len)))
+    }
+
+    async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
+        let path = self.path_of(uri)?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| StoreError::InvalidKey {
+                key: uri.key().into(),
+                reason: "names no file".into(),
+            })?;
+        {
+            let (this, uri, dir) = (self.clone(), uri.clone(), dir.clone());
+            blocking(move || create_dirs_checked(&this, &uri, &dir)).await?;
+        }
+        let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+        let result = write_temp(uri, &tmp, &mut body).await;
+        let (hash, size) = match result {
+            Ok(v) => v,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let this = self.clone();
+        let u = uri.clone();
+        let (meta, sequencer) = blocking(move || {
+            // An existing folder at the key (from `key/child`) cannot become a file.
+            if path.is_dir() {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(StoreError::InvalidKey {
+                    key: u.key().into(),
+                    reason: "a folder of other keys already exists at this path".into(),
+                });
+            }
+            std::fs::rename(&tmp, &path).map_err(|e| {
+                let _ = std::fs::remove_file(&tmp);
+                other(&u, e)
+            })?;
+            sync_dir(&dir).map_err(|e| other(&u, e))?;
+            let md = std::fs::metadata(&path).map_err(|e| other(&u, e))?;
+            let mtime = md.modified().map_err(|e| other(&u, e))?;
+            let version_id = new_version_id();
+            let sequencer = format!("{:016X}", nanos(std::time::SystemTime::now()));
+            let sidecar = Sidecar {
+                key: u.key().into(),
+                etag: hash.clone(),
+                version_id: version_id.clone(),
+                size,
+                mtime_nanos: nanos(mtime),
+            };
+            let meta_path = this.meta_path(&u);
+            write_sidecar(&meta_path, &sidecar).map_err(|e| other(&u, e))?;
+            Ok((
+                ObjectMeta {
+                    uri: u.clone(),
+                    size,
+                    etag: Some(hash),
+                    version_id: Some(version_id),
+                    last_modified: Some(DateTime::<Utc>::from(mtime)),
+                },
+                sequencer,
+            ))
+        })
+        .await?;
+        tracing::debug!(uri = %uri, size = meta.size, "object stored");
+        self.emit(uri, &meta, &sequencer);
+        Ok(meta)
+    }
+}
+
+/// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda.
+pub fn s3_event(region: &str, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) -> Value {
+    let now = Utc::now();
+    // S3 URL-encodes the key in events (spaces as '+'), which handlers must decode
+    let key = form_urlencode(uri.key());
+    let mut object = serde_json::Map::new();
+    object.insert("key".into(), json!(key));
+    object.insert("size".into(), json!(meta.size));
+    if let Some(e) = &meta.etag {
+        object.insert("eTag".into(), json!(e));
+    }
+    if let Some(v) = &meta.version_id {
+        object.insert("versionId".into(), json!(v));
+    }
+    object.insert("sequencer".into(), json!(sequencer));
+    json!({
+        "Records": [{
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "awsRegion": region,
+            "eventTime": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "eventName": "ObjectCreated:Put",
+            "userIdentity": {"principalId": "LOCAL"},
+            "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+            "responseElements": {
+                "x-amz-request-id": uuid::Uuid::new_v4().simple().to_string()[..16].to_uppercase(),
+                "x-amz-id-2": uuid::Uuid::new_v4().to_string()
+            },
+            "s3": {
+                "s3SchemaVersion": "1.0",
+                "configurationId": "stepscore-jobs",
+                "bucket": {
+                    "name": uri.bucket(),
+                    "ownerIdentity": {"principalId": "LOCAL"},
+                    "arn": format!("arn:aws:s3:::{}", uri.bucket())
+                },
+                "object": Value::Object(object)
+            }
+        }]
+    })
+}
+
+#[derive(Serialize, Deserialize)]
+struct Sidecar {
+    key: String,
+    etag: String,
+    version_id: String,
+    size: u64,
+    mtime_nanos: u128,
+}
+
+fn form_urlencode(key: &str) -> String {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // What S3 leaves unescaped in event keys: unreserved characters and '/'
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b'/')
+        .remove(b' ');
+    utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
+}
+
+fn new_version_id() -> String {
+    // Ordered by time (like S3's, later puts sort later), unique by the counter and random tail
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{:x}.{n:x}.{}",
+        nanos(std::time::SystemTime::now()),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+fn nanos(t: std::time::SystemTime) -> u128 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// The key's segments, checked: every way a key could name something outside its bucket folder
+/// (or something this store cannot hold as a file) is refused with the reason.
+fn object_segments(uri: &ObjectUri) -> Result<Vec<&str>, StoreError> {
+    let key = uri.key();
+    if key.is_empty() {
+        return Err(invalid(key, "an object needs a non-empty key"));
+    }
+    if key.ends_with('/') {
+        return Err(invalid(
+            key,
+            "ends in '/', which names a folder; give an object key",
+        ));
+    }
+    check_segments(key, key.split('/'))
+}
+
+fn check_segments<'a>(
+    key: &str,
+    segments: impl Iterator<Item = &'a str>,
+) -> Result<Vec<&'a str>, StoreError> {
+    if key.starts_with('/') {
+        return Err(invalid(
+            key,
+            "starts with '/', an absolute path; keys are relative to the bucket",
+        ));
+    }
+    if key.contains('\0') {
+        return Err(invalid(key, "contains a NUL byte"));
+    }
+    if key.contains('\\') {
+        return Err(invalid(
+            key,
+            "contains a backslash, which some systems read as a path separator; use '/'",
+        ));
+    }
+    let mut out = Vec::new();
+    for s in segments {
+        match s {
+            "" => {
+                return Err(invalid(
+                    key,
+                    "has an empty path segment ('//'), which a directory store cannot hold",
+                ));
+            }
+            "." | ".." => {
+                return Err(invalid(
+                    key,
+                    &format!("has a '{s}' segment, which could leave the bucket"),
+                ));
+            }
+            s if s.starts_with(TMP_PREFIX) => {
+                return Err(invalid(
+                    key,
+                    &format!("has a segment starting with '{TMP_PREFIX}', reserved for temp files"),
+                ));
+            }
+            s if s.len() > 255 => {
+                return Err(invalid(
+                    key,
+                    "has a path segment over 255 bytes, longer than a file name may be",
+                ));
+            }
+            s => out.push(s),
+        }
+    }
+    Ok(out)
+}
+
+fn refuse_symlink(uri: &ObjectUri, path: &Path) -> Result<(), StoreError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if md.file_type().is_symlink() => Err(invalid(
+            uri.key(),
+            &format!(
+                "resolves through the symbolic link {}, which could leave the bucket",
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn create_dirs_checked(store: &DirStore, uri: &ObjectUri, dir: &Path) -> Result<(), StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| match e.kind() {
+        io::ErrorKind::NotADirectory | io::ErrorKind::AlreadyExists => invalid(
+            uri.key(),
+            "a parent of this key is already an object, so it cannot also be a folder",
+        ),
+        _ => other(uri, e),
+    })?;
+    // a symlink could have been planted between the check and the create
+    store.path_of(uri).map(|_| ())
+}
+
+async fn write_temp(
+    uri: &ObjectUri,
+    tmp: &Path,
+    body: &mut (dyn AsyncRead + Send + Unpin),
+) -> Result<(String, u64), StoreError> {
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .await
+        .map_err(|e| other(uri, e))?;
+    let mut hasher = Md5::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = body.read(&mut buf).await.map_err(|e| StoreError::Other {
+            uri: uri.to_string(),
+            message: format!("reading the body to store failed: {e}"),
+        })?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        file.write_all(&buf[..n]).await.map_err(|e| other(uri, e))?;
+    }
+    file.flush().await.map_err(|e| other(uri, e))?;
+    file.sync_all().await.map_err(|e| other(uri, e))?;
+    Ok((hex::encode(hasher.finalize()), size))
+}
+
+fn write_sidecar(path: &Path, sidecar: &Sidecar) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&serde_json::to_vec(sidecar).map_err(io::Error::other)?)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+fn md5_file(path: &Path) -> io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+fn walk(dir: &Path, base: &str, out: &mut Vec<String>) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    // names that are not UTF-8 cannot be keys; BTreeMap keeps the walk deterministic
+    let mut children = BTreeMap::new();
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with(TMP_PREFIX) {
+            continue;
+        }
+        children.insert(name, entry.file_type()?);
+    }
+    for (name, ft) in children {
+        if ft.is_symlink() {
+            continue;
+        }
+        let key = format!("{base}{name}");
+        if ft.is_dir() {
+            walk(&dir.join(&name), &format!("{key}/"), out)?;
+        } else if ft.is_file() {
+            out.push(key);
+        }
+    }
+    Ok(())
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Other {
+            uri: String::new(),
+            message: format!("store worker thread failed: {e}"),
+        })?
+}
+
+fn invalid(key: &str, reason: &str) -> StoreError {
+    StoreError::InvalidKey {
+        key: key.escape_debug().to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn not_found(uri: &ObjectUri) -> StoreError {
+    StoreError::NotFound {
+        uri: uri.to_string(),
+    }
+}
+
+fn other(uri: &ObjectUri, e: io::Error) -> StoreError {
+    StoreError::Other {
+        uri: uri.to_string(),
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,6 @@
+//! The embedded world's adapters, each tested against real files, a real SQLite database and
+//! real child processes; every test works in its own temp dir.
+
+mod schedule;
+mod store;
+mod table;
