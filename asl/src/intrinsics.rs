@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
-use rand::{Rng as _, SeedableRng as _};
+use rand::Rng as _;
 use serde_json::Value;
 use sha1::Digest as _;
 use thiserror::Error;
@@ -344,14 +344,21 @@ impl IntrinsicCall {
                         "the start {start} must be less than the end {end} (the end is exclusive)"
                     )));
                 }
-                let n = match args.get(2) {
+                // The width must fit a Java int, as AWS computes `end - start` in one.
+                let Ok(bound) = i32::try_from(end - start) else {
+                    return Err(self.invalid(format!(
+                        "the range from {start} to {end} is wider than {}",
+                        i32::MAX
+                    )));
+                };
+                let offset = match args.get(2) {
                     Some(_) => {
                         let seed = self.int_arg(&args, 2, "seed")?;
-                        rand::rngs::StdRng::seed_from_u64(seed as u64).random_range(start..end)
+                        JavaRandom::new(seed).next_int(bound)
                     }
-                    None => rand::rng().random_range(start..end),
+                    None => rand::rng().random_range(0..bound),
                 };
-                Ok(Value::from(n))
+                Ok(Value::from(start + i64::from(offset)))
             }
             F::MathAdd => {
                 let a = self.rounded_arg(&args, 0)?;
@@ -567,6 +574,21 @@ pub const MAX_NESTING: usize = 10;
 
 // ---------------------------------------------------------------------------------------------
 
+#[cfg(test)]
+mod tests {
+    use super::JavaRandom;
+
+    #[test]
+    fn java_random_reproduces_javas_sequence() {
+        // Well-known values of `new Random(0).nextInt()` and `new Random(42).nextInt()`.
+        assert_eq!(JavaRandom::new(0).next(32), -1_155_484_576);
+        assert_eq!(JavaRandom::new(42).next(32), -1_170_105_035);
+        let mut r = JavaRandom::new(7);
+        assert!((0..1000).all(|_| (0..10).contains(&r.next_int(10))));
+        assert!((0..1000).all(|_| (0..16).contains(&r.next_int(16))));
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Function {
     Format,
@@ -719,6 +741,45 @@ fn unicode_escape(hex: &str) -> Option<char> {
         return None;
     }
     u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+}
+
+/// `java.util.Random`, so that a seeded `States.MathRandom` gives the number AWS's Java
+/// service gives for the same seed (a seed's sequence is part of Java's documented contract).
+struct JavaRandom {
+    state: i64,
+}
+
+impl JavaRandom {
+    const MULTIPLIER: i64 = 0x5_DEEC_E66D;
+    const MASK: i64 = (1 << 48) - 1;
+
+    fn new(seed: i64) -> Self {
+        JavaRandom {
+            state: (seed ^ Self::MULTIPLIER) & Self::MASK,
+        }
+    }
+
+    fn next(&mut self, bits: u32) -> i32 {
+        self.state = (self.state.wrapping_mul(Self::MULTIPLIER).wrapping_add(0xB)) & Self::MASK;
+        (self.state >> (48 - bits)) as i32
+    }
+
+    /// `Random.nextInt(bound)` for a positive bound.
+    fn next_int(&mut self, bound: i32) -> i32 {
+        let mut r = self.next(31);
+        let m = bound - 1;
+        if bound & m == 0 {
+            return ((i64::from(bound) * i64::from(r)) >> 31) as i32;
+        }
+        let mut u = r;
+        loop {
+            r = u % bound;
+            if u.wrapping_sub(r).wrapping_add(m) >= 0 {
+                return r;
+            }
+            u = self.next(31);
+        }
+    }
 }
 
 /// serde_json reads `-0` as the float -0.0; AWS (Jackson) reads it as the integer 0.
