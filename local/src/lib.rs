@@ -13,3 +13,6 @@ pub mod table;
 
 pub use schedule::{Fire, Schedule, ScheduleExpression, Scheduler};
 pub use table::SqliteTable;
+pub mod batch;
+
+pub use batch::{BatchConfig, LocalBatch};

@@ -1,6 +1,7 @@
 //! The embedded world's adapters, each tested against real files, a real SQLite database and
 //! real child processes; every test works in its own temp dir.
 
+mod batch;
 mod schedule;
 mod store;
 mod table;
