@@ -171,7 +171,12 @@ fn execution_case(case: &Value) -> Verdict {
         Err(d) => return Verdict::Fail(format!("definition rejected: {}", d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))),
     };
     let clock = VirtualClock::default();
-    let config = ExecutionConfig { state_machine_name: "ConformanceMachine".into(), execution_name: "conformance-execution".into(), ..ExecutionConfig::default() };
+    let config = ExecutionConfig {
+        state_machine_name: "ConformanceMachine".into(),
+        execution_name: "conformance-execution".into(),
+        machine_type: options_for(case).machine_type,
+        ..ExecutionConfig::default()
+    };
     let input = case.get("input").cloned().unwrap_or(json!({}));
     let mut exec = match Execution::start(&machine, input, config, &clock) {
         Ok(e) => e,

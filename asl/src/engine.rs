@@ -39,6 +39,9 @@ pub struct ExecutionConfig {
     pub role_arn: String,
     /// Whether to store history events (ids are counted either way).
     pub record_history: bool,
+    /// STANDARD or EXPRESS (express executions have `express:` ARNs and no RedriveCount).
+    #[serde(default)]
+    pub machine_type: crate::model::MachineType,
 }
 
 impl Default for ExecutionConfig {
@@ -50,6 +53,7 @@ impl Default for ExecutionConfig {
             account: "111111111111".into(),
             role_arn: "arn:aws:iam::111111111111:role/StepFunctionsRole".into(),
             record_history: true,
+            machine_type: crate::model::MachineType::Standard,
         }
     }
 }
@@ -62,8 +66,22 @@ impl ExecutionConfig {
 
     /// ARN of the execution.
     pub fn execution_arn(&self) -> String {
-        format!("arn:aws:states:{}:{}:execution:{}:{}", self.region, self.account, self.state_machine_name, self.execution_name)
+        match self.machine_type {
+            crate::model::MachineType::Standard => format!("arn:aws:states:{}:{}:execution:{}:{}", self.region, self.account, self.state_machine_name, self.execution_name),
+            crate::model::MachineType::Express => {
+                format!("arn:aws:states:{}:{}:express:{}:{}:{}", self.region, self.account, self.state_machine_name, self.execution_name, express_id(&self.execution_name))
+            }
+        }
     }
+}
+
+/// A stable UUID-shaped id for an express execution (AWS appends one to express ARNs).
+fn express_id(name: &str) -> uuid::Uuid {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    name.hash(&mut h);
+    let a = h.finish();
+    uuid::Uuid::from_u64_pair(a, a.rotate_left(29) ^ 0x5bd1_e995)
 }
 
 /// Status of an execution.
@@ -237,7 +255,7 @@ impl<'m> Execution<'m> {
         let deadline = self.machine.timeout_seconds.map(|t| self.snap.start_time + chrono::Duration::seconds(t as i64));
         let mut vars = Vars { local: std::mem::take(&mut self.snap.variables), parent: None };
         let input = self.snap.document.clone();
-        let mut runner = Runner { clock, tasks, history: &mut self.snap.history, ctx: &mut self.ctx, deadline, names: &self.names, token_counter: &mut self.snap.token_counter, depth: 0 };
+        let mut runner = Runner { clock, tasks, history: &mut self.snap.history, ctx: &mut self.ctx, deadline, names: &self.names, token_counter: &mut self.snap.token_counter, depth: 0, test: None };
         let result = runner.run_state(self.machine, idx, input, &mut vars);
         self.snap.variables = vars.local;
         let now = clock.now();
@@ -261,7 +279,7 @@ impl<'m> Execution<'m> {
                 self.snap.history.push(&self.names.execution_timed_out, at, Details::default());
                 Some(self.outcome())
             }
-            Err(Fault::Error(e)) => {
+            Err(Fault::Error(e) | Fault::Retriable(e)) => {
                 self.snap.next_state = None;
                 self.snap.status = ExecutionStatus::Failed;
                 self.snap.history.push(&self.names.execution_failed, now, Details { error: e.error.clone(), cause: e.cause.clone(), ..Details::default() });
@@ -295,17 +313,20 @@ impl<'m> Execution<'m> {
 /// The context object (`$$`) for an execution.
 fn context_object(snap: &ExecutionSnapshot) -> Value {
     let c = &snap.config;
+    let mut execution = json!({
+        "Id": c.execution_arn(),
+        "Input": &*snap.execution_input,
+        "StartTime": format_time(snap.start_time),
+        "Name": c.execution_name,
+        "RoleArn": c.role_arn,
+    });
+    if c.machine_type == crate::model::MachineType::Standard {
+        execution["RedriveCount"] = json!(0);
+    }
     json!({
-        "Execution": {
-            "Id": c.execution_arn(),
-            "Input": &*snap.execution_input,
-            "StartTime": format_time(snap.start_time),
-            "Name": c.execution_name,
-            "RoleArn": c.role_arn,
-            "RedriveCount": 0,
-        },
+        "Execution": execution,
         "StateMachine": {"Id": c.state_machine_arn(), "Name": c.state_machine_name},
-        "State": {"Name": "", "EnteredTime": "", "RetryCount": 0},
+        "State": {"EnteredTime": "", "Name": ""},
     })
 }
 
@@ -370,6 +391,16 @@ impl StateError {
 pub(crate) enum Fault {
     Error(StateError),
     TimedOut,
+    /// TestState only: a retrier would retry this error.
+    Retriable(StateError),
+}
+
+/// TestState mode: one attempt, optional mocked Map/Parallel result, report caught errors.
+#[derive(Debug, Default)]
+pub(crate) struct TestMode {
+    pub(crate) body_mock: Option<crate::test_state::Mock>,
+    pub(crate) caught: Option<StateError>,
+    pub(crate) preserve_context: bool,
 }
 
 impl From<StateError> for Fault {
@@ -403,6 +434,7 @@ pub(crate) struct Runner<'a> {
     pub(crate) names: &'a Names,
     pub(crate) token_counter: &'a mut u64,
     pub(crate) depth: usize,
+    pub(crate) test: Option<TestMode>,
 }
 
 /// What a state's JSONPath processing produced, step by step (for TestState inspection).
@@ -412,6 +444,8 @@ pub struct Inspection {
     pub after_input_path: Option<Arc<Value>>,
     /// After Parameters (or ItemSelector for Map).
     pub after_parameters: Option<Arc<Value>>,
+    /// Map only: the items after ItemsPath/Items.
+    pub after_items_path: Option<Arc<Value>>,
     /// Raw result.
     pub result: Option<Arc<Value>>,
     /// After ResultSelector.
@@ -444,6 +478,10 @@ impl<'a> Runner<'a> {
     }
 
     fn runtime(&self, st: &State, entered: u64, detail: impl std::fmt::Display) -> StateError {
+        if self.test.is_some() {
+            // TestState reports the bare detail, without the execution-history prefix.
+            return StateError::new("States.Runtime", detail.to_string());
+        }
         StateError::new("States.Runtime", format!("An error occurred while executing the state '{}' (entered at the event id #{entered}). {detail}", st.name))
     }
 
@@ -486,14 +524,18 @@ impl<'a> Runner<'a> {
     }
 
     fn set_state_context(&mut self, st: &State, retry_count: u32) {
-        if !st.common.uses_context {
+        if !st.common.uses_context || self.test.as_ref().is_some_and(|t| t.preserve_context) {
             return;
         }
         let now = format_time(self.now());
-        if let Some(Value::Object(s)) = self.ctx.get_mut("State") {
-            s.insert("Name".into(), Value::String(st.name.to_string()));
-            s.insert("EnteredTime".into(), Value::String(now));
+        let mut s = Map::new();
+        s.insert("EnteredTime".into(), Value::String(now));
+        s.insert("Name".into(), Value::String(st.name.to_string()));
+        if matches!(st.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)) {
             s.insert("RetryCount".into(), json!(retry_count));
+        }
+        if let Value::Object(c) = &mut *self.ctx {
+            c.insert("State".into(), Value::Object(s));
         }
     }
 
@@ -514,13 +556,13 @@ impl<'a> Runner<'a> {
         let c = &st.common;
         let result = match &st.kind {
             StateKind::Succeed => {
-                let eff = self.input_path(st, entered, &input)?;
-                let out = self.output_path(st, entered, eff)?;
+                let eff = self.input_path(st, entered, &input, vars)?;
+                let out = self.output_path(st, entered, eff, vars)?;
                 Ok((Transition::End, out))
             }
             StateKind::Fail(f) => return Err(Fault::Error(self.fail(st, entered, f, &input, vars)?)),
             StateKind::Choice { choices, default } => {
-                let eff = self.input_path(st, entered, &input)?;
+                let eff = self.input_path(st, entered, &input, vars)?;
                 if let Some(i) = insp.as_deref_mut() {
                     i.after_input_path = Some(eff.clone());
                 }
@@ -548,11 +590,11 @@ impl<'a> Runner<'a> {
                 } else if let Some(a) = &c.assign {
                     self.assign(st, entered, a, &eff, vars)?;
                 }
-                let out = self.output_path(st, entered, eff)?;
+                let out = self.output_path(st, entered, eff, vars)?;
                 Ok((Transition::Next(next), out))
             }
             StateKind::Wait(w) => {
-                let eff = self.input_path(st, entered, &input)?;
+                let eff = self.input_path(st, entered, &input, vars)?;
                 let until = self.wait_until(st, entered, w, &eff, vars)?;
                 if let Err(f) = self.sleep_until(until) {
                     return Err(f);
@@ -560,11 +602,11 @@ impl<'a> Runner<'a> {
                 if let Some(a) = &c.assign {
                     self.assign(st, entered, a, &eff, vars)?;
                 }
-                let out = self.output_path(st, entered, eff)?;
+                let out = self.output_path(st, entered, eff, vars)?;
                 Ok((c.transition, out))
             }
             StateKind::Pass { result } => {
-                let eff = self.input_path(st, entered, &input)?;
+                let eff = self.input_path(st, entered, &input, vars)?;
                 if let Some(i) = insp.as_deref_mut() {
                     i.after_input_path = Some(eff.clone());
                 }
@@ -586,7 +628,7 @@ impl<'a> Runner<'a> {
                 if let Some(a) = &c.assign {
                     self.assign(st, entered, a, &res, vars)?;
                 }
-                let out = self.output_path(st, entered, after)?;
+                let out = self.output_path(st, entered, after, vars)?;
                 Ok((c.transition, out))
             }
             StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => self.run_retryable(st, entered, input.clone(), vars, insp.as_deref_mut()),
@@ -603,7 +645,7 @@ impl<'a> Runner<'a> {
 
     fn run_retryable(&mut self, st: &State, entered: u64, input: Arc<Value>, vars: &mut Vars, mut insp: Option<&mut Inspection>) -> Result<(Transition, Arc<Value>), Fault> {
         let c = &st.common;
-        let eff = self.input_path(st, entered, &input)?;
+        let eff = self.input_path(st, entered, &input, vars)?;
         if let Some(i) = insp.as_deref_mut() {
             i.after_input_path = Some(eff.clone());
         }
@@ -634,7 +676,7 @@ impl<'a> Runner<'a> {
                     if let Some(a) = &c.assign {
                         self.assign(st, entered, a, &selected, vars)?;
                     }
-                    let out = self.output_path(st, entered, after)?;
+                    let out = self.output_path(st, entered, after, vars)?;
                     return Ok((c.transition, out));
                 }
                 Err(BodyError::Fatal(f)) => return Err(f),
@@ -646,6 +688,9 @@ impl<'a> Runner<'a> {
             if let Some(ri) = c.retry.iter().position(|r| error_matches(&r.error_equals, name)) {
                 let r: &Retrier = &c.retry[ri];
                 if attempts[ri] < r.max_attempts {
+                    if self.test.is_some() {
+                        return Err(Fault::Retriable(err));
+                    }
                     let delay = retry_delay(r, attempts[ri]);
                     attempts[ri] += 1;
                     retry_count += 1;
@@ -656,6 +701,9 @@ impl<'a> Runner<'a> {
                 }
             }
             if let Some(catcher) = c.catch.iter().find(|k| error_matches(&k.error_equals, name)) {
+                if let Some(t) = &mut self.test {
+                    t.caught = Some(err.clone());
+                }
                 return self.catch(st, entered, catcher, &input, err, vars);
             }
             return Err(Fault::Error(err));
@@ -677,6 +725,14 @@ impl<'a> Runner<'a> {
     }
 
     fn body(&mut self, st: &State, entered: u64, eff: &Arc<Value>, vars: &mut Vars, retry_count: u32, insp: Option<&mut Inspection>) -> Result<Arc<Value>, BodyError> {
+        if self.depth == 0
+            && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
+        {
+            return match mock {
+                crate::test_state::Mock::Result(v) => Ok(Arc::new(v)),
+                crate::test_state::Mock::Error { error, cause } => Err(BodyError::Catchable(StateError { error: Some(error), cause })),
+            };
+        }
         match &st.kind {
             StateKind::Task(t) => {
                 let params = self.parameters(st, entered, eff.clone(), vars).map_err(BodyError::Fatal)?;
@@ -732,7 +788,7 @@ impl<'a> Runner<'a> {
                 Ok(Arc::new(Value::Array(outs)))
             }
             Some(Fault::TimedOut) => Err(BodyError::Fatal(Fault::TimedOut)),
-            Some(Fault::Error(e)) => {
+            Some(Fault::Error(e) | Fault::Retriable(e)) => {
                 let k = self.names.get("ParallelStateFailed").clone();
                 self.push(&k, Details { error: e.error.clone(), cause: e.cause.clone(), ..Details::default() });
                 let _ = st;
@@ -748,7 +804,13 @@ impl<'a> Runner<'a> {
             Some(SecondsField::Path(p)) => {
                 let scope = Scope { input: eff, context: self.ctx, variables: vars };
                 let v = p.resolve(&scope).map_err(|e| BodyError::Fatal(self.runtime(st, entered, e).into()))?;
-                match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
+                let n = match &v {
+                    Value::Number(n) => n.as_u64(),
+                    // AWS parses the referenced text as an integer, so "1" is accepted.
+                    Value::String(s) => s.trim().parse::<u64>().ok(),
+                    _ => None,
+                };
+                match n {
                     Some(n) => Ok(Some(n)),
                     None => Err(BodyError::Fatal(
                         self.runtime(st, entered, format!("The {field}Path field refers to value \"{}\" which is not a valid integer: {}", value_text(&v), p.as_str())).into(),
@@ -778,11 +840,17 @@ impl<'a> Runner<'a> {
         };
         let Value::Array(items) = items_val else {
             let detail = match &m.items_path {
-                PathField::Path(p) if m.items.is_none() => format!("Invalid path '{}': The Items path must resolve to a JSON array, but it resolved to {}", p.as_str(), items_val),
-                _ => format!("The Items field must evaluate to a JSON array, but it resolved to {items_val}"),
+                PathField::Path(p) if m.items.is_none() => {
+                    let shown = p.as_str().strip_prefix('$').filter(|_| p.is_context()).unwrap_or(p.as_str());
+                    format!("Reference path \"{shown}\" must point to array.")
+                }
+                _ => format!("Map state input must be an array but was: {items_val}"),
             };
             return Err(fatal(self.runtime(st, entered, detail)));
         };
+        if let Some(i) = insp.as_deref_mut() {
+            i.after_items_path = Some(Arc::new(Value::Array(items.clone())));
+        }
         self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
         let tolerated_count = self.resolve_count(st, entered, "ToleratedFailureCount", &m.tolerated_failure_count, eff, vars)?;
         let tolerated_pct = match &m.tolerated_failure_percentage {
@@ -839,7 +907,7 @@ impl<'a> Runner<'a> {
                     self.depth -= 1;
                     return Err(BodyError::Fatal(Fault::TimedOut));
                 }
-                Err(Fault::Error(e)) => {
+                Err(Fault::Error(e) | Fault::Retriable(e)) => {
                     let k = self.names.get("MapIterationFailed").clone();
                     self.push(&k, Details { name: Some(st.name.clone()), index: Some(i as u64), error: e.error.clone(), cause: e.cause.clone(), ..Details::default() });
                     failed += 1;
@@ -997,15 +1065,15 @@ impl<'a> Runner<'a> {
         })
     }
 
-    pub(crate) fn input_path(&self, st: &State, entered: u64, input: &Arc<Value>) -> Result<Arc<Value>, Fault> {
-        self.select_path(st, entered, &st.common.input_path, input, "InputPath")
+    pub(crate) fn input_path(&self, st: &State, entered: u64, input: &Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
+        self.select_path(st, entered, &st.common.input_path, input, vars)
     }
 
-    pub(crate) fn output_path(&self, st: &State, entered: u64, doc: Arc<Value>) -> Result<Arc<Value>, Fault> {
-        self.select_path(st, entered, &st.common.output_path, &doc, "OutputPath")
+    pub(crate) fn output_path(&self, st: &State, entered: u64, doc: Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
+        self.select_path(st, entered, &st.common.output_path, &doc, vars)
     }
 
-    fn select_path(&self, st: &State, entered: u64, field: &PathField, doc: &Arc<Value>, _name: &str) -> Result<Arc<Value>, Fault> {
+    fn select_path(&self, st: &State, entered: u64, field: &PathField, doc: &Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
         match field {
             PathField::Default => Ok(doc.clone()),
             PathField::Null => Ok(Arc::new(Value::Object(Map::new()))),
@@ -1013,8 +1081,7 @@ impl<'a> Runner<'a> {
                 if p.as_str() == "$" {
                     return Ok(doc.clone());
                 }
-                let empty = HashMap::new();
-                let scope = Scope { input: doc, context: self.ctx, variables: &empty };
+                let scope = Scope { input: doc, context: self.ctx, variables: vars };
                 match p.resolve(&scope) {
                     Ok(v) => Ok(Arc::new(v)),
                     Err(e) => Err(self.runtime(st, entered, path_error_text(p, &e)).into()),

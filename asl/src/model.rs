@@ -1013,7 +1013,9 @@ impl Validator {
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
-                Some("DISTRIBUTED") => self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", format!("{ploc}/ProcessorConfig/Mode"), "Distributed Map is not supported by the embedded engine; use Mode INLINE")),
+                // Without ItemReader/ResultWriter a distributed Map computes the same result as an
+                // inline one, so the engine runs it inline.
+                Some("DISTRIBUTED") => {}
                 Some(m) => self.err(format!("{ploc}/ProcessorConfig/Mode"), format!("Value '{m}' is not one of [INLINE, DISTRIBUTED]")),
             }
         }

@@ -110,6 +110,8 @@ impl Template {
 pub fn resolve_field(path: &JsonPath, written: &str, scope: &Scope) -> Result<Value, TemplateError> {
     match path.resolve(scope) {
         Ok(v) => Ok(v),
+        // An indefinite path (wildcard, slice, filter) that matches nothing is an empty list.
+        Err(e) if is_not_found(&e) && !path.is_definite() => Ok(Value::Array(Vec::new())),
         Err(e) if is_not_found(&e) => Err(TemplateError::PathNotFound { path: path.as_str().to_string(), field: written.to_string(), variable: path.is_variable() }),
         Err(e) => Err(TemplateError::Path(e)),
     }

@@ -1,0 +1,376 @@
+//! Run one state on its own, like the Step Functions `TestState` API: returns the output or
+//! error, the next state, and inspection data (`afterInputPath`, `afterParameters`, `result`,
+//! `afterResultSelector`, `afterResultPath`). Task results can be mocked.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use crate::conformance::{Verdict, compare_result};
+use crate::engine::{ExecutionConfig, Fault, Inspection, Names, Runner, Vars, format_time};
+use crate::env::{Clock, TaskDispatcher, TaskOutcome, TaskRequest, VirtualClock};
+use crate::history::History;
+use crate::model::{self, StateKind, Transition, ValidationOptions};
+
+/// How much inspection data to return.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InspectionLevel {
+    /// Output/error only.
+    #[default]
+    Info,
+    /// Plus the data after each processing step.
+    Debug,
+    /// Same as Debug for non-HTTP tasks.
+    Trace,
+}
+
+/// A mocked Task (or Map/Parallel) result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mock {
+    /// The state's raw result.
+    Result(Value),
+    /// The state fails with this error and cause.
+    Error {
+        /// Error name.
+        error: String,
+        /// Cause text.
+        cause: Option<String>,
+    },
+}
+
+/// A TestState request.
+#[derive(Debug, Clone, Default)]
+pub struct TestStateRequest {
+    /// A state definition, or a whole state machine when `state_name` is set.
+    pub definition: Value,
+    /// Which state of the machine to test.
+    pub state_name: Option<String>,
+    /// State input.
+    pub input: Value,
+    /// Inspection level.
+    pub inspection_level: InspectionLevel,
+    /// Variables visible to the state.
+    pub variables: Map<String, Value>,
+    /// Mocked result for Task/Map/Parallel.
+    pub mock: Option<Mock>,
+    /// Context object to use instead of a generated one.
+    pub context: Option<Value>,
+}
+
+/// TestState status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TestStatus {
+    /// The state completed.
+    Succeeded,
+    /// The state failed and nothing caught the error.
+    Failed,
+    /// A Catch matched; `next_state` is its target.
+    CaughtError,
+    /// A Retrier would retry.
+    Retriable,
+}
+
+impl TestStatus {
+    /// AWS's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestStatus::Succeeded => "SUCCEEDED",
+            TestStatus::Failed => "FAILED",
+            TestStatus::CaughtError => "CAUGHT_ERROR",
+            TestStatus::Retriable => "RETRIABLE",
+        }
+    }
+}
+
+/// TestState result.
+#[derive(Debug, Clone)]
+pub struct TestStateResult {
+    /// Status.
+    pub status: TestStatus,
+    /// Output (succeeded or caught).
+    pub output: Option<Value>,
+    /// Error name.
+    pub error: Option<String>,
+    /// Cause.
+    pub cause: Option<String>,
+    /// Next state name.
+    pub next_state: Option<String>,
+    /// Inspection data (DEBUG/TRACE).
+    pub inspection_data: Option<Value>,
+}
+
+/// Why a TestState request could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum TestStateError {
+    /// The state (or machine) definition is invalid.
+    #[error("invalid state definition: {0}")]
+    Invalid(String),
+    /// `state_name` is not in the machine.
+    #[error("state '{0}' is not in the state machine definition; pass the name of one of its states")]
+    UnknownState(String),
+    /// JSONata states are not executed.
+    #[error("the state uses QueryLanguage JSONata, which the embedded engine does not support")]
+    Jsonata,
+}
+
+const TESTED: &str = "TestedState";
+
+/// Runs one state alone.
+pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateError> {
+    let state_def = match &req.state_name {
+        Some(name) => find_state(&req.definition, name, 0).ok_or_else(|| TestStateError::UnknownState(name.clone()))?,
+        None => req.definition.clone(),
+    };
+    if model::uses_jsonata(&state_def) {
+        return Err(TestStateError::Jsonata);
+    }
+    // Wrap the state in a one-state machine whose transition targets exist, so the validator
+    // accepts it; the target names are reported back as `nextState`.
+    let mut states = Map::new();
+    let mut targets = Vec::new();
+    if let Some(n) = state_def.get("Next").and_then(Value::as_str) {
+        targets.push(n.to_string());
+    }
+    if let Some(d) = state_def.get("Default").and_then(Value::as_str) {
+        targets.push(d.to_string());
+    }
+    for list in ["Choices", "Catch"] {
+        if let Some(arr) = state_def.get(list).and_then(Value::as_array) {
+            targets.extend(arr.iter().filter_map(|c| c.get("Next").and_then(Value::as_str).map(str::to_string)));
+        }
+    }
+    states.insert(TESTED.to_string(), state_def.clone());
+    for t in &targets {
+        if t != TESTED {
+            states.insert(t.clone(), json!({"Type": "Succeed"}));
+        }
+    }
+    let machine_def = json!({"StartAt": TESTED, "States": states});
+    let machine = model::parse_definition(&machine_def, ValidationOptions::default())
+        .map_err(|d| TestStateError::Invalid(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+    let reachable_check_ok = machine.index.contains_key(TESTED);
+    if !reachable_check_ok {
+        return Err(TestStateError::Invalid("the tested state could not be built".into()));
+    }
+    let idx = machine.index[TESTED];
+    let st = &machine.states[idx];
+
+    let clock = VirtualClock::default();
+    let config = ExecutionConfig::default();
+    let mut ctx = match &req.context {
+        Some(c) => c.clone(),
+        None => json!({
+            "Execution": {"Id": config.execution_arn(), "Input": req.input, "StartTime": format_time(clock.now()), "Name": config.execution_name, "RoleArn": config.role_arn, "RedriveCount": 0},
+            "StateMachine": {"Id": config.state_machine_arn(), "Name": config.state_machine_name},
+            "State": {"EnteredTime": format_time(clock.now()), "Name": st.name.to_string()}
+        }),
+    };
+    let mut history = History::new();
+    history.record = false;
+    let names = Names::new(&machine);
+    let mut token_counter = 0;
+    let dispatcher = MockDispatcher { mock: req.mock.clone() };
+    let body_mock = match (&st.kind, &req.mock) {
+        (StateKind::Map(_) | StateKind::Parallel { .. }, Some(m)) => Some(m.clone()),
+        _ => None,
+    };
+    let mut runner = Runner {
+        clock: &clock,
+        tasks: &dispatcher,
+        history: &mut history,
+        ctx: &mut ctx,
+        deadline: None,
+        names: &names,
+        token_counter: &mut token_counter,
+        depth: 0,
+        test: Some(crate::engine::TestMode { body_mock, caught: None, preserve_context: req.context.is_some() }),
+    };
+    let mut vars = Vars { local: req.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>(), parent: None };
+    let mut insp = Inspection::default();
+    let input = Arc::new(req.input.clone());
+    let result = runner.run_state_inspect(&machine, idx, input.clone(), &mut vars, Some(&mut insp));
+    let caught = runner.test.as_mut().and_then(|t| t.caught.take());
+    let max_concurrency = match &st.kind {
+        StateKind::Map(m) => Some(match &m.max_concurrency {
+            Some(model::SecondsField::Literal(n)) => json!(n),
+            _ => json!(0),
+        }),
+        _ => None,
+    };
+    let name_of = |t: Transition| match t {
+        Transition::Next(n) => Some(machine.states[n].name.to_string()),
+        Transition::End => None,
+    };
+    let mut out = match result {
+        Ok((t, o)) => TestStateResult {
+            status: if caught.is_some() { TestStatus::CaughtError } else { TestStatus::Succeeded },
+            output: Some((*o).clone()),
+            error: caught.as_ref().and_then(|c| c.error.clone()),
+            cause: caught.as_ref().and_then(|c| c.cause.clone()),
+            next_state: name_of(t),
+            inspection_data: None,
+        },
+        Err(Fault::Error(e)) => TestStateResult { status: TestStatus::Failed, output: None, error: e.error, cause: e.cause, next_state: None, inspection_data: None },
+        Err(Fault::Retriable(e)) => TestStateResult { status: TestStatus::Retriable, output: None, error: e.error, cause: e.cause, next_state: None, inspection_data: None },
+        Err(Fault::TimedOut) => TestStateResult { status: TestStatus::Failed, output: None, error: Some("States.Timeout".into()), cause: None, next_state: None, inspection_data: None },
+    };
+    if req.inspection_level != InspectionLevel::Info {
+        out.inspection_data = Some(inspection_json(st, &input, &insp, max_concurrency));
+    }
+    Ok(out)
+}
+
+fn inspection_json(st: &model::State, input: &Value, insp: &Inspection, max_concurrency: Option<Value>) -> Value {
+    let mut m = Map::new();
+    m.insert("input".into(), input.clone());
+    let mut put = |k: &str, v: &Option<Arc<Value>>| {
+        if let Some(v) = v {
+            m.insert(k.into(), (**v).clone());
+        }
+    };
+    match &st.kind {
+        StateKind::Pass { result: Some(_) } => {
+            put("result", &insp.result);
+            put("afterResultSelector", &insp.result);
+            put("afterResultPath", &insp.after_result_path);
+        }
+        StateKind::Pass { result: None } => {
+            put("afterInputPath", &insp.after_input_path);
+            put("afterParameters", &insp.after_parameters);
+            put("afterResultSelector", &insp.after_parameters);
+            put("afterResultPath", &insp.after_result_path);
+        }
+        StateKind::Choice { .. } | StateKind::Succeed | StateKind::Fail(_) | StateKind::Wait(_) => {
+            put("afterInputPath", &insp.after_input_path);
+        }
+        StateKind::Task(_) => {
+            put("afterInputPath", &insp.after_input_path);
+            put("afterParameters", &insp.after_parameters);
+            put("result", &insp.result);
+            put("afterResultSelector", &insp.after_result_selector);
+            put("afterResultPath", &insp.after_result_path);
+        }
+        StateKind::Parallel { .. } => {
+            put("afterResultSelector", &insp.after_result_selector);
+            put("afterResultPath", &insp.after_result_path);
+        }
+        StateKind::Map(_) => {
+            put("afterInputPath", &insp.after_input_path);
+            put("afterItemsPath", &insp.after_items_path);
+            put("afterResultSelector", &insp.after_result_selector);
+            put("afterResultPath", &insp.after_result_path);
+            if insp.after_items_path.is_some()
+                && let Some(mc) = max_concurrency
+            {
+                m.insert("maxConcurrency".into(), mc);
+            }
+        }
+    }
+    if matches!(st.kind, StateKind::Fail(_)) && !m.contains_key("afterInputPath") {
+        m.insert("afterInputPath".into(), input.clone());
+    }
+    Value::Object(m)
+}
+
+/// Finds a state by name anywhere in a machine (including Parallel branches and Map processors).
+fn find_state(machine: &Value, name: &str, depth: usize) -> Option<Value> {
+    if depth > model::MAX_DEFINITION_DEPTH {
+        return None;
+    }
+    let states = machine.get("States")?.as_object()?;
+    if let Some(s) = states.get(name) {
+        return Some(s.clone());
+    }
+    for s in states.values() {
+        for key in ["ItemProcessor", "Iterator"] {
+            if let Some(p) = s.get(key)
+                && let Some(found) = find_state(p, name, depth + 1)
+            {
+                return Some(found);
+            }
+        }
+        if let Some(bs) = s.get("Branches").and_then(Value::as_array) {
+            for b in bs {
+                if let Some(found) = find_state(b, name, depth + 1) {
+                    return Some(found);
+                }
+            }
+        }
+    }
+    None
+}
+
+struct MockDispatcher {
+    mock: Option<Mock>,
+}
+
+impl TaskDispatcher for MockDispatcher {
+    fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn Clock) -> TaskOutcome {
+        match &self.mock {
+            Some(Mock::Result(v)) => TaskOutcome::Succeeded(v.clone()),
+            Some(Mock::Error { error, cause }) => TaskOutcome::Failed { error: error.clone(), cause: cause.clone() },
+            None => TaskOutcome::Failed {
+                error: "States.TaskFailed".into(),
+                cause: Some(format!("TestState without a mock cannot call resource '{}'; pass a mock result", request.resource)),
+            },
+        }
+    }
+}
+
+/// Runs a `TestState` conformance case.
+pub(crate) fn conformance_case(case: &Value) -> Verdict {
+    let args = case.get("test_state_args").cloned().unwrap_or(json!({}));
+    let parse_text = |v: Option<&Value>| -> Option<Value> {
+        match v? {
+            Value::String(s) => serde_json::from_str(s).ok().or(Some(Value::String(s.clone()))),
+            other => Some(other.clone()),
+        }
+    };
+    let mock = args.get("mock").and_then(|m| {
+        if let Some(r) = parse_text(m.get("result")) {
+            Some(Mock::Result(r))
+        } else {
+            m.get("errorOutput").map(|e| Mock::Error {
+                error: e.get("error").and_then(Value::as_str).unwrap_or("").to_string(),
+                cause: e.get("cause").and_then(Value::as_str).map(str::to_string),
+            })
+        }
+    });
+    let req = TestStateRequest {
+        definition: case.get("definition").cloned().unwrap_or(Value::Null),
+        state_name: args.get("stateName").and_then(Value::as_str).map(str::to_string),
+        input: case.get("input").cloned().unwrap_or(json!({})),
+        inspection_level: match args.get("inspectionLevel").and_then(Value::as_str) {
+            Some("DEBUG") => InspectionLevel::Debug,
+            Some("TRACE") => InspectionLevel::Trace,
+            _ => InspectionLevel::Info,
+        },
+        variables: parse_text(args.get("variables")).and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        mock,
+        context: parse_text(args.get("context")),
+    };
+    let result = match test_state(&req) {
+        Ok(r) => r,
+        Err(TestStateError::Jsonata) => return Verdict::Skip("JSONata".into()),
+        Err(e) => return Verdict::Fail(format!("TestState did not run: {e}")),
+    };
+    let mut actual = Map::new();
+    actual.insert("status".into(), json!(result.status.as_str()));
+    if let Some(o) = result.output {
+        actual.insert("output".into(), o);
+    }
+    if let Some(e) = result.error {
+        actual.insert("error".into(), json!(e));
+    }
+    if let Some(c) = result.cause {
+        actual.insert("cause".into(), json!(c));
+    }
+    if let Some(n) = result.next_state {
+        actual.insert("nextState".into(), json!(n));
+    }
+    if let Some(i) = result.inspection_data {
+        actual.insert("inspectionData".into(), i);
+    }
+    compare_result(case, &case["expected"], &Value::Object(actual))
+}
