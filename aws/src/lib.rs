@@ -1,1 +1,28 @@
-//! AWS adapters for the stepscore ports.
+//! AWS adapters for the stepscore ports: S3, DynamoDB, Step Functions and Batch.
+//!
+//! Each adapter wraps one AWS SDK client and implements one port of `stepscore-core`, mapping the
+//! SDK's errors onto the port's transient/permanent split (throttling, 5xx, timeouts and network
+//! failures are transient; everything else is not), because the Lambda error names the state
+//! machine retries on are derived from that split.
+//!
+//! # Layout
+//! - [`settings`]: [`AwsSettings`] (region, endpoint override) and the shared SDK config.
+//! - [`s3`]: [`S3Store`], the object store (streaming gets with ranges, multipart puts).
+//! - [`dynamo`]: [`DynamoTable`], the job table (conditional writes on the stored progress).
+//! - [`sfn`]: [`SfnExecutions`], idempotent StartExecution.
+//! - [`batch`]: [`BatchClient`], SubmitJob and DescribeJobs.
+//! - [`iam`]: which IAM actions each port method needs, the basis of least-privilege roles.
+//!
+//! # Architecture invariant
+//! This is the only crate that knows the AWS SDK types; nothing it returns mentions them.
+
+pub mod dynamo;
+mod errors;
+#[cfg(feature = "test-support")]
+pub mod moto;
+pub mod s3;
+pub mod settings;
+
+pub use dynamo::DynamoTable;
+pub use s3::S3Store;
+pub use settings::AwsSettings;

@@ -14,6 +14,7 @@
 //! - [`manifest`]: the scoring manifest the batch job writes and finalize reads.
 //! - [`batch`]: the shape of a Batch submission and of a Batch job as the pipeline sees it.
 //! - [`ports`]: object store, job table, batch service, executions, clock.
+//! - `table_contract` (feature `test-support`): the test suite every job table adapter passes.
 
 pub mod batch;
 pub mod config;
@@ -22,6 +23,8 @@ pub mod manifest;
 pub mod ports;
 pub mod record;
 pub mod status;
+#[cfg(feature = "test-support")]
+pub mod table_contract;
 pub mod uri;
 
 pub use id::JobId;

@@ -1,0 +1,213 @@
+//! A moto server (the AWS wire-protocol peer of the integration tests) on 127.0.0.1.
+//!
+//! [`shared`] starts one `moto_server` per test process on a free port (or uses
+//! `STEPSCORE_MOTO_ENDPOINT` when set) and waits until it answers. The server is killed when the
+//! [`MotoServer`] is dropped, and — because a `static` is never dropped — also by a small shell
+//! watchdog when the test process exits.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+
+use crate::AwsSettings;
+
+/// A running moto server (or an external one named by `STEPSCORE_MOTO_ENDPOINT`).
+#[derive(Debug)]
+pub struct MotoServer {
+    endpoint: String,
+    child: Option<Child>,
+}
+
+/// Why a moto server could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum MotoError {
+    /// The binary is not installed.
+    #[error(
+        "moto server binary {0} does not exist: run scripts/venv to install moto[server] into .venv"
+    )]
+    Missing(PathBuf),
+    /// It could not be started.
+    #[error("could not start {path}: {message}")]
+    Start { path: PathBuf, message: String },
+    /// It did not answer in time.
+    #[error(
+        "moto server at {0} did not answer within 60 s: check that scripts/venv installed a working moto[server]"
+    )]
+    NoAnswer(String),
+    /// A moto-api call failed.
+    #[error("moto-api call {path} to {endpoint} failed: {message}")]
+    Api {
+        endpoint: String,
+        path: String,
+        message: String,
+    },
+}
+
+/// The moto server of this test process, started on first use.
+pub fn shared() -> &'static MotoServer {
+    static SERVER: OnceLock<MotoServer> = OnceLock::new();
+    SERVER.get_or_init(|| match MotoServer::start() {
+        Ok(s) => s,
+        Err(e) => panic!("{e}"),
+    })
+}
+
+impl MotoServer {
+    /// Starts a server on a free port, or connects to `STEPSCORE_MOTO_ENDPOINT`.
+    pub fn start() -> Result<Self, MotoError> {
+        if let Ok(endpoint) = std::env::var("STEPSCORE_MOTO_ENDPOINT") {
+            let server = MotoServer {
+                endpoint,
+                child: None,
+            };
+            server.wait_until_up()?;
+            return Ok(server);
+        }
+        let path = std::env::var_os("STEPSCORE_MOTO_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server")
+            });
+        if !path.exists() {
+            return Err(MotoError::Missing(path));
+        }
+        let port = free_port().map_err(|e| MotoError::Start {
+            path: path.clone(),
+            message: format!("no free port: {e}"),
+        })?;
+        // The watchdog loop ends when this process is gone and its trap kills moto, so a server
+        // held in a static (never dropped) does not outlive the tests.
+        let script = r#"log="$4"; "$0" -H 127.0.0.1 -p "$1" >"$log" 2>&1 & m=$!; trap 'kill $m 2>/dev/null' EXIT TERM; while kill -0 "$2" 2>/dev/null && kill -0 $m 2>/dev/null; do sleep "$3"; done"#;
+        let log = std::env::temp_dir().join(format!("stepscore-moto-{port}.log"));
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&path)
+            .arg(port.to_string())
+            .arg(std::process::id().to_string())
+            .arg("1")
+            .arg(&log)
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| MotoError::Start {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+        let server = MotoServer {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            child: Some(child),
+        };
+        server.wait_until_up()?;
+        Ok(server)
+    }
+
+    /// The server's URL, e.g. `http://127.0.0.1:43121`.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Settings that point every client at this server (region us-east-1).
+    pub fn settings(&self) -> AwsSettings {
+        AwsSettings {
+            endpoint_url: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+        }
+    }
+
+    /// An SDK config for this server with fixed test credentials.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.settings()
+            .loader()
+            .credentials_provider(aws_sdk_s3::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .load()
+            .await
+    }
+
+    /// Changes moto's configuration through `POST /moto-api/config`, e.g.
+    /// `{"batch": {"use_docker": false}}`.
+    pub fn configure(&self, config: &serde_json::Value) -> Result<(), MotoError> {
+        self.post("/moto-api/config", &config.to_string())
+            .map(|_| ())
+    }
+
+    fn addr(&self) -> Result<SocketAddr, MotoError> {
+        let host = self
+            .endpoint
+            .trim_start_matches("http://")
+            .trim_end_matches('/');
+        host.parse().map_err(|e| MotoError::Api {
+            endpoint: self.endpoint.clone(),
+            path: String::new(),
+            message: format!("'{host}' is not host:port: {e}"),
+        })
+    }
+
+    /// One HTTP/1.1 request by hand: the moto-api is two plain JSON calls in tests, not worth an
+    /// HTTP client dependency.
+    fn post(&self, path: &str, body: &str) -> Result<String, MotoError> {
+        let err = |message: String| MotoError::Api {
+            endpoint: self.endpoint.clone(),
+            path: path.into(),
+            message,
+        };
+        let mut stream = TcpStream::connect_timeout(&self.addr()?, Duration::from_secs(5))
+            .map_err(|e| err(e.to_string()))?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .map_err(|e| err(e.to_string()))?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .map_err(|e| err(e.to_string()))?;
+        let mut response = String::new();
+        stream
+            .read_to_string(&mut response)
+            .map_err(|e| err(e.to_string()))?;
+        let status_line = response.lines().next().unwrap_or_default();
+        if !status_line
+            .split_whitespace()
+            .nth(1)
+            .is_some_and(|code| code.starts_with('2'))
+        {
+            return Err(err(format!("answered '{status_line}'")));
+        }
+        Ok(response)
+    }
+
+    fn wait_until_up(&self) -> Result<(), MotoError> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let addr = self.addr()?;
+        while Instant::now() < deadline {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+                && self.post("/moto-api/config", "{}").is_ok()
+            {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(MotoError::NoAnswer(self.endpoint.clone()))
+    }
+}
+
+impl Drop for MotoServer {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            // killing the shell fires its trap, which kills moto
+            let _ = Command::new("kill").arg(child.id().to_string()).status();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
