@@ -64,6 +64,11 @@ impl DynamoTable {
         self
     }
 
+    /// The underlying client (for administration and tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// The table name.
     pub fn table_name(&self) -> &str {
         &self.table

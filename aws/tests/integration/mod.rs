@@ -1,3 +1,4 @@
+mod dynamo;
 mod s3;
 
 use std::sync::atomic::{AtomicU32, Ordering};
