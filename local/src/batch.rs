@@ -231,6 +231,16 @@ impl LocalBatch {
     /// Opens the local Batch on the database at `db_path` and starts its executor thread,
     /// first recovering jobs a previous process left running.
     pub fn start(db_path: &Path, config: BatchConfig) -> Result<Self, LocalBatchError> {
+        Self::open_inner(db_path, config, true)
+    }
+
+    /// Opens the local Batch without running jobs: submit and describe work (jobs wait for the
+    /// process that [`start`](Self::start)s an executor on the same database).
+    pub fn open(db_path: &Path, config: BatchConfig) -> Result<Self, LocalBatchError> {
+        Self::open_inner(db_path, config, false)
+    }
+
+    fn open_inner(db_path: &Path, config: BatchConfig, run: bool) -> Result<Self, LocalBatchError> {
         for q in &config.queues {
             if !config
                 .compute_environments
@@ -249,7 +259,6 @@ impl LocalBatch {
         };
         let conn = db::open(db_path).map_err(dberr)?;
         conn.execute_batch(SCHEMA).map_err(dberr)?;
-        let exec_conn = db::open(db_path).map_err(dberr)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             path: db_path.to_path_buf(),
@@ -259,6 +268,10 @@ impl LocalBatch {
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
         });
+        if !run {
+            return Ok(LocalBatch { inner: shared });
+        }
+        let exec_conn = db::open(db_path).map_err(dberr)?;
         let mut exec = Executor {
             conn: exec_conn,
             config,

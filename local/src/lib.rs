@@ -16,3 +16,8 @@ pub use table::SqliteTable;
 pub mod batch;
 
 pub use batch::{BatchConfig, LocalBatch};
+pub mod executions;
+pub mod runtime;
+
+pub use executions::{ExecutionInfo, ExecutionState, LocalExecutions};
+pub use runtime::{LambdaError, LambdaFn, LocalRuntime, RuntimeConfig, ScaledClock, Server};

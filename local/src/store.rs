@@ -371,7 +371,13 @@ impl ObjectStore for DirStore {
         })
         .await?;
         tracing::debug!(uri = %uri, size = meta.size, "object stored");
-        self.emit(uri, &meta, &sequencer);
+        // the sink may do IO (the runtime writes an outbox row): keep it off the async threads
+        let (this, u, m) = (self.clone(), uri.clone(), meta.clone());
+        blocking(move || {
+            this.emit(&u, &m, &sequencer);
+            Ok(())
+        })
+        .await?;
         Ok(meta)
     }
 }

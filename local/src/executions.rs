@@ -1,0 +1,294 @@
+//! [`LocalExecutions`]: Step Functions executions kept in the state database — the
+//! [`Executions`] port (start idempotent by name) plus what `status`/`history` read.
+//!
+//! An execution row holds its input and the interpreter's latest snapshot (written after every
+//! top-level state), so a process killed at any moment resumes each unfinished execution from
+//! its last completed state.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use stepscore_core::ports::{ExecutionError, Executions, Started};
+use tokio::sync::Notify;
+
+use crate::db;
+
+/// An execution's status, as DescribeExecution reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ExecutionState {
+    /// Not finished.
+    Running,
+    /// Ended in success.
+    Succeeded,
+    /// Ended in failure.
+    Failed,
+    /// Ran past the state machine's TimeoutSeconds.
+    TimedOut,
+}
+
+impl ExecutionState {
+    /// The AWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExecutionState::Running => "RUNNING",
+            ExecutionState::Succeeded => "SUCCEEDED",
+            ExecutionState::Failed => "FAILED",
+            ExecutionState::TimedOut => "TIMED_OUT",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "SUCCEEDED" => ExecutionState::Succeeded,
+            "FAILED" => ExecutionState::Failed,
+            "TIMED_OUT" => ExecutionState::TimedOut,
+            _ => ExecutionState::Running,
+        }
+    }
+}
+
+/// One execution, as DescribeExecution shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionInfo {
+    /// Execution name.
+    pub name: String,
+    /// Execution ARN.
+    pub execution_arn: String,
+    /// Status.
+    pub status: ExecutionState,
+    /// Input.
+    pub input: Value,
+    /// Output, on success.
+    pub output: Option<Value>,
+    /// Error name, on failure.
+    pub error: Option<String>,
+    /// Cause, on failure.
+    pub cause: Option<String>,
+    /// When it started.
+    pub start_date: DateTime<Utc>,
+    /// When it ended.
+    pub stop_date: Option<DateTime<Utc>>,
+}
+
+/// The executions of the local state machine.
+#[derive(Clone)]
+pub struct LocalExecutions {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    state_machine_arn: String,
+    execution_prefix: String,
+    started: Notify,
+}
+
+impl std::fmt::Debug for LocalExecutions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalExecutions")
+            .field("db", &self.inner.path)
+            .field("state_machine", &self.inner.state_machine_arn)
+            .finish()
+    }
+}
+
+impl LocalExecutions {
+    /// Opens the executions of state machine `name` (region, account for ARNs) in the database.
+    pub fn open(db_path: &Path, region: &str, account: &str, name: &str) -> rusqlite::Result<Self> {
+        let conn = db::open(db_path)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS executions (
+                name TEXT PRIMARY KEY NOT NULL,
+                arn TEXT NOT NULL,
+                input TEXT NOT NULL,
+                status TEXT NOT NULL,
+                snapshot TEXT,
+                output TEXT,
+                error TEXT,
+                cause TEXT,
+                start_us INTEGER NOT NULL,
+                stop_us INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS executions_status ON executions(status, start_us);",
+        )?;
+        Ok(LocalExecutions {
+            inner: Arc::new(Inner {
+                path: db_path.to_path_buf(),
+                conn: Mutex::new(conn),
+                state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{name}"),
+                execution_prefix: format!("arn:aws:states:{region}:{account}:execution:{name}:"),
+                started: Notify::new(),
+            }),
+        })
+    }
+
+    /// The state machine's ARN.
+    pub fn state_machine_arn(&self) -> &str {
+        &self.inner.state_machine_arn
+    }
+
+    /// Resolves when an execution has been started since the last call (for the runner).
+    pub async fn started(&self) {
+        self.inner.started.notified().await
+    }
+
+    /// One execution.
+    pub fn describe(&self, name: &str) -> rusqlite::Result<Option<ExecutionInfo>> {
+        let c = self.lock();
+        c.query_row(
+            &format!("{SELECT} WHERE name = ?1"),
+            params![name],
+            row_info,
+        )
+        .optional()
+    }
+
+    /// Executions, newest first, optionally only those in one status.
+    pub fn list(
+        &self,
+        status: Option<ExecutionState>,
+        limit: usize,
+    ) -> rusqlite::Result<Vec<ExecutionInfo>> {
+        let c = self.lock();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        match status {
+            Some(s) => c
+                .prepare(&format!(
+                    "{SELECT} WHERE status = ?1 ORDER BY start_us DESC, name LIMIT ?2"
+                ))?
+                .query_map(params![s.as_str(), limit], row_info)?
+                .collect(),
+            None => c
+                .prepare(&format!("{SELECT} ORDER BY start_us DESC, name LIMIT ?1"))?
+                .query_map(params![limit], row_info)?
+                .collect(),
+        }
+    }
+
+    /// The latest snapshot of an execution (`None` before its first state ran).
+    pub fn snapshot(&self, name: &str) -> rusqlite::Result<Option<Value>> {
+        let c = self.lock();
+        let text: Option<Option<String>> = c
+            .query_row(
+                "SELECT snapshot FROM executions WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(text.flatten().and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    /// Writes an execution's snapshot, and its outcome once it has ended.
+    pub fn save(
+        &self,
+        name: &str,
+        snapshot: &Value,
+        status: ExecutionState,
+        output: Option<&Value>,
+        error: Option<&str>,
+        cause: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        let c = self.lock();
+        let stop = (status != ExecutionState::Running).then(|| Utc::now().timestamp_micros());
+        c.execute(
+            "UPDATE executions SET snapshot = ?1, status = ?2, output = ?3, error = ?4, cause = ?5, stop_us = ?6
+             WHERE name = ?7 AND status = 'RUNNING'",
+            params![
+                snapshot.to_string(),
+                status.as_str(),
+                output.map(Value::to_string),
+                error,
+                cause,
+                stop,
+                name
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+const SELECT: &str =
+    "SELECT name, arn, status, input, output, error, cause, start_us, stop_us FROM executions";
+
+fn row_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionInfo> {
+    let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
+    let time = |us: i64| DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default();
+    let status: String = r.get(2)?;
+    Ok(ExecutionInfo {
+        name: r.get(0)?,
+        execution_arn: r.get(1)?,
+        status: ExecutionState::parse(&status),
+        input: json(r.get(3)?).unwrap_or(Value::Null),
+        output: json(r.get(4)?),
+        error: r.get(5)?,
+        cause: r.get(6)?,
+        start_date: time(r.get(7)?),
+        stop_date: r.get::<_, Option<i64>>(8)?.map(time),
+    })
+}
+
+#[async_trait]
+impl Executions for LocalExecutions {
+    fn execution_arn(&self, name: &str) -> String {
+        format!("{}{name}", self.inner.execution_prefix)
+    }
+
+    async fn start(&self, name: &str, input: &Value) -> Result<Started, ExecutionError> {
+        let valid = !name.is_empty()
+            && name.len() <= 80
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(ExecutionError::Other {
+                name: name.into(),
+                message: "execution names are 1-80 characters of letters, digits, '-' and '_'"
+                    .into(),
+            });
+        }
+        let this = self.clone();
+        let name = name.to_owned();
+        let input = input.clone();
+        let arn = self.execution_arn(&name);
+        let result = tokio::task::spawn_blocking(move || {
+            let c = this.lock();
+            let n = c.execute(
+                "INSERT INTO executions (name, arn, input, status, start_us) VALUES (?1, ?2, ?3, 'RUNNING', ?4)
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, arn, input.to_string(), Utc::now().timestamp_micros()],
+            )?;
+            if n == 1 {
+                return Ok(Ok(Started::Started { execution_arn: arn }));
+            }
+            let existing: String = c.query_row("SELECT input FROM executions WHERE name = ?1", params![name], |r| r.get(0))?;
+            let same = serde_json::from_str::<Value>(&existing).is_ok_and(|v| v == input);
+            Ok(if same {
+                Ok(Started::AlreadyExists { execution_arn: arn })
+            } else {
+                Err(ExecutionError::NameConflict {
+                    name,
+                    message: "ExecutionAlreadyExists: start it under a new name, or with the same input".into(),
+                })
+            })
+        })
+        .await
+        .map_err(|e| ExecutionError::Transient { name: String::new(), message: e.to_string() })?
+        .map_err(|e: rusqlite::Error| ExecutionError::Transient { name: String::new(), message: format!("executions database: {e}") })?;
+        if let Ok(Started::Started { execution_arn }) = &result {
+            tracing::info!(execution_arn = %execution_arn, "execution started");
+            self.inner.started.notify_one();
+        }
+        result
+    }
+}

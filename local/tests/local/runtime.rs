@@ -1,0 +1,324 @@
+//! The runtime: S3 events to admit, executions in the ASL interpreter with in-process
+//! functions, the local Batch — and surviving a SIGKILL.
+
+#[path = "../../examples/mini_pipeline/functions.rs"]
+#[allow(dead_code)]
+mod functions;
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stepscore_core::ObjectUri;
+use stepscore_local::runtime::{fill_placeholders, function_name_for_tests, local_placeholders};
+use stepscore_local::{ExecutionState, LocalRuntime};
+
+fn open(dir: &Path, scale: f64) -> LocalRuntime {
+    let container = functions::write_container(dir);
+    let rt = LocalRuntime::open(functions::config(dir, container, scale)).unwrap();
+    functions::register(&rt);
+    rt
+}
+
+fn config_uri(i: usize) -> ObjectUri {
+    ObjectUri::parse(&format!("s3://data-1/jobs/run-{i}.json")).unwrap()
+}
+
+fn runs(dir: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(dir.join("runs"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(' ').map(str::to_owned).collect())
+        .collect()
+}
+
+#[test]
+fn placeholders_are_filled_with_local_names_and_unknown_ones_refused() {
+    let filled = fill_placeholders(
+        r#"{"a": "${submit_function_arn}", "q": "${spot_job_queue}"}"#,
+        &local_placeholders(),
+    )
+    .unwrap();
+    assert_eq!(
+        filled,
+        r#"{"a": "arn:aws:lambda:local:000000000000:function:stepscore-submit", "q": "stepscore-spot"}"#
+    );
+    let err = fill_placeholders(r#"{"a": "${nope}"}"#, &local_placeholders())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("'${nope}'"), "{err}");
+    assert_eq!(
+        function_name_for_tests(
+            "arn:aws:lambda:local:000000000000:function:stepscore-check:$LATEST"
+        ),
+        "stepscore-check"
+    );
+    assert_eq!(
+        function_name_for_tests("stepscore-check"),
+        "stepscore-check"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dropped_config_runs_through_admit_the_state_machine_and_batch() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 20.0);
+    let server = rt.serve().unwrap();
+    rt.drop_config(
+        &config_uri(1),
+        serde_json::to_vec(&json!({"JOB": "one", "SLEEP": "0.2"})).unwrap(),
+    )
+    .await
+    .unwrap();
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    let execs = rt.list_executions(None, 10).unwrap();
+    assert_eq!(execs.len(), 1);
+    let e = &execs[0];
+    assert_eq!(e.status, ExecutionState::Succeeded, "{e:?}");
+    assert!(e.name.starts_with("run-1-"));
+    assert_eq!(
+        e.execution_arn,
+        format!(
+            "arn:aws:states:local:000000000000:execution:stepscore-scoring-pipeline:{}",
+            e.name
+        )
+    );
+    // history is in GetExecutionHistory's shape and shows the Lambda tasks
+    let h = rt.history(&e.name).unwrap().unwrap();
+    let kinds: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ev| ev["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+    assert!(
+        kinds.contains(&"LambdaFunctionSucceeded") || kinds.contains(&"TaskSucceeded"),
+        "{kinds:?}"
+    );
+    assert_eq!(runs(d.path()).iter().filter(|r| r[0] == "end").count(), 1);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_s3_event_delivered_twice_starts_one_execution() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 20.0);
+    rt.drop_config(
+        &config_uri(1),
+        serde_json::to_vec(&json!({"JOB": "dup"})).unwrap(),
+    )
+    .await
+    .unwrap();
+    // S3 delivers at least once: duplicate the notification
+    let db = rusqlite::Connection::open(d.path().join("state.db")).unwrap();
+    db.execute(
+        "INSERT INTO s3_events (event) SELECT event FROM s3_events",
+        [],
+    )
+    .unwrap();
+    assert_eq!(rt.event_counts().unwrap()["PENDING"], 2);
+    let server = rt.serve().unwrap();
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    assert_eq!(rt.event_counts().unwrap()["DELIVERED"], 2);
+    let execs = rt.list_executions(None, 10).unwrap();
+    assert_eq!(execs.len(), 1, "{execs:?}");
+    assert_eq!(runs(d.path()).iter().filter(|r| r[0] == "start").count(), 1);
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_batch_job_fails_the_execution_and_a_started_name_is_idempotent() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 20.0);
+    let server = rt.serve().unwrap();
+    let input = json!({"JOB": "bad", "EXIT_CODE": "65"});
+    let first = rt.start_execution("by-hand-1", &input).await.unwrap();
+    let again = rt.start_execution("by-hand-1", &input).await.unwrap();
+    assert!(matches!(
+        first,
+        stepscore_core::ports::Started::Started { .. }
+    ));
+    assert!(matches!(
+        again,
+        stepscore_core::ports::Started::AlreadyExists { .. }
+    ));
+    assert!(
+        rt.start_execution("by-hand-1", &json!({"other": 1}))
+            .await
+            .is_err()
+    );
+    let e = rt
+        .wait_execution("by-hand-1", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        (e.status, e.error.as_deref()),
+        (ExecutionState::Failed, Some("ScoringFailed"))
+    );
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_one_process_serves_a_state_directory() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 20.0);
+    let server = rt.serve().unwrap();
+    let other = open(d.path(), 20.0);
+    assert!(matches!(
+        other.serve(),
+        Err(stepscore_local::runtime::RuntimeError::Busy(_))
+    ));
+    server.shutdown();
+    other.serve().unwrap().shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_configs_dropped_at_once_all_finish_within_capacity_and_run_once() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 50.0);
+    let server = rt.serve().unwrap();
+    let n = 40;
+    let started = Instant::now();
+    let mut drops = Vec::new();
+    for i in 0..n {
+        let rt = rt.clone();
+        drops.push(tokio::spawn(async move {
+            rt.drop_config(
+                &config_uri(i),
+                serde_json::to_vec(&json!({"JOB": format!("job-{i}"), "SLEEP": "0.1"})).unwrap(),
+            )
+            .await
+            .unwrap();
+        }));
+    }
+    for t in drops {
+        t.await.unwrap();
+    }
+    server.wait_idle(Duration::from_secs(300)).await.unwrap();
+    let execs = rt.list_executions(None, 1000).unwrap();
+    assert_eq!(execs.len(), n);
+    assert!(execs.iter().all(|e| e.status == ExecutionState::Succeeded));
+    let r = runs(d.path());
+    let mut jobs: Vec<&String> = r.iter().filter(|l| l[0] == "end").map(|l| &l[1]).collect();
+    jobs.sort();
+    jobs.dedup();
+    assert_eq!(jobs.len(), n, "every config's job ran");
+    assert_eq!(
+        r.iter().filter(|l| l[0] == "start").count(),
+        n,
+        "no job ran twice"
+    );
+    eprintln!("{n} configs end to end in {:?}", started.elapsed());
+    server.shutdown();
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server(dir: &Path) -> Killed {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("mini_pipeline");
+    assert!(bin.exists(), "{} is built by cargo test", bin.display());
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    Killed(
+        Command::new(bin)
+            .arg(dir)
+            .arg("10")
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// A serving process SIGKILLed mid-run loses nothing: the next one resumes every execution
+/// from its snapshot, re-runs the Batch attempts whose host died with it, and starts nothing
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sigkilled_runtime_resumes_every_execution_on_restart() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 10.0);
+    let n = 6;
+    for i in 0..n {
+        rt.drop_config(
+            &config_uri(i),
+            serde_json::to_vec(&json!({"JOB": format!("job-{i}"), "SLEEP": "1.5"})).unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let mut child = spawn_server(d.path());
+    // kill once every execution exists and some Batch attempts are mid-run
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let started = runs(d.path()).iter().filter(|l| l[0] == "start").count();
+        if rt.list_executions(None, 100).unwrap().len() == n && started >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server never got going: {}",
+            std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.0.kill().unwrap(); // SIGKILL
+    child.0.wait().unwrap();
+    let running_at_kill = rt
+        .list_executions(Some(ExecutionState::Running), 100)
+        .unwrap()
+        .len();
+    assert!(
+        running_at_kill > 0,
+        "the kill came too late to test anything"
+    );
+    let _child = spawn_server(d.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !rt
+        .list_executions(None, 100)
+        .unwrap()
+        .iter()
+        .all(|e| e.status != ExecutionState::Running)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "executions did not finish after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let execs = rt.list_executions(None, 100).unwrap();
+    assert!(
+        execs.iter().all(|e| e.status == ExecutionState::Succeeded),
+        "{execs:?}"
+    );
+    // one Batch job per execution: no execution restarted from scratch and submitted again
+    let r = runs(d.path());
+    let mut batch_ids: Vec<&String> = r.iter().map(|l| &l[2]).collect();
+    batch_ids.sort();
+    batch_ids.dedup();
+    assert_eq!(batch_ids.len(), n, "{r:?}");
+    let mut ended: Vec<&String> = r.iter().filter(|l| l[0] == "end").map(|l| &l[1]).collect();
+    ended.sort();
+    ended.dedup();
+    assert_eq!(ended.len(), n, "every job completed: {r:?}");
+    let _: Value = rt.history(&execs[0].name).unwrap().unwrap();
+}
