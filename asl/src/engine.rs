@@ -557,6 +557,9 @@ impl<'a> Runner<'a> {
         let result = match &st.kind {
             StateKind::Succeed => {
                 let eff = self.input_path(st, entered, &input, vars)?;
+                if let Some(i) = insp.as_deref_mut() {
+                    i.after_input_path = Some(eff.clone());
+                }
                 let out = self.output_path(st, entered, eff, vars)?;
                 Ok((Transition::End, out))
             }
@@ -726,6 +729,7 @@ impl<'a> Runner<'a> {
 
     fn body(&mut self, st: &State, entered: u64, eff: &Arc<Value>, vars: &mut Vars, retry_count: u32, insp: Option<&mut Inspection>) -> Result<Arc<Value>, BodyError> {
         if self.depth == 0
+            && matches!(st.kind, StateKind::Parallel { .. })
             && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
         {
             return match mock {
@@ -735,11 +739,21 @@ impl<'a> Runner<'a> {
         }
         match &st.kind {
             StateKind::Task(t) => {
-                let params = self.parameters(st, entered, eff.clone(), vars).map_err(BodyError::Fatal)?;
+                *self.token_counter += 1;
+                let token = format!("{}-{:08}", st.name, *self.token_counter);
+                // `$$.Task.Token` is visible to the Task's Parameters (callback patterns).
+                if let Value::Object(c) = &mut *self.ctx {
+                    c.insert("Task".into(), json!({"Token": token}));
+                }
+                let params = self.parameters(st, entered, eff.clone(), vars);
+                if let Value::Object(c) = &mut *self.ctx {
+                    c.remove("Task");
+                }
+                let params = params.map_err(BodyError::Fatal)?;
                 if let Some(i) = insp {
                     i.after_parameters = Some(params.clone());
                 }
-                self.task(st, entered, t, &params, eff, vars, retry_count)
+                self.task(st, entered, t, &params, eff, vars, retry_count, &token)
             }
             StateKind::Parallel { branches } => {
                 let params = self.parameters(st, entered, eff.clone(), vars).map_err(BodyError::Fatal)?;
@@ -865,6 +879,16 @@ impl<'a> Runner<'a> {
                 }
             }
         };
+        if self.depth == 0
+            && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
+        {
+            // TestState with a mocked Map result: items are still selected and checked, the
+            // iterations are not run.
+            return match mock {
+                crate::test_state::Mock::Result(v) => Ok(Arc::new(v)),
+                crate::test_state::Mock::Error { error, cause } => Err(BodyError::Catchable(StateError { error: Some(error), cause })),
+            };
+        }
         self.enter_nested()?;
         let k = self.names.get("MapStateStarted").clone();
         self.push(&k, Details { index: Some(items.len() as u64), ..Details::default() });
@@ -954,12 +978,10 @@ impl<'a> Runner<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn task(&mut self, st: &State, entered: u64, t: &TaskSpec, params: &Arc<Value>, eff: &Value, vars: &Vars, retry_count: u32) -> Result<Arc<Value>, BodyError> {
+    fn task(&mut self, st: &State, entered: u64, t: &TaskSpec, params: &Arc<Value>, eff: &Value, vars: &Vars, retry_count: u32, token: &str) -> Result<Arc<Value>, BodyError> {
         let timeout = self.resolve_count(st, entered, "TimeoutSeconds", &t.timeout, eff, vars)?;
         let heartbeat = self.resolve_count(st, entered, "HeartbeatSeconds", &t.heartbeat, eff, vars)?;
         let (resource_type, resource) = resource_parts(&t.resource);
-        *self.token_counter += 1;
-        let token = format!("{}-{:08}", st.name, *self.token_counter);
         let mut extra = Map::new();
         extra.insert("region".into(), json!("us-east-1"));
         extra.insert("parameters".into(), json!(params.to_string()));
@@ -975,7 +997,7 @@ impl<'a> Runner<'a> {
         let k = self.names.get("TaskStarted").clone();
         self.push(&k, base.clone());
         let started = self.now();
-        let req = TaskRequest { resource: &t.resource, input: params, state_name: &st.name, task_token: &token, timeout_seconds: timeout, heartbeat_seconds: heartbeat, attempt: retry_count };
+        let req = TaskRequest { resource: &t.resource, input: params, state_name: &st.name, task_token: token, timeout_seconds: timeout, heartbeat_seconds: heartbeat, attempt: retry_count };
         let outcome = self.tasks.dispatch(&req, self.clock);
         let ended = self.now();
         if let Some(d) = self.deadline

@@ -47,15 +47,36 @@ pub fn validate(definition: &Value, options: ValidationOptions) -> Vec<Diagnosti
 
 /// Validates definition text, reporting JSON syntax errors as `INVALID_JSON_DESCRIPTION`.
 pub fn validate_text(text: &str, options: ValidationOptions) -> Vec<Diagnostic> {
+    if text.trim().is_empty() {
+        return validate(&Value::Null, options);
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(v) => validate(&v, options),
-        Err(e) => vec![Diagnostic {
-            code: "INVALID_JSON_DESCRIPTION".into(),
-            location: Some(format!("line: {}, column: {}", e.line(), e.column())),
-            message: e.to_string(),
-            severity: "ERROR".into(),
-        }],
+        Err(e) => vec![json_syntax_diagnostic(text, &e)],
     }
+}
+
+/// A JSON syntax error worded like AWS's (Jackson's) parser: the offending token and
+/// `[Source: (String)"..."; line: L, column: C]`.
+fn json_syntax_diagnostic(text: &str, e: &serde_json::Error) -> Diagnostic {
+    let line_text = text.lines().nth(e.line().saturating_sub(1)).unwrap_or("");
+    let chars: Vec<char> = line_text.chars().collect();
+    let at = e.column().saturating_sub(1).min(chars.len());
+    let is_word = |c: &char| c.is_alphanumeric() || *c == '_';
+    let start = (0..=at).rev().take_while(|i| *i < chars.len() && is_word(&chars[*i])).last();
+    let (message, column) = match start {
+        Some(start) => {
+            let end = (start..chars.len()).take_while(|i| is_word(&chars[*i])).last().map_or(start, |i| i + 1);
+            let token: String = chars[start..end].iter().collect();
+            (
+                format!("Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"),
+                end + 1,
+            )
+        }
+        None => (e.to_string(), e.column()),
+    };
+    let location = format!("[Source: (String){}; line: {}, column: {column}]", serde_json::to_string(text).unwrap_or_default(), e.line());
+    Diagnostic { code: "INVALID_JSON_DESCRIPTION".into(), message: format!("{message}\n at {location}"), location: Some(location), severity: "ERROR".into() }
 }
 
 /// Why [`run`] could not run a definition.

@@ -1,0 +1,9 @@
+//! Integration tests for the ASL engine core: conformance against AWS recordings (with a
+//! no-regression list), behaviour specifications of the interpreter, and parser robustness.
+
+#[path = "engine/behaviour.rs"]
+mod behaviour;
+#[path = "engine/conformance.rs"]
+mod conformance;
+#[path = "engine/robustness.rs"]
+mod robustness;
