@@ -736,11 +736,12 @@ impl Executor {
 
     fn tick(&mut self) {
         self.reap();
-        for row in self.rows(&["SUBMITTED"]) {
-            self.set(&row.id, BatchStatus::Pending, &[]);
-        }
+        // one step per tick, as AWS shows each state for a while
         for row in self.rows(&["PENDING"]) {
             self.set(&row.id, BatchStatus::Runnable, &[]);
+        }
+        for row in self.rows(&["SUBMITTED"]) {
+            self.set(&row.id, BatchStatus::Pending, &[]);
         }
         self.place();
     }

@@ -140,7 +140,8 @@ async fn a_job_runs_with_the_batch_environment_and_keeps_its_logs() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    assert_eq!(seen.first(), Some(&BatchStatus::Submitted));
+    // the job is accepted before it runs (the first states may pass between two looks)
+    assert!(!seen[0].is_terminal(), "{seen:?}");
     assert_eq!(seen.last(), Some(&BatchStatus::Succeeded));
     // statuses only move forward through AWS's order
     let order = |s: &BatchStatus| {
