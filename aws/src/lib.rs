@@ -16,13 +16,18 @@
 //! # Architecture invariant
 //! This is the only crate that knows the AWS SDK types; nothing it returns mentions them.
 
+pub mod batch;
 pub mod dynamo;
 mod errors;
+pub mod iam;
 #[cfg(feature = "test-support")]
 pub mod moto;
 pub mod s3;
 pub mod settings;
+pub mod sfn;
 
+pub use batch::BatchClient;
 pub use dynamo::DynamoTable;
 pub use s3::S3Store;
 pub use settings::AwsSettings;
+pub use sfn::SfnExecutions;

@@ -1,0 +1,146 @@
+//! [`BatchClient`]: the batch port over AWS Batch (SubmitJob, DescribeJobs).
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_batch::Client;
+use aws_sdk_batch::types::{
+    ArrayProperties, ContainerOverrides, EvaluateOnExit, JobTimeout, KeyValuePair,
+    ResourceRequirement, ResourceType, RetryAction as SdkRetryAction, RetryStrategy as SdkRetryStrategy,
+};
+use stepscore_core::batch::{BatchJobView, BatchStatus, RetryAction, SubmitJobRequest};
+use stepscore_core::ports::{BatchError, BatchService, SubmittedJob};
+
+use crate::errors::classify;
+
+/// AWS Batch through one client.
+#[derive(Debug, Clone)]
+pub struct BatchClient {
+    client: Client,
+}
+
+impl BatchClient {
+    /// A client built from `config`.
+    pub fn new(config: &aws_config::SdkConfig) -> Self {
+        Self::from_client(Client::new(config))
+    }
+
+    /// Over an existing client.
+    pub fn from_client(client: Client) -> Self {
+        BatchClient { client }
+    }
+
+    /// The underlying client (for administration and tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+#[async_trait]
+impl BatchService for BatchClient {
+    #[tracing::instrument(level = "debug", skip(self, request), fields(job_name = %request.job_name, queue = %request.job_queue))]
+    async fn submit(&self, request: &SubmitJobRequest) -> Result<SubmittedJob, BatchError> {
+        let client_error = |message: String| BatchError::Client { message };
+        let mut overrides = ContainerOverrides::builder();
+        for (name, value) in &request.environment {
+            overrides = overrides.environment(KeyValuePair::builder().name(name).value(value).build());
+        }
+        // resourceRequirements, not the deprecated vcpus/memory fields (Fargate rejects those)
+        overrides = overrides
+            .resource_requirements(
+                ResourceRequirement::builder()
+                    .r#type(ResourceType::Vcpu)
+                    .value(request.vcpus.to_string())
+                    .build(),
+            )
+            .resource_requirements(
+                ResourceRequirement::builder()
+                    .r#type(ResourceType::Memory)
+                    .value(request.memory_mib.to_string())
+                    .build(),
+            );
+        let mut retry = SdkRetryStrategy::builder().attempts(request.retry_strategy.attempts as i32);
+        for rule in &request.retry_strategy.evaluate_on_exit {
+            retry = retry.evaluate_on_exit(
+                EvaluateOnExit::builder()
+                    .set_on_status_reason(rule.on_status_reason.clone())
+                    .set_on_reason(rule.on_reason.clone())
+                    .set_on_exit_code(rule.on_exit_code.clone())
+                    .action(match rule.action {
+                        RetryAction::Retry => SdkRetryAction::Retry,
+                        RetryAction::Exit => SdkRetryAction::Exit,
+                    })
+                    .build(),
+            );
+        }
+        let timeout = i32::try_from(request.timeout_seconds.max(60)).map_err(|_| {
+            client_error(format!("timeout of {} s for job {} is too long for Batch", request.timeout_seconds, request.job_name))
+        })?;
+        let mut call = self
+            .client
+            .submit_job()
+            .job_name(&request.job_name)
+            .job_queue(&request.job_queue)
+            .job_definition(&request.job_definition)
+            .container_overrides(overrides.build())
+            .retry_strategy(retry.build())
+            .timeout(JobTimeout::builder().attempt_duration_seconds(timeout).build());
+        if let Some(size) = request.array_size {
+            call = call.array_properties(ArrayProperties::builder().size(size as i32).build());
+        }
+        if !request.tags.is_empty() {
+            let tags: HashMap<String, String> = request.tags.clone().into_iter().collect();
+            call = call.set_tags(Some(tags)).propagate_tags(true);
+        }
+        let out = call.send().await.map_err(|e| {
+            let f = classify(&e);
+            if f.transient { BatchError::Transient { message: f.message } } else { BatchError::Client { message: f.message } }
+        })?;
+        let job_id = out.job_id().ok_or_else(|| BatchError::Client {
+            message: format!("SubmitJob for {} returned no job id", request.job_name),
+        })?;
+        Ok(SubmittedJob {
+            job_id: job_id.to_owned(),
+            job_name: out.job_name().unwrap_or(&request.job_name).to_owned(),
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
+    async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
+        let out = self.client.describe_jobs().jobs(job_id).send().await.map_err(|e| {
+            let f = classify(&e);
+            if f.transient { BatchError::Transient { message: f.message } } else { BatchError::Client { message: f.message } }
+        })?;
+        let Some(job) = out.jobs().iter().find(|j| j.job_id() == Some(job_id)) else {
+            return Ok(None);
+        };
+        let status_name = job.status().map(|s| s.as_str()).unwrap_or_default();
+        let status = BatchStatus::parse(status_name).ok_or_else(|| BatchError::Client {
+            message: format!("DescribeJobs gave job {job_id} the unknown status '{status_name}'"),
+        })?;
+        let last = job.attempts().last();
+        let exit_code = last
+            .and_then(|a| a.container())
+            .and_then(|c| c.exit_code())
+            .or_else(|| job.container().and_then(|c| c.exit_code()));
+        let container_reason = last
+            .and_then(|a| a.container())
+            .and_then(|c| c.reason())
+            .or_else(|| job.container().and_then(|c| c.reason()))
+            .map(str::to_owned);
+        let array = job.array_properties();
+        Ok(Some(BatchJobView {
+            job_id: job_id.to_owned(),
+            job_queue: job.job_queue().unwrap_or_default().to_owned(),
+            status,
+            status_reason: job.status_reason().map(str::to_owned),
+            exit_code,
+            container_reason,
+            attempts: job.attempts().len() as u32,
+            array_status_summary: array.and_then(|a| a.status_summary()).map(|m| {
+                m.iter().map(|(k, v)| (k.clone(), (*v).max(0) as u32)).collect::<BTreeMap<_, _>>()
+            }),
+            array_size: array.and_then(|a| a.size()).map(|s| s.max(0) as u32),
+        }))
+    }
+}

@@ -1,0 +1,49 @@
+//! The IAM actions each port method needs on AWS: the table least-privilege roles are built from
+//! and that the handlers' tests check `handlers/lambda-functions.json` against.
+
+/// A port method the adapters in this crate implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortCall {
+    /// `ObjectStore::head` (HeadObject).
+    StoreHead,
+    /// `ObjectStore::list` (ListObjectsV2).
+    StoreList,
+    /// `ObjectStore::get` / `get_bytes` (GetObject).
+    StoreGet,
+    /// `ObjectStore::put` / `put_bytes` (PutObject or a multipart upload).
+    StorePut,
+    /// `JobTable::create` (conditional PutItem, GetItem on conflict).
+    TableCreate,
+    /// `JobTable::get` (GetItem).
+    TableGet,
+    /// `JobTable::update` (conditional UpdateItem, GetItem when ignored).
+    TableUpdate,
+    /// `JobTable::list` (Query on the status index).
+    TableList,
+    /// `Executions::start` (StartExecution, DescribeExecution on a name clash).
+    ExecutionStart,
+    /// `BatchService::submit` without tags (SubmitJob).
+    BatchSubmit,
+    /// `BatchService::submit` with tags (SubmitJob + TagResource).
+    BatchSubmitTagged,
+    /// `BatchService::describe` (DescribeJobs).
+    BatchDescribe,
+}
+
+/// The IAM actions the AWS adapter's implementation of `call` needs.
+pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
+    match call {
+        // HeadObject is authorised by s3:GetObject
+        PortCall::StoreHead | PortCall::StoreGet => &["s3:GetObject"],
+        PortCall::StoreList => &["s3:ListBucket"],
+        PortCall::StorePut => &["s3:PutObject", "s3:AbortMultipartUpload"],
+        PortCall::TableCreate => &["dynamodb:PutItem", "dynamodb:GetItem"],
+        PortCall::TableGet => &["dynamodb:GetItem"],
+        PortCall::TableUpdate => &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+        PortCall::TableList => &["dynamodb:Query"],
+        PortCall::ExecutionStart => &["states:StartExecution", "states:DescribeExecution"],
+        PortCall::BatchSubmit => &["batch:SubmitJob"],
+        PortCall::BatchSubmitTagged => &["batch:SubmitJob", "batch:TagResource"],
+        PortCall::BatchDescribe => &["batch:DescribeJobs"],
+    }
+}
