@@ -271,3 +271,17 @@ async fn racing_writers_apply_each_step_once() {
         );
     }
 }
+
+/// The shared job-table contract every adapter passes (DynamoDB's too).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_table_meets_the_job_table_contract() {
+    let d = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let dir = d.path().to_path_buf();
+    stepscore_core::table_contract::check_job_table(|| {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = dir.join(format!("contract-{i}.db"));
+        async move { SqliteTable::open(path).unwrap() }
+    })
+    .await;
+}
