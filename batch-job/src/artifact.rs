@@ -1,0 +1,383 @@
+//! The model artifact: a self-describing, versioned JSON document holding a trained model.
+//!
+//! An artifact carries what a scorer needs to use it safely (feature names in order, target,
+//! class labels, algorithm, the smartcore version that fitted it), what a reader wants to know
+//! (hyper-parameters, holdout metrics, created-at), smartcore's own serde form of the model, and,
+//! for trees, forests, logistic and linear models, the flattened [`Kernel`] the scorer runs.
+//!
+//! Reading is strict: an artifact of another format, of an unknown or newer version, or a
+//! truncated or corrupt document is refused with an [`ArtifactError`] that says which.
+
+use chrono::{DateTime, Utc};
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::kernel::Kernel;
+use crate::model::KnnModel;
+
+/// The `format` field every artifact carries.
+pub const ARTIFACT_FORMAT: &str = "stepscore-model";
+/// The artifact format version this build writes (and the newest it reads).
+pub const ARTIFACT_VERSION: u32 = 1;
+/// The smartcore version this build fits models with.
+pub const SMARTCORE_VERSION: &str = "0.7.0";
+
+/// The learning algorithms `train` offers (all from smartcore 0.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Algorithm {
+    /// Logistic regression (binary: sigmoid; more classes: multinomial softmax).
+    LogisticRegression,
+    /// Random forest of classification trees.
+    RandomForestClassifier,
+    /// Random forest of regression trees.
+    RandomForestRegressor,
+    /// One classification tree.
+    DecisionTreeClassifier,
+    /// One regression tree.
+    DecisionTreeRegressor,
+    /// Ordinary least squares.
+    LinearRegression,
+    /// L2-regularised least squares.
+    RidgeRegression,
+    /// k nearest neighbours classifier (Euclidean distance).
+    KnnClassifier,
+}
+
+impl Algorithm {
+    /// The artifact spelling, e.g. `random-forest-classifier`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::LogisticRegression => "logistic-regression",
+            Algorithm::RandomForestClassifier => "random-forest-classifier",
+            Algorithm::RandomForestRegressor => "random-forest-regressor",
+            Algorithm::DecisionTreeClassifier => "decision-tree-classifier",
+            Algorithm::DecisionTreeRegressor => "decision-tree-regressor",
+            Algorithm::LinearRegression => "linear-regression",
+            Algorithm::RidgeRegression => "ridge-regression",
+            Algorithm::KnnClassifier => "knn-classifier",
+        }
+    }
+
+    /// Whether the model predicts a class (else a number).
+    pub fn task(self) -> Task {
+        match self {
+            Algorithm::LogisticRegression
+            | Algorithm::RandomForestClassifier
+            | Algorithm::DecisionTreeClassifier
+            | Algorithm::KnnClassifier => Task::Classification,
+            Algorithm::RandomForestRegressor
+            | Algorithm::DecisionTreeRegressor
+            | Algorithm::LinearRegression
+            | Algorithm::RidgeRegression => Task::Regression,
+        }
+    }
+}
+
+/// What a model predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Task {
+    /// A class label, with one probability per class.
+    Classification,
+    /// A number.
+    Regression,
+}
+
+/// Holdout metrics measured at training time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Metrics {
+    /// Rows in the holdout set (0 when training used every row).
+    pub holdout_rows: usize,
+    /// Fraction of holdout rows classified correctly.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub accuracy: Option<f64>,
+    /// Area under the ROC curve (binary; macro one-vs-rest for more classes).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub roc_auc: Option<f64>,
+    /// Root mean squared error.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rmse: Option<f64>,
+    /// Coefficient of determination.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub r2: Option<f64>,
+}
+
+/// How the training data was used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingInfo {
+    /// Where the training data came from.
+    pub source: String,
+    /// Data rows read.
+    pub rows: usize,
+    /// Rows the model was fitted on.
+    pub train_rows: usize,
+    /// Fraction of rows held out for metrics.
+    pub holdout_fraction: f64,
+    /// Seed of the holdout shuffle and of the algorithm.
+    pub seed: u64,
+}
+
+/// Everything in an artifact except the model itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ArtifactHeader {
+    /// Always [`ARTIFACT_FORMAT`].
+    pub format: String,
+    /// The format version the artifact was written in.
+    pub format_version: u32,
+    /// The algorithm.
+    pub algorithm: Algorithm,
+    /// Classification or regression.
+    pub task: Task,
+    /// The smartcore version that fitted the model.
+    pub smartcore_version: String,
+    /// When the artifact was written.
+    pub created_at: DateTime<Utc>,
+    /// Feature column names, in the order the model takes them.
+    pub features: Vec<String>,
+    /// The target column the model was trained on.
+    pub target: String,
+    /// Class labels in model order (empty for regression); smartcore's classes are indices here.
+    pub class_labels: Vec<String>,
+    /// The hyper-parameters as given.
+    pub hyperparameters: Value,
+    /// How the training data was split.
+    pub training: TrainingInfo,
+    /// Holdout metrics.
+    pub metrics: Metrics,
+}
+
+/// Why an artifact cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    /// The document ends early.
+    #[error(
+        "model artifact {source_name} is truncated ({message}); re-upload it or train the model again"
+    )]
+    Truncated {
+        source_name: String,
+        message: String,
+    },
+    /// The document is not valid JSON, or a field has the wrong shape.
+    #[error("model artifact {source_name} is corrupt: {message}")]
+    Corrupt {
+        source_name: String,
+        message: String,
+    },
+    /// The document is JSON but not a stepscore model artifact.
+    #[error(
+        "{source_name} is not a stepscore model artifact (format is {found}, expected '{ARTIFACT_FORMAT}'); pass the JSON file `stepscore train` wrote"
+    )]
+    NotAnArtifact { source_name: String, found: String },
+    /// The format version is newer than this build reads.
+    #[error(
+        "model artifact {source_name} has format version {found}, newer than the newest this build reads ({ARTIFACT_VERSION}); upgrade stepscore"
+    )]
+    NewerVersion { source_name: String, found: u32 },
+    /// The format version is not one this build knows.
+    #[error(
+        "model artifact {source_name} has an unknown format version {found}; this build reads version {ARTIFACT_VERSION}"
+    )]
+    UnknownVersion { source_name: String, found: String },
+    /// The algorithm is not one this build knows.
+    #[error(
+        "model artifact {source_name} names an unknown algorithm '{found}'; upgrade stepscore or retrain"
+    )]
+    UnknownAlgorithm { source_name: String, found: String },
+}
+
+/// A loaded artifact: the header and what scores.
+#[derive(Debug)]
+pub struct LoadedArtifact {
+    /// Everything but the model.
+    pub header: ArtifactHeader,
+    /// The flattened kernel (trees, forests, logistic, linear).
+    pub kernel: Option<Kernel>,
+    /// The smartcore model, kept only where no kernel exists (k-NN).
+    pub knn: Option<KnnModel>,
+}
+
+/// Writes an artifact as JSON: the header, smartcore's serde form, and the kernel.
+pub fn to_json(
+    header: &ArtifactHeader,
+    smartcore_model: &Value,
+    kernel: Option<&Kernel>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        #[serde(flatten)]
+        header: &'a ArtifactHeader,
+        model: &'a Value,
+        kernel: Option<&'a Kernel>,
+    }
+    serde_json::to_vec(&Out {
+        header,
+        model: smartcore_model,
+        kernel,
+    })
+}
+
+/// Reads an artifact, checking format, version and shape; `source_name` names it in errors.
+pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, ArtifactError> {
+    #[derive(Deserialize)]
+    struct Probe {
+        format: Option<Value>,
+        format_version: Option<Value>,
+        algorithm: Option<Value>,
+    }
+    let probe: Probe = parse(bytes, source_name)?;
+    match &probe.format {
+        Some(Value::String(s)) if s == ARTIFACT_FORMAT => {}
+        other => {
+            return Err(ArtifactError::NotAnArtifact {
+                source_name: source_name.to_owned(),
+                found: other
+                    .as_ref()
+                    .map_or("missing".to_owned(), |v| format!("'{v}'")),
+            });
+        }
+    }
+    let version = match &probe.format_version {
+        Some(Value::Number(n)) => n.as_u64(),
+        _ => None,
+    };
+    match version {
+        Some(v) if v == u64::from(ARTIFACT_VERSION) => {}
+        Some(v) if v > u64::from(ARTIFACT_VERSION) && v <= u64::from(u32::MAX) => {
+            return Err(ArtifactError::NewerVersion {
+                source_name: source_name.to_owned(),
+                found: v as u32,
+            });
+        }
+        _ => {
+            return Err(ArtifactError::UnknownVersion {
+                source_name: source_name.to_owned(),
+                found: probe
+                    .format_version
+                    .map_or("(missing)".to_owned(), |v| v.to_string()),
+            });
+        }
+    }
+    let algorithm: Algorithm = match probe
+        .algorithm
+        .clone()
+        .map(serde_json::from_value::<Algorithm>)
+    {
+        Some(Ok(a)) => a,
+        _ => {
+            return Err(ArtifactError::UnknownAlgorithm {
+                source_name: source_name.to_owned(),
+                found: probe
+                    .algorithm
+                    .map_or("(missing)".to_owned(), |v| v.to_string()),
+            });
+        }
+    };
+    let loaded = if algorithm == Algorithm::KnnClassifier {
+        let doc: Doc<KnnModel> = parse(bytes, source_name)?;
+        LoadedArtifact {
+            header: doc.header(),
+            kernel: doc.kernel,
+            knn: Some(doc.model),
+        }
+    } else {
+        // The smartcore form is skipped, not parsed: a forest's tree of JSON values would cost
+        // many times the artifact's size in memory, and the kernel is what scores.
+        let doc: Doc<IgnoredAny> = parse(bytes, source_name)?;
+        LoadedArtifact {
+            header: doc.header(),
+            kernel: doc.kernel,
+            knn: None,
+        }
+    };
+    check_consistency(&loaded, source_name)?;
+    Ok(loaded)
+}
+
+fn check_consistency(a: &LoadedArtifact, source_name: &str) -> Result<(), ArtifactError> {
+    let corrupt = |message: String| ArtifactError::Corrupt {
+        source_name: source_name.to_owned(),
+        message,
+    };
+    let h = &a.header;
+    if h.task != h.algorithm.task() {
+        return Err(corrupt(format!(
+            "task '{:?}' does not match algorithm {}",
+            h.task,
+            h.algorithm.as_str()
+        )));
+    }
+    if h.features.is_empty() {
+        return Err(corrupt("the feature list is empty".into()));
+    }
+    if h.task == Task::Classification && h.class_labels.len() < 2 {
+        return Err(corrupt(format!(
+            "a classifier needs at least 2 class labels, found {}",
+            h.class_labels.len()
+        )));
+    }
+    match (&a.kernel, &a.knn) {
+        (Some(k), _) => k
+            .validate(h.features.len(), h.class_labels.len(), h.task)
+            .map_err(|m| corrupt(format!("kernel: {m}"))),
+        (None, Some(_)) => Ok(()),
+        (None, None) => Err(corrupt(format!(
+            "no kernel for algorithm {}",
+            h.algorithm.as_str()
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct Doc<M> {
+    format: String,
+    format_version: u32,
+    algorithm: Algorithm,
+    task: Task,
+    smartcore_version: String,
+    created_at: DateTime<Utc>,
+    features: Vec<String>,
+    target: String,
+    class_labels: Vec<String>,
+    hyperparameters: Value,
+    training: TrainingInfo,
+    metrics: Metrics,
+    model: M,
+    kernel: Option<Kernel>,
+}
+
+impl<M> Doc<M> {
+    fn header(&self) -> ArtifactHeader {
+        ArtifactHeader {
+            format: self.format.clone(),
+            format_version: self.format_version,
+            algorithm: self.algorithm,
+            task: self.task,
+            smartcore_version: self.smartcore_version.clone(),
+            created_at: self.created_at,
+            features: self.features.clone(),
+            target: self.target.clone(),
+            class_labels: self.class_labels.clone(),
+            hyperparameters: self.hyperparameters.clone(),
+            training: self.training.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(bytes: &[u8], source_name: &str) -> Result<T, ArtifactError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_eof() {
+            ArtifactError::Truncated {
+                source_name: source_name.to_owned(),
+                message: format!("the JSON ends at line {} column {}", e.line(), e.column()),
+            }
+        } else {
+            ArtifactError::Corrupt {
+                source_name: source_name.to_owned(),
+                message: e.to_string(),
+            }
+        }
+    })
+}

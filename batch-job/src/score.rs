@@ -1,0 +1,642 @@
+//! Scoring: stream the input in chunks, score chunks in parallel, write them in order.
+//!
+//! A reader thread cuts the input into ~1 MiB chunks of whole records and hands them over a
+//! bounded channel; the main thread takes a batch of chunks, scores them on the rayon pool
+//! (parse, predict, format) and writes the results in input order. Memory stays bounded by the
+//! channel and batch sizes, whatever the input size.
+
+use std::io::Write;
+use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use stepscore_core::config::BadRowPolicy;
+use stepscore_core::manifest::{
+    InputIdentity, MANIFEST_VERSION, ModelIdentity, ScoringManifest, manifest_name, part_name,
+    rejects_name,
+};
+
+use crate::artifact::Task;
+use crate::csvread::{self, Chunk, ChunkError, Chunker, ColumnPlan};
+use crate::error::{Error, RowPlace};
+use crate::kernel::Predictions;
+use crate::model::Model;
+use crate::storage::{InputObject, Location, OutputSink, Storage};
+
+/// Which shard of an array job this run scores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based index (`AWS_BATCH_JOB_ARRAY_INDEX`).
+    pub index: u32,
+    /// Number of shards (`STEPSCORE_SHARDS`); 1 for a single job.
+    pub count: u32,
+}
+
+impl Shard {
+    /// The single, unsharded job.
+    pub const SINGLE: Shard = Shard { index: 0, count: 1 };
+}
+
+/// A validated scoring job.
+#[derive(Debug, Clone)]
+pub struct ScoreJob {
+    /// The job id (recorded in the manifest).
+    pub job_id: String,
+    /// The model artifact.
+    pub model: Location,
+    /// One file/object, or a directory/prefix of them.
+    pub input: Location,
+    /// The directory/prefix that receives `part-<i>.csv`, `manifest-<i>.json`, `rejects-<i>.csv`.
+    pub output: Location,
+    /// Columns passed through to the predictions, in order.
+    pub id_columns: Vec<String>,
+    /// What to do with a row that cannot be scored.
+    pub on_bad_row: BadRowPolicy,
+    /// Which shard to score.
+    pub shard: Shard,
+}
+
+/// One unit of a shard's work: a whole input, or a byte range of one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    /// The input.
+    pub input: InputObject,
+    /// The byte range `[start, end)` this shard owns lines starting in, when split by range.
+    pub range: Option<(u64, u64)>,
+}
+
+/// The pieces shard `shard` scores: with several inputs, input i (in sorted order) goes to
+/// shard i mod n; one input is split into n byte ranges.
+pub fn plan_shard(inputs: &[InputObject], shard: Shard) -> Vec<Piece> {
+    let n = u64::from(shard.count.max(1));
+    let i = u64::from(shard.index);
+    if inputs.len() == 1 && n > 1 {
+        let input = &inputs[0];
+        let start = input.size * i / n;
+        let end = input.size * (i + 1) / n;
+        return vec![Piece {
+            input: input.clone(),
+            range: Some((start, end)),
+        }];
+    }
+    inputs
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| *k as u64 % n == i)
+        .map(|(_, input)| Piece {
+            input: input.clone(),
+            range: None,
+        })
+        .collect()
+}
+
+/// Row counts of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Data rows read (blank lines are not rows).
+    pub read: u64,
+    /// Rows scored.
+    pub scored: u64,
+    /// Rows rejected under `skip`.
+    pub rejected: u64,
+}
+
+/// Scores `job`, writing its part, rejects (if any) and manifest; returns the manifest.
+///
+/// Blocking: call it from a thread outside the store's runtime.
+pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error> {
+    let started = Instant::now();
+    if job.shard.count == 0 || job.shard.index >= job.shard.count {
+        return Err(Error::usage(format!(
+            "array index {} is outside the {} shard(s) of the job; set STEPSCORE_SHARDS to the array size",
+            job.shard.index, job.shard.count
+        )));
+    }
+    let model_name = job.model.to_string();
+    let bytes = storage.read_small(&job.model, "model")?;
+    let model = Model::from_slice(&bytes, &model_name)?;
+    drop(bytes);
+    tracing::info!(
+        model = %model_name,
+        algorithm = model.header.algorithm.as_str(),
+        features = model.n_features(),
+        "model loaded"
+    );
+    let inputs = storage.list_inputs(&job.input)?;
+    let pieces = plan_shard(&inputs, job.shard);
+    tracing::info!(
+        inputs = inputs.len(),
+        pieces = pieces.len(),
+        shard = job.shard.index,
+        shards = job.shard.count,
+        "input planned"
+    );
+    let part_loc = job.output.join(&part_name(job.shard.index));
+    let rejects_loc = job.output.join(&rejects_name(job.shard.index));
+    let mut part = storage.create(&part_loc)?;
+    let mut rejects = Rejects {
+        storage,
+        location: rejects_loc,
+        sink: None,
+    };
+    let result = (|| {
+        part.write_all(&output_header(&model, &job.id_columns))
+            .map_err(|e| write_error(&part, e))?;
+        let mut counts = Counts::default();
+        let mut progress = Progress::new();
+        for piece in &pieces {
+            score_piece(
+                &model,
+                job,
+                piece,
+                storage,
+                &mut part,
+                &mut rejects,
+                &mut counts,
+                &mut progress,
+            )?;
+        }
+        Ok(counts)
+    })();
+    let counts = match result {
+        Ok(c) => c,
+        Err(e) => {
+            part.abort();
+            if let Some(s) = rejects.sink.take() {
+                s.abort();
+            }
+            return Err(e);
+        }
+    };
+    part.finish()?;
+    let rejects_written = match rejects.sink.take() {
+        Some(s) => {
+            s.finish()?;
+            Some(rejects.location.to_string())
+        }
+        None => None,
+    };
+    let manifest = ScoringManifest {
+        version: MANIFEST_VERSION,
+        job_id: job.job_id.clone(),
+        shard_index: job.shard.index,
+        shard_count: job.shard.count,
+        rows_read: counts.read,
+        rows_scored: counts.scored,
+        rows_rejected: counts.rejected,
+        duration_seconds: started.elapsed().as_secs_f64(),
+        model: ModelIdentity {
+            uri: model_name,
+            algorithm: model.header.algorithm.as_str().to_owned(),
+            format_version: model.header.format_version,
+        },
+        inputs: pieces
+            .iter()
+            .map(|p| InputIdentity {
+                uri: p.input.location.to_string(),
+                size: p.input.size,
+                etag: p.input.etag.clone(),
+                range: p.range,
+            })
+            .collect(),
+        output: part_loc.to_string(),
+        rejects: rejects_written,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| Error::Internal {
+        message: format!("manifest serialisation: {e}"),
+    })?;
+    storage.write_small(&job.output.join(&manifest_name(job.shard.index)), &json)?;
+    tracing::info!(
+        rows_read = counts.read,
+        rows_scored = counts.scored,
+        rows_rejected = counts.rejected,
+        seconds = manifest.duration_seconds,
+        output = %part_loc,
+        "scoring finished"
+    );
+    Ok(manifest)
+}
+
+/// The predictions header: id columns, `prediction`, then `p_<label>` per class.
+pub fn output_header(model: &Model, id_columns: &[String]) -> Vec<u8> {
+    let mut names: Vec<String> = id_columns.to_vec();
+    names.push("prediction".into());
+    if model.task() == Task::Classification {
+        names.extend(model.header.class_labels.iter().map(|l| format!("p_{l}")));
+    }
+    let mut out = Vec::new();
+    let fields: Vec<&[u8]> = names.iter().map(|s| s.as_bytes()).collect();
+    csvread::encode_ids(&fields, &mut out);
+    out.push(b'\n');
+    out
+}
+
+struct Rejects<'a> {
+    storage: &'a Storage,
+    location: Location,
+    sink: Option<csv::Writer<OutputSink>>,
+}
+
+impl Rejects<'_> {
+    fn write(&mut self, place: &RowPlace, reason: &str, raw: &[u8]) -> Result<(), Error> {
+        if self.sink.is_none() {
+            let sink = self.storage.create(&self.location)?;
+            let mut w = csv::Writer::from_writer(sink);
+            w.write_record(["source", "line", "byte_offset", "reason", "row"])
+                .map_err(|e| self.error(e))?;
+            self.sink = Some(w);
+        }
+        let line = place.line.map(|l| l.to_string()).unwrap_or_default();
+        let offset = place.byte_offset.to_string();
+        let row = String::from_utf8_lossy(csvread::trim_line_end(raw));
+        if let Some(w) = &mut self.sink {
+            w.write_record([place.source.as_str(), &line, &offset, reason, &row])
+                .map_err(|e| Error::Stream {
+                    location: self.location.to_string(),
+                    source: std::io::Error::other(e),
+                })?;
+        }
+        Ok(())
+    }
+
+    fn error(&self, e: csv::Error) -> Error {
+        Error::Stream {
+            location: self.location.to_string(),
+            source: std::io::Error::other(e),
+        }
+    }
+}
+
+// csv::Writer wraps the sink; finishing and aborting go through the inner sink
+trait SinkLike {
+    fn finish(self) -> Result<(), Error>;
+    fn abort(self);
+}
+
+impl SinkLike for csv::Writer<OutputSink> {
+    fn finish(self) -> Result<(), Error> {
+        match self.into_inner() {
+            Ok(s) => s.finish(),
+            Err(e) => Err(Error::Stream {
+                location: "rejects file".to_owned(),
+                source: std::io::Error::other(e.error().to_string()),
+            }),
+        }
+    }
+    fn abort(self) {
+        if let Ok(s) = self.into_inner() {
+            s.abort();
+        }
+    }
+}
+
+struct Progress {
+    started: Instant,
+    last: Instant,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let now = Instant::now();
+        Self {
+            started: now,
+            last: now,
+        }
+    }
+
+    fn tick(&mut self, counts: &Counts) {
+        if self.last.elapsed() >= Duration::from_secs(5) {
+            self.last = Instant::now();
+            let secs = self.started.elapsed().as_secs_f64();
+            tracing::info!(
+                rows_read = counts.read,
+                rows_scored = counts.scored,
+                rows_rejected = counts.rejected,
+                rows_per_second = (counts.read as f64 / secs) as u64,
+                "progress"
+            );
+        }
+    }
+}
+
+fn write_error(sink: &OutputSink, e: std::io::Error) -> Error {
+    Error::Stream {
+        location: sink.location().to_owned(),
+        source: e,
+    }
+}
+
+fn chunk_error(source: &Location, offset: u64, e: ChunkError) -> Error {
+    match (e, source) {
+        (ChunkError::Io(e), Location::Local(_)) => Error::io(source, e),
+        (ChunkError::Io(e), Location::Object(_)) => Error::Stream {
+            location: source.to_string(),
+            source: e,
+        },
+        (ChunkError::RecordTooLong { offset: at }, _) => Error::BadInput {
+            source_name: source.to_string(),
+            message: format!(
+                "the record at byte offset {} is longer than {} MiB; split it or check the file is CSV (read from offset {offset})",
+                at,
+                csvread::MAX_RECORD_BYTES >> 20
+            ),
+        },
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn score_piece(
+    model: &Model,
+    job: &ScoreJob,
+    piece: &Piece,
+    storage: &Storage,
+    part: &mut OutputSink,
+    rejects: &mut Rejects<'_>,
+    counts: &mut Counts,
+    progress: &mut Progress,
+) -> Result<(), Error> {
+    let loc = &piece.input.location;
+    let size = piece.input.size;
+    if let Some((s, e)) = piece.range
+        && s >= e
+    {
+        return Ok(());
+    }
+    if size == 0 {
+        tracing::warn!(input = %loc, "input is empty (no header): no rows");
+        return Ok(());
+    }
+    let limit = piece.range.map(|(_, e)| e);
+    let mut chunker = Chunker::new(storage.open(loc, Some(0..size))?, 0, limit);
+    let header = chunker
+        .take_record()
+        .map_err(|e| chunk_error(loc, 0, e))?
+        .unwrap_or_default();
+    let header_len = header.len() as u64;
+    let mut header_bytes = csvread::trim_line_end(&header);
+    header_bytes = header_bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(header_bytes);
+    if header_bytes.is_empty() {
+        tracing::warn!(input = %loc, "input has an empty header line: no rows");
+        return Ok(());
+    }
+    let names = csvread::parse_header(header_bytes).map_err(|m| Error::BadInput {
+        source_name: loc.to_string(),
+        message: m,
+    })?;
+    let plan = ColumnPlan::new(&names, &model.header.features, &job.id_columns).map_err(|m| {
+        Error::BadInput {
+            source_name: loc.to_string(),
+            message: m,
+        }
+    })?;
+    let header_lines = memchr::memchr_iter(b'\n', &header).count() as u64;
+    let start = piece.range.map_or(0, |(s, _)| s);
+    let (chunker, first_line) = if start <= header_len {
+        (chunker, Some(1 + header_lines.max(1)))
+    } else {
+        drop(chunker);
+        // start one byte early: if that byte is a newline, the line at `start` is ours
+        let mut c = Chunker::new(storage.open(loc, Some(start - 1..size))?, start - 1, limit);
+        c.skip_partial_line()
+            .map_err(|e| chunk_error(loc, start, e))?;
+        (c, None)
+    };
+    let ctx = ChunkContext {
+        model,
+        plan: &plan,
+        policy: job.on_bad_row,
+        labels: model
+            .header
+            .class_labels
+            .iter()
+            .map(|l| {
+                let mut v = Vec::new();
+                csvread::encode_field(l.as_bytes(), &mut v);
+                v
+            })
+            .collect(),
+    };
+    run_ordered(chunker, &ctx, |chunk, out| {
+        let base = first_line;
+        let place = |rel: u64, offset: u64| RowPlace {
+            source: loc.to_string(),
+            line: base.map(|b| b + rel),
+            byte_offset: offset,
+        };
+        if let Some(fault) = &out.error {
+            return Err(Error::BadRow {
+                place: place(fault.rel_line + out.line_base, fault.offset),
+                reason: fault.reason.clone(),
+            });
+        }
+        part.write_all(&out.out).map_err(|e| write_error(part, e))?;
+        for r in &out.rejects {
+            let raw = &chunk.data[(r.offset - chunk.offset) as usize..][..r.len];
+            rejects.write(&place(r.rel_line + out.line_base, r.offset), &r.reason, raw)?;
+        }
+        counts.read += out.read;
+        counts.scored += out.scored;
+        counts.rejected += out.rejects.len() as u64;
+        progress.tick(counts);
+        Ok(())
+    })
+    .map_err(|e| match e {
+        OrderedError::Chunk(offset, e) => chunk_error(loc, offset, e),
+        OrderedError::Other(e) => e,
+    })
+}
+
+struct ChunkContext<'a> {
+    model: &'a Model,
+    plan: &'a ColumnPlan,
+    policy: BadRowPolicy,
+    labels: Vec<Vec<u8>>,
+}
+
+struct Fault {
+    rel_line: u64,
+    offset: u64,
+    reason: String,
+}
+
+struct RejectRow {
+    rel_line: u64,
+    offset: u64,
+    len: usize,
+    reason: String,
+}
+
+/// What scoring one chunk produced.
+struct ChunkOut {
+    out: Vec<u8>,
+    rejects: Vec<RejectRow>,
+    read: u64,
+    scored: u64,
+    /// Physical lines the chunk spans (to number the next chunk's lines).
+    lines: u64,
+    /// Lines before this chunk in the piece (filled in by the ordered writer).
+    line_base: u64,
+    error: Option<Fault>,
+}
+
+fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
+    let nf = ctx.plan.n_features;
+    let mut x: Vec<f64> = Vec::with_capacity(nf * 4096);
+    let mut ids: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut id_ends: Vec<usize> = Vec::with_capacity(4096);
+    let mut feats = vec![0.0f64; nf];
+    let mut result = ChunkOut {
+        out: Vec::new(),
+        rejects: Vec::new(),
+        read: 0,
+        scored: 0,
+        lines: 0,
+        line_base: 0,
+        error: None,
+    };
+    let mut pos = 0usize;
+    for rec in csvread::records(&chunk.data, chunk.quoted) {
+        let rel_line = result.lines;
+        result.lines += if chunk.quoted {
+            let inner = memchr::memchr_iter(b'\n', rec).count() as u64;
+            inner.max(1)
+        } else {
+            1
+        };
+        let offset = chunk.offset + pos as u64;
+        pos += rec.len();
+        let line = csvread::trim_line_end(rec);
+        if line.is_empty() {
+            continue;
+        }
+        result.read += 1;
+        let mark = ids.len();
+        match ctx.plan.parse_record(line, &mut feats, &mut ids) {
+            Ok(()) => {
+                x.extend_from_slice(&feats);
+                id_ends.push(ids.len());
+            }
+            Err(fault) => {
+                ids.truncate(mark);
+                match ctx.policy {
+                    BadRowPolicy::Fail => {
+                        result.error = Some(Fault {
+                            rel_line,
+                            offset,
+                            reason: fault.reason,
+                        });
+                        return result;
+                    }
+                    BadRowPolicy::Skip => result.rejects.push(RejectRow {
+                        rel_line,
+                        offset,
+                        len: rec.len(),
+                        reason: fault.reason,
+                    }),
+                }
+            }
+        }
+    }
+    let n = id_ends.len();
+    let mut preds = Predictions::default();
+    if let Err(message) = ctx.model.predict(&x, &mut preds) {
+        result.error = Some(Fault {
+            rel_line: 0,
+            offset: chunk.offset,
+            reason: message,
+        });
+        return result;
+    }
+    result.scored = n as u64;
+    let k = ctx.labels.len();
+    let mut out = Vec::with_capacity(ids.len() + n * (16 + 24 * k));
+    let mut fbuf = ryu::Buffer::new();
+    let mut start = 0;
+    for (r, &end) in id_ends.iter().enumerate() {
+        out.extend_from_slice(&ids[start..end]);
+        start = end;
+        if ctx.plan.n_ids > 0 {
+            out.push(b',');
+        }
+        match ctx.model.task() {
+            Task::Classification => {
+                out.extend_from_slice(&ctx.labels[preds.class[r] as usize]);
+                for p in &preds.proba[r * k..(r + 1) * k] {
+                    out.push(b',');
+                    out.extend_from_slice(fbuf.format(*p).as_bytes());
+                }
+            }
+            Task::Regression => out.extend_from_slice(fbuf.format(preds.value[r]).as_bytes()),
+        }
+        out.push(b'\n');
+    }
+    result.out = out;
+    result
+}
+
+enum OrderedError {
+    Chunk(u64, ChunkError),
+    Other(Error),
+}
+
+/// Chunks scored per parallel batch: enough to keep every core busy while the reader refills.
+fn batch_size() -> usize {
+    rayon::current_num_threads().max(1) * 2
+}
+
+fn run_ordered<R: std::io::Read + Send>(
+    mut chunker: Chunker<R>,
+    ctx: &ChunkContext<'_>,
+    mut write: impl FnMut(&Chunk, &ChunkOut) -> Result<(), Error>,
+) -> Result<(), OrderedError> {
+    let batch = batch_size();
+    std::thread::scope(|s| {
+        let (tx, rx) = sync_channel::<Result<Chunk, (u64, ChunkError)>>(batch);
+        s.spawn(move || {
+            loop {
+                let next = chunker.next_chunk();
+                let stop = !matches!(next, Ok(Some(_)));
+                let item = match next {
+                    Ok(Some(c)) => Ok(c),
+                    Ok(None) => break,
+                    Err(e) => Err((0, e)),
+                };
+                if tx.send(item).is_err() || stop {
+                    break;
+                }
+            }
+        });
+        let mut line_base = 0u64;
+        loop {
+            let mut chunks = Vec::with_capacity(batch);
+            let mut failure = None;
+            while chunks.len() < batch {
+                match rx.recv() {
+                    Ok(Ok(c)) => chunks.push(c),
+                    Ok(Err((o, e))) => {
+                        failure = Some(OrderedError::Chunk(o, e));
+                        break;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if chunks.is_empty() {
+                return match failure {
+                    Some(f) => Err(f),
+                    None => Ok(()),
+                };
+            }
+            let outs: Vec<ChunkOut> = chunks.par_iter().map(|c| process_chunk(ctx, c)).collect();
+            for (chunk, mut out) in chunks.iter().zip(outs) {
+                out.line_base = line_base;
+                line_base += out.lines;
+                write(chunk, &out).map_err(OrderedError::Other)?;
+            }
+            if let Some(f) = failure {
+                return Err(f);
+            }
+        }
+    })
+}
