@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# State transitions per second, one core, full history recorded: the stepscore ASL engine
+# (release build) side by side with moto's Step Functions interpreter on the same definitions.
+#   (a) Pass -> Choice loop counting to 10,000 with States.MathAdd   (loop.asl.json)
+#   (b) inline Map over 10,000 items                                  (map.asl.json)
+# Usage: bench/asl/run.sh            (moto is pinned in bench/.venv, created on first run)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+here="$root/bench/asl"
+venv="$root/bench/.venv"
+moto_pin="moto[server]==5.2.5"
+
+if ! "$venv/bin/python" -c 'import moto, sys; sys.exit(moto.__version__ != "5.2.5")' 2>/dev/null; then
+  echo "installing $moto_pin into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$moto_pin" >&2
+fi
+cargo build --quiet --release -p stepscore-asl --example bench --manifest-path "$root/Cargo.toml"
+ours="$root/target/release/examples/bench"
+
+rate() { sed -n 's/.*rate=\([0-9]*\).*/\1/p'; }
+
+run_case() {
+  local label=$1 def=$2 input=$3
+  local ours_line moto_line
+  ours_line=$(taskset -c 0 "$ours" "$here/$def" "$input" 2>&1 || "$ours" "$here/$def" "$input")
+  moto_line=$(taskset -c 0 "$venv/bin/python" "$here/moto_bench.py" "$here/$def" "$input" 2>/dev/null || "$venv/bin/python" "$here/moto_bench.py" "$here/$def" "$input")
+  local a b
+  a=$(echo "$ours_line" | rate)
+  b=$(echo "$moto_line" | rate)
+  printf '%-34s stepscore %12s/s   moto %8s/s   ratio %sx\n' "$label" "$a" "$b" "$(( a / (b > 0 ? b : 1) ))"
+  echo "  stepscore: $ours_line"
+  echo "  moto:      $moto_line"
+}
+
+run_case "Pass->Choice loop to 10,000" loop.asl.json '{"count":0}'
+run_case "inline Map over 10,000 items" map.asl.json items:10000
