@@ -493,6 +493,78 @@ impl LocalRuntime {
         })
     }
 
+    /// Fires `scheduler`'s schedules from `from` until `until` (or forever) into the
+    /// `stepscore-schedule` function, as EventBridge Scheduler does (context attributes filled,
+    /// failed invocations retried three times, then dropped with an error log as to a DLQ);
+    /// returns the number of fires.
+    pub async fn run_schedules(
+        &self,
+        scheduler: &crate::schedule::Scheduler,
+        from: DateTime<Utc>,
+        until: Option<DateTime<Utc>>,
+    ) -> usize {
+        const RETRIES: u32 = 3;
+        let scale = self.inner.config.time_scale;
+        scheduler
+            .run(from, until, scale, |fire| {
+                let rt = self.clone();
+                async move {
+                    let arn = format!("arn:aws:scheduler:{LOCAL_REGION}:{LOCAL_ACCOUNT}:schedule/default/{}", fire.schedule);
+                    for attempt in 1..=RETRIES + 1 {
+                        let input = crate::schedule::fill_context_attributes(&fire.input, &fire, &arn, attempt);
+                        match rt.invoke("stepscore-schedule", input).await {
+                            Ok(_) => return,
+                            Err(e) => tracing::warn!(schedule = %fire.schedule, attempt, error = %e, "schedule target failed"),
+                        }
+                    }
+                    tracing::error!(schedule = %fire.schedule, scheduled_time = %fire.scheduled_time, "schedule fire dropped after retries (dead letter)");
+                }
+            })
+            .await
+    }
+
+    /// The job record with this id.
+    pub async fn job(
+        &self,
+        id: &stepscore_core::JobId,
+    ) -> Result<Option<stepscore_core::record::JobRecord>, stepscore_core::ports::TableError> {
+        use stepscore_core::ports::JobTable;
+        self.inner.table.get(id).await
+    }
+
+    /// Job records, most recently updated first.
+    pub async fn jobs(
+        &self,
+        filter: &stepscore_core::ports::ListFilter,
+    ) -> Result<Vec<stepscore_core::record::JobRecord>, stepscore_core::ports::TableError> {
+        use stepscore_core::ports::JobTable;
+        self.inner.table.list(filter).await
+    }
+
+    /// The log files of every Batch attempt of a Batch job (and of its array children), as
+    /// `(batch job id, attempt, stdout, stderr)`, in order.
+    pub fn batch_logs(
+        &self,
+        batch_job_id: &str,
+    ) -> Result<Vec<(String, u32, PathBuf, PathBuf)>, RuntimeError> {
+        let mut ids = vec![batch_job_id.to_owned()];
+        if let Ok(Some(job)) = self.inner.batch.job(batch_job_id)
+            && let Some(n) = job.array_size
+        {
+            ids.extend((0..n).map(|i| format!("{batch_job_id}:{i}")));
+        }
+        Ok(ids
+            .into_iter()
+            .flat_map(|id| {
+                self.inner
+                    .batch
+                    .log_files(&id)
+                    .into_iter()
+                    .map(move |(n, o, e)| (id.clone(), n, o, e))
+            })
+            .collect())
+    }
+
     fn dberr(&self, e: rusqlite::Error) -> RuntimeError {
         RuntimeError::Database {
             path: self

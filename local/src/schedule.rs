@@ -678,3 +678,110 @@ fn nearest_weekday(y: i32, m: u32, n: u32, last: u32) -> u32 {
         _ => n,
     }
 }
+
+/// One schedule as Terraform's `schedules` variable declares it (the same file drives both).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// `cron(…)`, `rate(…)` or `at(…)`.
+    pub expression: String,
+    /// IANA time zone (default UTC).
+    #[serde(default = "utc_name")]
+    pub timezone: String,
+    /// The job-config template: JSON text (as in Terraform) or a JSON object.
+    pub template: Value,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// Disabled schedules never fire.
+    #[serde(default = "enabled_default")]
+    pub enabled: bool,
+}
+
+fn utc_name() -> String {
+    "UTC".into()
+}
+
+fn enabled_default() -> bool {
+    true
+}
+
+/// Why a schedules document was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleFileError {
+    /// The document is not a map of schedule specs.
+    #[error("schedules document: {0}")]
+    Shape(String),
+    /// One schedule is wrong.
+    #[error("schedule '{name}': {source}")]
+    Schedule {
+        name: String,
+        #[source]
+        source: ScheduleError,
+    },
+    /// A template is not JSON.
+    #[error("schedule '{name}': template is not a JSON document: {message}")]
+    Template { name: String, message: String },
+}
+
+/// The enabled schedules of a `{ name: { expression, timezone, template, … } }` document,
+/// anchored (for rates) at `start`.
+pub fn schedules_from_json(
+    doc: &Value,
+    start: DateTime<Utc>,
+) -> Result<Vec<Schedule>, ScheduleFileError> {
+    let specs: std::collections::BTreeMap<String, ScheduleSpec> =
+        serde_json::from_value(doc.clone()).map_err(|e| ScheduleFileError::Shape(e.to_string()))?;
+    let mut out = Vec::new();
+    for (name, spec) in specs {
+        if !spec.enabled {
+            continue;
+        }
+        let wrap = |source| ScheduleFileError::Schedule {
+            name: name.clone(),
+            source,
+        };
+        let expression = ScheduleExpression::parse(&spec.expression).map_err(wrap)?;
+        let time_zone = parse_time_zone(&spec.timezone).map_err(wrap)?;
+        let input = match spec.template {
+            Value::String(text) => {
+                serde_json::from_str(&text).map_err(|e| ScheduleFileError::Template {
+                    name: name.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            other => other,
+        };
+        out.push(Schedule {
+            name,
+            expression,
+            time_zone,
+            start,
+            end: None,
+            input,
+        });
+    }
+    Ok(out)
+}
+
+/// Replaces EventBridge Scheduler's context attributes (`<aws.scheduler.scheduled-time>`, …)
+/// in a target input, as the service does before invoking the target.
+pub fn fill_context_attributes(
+    input: &Value,
+    fire: &Fire,
+    schedule_arn: &str,
+    attempt: u32,
+) -> Value {
+    let text = input.to_string();
+    let filled = text
+        .replace(
+            "<aws.scheduler.scheduled-time>",
+            &fire
+                .scheduled_time
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )
+        .replace("<aws.scheduler.execution-id>", &fire.execution_id)
+        .replace("<aws.scheduler.schedule-arn>", schedule_arn)
+        .replace("<aws.scheduler.attempt-number>", &attempt.to_string());
+    serde_json::from_str(&filled).unwrap_or_else(|_| input.clone())
+}

@@ -322,3 +322,70 @@ async fn a_sigkilled_runtime_resumes_every_execution_on_restart() {
     assert_eq!(ended.len(), n, "every job completed: {r:?}");
     let _: Value = rt.history(&execs[0].name).unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schedules_fire_templates_into_the_schedule_function_like_eventbridge() {
+    use std::sync::{Arc, Mutex};
+    let d = tempfile::tempdir().unwrap();
+    let container = functions::write_container(d.path());
+    let mut config = functions::config(d.path(), container, 600.0); // a minute in 0.1 s
+    config.time_scale = 600.0;
+    let rt = LocalRuntime::open(config).unwrap();
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = seen.clone();
+    rt.register_function(
+        "stepscore-schedule",
+        Arc::new(move |input: Value| {
+            let sink = sink.clone();
+            Box::pin(async move {
+                sink.lock().unwrap().push(input.clone());
+                // the first attempt of every fire fails: the scheduler retries it
+                if input["attempt"] == "1" {
+                    return Err(stepscore_local::LambdaError {
+                        error_type: "TransientError".into(),
+                        error_message: "try again".into(),
+                    });
+                }
+                Ok(json!({}))
+            })
+        }),
+    );
+    let doc = json!({
+        "every-minute": {
+            "expression": "rate(1 minute)",
+            "template": "{\"name\": \"daily\", \"at\": \"<aws.scheduler.scheduled-time>\", \"attempt\": \"<aws.scheduler.attempt-number>\"}"
+        },
+        "off": {"expression": "rate(1 minute)", "template": {"name": "never"}, "enabled": false}
+    });
+    let start = chrono::Utc::now();
+    let schedules = stepscore_local::schedule::schedules_from_json(&doc, start).unwrap();
+    assert_eq!(schedules.len(), 1);
+    let scheduler = stepscore_local::Scheduler::new(schedules);
+    let fired = rt
+        .run_schedules(
+            &scheduler,
+            start,
+            Some(start + chrono::Duration::minutes(3)),
+        )
+        .await;
+    assert_eq!(fired, 3);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    let expect_at = |k: i64| {
+        (start + chrono::Duration::minutes(k)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    assert_eq!(
+        seen[0],
+        json!({"name": "daily", "at": expect_at(1), "attempt": "1"})
+    );
+    assert_eq!(
+        seen[1],
+        json!({"name": "daily", "at": expect_at(1), "attempt": "2"})
+    );
+    assert_eq!(seen[5]["at"], json!(expect_at(3)));
+    let bad = json!({"x": {"expression": "cron(0 8 * * * *)", "template": "{}"}});
+    let err = stepscore_local::schedule::schedules_from_json(&bad, start)
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("schedule 'x': cron expression"), "{err}");
+}
