@@ -1059,11 +1059,20 @@ impl<'a> Runner<'a> {
     fn wait_until(&self, st: &State, entered: u64, w: &WaitSpec, eff: &Value, vars: &Vars) -> Result<DateTime<Utc>, Fault> {
         let now = self.now();
         let scope = Scope { input: eff, context: self.ctx, variables: vars };
+        let until = self.wait_target(st, entered, w, now, &scope)?;
+        // AWS keeps wait delays in 32-bit seconds.
+        if (until - now).num_seconds() > i64::from(i32::MAX) {
+            return Err(self.runtime(st, entered, "Wait state delay is too long.").into());
+        }
+        Ok(until)
+    }
+
+    fn wait_target(&self, st: &State, entered: u64, w: &WaitSpec, now: DateTime<Utc>, scope: &Scope) -> Result<DateTime<Utc>, Fault> {
         Ok(match w {
             WaitSpec::Seconds(s) => now + chrono::Duration::seconds(*s as i64),
             WaitSpec::Timestamp(t) => *t,
             WaitSpec::SecondsPath(p) => {
-                let v = p.resolve(&scope).map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
+                let v = p.resolve(scope).map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
                 let secs = match &v {
                     Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
                     _ => return Err(self.runtime(st, entered, format!("The SecondsPath parameter cannot be parsed as a long value: {} == {}", p.as_str(), value_text(&v))).into()),
@@ -1071,10 +1080,10 @@ impl<'a> Runner<'a> {
                 if secs < 0 {
                     return Err(self.runtime(st, entered, format!("The SecondsPath parameter references a negative value: {} == {}", p.as_str(), secs)).into());
                 }
-                now + chrono::Duration::seconds(secs.min(i64::from(i32::MAX)))
+                now + chrono::Duration::seconds(secs.min(i64::from(i32::MAX) + 1))
             }
             WaitSpec::TimestampPath(p) => {
-                let v = p.resolve(&scope).map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
+                let v = p.resolve(scope).map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
                 match v.as_str().and_then(crate::model::parse_timestamp) {
                     Some(t) => t,
                     None => {
