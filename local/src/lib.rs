@@ -1,23 +1,53 @@
 //! The embedded world: every port of `stepscore-core` implemented on one machine, and a runtime
-//! that runs the pipeline's state machine with the real handlers, no cloud and no docker.
+//! that runs the pipeline's state machine with in-process Lambda functions, no cloud and no
+//! docker.
 //!
 //! # Layout
-//! - [`store`]: [`DirStore`], S3 as a directory tree (one folder per bucket), emitting S3 events.
+//! - [`store`]: [`DirStore`], S3 as a directory tree (`<root>/<bucket>/<key>`, metadata kept
+//!   outside the bucket folders), atomic puts, MD5 ETags, a version id per put, and the S3
+//!   `ObjectCreated:Put` event for configs under `jobs/`.
+//! - [`table`]: [`SqliteTable`], the job table with DynamoDB's conditional-write semantics (one
+//!   `UPDATE … WHERE progress < ?`), WAL mode, safe across processes.
+//! - [`batch`]: [`LocalBatch`], AWS Batch: queues with priorities over spot and on-demand
+//!   capacity, AWS's job states, retry strategies, attempt timeouts, array jobs, per-attempt
+//!   logs, spot-reclaim injection; each attempt is a child process.
+//! - [`schedule`]: EventBridge Scheduler's `cron()`/`rate()`/`at()` in IANA time zones, and a
+//!   [`Scheduler`] that fires templates.
+//! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
+//! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it.
+//! - [`db`]: the state database shared by the table, Batch, executions and the event outbox.
+//!
+//! # Architecture invariants
+//! - The bucket folders hold object bytes only, so the scorer (`STEPSCORE_LOCAL_S3_ROOT`) and
+//!   people can read them as plain files; nothing this crate writes is ever listed as a key.
+//! - Every state change is in the state database before it is acted on: an S3 event is in the
+//!   outbox before `put` returns, an execution's snapshot is saved after every top-level state,
+//!   a Batch job's status before its process starts. A process killed at any point loses
+//!   nothing; the next `serve` redelivers, resumes and re-runs from there.
+//! - A Batch attempt whose process died with its runtime is a lost host (statusReason
+//!   `Host EC2 (instance i-…) terminated.`): the retry strategy decides, as on AWS.
+//! - Exactly one process serves a state directory (`runtime.lock`); any number may read it,
+//!   drop configs and start executions.
+//!
+//! # For the CLI
+//! Open a [`LocalRuntime`] on a [`RuntimeConfig`], register the Lambda functions, then: drop a
+//! config ([`LocalRuntime::drop_config`]), start by hand ([`LocalRuntime::start_execution`]),
+//! read [`LocalRuntime::job`]/[`LocalRuntime::jobs`], [`LocalRuntime::execution`],
+//! [`LocalRuntime::list_executions`], [`LocalRuntime::history`], [`LocalRuntime::batch_logs`],
+//! follow one with [`LocalRuntime::watch`], run schedules with [`LocalRuntime::run_schedules`],
+//! and run everything with [`LocalRuntime::serve`] (inside a tokio runtime).
 
-pub mod store;
-
-pub use store::{DirStore, EventSink, NotificationFilter};
-pub mod db;
-pub mod schedule;
-pub mod table;
-
-pub use schedule::{Fire, Schedule, ScheduleExpression, Scheduler};
-pub use table::SqliteTable;
 pub mod batch;
-
-pub use batch::{BatchConfig, LocalBatch};
+pub mod db;
 pub mod executions;
 pub mod runtime;
+pub mod schedule;
+pub mod store;
+pub mod table;
 
+pub use batch::{BatchConfig, LocalBatch};
 pub use executions::{ExecutionInfo, ExecutionState, LocalExecutions};
 pub use runtime::{LambdaError, LambdaFn, LocalRuntime, RuntimeConfig, ScaledClock, Server};
+pub use schedule::{Fire, Schedule, ScheduleExpression, Scheduler};
+pub use store::{DirStore, EventSink, NotificationFilter};
+pub use table::SqliteTable;

@@ -452,6 +452,39 @@ impl LocalRuntime {
         }
     }
 
+    /// Follows an execution: calls `on_event` with each new history event (GetExecutionHistory
+    /// shape) as it is recorded, and returns the execution once it has ended (or at `timeout`).
+    pub async fn watch(
+        &self,
+        name: &str,
+        timeout: Duration,
+        mut on_event: impl FnMut(&Value),
+    ) -> Result<ExecutionInfo, RuntimeError> {
+        let deadline = Instant::now() + timeout;
+        let mut seen = 0u64;
+        loop {
+            let info = self.execution(name)?;
+            if let Some(h) = self.history(name)? {
+                for ev in h["events"].as_array().into_iter().flatten() {
+                    let id = ev["id"].as_u64().unwrap_or(0);
+                    if id > seen {
+                        seen = id;
+                        on_event(ev);
+                    }
+                }
+            }
+            match info {
+                Some(e) if e.status != ExecutionState::Running => return Ok(e),
+                _ if Instant::now() > deadline => {
+                    return Err(RuntimeError::Timeout(format!(
+                        "execution '{name}' did not end within {timeout:?}"
+                    )));
+                }
+                _ => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+
     /// Runs the pipeline: delivers S3 events, runs executions and Batch jobs, until the returned
     /// server is shut down (or dropped). Only one process per state directory may serve.
     pub fn serve(&self) -> Result<Server, RuntimeError> {

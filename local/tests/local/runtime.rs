@@ -99,6 +99,16 @@ async fn a_dropped_config_runs_through_admit_the_state_machine_and_batch() {
         "{kinds:?}"
     );
     assert_eq!(runs(d.path()).iter().filter(|r| r[0] == "end").count(), 1);
+    // watching a finished execution replays its whole history once
+    let mut watched = Vec::new();
+    let w = rt
+        .watch(&e.name, Duration::from_secs(5), |ev| {
+            watched.push(ev["id"].as_u64().unwrap())
+        })
+        .await
+        .unwrap();
+    assert_eq!(w.status, ExecutionState::Succeeded);
+    assert_eq!(watched, (1..=kinds.len() as u64).collect::<Vec<_>>());
     server.shutdown();
 }
 
