@@ -1,8 +1,35 @@
-//! Pipeline Lambda handlers.
+//! The pipeline's Lambda handlers: plain async functions over the core ports, each wrapped by a
+//! thin `lambda_runtime` binary (`src/bin/stepscore-<name>.rs`) on AWS and called in process by
+//! the embedded runtime.
 //!
-//! NOTE TO HELPER-4 (aws adapters): since 20:35 UTC the handlers (handlers/src, handlers/tests,
-//! handlers/src/bin) and the state machine (state-machines/) are written by helper-7, to split
-//! issue 4's load. Please skip them: finish SfnExecutions and BatchClient in aws/, the IAM
-//! action mapping (port method -> IAM actions) in stepscore_aws, and the full admit -> submit ->
-//! check -> finalize moto pass in aws/tests, calling the handler functions from this crate once
-//! they land (watch `git log -- handlers`). This note will be replaced by the crate docs.
+//! # Layout
+//! - [`admit`]: `admit` (S3 ObjectCreated on `jobs/`) and `schedule` (EventBridge Scheduler), one
+//!   shared admission path: validate, check model and input, write the record, start the
+//!   execution named by the job id.
+//! - [`tasks`]: the state machine's tasks `register`, `submit`, `check`, `finalize`.
+//! - [`job`]: the job as it travels between tasks, and the growing polling interval.
+//! - [`error`]: [`HandlerError`] and the fixed error names (`stepscore.Transient`, …) the state
+//!   machine's Retry/Catch match.
+//! - [`iam`]: the IAM actions behind each port call, checked against `lambda-functions.json`.
+//!
+//! # Invariants
+//! Handlers see only ports: no AWS SDK type crosses into this crate's library. A duplicated event
+//! admits nothing twice (job ids are derived from the object version or scheduled time), and a
+//! record's status only moves forward.
+
+pub mod admit;
+pub mod error;
+pub mod iam;
+pub mod job;
+pub mod tasks;
+
+pub use admit::{AdmitPorts, Admitted, ScheduledRun, admit, schedule};
+pub use error::HandlerError;
+pub use job::{Job, Poll, QueueKind, next_wait};
+pub use tasks::{check, exit_code_meaning, finalize, register, submit};
+
+/// The deployment contract (functions, environment, IAM actions, state-machine placeholders).
+pub const LAMBDA_FUNCTIONS_JSON: &str = include_str!("../lambda-functions.json");
+
+/// The scoring state machine definition, with `${placeholders}` unfilled.
+pub const STATE_MACHINE_JSON: &str = include_str!("../../state-machines/scoring-pipeline.asl.json");

@@ -1,0 +1,367 @@
+//! Admission: the S3 `jobs/` notification (admit) and EventBridge Scheduler runs (schedule)
+//! share one path from a config document to a job record and a started execution.
+
+use aws_lambda_events::s3::S3Event;
+use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use percent_encoding::percent_decode_str;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use stepscore_core::config::{JobConfig, MAX_CONFIG_BYTES};
+use stepscore_core::ports::{
+    Clock, Created, ExecutionError, Executions, JobTable, ObjectStore, StoreError,
+};
+use stepscore_core::record::JobRecord;
+use stepscore_core::{JobId, ObjectUri};
+
+use crate::error::HandlerError;
+
+/// The ports admission touches.
+#[derive(Debug, Clone, Copy)]
+pub struct AdmitPorts<'a> {
+    /// Where configs, models and inputs live.
+    pub store: &'a dyn ObjectStore,
+    /// The job table.
+    pub table: &'a dyn JobTable,
+    /// The state machine's executions.
+    pub executions: &'a dyn Executions,
+    /// Now.
+    pub clock: &'a dyn Clock,
+}
+
+/// What admission did with one config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Admitted {
+    /// A PENDING record was written and the execution started.
+    Started {
+        job_id: String,
+        execution_arn: String,
+    },
+    /// The job was admitted before (a duplicated event): nothing new was started.
+    Duplicate {
+        job_id: String,
+        execution_arn: String,
+    },
+    /// The config was rejected: a FAILED record says why.
+    Rejected { job_id: String, reason: String },
+    /// The object is not a job config (outside `jobs/` or not `.json`).
+    Skipped { key: String },
+}
+
+/// The prefix under which job configs are admitted.
+pub const JOBS_PREFIX: &str = "jobs/";
+
+/// Handles an S3 ObjectCreated notification: admits every `jobs/*.json` object in it.
+///
+/// A config that cannot be admitted (unreadable, invalid, model or input missing) gets a FAILED
+/// record and counts as handled; only a transient failure returns an error, so Lambda's async
+/// retries and the dead-letter queue keep the event.
+pub async fn admit(ports: AdmitPorts<'_>, event: &S3Event) -> Result<Vec<Admitted>, HandlerError> {
+    let mut out = Vec::with_capacity(event.records.len());
+    for record in &event.records {
+        let bucket = record.s3.bucket.name.clone().unwrap_or_default();
+        let raw_key = record.s3.object.key.clone().unwrap_or_default();
+        let key = decode_key(&raw_key);
+        if !key.starts_with(JOBS_PREFIX) || !key.ends_with(".json") {
+            tracing::warn!(bucket = %bucket, key = %key, "skipping an object that is not a jobs/*.json config; check the bucket notification's filter");
+            out.push(Admitted::Skipped { key });
+            continue;
+        }
+        let version = record
+            .s3
+            .object
+            .version_id
+            .clone()
+            .filter(|v| !v.is_empty() && v != "null")
+            .or_else(|| record.s3.object.e_tag.clone())
+            .unwrap_or_default();
+        let id = JobId::for_object(&bucket, &key, &version);
+        let source = format!("s3://{bucket}/{key}");
+        let document = match ObjectUri::new(bucket.clone(), key.clone()) {
+            Ok(uri) => read_config(ports.store, &uri).await?,
+            Err(e) => Document::Unreadable(format!("the event names an invalid object: {e}")),
+        };
+        out.push(admit_document(ports, id, &source, document).await?);
+    }
+    Ok(out)
+}
+
+/// S3 event keys are form-encoded: `+` is a space, `%xx` a byte.
+fn decode_key(key: &str) -> String {
+    let spaced = key.replace('+', " ");
+    percent_decode_str(&spaced).decode_utf8_lossy().into_owned()
+}
+
+/// A config document as admission received it.
+#[derive(Debug)]
+pub(crate) enum Document {
+    /// The document's bytes.
+    Bytes(Vec<u8>),
+    /// It could not be read; why.
+    Unreadable(String),
+}
+
+async fn read_config(store: &dyn ObjectStore, uri: &ObjectUri) -> Result<Document, HandlerError> {
+    match store.get_bytes(uri, MAX_CONFIG_BYTES as u64).await {
+        Ok(bytes) => Ok(Document::Bytes(bytes)),
+        Err(e) if e.is_transient() => Err(e.into()),
+        Err(StoreError::TooLarge { size, .. }) => Ok(Document::Unreadable(format!(
+            "(document): is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes (64 KiB): pass data by URI, not inline"
+        ))),
+        Err(e) => Ok(Document::Unreadable(format!(
+            "the config cannot be read: {e}"
+        ))),
+    }
+}
+
+/// Validates a document, checks the model and input exist, writes the record and starts the
+/// execution named by the job id.
+pub(crate) async fn admit_document(
+    ports: AdmitPorts<'_>,
+    id: JobId,
+    source: &str,
+    document: Document,
+) -> Result<Admitted, HandlerError> {
+    let now = ports.clock.now();
+    let (raw, verdict) = match document {
+        Document::Unreadable(reason) => (Value::Null, Err(reason)),
+        Document::Bytes(bytes) => {
+            let raw = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+            match JobConfig::from_slice(&bytes, source) {
+                Ok(config) => {
+                    let missing = missing_objects(ports.store, &config).await?;
+                    if missing.is_empty() {
+                        (raw, Ok(config))
+                    } else {
+                        (
+                            raw,
+                            Err(format!("job config {source}: {}", missing.join("; "))),
+                        )
+                    }
+                }
+                Err(e) => (raw, Err(e.to_string())),
+            }
+        }
+    };
+    let config = match verdict {
+        Ok(config) => config,
+        Err(reason) => {
+            tracing::warn!(job_id = %id, source, reason = %reason, "rejecting job config");
+            let record = JobRecord::rejected(id.clone(), source, raw, reason.clone(), now);
+            return match ports.table.create(&record).await? {
+                Created::Created => Ok(Admitted::Rejected {
+                    job_id: id.to_string(),
+                    reason,
+                }),
+                Created::Exists(existing) => Ok(Admitted::Rejected {
+                    job_id: id.to_string(),
+                    reason: existing.failure_reason.unwrap_or(reason),
+                }),
+            };
+        }
+    };
+
+    let execution_arn = ports.executions.execution_arn(id.as_str());
+    let mut record = JobRecord::pending(id.clone(), source, config.to_json(), now);
+    record.execution_arn = Some(execution_arn.clone());
+    let created = ports.table.create(&record).await?;
+    if let Created::Exists(existing) = &created {
+        if existing.failure_reason.is_some() && existing.attempts.is_empty() {
+            // rejected before: a redelivery must not start what was refused
+            return Ok(Admitted::Rejected {
+                job_id: id.to_string(),
+                reason: existing.failure_reason.clone().unwrap_or_default(),
+            });
+        }
+    }
+    // Started even when the record existed: a previous delivery may have died between the two.
+    let input = json!({"job_id": id, "config": config.to_json(), "source": source});
+    let started = match ports.executions.start(id.as_str(), &input).await {
+        Ok(s) => Some(s),
+        Err(ExecutionError::NameConflict { message, .. }) => {
+            tracing::warn!(job_id = %id, message = %message, "an execution of this job exists with another input; leaving it");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let duplicate = matches!(created, Created::Exists(_))
+        || matches!(
+            started,
+            None | Some(stepscore_core::ports::Started::AlreadyExists { .. })
+        );
+    let arn = started
+        .map(|s| s.execution_arn().to_owned())
+        .unwrap_or(execution_arn);
+    tracing::info!(job_id = %id, execution_arn = %arn, duplicate, "job admitted");
+    Ok(if duplicate {
+        Admitted::Duplicate {
+            job_id: id.to_string(),
+            execution_arn: arn,
+        }
+    } else {
+        Admitted::Started {
+            job_id: id.to_string(),
+            execution_arn: arn,
+        }
+    })
+}
+
+/// The problems with the objects a config names (model missing, input empty, ...).
+async fn missing_objects(
+    store: &dyn ObjectStore,
+    config: &JobConfig,
+) -> Result<Vec<String>, HandlerError> {
+    let mut problems = Vec::new();
+    match store.head(&config.model).await {
+        Ok(_) => {}
+        Err(e) if e.is_transient() => return Err(e.into()),
+        Err(e) => problems.push(format!(
+            "model: '{}' cannot be read ({e}): upload the model artifact first",
+            config.model
+        )),
+    }
+    if config.input.is_prefix() {
+        match store.list(&config.input).await {
+            Ok(objects) if objects.is_empty() => problems.push(format!(
+                "input: no objects under '{}': upload the input CSV files first",
+                config.input
+            )),
+            Ok(_) => {}
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => problems.push(format!("input: '{}' cannot be listed ({e})", config.input)),
+        }
+    } else {
+        match store.head(&config.input).await {
+            Ok(_) => {}
+            Err(e) if e.is_transient() => return Err(e.into()),
+            Err(e) => problems.push(format!(
+                "input: '{}' cannot be read ({e}): upload the input CSV first",
+                config.input
+            )),
+        }
+    }
+    Ok(problems)
+}
+
+/// An EventBridge Scheduler invocation.
+///
+/// Accepted shapes:
+/// - `{"schedule": "<name>", "template": {…config…}, "scheduled_time"?: "<RFC 3339>"}`; set
+///   `scheduled_time` to `<aws.scheduler.scheduled-time>` in the schedule's input to make a retried
+///   invocation idempotent;
+/// - a bare config template (what `terraform/scheduler.tf` sends): the schedule name is the
+///   template's `name` and the scheduled time is now, truncated to the minute (schedules fire at
+///   minute granularity, so a retry within the same minute is still idempotent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledRun {
+    /// The schedule's name.
+    pub schedule: String,
+    /// The config template.
+    pub template: Value,
+    /// When the run was scheduled.
+    pub scheduled_time: DateTime<Utc>,
+}
+
+impl ScheduledRun {
+    /// Reads an invocation payload in either accepted shape.
+    pub fn from_event(event: &Value, now: DateTime<Utc>) -> Result<Self, HandlerError> {
+        let minute = now
+            .with_second(0)
+            .and_then(|t| t.with_nanosecond(0))
+            .unwrap_or(now);
+        if let Some(template) = event.get("template") {
+            let schedule = event
+                .get("schedule")
+                .and_then(Value::as_str)
+                .or_else(|| template.get("name").and_then(Value::as_str))
+                .ok_or_else(|| HandlerError::BadConfig("the scheduled event has a template but no 'schedule' name: add \"schedule\": \"<name>\" to the schedule's input".into()))?;
+            let scheduled_time = match event.get("scheduled_time") {
+                None => minute,
+                Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
+                    .map_err(|e| HandlerError::BadConfig(format!("scheduled_time '{s}' is not an RFC 3339 time ({e}): use <aws.scheduler.scheduled-time>")))?
+                    .with_timezone(&Utc),
+                Some(other) => {
+                    return Err(HandlerError::BadConfig(format!("scheduled_time must be an RFC 3339 string, found {other}")));
+                }
+            };
+            return Ok(ScheduledRun {
+                schedule: schedule.to_owned(),
+                template: template.clone(),
+                scheduled_time,
+            });
+        }
+        let schedule = event.get("name").and_then(Value::as_str).ok_or_else(|| {
+            HandlerError::BadConfig("the scheduled event is neither {\"schedule\", \"template\"} nor a config template with a 'name'".into())
+        })?;
+        Ok(ScheduledRun {
+            schedule: schedule.to_owned(),
+            template: event.clone(),
+            scheduled_time: minute,
+        })
+    }
+
+    /// The run's job id: the same for every invocation of one scheduled time.
+    pub fn job_id(&self) -> JobId {
+        JobId::for_name(
+            &self.schedule,
+            &self
+                .scheduled_time
+                .to_rfc3339_opts(SecondsFormat::Secs, true),
+        )
+    }
+
+    /// The template with `{{date}}`, `{{time}}`, `{{run_id}}` and `{{scheduled_time}}` filled in
+    /// every string value.
+    pub fn render(&self) -> Value {
+        let t = self.scheduled_time;
+        let values = [
+            ("{{date}}", t.format("%Y-%m-%d").to_string()),
+            ("{{time}}", t.format("%H%M%S").to_string()),
+            ("{{run_id}}", self.job_id().to_string()),
+            (
+                "{{scheduled_time}}",
+                t.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ),
+        ];
+        render_value(&self.template, &values)
+    }
+}
+
+fn render_value(v: &Value, values: &[(&str, String)]) -> Value {
+    match v {
+        Value::String(s) => {
+            let mut s = s.clone();
+            for (k, val) in values {
+                if s.contains(k) {
+                    s = s.replace(k, val);
+                }
+            }
+            Value::String(s)
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|i| render_value(i, values)).collect())
+        }
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, i)| (k.clone(), render_value(i, values)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Handles an EventBridge Scheduler invocation: renders the template and admits it like a
+/// config dropped into `jobs/`, with source `schedule:<name>`.
+pub async fn schedule(ports: AdmitPorts<'_>, event: &Value) -> Result<Admitted, HandlerError> {
+    let run = ScheduledRun::from_event(event, ports.clock.now())?;
+    let id = run.job_id();
+    let source = format!("schedule:{}", run.schedule);
+    let bytes = serde_json::to_vec(&run.render()).map_err(|e| {
+        HandlerError::Internal(format!(
+            "rendered template of schedule '{}' cannot be written: {e}",
+            run.schedule
+        ))
+    })?;
+    tracing::info!(schedule = %run.schedule, job_id = %id, scheduled_time = %run.scheduled_time, "scheduled run");
+    admit_document(ports, id, &source, Document::Bytes(bytes)).await
+}

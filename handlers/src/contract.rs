@@ -1,0 +1,34 @@
+//! `lambda-functions.json`: the functions' binaries, environment and IAM actions, shared with
+//! Terraform and its cross-check tests.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The file's text, part of this build.
+pub const LAMBDA_FUNCTIONS_JSON: &str = include_str!("../lambda-functions.json");
+
+/// The parsed contract.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Contract {
+    /// Function name -> its contract.
+    pub functions: BTreeMap<String, Function>,
+    /// Placeholder name -> what it holds.
+    pub state_machine_placeholders: BTreeMap<String, String>,
+}
+
+/// One function's contract.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Function {
+    /// The binary's name.
+    pub binary: String,
+    /// The environment variables it reads.
+    pub env: Vec<String>,
+    /// The IAM actions its code calls.
+    pub iam_actions: Vec<String>,
+}
+
+/// The contract of this build.
+pub fn contract() -> Result<Contract, serde_json::Error> {
+    serde_json::from_str(LAMBDA_FUNCTIONS_JSON)
+}
