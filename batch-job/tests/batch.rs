@@ -1,0 +1,575 @@
+//! Specification of the scoring container: training and artifacts, kernels against smartcore,
+//! CSV edge cases, sharding, and the binary's exit codes.
+
+use std::path::{Path, PathBuf};
+
+use stepscore_batch::artifact::{self, Algorithm};
+use stepscore_batch::kernel::{Kernel, Predictions, sigmoid};
+use stepscore_batch::model::Model;
+use stepscore_batch::score::{ScoreJob, Shard};
+use stepscore_batch::storage::{Location, Storage};
+use stepscore_batch::train::{self, Dataset, Fitted, HyperParams, Trained};
+use stepscore_core::config::BadRowPolicy;
+use stepscore_core::manifest::ScoringManifest;
+
+/// A deterministic classification data set (the benchmark's generator) as CSV text.
+fn bench_csv(rows: u64, seed: u64) -> String {
+    let mut out = Vec::new();
+    stepscore_batch::benchdata::write_bench_data(&mut out, rows, 5, seed).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn dataset(dir: &Path, rows: u64) -> Dataset {
+    let p = write(dir, "train.csv", bench_csv(rows, 3));
+    train::load_dataset(
+        &Storage::local_only(),
+        &Location::Local(p),
+        "label",
+        &[],
+        &["id".to_owned()],
+    )
+    .unwrap()
+}
+
+fn params() -> HyperParams {
+    HyperParams {
+        n_trees: 7,
+        max_depth: Some(5),
+        k: 3,
+        alpha: 0.1,
+        ..HyperParams::default()
+    }
+}
+
+/// Trains `algorithm`; regressors predict feature f0 from the others.
+fn trained(data: &Dataset, algorithm: Algorithm) -> (Trained, Dataset) {
+    let data = match algorithm.task() {
+        artifact::Task::Classification => data.clone(),
+        artifact::Task::Regression => {
+            let nf = data.features.len();
+            let mut d = Dataset {
+                features: data.features[1..].to_vec(),
+                x: Vec::new(),
+                target: Vec::new(),
+            };
+            for row in data.x.chunks(nf) {
+                d.x.extend_from_slice(&row[1..]);
+                d.target.push((row[0] * 3.0 + row[1]).to_string());
+            }
+            d
+        }
+    };
+    let t = train::train_dataset(&data, "train.csv", "label", algorithm, 0.25, &params()).unwrap();
+    (t, data)
+}
+
+fn score_local(
+    dir: &Path,
+    model: &Path,
+    input: &Path,
+    out: &str,
+    policy: BadRowPolicy,
+    shard: Shard,
+) -> Result<ScoringManifest, stepscore_batch::Error> {
+    let job = ScoreJob {
+        job_id: "job-1".into(),
+        model: Location::Local(model.to_owned()),
+        input: Location::Local(input.to_owned()),
+        output: Location::Local(dir.join(out)),
+        id_columns: vec!["id".into()],
+        on_bad_row: policy,
+        shard,
+    };
+    stepscore_batch::score(&job, &Storage::local_only())
+}
+
+/// A logistic model over features f0..f4 of the bench data, written to `dir/model.json`.
+fn logistic_model(dir: &Path) -> PathBuf {
+    let data = dataset(dir, 400);
+    let (t, _) = trained(&data, Algorithm::LogisticRegression);
+    write(dir, "model.json", t.artifact_json().unwrap())
+}
+
+const ALL: [Algorithm; 8] = [
+    Algorithm::LogisticRegression,
+    Algorithm::RandomForestClassifier,
+    Algorithm::RandomForestRegressor,
+    Algorithm::DecisionTreeClassifier,
+    Algorithm::DecisionTreeRegressor,
+    Algorithm::LinearRegression,
+    Algorithm::RidgeRegression,
+    Algorithm::KnnClassifier,
+];
+
+mod artifacts {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_round_trips_and_scores_like_smartcore() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dataset(dir.path(), 300);
+        for algorithm in ALL {
+            let (t, data) = trained(&base, algorithm);
+            let bytes = t.artifact_json().unwrap();
+            let model = Model::from_slice(&bytes, "m.json").unwrap();
+            assert_eq!(model.header, t.header, "{algorithm:?}");
+            let nf = data.features.len();
+            let mut preds = Predictions::default();
+            model.predict(&data.x, &mut preds).unwrap();
+            let reference = t.fitted.smartcore_predict(&data.x, nf).unwrap();
+            for (row, want) in reference.iter().enumerate() {
+                let got = match algorithm.task() {
+                    artifact::Task::Classification => f64::from(preds.class[row]),
+                    artifact::Task::Regression => preds.value[row],
+                };
+                assert!(
+                    (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                    "{algorithm:?} row {row}: kernel {got}, smartcore {want}"
+                );
+            }
+            let m = &t.header.metrics;
+            match algorithm.task() {
+                artifact::Task::Classification => {
+                    assert!(
+                        m.accuracy.unwrap() > 0.5 && m.roc_auc.is_some(),
+                        "{algorithm:?} {m:?}"
+                    )
+                }
+                artifact::Task::Regression => {
+                    assert!(m.rmse.is_some() && m.r2.is_some(), "{algorithm:?} {m:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn logistic_probabilities_are_the_sigmoid_of_the_coefficients() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset(dir.path(), 300);
+        let (t, _) = trained(&data, Algorithm::LogisticRegression);
+        let Fitted::Logistic(lr) = &t.fitted else {
+            panic!("not logistic")
+        };
+        use smartcore::linalg::basic::arrays::Array;
+        let nf = data.features.len();
+        let model = Model::from_slice(&t.artifact_json().unwrap(), "m").unwrap();
+        let mut preds = Predictions::default();
+        model.predict(&data.x, &mut preds).unwrap();
+        for (r, row) in data.x.chunks(nf).enumerate() {
+            let z: f64 = (0..nf)
+                .map(|j| lr.coefficients().get((0, j)) * row[j])
+                .sum::<f64>()
+                + lr.intercept().get((0, 0));
+            let p = 1.0 / (1.0 + (-z).exp());
+            assert!((preds.proba[2 * r + 1] - p).abs() < 1e-12, "row {r}");
+            assert!((preds.proba[2 * r] - (1.0 - p)).abs() < 1e-12, "row {r}");
+        }
+        assert_eq!(sigmoid(0.0), 0.5);
+    }
+
+    #[test]
+    fn tree_kernels_keep_every_node() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset(dir.path(), 300);
+        let (t, _) = trained(&data, Algorithm::RandomForestClassifier);
+        let Some(Kernel::Forest { trees, .. }) = &t.kernel else {
+            panic!("no forest kernel")
+        };
+        assert_eq!(trees.len(), 7);
+        assert!(trees.iter().all(|t| t.feature.len() > 1));
+    }
+
+    fn refused(doc: &[u8]) -> String {
+        Model::from_slice(doc, "s3://b/models/m.json")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn unusable_artifacts_are_refused_saying_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = std::fs::read(logistic_model(dir.path())).unwrap();
+        let text = String::from_utf8(good.clone()).unwrap();
+
+        let e = refused(&good[..good.len() / 2]);
+        assert!(
+            e.contains("truncated") && e.contains("s3://b/models/m.json"),
+            "{e}"
+        );
+
+        let newer = text.replace("\"format_version\":1", "\"format_version\":9");
+        let e = refused(newer.as_bytes());
+        assert!(e.contains("newer") && e.contains("upgrade"), "{e}");
+
+        let unknown = text.replace("\"format_version\":1", "\"format_version\":\"one\"");
+        assert!(refused(unknown.as_bytes()).contains("unknown format version"));
+
+        let other = text.replace("stepscore-model", "something-else");
+        assert!(refused(other.as_bytes()).contains("not a stepscore model artifact"));
+
+        assert!(refused(b"{\"format\": ]").contains("corrupt"));
+
+        let bad_kernel = text.replace("\"intercepts\":[", "\"intercepts\":[1.0,");
+        let e = refused(bad_kernel.as_bytes());
+        assert!(e.contains("corrupt") && e.contains("kernel"), "{e}");
+    }
+}
+
+mod csv_input {
+    use super::*;
+
+    const HEADER: &str = "id,f0,f1,f2,f3,f4,label";
+
+    fn check(body: &[u8], policy: BadRowPolicy) -> (Result<ScoringManifest, String>, PathBuf) {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let model = logistic_model(&dir);
+        let input = write(&dir, "in.csv", body);
+        let r = score_local(&dir, &model, &input, "out", policy, Shard::SINGLE)
+            .map_err(|e| e.to_string());
+        (r, dir.join("out"))
+    }
+
+    fn part(out: &Path) -> String {
+        std::fs::read_to_string(out.join("part-0.csv")).unwrap()
+    }
+
+    #[test]
+    fn empty_input_gives_a_header_only_part() {
+        let (r, out) = check(b"", BadRowPolicy::Fail);
+        assert_eq!(r.unwrap().rows_read, 0);
+        assert_eq!(part(&out), "id,prediction,p_0,p_1\n");
+    }
+
+    #[test]
+    fn header_only_input_gives_no_rows() {
+        let (r, out) = check(format!("{HEADER}\n").as_bytes(), BadRowPolicy::Fail);
+        assert_eq!(r.unwrap().rows_scored, 0);
+        assert_eq!(part(&out).lines().count(), 1);
+    }
+
+    #[test]
+    fn crlf_bom_and_quoted_fields_score_like_plain_lines() {
+        let plain = format!("{HEADER}\na,1,2,3,4,5,0\nb,0.5,-1,2,0,1,1\n");
+        let fancy = format!(
+            "\u{FEFF}{}\r\n\"a\",1,\"2\",3,4,5,0\r\n\"b\",0.5,-1,2,0,1,1\r\n",
+            HEADER.replace("id", "\"id\"")
+        );
+        let (r1, o1) = check(plain.as_bytes(), BadRowPolicy::Fail);
+        let (r2, o2) = check(fancy.as_bytes(), BadRowPolicy::Fail);
+        assert_eq!(r1.unwrap().rows_scored, 2);
+        assert_eq!(r2.unwrap().rows_scored, 2);
+        assert_eq!(part(&o1), part(&o2));
+    }
+
+    #[test]
+    fn ids_with_commas_quotes_and_newlines_pass_through_quoted() {
+        let body = format!("{HEADER}\n\"x,\"\"y\"\"\nz\",1,2,3,4,5,0\nplain,1,2,3,4,5,0\n");
+        let (r, out) = check(body.as_bytes(), BadRowPolicy::Fail);
+        assert_eq!(r.unwrap().rows_scored, 2);
+        let p = part(&out);
+        assert!(p.contains("\n\"x,\"\"y\"\"\nz\","), "{p}");
+        assert!(p.contains("\nplain,"), "{p}");
+    }
+
+    #[test]
+    fn columns_are_matched_by_name_and_extra_columns_ignored() {
+        let a = format!("{HEADER}\na,1,2,3,4,5,0\n");
+        let b = "extra,f4,f3,id,f2,f1,f0\nq,5,4,a,3,2,1\n";
+        let (r1, o1) = check(a.as_bytes(), BadRowPolicy::Fail);
+        let (r2, o2) = check(b.as_bytes(), BadRowPolicy::Fail);
+        r1.unwrap();
+        r2.unwrap();
+        assert_eq!(part(&o1), part(&o2));
+    }
+
+    #[test]
+    fn missing_features_are_all_named() {
+        let (r, _) = check(b"id,f0,f2,f4\na,1,2,3\n", BadRowPolicy::Fail);
+        let e = r.unwrap_err();
+        assert!(e.contains("the model needs: f1, f3;"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_fail_naming_file_line_column_and_value() {
+        for (row, column, value) in [
+            ("a,1,2,x7,4,5,0", "f2", "x7"),
+            ("a,1,2,3,NaN,5,0", "f3", "NaN"),
+            ("a,1,2,3,4,inf,0", "f4", "inf"),
+            ("a,,2,3,4,5,0", "f0", ""),
+        ] {
+            let body = format!("{HEADER}\nok,1,2,3,4,5,0\n{row}\n");
+            let (r, out) = check(body.as_bytes(), BadRowPolicy::Fail);
+            let e = r.unwrap_err();
+            assert!(e.contains("in.csv line 3"), "{e}");
+            assert!(
+                e.contains(&format!("column '{column}' value '{value}'")),
+                "{e}"
+            );
+            assert!(
+                !out.join("part-0.csv").exists(),
+                "a failed run publishes no part"
+            );
+        }
+    }
+
+    #[test]
+    fn skip_writes_rejects_with_reasons_and_counts_them() {
+        let body =
+            format!("{HEADER}\nok1,1,2,3,4,5,0\nbad,1,2,zz,4,5,0\nragged,1,2\n\nok2,1,2,3,4,5,1\n");
+        let (r, out) = check(body.as_bytes(), BadRowPolicy::Skip);
+        let m = r.unwrap();
+        assert_eq!((m.rows_read, m.rows_scored, m.rows_rejected), (4, 2, 2));
+        assert!(m.rejects.unwrap().ends_with("rejects-0.csv"));
+        let rejects = std::fs::read_to_string(out.join("rejects-0.csv")).unwrap();
+        let lines: Vec<&str> = rejects.lines().collect();
+        assert_eq!(lines[0], "source,line,byte_offset,reason,row");
+        assert!(
+            lines[1].contains(",3,") && lines[1].contains("value 'zz'"),
+            "{rejects}"
+        );
+        assert!(
+            lines[2].contains(",4,") && lines[2].contains("3 field(s), the header has 7"),
+            "{rejects}"
+        );
+        assert_eq!(part(&out).lines().count(), 3);
+    }
+
+    #[test]
+    fn very_long_lines_cross_chunk_boundaries() {
+        let long_id = "i".repeat(3 << 20);
+        let body = format!("{HEADER}\n{long_id},1,2,3,4,5,0\nb,1,2,3,4,5,0\n");
+        let (r, out) = check(body.as_bytes(), BadRowPolicy::Fail);
+        assert_eq!(r.unwrap().rows_scored, 2);
+        assert!(part(&out).contains(&long_id));
+    }
+
+    #[test]
+    fn a_missing_input_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = logistic_model(dir.path());
+        let e = score_local(
+            dir.path(),
+            &model,
+            &dir.path().join("nope.csv"),
+            "out",
+            BadRowPolicy::Fail,
+            Shard::SINGLE,
+        )
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 66, "{e}");
+    }
+}
+
+mod sharding {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn concat_parts(out: &Path, n: u32) -> Vec<String> {
+        let mut rows = Vec::new();
+        for i in 0..n {
+            let p = std::fs::read_to_string(out.join(format!("part-{i}.csv"))).unwrap();
+            rows.extend(p.lines().skip(1).map(str::to_owned));
+        }
+        rows
+    }
+
+    fn run_sharded(dir: &Path, model: &Path, input: &Path, n: u32, out: &str) -> Vec<String> {
+        for i in 0..n {
+            let m = score_local(
+                dir,
+                model,
+                input,
+                out,
+                BadRowPolicy::Fail,
+                Shard { index: i, count: n },
+            )
+            .unwrap();
+            assert_eq!((m.shard_index, m.shard_count), (i, n));
+            assert!(dir.join(out).join(format!("manifest-{i}.json")).exists());
+        }
+        concat_parts(&dir.join(out), n)
+    }
+
+    #[test]
+    fn by_file_shards_concatenate_to_the_unsharded_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = logistic_model(dir.path());
+        let csv = bench_csv(500, 11);
+        let lines: Vec<&str> = csv.lines().collect();
+        for (k, part) in lines[1..].chunks(90).enumerate() {
+            write(
+                dir.path(),
+                &format!("in/{k:02}.csv"),
+                format!("{}\n{}\n", lines[0], part.join("\n")),
+            );
+        }
+        let input = dir.path().join("in");
+        let whole = run_sharded(dir.path(), &model, &input, 1, "one");
+        let mut sharded = run_sharded(dir.path(), &model, &input, 3, "three");
+        assert_eq!(whole.len(), 500);
+        let mut sorted_whole = whole.clone();
+        sorted_whole.sort();
+        sharded.sort();
+        assert_eq!(sharded, sorted_whole);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(12))]
+        #[test]
+        fn byte_range_shards_concatenate_to_the_unsharded_rows(rows in 0u64..120, n in 1u32..9, crlf: bool) {
+            let dir = tempfile::tempdir().unwrap();
+            let model = logistic_model(dir.path());
+            let mut csv = bench_csv(rows, 5);
+            if crlf {
+                csv = csv.replace('\n', "\r\n");
+            }
+            let input = write(dir.path(), "in.csv", csv);
+            let whole = run_sharded(dir.path(), &model, &input, 1, "one");
+            let sharded = run_sharded(dir.path(), &model, &input, n, "many");
+            prop_assert_eq!(whole.len() as u64, rows);
+            prop_assert_eq!(sharded, whole);
+        }
+    }
+}
+
+mod binary {
+    use super::*;
+    use std::process::Command;
+
+    fn run(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepscore-batch"));
+        cmd.args(args).current_dir(dir);
+        for k in [
+            "AWS_BATCH_JOB_ARRAY_INDEX",
+            "STEPSCORE_SHARDS",
+            "AWS_BATCH_JOB_ID",
+        ] {
+            cmd.env_remove(k);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn train_then_score_from_the_environment_exits_zero() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "train.csv", bench_csv(300, 1));
+        let (code, err) = run(
+            dir.path(),
+            &[
+                "train",
+                "--input",
+                "train.csv",
+                "--target",
+                "label",
+                "--algorithm",
+                "random-forest-classifier",
+                "--n-trees",
+                "5",
+                "--max-depth",
+                "4",
+                "--output",
+                "m.json",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        let (code, err) = run(
+            dir.path(),
+            &[],
+            &[
+                ("STEPSCORE_MODEL", "m.json"),
+                ("STEPSCORE_INPUT", "train.csv"),
+                ("STEPSCORE_OUTPUT", "out"),
+                ("STEPSCORE_JOB_ID", "j-1"),
+                ("AWS_BATCH_JOB_ID", "b-1"),
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains("\"scoring finished\""),
+            "JSON logs under Batch: {err}"
+        );
+        let m: ScoringManifest =
+            serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest-0.json")).unwrap())
+                .unwrap();
+        assert_eq!((m.job_id.as_str(), m.rows_scored), ("j-1", 300));
+    }
+
+    #[test]
+    fn exit_codes_separate_bad_data_missing_input_and_usage() {
+        let dir = tempfile::tempdir().unwrap();
+        logistic_model(dir.path());
+        write(dir.path(), "bad.csv", "id,f0,f1,f2,f3,f4\na,1,2,oops,4,5\n");
+        let score = |input: &str| {
+            run(
+                dir.path(),
+                &[
+                    "score",
+                    "--model",
+                    "model.json",
+                    "--input",
+                    input,
+                    "--output",
+                    "out",
+                ],
+                &[],
+            )
+        };
+        let (code, err) = score("bad.csv");
+        assert_eq!(code, 65, "{err}");
+        assert!(
+            err.contains("bad.csv line 2") && err.contains("'oops'"),
+            "{err}"
+        );
+        assert_eq!(score("missing.csv").0, 66);
+        write(
+            dir.path(),
+            "broken.json",
+            "{\"format\":\"stepscore-model\",",
+        );
+        let (code, err) = run(
+            dir.path(),
+            &[
+                "score",
+                "--model",
+                "broken.json",
+                "--input",
+                "bad.csv",
+                "--output",
+                "o",
+            ],
+            &[],
+        );
+        assert_eq!(code, 65, "{err}");
+        assert!(err.contains("truncated"), "{err}");
+        assert_eq!(run(dir.path(), &["score", "--model"], &[]).0, 64);
+        let (code, err) = run(dir.path(), &[], &[]);
+        assert_eq!(code, 64, "{err}");
+        let (code, help) = {
+            let out = Command::new(env!("CARGO_BIN_EXE_stepscore-batch"))
+                .arg("--help")
+                .output()
+                .unwrap();
+            (
+                out.status.code().unwrap(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            )
+        };
+        assert_eq!(code, 0);
+        assert!(help.contains("75  transient"), "{help}");
+    }
+}
