@@ -78,6 +78,10 @@ pub struct SpotReclaim {
     pub after_seconds: f64,
     /// Reclaim at most this many attempts (then spot runs undisturbed).
     pub times: u32,
+    /// Only once the attempt's stdout or stderr contains this text (a progress line of the
+    /// scorer, say): reclaims at a given point of the work rather than at a time.
+    #[serde(default)]
+    pub when_output_contains: Option<String>,
 }
 
 /// The local Batch's shape.
@@ -613,6 +617,7 @@ struct Running {
     reclaim_at: Option<Instant>,
     killed: Option<Kill>,
     attempt: u32,
+    logs: [PathBuf; 2],
     retry: stepscore_core::batch::RetryStrategy,
 }
 
@@ -922,6 +927,10 @@ impl Executor {
                         reclaim_at,
                         killed: None,
                         attempt,
+                        logs: [
+                            dir.join(format!("attempt-{attempt}.stdout")),
+                            dir.join(format!("attempt-{attempt}.stderr")),
+                        ],
                         retry: row.request.retry_strategy.clone(),
                     },
                 );
@@ -939,7 +948,9 @@ impl Executor {
                     tracing::warn!(job_id = %id, "attempt timed out; killing it");
                     r.killed = Some(Kill::Timeout);
                     let _ = r.child.kill();
-                } else if r.reclaim_at.is_some_and(|t| now >= t) {
+                } else if r.reclaim_at.is_some_and(|t| now >= t)
+                    && output_reached(&r.logs, self.config.spot_reclaim.as_ref())
+                {
                     tracing::warn!(job_id = %id, "injecting a spot reclaim");
                     r.killed = Some(Kill::Reclaim);
                     let _ = r.child.kill();
@@ -1008,6 +1019,16 @@ impl Executor {
             let _ = r.child.wait();
         }
     }
+}
+
+/// True when the reclaim has no output condition, or the attempt's output meets it.
+fn output_reached(logs: &[PathBuf; 2], reclaim: Option<&SpotReclaim>) -> bool {
+    let Some(text) = reclaim.and_then(|r| r.when_output_contains.as_deref()) else {
+        return true;
+    };
+    logs.iter().any(|p| {
+        std::fs::read(p).is_ok_and(|b| b.windows(text.len().max(1)).any(|w| w == text.as_bytes()))
+    })
 }
 
 fn host_terminated_reason() -> String {

@@ -294,6 +294,7 @@ async fn a_spot_reclaim_kills_the_attempt_like_aws_and_the_strategy_retries_it()
     w.config.spot_reclaim = Some(SpotReclaim {
         after_seconds: 0.3,
         times: 1,
+        when_output_contains: None,
     });
     let b = w.start();
     let j = b
@@ -320,6 +321,7 @@ async fn a_reclaim_that_exhausts_the_attempts_fails_with_the_host_reason() {
     w.config.spot_reclaim = Some(SpotReclaim {
         after_seconds: 0.1,
         times: 10,
+        when_output_contains: None,
     });
     let b = w.start();
     let j = b
@@ -414,5 +416,25 @@ async fn a_job_running_when_batch_stopped_is_rerun_after_a_restart() {
     let b = w.start();
     let v = wait_end(&b, &j.job_id).await;
     assert_eq!((v.status, v.attempts), (BatchStatus::Succeeded, 2));
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn a_reclaim_can_wait_for_a_point_in_the_work() {
+    let mut w = World::new(2);
+    w.config.spot_reclaim = Some(SpotReclaim {
+        after_seconds: 0.0,
+        times: 1,
+        when_output_contains: Some("stderr of attempt".into()),
+    });
+    let b = w.start();
+    let j = b
+        .submit(&request(SPOT_QUEUE, &[("SLEEP", "1")]))
+        .await
+        .unwrap();
+    let v = wait_end(&b, &j.job_id).await;
+    assert_eq!((v.status, v.attempts), (BatchStatus::Succeeded, 2));
+    // the killed attempt had written its progress line before the kill
+    assert!(read(&b.log_files(&j.job_id)[0].2).contains("stderr of attempt 1"));
     b.shutdown();
 }
