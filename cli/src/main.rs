@@ -2,24 +2,91 @@
 //!
 //! Thin by design: parse arguments, build the world's adapters once, call a library function,
 //! print, and map the outcome to an exit code in one place ([`exit`]).
+//!
+//! Without `--aws` every command works on the embedded world in the state directory
+//! (`.stepscore/` by default): buckets as folders, SQLite as the table, the ASL interpreter as
+//! Step Functions, the local Batch running `stepscore-batch` as child processes.
 
 mod asl_cmd;
+mod aws_cmd;
 mod exit;
+mod local_cmd;
+mod model_cmd;
+mod pipeline;
+mod validate_cmd;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 /// Batch ML scoring pipeline for AWS — and the same pipeline on one machine.
 #[derive(Debug, Parser)]
 #[command(name = "stepscore", version, about, long_about = None, after_help = exit::EXIT_CODES_HELP)]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Options every command takes.
+#[derive(Debug, Clone, Args)]
+pub struct Global {
+    /// State directory of the embedded world (buckets, state.db, logs)
+    #[arg(long, global = true, env = "STEPSCORE_STATE_DIR", default_value = ".stepscore")]
+    pub state_dir: PathBuf,
+    /// Compress time: Wait states and polling run this many times faster
+    #[arg(long, global = true, default_value_t = 1.0)]
+    pub time_scale: f64,
+    /// Print machine-readable JSON instead of tables
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print only the result, no progress
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Use the deployed stack on AWS instead of the embedded world (status, list, start, score)
+    #[arg(long, global = true)]
+    pub aws: bool,
+    /// The DynamoDB job table (with --aws)
+    #[arg(long, global = true, env = "STEPSCORE_TABLE")]
+    pub table: Option<String>,
+    /// The state machine ARN (with --aws)
+    #[arg(long, global = true, env = "STEPSCORE_STATE_MACHINE_ARN")]
+    pub state_machine_arn: Option<String>,
+    /// The local bucket configs are dropped into
+    #[arg(long, global = true, env = "STEPSCORE_BUCKET", default_value = "stepscore")]
+    pub bucket: String,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole pipeline once on generated data: train, drop a config, follow it live
+    Demo(local_cmd::DemoArgs),
+    /// Train a model on a CSV and write its artifact (local path or s3://)
+    Train(stepscore_batch::TrainArgs),
+    /// Score a CSV (or every CSV under a prefix) with a model artifact
+    Score(stepscore_batch::ScoreArgs),
+    /// Drop a job config into the bucket's jobs/ and follow the run to its end
+    Run(local_cmd::RunArgs),
+    /// Start an execution with a config as input (the console's path, no S3 event)
+    Start(local_cmd::StartArgs),
+    /// Show a job's record, or a count of jobs by status
+    Status(local_cmd::StatusArgs),
+    /// List jobs, most recently updated first
+    List(local_cmd::ListArgs),
+    /// Show a job's execution history, like the console's event table
+    History(local_cmd::JobArg),
+    /// Show the scoring container's logs of a job's Batch attempts
+    Logs(local_cmd::JobArg),
+    /// Run the pipeline and keep watching: any config copied into the bucket's jobs/ runs
+    Watch(local_cmd::WatchArgs),
+    /// Validate a job config or a state machine definition
+    Validate(validate_cmd::ValidateArgs),
+    /// Fire job configs from templates on EventBridge cron()/rate()/at() schedules
+    Schedule(local_cmd::ScheduleArgs),
+    /// Copy a local file into a local bucket (like `aws s3 cp`)
+    Put(local_cmd::PutArgs),
     /// Amazon States Language tools: validate, run, conformance
     #[command(subcommand)]
     Asl(asl_cmd::AslCommand),
@@ -28,10 +95,47 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let result = match cli.command {
+    exit::report(run(cli))
+}
+
+fn run(cli: Cli) -> Result<(), exit::Failure> {
+    let g = cli.global;
+    match cli.command {
         Command::Asl(cmd) => asl_cmd::run(cmd),
-    };
-    exit::report(result)
+        Command::Validate(args) => validate_cmd::run(&args, &g),
+        Command::Train(args) => model_cmd::train_cmd(&args, &g),
+        Command::Score(args) => model_cmd::score_cmd(&args, &g),
+        Command::Status(args) if g.aws => aws_cmd::status(&args, &g),
+        Command::List(args) if g.aws => aws_cmd::list(&args, &g),
+        Command::Start(args) if g.aws => aws_cmd::start(&args, &g),
+        command => {
+            let runtime = tokio_runtime()?;
+            runtime.block_on(async move {
+                match command {
+                    Command::Demo(args) => local_cmd::demo(&args, &g).await,
+                    Command::Run(args) => local_cmd::run(&args, &g).await,
+                    Command::Start(args) => local_cmd::start(&args, &g).await,
+                    Command::Status(args) => local_cmd::status(&args, &g).await,
+                    Command::List(args) => local_cmd::list(&args, &g).await,
+                    Command::History(args) => local_cmd::history(&args, &g).await,
+                    Command::Logs(args) => local_cmd::logs(&args, &g).await,
+                    Command::Watch(args) => local_cmd::watch(&args, &g).await,
+                    Command::Schedule(args) => local_cmd::schedule(&args, &g).await,
+                    Command::Put(args) => local_cmd::put(&args, &g).await,
+                    _ => Err(exit::Failure::Invalid(anyhow::anyhow!("this command does not support --aws"))),
+                }
+            })
+        }
+    }
+}
+
+/// The one async runtime a command uses.
+pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, exit::Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| exit::Failure::Environment(anyhow::anyhow!("cannot start the async runtime: {e}")))
 }
 
 fn init_tracing() {
