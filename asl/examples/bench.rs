@@ -8,7 +8,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use stepscore_asl::{Execution, ExecutionConfig, ExecutionStatus, NoTasks, ValidationOptions, VirtualClock, parse_definition};
+use stepscore_asl::{
+    Execution, ExecutionConfig, ExecutionStatus, NoTasks, ValidationOptions, VirtualClock,
+    parse_definition,
+};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -47,22 +50,31 @@ fn main() -> ExitCode {
     for _ in 0..repeats {
         let clock = VirtualClock::default();
         let started = Instant::now();
-        let mut exec = match Execution::start(&machine, input.clone(), ExecutionConfig::default(), &clock) {
-            Ok(e) => e,
-            Err(e) => {
-                eprintln!("cannot start: {e}");
-                return ExitCode::from(2);
-            }
-        };
+        let mut exec =
+            match Execution::start(&machine, input.clone(), ExecutionConfig::default(), &clock) {
+                Ok(e) => e,
+                Err(e) => {
+                    eprintln!("cannot start: {e}");
+                    return ExitCode::from(2);
+                }
+            };
         let outcome = exec.run(&clock, &NoTasks);
         let secs = started.elapsed().as_secs_f64();
         if outcome.status != ExecutionStatus::Succeeded {
             eprintln!("execution did not succeed: {outcome:?}");
             return ExitCode::FAILURE;
         }
-        transitions = exec.history().events.iter().filter(|e| e.kind.ends_with("StateEntered")).count();
+        transitions = exec
+            .history()
+            .events
+            .iter()
+            .filter(|e| e.kind.ends_with("StateEntered"))
+            .count();
         best = best.min(secs);
     }
-    println!("transitions={transitions} seconds={best:.6} rate={:.0}", transitions as f64 / best);
+    println!(
+        "transitions={transitions} seconds={best:.6} rate={:.0}",
+        transitions as f64 / best
+    );
     ExitCode::SUCCESS
 }

@@ -12,7 +12,11 @@ fn main() -> ExitCode {
     match stepscore_asl::conformance::run_file(std::path::Path::new(&path)) {
         Ok(report) => {
             print!("{}", report.render());
-            if report.failed() == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if report.failed() == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("error: {e}");

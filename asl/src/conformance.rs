@@ -46,17 +46,26 @@ pub struct Report {
 impl Report {
     /// Number of passing cases.
     pub fn passed(&self) -> usize {
-        self.cases.iter().filter(|c| c.verdict == Verdict::Pass).count()
+        self.cases
+            .iter()
+            .filter(|c| c.verdict == Verdict::Pass)
+            .count()
     }
 
     /// Number of failing cases.
     pub fn failed(&self) -> usize {
-        self.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail(_))).count()
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Fail(_)))
+            .count()
     }
 
     /// Number of skipped cases.
     pub fn skipped(&self) -> usize {
-        self.cases.iter().filter(|c| matches!(c.verdict, Verdict::Skip(_))).count()
+        self.cases
+            .iter()
+            .filter(|c| matches!(c.verdict, Verdict::Skip(_)))
+            .count()
     }
 
     /// The final line: `N passed, N failed` (`, N skipped` when any were skipped).
@@ -118,7 +127,10 @@ pub enum ConformanceError {
 
 /// Runs every case of a corpus file.
 pub fn run_file(path: &Path) -> Result<Report, ConformanceError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConformanceError::Read { path: path.display().to_string(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConformanceError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
     run_text(&text, &path.display().to_string())
 }
 
@@ -129,9 +141,17 @@ pub fn run_text(text: &str, origin: &str) -> Result<Report, ConformanceError> {
         if line.trim().is_empty() {
             continue;
         }
-        let case: Value = serde_json::from_str(line).map_err(|e| ConformanceError::BadLine { path: origin.to_string(), line: i + 1, message: e.to_string() })?;
+        let case: Value = serde_json::from_str(line).map_err(|e| ConformanceError::BadLine {
+            path: origin.to_string(),
+            line: i + 1,
+            message: e.to_string(),
+        })?;
         if !case.is_object() {
-            return Err(ConformanceError::BadLine { path: origin.to_string(), line: i + 1, message: "expected an object".into() });
+            return Err(ConformanceError::BadLine {
+                path: origin.to_string(),
+                line: i + 1,
+                message: "expected an object".into(),
+            });
         }
         report.cases.push(run_case(&case));
     }
@@ -140,7 +160,11 @@ pub fn run_text(text: &str, origin: &str) -> Result<Report, ConformanceError> {
 
 /// Runs one case object.
 pub fn run_case(case: &Value) -> CaseResult {
-    let name = case.get("name").and_then(Value::as_str).unwrap_or("<unnamed>").to_string();
+    let name = case
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or("<unnamed>")
+        .to_string();
     let verdict = if case.get("query_language").and_then(Value::as_str) == Some("JSONata") {
         Verdict::Skip("JSONata".into())
     } else {
@@ -168,7 +192,15 @@ fn execution_case(case: &Value) -> Verdict {
     let expected = &case["expected"];
     let machine = match model::parse_definition(definition, options_for(case)) {
         Ok(m) => m,
-        Err(d) => return Verdict::Fail(format!("definition rejected: {}", d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))),
+        Err(d) => {
+            return Verdict::Fail(format!(
+                "definition rejected: {}",
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ));
+        }
     };
     let clock = VirtualClock::default();
     let config = ExecutionConfig {
@@ -242,7 +274,11 @@ fn create_case(case: &Value) -> Verdict {
     let actual = if diags.is_empty() {
         json!({"status": "CREATED"})
     } else {
-        let joined = diags.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+        let joined = diags
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
         json!({"status": "INVALID_DEFINITION", "error": "InvalidDefinition", "message": format!("Invalid State Machine Definition: '{joined}'")})
     };
     compare_result(case, expected, &actual)
@@ -252,7 +288,10 @@ fn validate_case(case: &Value) -> Verdict {
     let expected = &case["expected"];
     let diags = match case.get("definition_text").and_then(Value::as_str) {
         Some(text) => crate::validate_text(text, options_for(case)),
-        None => crate::validate(&case.get("definition").cloned().unwrap_or(Value::Null), options_for(case)),
+        None => crate::validate(
+            &case.get("definition").cloned().unwrap_or(Value::Null),
+            options_for(case),
+        ),
     };
     let ok = diags.is_empty();
     let actual = json!({
@@ -271,17 +310,35 @@ struct Matcher {
 
 impl Matcher {
     fn new(case: &Value) -> Self {
-        let mut words: Vec<String> = case.get("placeholders").and_then(Value::as_array).map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let mut words: Vec<String> = case
+            .get("placeholders")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
         words.sort_by_key(|w| std::cmp::Reverse(w.len()));
         let mut alts: Vec<String> = words.iter().map(|w| regex::escape(w)).collect();
         // `<name:N>` / `<name_Nidx>` tokens are placeholders even when not listed.
         alts.push(r"<[A-Za-z0-9_\-]+(?::[0-9]+|_[0-9]+idx)>".to_string());
         let placeholder = Regex::new(&format!("(?:{})", alts.join("|"))).ok();
-        let reasons: Vec<&str> = case.get("nondeterministic_reasons").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        let nondeterministic_values = case.get("nondeterministic") == Some(&Value::Bool(true)) && reasons.iter().any(|r| *r != "expected value contains snapshot placeholders");
+        let reasons: Vec<&str> = case
+            .get("nondeterministic_reasons")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let nondeterministic_values = case.get("nondeterministic") == Some(&Value::Bool(true))
+            && reasons
+                .iter()
+                .any(|r| *r != "expected value contains snapshot placeholders");
         Matcher {
             placeholder,
-            date: Regex::new(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})").expect("static regex"),
+            date: Regex::new(
+                r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})",
+            )
+            .expect("static regex"),
             nondeterministic_values,
         }
     }
@@ -294,7 +351,9 @@ impl Matcher {
         if expected == actual {
             return true;
         }
-        let Some(ph) = &self.placeholder else { return false };
+        let Some(ph) = &self.placeholder else {
+            return false;
+        };
         if !ph.is_match(expected) {
             return false;
         }
@@ -317,7 +376,9 @@ impl Matcher {
                     let p = format!("{at}/{k}");
                     match a.get(k) {
                         Some(av) => self.compare(ev, av, &p, diffs),
-                        None => diffs.push(format!("at {p}: expected {ev}, but the key is missing")),
+                        None => {
+                            diffs.push(format!("at {p}: expected {ev}, but the key is missing"))
+                        }
                     }
                 }
                 for k in a.keys() {
@@ -328,7 +389,11 @@ impl Matcher {
             }
             (Value::Array(e), Value::Array(a)) => {
                 if e.len() != a.len() {
-                    diffs.push(format!("at {at}: expected {} elements, got {}", e.len(), a.len()));
+                    diffs.push(format!(
+                        "at {at}: expected {} elements, got {}",
+                        e.len(),
+                        a.len()
+                    ));
                     return;
                 }
                 for (i, (ev, av)) in e.iter().zip(a).enumerate() {
@@ -340,7 +405,12 @@ impl Matcher {
                     diffs.push(format!("at {at}: expected {expected}, got {actual}"));
                 }
             }
-            (Value::String(e), other) if self.placeholder.as_ref().is_some_and(|p| p.find(e).is_some_and(|m| m.start() == 0 && m.end() == e.len())) => {
+            (Value::String(e), other)
+                if self.placeholder.as_ref().is_some_and(|p| {
+                    p.find(e)
+                        .is_some_and(|m| m.start() == 0 && m.end() == e.len())
+                }) =>
+            {
                 // A whole-value placeholder may stand for a non-string (e.g. a number).
                 let _ = other;
             }
@@ -379,7 +449,10 @@ fn shape(expected: &Value, actual: &Value, at: &str, diffs: &mut Vec<String>) {
                 shape(ev, av, &format!("{at}/{i}"), diffs);
             }
         }
-        (Value::String(_), Value::String(_)) | (Value::Number(_), Value::Number(_)) | (Value::Bool(_), Value::Bool(_)) | (Value::Null, Value::Null) => {}
+        (Value::String(_), Value::String(_))
+        | (Value::Number(_), Value::Number(_))
+        | (Value::Bool(_), Value::Bool(_))
+        | (Value::Null, Value::Null) => {}
         (e, a) => diffs.push(format!("at {at}: expected {e}, got {a}")),
     }
 }

@@ -16,8 +16,8 @@ use crate::env::{Clock, TaskDispatcher, TaskOutcome, TaskRequest};
 use crate::history::{Details, History};
 use crate::jsonpath::{self, JsonPath, JsonPathError, Scope, Variables};
 use crate::model::{
-    Catcher, DynamicString, FailSpec, MapSpec, PathField, PercentField, Retrier, SecondsField, State, StateKind, StateMachine, TaskSpec,
-    Transition, WaitSpec,
+    Catcher, DynamicString, FailSpec, MapSpec, PathField, PercentField, Retrier, SecondsField,
+    State, StateKind, StateMachine, TaskSpec, Transition, WaitSpec,
 };
 use crate::template::{Template, TemplateError};
 
@@ -61,15 +61,28 @@ impl Default for ExecutionConfig {
 impl ExecutionConfig {
     /// ARN of the state machine.
     pub fn state_machine_arn(&self) -> String {
-        format!("arn:aws:states:{}:{}:stateMachine:{}", self.region, self.account, self.state_machine_name)
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, self.state_machine_name
+        )
     }
 
     /// ARN of the execution.
     pub fn execution_arn(&self) -> String {
         match self.machine_type {
-            crate::model::MachineType::Standard => format!("arn:aws:states:{}:{}:execution:{}:{}", self.region, self.account, self.state_machine_name, self.execution_name),
+            crate::model::MachineType::Standard => format!(
+                "arn:aws:states:{}:{}:execution:{}:{}",
+                self.region, self.account, self.state_machine_name, self.execution_name
+            ),
             crate::model::MachineType::Express => {
-                format!("arn:aws:states:{}:{}:express:{}:{}:{}", self.region, self.account, self.state_machine_name, self.execution_name, express_id(&self.execution_name))
+                format!(
+                    "arn:aws:states:{}:{}:express:{}:{}:{}",
+                    self.region,
+                    self.account,
+                    self.state_machine_name,
+                    self.execution_name,
+                    express_id(&self.execution_name)
+                )
             }
         }
     }
@@ -150,16 +163,22 @@ pub struct ExecutionOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The definition uses JSONata, which this engine does not execute.
-    #[error("state machine uses QueryLanguage JSONata, which the embedded engine does not support; use JSONPath")]
+    #[error(
+        "state machine uses QueryLanguage JSONata, which the embedded engine does not support; use JSONPath"
+    )]
     JsonataUnsupported,
     /// A snapshot refers to a state that is not in the definition.
-    #[error("snapshot names state '{0}', which the definition does not contain; resume with the definition the execution started with")]
+    #[error(
+        "snapshot names state '{0}', which the definition does not contain; resume with the definition the execution started with"
+    )]
     UnknownState(String),
     /// A snapshot has a format version this build does not read.
     #[error("snapshot version {0} is not supported (expected {SNAPSHOT_VERSION})")]
     SnapshotVersion(u32),
     /// The execution input is larger than AWS allows.
-    #[error("execution input is {0} bytes, over the 262144-byte limit; pass a reference (e.g. an S3 key) instead")]
+    #[error(
+        "execution input is {0} bytes, over the 262144-byte limit; pass a reference (e.g. an S3 key) instead"
+    )]
     InputTooLarge(usize),
 }
 
@@ -173,13 +192,21 @@ pub struct Execution<'m> {
 
 impl std::fmt::Debug for Execution<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Execution").field("status", &self.snap.status).field("next_state", &self.snap.next_state).finish_non_exhaustive()
+        f.debug_struct("Execution")
+            .field("status", &self.snap.status)
+            .field("next_state", &self.snap.next_state)
+            .finish_non_exhaustive()
     }
 }
 
 impl<'m> Execution<'m> {
     /// Starts an execution: records `ExecutionStarted` and positions at `StartAt`.
-    pub fn start(machine: &'m StateMachine, input: Value, config: ExecutionConfig, clock: &dyn Clock) -> Result<Self, EngineError> {
+    pub fn start(
+        machine: &'m StateMachine,
+        input: Value,
+        config: ExecutionConfig,
+        clock: &dyn Clock,
+    ) -> Result<Self, EngineError> {
         if machine.uses_jsonata {
             return Err(EngineError::JsonataUnsupported);
         }
@@ -192,7 +219,15 @@ impl<'m> Execution<'m> {
         history.record = config.record_history;
         let names = Names::new(machine);
         let input = Arc::new(input);
-        history.push(&names.execution_started, now, Details { input: Some(input.clone()), extra: Some(json!({"roleArn": config.role_arn})), ..Details::default() });
+        history.push(
+            &names.execution_started,
+            now,
+            Details {
+                input: Some(input.clone()),
+                extra: Some(json!({"roleArn": config.role_arn})),
+                ..Details::default()
+            },
+        );
         let snap = ExecutionSnapshot {
             version: SNAPSHOT_VERSION,
             next_state: Some(machine.states[machine.start_at].name.to_string()),
@@ -208,11 +243,19 @@ impl<'m> Execution<'m> {
             config,
         };
         let ctx = context_object(&snap);
-        Ok(Execution { machine, snap, ctx, names })
+        Ok(Execution {
+            machine,
+            snap,
+            ctx,
+            names,
+        })
     }
 
     /// Continues an execution from a snapshot taken with [`Execution::snapshot`].
-    pub fn resume(machine: &'m StateMachine, snapshot: ExecutionSnapshot) -> Result<Self, EngineError> {
+    pub fn resume(
+        machine: &'m StateMachine,
+        snapshot: ExecutionSnapshot,
+    ) -> Result<Self, EngineError> {
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(EngineError::SnapshotVersion(snapshot.version));
         }
@@ -225,7 +268,12 @@ impl<'m> Execution<'m> {
             return Err(EngineError::UnknownState(n.clone()));
         }
         let ctx = context_object(&snapshot);
-        Ok(Execution { machine, names: Names::new(machine), snap: snapshot, ctx })
+        Ok(Execution {
+            machine,
+            names: Names::new(machine),
+            snap: snapshot,
+            ctx,
+        })
     }
 
     /// The execution's persistent state; serialize it with serde to store it.
@@ -244,7 +292,11 @@ impl<'m> Execution<'m> {
     }
 
     /// Runs one top-level state; returns the outcome once the execution has ended.
-    pub fn step(&mut self, clock: &dyn Clock, tasks: &dyn TaskDispatcher) -> Option<ExecutionOutcome> {
+    pub fn step(
+        &mut self,
+        clock: &dyn Clock,
+        tasks: &dyn TaskDispatcher,
+    ) -> Option<ExecutionOutcome> {
         if self.snap.status != ExecutionStatus::Running {
             return Some(self.outcome());
         }
@@ -252,10 +304,26 @@ impl<'m> Execution<'m> {
             return Some(self.outcome());
         };
         let idx = self.machine.index[name];
-        let deadline = self.machine.timeout_seconds.map(|t| self.snap.start_time + chrono::Duration::seconds(t as i64));
-        let mut vars = Vars { local: std::mem::take(&mut self.snap.variables), parent: None };
+        let deadline = self
+            .machine
+            .timeout_seconds
+            .map(|t| self.snap.start_time + chrono::Duration::seconds(t as i64));
+        let mut vars = Vars {
+            local: std::mem::take(&mut self.snap.variables),
+            parent: None,
+        };
         let input = self.snap.document.clone();
-        let mut runner = Runner { clock, tasks, history: &mut self.snap.history, ctx: &mut self.ctx, deadline, names: &self.names, token_counter: &mut self.snap.token_counter, depth: 0, test: None };
+        let mut runner = Runner {
+            clock,
+            tasks,
+            history: &mut self.snap.history,
+            ctx: &mut self.ctx,
+            deadline,
+            names: &self.names,
+            token_counter: &mut self.snap.token_counter,
+            depth: 0,
+            test: None,
+        };
         let result = runner.run_state(self.machine, idx, input, &mut vars);
         self.snap.variables = vars.local;
         let now = clock.now();
@@ -268,7 +336,14 @@ impl<'m> Execution<'m> {
             Ok((Transition::End, out)) => {
                 self.snap.next_state = None;
                 self.snap.status = ExecutionStatus::Succeeded;
-                self.snap.history.push(&self.names.execution_succeeded, now, Details { output: Some(out.clone()), ..Details::default() });
+                self.snap.history.push(
+                    &self.names.execution_succeeded,
+                    now,
+                    Details {
+                        output: Some(out.clone()),
+                        ..Details::default()
+                    },
+                );
                 self.snap.document = out;
                 Some(self.outcome())
             }
@@ -276,13 +351,23 @@ impl<'m> Execution<'m> {
                 self.snap.next_state = None;
                 self.snap.status = ExecutionStatus::TimedOut;
                 let at = deadline.unwrap_or(now);
-                self.snap.history.push(&self.names.execution_timed_out, at, Details::default());
+                self.snap
+                    .history
+                    .push(&self.names.execution_timed_out, at, Details::default());
                 Some(self.outcome())
             }
             Err(Fault::Error(e) | Fault::Retriable(e)) => {
                 self.snap.next_state = None;
                 self.snap.status = ExecutionStatus::Failed;
-                self.snap.history.push(&self.names.execution_failed, now, Details { error: e.error.clone(), cause: e.cause.clone(), ..Details::default() });
+                self.snap.history.push(
+                    &self.names.execution_failed,
+                    now,
+                    Details {
+                        error: e.error.clone(),
+                        cause: e.cause.clone(),
+                        ..Details::default()
+                    },
+                );
                 self.snap.error = e.error;
                 self.snap.cause = e.cause;
                 Some(self.outcome())
@@ -292,8 +377,16 @@ impl<'m> Execution<'m> {
 
     /// Runs to the end.
     pub fn run(&mut self, clock: &dyn Clock, tasks: &dyn TaskDispatcher) -> ExecutionOutcome {
+        tracing::debug!(execution = %self.snap.config.execution_name, next_state = ?self.snap.next_state, "execution running");
         loop {
             if let Some(o) = self.step(clock, tasks) {
+                tracing::debug!(
+                    execution = %self.snap.config.execution_name,
+                    status = ?o.status,
+                    error = ?o.error,
+                    events = self.snap.history.last_id,
+                    "execution ended"
+                );
                 return o;
             }
         }
@@ -303,7 +396,8 @@ impl<'m> Execution<'m> {
     pub fn outcome(&self) -> ExecutionOutcome {
         ExecutionOutcome {
             status: self.snap.status,
-            output: (self.snap.status == ExecutionStatus::Succeeded).then(|| (*self.snap.document).clone()),
+            output: (self.snap.status == ExecutionStatus::Succeeded)
+                .then(|| (*self.snap.document).clone()),
             error: self.snap.error.clone(),
             cause: self.snap.cause.clone(),
         }
@@ -349,16 +443,40 @@ pub(crate) struct Names {
 
 impl Names {
     pub(crate) fn new(_machine: &StateMachine) -> Self {
-        let types = ["Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"];
+        let types = [
+            "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
+        ];
         let other = [
-            "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskFailed", "TaskTimedOut", "LambdaFunctionScheduled", "LambdaFunctionStarted",
-            "LambdaFunctionSucceeded", "LambdaFunctionFailed", "LambdaFunctionTimedOut", "MapStateStarted", "MapStateSucceeded", "MapStateFailed",
-            "MapIterationStarted", "MapIterationSucceeded", "MapIterationFailed", "ParallelStateStarted", "ParallelStateSucceeded",
-            "ParallelStateFailed", "WaitStateAborted",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskFailed",
+            "TaskTimedOut",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "LambdaFunctionFailed",
+            "LambdaFunctionTimedOut",
+            "MapStateStarted",
+            "MapStateSucceeded",
+            "MapStateFailed",
+            "MapIterationStarted",
+            "MapIterationSucceeded",
+            "MapIterationFailed",
+            "ParallelStateStarted",
+            "ParallelStateSucceeded",
+            "ParallelStateFailed",
+            "WaitStateAborted",
         ];
         Names {
-            entered: types.iter().map(|t| (*t, Arc::from(format!("{t}StateEntered")))).collect(),
-            exited: types.iter().map(|t| (*t, Arc::from(format!("{t}StateExited")))).collect(),
+            entered: types
+                .iter()
+                .map(|t| (*t, Arc::from(format!("{t}StateEntered"))))
+                .collect(),
+            exited: types
+                .iter()
+                .map(|t| (*t, Arc::from(format!("{t}StateExited"))))
+                .collect(),
             other: other.iter().map(|t| (*t, Arc::from(*t))).collect(),
             execution_started: Arc::from("ExecutionStarted"),
             execution_succeeded: Arc::from("ExecutionSucceeded"),
@@ -383,7 +501,10 @@ pub struct StateError {
 
 impl StateError {
     fn new(error: &str, cause: impl Into<String>) -> Self {
-        StateError { error: Some(error.to_string()), cause: Some(cause.into()) }
+        StateError {
+            error: Some(error.to_string()),
+            cause: Some(cause.into()),
+        }
     }
 }
 
@@ -482,7 +603,13 @@ impl<'a> Runner<'a> {
             // TestState reports the bare detail, without the execution-history prefix.
             return StateError::new("States.Runtime", detail.to_string());
         }
-        StateError::new("States.Runtime", format!("An error occurred while executing the state '{}' (entered at the event id #{entered}). {detail}", st.name))
+        StateError::new(
+            "States.Runtime",
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{entered}). {detail}",
+                st.name
+            ),
+        )
     }
 
     fn check_deadline(&self) -> Result<(), Fault> {
@@ -507,8 +634,16 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs a whole (sub-)machine from its StartAt; used for Parallel branches and Map iterations.
-    pub(crate) fn run_machine(&mut self, sm: &StateMachine, input: Arc<Value>, parent: &Vars) -> Result<Arc<Value>, Fault> {
-        let mut vars = Vars { local: HashMap::new(), parent: Some(parent) };
+    pub(crate) fn run_machine(
+        &mut self,
+        sm: &StateMachine,
+        input: Arc<Value>,
+        parent: &Vars,
+    ) -> Result<Arc<Value>, Fault> {
+        let mut vars = Vars {
+            local: HashMap::new(),
+            parent: Some(parent),
+        };
         let mut cur = sm.start_at;
         let mut doc = input;
         loop {
@@ -531,7 +666,10 @@ impl<'a> Runner<'a> {
         let mut s = Map::new();
         s.insert("EnteredTime".into(), Value::String(now));
         s.insert("Name".into(), Value::String(st.name.to_string()));
-        if matches!(st.kind, StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)) {
+        if matches!(
+            st.kind,
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+        ) {
             s.insert("RetryCount".into(), json!(retry_count));
         }
         if let Value::Object(c) = &mut *self.ctx {
@@ -540,17 +678,44 @@ impl<'a> Runner<'a> {
     }
 
     /// Runs one state: records its events, processes data, handles Retry/Catch.
-    pub(crate) fn run_state(&mut self, sm: &StateMachine, idx: usize, input: Arc<Value>, vars: &mut Vars) -> Result<(Transition, Arc<Value>), Fault> {
+    pub(crate) fn run_state(
+        &mut self,
+        sm: &StateMachine,
+        idx: usize,
+        input: Arc<Value>,
+        vars: &mut Vars,
+    ) -> Result<(Transition, Arc<Value>), Fault> {
         self.run_state_inspect(sm, idx, input, vars, None)
     }
 
-    pub(crate) fn run_state_inspect(&mut self, sm: &StateMachine, idx: usize, input: Arc<Value>, vars: &mut Vars, mut insp: Option<&mut Inspection>) -> Result<(Transition, Arc<Value>), Fault> {
+    pub(crate) fn run_state_inspect(
+        &mut self,
+        sm: &StateMachine,
+        idx: usize,
+        input: Arc<Value>,
+        vars: &mut Vars,
+        mut insp: Option<&mut Inspection>,
+    ) -> Result<(Transition, Arc<Value>), Fault> {
         let st = &sm.states[idx];
         self.check_deadline()?;
         let entered = if matches!(st.kind, StateKind::Fail(_)) {
-            self.push(&self.names.entered["Fail"].clone(), Details { name: Some(st.name.clone()), input: Some(input.clone()), ..Details::default() })
+            self.push(
+                &self.names.entered["Fail"].clone(),
+                Details {
+                    name: Some(st.name.clone()),
+                    input: Some(input.clone()),
+                    ..Details::default()
+                },
+            )
         } else {
-            self.push(&self.names.entered[st.type_name].clone(), Details { name: Some(st.name.clone()), input: Some(input.clone()), ..Details::default() })
+            self.push(
+                &self.names.entered[st.type_name].clone(),
+                Details {
+                    name: Some(st.name.clone()),
+                    input: Some(input.clone()),
+                    ..Details::default()
+                },
+            )
         };
         self.set_state_context(st, 0);
         let c = &st.common;
@@ -563,13 +728,19 @@ impl<'a> Runner<'a> {
                 let out = self.output_path(st, entered, eff, vars)?;
                 Ok((Transition::End, out))
             }
-            StateKind::Fail(f) => return Err(Fault::Error(self.fail(st, entered, f, &input, vars)?)),
+            StateKind::Fail(f) => {
+                return Err(Fault::Error(self.fail(st, entered, f, &input, vars)?));
+            }
             StateKind::Choice { choices, default } => {
                 let eff = self.input_path(st, entered, &input, vars)?;
                 if let Some(i) = insp.as_deref_mut() {
                     i.after_input_path = Some(eff.clone());
                 }
-                let scope = Scope { input: &eff, context: self.ctx, variables: vars };
+                let scope = Scope {
+                    input: &eff,
+                    context: self.ctx,
+                    variables: vars,
+                };
                 let mut chosen = None;
                 for (rule, next, assign) in choices {
                     match rule.evaluate(&scope) {
@@ -599,9 +770,7 @@ impl<'a> Runner<'a> {
             StateKind::Wait(w) => {
                 let eff = self.input_path(st, entered, &input, vars)?;
                 let until = self.wait_until(st, entered, w, &eff, vars)?;
-                if let Err(f) = self.sleep_until(until) {
-                    return Err(f);
-                }
+                self.sleep_until(until)?;
                 if let Some(a) = &c.assign {
                     self.assign(st, entered, a, &eff, vars)?;
                 }
@@ -634,7 +803,9 @@ impl<'a> Runner<'a> {
                 let out = self.output_path(st, entered, after, vars)?;
                 Ok((c.transition, out))
             }
-            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => self.run_retryable(st, entered, input.clone(), vars, insp.as_deref_mut()),
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_) => {
+                self.run_retryable(st, entered, input.clone(), vars, insp)
+            }
         };
         let (next, out) = result?;
         let size = json_size(&out);
@@ -642,11 +813,25 @@ impl<'a> Runner<'a> {
             return Err(StateError::new("States.DataLimitExceeded", format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)).into());
         }
         let exited = self.names.exited[st.type_name].clone();
-        self.push(&exited, Details { name: Some(st.name.clone()), output: Some(out.clone()), ..Details::default() });
+        self.push(
+            &exited,
+            Details {
+                name: Some(st.name.clone()),
+                output: Some(out.clone()),
+                ..Details::default()
+            },
+        );
         Ok((next, out))
     }
 
-    fn run_retryable(&mut self, st: &State, entered: u64, input: Arc<Value>, vars: &mut Vars, mut insp: Option<&mut Inspection>) -> Result<(Transition, Arc<Value>), Fault> {
+    fn run_retryable(
+        &mut self,
+        st: &State,
+        entered: u64,
+        input: Arc<Value>,
+        vars: &mut Vars,
+        mut insp: Option<&mut Inspection>,
+    ) -> Result<(Transition, Arc<Value>), Fault> {
         let c = &st.common;
         let eff = self.input_path(st, entered, &input, vars)?;
         if let Some(i) = insp.as_deref_mut() {
@@ -663,8 +848,14 @@ impl<'a> Runner<'a> {
                     }
                     let selected = match &c.result_selector {
                         Some(t) => {
-                            let scope = Scope { input: &raw, context: self.ctx, variables: vars };
-                            let v = t.evaluate(&scope).map_err(|e| self.template_error(st, entered, e, &raw))?;
+                            let scope = Scope {
+                                input: &raw,
+                                context: self.ctx,
+                                variables: vars,
+                            };
+                            let v = t
+                                .evaluate(&scope)
+                                .map_err(|e| self.template_error(st, entered, e, &raw))?;
                             Arc::new(v)
                         }
                         None => raw,
@@ -672,7 +863,8 @@ impl<'a> Runner<'a> {
                     if let Some(i) = insp.as_deref_mut() {
                         i.after_result_selector = Some(selected.clone());
                     }
-                    let after = self.result_path(st, entered, &c.result_path, &input, selected.clone())?;
+                    let after =
+                        self.result_path(st, entered, &c.result_path, &input, selected.clone())?;
                     if let Some(i) = insp.as_deref_mut() {
                         i.after_result_path = Some(after.clone());
                     }
@@ -688,7 +880,11 @@ impl<'a> Runner<'a> {
             let name = err.error.as_deref().unwrap_or("");
             // The first retrier whose ErrorEquals matches decides; an exhausted one does not fall
             // through to later retriers.
-            if let Some(ri) = c.retry.iter().position(|r| error_matches(&r.error_equals, name)) {
+            if let Some(ri) = c
+                .retry
+                .iter()
+                .position(|r| error_matches(&r.error_equals, name))
+            {
                 let r: &Retrier = &c.retry[ri];
                 if attempts[ri] < r.max_attempts {
                     if self.test.is_some() {
@@ -697,13 +893,18 @@ impl<'a> Runner<'a> {
                     let delay = retry_delay(r, attempts[ri]);
                     attempts[ri] += 1;
                     retry_count += 1;
-                    let until = self.now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
+                    let until =
+                        self.now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
                     self.sleep_until(until)?;
                     self.set_state_context(st, retry_count);
                     continue;
                 }
             }
-            if let Some(catcher) = c.catch.iter().find(|k| error_matches(&k.error_equals, name)) {
+            if let Some(catcher) = c
+                .catch
+                .iter()
+                .find(|k| error_matches(&k.error_equals, name))
+            {
                 if let Some(t) = &mut self.test {
                     t.caught = Some(err.clone());
                 }
@@ -713,9 +914,20 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn catch(&mut self, st: &State, entered: u64, catcher: &Catcher, input: &Arc<Value>, err: StateError, vars: &mut Vars) -> Result<(Transition, Arc<Value>), Fault> {
+    fn catch(
+        &mut self,
+        st: &State,
+        entered: u64,
+        catcher: &Catcher,
+        input: &Arc<Value>,
+        err: StateError,
+        vars: &mut Vars,
+    ) -> Result<(Transition, Arc<Value>), Fault> {
         let mut eo = Map::new();
-        eo.insert("Error".into(), err.error.map(Value::String).unwrap_or(Value::Null));
+        eo.insert(
+            "Error".into(),
+            err.error.map(Value::String).unwrap_or(Value::Null),
+        );
         if let Some(cause) = err.cause {
             eo.insert("Cause".into(), Value::String(cause));
         }
@@ -727,14 +939,27 @@ impl<'a> Runner<'a> {
         Ok((Transition::Next(catcher.next), out))
     }
 
-    fn body(&mut self, st: &State, entered: u64, eff: &Arc<Value>, vars: &mut Vars, retry_count: u32, insp: Option<&mut Inspection>) -> Result<Arc<Value>, BodyError> {
+    fn body(
+        &mut self,
+        st: &State,
+        entered: u64,
+        eff: &Arc<Value>,
+        vars: &mut Vars,
+        retry_count: u32,
+        insp: Option<&mut Inspection>,
+    ) -> Result<Arc<Value>, BodyError> {
         if self.depth == 0
             && matches!(st.kind, StateKind::Parallel { .. })
             && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
         {
             return match mock {
                 crate::test_state::Mock::Result(v) => Ok(Arc::new(v)),
-                crate::test_state::Mock::Error { error, cause } => Err(BodyError::Catchable(StateError { error: Some(error), cause })),
+                crate::test_state::Mock::Error { error, cause } => {
+                    Err(BodyError::Catchable(StateError {
+                        error: Some(error),
+                        cause,
+                    }))
+                }
             };
         }
         match &st.kind {
@@ -756,7 +981,9 @@ impl<'a> Runner<'a> {
                 self.task(st, entered, t, &params, eff, vars, retry_count, &token)
             }
             StateKind::Parallel { branches } => {
-                let params = self.parameters(st, entered, eff.clone(), vars).map_err(BodyError::Fatal)?;
+                let params = self
+                    .parameters(st, entered, eff.clone(), vars)
+                    .map_err(BodyError::Fatal)?;
                 if let Some(i) = insp {
                     i.after_parameters = Some(params.clone());
                 }
@@ -769,13 +996,22 @@ impl<'a> Runner<'a> {
 
     fn enter_nested(&mut self) -> Result<(), BodyError> {
         if self.depth >= MAX_RUN_DEPTH {
-            return Err(BodyError::Fatal(Fault::Error(StateError::new("States.Runtime", format!("Parallel/Map nesting exceeded {MAX_RUN_DEPTH} levels")))));
+            return Err(BodyError::Fatal(Fault::Error(StateError::new(
+                "States.Runtime",
+                format!("Parallel/Map nesting exceeded {MAX_RUN_DEPTH} levels"),
+            ))));
         }
         self.depth += 1;
         Ok(())
     }
 
-    fn parallel(&mut self, st: &State, branches: &[StateMachine], params: Arc<Value>, vars: &Vars) -> Result<Arc<Value>, BodyError> {
+    fn parallel(
+        &mut self,
+        st: &State,
+        branches: &[StateMachine],
+        params: Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Arc<Value>, BodyError> {
         self.enter_nested()?;
         let started = self.names.get("ParallelStateStarted").clone();
         self.push(&started, Details::default());
@@ -804,20 +1040,41 @@ impl<'a> Runner<'a> {
             Some(Fault::TimedOut) => Err(BodyError::Fatal(Fault::TimedOut)),
             Some(Fault::Error(e) | Fault::Retriable(e)) => {
                 let k = self.names.get("ParallelStateFailed").clone();
-                self.push(&k, Details { error: e.error.clone(), cause: e.cause.clone(), ..Details::default() });
+                self.push(
+                    &k,
+                    Details {
+                        error: e.error.clone(),
+                        cause: e.cause.clone(),
+                        ..Details::default()
+                    },
+                );
                 let _ = st;
                 Err(BodyError::Catchable(e))
             }
         }
     }
 
-    fn resolve_count(&self, st: &State, entered: u64, field: &str, f: &Option<SecondsField>, eff: &Value, vars: &Vars) -> Result<Option<u64>, BodyError> {
+    fn resolve_count(
+        &self,
+        st: &State,
+        entered: u64,
+        field: &str,
+        f: &Option<SecondsField>,
+        eff: &Value,
+        vars: &Vars,
+    ) -> Result<Option<u64>, BodyError> {
         match f {
             None => Ok(None),
             Some(SecondsField::Literal(n)) => Ok(Some(*n)),
             Some(SecondsField::Path(p)) => {
-                let scope = Scope { input: eff, context: self.ctx, variables: vars };
-                let v = p.resolve(&scope).map_err(|e| BodyError::Fatal(self.runtime(st, entered, e).into()))?;
+                let scope = Scope {
+                    input: eff,
+                    context: self.ctx,
+                    variables: vars,
+                };
+                let v = p
+                    .resolve(&scope)
+                    .map_err(|e| BodyError::Fatal(self.runtime(st, entered, e).into()))?;
                 let n = match &v {
                     Value::Number(n) => n.as_u64(),
                     // AWS parses the referenced text as an integer, so "1" is accepted.
@@ -834,20 +1091,38 @@ impl<'a> Runner<'a> {
         }
     }
 
-    fn map(&mut self, st: &State, entered: u64, m: &MapSpec, eff: &Arc<Value>, vars: &mut Vars, mut insp: Option<&mut Inspection>) -> Result<Arc<Value>, BodyError> {
+    fn map(
+        &mut self,
+        st: &State,
+        entered: u64,
+        m: &MapSpec,
+        eff: &Arc<Value>,
+        vars: &mut Vars,
+        mut insp: Option<&mut Inspection>,
+    ) -> Result<Arc<Value>, BodyError> {
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
         let items_val: Value = match &m.items {
             Some(t) => {
-                let scope = Scope { input: eff, context: self.ctx, variables: vars };
-                t.evaluate(&scope).map_err(|e| match self.template_error(st, entered, e, eff) {
-                    Fault::Error(e) => fatal(e),
-                    f => BodyError::Fatal(f),
-                })?
+                let scope = Scope {
+                    input: eff,
+                    context: self.ctx,
+                    variables: vars,
+                };
+                t.evaluate(&scope)
+                    .map_err(|e| match self.template_error(st, entered, e, eff) {
+                        Fault::Error(e) => fatal(e),
+                        f => BodyError::Fatal(f),
+                    })?
             }
             None => match &m.items_path {
                 PathField::Path(p) => {
-                    let scope = Scope { input: eff, context: self.ctx, variables: vars };
-                    p.resolve(&scope).map_err(|e| fatal(self.runtime(st, entered, path_error_text(p, &e))))?
+                    let scope = Scope {
+                        input: eff,
+                        context: self.ctx,
+                        variables: vars,
+                    };
+                    p.resolve(&scope)
+                        .map_err(|e| fatal(self.runtime(st, entered, path_error_text(p, &e))))?
                 }
                 _ => (**eff).clone(),
             },
@@ -855,7 +1130,11 @@ impl<'a> Runner<'a> {
         let Value::Array(items) = items_val else {
             let detail = match &m.items_path {
                 PathField::Path(p) if m.items.is_none() => {
-                    let shown = p.as_str().strip_prefix('$').filter(|_| p.is_context()).unwrap_or(p.as_str());
+                    let shown = p
+                        .as_str()
+                        .strip_prefix('$')
+                        .filter(|_| p.is_context())
+                        .unwrap_or(p.as_str());
                     format!("Reference path \"{shown}\" must point to array.")
                 }
                 _ => format!("Map state input must be an array but was: {items_val}"),
@@ -866,13 +1145,26 @@ impl<'a> Runner<'a> {
             i.after_items_path = Some(Arc::new(Value::Array(items.clone())));
         }
         self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
-        let tolerated_count = self.resolve_count(st, entered, "ToleratedFailureCount", &m.tolerated_failure_count, eff, vars)?;
+        let tolerated_count = self.resolve_count(
+            st,
+            entered,
+            "ToleratedFailureCount",
+            &m.tolerated_failure_count,
+            eff,
+            vars,
+        )?;
         let tolerated_pct = match &m.tolerated_failure_percentage {
             None => None,
             Some(PercentField::Literal(p)) => Some(*p),
             Some(PercentField::Path(p)) => {
-                let scope = Scope { input: eff, context: self.ctx, variables: vars };
-                let v = p.resolve(&scope).map_err(|e| fatal(self.runtime(st, entered, e)))?;
+                let scope = Scope {
+                    input: eff,
+                    context: self.ctx,
+                    variables: vars,
+                };
+                let v = p
+                    .resolve(&scope)
+                    .map_err(|e| fatal(self.runtime(st, entered, e)))?;
                 match v.as_f64().filter(|f| (0.0..=100.0).contains(f)) {
                     Some(f) => Some(f),
                     None => return Err(fatal(self.runtime(st, entered, format!("The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid percentage: {}", value_text(&v), p.as_str())))),
@@ -886,12 +1178,23 @@ impl<'a> Runner<'a> {
             // iterations are not run.
             return match mock {
                 crate::test_state::Mock::Result(v) => Ok(Arc::new(v)),
-                crate::test_state::Mock::Error { error, cause } => Err(BodyError::Catchable(StateError { error: Some(error), cause })),
+                crate::test_state::Mock::Error { error, cause } => {
+                    Err(BodyError::Catchable(StateError {
+                        error: Some(error),
+                        cause,
+                    }))
+                }
             };
         }
         self.enter_nested()?;
         let k = self.names.get("MapStateStarted").clone();
-        self.push(&k, Details { index: Some(items.len() as u64), ..Details::default() });
+        self.push(
+            &k,
+            Details {
+                index: Some(items.len() as u64),
+                ..Details::default()
+            },
+        );
         let saved_state = self.ctx.get("State").cloned();
         let total = items.len();
         let mut outs = Vec::with_capacity(total);
@@ -904,7 +1207,11 @@ impl<'a> Runner<'a> {
                     if let Value::Object(c) = &mut *self.ctx {
                         c.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
                     }
-                    let scope = Scope { input: eff, context: self.ctx, variables: vars };
+                    let scope = Scope {
+                        input: eff,
+                        context: self.ctx,
+                        variables: vars,
+                    };
                     match t.evaluate(&scope) {
                         Ok(v) => v,
                         Err(e) => {
@@ -920,11 +1227,25 @@ impl<'a> Runner<'a> {
                 selected_inputs.push(iter_input.clone());
             }
             let ks = self.names.get("MapIterationStarted").clone();
-            self.push(&ks, Details { name: Some(st.name.clone()), index: Some(i as u64), ..Details::default() });
+            self.push(
+                &ks,
+                Details {
+                    name: Some(st.name.clone()),
+                    index: Some(i as u64),
+                    ..Details::default()
+                },
+            );
             match self.run_machine(&m.processor, Arc::new(iter_input), vars) {
                 Ok(o) => {
                     let k = self.names.get("MapIterationSucceeded").clone();
-                    self.push(&k, Details { name: Some(st.name.clone()), index: Some(i as u64), ..Details::default() });
+                    self.push(
+                        &k,
+                        Details {
+                            name: Some(st.name.clone()),
+                            index: Some(i as u64),
+                            ..Details::default()
+                        },
+                    );
                     outs.push(Arc::unwrap_or_clone(o));
                 }
                 Err(Fault::TimedOut) => {
@@ -933,15 +1254,29 @@ impl<'a> Runner<'a> {
                 }
                 Err(Fault::Error(e) | Fault::Retriable(e)) => {
                     let k = self.names.get("MapIterationFailed").clone();
-                    self.push(&k, Details { name: Some(st.name.clone()), index: Some(i as u64), error: e.error.clone(), cause: e.cause.clone(), ..Details::default() });
+                    self.push(
+                        &k,
+                        Details {
+                            name: Some(st.name.clone()),
+                            index: Some(i as u64),
+                            error: e.error.clone(),
+                            cause: e.cause.clone(),
+                            ..Details::default()
+                        },
+                    );
                     failed += 1;
-                    let tolerated = tolerated_count.is_some_and(|t| failed as u64 <= t) || tolerated_pct.is_some_and(|p| (failed as f64) * 100.0 / (total as f64) <= p);
+                    let tolerated = tolerated_count.is_some_and(|t| failed as u64 <= t)
+                        || tolerated_pct
+                            .is_some_and(|p| (failed as f64) * 100.0 / (total as f64) <= p);
                     if !tolerated {
                         first_failure = Some(Fault::Error(e));
                         break;
                     }
                     let mut eo = Map::new();
-                    eo.insert("Error".into(), e.error.map(Value::String).unwrap_or(Value::Null));
+                    eo.insert(
+                        "Error".into(),
+                        e.error.map(Value::String).unwrap_or(Value::Null),
+                    );
                     if let Some(c) = e.cause {
                         eo.insert("Cause".into(), Value::String(c));
                     }
@@ -969,7 +1304,10 @@ impl<'a> Runner<'a> {
                 let k = self.names.get("MapStateFailed").clone();
                 self.push(&k, Details::default());
                 if tolerated_count.is_some() || tolerated_pct.is_some() {
-                    return Err(BodyError::Catchable(StateError::new("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")));
+                    return Err(BodyError::Catchable(StateError::new(
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    )));
                 }
                 Err(BodyError::Catchable(e))
             }
@@ -978,9 +1316,20 @@ impl<'a> Runner<'a> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn task(&mut self, st: &State, entered: u64, t: &TaskSpec, params: &Arc<Value>, eff: &Value, vars: &Vars, retry_count: u32, token: &str) -> Result<Arc<Value>, BodyError> {
+    fn task(
+        &mut self,
+        st: &State,
+        entered: u64,
+        t: &TaskSpec,
+        params: &Arc<Value>,
+        eff: &Value,
+        vars: &Vars,
+        retry_count: u32,
+        token: &str,
+    ) -> Result<Arc<Value>, BodyError> {
         let timeout = self.resolve_count(st, entered, "TimeoutSeconds", &t.timeout, eff, vars)?;
-        let heartbeat = self.resolve_count(st, entered, "HeartbeatSeconds", &t.heartbeat, eff, vars)?;
+        let heartbeat =
+            self.resolve_count(st, entered, "HeartbeatSeconds", &t.heartbeat, eff, vars)?;
         let (resource_type, resource) = resource_parts(&t.resource);
         let mut extra = Map::new();
         extra.insert("region".into(), json!("us-east-1"));
@@ -991,13 +1340,31 @@ impl<'a> Runner<'a> {
         if let Some(h) = heartbeat {
             extra.insert("heartbeatInSeconds".into(), json!(h));
         }
-        let base = Details { resource_type: Some(resource_type.clone()), resource: Some(resource.clone()), ..Details::default() };
+        let base = Details {
+            resource_type: Some(resource_type.clone()),
+            resource: Some(resource.clone()),
+            ..Details::default()
+        };
         let k = self.names.get("TaskScheduled").clone();
-        self.push(&k, Details { extra: Some(Value::Object(extra)), ..base.clone() });
+        self.push(
+            &k,
+            Details {
+                extra: Some(Value::Object(extra)),
+                ..base.clone()
+            },
+        );
         let k = self.names.get("TaskStarted").clone();
         self.push(&k, base.clone());
         let started = self.now();
-        let req = TaskRequest { resource: &t.resource, input: params, state_name: &st.name, task_token: token, timeout_seconds: timeout, heartbeat_seconds: heartbeat, attempt: retry_count };
+        let req = TaskRequest {
+            resource: &t.resource,
+            input: params,
+            state_name: &st.name,
+            task_token: token,
+            timeout_seconds: timeout,
+            heartbeat_seconds: heartbeat,
+            attempt: retry_count,
+        };
         let outcome = self.tasks.dispatch(&req, self.clock);
         let ended = self.now();
         if let Some(d) = self.deadline
@@ -1005,34 +1372,96 @@ impl<'a> Runner<'a> {
         {
             return Err(BodyError::Fatal(Fault::TimedOut));
         }
-        let timed_out = timeout.is_some_and(|t| (ended - started).num_milliseconds() > (t as i64) * 1000);
+        let timed_out =
+            timeout.is_some_and(|t| (ended - started).num_milliseconds() > (t as i64) * 1000);
         let fail = |this: &mut Self, kind: &'static str, e: StateError| {
             let k = this.names.get(kind).clone();
-            this.push(&k, Details { error: e.error.clone(), cause: e.cause.clone(), ..base.clone() });
+            this.push(
+                &k,
+                Details {
+                    error: e.error.clone(),
+                    cause: e.cause.clone(),
+                    ..base.clone()
+                },
+            );
             Err(BodyError::Catchable(e))
         };
         if timed_out {
-            return fail(self, "TaskTimedOut", StateError { error: Some("States.Timeout".into()), cause: None });
+            return fail(
+                self,
+                "TaskTimedOut",
+                StateError {
+                    error: Some("States.Timeout".into()),
+                    cause: None,
+                },
+            );
         }
         match outcome {
             TaskOutcome::Succeeded(v) => {
                 if json_size(&v) > MAX_PAYLOAD_BYTES {
-                    return fail(self, "TaskFailed", StateError::new("States.DataLimitExceeded", format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)));
+                    return fail(
+                        self,
+                        "TaskFailed",
+                        StateError::new(
+                            "States.DataLimitExceeded",
+                            format!(
+                                "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                                st.name
+                            ),
+                        ),
+                    );
                 }
                 let v = Arc::new(v);
                 let k = self.names.get("TaskSucceeded").clone();
-                self.push(&k, Details { output: Some(v.clone()), ..base });
+                self.push(
+                    &k,
+                    Details {
+                        output: Some(v.clone()),
+                        ..base
+                    },
+                );
                 Ok(v)
             }
-            TaskOutcome::Failed { error, cause } => fail(self, "TaskFailed", StateError { error: Some(error), cause }),
-            TaskOutcome::HeartbeatTimedOut => fail(self, "TaskTimedOut", StateError { error: Some("States.HeartbeatTimeout".into()), cause: None }),
+            TaskOutcome::Failed { error, cause } => fail(
+                self,
+                "TaskFailed",
+                StateError {
+                    error: Some(error),
+                    cause,
+                },
+            ),
+            TaskOutcome::HeartbeatTimedOut => fail(
+                self,
+                "TaskTimedOut",
+                StateError {
+                    error: Some("States.HeartbeatTimeout".into()),
+                    cause: None,
+                },
+            ),
         }
     }
 
-    fn fail(&mut self, st: &State, entered: u64, f: &FailSpec, input: &Value, vars: &Vars) -> Result<StateError, Fault> {
-        let mut out = StateError { error: f.error.clone(), cause: f.cause.clone() };
-        let scope = Scope { input, context: self.ctx, variables: vars };
-        for (field, dynamic, slot) in [("ErrorPath", &f.error_path, &mut out.error), ("CausePath", &f.cause_path, &mut out.cause)] {
+    fn fail(
+        &mut self,
+        st: &State,
+        entered: u64,
+        f: &FailSpec,
+        input: &Value,
+        vars: &Vars,
+    ) -> Result<StateError, Fault> {
+        let mut out = StateError {
+            error: f.error.clone(),
+            cause: f.cause.clone(),
+        };
+        let scope = Scope {
+            input,
+            context: self.ctx,
+            variables: vars,
+        };
+        for (field, dynamic, slot) in [
+            ("ErrorPath", &f.error_path, &mut out.error),
+            ("CausePath", &f.cause_path, &mut out.cause),
+        ] {
             let Some(d) = dynamic else { continue };
             let v = match d {
                 DynamicString::Path(p) => match p.resolve(&scope) {
@@ -1044,7 +1473,9 @@ impl<'a> Runner<'a> {
                     }
                     Err(e) => return Err(self.runtime(st, entered, e).into()),
                 },
-                DynamicString::Intrinsic(call) => call.evaluate(&scope).map_err(|e| Fault::Error(StateError::new(e.error_name(), e.to_string())))?,
+                DynamicString::Intrinsic(call) => call
+                    .evaluate(&scope)
+                    .map_err(|e| Fault::Error(StateError::new(e.error_name(), e.to_string())))?,
             };
             match v {
                 Value::String(s) => *slot = Some(s),
@@ -1056,34 +1487,68 @@ impl<'a> Runner<'a> {
         Ok(out)
     }
 
-    fn wait_until(&self, st: &State, entered: u64, w: &WaitSpec, eff: &Value, vars: &Vars) -> Result<DateTime<Utc>, Fault> {
+    fn wait_until(
+        &self,
+        st: &State,
+        entered: u64,
+        w: &WaitSpec,
+        eff: &Value,
+        vars: &Vars,
+    ) -> Result<DateTime<Utc>, Fault> {
         let now = self.now();
-        let scope = Scope { input: eff, context: self.ctx, variables: vars };
+        let scope = Scope {
+            input: eff,
+            context: self.ctx,
+            variables: vars,
+        };
         let until = self.wait_target(st, entered, w, now, &scope)?;
         // AWS keeps wait delays in 32-bit seconds.
         if (until - now).num_seconds() > i64::from(i32::MAX) {
-            return Err(self.runtime(st, entered, "Wait state delay is too long.").into());
+            return Err(self
+                .runtime(st, entered, "Wait state delay is too long.")
+                .into());
         }
         Ok(until)
     }
 
-    fn wait_target(&self, st: &State, entered: u64, w: &WaitSpec, now: DateTime<Utc>, scope: &Scope) -> Result<DateTime<Utc>, Fault> {
+    fn wait_target(
+        &self,
+        st: &State,
+        entered: u64,
+        w: &WaitSpec,
+        now: DateTime<Utc>,
+        scope: &Scope,
+    ) -> Result<DateTime<Utc>, Fault> {
         Ok(match w {
             WaitSpec::Seconds(s) => now + chrono::Duration::seconds(*s as i64),
             WaitSpec::Timestamp(t) => *t,
             WaitSpec::SecondsPath(p) => {
-                let v = p.resolve(scope).map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
+                let v = p
+                    .resolve(scope)
+                    .map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
                 let secs = match &v {
                     Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
                     _ => return Err(self.runtime(st, entered, format!("The SecondsPath parameter cannot be parsed as a long value: {} == {}", p.as_str(), value_text(&v))).into()),
                 };
                 if secs < 0 {
-                    return Err(self.runtime(st, entered, format!("The SecondsPath parameter references a negative value: {} == {}", p.as_str(), secs)).into());
+                    return Err(self
+                        .runtime(
+                            st,
+                            entered,
+                            format!(
+                                "The SecondsPath parameter references a negative value: {} == {}",
+                                p.as_str(),
+                                secs
+                            ),
+                        )
+                        .into());
                 }
                 now + chrono::Duration::seconds(secs.min(i64::from(i32::MAX) + 1))
             }
             WaitSpec::TimestampPath(p) => {
-                let v = p.resolve(scope).map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
+                let v = p
+                    .resolve(scope)
+                    .map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
                 match v.as_str().and_then(crate::model::parse_timestamp) {
                     Some(t) => t,
                     None => {
@@ -1096,15 +1561,34 @@ impl<'a> Runner<'a> {
         })
     }
 
-    pub(crate) fn input_path(&self, st: &State, entered: u64, input: &Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
+    pub(crate) fn input_path(
+        &self,
+        st: &State,
+        entered: u64,
+        input: &Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Arc<Value>, Fault> {
         self.select_path(st, entered, &st.common.input_path, input, vars)
     }
 
-    pub(crate) fn output_path(&self, st: &State, entered: u64, doc: Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
+    pub(crate) fn output_path(
+        &self,
+        st: &State,
+        entered: u64,
+        doc: Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Arc<Value>, Fault> {
         self.select_path(st, entered, &st.common.output_path, &doc, vars)
     }
 
-    fn select_path(&self, st: &State, entered: u64, field: &PathField, doc: &Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
+    fn select_path(
+        &self,
+        st: &State,
+        entered: u64,
+        field: &PathField,
+        doc: &Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Arc<Value>, Fault> {
         match field {
             PathField::Default => Ok(doc.clone()),
             PathField::Null => Ok(Arc::new(Value::Object(Map::new()))),
@@ -1112,7 +1596,11 @@ impl<'a> Runner<'a> {
                 if p.as_str() == "$" {
                     return Ok(doc.clone());
                 }
-                let scope = Scope { input: doc, context: self.ctx, variables: vars };
+                let scope = Scope {
+                    input: doc,
+                    context: self.ctx,
+                    variables: vars,
+                };
                 match p.resolve(&scope) {
                     Ok(v) => Ok(Arc::new(v)),
                     Err(e) => Err(self.runtime(st, entered, path_error_text(p, &e)).into()),
@@ -1121,12 +1609,24 @@ impl<'a> Runner<'a> {
         }
     }
 
-    pub(crate) fn parameters(&self, st: &State, entered: u64, eff: Arc<Value>, vars: &Vars) -> Result<Arc<Value>, Fault> {
+    pub(crate) fn parameters(
+        &self,
+        st: &State,
+        entered: u64,
+        eff: Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Arc<Value>, Fault> {
         match &st.common.parameters {
             None => Ok(eff),
             Some(t) => {
-                let scope = Scope { input: &eff, context: self.ctx, variables: vars };
-                t.evaluate(&scope).map(Arc::new).map_err(|e| self.template_error(st, entered, e, &eff))
+                let scope = Scope {
+                    input: &eff,
+                    context: self.ctx,
+                    variables: vars,
+                };
+                t.evaluate(&scope)
+                    .map(Arc::new)
+                    .map_err(|e| self.template_error(st, entered, e, &eff))
             }
         }
     }
@@ -1141,7 +1641,14 @@ impl<'a> Runner<'a> {
         }
     }
 
-    pub(crate) fn result_path(&self, st: &State, entered: u64, field: &PathField, input: &Arc<Value>, result: Arc<Value>) -> Result<Arc<Value>, Fault> {
+    pub(crate) fn result_path(
+        &self,
+        st: &State,
+        entered: u64,
+        field: &PathField,
+        input: &Arc<Value>,
+        result: Arc<Value>,
+    ) -> Result<Arc<Value>, Fault> {
         match field {
             PathField::Default => Ok(result),
             PathField::Null => Ok(input.clone()),
@@ -1150,14 +1657,26 @@ impl<'a> Runner<'a> {
                     return Ok(result);
                 }
                 let mut doc = (**input).clone();
-                jsonpath::write_at(p, &mut doc, Arc::unwrap_or_clone(result)).map_err(|e| self.runtime(st, entered, e))?;
+                jsonpath::write_at(p, &mut doc, Arc::unwrap_or_clone(result))
+                    .map_err(|e| self.runtime(st, entered, e))?;
                 Ok(Arc::new(doc))
             }
         }
     }
 
-    pub(crate) fn assign(&self, st: &State, entered: u64, t: &Template, doc: &Value, vars: &mut Vars) -> Result<(), Fault> {
-        let scope = Scope { input: doc, context: self.ctx, variables: &*vars };
+    pub(crate) fn assign(
+        &self,
+        st: &State,
+        entered: u64,
+        t: &Template,
+        doc: &Value,
+        vars: &mut Vars,
+    ) -> Result<(), Fault> {
+        let scope = Scope {
+            input: doc,
+            context: self.ctx,
+            variables: &*vars,
+        };
         let v = t.evaluate(&scope).map_err(|e| match e {
             TemplateError::PathNotFound { path, field, .. } => {
                 self.runtime(st, entered, format!("The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{doc}'")).into()
@@ -1191,7 +1710,9 @@ fn value_text(v: &Value) -> String {
 /// AWS's cause detail for an InputPath/OutputPath/ItemsPath that cannot be applied.
 fn path_error_text(p: &JsonPath, e: &JsonPathError) -> String {
     match e {
-        JsonPathError::NotFound { message, .. } => format!("Invalid path '{}' : {message}", p.as_str()),
+        JsonPathError::NotFound { message, .. } => {
+            format!("Invalid path '{}' : {message}", p.as_str())
+        }
         other => format!("Invalid path '{}' : {other}", p.as_str()),
     }
 }
@@ -1200,8 +1721,15 @@ fn path_error_text(p: &JsonPath, e: &JsonPathError) -> String {
 pub fn error_matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|e| {
         e == error
-            || (e == "States.ALL" && error != "States.Runtime" && error != "States.DataLimitExceeded")
-            || (e == "States.TaskFailed" && error != "States.Timeout" && error != "States.Runtime" && error != "States.DataLimitExceeded" && error != "States.HeartbeatTimeout" && !error.is_empty())
+            || (e == "States.ALL"
+                && error != "States.Runtime"
+                && error != "States.DataLimitExceeded")
+            || (e == "States.TaskFailed"
+                && error != "States.Timeout"
+                && error != "States.Runtime"
+                && error != "States.DataLimitExceeded"
+                && error != "States.HeartbeatTimeout"
+                && !error.is_empty())
     })
 }
 
@@ -1253,4 +1781,3 @@ pub fn json_size(v: &Value) -> usize {
         }
     }
 }
-

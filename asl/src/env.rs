@@ -40,7 +40,9 @@ pub struct VirtualClock {
 impl VirtualClock {
     /// A virtual clock starting at `start`.
     pub fn new(start: DateTime<Utc>) -> Self {
-        VirtualClock { now: Mutex::new(start) }
+        VirtualClock {
+            now: Mutex::new(start),
+        }
     }
 
     /// Moves time forward by `seconds` (e.g. to simulate a slow Task in a dispatcher).
@@ -52,7 +54,11 @@ impl VirtualClock {
 
 impl Default for VirtualClock {
     fn default() -> Self {
-        VirtualClock::new(DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default())
+        VirtualClock::new(
+            DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default(),
+        )
     }
 }
 
@@ -122,7 +128,10 @@ impl TaskDispatcher for NoTasks {
     fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn Clock) -> TaskOutcome {
         TaskOutcome::Failed {
             error: "States.TaskFailed".to_string(),
-            cause: Some(format!("No task dispatcher is configured for resource '{}'; register a handler for it", request.resource)),
+            cause: Some(format!(
+                "No task dispatcher is configured for resource '{}'; register a handler for it",
+                request.resource
+            )),
         }
     }
 }

@@ -74,14 +74,24 @@ fn yes() -> bool {
 impl History {
     /// An empty history that records events.
     pub fn new() -> Self {
-        History { events: Vec::new(), record: true, last_id: 0 }
+        History {
+            events: Vec::new(),
+            record: true,
+            last_id: 0,
+        }
     }
 
     /// Appends an event and returns its id.
     pub fn push(&mut self, kind: &Arc<str>, timestamp: DateTime<Utc>, details: Details) -> u64 {
         let id = self.last_id + 1;
         if self.record {
-            self.events.push(HistoryEvent { id, previous_event_id: self.last_id, timestamp, kind: kind.clone(), details });
+            self.events.push(HistoryEvent {
+                id,
+                previous_event_id: self.last_id,
+                timestamp,
+                kind: kind.clone(),
+                details,
+            });
         }
         self.last_id = id;
         id
@@ -99,7 +109,10 @@ impl HistoryEvent {
         let mut m = Map::new();
         m.insert("id".into(), json!(self.id));
         m.insert("previousEventId".into(), json!(self.previous_event_id));
-        m.insert("timestamp".into(), json!(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)));
+        m.insert(
+            "timestamp".into(),
+            json!(self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true)),
+        );
         m.insert("type".into(), json!(&*self.kind));
         let d = &self.details;
         let mut det = Map::new();
@@ -140,7 +153,7 @@ impl HistoryEvent {
             }
         }
         if let Some(key) = details_key(kind) {
-            m.insert(key.into(), Value::Object(det));
+            m.insert(key, Value::Object(det));
         }
         Value::Object(m)
     }
@@ -155,7 +168,11 @@ fn details_key(kind: &str) -> Option<String> {
         return Some("stateExitedEventDetails".into());
     }
     match kind {
-        "ParallelStateStarted" | "ParallelStateSucceeded" | "MapStateSucceeded" | "WaitStateAborted" | "ExecutionTimedOut" => None,
+        "ParallelStateStarted"
+        | "ParallelStateSucceeded"
+        | "MapStateSucceeded"
+        | "WaitStateAborted"
+        | "ExecutionTimedOut" => None,
         k => {
             let mut c = k.chars();
             let first = c.next()?.to_lowercase().collect::<String>();

@@ -300,8 +300,15 @@ pub struct ValidationOptions {
 }
 
 /// Parses and validates a definition; on failure returns every diagnostic found.
-pub fn parse_definition(definition: &Value, options: ValidationOptions) -> Result<StateMachine, Vec<Diagnostic>> {
-    let mut v = Validator { diags: Vec::new(), options, has_jsonata: false };
+pub fn parse_definition(
+    definition: &Value,
+    options: ValidationOptions,
+) -> Result<StateMachine, Vec<Diagnostic>> {
+    let mut v = Validator {
+        diags: Vec::new(),
+        options,
+        has_jsonata: false,
+    };
     let Some(obj) = definition.as_object() else {
         return Err(vec![Diagnostic {
             code: "SCHEMA_VALIDATION_FAILED".into(),
@@ -314,14 +321,30 @@ pub fn parse_definition(definition: &Value, options: ValidationOptions) -> Resul
         return Err(vec![Diagnostic::error(
             "SCHEMA_VALIDATION_FAILED",
             "/",
-            format!("The definition is nested deeper than {MAX_DEFINITION_DEPTH} levels; flatten it"),
+            format!(
+                "The definition is nested deeper than {MAX_DEFINITION_DEPTH} levels; flatten it"
+            ),
         )]);
     }
     let ql = match obj.get("QueryLanguage") {
         None => QueryLanguage::JsonPath,
-        Some(q) => v.query_language(q, "/QueryLanguage").unwrap_or(QueryLanguage::JsonPath),
+        Some(q) => v
+            .query_language(q, "/QueryLanguage")
+            .unwrap_or(QueryLanguage::JsonPath),
     };
-    v.check_fields(obj, "", &["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"], &[]);
+    v.check_fields(
+        obj,
+        "",
+        &[
+            "StartAt",
+            "States",
+            "Comment",
+            "Version",
+            "TimeoutSeconds",
+            "QueryLanguage",
+        ],
+        &[],
+    );
     let timeout_seconds = match obj.get("TimeoutSeconds") {
         None => None,
         Some(t) => v.positive_int(t, "/TimeoutSeconds"),
@@ -344,7 +367,9 @@ pub fn uses_jsonata(definition: &Value) -> bool {
             return false;
         }
         match v {
-            Value::Object(m) => m.iter().any(|(k, v)| (k == "QueryLanguage" && v == "JSONata") || walk(v, depth + 1)),
+            Value::Object(m) => m
+                .iter()
+                .any(|(k, v)| (k == "QueryLanguage" && v == "JSONata") || walk(v, depth + 1)),
             Value::Array(a) => a.iter().any(|v| walk(v, depth + 1)),
             _ => false,
         }
@@ -377,7 +402,8 @@ const COMMON_IO: &[&str] = &["InputPath", "OutputPath"];
 
 impl Validator {
     fn err(&mut self, loc: impl Into<String>, msg: impl Into<String>) {
-        self.diags.push(Diagnostic::error("SCHEMA_VALIDATION_FAILED", loc, msg));
+        self.diags
+            .push(Diagnostic::error("SCHEMA_VALIDATION_FAILED", loc, msg));
     }
 
     fn loc(base: &str, field: &str) -> String {
@@ -385,7 +411,11 @@ impl Validator {
     }
 
     fn root(base: &str) -> String {
-        if base.is_empty() { "/".to_string() } else { base.to_string() }
+        if base.is_empty() {
+            "/".to_string()
+        } else {
+            base.to_string()
+        }
     }
 
     fn query_language(&mut self, v: &Value, loc: &str) -> Option<QueryLanguage> {
@@ -402,7 +432,13 @@ impl Validator {
         }
     }
 
-    fn check_fields(&mut self, obj: &Map<String, Value>, base: &str, allowed: &[&str], allowed2: &[&str]) {
+    fn check_fields(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        allowed: &[&str],
+        allowed2: &[&str],
+    ) {
         for k in obj.keys() {
             if !allowed.contains(&k.as_str()) && !allowed2.contains(&k.as_str()) {
                 self.err(Self::loc(base, k), format!("Field '{k}' is not supported"));
@@ -445,24 +481,44 @@ impl Validator {
         match JsonPath::parse(s) {
             Ok(p) => {
                 if reference_only && !p.is_reference() {
-                    self.err(loc, format!("The value for the field '{}' must be a valid Reference Path: {s}", last_segment(loc)));
+                    self.err(
+                        loc,
+                        format!(
+                            "The value for the field '{}' must be a valid Reference Path: {s}",
+                            last_segment(loc)
+                        ),
+                    );
                     None
                 } else {
                     Some(p)
                 }
             }
             Err(e) => {
-                self.err(loc, format!("The value for the field '{}' must be a valid JSONPath: {s} ({e})", last_segment(loc)));
+                self.err(
+                    loc,
+                    format!(
+                        "The value for the field '{}' must be a valid JSONPath: {s} ({e})",
+                        last_segment(loc)
+                    ),
+                );
                 None
             }
         }
     }
 
-    fn path_field(&mut self, obj: &Map<String, Value>, field: &str, base: &str, reference_only: bool) -> PathField {
+    fn path_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        field: &str,
+        base: &str,
+        reference_only: bool,
+    ) -> PathField {
         match obj.get(field) {
             None => PathField::Default,
             Some(Value::Null) => PathField::Null,
-            Some(v) => self.path(v, &Self::loc(base, field), reference_only).map_or(PathField::Default, PathField::Path),
+            Some(v) => self
+                .path(v, &Self::loc(base, field), reference_only)
+                .map_or(PathField::Default, PathField::Path),
         }
     }
 
@@ -476,14 +532,27 @@ impl Validator {
         }
     }
 
-    fn seconds_field(&mut self, obj: &Map<String, Value>, base: &str, lit: &str, path: &str) -> Option<SecondsField> {
+    fn seconds_field(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        lit: &str,
+        path: &str,
+    ) -> Option<SecondsField> {
         match (obj.get(lit), obj.get(path)) {
             (Some(_), Some(_)) => {
-                self.err(Self::root(base), format!("These fields are mutually exclusive: [{lit}, {path}]"));
+                self.err(
+                    Self::root(base),
+                    format!("These fields are mutually exclusive: [{lit}, {path}]"),
+                );
                 None
             }
-            (Some(v), None) => self.non_negative_int(v, &Self::loc(base, lit)).map(SecondsField::Literal),
-            (None, Some(p)) => self.path(p, &Self::loc(base, path), true).map(SecondsField::Path),
+            (Some(v), None) => self
+                .non_negative_int(v, &Self::loc(base, lit))
+                .map(SecondsField::Literal),
+            (None, Some(p)) => self
+                .path(p, &Self::loc(base, path), true)
+                .map(SecondsField::Path),
             (None, None) => None,
         }
     }
@@ -494,7 +563,10 @@ impl Validator {
             return Vec::new();
         };
         if arr.is_empty() {
-            self.err(format!("{loc}/ErrorEquals"), "ErrorEquals must not be empty");
+            self.err(
+                format!("{loc}/ErrorEquals"),
+                "ErrorEquals must not be empty",
+            );
         }
         let mut out = Vec::new();
         for (i, e) in arr.iter().enumerate() {
@@ -503,14 +575,27 @@ impl Validator {
             }
         }
         if out.iter().any(|e| e == "States.ALL") && out.len() > 1 {
-            self.err(format!("{loc}/ErrorEquals"), "States.ALL must appear alone in ErrorEquals");
+            self.err(
+                format!("{loc}/ErrorEquals"),
+                "States.ALL must appear alone in ErrorEquals",
+            );
         }
         out
     }
 
-    fn machine(&mut self, obj: &Map<String, Value>, base: &str, parent_ql: QueryLanguage, top_ql: QueryLanguage, depth: usize) -> Option<StateMachine> {
+    fn machine(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        parent_ql: QueryLanguage,
+        top_ql: QueryLanguage,
+        depth: usize,
+    ) -> Option<StateMachine> {
         if depth > 32 {
-            self.err(Self::root(base), "Parallel/Map nesting is deeper than 32 levels");
+            self.err(
+                Self::root(base),
+                "Parallel/Map nesting is deeper than 32 levels",
+            );
             return None;
         }
         let mut missing = Vec::new();
@@ -521,19 +606,30 @@ impl Validator {
             missing.push("StartAt");
         }
         if !missing.is_empty() {
-            self.err(Self::root(base), format!("These fields are required: [{}]", missing.join(", ")));
+            self.err(
+                Self::root(base),
+                format!("These fields are required: [{}]", missing.join(", ")),
+            );
             return None;
         }
         let ql = match obj.get("QueryLanguage") {
-            Some(q) if !base.is_empty() => self.query_language(q, &Self::loc(base, "QueryLanguage")).unwrap_or(parent_ql),
+            Some(q) if !base.is_empty() => self
+                .query_language(q, &Self::loc(base, "QueryLanguage"))
+                .unwrap_or(parent_ql),
             _ => parent_ql,
         };
         let Some(states_obj) = obj.get("States").and_then(Value::as_object) else {
             self.err(Self::loc(base, "States"), "Expected value of type: Object");
             return None;
         };
-        let start = self.string(&obj["StartAt"], &Self::loc(base, "StartAt")).map(str::to_string);
-        let index: HashMap<String, usize> = states_obj.keys().enumerate().map(|(i, k)| (k.clone(), i)).collect();
+        let start = self
+            .string(&obj["StartAt"], &Self::loc(base, "StartAt"))
+            .map(str::to_string);
+        let index: HashMap<String, usize> = states_obj
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
         if states_obj.is_empty() {
             self.err(Self::loc(base, "States"), "States must not be empty");
         }
@@ -555,10 +651,16 @@ impl Validator {
         for (name, sv) in states_obj {
             let sbase = format!("{base}/States/{}", escape_pointer(name));
             if name.is_empty() || name.chars().count() > 80 {
-                self.err(&sbase, format!("State name '{name}' must be 1 to 80 characters long"));
+                self.err(
+                    &sbase,
+                    format!("State name '{name}' must be 1 to 80 characters long"),
+                );
             }
             let Some(sobj) = sv.as_object() else {
-                self.err(&sbase, format!("Expected value of type: Object but got {sv}"));
+                self.err(
+                    &sbase,
+                    format!("Expected value of type: Object but got {sv}"),
+                );
                 continue;
             };
             if let Some(st) = self.state(name, sobj, &sbase, &index, ql, top_ql, depth) {
@@ -600,22 +702,43 @@ impl Validator {
         if !ok {
             return None;
         }
-        Some(StateMachine { start_at, states, index, timeout_seconds: None, query_language: ql, uses_jsonata: false })
+        Some(StateMachine {
+            start_at,
+            states,
+            index,
+            timeout_seconds: None,
+            query_language: ql,
+            uses_jsonata: false,
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn state(&mut self, name: &str, obj: &Map<String, Value>, base: &str, index: &HashMap<String, usize>, parent_ql: QueryLanguage, top_ql: QueryLanguage, depth: usize) -> Option<State> {
+    fn state(
+        &mut self,
+        name: &str,
+        obj: &Map<String, Value>,
+        base: &str,
+        index: &HashMap<String, usize>,
+        parent_ql: QueryLanguage,
+        top_ql: QueryLanguage,
+        depth: usize,
+    ) -> Option<State> {
         let Some(ty) = obj.get("Type") else {
             self.err(base, "These fields are required: [Type]");
             return None;
         };
         let Some(ty) = ty.as_str() else {
-            self.err(Self::loc(base, "Type"), format!("Expected value of type: String but got {ty}"));
+            self.err(
+                Self::loc(base, "Type"),
+                format!("Expected value of type: String but got {ty}"),
+            );
             return None;
         };
         let ql = match obj.get("QueryLanguage") {
             Some(q) => {
-                let q = self.query_language(q, &Self::loc(base, "QueryLanguage")).unwrap_or(parent_ql);
+                let q = self
+                    .query_language(q, &Self::loc(base, "QueryLanguage"))
+                    .unwrap_or(parent_ql);
                 if q == QueryLanguage::JsonPath && top_ql == QueryLanguage::Jsonata {
                     self.err(base, "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine");
                 }
@@ -624,20 +747,111 @@ impl Validator {
             None => parent_ql,
         };
         let (type_name, allowed): (&'static str, &[&str]) = match ty {
-            "Pass" => ("Pass", &["Result", "ResultPath", "Parameters", "Next", "End", "Assign", "Output"]),
-            "Task" => ("Task", &["Resource", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Next", "End", "Assign", "Credentials", "Arguments", "Output"]),
+            "Pass" => (
+                "Pass",
+                &[
+                    "Result",
+                    "ResultPath",
+                    "Parameters",
+                    "Next",
+                    "End",
+                    "Assign",
+                    "Output",
+                ],
+            ),
+            "Task" => (
+                "Task",
+                &[
+                    "Resource",
+                    "Parameters",
+                    "ResultSelector",
+                    "ResultPath",
+                    "Retry",
+                    "Catch",
+                    "TimeoutSeconds",
+                    "TimeoutSecondsPath",
+                    "HeartbeatSeconds",
+                    "HeartbeatSecondsPath",
+                    "Next",
+                    "End",
+                    "Assign",
+                    "Credentials",
+                    "Arguments",
+                    "Output",
+                ],
+            ),
             "Choice" => ("Choice", &["Choices", "Default", "Assign", "Output"]),
-            "Wait" => ("Wait", &["Seconds", "SecondsPath", "Timestamp", "TimestampPath", "Next", "End", "Assign", "Output"]),
+            "Wait" => (
+                "Wait",
+                &[
+                    "Seconds",
+                    "SecondsPath",
+                    "Timestamp",
+                    "TimestampPath",
+                    "Next",
+                    "End",
+                    "Assign",
+                    "Output",
+                ],
+            ),
             "Succeed" => ("Succeed", &["Output"]),
             "Fail" => ("Fail", &["Error", "Cause", "ErrorPath", "CausePath"]),
-            "Parallel" => ("Parallel", &["Branches", "Parameters", "ResultSelector", "ResultPath", "Retry", "Catch", "Next", "End", "Assign", "Arguments", "Output"]),
-            "Map" => ("Map", &["Iterator", "ItemProcessor", "ItemsPath", "Items", "ItemSelector", "Parameters", "MaxConcurrency", "MaxConcurrencyPath", "ResultSelector", "ResultPath", "Retry", "Catch", "Next", "End", "Assign", "ToleratedFailureCount", "ToleratedFailureCountPath", "ToleratedFailurePercentage", "ToleratedFailurePercentagePath", "ItemReader", "ResultWriter", "ItemBatcher", "Label", "Output", "Arguments"]),
+            "Parallel" => (
+                "Parallel",
+                &[
+                    "Branches",
+                    "Parameters",
+                    "ResultSelector",
+                    "ResultPath",
+                    "Retry",
+                    "Catch",
+                    "Next",
+                    "End",
+                    "Assign",
+                    "Arguments",
+                    "Output",
+                ],
+            ),
+            "Map" => (
+                "Map",
+                &[
+                    "Iterator",
+                    "ItemProcessor",
+                    "ItemsPath",
+                    "Items",
+                    "ItemSelector",
+                    "Parameters",
+                    "MaxConcurrency",
+                    "MaxConcurrencyPath",
+                    "ResultSelector",
+                    "ResultPath",
+                    "Retry",
+                    "Catch",
+                    "Next",
+                    "End",
+                    "Assign",
+                    "ToleratedFailureCount",
+                    "ToleratedFailureCountPath",
+                    "ToleratedFailurePercentage",
+                    "ToleratedFailurePercentagePath",
+                    "ItemReader",
+                    "ResultWriter",
+                    "ItemBatcher",
+                    "Label",
+                    "Output",
+                    "Arguments",
+                ],
+            ),
             other => {
                 self.err(Self::loc(base, "Type"), format!("Value '{other}' is not a valid state type; use one of Pass, Task, Choice, Wait, Succeed, Fail, Parallel, Map"));
                 return None;
             }
         };
-        let io: &[&str] = if matches!(type_name, "Fail") { &[] } else { COMMON_IO };
+        let io: &[&str] = if matches!(type_name, "Fail") {
+            &[]
+        } else {
+            COMMON_IO
+        };
         let mut all: Vec<&str> = vec!["Type", "Comment", "QueryLanguage"];
         all.extend_from_slice(allowed);
         all.extend_from_slice(io);
@@ -661,7 +875,11 @@ impl Validator {
                     Some(n) => match index.get(n) {
                         Some(i) => Transition::Next(*i),
                         None => {
-                            self.diags.push(Diagnostic::error("MISSING_TRANSITION_TARGET", Self::loc(base, "Next"), format!("Missing 'Next' target: {n}")));
+                            self.diags.push(Diagnostic::error(
+                                "MISSING_TRANSITION_TARGET",
+                                Self::loc(base, "Next"),
+                                format!("Missing 'Next' target: {n}"),
+                            ));
                             Transition::End
                         }
                     },
@@ -669,7 +887,10 @@ impl Validator {
                 },
                 (None, Some(Value::Bool(true))) => Transition::End,
                 (None, Some(other)) if !other.is_boolean() => {
-                    self.err(Self::loc(base, "End"), format!("Expected value of type: Boolean but got {other}"));
+                    self.err(
+                        Self::loc(base, "End"),
+                        format!("Expected value of type: Boolean but got {other}"),
+                    );
                     Transition::End
                 }
                 _ => {
@@ -680,16 +901,46 @@ impl Validator {
         };
 
         let jp = ql == QueryLanguage::JsonPath;
-        let input_path = if jp { self.path_field(obj, "InputPath", base, false) } else { PathField::Default };
-        let output_path = if jp { self.path_field(obj, "OutputPath", base, false) } else { PathField::Default };
-        let result_path = if jp { self.path_field(obj, "ResultPath", base, true) } else { PathField::Default };
-        let parameters = if jp && type_name != "Map" { obj.get("Parameters").and_then(|p| self.template(p, &Self::loc(base, "Parameters"))) } else { None };
-        let result_selector = if jp { obj.get("ResultSelector").and_then(|p| self.template(p, &Self::loc(base, "ResultSelector"))) } else { None };
-        let assign = if jp { obj.get("Assign").and_then(|p| self.assign(p, &Self::loc(base, "Assign"))) } else { None };
+        let input_path = if jp {
+            self.path_field(obj, "InputPath", base, false)
+        } else {
+            PathField::Default
+        };
+        let output_path = if jp {
+            self.path_field(obj, "OutputPath", base, false)
+        } else {
+            PathField::Default
+        };
+        let result_path = if jp {
+            self.path_field(obj, "ResultPath", base, true)
+        } else {
+            PathField::Default
+        };
+        let parameters = if jp && type_name != "Map" {
+            obj.get("Parameters")
+                .and_then(|p| self.template(p, &Self::loc(base, "Parameters")))
+        } else {
+            None
+        };
+        let result_selector = if jp {
+            obj.get("ResultSelector")
+                .and_then(|p| self.template(p, &Self::loc(base, "ResultSelector")))
+        } else {
+            None
+        };
+        let assign = if jp {
+            obj.get("Assign")
+                .and_then(|p| self.assign(p, &Self::loc(base, "Assign")))
+        } else {
+            None
+        };
         if let Some(p) = obj.get("Parameters").filter(|_| jp)
             && !p.is_object()
         {
-            self.err(Self::loc(base, "Parameters"), format!("Expected value of type: Object but got {p}"));
+            self.err(
+                Self::loc(base, "Parameters"),
+                format!("Expected value of type: Object but got {p}"),
+            );
         }
 
         let mut retry = Vec::new();
@@ -720,7 +971,9 @@ impl Validator {
         }
 
         let kind = match type_name {
-            "Pass" => StateKind::Pass { result: obj.get("Result").cloned() },
+            "Pass" => StateKind::Pass {
+                result: obj.get("Result").cloned(),
+            },
             "Succeed" => StateKind::Succeed,
             "Fail" => StateKind::Fail(self.fail(obj, base, jp)),
             "Task" => StateKind::Task(Box::new(self.task(obj, base)?)),
@@ -736,7 +989,12 @@ impl Validator {
                     let bbase = format!("{base}/Branches/{i}");
                     match b.as_object() {
                         Some(bo) => {
-                            self.check_fields(bo, &bbase, &["StartAt", "States", "Comment", "QueryLanguage"], &[]);
+                            self.check_fields(
+                                bo,
+                                &bbase,
+                                &["StartAt", "States", "Comment", "QueryLanguage"],
+                                &[],
+                            );
                             if let Some(m) = self.machine(bo, &bbase, ql, top_ql, depth + 1) {
                                 out.push(m);
                             }
@@ -753,7 +1011,24 @@ impl Validator {
             _ => return None,
         };
         let uses_context = serde_json::to_string(obj).is_ok_and(|t| t.contains("$$"));
-        Some(State { name: name.into(), type_name, common: Common { input_path, output_path, result_path, parameters, result_selector, assign, transition, retry, catch, query_language: ql, uses_context }, kind })
+        Some(State {
+            name: name.into(),
+            type_name,
+            common: Common {
+                input_path,
+                output_path,
+                result_path,
+                parameters,
+                result_selector,
+                assign,
+                transition,
+                retry,
+                catch,
+                query_language: ql,
+                uses_context,
+            },
+            kind,
+        })
     }
 
     fn assign(&mut self, v: &Value, loc: &str) -> Option<Template> {
@@ -776,7 +1051,20 @@ impl Validator {
             self.err(loc, "Expected value of type: Object");
             return None;
         };
-        self.check_fields(o, loc, &["ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "MaxDelaySeconds", "JitterStrategy", "Comment"], &[]);
+        self.check_fields(
+            o,
+            loc,
+            &[
+                "ErrorEquals",
+                "IntervalSeconds",
+                "MaxAttempts",
+                "BackoffRate",
+                "MaxDelaySeconds",
+                "JitterStrategy",
+                "Comment",
+            ],
+            &[],
+        );
         let error_equals = self.error_equals(o.get("ErrorEquals"), loc);
         let interval_seconds = match o.get("IntervalSeconds") {
             None => 1.0,
@@ -784,17 +1072,20 @@ impl Validator {
         };
         let max_attempts = match o.get("MaxAttempts") {
             None => 3,
-            Some(v) => u32::try_from(self.non_negative_int(v, &format!("{loc}/MaxAttempts"))?).unwrap_or(u32::MAX),
+            Some(v) => u32::try_from(self.non_negative_int(v, &format!("{loc}/MaxAttempts"))?)
+                .unwrap_or(u32::MAX),
         };
         let backoff_rate = match o.get("BackoffRate") {
             None => 2.0,
-            Some(v) => match v.as_f64() {
-                Some(b) if b >= 1.0 => b,
-                _ => {
-                    self.err(format!("{loc}/BackoffRate"), format!("BackoffRate must be a number greater than or equal to 1.0 but got {v}"));
-                    return None;
+            Some(v) => {
+                match v.as_f64() {
+                    Some(b) if b >= 1.0 => b,
+                    _ => {
+                        self.err(format!("{loc}/BackoffRate"), format!("BackoffRate must be a number greater than or equal to 1.0 but got {v}"));
+                        return None;
+                    }
                 }
-            },
+            }
         };
         let max_delay_seconds = match o.get("MaxDelaySeconds") {
             None => None,
@@ -806,26 +1097,58 @@ impl Validator {
                 Some("FULL") => true,
                 Some("NONE") => false,
                 _ => {
-                    self.err(format!("{loc}/JitterStrategy"), format!("Value {v} is not one of [FULL, NONE]"));
+                    self.err(
+                        format!("{loc}/JitterStrategy"),
+                        format!("Value {v} is not one of [FULL, NONE]"),
+                    );
                     return None;
                 }
             },
         };
-        Some(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter_full })
+        Some(Retrier {
+            error_equals,
+            interval_seconds,
+            max_attempts,
+            backoff_rate,
+            max_delay_seconds,
+            jitter_full,
+        })
     }
 
-    fn catcher(&mut self, v: &Value, loc: &str, index: &HashMap<String, usize>, jp: bool) -> Option<Catcher> {
+    fn catcher(
+        &mut self,
+        v: &Value,
+        loc: &str,
+        index: &HashMap<String, usize>,
+        jp: bool,
+    ) -> Option<Catcher> {
         let Some(o) = v.as_object() else {
             self.err(loc, "Expected value of type: Object");
             return None;
         };
-        self.check_fields(o, loc, &["ErrorEquals", "Next", "ResultPath", "Assign", "Comment", "Output"], &[]);
+        self.check_fields(
+            o,
+            loc,
+            &[
+                "ErrorEquals",
+                "Next",
+                "ResultPath",
+                "Assign",
+                "Comment",
+                "Output",
+            ],
+            &[],
+        );
         let error_equals = self.error_equals(o.get("ErrorEquals"), loc);
         let next = match o.get("Next").and_then(Value::as_str) {
             Some(n) => match index.get(n) {
                 Some(i) => *i,
                 None => {
-                    self.diags.push(Diagnostic::error("MISSING_TRANSITION_TARGET", format!("{loc}/Next"), format!("Missing 'Next' target: {n}")));
+                    self.diags.push(Diagnostic::error(
+                        "MISSING_TRANSITION_TARGET",
+                        format!("{loc}/Next"),
+                        format!("Missing 'Next' target: {n}"),
+                    ));
                     return None;
                 }
             },
@@ -834,9 +1157,23 @@ impl Validator {
                 return None;
             }
         };
-        let result_path = if jp { self.path_field(o, "ResultPath", loc, true) } else { PathField::Default };
-        let assign = if jp { o.get("Assign").and_then(|a| self.assign(a, &format!("{loc}/Assign"))) } else { None };
-        Some(Catcher { error_equals, next, result_path, assign })
+        let result_path = if jp {
+            self.path_field(o, "ResultPath", loc, true)
+        } else {
+            PathField::Default
+        };
+        let assign = if jp {
+            o.get("Assign")
+                .and_then(|a| self.assign(a, &format!("{loc}/Assign")))
+        } else {
+            None
+        };
+        Some(Catcher {
+            error_equals,
+            next,
+            result_path,
+            assign,
+        })
     }
 
     fn dynamic_string(&mut self, v: &Value, loc: &str) -> Option<DynamicString> {
@@ -857,16 +1194,26 @@ impl Validator {
     fn fail(&mut self, obj: &Map<String, Value>, base: &str, jp: bool) -> FailSpec {
         let mut f = FailSpec::default();
         if obj.contains_key("Error") && obj.contains_key("ErrorPath") {
-            self.err(base, "These fields are mutually exclusive: [Error, ErrorPath]");
+            self.err(
+                base,
+                "These fields are mutually exclusive: [Error, ErrorPath]",
+            );
         }
         if obj.contains_key("Cause") && obj.contains_key("CausePath") {
-            self.err(base, "These fields are mutually exclusive: [Cause, CausePath]");
+            self.err(
+                base,
+                "These fields are mutually exclusive: [Cause, CausePath]",
+            );
         }
         if let Some(e) = obj.get("Error") {
-            f.error = self.string(e, &Self::loc(base, "Error")).map(str::to_string);
+            f.error = self
+                .string(e, &Self::loc(base, "Error"))
+                .map(str::to_string);
         }
         if let Some(c) = obj.get("Cause") {
-            f.cause = self.string(c, &Self::loc(base, "Cause")).map(str::to_string);
+            f.cause = self
+                .string(c, &Self::loc(base, "Cause"))
+                .map(str::to_string);
         }
         if jp {
             if let Some(e) = obj.get("ErrorPath") {
@@ -887,7 +1234,10 @@ impl Validator {
         let resource = self.string(r, &Self::loc(base, "Resource"))?.to_string();
         let wait_for_task_token = resource.ends_with(".waitForTaskToken");
         if wait_for_task_token && self.options.machine_type == MachineType::Express {
-            self.err(Self::loc(base, "Resource"), "Express state machine does not support '.waitForTaskToken' service integration ");
+            self.err(
+                Self::loc(base, "Resource"),
+                "Express state machine does not support '.waitForTaskToken' service integration ",
+            );
         }
         if !resource_is_known(&resource) {
             self.err(Self::loc(base, "Resource"), format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."));
@@ -895,22 +1245,40 @@ impl Validator {
         if let Some(c) = obj.get("Credentials") {
             match c.as_object() {
                 Some(co) if co.contains_key("RoleArn") || co.contains_key("RoleArn.$") => {}
-                Some(_) => self.err(Self::loc(base, "Credentials"), "The field 'RoleArn' is required but was missing"),
-                None => self.err(Self::loc(base, "Credentials"), "Expected value of type: Object"),
+                Some(_) => self.err(
+                    Self::loc(base, "Credentials"),
+                    "The field 'RoleArn' is required but was missing",
+                ),
+                None => self.err(
+                    Self::loc(base, "Credentials"),
+                    "Expected value of type: Object",
+                ),
             }
         }
         let timeout = self.seconds_field(obj, base, "TimeoutSeconds", "TimeoutSecondsPath");
         let heartbeat = self.seconds_field(obj, base, "HeartbeatSeconds", "HeartbeatSecondsPath");
-        if let (Some(SecondsField::Literal(t)), Some(SecondsField::Literal(h))) = (&timeout, &heartbeat)
+        if let (Some(SecondsField::Literal(t)), Some(SecondsField::Literal(h))) =
+            (&timeout, &heartbeat)
             && h >= t
         {
-            self.err(Self::loc(base, "HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
+            self.err(
+                Self::loc(base, "HeartbeatSeconds"),
+                "HeartbeatSeconds must be smaller than TimeoutSeconds",
+            );
         }
-        Some(TaskSpec { resource, timeout, heartbeat, wait_for_task_token })
+        Some(TaskSpec {
+            resource,
+            timeout,
+            heartbeat,
+            wait_for_task_token,
+        })
     }
 
     fn wait(&mut self, obj: &Map<String, Value>, base: &str, jp: bool) -> Option<WaitSpec> {
-        let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| obj.contains_key(*k)).collect();
+        let present: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+            .into_iter()
+            .filter(|k| obj.contains_key(*k))
+            .collect();
         if present.len() != 1 {
             self.err(base, "Exactly one of these fields is required: [Seconds, SecondsPath, Timestamp, TimestampPath]");
             return None;
@@ -940,7 +1308,13 @@ impl Validator {
         }
     }
 
-    fn choice(&mut self, obj: &Map<String, Value>, base: &str, index: &HashMap<String, usize>, jp: bool) -> Option<StateKind> {
+    fn choice(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        index: &HashMap<String, usize>,
+        jp: bool,
+    ) -> Option<StateKind> {
         let Some(arr) = obj.get("Choices").and_then(Value::as_array) else {
             self.err(base, "These fields are required: [Choices]");
             return None;
@@ -955,7 +1329,9 @@ impl Validator {
                 // JSONata rules are not executed; keep only their targets for reachability.
                 if let Some(n) = c.get("Next").and_then(Value::as_str)
                     && let Some(ix) = index.get(n)
-                    && let Ok(rule) = choice::parse_rule(&serde_json::json!({"Variable": "$", "IsPresent": true, "Next": n}))
+                    && let Ok(rule) = choice::parse_rule(
+                        &serde_json::json!({"Variable": "$", "IsPresent": true, "Next": n}),
+                    )
                 {
                     choices.push((rule, *ix, None));
                 }
@@ -965,10 +1341,17 @@ impl Validator {
                 Ok(rule) => match rule.next() {
                     Some(n) => match index.get(n) {
                         Some(ix) => {
-                            let assign = rule.assign().cloned().and_then(|a| self.assign(&a, &format!("{cloc}/Assign")));
+                            let assign = rule
+                                .assign()
+                                .cloned()
+                                .and_then(|a| self.assign(&a, &format!("{cloc}/Assign")));
                             choices.push((rule, *ix, assign))
                         }
-                        None => self.diags.push(Diagnostic::error("MISSING_TRANSITION_TARGET", format!("{cloc}/Next"), format!("Missing 'Next' target: {n}"))),
+                        None => self.diags.push(Diagnostic::error(
+                            "MISSING_TRANSITION_TARGET",
+                            format!("{cloc}/Next"),
+                            format!("Missing 'Next' target: {n}"),
+                        )),
                     },
                     None => self.err(cloc, "These fields are required: [Next]"),
                 },
@@ -980,7 +1363,11 @@ impl Validator {
             Some(d) => match d.as_str().and_then(|n| index.get(n)) {
                 Some(i) => Some(*i),
                 None => {
-                    self.diags.push(Diagnostic::error("MISSING_TRANSITION_TARGET", Self::loc(base, "Default"), format!("Missing 'Next' target: {d}")));
+                    self.diags.push(Diagnostic::error(
+                        "MISSING_TRANSITION_TARGET",
+                        Self::loc(base, "Default"),
+                        format!("Missing 'Next' target: {d}"),
+                    ));
                     None
                 }
             },
@@ -988,15 +1375,29 @@ impl Validator {
         Some(StateKind::Choice { choices, default })
     }
 
-    fn map(&mut self, obj: &Map<String, Value>, base: &str, ql: QueryLanguage, top_ql: QueryLanguage, depth: usize, jp: bool) -> Option<MapSpec> {
-        if obj.contains_key("ItemReader") || obj.contains_key("ResultWriter") || obj.contains_key("ItemBatcher") {
+    fn map(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        ql: QueryLanguage,
+        top_ql: QueryLanguage,
+        depth: usize,
+        jp: bool,
+    ) -> Option<MapSpec> {
+        if obj.contains_key("ItemReader")
+            || obj.contains_key("ResultWriter")
+            || obj.contains_key("ItemBatcher")
+        {
             self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", base, "Distributed Map (ItemReader, ItemBatcher, ResultWriter) is not supported by the embedded engine; use an inline Map"));
         }
         let (proc_field, proc_val) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (Some(p), None) => ("ItemProcessor", p),
             (None, Some(i)) => ("Iterator", i),
             (Some(_), Some(_)) => {
-                self.err(base, "These fields are mutually exclusive: [ItemProcessor, Iterator]");
+                self.err(
+                    base,
+                    "These fields are mutually exclusive: [ItemProcessor, Iterator]",
+                );
                 return None;
             }
             (None, None) => {
@@ -1009,34 +1410,82 @@ impl Validator {
             self.err(ploc, "Expected value of type: Object");
             return None;
         };
-        self.check_fields(po, &ploc, &["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"], &[]);
+        self.check_fields(
+            po,
+            &ploc,
+            &[
+                "StartAt",
+                "States",
+                "Comment",
+                "ProcessorConfig",
+                "QueryLanguage",
+            ],
+            &[],
+        );
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
                 // Without ItemReader/ResultWriter a distributed Map computes the same result as an
                 // inline one, so the engine runs it inline.
                 Some("DISTRIBUTED") => {}
-                Some(m) => self.err(format!("{ploc}/ProcessorConfig/Mode"), format!("Value '{m}' is not one of [INLINE, DISTRIBUTED]")),
+                Some(m) => self.err(
+                    format!("{ploc}/ProcessorConfig/Mode"),
+                    format!("Value '{m}' is not one of [INLINE, DISTRIBUTED]"),
+                ),
             }
         }
         let processor = self.machine(po, &ploc, ql, top_ql, depth + 1)?;
         if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
-            self.err(base, "These fields are mutually exclusive: [ItemSelector, Parameters]");
+            self.err(
+                base,
+                "These fields are mutually exclusive: [ItemSelector, Parameters]",
+            );
         }
         let item_selector = if jp {
-            obj.get("ItemSelector").map(|v| ("ItemSelector", v)).or(obj.get("Parameters").map(|v| ("Parameters", v))).and_then(|(f, v)| self.template(v, &Self::loc(base, f)))
+            obj.get("ItemSelector")
+                .map(|v| ("ItemSelector", v))
+                .or(obj.get("Parameters").map(|v| ("Parameters", v)))
+                .and_then(|(f, v)| self.template(v, &Self::loc(base, f)))
         } else {
             None
         };
         if obj.contains_key("Items") && obj.contains_key("ItemsPath") {
-            self.err(base, "These fields are mutually exclusive: [Items, ItemsPath]");
+            self.err(
+                base,
+                "These fields are mutually exclusive: [Items, ItemsPath]",
+            );
         }
-        let items_path = if jp { self.path_field(obj, "ItemsPath", base, false) } else { PathField::Default };
-        let items = if jp { obj.get("Items").and_then(|v| self.template(v, &Self::loc(base, "Items"))) } else { None };
-        let max_concurrency = if jp { self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath") } else { None };
-        let tolerated_failure_count = if jp { self.seconds_field(obj, base, "ToleratedFailureCount", "ToleratedFailureCountPath") } else { None };
+        let items_path = if jp {
+            self.path_field(obj, "ItemsPath", base, false)
+        } else {
+            PathField::Default
+        };
+        let items = if jp {
+            obj.get("Items")
+                .and_then(|v| self.template(v, &Self::loc(base, "Items")))
+        } else {
+            None
+        };
+        let max_concurrency = if jp {
+            self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath")
+        } else {
+            None
+        };
+        let tolerated_failure_count = if jp {
+            self.seconds_field(
+                obj,
+                base,
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+            )
+        } else {
+            None
+        };
         let tolerated_failure_percentage = if jp {
-            match (obj.get("ToleratedFailurePercentage"), obj.get("ToleratedFailurePercentagePath")) {
+            match (
+                obj.get("ToleratedFailurePercentage"),
+                obj.get("ToleratedFailurePercentagePath"),
+            ) {
                 (Some(v), None) => match v.as_f64() {
                     Some(p) if (0.0..=100.0).contains(&p) => Some(PercentField::Literal(p)),
                     _ => {
@@ -1044,7 +1493,9 @@ impl Validator {
                         None
                     }
                 },
-                (None, Some(p)) => self.path(p, &Self::loc(base, "ToleratedFailurePercentagePath"), true).map(PercentField::Path),
+                (None, Some(p)) => self
+                    .path(p, &Self::loc(base, "ToleratedFailurePercentagePath"), true)
+                    .map(PercentField::Path),
                 (Some(_), Some(_)) => {
                     self.err(base, "These fields are mutually exclusive: [ToleratedFailurePercentage, ToleratedFailurePercentagePath]");
                     None
@@ -1054,7 +1505,15 @@ impl Validator {
         } else {
             None
         };
-        Some(MapSpec { items_path, items, item_selector, processor, max_concurrency, tolerated_failure_count, tolerated_failure_percentage })
+        Some(MapSpec {
+            items_path,
+            items,
+            item_selector,
+            processor,
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+        })
     }
 }
 
@@ -1064,7 +1523,9 @@ pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     if bytes.len() < 20 || bytes[10] != b'T' {
         return None;
     }
-    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// True for a legal `Assign` variable name.
@@ -1099,17 +1560,50 @@ fn resource_is_known(resource: &str) -> bool {
         return true;
     }
     let api = parts[4];
-    let api = api.strip_suffix(".waitForTaskToken").or_else(|| api.strip_suffix(".sync:2")).or_else(|| api.strip_suffix(".sync")).unwrap_or(api);
+    let api = api
+        .strip_suffix(".waitForTaskToken")
+        .or_else(|| api.strip_suffix(".sync:2"))
+        .or_else(|| api.strip_suffix(".sync"))
+        .unwrap_or(api);
     if api.starts_with("aws-sdk:") {
         return true;
     }
     const KNOWN: &[&str] = &[
-        "lambda:invoke", "sns:publish", "sqs:sendMessage", "dynamodb:getItem", "dynamodb:putItem", "dynamodb:deleteItem", "dynamodb:updateItem",
-        "batch:submitJob", "ecs:runTask", "glue:startJobRun", "states:startExecution", "events:putEvents", "apigateway:invoke", "athena:startQueryExecution",
-        "athena:getQueryExecution", "athena:getQueryResults", "athena:stopQueryExecution", "athena:getQueryExecution", "codebuild:startBuild", "eks:runJob",
-        "eks:call", "eks:createCluster", "eks:deleteCluster", "elasticmapreduce:createCluster", "elasticmapreduce:addStep", "sagemaker:createTrainingJob",
-        "sagemaker:createTransformJob", "sagemaker:createEndpoint", "emr-serverless:startJobRun", "emr-containers:startJobRun", "http:invoke",
-        "bedrock:invokeModel", "mediaconvert:createJob", "glue:startCrawler", "states:startExecution.sync",
+        "lambda:invoke",
+        "sns:publish",
+        "sqs:sendMessage",
+        "dynamodb:getItem",
+        "dynamodb:putItem",
+        "dynamodb:deleteItem",
+        "dynamodb:updateItem",
+        "batch:submitJob",
+        "ecs:runTask",
+        "glue:startJobRun",
+        "states:startExecution",
+        "events:putEvents",
+        "apigateway:invoke",
+        "athena:startQueryExecution",
+        "athena:getQueryExecution",
+        "athena:getQueryResults",
+        "athena:stopQueryExecution",
+        "athena:getQueryExecution",
+        "codebuild:startBuild",
+        "eks:runJob",
+        "eks:call",
+        "eks:createCluster",
+        "eks:deleteCluster",
+        "elasticmapreduce:createCluster",
+        "elasticmapreduce:addStep",
+        "sagemaker:createTrainingJob",
+        "sagemaker:createTransformJob",
+        "sagemaker:createEndpoint",
+        "emr-serverless:startJobRun",
+        "emr-containers:startJobRun",
+        "http:invoke",
+        "bedrock:invokeModel",
+        "mediaconvert:createJob",
+        "glue:startCrawler",
+        "states:startExecution.sync",
     ];
     KNOWN.contains(&api)
 }

@@ -89,14 +89,20 @@ impl Template {
     pub fn evaluate(&self, scope: &Scope) -> Result<Value, TemplateError> {
         match self {
             Template::Literal(v) => Ok(v.clone()),
-            Template::Array(items) => items.iter().map(|t| t.evaluate(scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.evaluate(scope))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array),
             Template::Object(fields) => {
                 let mut out = Map::with_capacity(fields.len());
                 for (key, field) in fields {
                     let v = match field {
                         Field::Nested(t) => t.evaluate(scope)?,
                         Field::Path { written, path } => resolve_field(path, written, scope)?,
-                        Field::Intrinsic { call, .. } => call.evaluate(scope).map_err(TemplateError::Intrinsic)?,
+                        Field::Intrinsic { call, .. } => {
+                            call.evaluate(scope).map_err(TemplateError::Intrinsic)?
+                        }
                     };
                     out.insert(key.clone(), v);
                 }
@@ -107,12 +113,20 @@ impl Template {
 }
 
 /// Resolves a `.$` path the way payload templates do, mapping "no match" to AWS's error.
-pub fn resolve_field(path: &JsonPath, written: &str, scope: &Scope) -> Result<Value, TemplateError> {
+pub fn resolve_field(
+    path: &JsonPath,
+    written: &str,
+    scope: &Scope,
+) -> Result<Value, TemplateError> {
     match path.resolve(scope) {
         Ok(v) => Ok(v),
         // An indefinite path (wildcard, slice, filter) that matches nothing is an empty list.
         Err(e) if is_not_found(&e) && !path.is_definite() => Ok(Value::Array(Vec::new())),
-        Err(e) if is_not_found(&e) => Err(TemplateError::PathNotFound { path: path.as_str().to_string(), field: written.to_string(), variable: path.is_variable() }),
+        Err(e) if is_not_found(&e) => Err(TemplateError::PathNotFound {
+            path: path.as_str().to_string(),
+            field: written.to_string(),
+            variable: path.is_variable(),
+        }),
         Err(e) => Err(TemplateError::Path(e)),
     }
 }
@@ -161,7 +175,11 @@ fn compile(value: &Value, pointer: &mut String) -> Result<Template, TemplateComp
                 pointer.push('/');
                 pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
                 if let Some(stripped) = key.strip_suffix(".$") {
-                    let field = compile_dynamic(key, v).map_err(|message| TemplateCompileError { pointer: pointer.clone(), message })?;
+                    let field =
+                        compile_dynamic(key, v).map_err(|message| TemplateCompileError {
+                            pointer: pointer.clone(),
+                            message,
+                        })?;
                     out.push((stripped.to_string(), field));
                 } else {
                     out.push((key.clone(), Field::Nested(compile(v, pointer)?)));
@@ -176,7 +194,10 @@ fn compile(value: &Value, pointer: &mut String) -> Result<Template, TemplateComp
 
 fn compile_dynamic(key: &str, v: &Value) -> Result<Field, String> {
     let Some(text) = v.as_str() else {
-        return Err(format!("The value for the field '{key}' must be a STRING that contains a JSONPath but was an {}", json_type(v)));
+        return Err(format!(
+            "The value for the field '{key}' must be a STRING that contains a JSONPath but was an {}",
+            json_type(v)
+        ));
     };
     if text.starts_with('$') {
         JsonPath::parse(text)

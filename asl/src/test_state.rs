@@ -107,7 +107,9 @@ pub enum TestStateError {
     #[error("invalid state definition: {0}")]
     Invalid(String),
     /// `state_name` is not in the machine.
-    #[error("state '{0}' is not in the state machine definition; pass the name of one of its states")]
+    #[error(
+        "state '{0}' is not in the state machine definition; pass the name of one of its states"
+    )]
     UnknownState(String),
     /// JSONata states are not executed.
     #[error("the state uses QueryLanguage JSONata, which the embedded engine does not support")]
@@ -119,7 +121,8 @@ const TESTED: &str = "TestedState";
 /// Runs one state alone.
 pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateError> {
     let state_def = match &req.state_name {
-        Some(name) => find_state(&req.definition, name, 0).ok_or_else(|| TestStateError::UnknownState(name.clone()))?,
+        Some(name) => find_state(&req.definition, name, 0)
+            .ok_or_else(|| TestStateError::UnknownState(name.clone()))?,
         None => req.definition.clone(),
     };
     if model::uses_jsonata(&state_def) {
@@ -137,7 +140,10 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
     }
     for list in ["Choices", "Catch"] {
         if let Some(arr) = state_def.get(list).and_then(Value::as_array) {
-            targets.extend(arr.iter().filter_map(|c| c.get("Next").and_then(Value::as_str).map(str::to_string)));
+            targets.extend(
+                arr.iter()
+                    .filter_map(|c| c.get("Next").and_then(Value::as_str).map(str::to_string)),
+            );
         }
     }
     states.insert(TESTED.to_string(), state_def.clone());
@@ -147,11 +153,20 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
         }
     }
     let machine_def = json!({"StartAt": TESTED, "States": states});
-    let machine = model::parse_definition(&machine_def, ValidationOptions::default())
-        .map_err(|d| TestStateError::Invalid(d.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")))?;
+    let machine =
+        model::parse_definition(&machine_def, ValidationOptions::default()).map_err(|d| {
+            TestStateError::Invalid(
+                d.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
     let reachable_check_ok = machine.index.contains_key(TESTED);
     if !reachable_check_ok {
-        return Err(TestStateError::Invalid("the tested state could not be built".into()));
+        return Err(TestStateError::Invalid(
+            "the tested state could not be built".into(),
+        ));
     }
     let idx = machine.index[TESTED];
     let st = &machine.states[idx];
@@ -170,7 +185,9 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
     history.record = false;
     let names = Names::new(&machine);
     let mut token_counter = 0;
-    let dispatcher = MockDispatcher { mock: req.mock.clone() };
+    let dispatcher = MockDispatcher {
+        mock: req.mock.clone(),
+    };
     let body_mock = match (&st.kind, &req.mock) {
         (StateKind::Map(_) | StateKind::Parallel { .. }, Some(m)) => Some(m.clone()),
         _ => None,
@@ -184,9 +201,20 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
         names: &names,
         token_counter: &mut token_counter,
         depth: 0,
-        test: Some(crate::engine::TestMode { body_mock, caught: None, preserve_context: req.context.is_some() }),
+        test: Some(crate::engine::TestMode {
+            body_mock,
+            caught: None,
+            preserve_context: req.context.is_some(),
+        }),
     };
-    let mut vars = Vars { local: req.variables.iter().map(|(k, v)| (k.clone(), v.clone())).collect::<HashMap<_, _>>(), parent: None };
+    let mut vars = Vars {
+        local: req
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<HashMap<_, _>>(),
+        parent: None,
+    };
     let mut insp = Inspection::default();
     let input = Arc::new(req.input.clone());
     let result = runner.run_state_inspect(&machine, idx, input.clone(), &mut vars, Some(&mut insp));
@@ -204,16 +232,41 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
     };
     let mut out = match result {
         Ok((t, o)) => TestStateResult {
-            status: if caught.is_some() { TestStatus::CaughtError } else { TestStatus::Succeeded },
+            status: if caught.is_some() {
+                TestStatus::CaughtError
+            } else {
+                TestStatus::Succeeded
+            },
             output: Some((*o).clone()),
             error: caught.as_ref().and_then(|c| c.error.clone()),
             cause: caught.as_ref().and_then(|c| c.cause.clone()),
             next_state: name_of(t),
             inspection_data: None,
         },
-        Err(Fault::Error(e)) => TestStateResult { status: TestStatus::Failed, output: None, error: e.error, cause: e.cause, next_state: None, inspection_data: None },
-        Err(Fault::Retriable(e)) => TestStateResult { status: TestStatus::Retriable, output: None, error: e.error, cause: e.cause, next_state: None, inspection_data: None },
-        Err(Fault::TimedOut) => TestStateResult { status: TestStatus::Failed, output: None, error: Some("States.Timeout".into()), cause: None, next_state: None, inspection_data: None },
+        Err(Fault::Error(e)) => TestStateResult {
+            status: TestStatus::Failed,
+            output: None,
+            error: e.error,
+            cause: e.cause,
+            next_state: None,
+            inspection_data: None,
+        },
+        Err(Fault::Retriable(e)) => TestStateResult {
+            status: TestStatus::Retriable,
+            output: None,
+            error: e.error,
+            cause: e.cause,
+            next_state: None,
+            inspection_data: None,
+        },
+        Err(Fault::TimedOut) => TestStateResult {
+            status: TestStatus::Failed,
+            output: None,
+            error: Some("States.Timeout".into()),
+            cause: None,
+            next_state: None,
+            inspection_data: None,
+        },
     };
     if req.inspection_level != InspectionLevel::Info {
         out.inspection_data = Some(inspection_json(st, &input, &insp, max_concurrency));
@@ -221,7 +274,12 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
     Ok(out)
 }
 
-fn inspection_json(st: &model::State, input: &Value, insp: &Inspection, max_concurrency: Option<Value>) -> Value {
+fn inspection_json(
+    st: &model::State,
+    input: &Value,
+    insp: &Inspection,
+    max_concurrency: Option<Value>,
+) -> Value {
     let mut m = Map::new();
     m.insert("input".into(), input.clone());
     let mut put = |k: &str, v: &Option<Arc<Value>>| {
@@ -309,10 +367,16 @@ impl TaskDispatcher for MockDispatcher {
     fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn Clock) -> TaskOutcome {
         match &self.mock {
             Some(Mock::Result(v)) => TaskOutcome::Succeeded(v.clone()),
-            Some(Mock::Error { error, cause }) => TaskOutcome::Failed { error: error.clone(), cause: cause.clone() },
+            Some(Mock::Error { error, cause }) => TaskOutcome::Failed {
+                error: error.clone(),
+                cause: cause.clone(),
+            },
             None => TaskOutcome::Failed {
                 error: "States.TaskFailed".into(),
-                cause: Some(format!("TestState without a mock cannot call resource '{}'; pass a mock result", request.resource)),
+                cause: Some(format!(
+                    "TestState without a mock cannot call resource '{}'; pass a mock result",
+                    request.resource
+                )),
             },
         }
     }
@@ -323,7 +387,9 @@ pub(crate) fn conformance_case(case: &Value) -> Verdict {
     let args = case.get("test_state_args").cloned().unwrap_or(json!({}));
     let parse_text = |v: Option<&Value>| -> Option<Value> {
         match v? {
-            Value::String(s) => serde_json::from_str(s).ok().or(Some(Value::String(s.clone()))),
+            Value::String(s) => serde_json::from_str(s)
+                .ok()
+                .or(Some(Value::String(s.clone()))),
             other => Some(other.clone()),
         }
     };
@@ -332,21 +398,30 @@ pub(crate) fn conformance_case(case: &Value) -> Verdict {
             Some(Mock::Result(r))
         } else {
             m.get("errorOutput").map(|e| Mock::Error {
-                error: e.get("error").and_then(Value::as_str).unwrap_or("").to_string(),
+                error: e
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
                 cause: e.get("cause").and_then(Value::as_str).map(str::to_string),
             })
         }
     });
     let req = TestStateRequest {
         definition: case.get("definition").cloned().unwrap_or(Value::Null),
-        state_name: args.get("stateName").and_then(Value::as_str).map(str::to_string),
+        state_name: args
+            .get("stateName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         input: case.get("input").cloned().unwrap_or(json!({})),
         inspection_level: match args.get("inspectionLevel").and_then(Value::as_str) {
             Some("DEBUG") => InspectionLevel::Debug,
             Some("TRACE") => InspectionLevel::Trace,
             _ => InspectionLevel::Info,
         },
-        variables: parse_text(args.get("variables")).and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        variables: parse_text(args.get("variables"))
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default(),
         mock,
         context: parse_text(args.get("context")),
     };

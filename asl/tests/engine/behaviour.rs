@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use serde_json::{Value, json};
 use stepscore_asl::env::lambda_invoke_result;
 use stepscore_asl::{
-    Clock, Execution, ExecutionConfig, ExecutionSnapshot, ExecutionStatus, NoTasks, TaskDispatcher, TaskOutcome, TaskRequest, ValidationOptions,
-    VirtualClock, parse_definition, validate,
+    Clock, Execution, ExecutionConfig, ExecutionSnapshot, ExecutionStatus, NoTasks, TaskDispatcher,
+    TaskOutcome, TaskRequest, ValidationOptions, VirtualClock, parse_definition, validate,
 };
 
 /// A dispatcher that answers from a script of outcomes and records every request.
@@ -19,23 +19,39 @@ struct Scripted {
 
 impl Scripted {
     fn new(outcomes: Vec<TaskOutcome>) -> Self {
-        Scripted { outcomes: RefCell::new(outcomes), calls: RefCell::new(Vec::new()), advance_seconds: 0.0, clock: None }
+        Scripted {
+            outcomes: RefCell::new(outcomes),
+            calls: RefCell::new(Vec::new()),
+            advance_seconds: 0.0,
+            clock: None,
+        }
     }
 }
 
 impl TaskDispatcher for Scripted {
     fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn Clock) -> TaskOutcome {
-        self.calls.borrow_mut().push((request.resource.to_string(), request.input.clone(), request.attempt));
+        self.calls.borrow_mut().push((
+            request.resource.to_string(),
+            request.input.clone(),
+            request.attempt,
+        ));
         if let Some(c) = &self.clock {
             c.advance(self.advance_seconds);
         }
         let mut o = self.outcomes.borrow_mut();
-        if o.is_empty() { TaskOutcome::Succeeded(json!({"default": true})) } else { o.remove(0) }
+        if o.is_empty() {
+            TaskOutcome::Succeeded(json!({"default": true}))
+        } else {
+            o.remove(0)
+        }
     }
 }
 
 fn failed(error: &str) -> TaskOutcome {
-    TaskOutcome::Failed { error: error.into(), cause: Some(format!("{error} happened")) }
+    TaskOutcome::Failed {
+        error: error.into(),
+        cause: Some(format!("{error} happened")),
+    }
 }
 
 struct Run {
@@ -47,10 +63,17 @@ struct Run {
     elapsed_seconds: i64,
 }
 
-fn check_with(definition: Value, input: Value, tasks: &dyn TaskDispatcher, clock: &VirtualClock) -> Run {
-    let machine = parse_definition(&definition, ValidationOptions::default()).unwrap_or_else(|d| panic!("invalid: {d:?}"));
+fn check_with(
+    definition: Value,
+    input: Value,
+    tasks: &dyn TaskDispatcher,
+    clock: &VirtualClock,
+) -> Run {
+    let machine = parse_definition(&definition, ValidationOptions::default())
+        .unwrap_or_else(|d| panic!("invalid: {d:?}"));
     let start = clock.now();
-    let mut exec = Execution::start(&machine, input, ExecutionConfig::default(), clock).expect("starts");
+    let mut exec =
+        Execution::start(&machine, input, ExecutionConfig::default(), clock).expect("starts");
     let o = exec.run(clock, tasks);
     Run {
         status: o.status,
@@ -67,7 +90,12 @@ fn check(definition: Value, input: Value) -> Run {
 }
 
 fn event_types(history: &Value) -> Vec<String> {
-    history["events"].as_array().expect("events").iter().map(|e| e["type"].as_str().expect("type").to_string()).collect()
+    history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["type"].as_str().expect("type").to_string())
+        .collect()
 }
 
 fn counting_loop(limit: u64) -> Value {
@@ -90,15 +118,24 @@ fn a_counting_loop_runs_to_its_limit_and_records_every_transition() {
     assert_eq!(types.first().map(String::as_str), Some("ExecutionStarted"));
     assert_eq!(types.last().map(String::as_str), Some("ExecutionSucceeded"));
     assert_eq!(types.iter().filter(|t| *t == "PassStateEntered").count(), 5);
-    assert_eq!(types.iter().filter(|t| *t == "ChoiceStateExited").count(), 5);
+    assert_eq!(
+        types.iter().filter(|t| *t == "ChoiceStateExited").count(),
+        5
+    );
     let events = r.history["events"].as_array().expect("events");
     for (i, e) in events.iter().enumerate() {
         assert_eq!(e["id"], json!(i + 1));
         assert_eq!(e["previousEventId"], json!(i));
     }
     assert_eq!(events[1]["stateEnteredEventDetails"]["name"], "Increment");
-    assert_eq!(events[1]["stateEnteredEventDetails"]["input"], "{\"count\":0}");
-    assert_eq!(events[2]["stateExitedEventDetails"]["output"], "{\"count\":1}");
+    assert_eq!(
+        events[1]["stateEnteredEventDetails"]["input"],
+        "{\"count\":0}"
+    );
+    assert_eq!(
+        events[2]["stateExitedEventDetails"]["output"],
+        "{\"count\":1}"
+    );
 }
 
 #[test]
@@ -111,10 +148,20 @@ fn input_and_output_processing_follow_aws_order() {
         "ResultPath": "$.result",
         "OutputPath": "$.result",
         "End": true}}});
-    let tasks = Scripted::new(vec![TaskOutcome::Succeeded(lambda_invoke_result(json!({"answer": 42})))]);
-    let r = check_with(def, json!({"job": {"id": "j-1"}, "other": 1}), &tasks, &VirtualClock::default());
+    let tasks = Scripted::new(vec![TaskOutcome::Succeeded(lambda_invoke_result(
+        json!({"answer": 42}),
+    ))]);
+    let r = check_with(
+        def,
+        json!({"job": {"id": "j-1"}, "other": 1}),
+        &tasks,
+        &VirtualClock::default(),
+    );
     assert_eq!(r.output, Some(json!({"answer": 42})));
-    assert_eq!(tasks.calls.borrow()[0].1, json!({"FunctionName": "f", "Payload": {"id": "j-1", "name": "T"}}));
+    assert_eq!(
+        tasks.calls.borrow()[0].1,
+        json!({"FunctionName": "f", "Payload": {"id": "j-1", "name": "T"}})
+    );
 }
 
 #[test]
@@ -125,19 +172,29 @@ fn result_path_null_keeps_the_input_and_output_path_null_gives_an_empty_object()
     let r = check(def.clone(), json!({"keep": true}));
     assert_eq!(r.output, Some(json!({})));
     let def_a = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 1, "ResultPath": null, "End": true}}});
-    assert_eq!(check(def_a, json!({"keep": true})).output, Some(json!({"keep": true})));
+    assert_eq!(
+        check(def_a, json!({"keep": true})).output,
+        Some(json!({"keep": true}))
+    );
 }
 
 #[test]
 fn retries_back_off_on_the_virtual_clock_without_sleeping() {
     let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
         "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}], "End": true}}});
-    let tasks = Scripted::new(vec![failed("Flaky"), failed("Flaky"), TaskOutcome::Succeeded(json!("ok"))]);
+    let tasks = Scripted::new(vec![
+        failed("Flaky"),
+        failed("Flaky"),
+        TaskOutcome::Succeeded(json!("ok")),
+    ]);
     let wall = std::time::Instant::now();
     let r = check_with(def, json!({}), &tasks, &VirtualClock::default());
     assert_eq!(r.output, Some(json!("ok")));
     assert_eq!(r.elapsed_seconds, 2 + 6);
-    assert_eq!(tasks.calls.borrow().iter().map(|c| c.2).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(
+        tasks.calls.borrow().iter().map(|c| c.2).collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
     assert!(wall.elapsed().as_secs() < 2);
 }
 
@@ -145,7 +202,12 @@ fn retries_back_off_on_the_virtual_clock_without_sleeping() {
 fn max_delay_caps_the_backoff_interval() {
     let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
         "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 10, "BackoffRate": 10, "MaxDelaySeconds": 15, "MaxAttempts": 3}], "End": true}}});
-    let tasks = Scripted::new(vec![failed("X"), failed("X"), failed("X"), TaskOutcome::Succeeded(json!(1))]);
+    let tasks = Scripted::new(vec![
+        failed("X"),
+        failed("X"),
+        failed("X"),
+        TaskOutcome::Succeeded(json!(1)),
+    ]);
     let r = check_with(def, json!({}), &tasks, &VirtualClock::default());
     assert_eq!(r.elapsed_seconds, 10 + 15 + 15);
 }
@@ -160,7 +222,10 @@ fn max_attempts_zero_never_retries_and_catch_writes_the_error_at_its_result_path
     let tasks = Scripted::new(vec![failed("Boom")]);
     let r = check_with(def, json!({"in": 1}), &tasks, &VirtualClock::default());
     assert_eq!(tasks.calls.borrow().len(), 1);
-    assert_eq!(r.output, Some(json!({"in": 1, "error": {"Error": "Boom", "Cause": "Boom happened"}})));
+    assert_eq!(
+        r.output,
+        Some(json!({"in": 1, "error": {"Error": "Boom", "Cause": "Boom happened"}}))
+    );
 }
 
 #[test]
@@ -216,7 +281,10 @@ fn the_machine_timeout_ends_a_long_wait_as_timed_out_without_sleeping() {
     let r = check(def, json!({}));
     assert_eq!(r.status, ExecutionStatus::TimedOut);
     assert_eq!(r.elapsed_seconds, 5);
-    assert_eq!(event_types(&r.history).last().map(String::as_str), Some("ExecutionTimedOut"));
+    assert_eq!(
+        event_types(&r.history).last().map(String::as_str),
+        Some("ExecutionTimedOut")
+    );
     assert!(wall.elapsed().as_secs() < 2);
 }
 
@@ -243,11 +311,17 @@ fn variables_assigned_inside_a_map_iteration_do_not_leak_out() {
             "In": {"Type": "Pass", "Assign": {"inner.$": "$x"}, "Parameters": {"seen.$": "$x"}, "End": true}}}, "Next": "Read"},
         "Read": {"Type": "Pass", "Parameters": {"x.$": "$x", "map.$": "$"}, "End": true}}});
     let r = check(def, json!({"items": [1, 2]}));
-    assert_eq!(r.output, Some(json!({"x": 1, "map": [{"seen": 1}, {"seen": 1}]})));
+    assert_eq!(
+        r.output,
+        Some(json!({"x": 1, "map": [{"seen": 1}, {"seen": 1}]}))
+    );
     let def_leak = json!({"StartAt": "M", "States": {
         "M": {"Type": "Map", "Items": [1], "ItemProcessor": {"StartAt": "In", "States": {"In": {"Type": "Pass", "Assign": {"inner": 1}, "End": true}}}, "Next": "Read"},
         "Read": {"Type": "Pass", "Parameters": {"v.$": "$inner"}, "End": true}}});
-    assert_eq!(check(def_leak, json!({})).error.as_deref(), Some("States.Runtime"));
+    assert_eq!(
+        check(def_leak, json!({})).error.as_deref(),
+        Some("States.Runtime")
+    );
 }
 
 #[test]
@@ -257,9 +331,16 @@ fn a_failing_map_iteration_fails_the_map_and_its_catch_sees_the_error() {
               "Catch": [{"ErrorEquals": ["ItemBad"], "Next": "C"}], "End": true},
         "C": {"Type": "Pass", "End": true}}});
     let r = check(def, json!([1, 2, 3]));
-    assert_eq!(r.output, Some(json!({"Error": "ItemBad", "Cause": "bad item"})));
+    assert_eq!(
+        r.output,
+        Some(json!({"Error": "ItemBad", "Cause": "bad item"}))
+    );
     let types = event_types(&r.history);
-    assert!(types.contains(&"MapIterationFailed".to_string()) && types.contains(&"MapStateFailed".to_string()), "{types:?}");
+    assert!(
+        types.contains(&"MapIterationFailed".to_string())
+            && types.contains(&"MapStateFailed".to_string()),
+        "{types:?}"
+    );
 }
 
 #[test]
@@ -269,8 +350,14 @@ fn tolerated_failures_let_a_map_succeed_until_the_threshold() {
             "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "F"}], "Default": "P"},
             "F": {"Type": "Fail", "Error": "Zero"}, "P": {"Type": "Pass", "End": true}}}, "End": true}}})
     };
-    assert_eq!(check(map(1), json!([1, 0, 2])).status, ExecutionStatus::Succeeded);
-    assert_eq!(check(map(0), json!([1, 0, 2])).error.as_deref(), Some("States.ExceedToleratedFailureThreshold"));
+    assert_eq!(
+        check(map(1), json!([1, 0, 2])).status,
+        ExecutionStatus::Succeeded
+    );
+    assert_eq!(
+        check(map(0), json!([1, 0, 2])).error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
 }
 
 #[test]
@@ -281,13 +368,19 @@ fn parallel_branches_keep_their_positions_and_a_failing_branch_fails_the_state()
     assert_eq!(check(def, json!({})).output, Some(json!(["a", "b"])));
     let failing = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [
         {"StartAt": "A", "States": {"A": {"Type": "Fail", "Error": "BranchBroke"}}}], "End": true}}});
-    assert_eq!(check(failing, json!({})).error.as_deref(), Some("BranchBroke"));
+    assert_eq!(
+        check(failing, json!({})).error.as_deref(),
+        Some("BranchBroke")
+    );
 }
 
 #[test]
 fn no_matching_choice_without_default_fails_with_no_choice_matched() {
     let def = json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "BooleanEquals": true, "Next": "S"}]}, "S": {"Type": "Succeed"}}});
-    assert_eq!(check(def, json!({"a": false})).error.as_deref(), Some("States.NoChoiceMatched"));
+    assert_eq!(
+        check(def, json!({"a": false})).error.as_deref(),
+        Some("States.NoChoiceMatched")
+    );
 }
 
 #[test]
@@ -298,7 +391,8 @@ fn an_execution_resumes_from_a_json_snapshot_and_redispatches_an_unfinished_task
         "End": {"Type": "Pass", "Parameters": {"r.$": "$.r", "who.$": "$who"}, "End": true}}});
     let machine = parse_definition(&def, ValidationOptions::default()).expect("valid");
     let clock = VirtualClock::default();
-    let mut exec = Execution::start(&machine, json!({}), ExecutionConfig::default(), &clock).expect("starts");
+    let mut exec =
+        Execution::start(&machine, json!({}), ExecutionConfig::default(), &clock).expect("starts");
     assert!(exec.step(&clock, &NoTasks).is_none());
     let saved = serde_json::to_string(exec.snapshot()).expect("serializes");
     // The process "dies" while the Task runs: that attempt's work is lost with it.
@@ -311,7 +405,11 @@ fn an_execution_resumes_from_a_json_snapshot_and_redispatches_an_unfinished_task
     let tasks = Scripted::new(vec![TaskOutcome::Succeeded(json!("done"))]);
     let o = resumed.run(&clock, &tasks);
     assert_eq!(o.output, Some(json!({"r": "done", "who": "resumed"})));
-    assert_eq!(tasks.calls.borrow().len(), 1, "the Task scheduled before the crash runs again");
+    assert_eq!(
+        tasks.calls.borrow().len(),
+        1,
+        "the Task scheduled before the crash runs again"
+    );
     let types = event_types(&resumed.history().to_aws_json());
     assert_eq!(types.iter().filter(|t| *t == "ExecutionStarted").count(), 1);
     assert_eq!(types.iter().filter(|t| *t == "TaskScheduled").count(), 1);
@@ -321,23 +419,42 @@ fn an_execution_resumes_from_a_json_snapshot_and_redispatches_an_unfinished_task
 fn a_jsonata_machine_is_reported_as_unsupported() {
     let def = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% 1 %}", "End": true}}});
     let machine = parse_definition(&def, ValidationOptions::default()).expect("JSONata parses");
-    let err = Execution::start(&machine, json!({}), ExecutionConfig::default(), &VirtualClock::default()).expect_err("refused");
+    let err = Execution::start(
+        &machine,
+        json!({}),
+        ExecutionConfig::default(),
+        &VirtualClock::default(),
+    )
+    .expect_err("refused");
     assert!(err.to_string().contains("JSONata"), "{err}");
 }
 
 fn diagnostics(def: Value) -> Vec<(String, String, String)> {
-    validate(&def, ValidationOptions::default()).into_iter().map(|d| (d.code, d.location.unwrap_or_default(), d.message)).collect()
+    validate(&def, ValidationOptions::default())
+        .into_iter()
+        .map(|d| (d.code, d.location.unwrap_or_default(), d.message))
+        .collect()
 }
 
 #[test]
 fn validation_names_the_location_of_a_missing_transition_target() {
-    let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}));
-    assert_eq!(d, vec![("MISSING_TRANSITION_TARGET".into(), "/States/A/Next".into(), "Missing 'Next' target: Nowhere".into())]);
+    let d =
+        diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}));
+    assert_eq!(
+        d,
+        vec![(
+            "MISSING_TRANSITION_TARGET".into(),
+            "/States/A/Next".into(),
+            "Missing 'Next' target: Nowhere".into()
+        )]
+    );
 }
 
 #[test]
 fn validation_reports_unreachable_states_and_missing_end() {
-    let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}}));
+    let d = diagnostics(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}}),
+    );
     assert_eq!(d[0].0, "UNREACHABLE_STATE");
     assert_eq!(d[0].1, "/States/B");
     let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Pass"}}}));
@@ -348,19 +465,34 @@ fn validation_reports_unreachable_states_and_missing_end() {
 #[test]
 fn validation_rejects_fields_illegal_for_the_state_type_and_bad_paths() {
     let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Succeed", "Retry": []}}}));
-    assert_eq!(d, vec![("SCHEMA_VALIDATION_FAILED".into(), "/States/A/Retry".into(), "Field 'Retry' is not supported".into())]);
-    let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.a[", "End": true}}}));
+    assert_eq!(
+        d,
+        vec![(
+            "SCHEMA_VALIDATION_FAILED".into(),
+            "/States/A/Retry".into(),
+            "Field 'Retry' is not supported".into()
+        )]
+    );
+    let d = diagnostics(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.a[", "End": true}}}),
+    );
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].1, "/States/A/InputPath");
-    let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope(1)"}, "End": true}}}));
+    let d = diagnostics(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope(1)"}, "End": true}}}),
+    );
     assert_eq!(d[0].1, "/States/A/Parameters/x.$");
-    let d = diagnostics(json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": "ten", "End": true}}}));
+    let d = diagnostics(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": "ten", "End": true}}}),
+    );
     assert_eq!(d[0].1, "/States/A/Seconds");
 }
 
 #[test]
 fn validation_rejects_a_choice_rule_without_a_comparison() {
-    let d = diagnostics(json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "Next": "S"}]}, "S": {"Type": "Succeed"}}}));
+    let d = diagnostics(
+        json!({"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [{"Variable": "$.a", "Next": "S"}]}, "S": {"Type": "Succeed"}}}),
+    );
     assert!(!d.is_empty());
     assert!(d[0].1.starts_with("/States/C/Choices/0"), "{d:?}");
 }

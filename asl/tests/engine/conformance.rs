@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 use stepscore_asl::conformance::{self, Verdict};
 
-const FILES: [&str; 3] = ["cases.jsonl", "test_state_cases.jsonl", "validation_cases.jsonl"];
+const FILES: [&str; 3] = [
+    "cases.jsonl",
+    "test_state_cases.jsonl",
+    "validation_cases.jsonl",
+];
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata/conformance")
@@ -32,32 +36,64 @@ fn no_passing_conformance_case_regresses() {
             }
         }
     }
-    eprintln!("conformance: {} passed, {} failed, {} skipped", total.0, total.1, total.2);
+    eprintln!(
+        "conformance: {} passed, {} failed, {} skipped",
+        total.0, total.1, total.2
+    );
     let list_path = dir().join("passing.txt");
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         let text: String = passing.iter().map(|n| format!("{n}\n")).collect();
         std::fs::write(&list_path, text).expect("write passing.txt");
         return;
     }
-    let listed = std::fs::read_to_string(&list_path).expect("passing.txt exists; create it with UPDATE_EXPECT=1");
-    let regressed: Vec<&(String, String)> = failures.iter().filter(|(name, _)| listed.lines().any(|l| l == name)).collect();
-    let missing: Vec<&str> = listed.lines().filter(|l| !l.is_empty() && !passing.contains(*l) && !failures.iter().any(|(n, _)| n == l)).collect();
-    assert!(missing.is_empty(), "cases listed in passing.txt are no longer in the corpus: {missing:?}");
+    let listed = std::fs::read_to_string(&list_path)
+        .expect("passing.txt exists; create it with UPDATE_EXPECT=1");
+    let regressed: Vec<&(String, String)> = failures
+        .iter()
+        .filter(|(name, _)| listed.lines().any(|l| l == name))
+        .collect();
+    let missing: Vec<&str> = listed
+        .lines()
+        .filter(|l| !l.is_empty() && !passing.contains(*l) && !failures.iter().any(|(n, _)| n == l))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "cases listed in passing.txt are no longer in the corpus: {missing:?}"
+    );
     if !regressed.is_empty() {
         for (name, diff) in &regressed {
             eprintln!("REGRESSED {name}\n{diff}\n");
         }
-        panic!("{} conformance case(s) listed in passing.txt now fail", regressed.len());
+        panic!(
+            "{} conformance case(s) listed in passing.txt now fail",
+            regressed.len()
+        );
     }
 }
 
 #[test]
 fn every_jsonpath_execution_case_passes() {
     let report = conformance::run_file(&dir().join("cases.jsonl")).expect("corpus readable");
-    let failed: Vec<&str> = report.cases.iter().filter(|c| matches!(c.verdict, Verdict::Fail(_))).map(|c| c.name.as_str()).collect();
+    let failed: Vec<&str> = report
+        .cases
+        .iter()
+        .filter(|c| matches!(c.verdict, Verdict::Fail(_)))
+        .map(|c| c.name.as_str())
+        .collect();
     assert_eq!(failed, Vec::<&str>::new());
-    assert!(report.render().ends_with(&format!("{}\n", report.summary())));
-    assert_eq!(report.summary(), format!("{} passed, 0 failed, {} skipped", report.passed(), report.skipped()));
+    assert!(
+        report
+            .render()
+            .ends_with(&format!("{}\n", report.summary()))
+    );
+    assert_eq!(
+        report.summary(),
+        format!(
+            "{} passed, 0 failed, {} skipped",
+            report.passed(),
+            report.skipped()
+        )
+    );
 }
 
 #[test]
@@ -81,5 +117,10 @@ fn a_failing_case_reports_a_readable_diff() {
 fn placeholders_in_expected_values_match_any_text() {
     let line = r#"{"name": "ctx", "placeholders": ["<ArnPart_0idx>"], "definition": {"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"id.$": "$$.StateMachine.Id", "t.$": "$$.Execution.StartTime"}, "End": true}}}, "input": {}, "expected": {"status": "SUCCEEDED", "output": {"id": "arn:aws:states:us-east-1:111111111111:stateMachine:<ArnPart_0idx>", "t": "date"}}}"#;
     let report = conformance::run_text(line, "inline").expect("valid line");
-    assert_eq!(report.summary(), "1 passed, 0 failed", "{}", report.render());
+    assert_eq!(
+        report.summary(),
+        "1 passed, 0 failed",
+        "{}",
+        report.render()
+    );
 }

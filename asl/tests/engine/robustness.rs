@@ -3,7 +3,10 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use stepscore_asl::{ExecutionConfig, NoTasks, ValidationOptions, VirtualClock, parse_definition, validate, validate_text};
+use stepscore_asl::{
+    ExecutionConfig, NoTasks, ValidationOptions, VirtualClock, parse_definition, validate,
+    validate_text,
+};
 
 fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -55,14 +58,26 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 /// Arbitrary states plugged into a valid skeleton reach the deeper validator paths.
 fn arb_machine() -> impl Strategy<Value = Value> {
-    (arb_json(), prop_oneof![Just("Pass"), Just("Task"), Just("Choice"), Just("Wait"), Just("Map"), Just("Parallel"), Just("Fail")]).prop_map(|(body, ty)| {
-        let mut state = match body {
-            Value::Object(m) => m,
-            _ => serde_json::Map::new(),
-        };
-        state.insert("Type".into(), json!(ty));
-        json!({"StartAt": "A", "States": {"A": Value::Object(state), "B": {"Type": "Succeed"}}})
-    })
+    (
+        arb_json(),
+        prop_oneof![
+            Just("Pass"),
+            Just("Task"),
+            Just("Choice"),
+            Just("Wait"),
+            Just("Map"),
+            Just("Parallel"),
+            Just("Fail")
+        ],
+    )
+        .prop_map(|(body, ty)| {
+            let mut state = match body {
+                Value::Object(m) => m,
+                _ => serde_json::Map::new(),
+            };
+            state.insert("Type".into(), json!(ty));
+            json!({"StartAt": "A", "States": {"A": Value::Object(state), "B": {"Type": "Succeed"}}})
+        })
 }
 
 proptest! {
