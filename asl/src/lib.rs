@@ -101,7 +101,7 @@ pub struct RunResult {
 
 /// Validates and runs a definition to completion.
 pub fn run(definition: &Value, input: Value, config: ExecutionConfig, clock: &dyn Clock, tasks: &dyn TaskDispatcher) -> Result<RunResult, RunError> {
-    let machine = parse_definition(definition, ValidationOptions::default()).map_err(RunError::Invalid)?;
+    let machine = parse_definition(definition, ValidationOptions { machine_type: config.machine_type }).map_err(RunError::Invalid)?;
     let mut exec = Execution::start(&machine, input, config, clock)?;
     let outcome = exec.run(clock, tasks);
     Ok(RunResult { outcome, history: exec.history().clone() })
