@@ -14,6 +14,7 @@
 //! - [`schedule`]: EventBridge Scheduler's `cron()`/`rate()`/`at()` in IANA time zones, and a
 //!   [`Scheduler`] that fires templates.
 //! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
+//! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
 //! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it.
 //! - [`db`]: the state database shared by the table, Batch, executions and the event outbox.
 //!
@@ -40,6 +41,7 @@
 pub mod batch;
 pub mod db;
 pub mod executions;
+pub mod pipeline;
 pub mod runtime;
 pub mod schedule;
 pub mod store;

@@ -299,6 +299,11 @@ impl LocalRuntime {
         })
     }
 
+    /// A handle that does not keep the runtime alive (for functions the runtime owns).
+    pub fn downgrade(&self) -> WeakRuntime {
+        WeakRuntime(Arc::downgrade(&self.inner))
+    }
+
     /// The object store.
     pub fn store(&self) -> &DirStore {
         &self.inner.store
@@ -609,6 +614,17 @@ impl LocalRuntime {
                 .to_string(),
             message: e.to_string(),
         }
+    }
+}
+
+/// A [`LocalRuntime`] handle that does not keep it alive.
+#[derive(Clone, Debug)]
+pub struct WeakRuntime(std::sync::Weak<Inner>);
+
+impl WeakRuntime {
+    /// The runtime, if it is still open.
+    pub fn upgrade(&self) -> Option<LocalRuntime> {
+        self.0.upgrade().map(|inner| LocalRuntime { inner })
     }
 }
 

@@ -1,0 +1,131 @@
+//! The real pipeline (state machine and handlers) on the local runtime, with a shell script as
+//! the scoring container.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::json;
+use stepscore_core::JobStatus;
+use stepscore_core::ObjectUri;
+use stepscore_core::ports::ListFilter;
+use stepscore_local::{LocalRuntime, RuntimeConfig, pipeline};
+
+/// A scorer that fails like the real one on bad data: a message on stderr, exit 65.
+const BAD_DATA_SCORER: &str = "#!/bin/sh\necho \"s3://data-1/in/a.csv line 3: column 'x' value 'abc' is not a number\" >&2\nexit 65\n";
+
+fn runtime(dir: &Path, scorer: &str) -> LocalRuntime {
+    use std::os::unix::fs::PermissionsExt;
+    let path: PathBuf = dir.join("scorer.sh");
+    std::fs::write(&path, scorer).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = RuntimeConfig::new(dir, pipeline::STATE_MACHINE_TEMPLATE, path);
+    config.time_scale = 100.0;
+    let rt = LocalRuntime::open(config).unwrap();
+    pipeline::register_pipeline_functions(&rt);
+    rt
+}
+
+fn uri(s: &str) -> ObjectUri {
+    ObjectUri::parse(s).unwrap()
+}
+
+async fn seed(rt: &LocalRuntime) {
+    rt.drop_config(
+        &uri("s3://data-1/models/m.json"),
+        b"{\"model\": true}".to_vec(),
+    )
+    .await
+    .unwrap();
+    rt.drop_config(&uri("s3://data-1/in/a.csv"), b"id,x\n1,2\n2,abc\n".to_vec())
+        .await
+        .unwrap();
+}
+
+fn config(name: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "version": 1,
+        "name": name,
+        "model": "s3://data-1/models/m.json",
+        "input": "s3://data-1/in/a.csv",
+        "output": format!("s3://data-1/out/{name}/"),
+        "capacity": "on-demand",
+        "timeout_seconds": 60,
+        "poll_interval_seconds": 1
+    }))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_bad_config_gets_a_failed_record_naming_the_problem() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path(), BAD_DATA_SCORER);
+    let server = rt.serve().unwrap();
+    rt.drop_config(
+        &uri("s3://data-1/jobs/typo.json"),
+        br#"{"version": 1, "name": "typo", "modle": "s3://data-1/m"}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    let jobs = rt
+        .jobs(&ListFilter {
+            status: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0].status, JobStatus::Failed);
+    let reason = jobs[0].failure_reason.clone().unwrap();
+    assert!(
+        reason.contains("modle") && reason.contains("model"),
+        "{reason}"
+    );
+    assert!(rt.list_executions(None, 10).unwrap().is_empty());
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_same_config_notification_delivered_twice_admits_one_job_and_one_execution() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path(), BAD_DATA_SCORER);
+    seed(&rt).await;
+    rt.drop_config(&uri("s3://data-1/jobs/daily.json"), config("daily"))
+        .await
+        .unwrap();
+    let db = rusqlite::Connection::open(d.path().join("state.db")).unwrap();
+    db.execute("INSERT INTO s3_events (event) SELECT event FROM s3_events WHERE event LIKE '%jobs/daily.json%'", []).unwrap();
+    let server = rt.serve().unwrap();
+    server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    assert_eq!(rt.event_counts().unwrap().get("DELIVERED"), Some(&2));
+    let jobs = rt
+        .jobs(&ListFilter {
+            status: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let execs = rt.list_executions(None, 10).unwrap();
+    assert_eq!(execs.len(), 1);
+    assert_eq!(
+        jobs[0].execution_arn.as_deref(),
+        Some(execs[0].execution_arn.as_str())
+    );
+    // a new upload of the same key is a new object version, so a new job
+    rt.drop_config(&uri("s3://data-1/jobs/daily.json"), config("daily"))
+        .await
+        .unwrap();
+    server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    assert_eq!(
+        rt.jobs(&ListFilter {
+            status: None,
+            limit: 10
+        })
+        .await
+        .unwrap()
+        .len(),
+        2
+    );
+    server.shutdown();
+}
