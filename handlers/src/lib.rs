@@ -10,6 +10,8 @@
 //! - [`job`]: the job as it travels between tasks, and the growing polling interval.
 //! - [`error`]: [`HandlerError`] and the fixed error names (`stepscore.Transient`, …) the state
 //!   machine's Retry/Catch match.
+//! - [`contract`]: `lambda-functions.json`, the deployment contract Terraform is checked against.
+//! - [`runtime`]: what the thin binaries share (tracing setup).
 //! - [`iam`]: the IAM actions behind each port call, checked against `lambda-functions.json`.
 //!
 //! # Invariants
@@ -18,9 +20,11 @@
 //! record's status only moves forward.
 
 pub mod admit;
+pub mod contract;
 pub mod error;
 pub mod iam;
 pub mod job;
+pub mod runtime;
 pub mod tasks;
 
 pub use admit::{AdmitPorts, Admitted, ScheduledRun, admit, schedule};
@@ -28,8 +32,7 @@ pub use error::HandlerError;
 pub use job::{Job, Poll, QueueKind, next_wait};
 pub use tasks::{check, exit_code_meaning, finalize, register, submit};
 
-/// The deployment contract (functions, environment, IAM actions, state-machine placeholders).
-pub const LAMBDA_FUNCTIONS_JSON: &str = include_str!("../lambda-functions.json");
+pub use contract::LAMBDA_FUNCTIONS_JSON;
 
 /// The scoring state machine definition, with `${placeholders}` unfilled.
 pub const STATE_MACHINE_JSON: &str = include_str!("../../state-machines/scoring-pipeline.asl.json");

@@ -1,4 +1,4 @@
-//! What every Lambda binary shares: tracing setup and required environment.
+//! What every Lambda binary shares: tracing setup and the port adapters, built once per process.
 
 /// Installs the tracing subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (the Lambda
 /// advanced logging setting), else text without ANSI colours or timestamps (CloudWatch adds them).
@@ -14,17 +14,14 @@ pub fn init_tracing() {
     }
 }
 
-/// Why a binary cannot start.
-#[derive(Debug, thiserror::Error)]
-#[error("environment variable {name} is not set: {purpose} (see handlers/lambda-functions.json)")]
-pub struct MissingEnv {
-    /// The variable.
-    pub name: &'static str,
-    /// What it is for.
-    pub purpose: &'static str,
+/// The value of environment variable `name`, or an error naming it and what it is for.
+pub fn required(name: &str, value: Result<String, std::env::VarError>, purpose: &str) -> Result<String, String> {
+    value.ok().filter(|v| !v.is_empty()).ok_or_else(|| {
+        format!("environment variable {name} is not set: {purpose} (see handlers/lambda-functions.json)")
+    })
 }
 
-/// The value of a required environment variable.
-pub fn required_env(name: &'static str, purpose: &'static str) -> Result<String, MissingEnv> {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).ok_or(MissingEnv { name, purpose })
+/// Moves an adapter to the heap for the life of the process, so the handler closure can borrow it.
+pub fn leak<T>(value: T) -> &'static T {
+    Box::leak(Box::new(value))
 }

@@ -1,0 +1,5 @@
+//! Behaviour of the pipeline's handlers over in-memory ports, with real event fixtures.
+
+mod admission;
+mod fakes;
+mod tasks;
