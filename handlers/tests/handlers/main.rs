@@ -2,4 +2,5 @@
 
 mod admission;
 mod fakes;
+mod machine;
 mod tasks;
