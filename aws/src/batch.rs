@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use aws_sdk_batch::Client;
 use aws_sdk_batch::types::{
     ArrayProperties, ContainerOverrides, EvaluateOnExit, JobTimeout, KeyValuePair,
-    ResourceRequirement, ResourceType, RetryAction as SdkRetryAction, RetryStrategy as SdkRetryStrategy,
+    ResourceRequirement, ResourceType, RetryAction as SdkRetryAction,
+    RetryStrategy as SdkRetryStrategy,
 };
 use stepscore_core::batch::{BatchJobView, BatchStatus, RetryAction, SubmitJobRequest};
 use stepscore_core::ports::{BatchError, BatchService, SubmittedJob};
@@ -43,7 +44,8 @@ impl BatchService for BatchClient {
         let client_error = |message: String| BatchError::Client { message };
         let mut overrides = ContainerOverrides::builder();
         for (name, value) in &request.environment {
-            overrides = overrides.environment(KeyValuePair::builder().name(name).value(value).build());
+            overrides =
+                overrides.environment(KeyValuePair::builder().name(name).value(value).build());
         }
         // resourceRequirements, not the deprecated vcpus/memory fields (Fargate rejects those)
         overrides = overrides
@@ -59,7 +61,8 @@ impl BatchService for BatchClient {
                     .value(request.memory_mib.to_string())
                     .build(),
             );
-        let mut retry = SdkRetryStrategy::builder().attempts(request.retry_strategy.attempts as i32);
+        let mut retry =
+            SdkRetryStrategy::builder().attempts(request.retry_strategy.attempts as i32);
         for rule in &request.retry_strategy.evaluate_on_exit {
             retry = retry.evaluate_on_exit(
                 EvaluateOnExit::builder()
@@ -74,7 +77,10 @@ impl BatchService for BatchClient {
             );
         }
         let timeout = i32::try_from(request.timeout_seconds.max(60)).map_err(|_| {
-            client_error(format!("timeout of {} s for job {} is too long for Batch", request.timeout_seconds, request.job_name))
+            client_error(format!(
+                "timeout of {} s for job {} is too long for Batch",
+                request.timeout_seconds, request.job_name
+            ))
         })?;
         let mut call = self
             .client
@@ -84,7 +90,11 @@ impl BatchService for BatchClient {
             .job_definition(&request.job_definition)
             .container_overrides(overrides.build())
             .retry_strategy(retry.build())
-            .timeout(JobTimeout::builder().attempt_duration_seconds(timeout).build());
+            .timeout(
+                JobTimeout::builder()
+                    .attempt_duration_seconds(timeout)
+                    .build(),
+            );
         if let Some(size) = request.array_size {
             call = call.array_properties(ArrayProperties::builder().size(size as i32).build());
         }
@@ -94,7 +104,11 @@ impl BatchService for BatchClient {
         }
         let out = call.send().await.map_err(|e| {
             let f = classify(&e);
-            if f.transient { BatchError::Transient { message: f.message } } else { BatchError::Client { message: f.message } }
+            if f.transient {
+                BatchError::Transient { message: f.message }
+            } else {
+                BatchError::Client { message: f.message }
+            }
         })?;
         let job_id = out.job_id().ok_or_else(|| BatchError::Client {
             message: format!("SubmitJob for {} returned no job id", request.job_name),
@@ -107,10 +121,20 @@ impl BatchService for BatchClient {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
-        let out = self.client.describe_jobs().jobs(job_id).send().await.map_err(|e| {
-            let f = classify(&e);
-            if f.transient { BatchError::Transient { message: f.message } } else { BatchError::Client { message: f.message } }
-        })?;
+        let out = self
+            .client
+            .describe_jobs()
+            .jobs(job_id)
+            .send()
+            .await
+            .map_err(|e| {
+                let f = classify(&e);
+                if f.transient {
+                    BatchError::Transient { message: f.message }
+                } else {
+                    BatchError::Client { message: f.message }
+                }
+            })?;
         let Some(job) = out.jobs().iter().find(|j| j.job_id() == Some(job_id)) else {
             return Ok(None);
         };
@@ -138,7 +162,9 @@ impl BatchService for BatchClient {
             container_reason,
             attempts: job.attempts().len() as u32,
             array_status_summary: array.and_then(|a| a.status_summary()).map(|m| {
-                m.iter().map(|(k, v)| (k.clone(), (*v).max(0) as u32)).collect::<BTreeMap<_, _>>()
+                m.iter()
+                    .map(|(k, v)| (k.clone(), (*v).max(0) as u32))
+                    .collect::<BTreeMap<_, _>>()
             }),
             array_size: array.and_then(|a| a.size()).map(|s| s.max(0) as u32),
         }))

@@ -20,7 +20,7 @@ pub enum PortCall {
     TableUpdate,
     /// `JobTable::list` (Query on the status index).
     TableList,
-    /// `Executions::start` (StartExecution, DescribeExecution on a name clash).
+    /// `Executions::start` (StartExecution; a DescribeExecution on a name clash is best effort).
     ExecutionStart,
     /// `BatchService::submit` without tags (SubmitJob).
     BatchSubmit,
@@ -41,7 +41,7 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::TableGet => &["dynamodb:GetItem"],
         PortCall::TableUpdate => &["dynamodb:UpdateItem", "dynamodb:GetItem"],
         PortCall::TableList => &["dynamodb:Query"],
-        PortCall::ExecutionStart => &["states:StartExecution", "states:DescribeExecution"],
+        PortCall::ExecutionStart => &["states:StartExecution"],
         PortCall::BatchSubmit => &["batch:SubmitJob"],
         PortCall::BatchSubmitTagged => &["batch:SubmitJob", "batch:TagResource"],
         PortCall::BatchDescribe => &["batch:DescribeJobs"],

@@ -137,6 +137,33 @@ impl MotoServer {
             .map(|_| ())
     }
 
+    /// Creates an IAM role (moto's Batch checks that a compute environment's service role exists)
+    /// and returns its ARN.
+    pub fn create_role(&self, name: &str) -> Result<String, MotoError> {
+        let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"batch.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={name}&AssumeRolePolicyDocument={}",
+            form_encode(policy)
+        );
+        let response = self.request(
+            "/",
+            "application/x-www-form-urlencoded",
+            // moto routes an unsigned request by the service named in the credential scope
+            "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n",
+            &body,
+        )?;
+        let arn = response
+            .split("<Arn>")
+            .nth(1)
+            .and_then(|rest| rest.split("</Arn>").next())
+            .ok_or_else(|| MotoError::Api {
+                endpoint: self.endpoint.clone(),
+                path: "/ (iam CreateRole)".into(),
+                message: format!("no <Arn> in the answer: {response}"),
+            })?;
+        Ok(arn.to_owned())
+    }
+
     fn addr(&self) -> Result<SocketAddr, MotoError> {
         let host = self
             .endpoint
@@ -152,6 +179,16 @@ impl MotoServer {
     /// One HTTP/1.1 request by hand: the moto-api is two plain JSON calls in tests, not worth an
     /// HTTP client dependency.
     fn post(&self, path: &str, body: &str) -> Result<String, MotoError> {
+        self.request(path, "application/json", "", body)
+    }
+
+    fn request(
+        &self,
+        path: &str,
+        content_type: &str,
+        extra_headers: &str,
+        body: &str,
+    ) -> Result<String, MotoError> {
         let err = |message: String| MotoError::Api {
             endpoint: self.endpoint.clone(),
             path: path.into(),
@@ -164,7 +201,7 @@ impl MotoServer {
             .map_err(|e| err(e.to_string()))?;
         write!(
             stream,
-            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n{extra_headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )
         .map_err(|e| err(e.to_string()))?;
@@ -206,6 +243,17 @@ impl Drop for MotoServer {
             let _ = child.wait();
         }
     }
+}
+
+fn form_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn free_port() -> std::io::Result<u16> {

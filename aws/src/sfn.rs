@@ -22,12 +22,58 @@ impl SfnExecutions {
 
     /// Executions through an existing client.
     pub fn from_client(client: Client, state_machine_arn: impl Into<String>) -> Self {
-        SfnExecutions { client, state_machine_arn: state_machine_arn.into() }
+        SfnExecutions {
+            client,
+            state_machine_arn: state_machine_arn.into(),
+        }
     }
 
     /// The underlying client (for administration and tests).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+}
+
+impl SfnExecutions {
+    /// Step Functions answers a repeated StartExecution of a *running* execution with the same
+    /// input with that execution (a plain success, reported as Started); it answers
+    /// ExecutionAlreadyExists when the name belongs to a closed execution or to one with another
+    /// input. Telling those apart needs DescribeExecution, which a least-privilege role may lack:
+    /// then the name is taken as this job's (names are job ids, derived from the config's object
+    /// version, so another input under the same name does not arise in the pipeline).
+    async fn existing(
+        &self,
+        name: &str,
+        input: &Value,
+        message: String,
+    ) -> Result<Started, ExecutionError> {
+        let arn = self.execution_arn(name);
+        match self
+            .client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(described) => {
+                let existing: Option<Value> =
+                    described.input().and_then(|i| serde_json::from_str(i).ok());
+                if existing.as_ref() == Some(input) {
+                    Ok(Started::AlreadyExists {
+                        execution_arn: described.execution_arn().to_owned(),
+                    })
+                } else {
+                    Err(ExecutionError::NameConflict {
+                        name: name.into(),
+                        message,
+                    })
+                }
+            }
+            Err(e) => {
+                tracing::debug!(execution = %arn, error = %classify(&e).message, "cannot describe the existing execution; taking it as this job's");
+                Ok(Started::AlreadyExists { execution_arn: arn })
+            }
+        }
     }
 }
 
@@ -52,31 +98,24 @@ impl Executions for SfnExecutions {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(Started::Started { execution_arn: out.execution_arn().to_owned() }),
+            Ok(out) => Ok(Started::Started {
+                execution_arn: out.execution_arn().to_owned(),
+            }),
             Err(e) => {
                 let f = classify(&e);
                 if f.code.as_deref() == Some("ExecutionAlreadyExists") {
-                    // Step Functions answers ExecutionAlreadyExists only when the input differs
-                    // (the same name and input returns the running execution); moto and some
-                    // emulators answer it for both, so compare the inputs ourselves.
-                    let arn = self.execution_arn(name);
-                    let described = self
-                        .client
-                        .describe_execution()
-                        .execution_arn(&arn)
-                        .send()
-                        .await
-                        .map_err(|e| ExecutionError::Other { name: name.into(), message: classify(&e).message })?;
-                    let existing: Option<Value> = described.input().and_then(|i| serde_json::from_str(i).ok());
-                    if existing.as_ref() == Some(input) {
-                        return Ok(Started::AlreadyExists { execution_arn: described.execution_arn().to_owned() });
-                    }
-                    return Err(ExecutionError::NameConflict { name: name.into(), message: f.message });
+                    return self.existing(name, input, f.message).await;
                 }
                 if f.transient {
-                    Err(ExecutionError::Transient { name: name.into(), message: f.message })
+                    Err(ExecutionError::Transient {
+                        name: name.into(),
+                        message: f.message,
+                    })
                 } else {
-                    Err(ExecutionError::Other { name: name.into(), message: f.message })
+                    Err(ExecutionError::Other {
+                        name: name.into(),
+                        message: f.message,
+                    })
                 }
             }
         }

@@ -26,7 +26,15 @@ async fn items_carry_the_progress_number_and_terminal_ones_a_ttl() {
     let table = fresh_table().await;
     let at = Utc.timestamp_opt(1_750_000_000, 0).unwrap();
     let id = JobId::parse("ttl-job").unwrap();
-    table.create(&JobRecord::pending(id.clone(), "console", serde_json::json!({}), at)).await.unwrap();
+    table
+        .create(&JobRecord::pending(
+            id.clone(),
+            "console",
+            serde_json::json!({}),
+            at,
+        ))
+        .await
+        .unwrap();
     let raw = |table: DynamoTable| async move {
         table
             .client()
@@ -40,14 +48,26 @@ async fn items_carry_the_progress_number_and_terminal_ones_a_ttl() {
             .unwrap()
     };
     let item = raw(table.clone()).await;
-    assert_eq!(item["progress"], AttributeValue::N(Progress::of(JobStatus::Pending, 0).value().to_string()));
+    assert_eq!(
+        item["progress"],
+        AttributeValue::N(Progress::of(JobStatus::Pending, 0).value().to_string())
+    );
     assert!(!item.contains_key("expires_at"), "a live job never expires");
-    assert_eq!(item["updated_at"], AttributeValue::S("2025-06-15T15:06:40.000000Z".into()));
+    assert_eq!(
+        item["updated_at"],
+        AttributeValue::S("2025-06-15T15:06:40.000000Z".into())
+    );
 
-    table.update(&id, &JobUpdate::to(JobStatus::Failed, 0, at)).await.unwrap();
+    table
+        .update(&id, &JobUpdate::to(JobStatus::Failed, 0, at))
+        .await
+        .unwrap();
     let item = raw(table.clone()).await;
     let ninety_days = at.timestamp() + 90 * 24 * 3600;
-    assert_eq!(item["expires_at"], AttributeValue::N(ninety_days.to_string()));
+    assert_eq!(
+        item["expires_at"],
+        AttributeValue::N(ninety_days.to_string())
+    );
     assert_eq!(item["status"], AttributeValue::S("FAILED".into()));
 }
 
@@ -56,5 +76,8 @@ async fn a_missing_table_is_a_permanent_error_naming_it() {
     let table = DynamoTable::new(&moto().await, "no-such-table-stepscore");
     let err = table.get(&JobId::parse("x").unwrap()).await.unwrap_err();
     assert!(!err.is_transient(), "{err}");
-    assert!(err.to_string().contains("ResourceNotFoundException"), "{err}");
+    assert!(
+        err.to_string().contains("ResourceNotFoundException"),
+        "{err}"
+    );
 }

@@ -1,5 +1,7 @@
+mod batch;
 mod dynamo;
 mod s3;
+mod sfn;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

@@ -1,0 +1,194 @@
+//! BatchClient against moto's Batch in docker-free mode (`batch.use_docker: false`: jobs
+//! succeed at once without running).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_batch::types::{
+    CeState, CeType, ComputeEnvironmentOrder, ContainerProperties, JobDefinitionType, JqState,
+    ResourceRequirement, ResourceType,
+};
+use serde_json::json;
+use stepscore_aws::BatchClient;
+use stepscore_core::batch::{BatchStatus, RetryStrategy, SubmitJobRequest};
+use stepscore_core::ports::{BatchError, BatchService};
+
+use super::{moto, unique};
+
+/// A Batch world: a compute environment, a queue and the scoring job definition.
+pub struct BatchWorld {
+    pub client: BatchClient,
+    pub queue: String,
+    pub definition: String,
+}
+
+pub async fn batch_world() -> BatchWorld {
+    let server = stepscore_aws::moto::shared();
+    server
+        .configure(&json!({"batch": {"use_docker": false}}))
+        .unwrap();
+    let role = server.create_role(&unique("batch-role")).unwrap();
+    let client = BatchClient::new(&moto().await);
+    let sdk = client.client();
+    let env = unique("ce");
+    sdk.create_compute_environment()
+        .compute_environment_name(&env)
+        .r#type(CeType::Unmanaged)
+        .state(CeState::Enabled)
+        .service_role(&role)
+        .send()
+        .await
+        .unwrap();
+    let queue = unique("queue");
+    sdk.create_job_queue()
+        .job_queue_name(&queue)
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(&env)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let definition = unique("scoring");
+    sdk.register_job_definition()
+        .job_definition_name(&definition)
+        .r#type(JobDefinitionType::Container)
+        .container_properties(
+            ContainerProperties::builder()
+                .image("stepscore-batch:latest")
+                .resource_requirements(
+                    ResourceRequirement::builder()
+                        .r#type(ResourceType::Vcpu)
+                        .value("1")
+                        .build(),
+                )
+                .resource_requirements(
+                    ResourceRequirement::builder()
+                        .r#type(ResourceType::Memory)
+                        .value("2048")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    BatchWorld {
+        client,
+        queue,
+        definition,
+    }
+}
+
+pub fn request(world: &BatchWorld, name: &str, array_size: Option<u32>) -> SubmitJobRequest {
+    SubmitJobRequest {
+        job_name: name.into(),
+        job_queue: world.queue.clone(),
+        job_definition: world.definition.clone(),
+        array_size,
+        environment: BTreeMap::from([
+            ("STEPSCORE_JOB_ID".into(), name.into()),
+            ("STEPSCORE_SHARDS".into(), "1".into()),
+        ]),
+        vcpus: 2,
+        memory_mib: 4096,
+        timeout_seconds: 3600,
+        retry_strategy: RetryStrategy::scoring(),
+        tags: BTreeMap::from([("team".into(), "risk".into())]),
+    }
+}
+
+#[tokio::test]
+async fn a_submitted_job_is_described_with_its_queue_status_and_attempts() {
+    let world = batch_world().await;
+    let job = world
+        .client
+        .submit(&request(&world, "daily-1", None))
+        .await
+        .unwrap();
+    assert_eq!(job.job_name, "daily-1");
+    let view = world
+        .client
+        .describe(&job.job_id)
+        .await
+        .unwrap()
+        .expect("Batch knows the job");
+    assert_eq!(view.job_id, job.job_id);
+    assert_eq!(
+        view.status,
+        BatchStatus::Succeeded,
+        "docker-free moto finishes jobs at once: {view:?}"
+    );
+    assert!(view.job_queue.ends_with(&world.queue), "{}", view.job_queue);
+    assert_eq!(view.array_size, None);
+    assert!(!view.was_reclaimed());
+
+    // what SubmitJob sent, as Batch stored it
+    let raw = world
+        .client
+        .client()
+        .describe_jobs()
+        .jobs(&job.job_id)
+        .send()
+        .await
+        .unwrap();
+    let detail = &raw.jobs()[0];
+    assert_eq!(
+        detail.timeout().and_then(|t| t.attempt_duration_seconds()),
+        Some(3600)
+    );
+    assert_eq!(
+        detail
+            .tags()
+            .and_then(|t| t.get("team"))
+            .map(String::as_str),
+        Some("risk")
+    );
+}
+
+#[tokio::test]
+async fn an_array_job_reports_its_size_and_children() {
+    let world = batch_world().await;
+    let job = world
+        .client
+        .submit(&request(&world, "sharded-1", Some(3)))
+        .await
+        .unwrap();
+    let view = world.client.describe(&job.job_id).await.unwrap().unwrap();
+    assert_eq!(view.array_size, Some(3));
+    let child = world
+        .client
+        .describe(&format!("{}:2", job.job_id))
+        .await
+        .unwrap()
+        .expect("child 2 exists");
+    assert_eq!(child.status, BatchStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn an_unknown_job_id_is_none() {
+    let world = batch_world().await;
+    assert_eq!(
+        world
+            .client
+            .describe("00000000-0000-0000-0000-000000000000")
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+#[tokio::test]
+async fn a_missing_queue_is_a_client_error_naming_it() {
+    let world = batch_world().await;
+    let mut r = request(&world, "lost", None);
+    r.job_queue = "no-such-queue".into();
+    let err = world.client.submit(&r).await.unwrap_err();
+    assert!(
+        matches!(&err, BatchError::Client { message } if message.contains("no-such-queue")),
+        "{err}"
+    );
+}
