@@ -13,9 +13,9 @@ use stepscore_local::{LambdaError, LocalRuntime};
 
 /// The "container": records each run, sleeps `SLEEP` seconds, exits `EXIT_CODE`.
 pub const CONTAINER: &str = r#"#!/bin/sh
-echo "start $JOB $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT" >> "$RUNS"
+echo "start $JOB $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT $(date +%s%N)" >> "$RUNS"
 sleep "${SLEEP:-0}"
-echo "end $JOB $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT" >> "$RUNS"
+echo "end $JOB $AWS_BATCH_JOB_ID $AWS_BATCH_JOB_ATTEMPT $(date +%s%N)" >> "$RUNS"
 exit "${EXIT_CODE:-0}"
 "#;
 

@@ -190,7 +190,7 @@ async fn many_configs_dropped_at_once_all_finish_within_capacity_and_run_once() 
     let d = tempfile::tempdir().unwrap();
     let rt = open(d.path(), 50.0);
     let server = rt.serve().unwrap();
-    let n = 40;
+    let n = 200;
     let started = Instant::now();
     let mut drops = Vec::new();
     for i in 0..n {
@@ -221,6 +221,18 @@ async fn many_configs_dropped_at_once_all_finish_within_capacity_and_run_once() 
         n,
         "no job ran twice"
     );
+    // never more one-vCPU jobs at once than the 4-vCPU on-demand environment holds
+    let mut edges: Vec<(u128, i32)> = r
+        .iter()
+        .map(|l| (l[4].parse().unwrap(), if l[0] == "start" { 1 } else { -1 }))
+        .collect();
+    edges.sort();
+    let (mut now, mut peak) = (0, 0);
+    for (_, e) in edges {
+        now += e;
+        peak = peak.max(now);
+    }
+    assert!((2..=4).contains(&peak), "peak concurrency {peak}");
     eprintln!("{n} configs end to end in {:?}", started.elapsed());
     server.shutdown();
 }
