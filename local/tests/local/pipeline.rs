@@ -129,3 +129,41 @@ async fn the_same_config_notification_delivered_twice_admits_one_job_and_one_exe
     );
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_scoring_job_fails_the_record_with_the_scorers_reason_once() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path(), BAD_DATA_SCORER);
+    seed(&rt).await;
+    let server = rt.serve().unwrap();
+    rt.drop_config(&uri("s3://data-1/jobs/daily.json"), config("daily"))
+        .await
+        .unwrap();
+    // the same notification delivered twice
+    let db = rusqlite::Connection::open(d.path().join("state.db")).unwrap();
+    db.execute("INSERT INTO s3_events (event) SELECT event FROM s3_events WHERE event LIKE '%jobs/daily.json%'", []).unwrap();
+    server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    let jobs = rt
+        .jobs(&ListFilter {
+            status: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = &jobs[0];
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.attempts.len(), 1);
+    let reason = job.failure_reason.clone().unwrap();
+    assert!(reason.contains("65"), "{reason}");
+    let execs = rt.list_executions(None, 10).unwrap();
+    assert_eq!(execs.len(), 1);
+    let logs = rt.batch_logs(&job.attempts[0].batch_job_id).unwrap();
+    assert_eq!(logs.len(), 1, "bad data is not retried");
+    assert!(
+        std::fs::read_to_string(&logs[0].3)
+            .unwrap()
+            .contains("is not a number")
+    );
+    server.shutdown();
+}
