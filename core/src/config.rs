@@ -139,7 +139,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-const FIELDS: &[&str] = &[
+/// Every field a config may have, in documentation order (the JSON Schema in `schemas/` lists the same).
+pub const FIELDS: &[&str] = &[
     "version",
     "name",
     "model",
