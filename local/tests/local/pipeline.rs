@@ -167,3 +167,75 @@ async fn a_failing_scoring_job_fails_the_record_with_the_scorers_reason_once() {
     );
     server.shutdown();
 }
+
+/// A scorer that writes what the real one writes (a part and the manifest finalize reads) into
+/// the bucket folder, after `SCORE_SECONDS`.
+const WRITING_SCORER: &str = r#"#!/bin/sh
+echo "scoring $STEPSCORE_INPUT on $AWS_BATCH_JQ_NAME, attempt $AWS_BATCH_JOB_ATTEMPT" >&2
+sleep 1
+out="$STEPSCORE_LOCAL_S3_ROOT/${STEPSCORE_OUTPUT#s3://}"
+mkdir -p "$out"
+printf 'id,score\n1,0.25\n2,0.75\n' > "$out/part-0.csv"
+cat > "$out/manifest-0.json" <<JSON
+{"version": 1, "job_id": "$STEPSCORE_JOB_ID", "shard_index": 0, "shard_count": 1, "rows_read": 2, "rows_scored": 2, "rows_rejected": 0, "duration_seconds": 1.0,
+ "model": {"uri": "$STEPSCORE_MODEL", "algorithm": "test", "format_version": 1}, "inputs": [], "output": "${STEPSCORE_OUTPUT}part-0.csv", "rejects": null}
+JSON
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
+    let d = tempfile::tempdir().unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    let path = d.path().join("scorer.sh");
+    std::fs::write(&path, WRITING_SCORER).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cfg = RuntimeConfig::new(d.path(), pipeline::STATE_MACHINE_TEMPLATE, path);
+    cfg.time_scale = 100.0;
+    // every spot attempt is reclaimed mid-run, as when spot capacity keeps going away
+    cfg.batch.spot_reclaim = Some(stepscore_local::batch::SpotReclaim {
+        after_seconds: 0.3,
+        times: 100,
+        when_output_contains: None,
+    });
+    let rt = LocalRuntime::open(cfg).unwrap();
+    pipeline::register_pipeline_functions(&rt);
+    seed(&rt).await;
+    let server = rt.serve().unwrap();
+    let mut c: serde_json::Value = serde_json::from_slice(&config("spotty")).unwrap();
+    c["capacity"] = json!("spot-then-on-demand");
+    rt.drop_config(
+        &uri("s3://data-1/jobs/spotty.json"),
+        serde_json::to_vec(&c).unwrap(),
+    )
+    .await
+    .unwrap();
+    server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    let jobs = rt
+        .jobs(&ListFilter {
+            status: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    let job = &jobs[0];
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    let queues: Vec<&str> = job.attempts.iter().map(|a| a.queue.as_str()).collect();
+    assert_eq!(queues, ["stepscore-spot", "stepscore-on-demand"]);
+    assert_eq!(job.metrics.as_ref().map(|m| m.rows_scored), Some(2));
+    // the spot attempts were killed before writing: the output holds each row once
+    let part =
+        std::fs::read_to_string(d.path().join("buckets/data-1/out/spotty/part-0.csv")).unwrap();
+    assert_eq!(part, "id,score\n1,0.25\n2,0.75\n");
+    let spot = rt
+        .batch()
+        .job(&job.attempts[0].batch_job_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(spot.attempts, 3);
+    assert!(
+        spot.status_reason
+            .unwrap()
+            .starts_with("Host EC2 (instance i-")
+    );
+    server.shutdown();
+}
