@@ -232,7 +232,27 @@ struct Forest {
     combine: Combine,
     nodes: Vec<Node>,
     roots: Vec<u32>,
+    /// The same trees as perfect binary trees of one depth, when every tree is shallow enough.
+    perfect: Option<Perfect>,
 }
+
+/// Trees padded to perfect binary trees of depth `depth`: node i's children are 2i+1 and 2i+2,
+/// so a walk is `depth` branch-free steps (no mispredicted branches, and independent rows overlap
+/// in the pipeline). A leaf above the bottom becomes a split with a NaN threshold (every row goes
+/// right, as in smartcore) whose right subtree repeats the leaf.
+#[derive(Debug, Clone)]
+struct Perfect {
+    depth: u32,
+    /// Per tree, `2^depth - 1` split features.
+    feature: Vec<u32>,
+    /// Per tree, `2^depth - 1` thresholds.
+    threshold: Vec<f64>,
+    /// Per tree, `2^depth` leaf values.
+    leaf: Vec<f64>,
+}
+
+/// Deepest tree padded to the perfect layout: 2^12 leaves per tree keep a 50-tree forest near 5 MB.
+const MAX_PERFECT_DEPTH: u32 = 12;
 
 /// Rows scored per tree pass: small enough that their features stay in L1/L2 while every tree
 /// walks them.
@@ -272,10 +292,12 @@ impl CompiledKernel {
                         });
                     }
                 }
+                let perfect = Perfect::build(trees);
                 Body::Forest(Forest {
                     combine: *combine,
                     nodes,
                     roots,
+                    perfect,
                 })
             }
         };
@@ -335,7 +357,75 @@ impl CompiledKernel {
     }
 }
 
+impl Perfect {
+    fn build(trees: &[FlatTree]) -> Option<Self> {
+        fn depth(t: &FlatTree, i: usize) -> u32 {
+            if t.left[i] == 0 {
+                0
+            } else {
+                1 + depth(t, t.left[i] as usize).max(depth(t, t.right[i] as usize))
+            }
+        }
+        let d = trees.iter().map(|t| depth(t, 0)).max()?;
+        if d > MAX_PERFECT_DEPTH {
+            return None;
+        }
+        let inner = (1usize << d) - 1;
+        let mut p = Perfect {
+            depth: d,
+            feature: vec![0; inner * trees.len()],
+            threshold: vec![f64::NAN; inner * trees.len()],
+            leaf: vec![0.0; (inner + 1) * trees.len()],
+        };
+        for (k, t) in trees.iter().enumerate() {
+            p.fill(t, 0, 0, k, inner);
+        }
+        Some(p)
+    }
+
+    /// Places original node `node` at perfect position `pos` (0-based, level order).
+    fn fill(&mut self, t: &FlatTree, node: usize, pos: usize, tree: usize, inner: usize) {
+        if pos >= inner {
+            self.leaf[tree * (inner + 1) + pos - inner] = t.value[node];
+            return;
+        }
+        if t.left[node] == 0 {
+            // a leaf above the bottom: NaN sends every row right, where the leaf repeats
+            self.threshold[tree * inner + pos] = f64::NAN;
+            self.fill(t, node, 2 * pos + 1, tree, inner);
+            self.fill(t, node, 2 * pos + 2, tree, inner);
+        } else {
+            self.feature[tree * inner + pos] = t.feature[node];
+            self.threshold[tree * inner + pos] = t.threshold[node];
+            self.fill(t, t.left[node] as usize, 2 * pos + 1, tree, inner);
+            self.fill(t, t.right[node] as usize, 2 * pos + 2, tree, inner);
+        }
+    }
+
+    #[inline]
+    fn walk(&self, tree: usize, row: &[f64]) -> f64 {
+        let inner = (1usize << self.depth) - 1;
+        let f = &self.feature[tree * inner..(tree + 1) * inner];
+        let t = &self.threshold[tree * inner..(tree + 1) * inner];
+        let mut i = 0usize;
+        for _ in 0..self.depth {
+            // `!(x <= t)`, not `x > t`: a NaN threshold must send the row right, as smartcore does
+            let right = !(row[f[i] as usize] <= t[i]);
+            i = 2 * i + 1 + usize::from(right);
+        }
+        self.leaf[tree * (inner + 1) + i - inner]
+    }
+}
+
 impl Forest {
+    #[inline]
+    fn walk_tree(&self, tree: usize, row: &[f64]) -> f64 {
+        match &self.perfect {
+            Some(p) => p.walk(tree, row),
+            None => self.walk(self.roots[tree], row),
+        }
+    }
+
     fn predict(&self, x: &[f64], nf: usize, n: usize, k: usize, out: &mut Predictions) {
         let inv = 1.0 / self.roots.len() as f64;
         let mut acc = vec![0.0f64; ROW_BLOCK * k.max(1)];
@@ -347,9 +437,9 @@ impl Forest {
                     let acc = &mut acc[..rows * k];
                     acc.fill(0.0);
                     // tree-major order keeps one tree's nodes hot in cache for the whole block
-                    for &root in &self.roots {
+                    for tree in 0..self.roots.len() {
                         for (r, row) in xb.chunks_exact(nf).enumerate() {
-                            let class = self.walk(root, row) as usize;
+                            let class = self.walk_tree(tree, row) as usize;
                             acc[r * k + class] += 1.0;
                         }
                     }
@@ -367,9 +457,9 @@ impl Forest {
                 Combine::Mean => {
                     let acc = &mut acc[..rows];
                     acc.fill(0.0);
-                    for &root in &self.roots {
+                    for tree in 0..self.roots.len() {
                         for (r, row) in xb.chunks_exact(nf).enumerate() {
-                            acc[r] += self.walk(root, row);
+                            acc[r] += self.walk_tree(tree, row);
                         }
                     }
                     out.value

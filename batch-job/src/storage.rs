@@ -406,8 +406,10 @@ impl OutputSink {
     }
 
     fn flush_object(&mut self) -> std::io::Result<()> {
-        if let SinkKind::Object { tx, buf, .. } = &mut self.kind {
-            if !buf.is_empty() {
+        if let SinkKind::Object { tx, buf, .. } = &mut self.kind
+            && !buf.is_empty()
+        {
+            {
                 let data = Bytes::from(std::mem::replace(buf, Vec::with_capacity(1 << 20)));
                 let sender = tx
                     .as_ref()
