@@ -28,6 +28,11 @@ impl SfnExecutions {
         }
     }
 
+    /// The state machine executions are started of.
+    pub fn state_machine_arn(&self) -> &str {
+        &self.state_machine_arn
+    }
+
     /// The underlying client (for administration and tests).
     pub fn client(&self) -> &Client {
         &self.client
