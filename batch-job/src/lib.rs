@@ -32,12 +32,14 @@
 //! - [`score`]: sharding, the ordered parallel pipeline, rejects and manifest.
 //! - [`storage`]: local paths and `s3://` objects as blocking streams over the object store port.
 //! - [`cli`]: argument structs and the environment contract.
+//! - [`entry`]: the container's entry point (`stepscore-batch`'s `main`).
 //! - [`error`]: the error type and exit codes.
 
 pub mod artifact;
 pub mod benchdata;
 pub mod cli;
 pub mod csvread;
+pub mod entry;
 pub mod error;
 pub mod kernel;
 pub mod model;

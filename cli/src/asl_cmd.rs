@@ -46,7 +46,11 @@ pub enum AslCommand {
 pub fn run(cmd: AslCommand) -> Result<(), Failure> {
     match cmd {
         AslCommand::Validate { definition, json } => validate(&definition, json),
-        AslCommand::Run { definition, input, history } => run_definition(&definition, &input, history),
+        AslCommand::Run {
+            definition,
+            input,
+            history,
+        } => run_definition(&definition, &input, history),
         AslCommand::Conformance { cases, quiet } => conformance(&cases, quiet),
     }
 }
@@ -54,7 +58,11 @@ pub fn run(cmd: AslCommand) -> Result<(), Failure> {
 fn read(path: &Path) -> Result<String, Failure> {
     std::fs::read_to_string(path).map_err(|e| {
         let err = anyhow!("cannot read {}: {e}", path.display());
-        if e.kind() == std::io::ErrorKind::NotFound { Failure::NotFound(err) } else { Failure::Environment(err) }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::NotFound(err)
+        } else {
+            Failure::Environment(err)
+        }
     })
 }
 
@@ -66,7 +74,10 @@ fn validate(path: &Path, json: bool) -> Result<(), Failure> {
             .iter()
             .map(|d| serde_json::json!({"code": d.code, "location": d.location, "message": d.message, "severity": d.severity}))
             .collect();
-        println!("{}", serde_json::json!({"file": path.display().to_string(), "valid": diagnostics.is_empty(), "diagnostics": list}));
+        println!(
+            "{}",
+            serde_json::json!({"file": path.display().to_string(), "valid": diagnostics.is_empty(), "diagnostics": list})
+        );
     } else if diagnostics.is_empty() {
         println!("{}: valid", path.display());
     } else {
@@ -77,7 +88,11 @@ fn validate(path: &Path, json: bool) -> Result<(), Failure> {
     if diagnostics.is_empty() {
         Ok(())
     } else {
-        Err(Failure::Invalid(anyhow!("{} has {} problem(s)", path.display(), diagnostics.len())))
+        Err(Failure::Invalid(anyhow!(
+            "{} has {} problem(s)",
+            path.display(),
+            diagnostics.len()
+        )))
     }
 }
 
@@ -88,11 +103,16 @@ fn run_definition(path: &Path, input: &str, history: bool) -> Result<(), Failure
         Some(file) => read(Path::new(file))?,
         None => input.to_owned(),
     };
-    let input: Value = serde_json::from_str(&input_text).map_err(|e| Failure::Invalid(anyhow!("--input is not valid JSON: {e}")))?;
+    let input: Value = serde_json::from_str(&input_text)
+        .map_err(|e| Failure::Invalid(anyhow!("--input is not valid JSON: {e}")))?;
     let clock = VirtualClock::new(chrono::Utc::now());
-    let config = ExecutionConfig { record_history: history, ..ExecutionConfig::default() };
-    let result = stepscore_asl::run(&definition, input, config, &clock, &NoTasks)
-        .map_err(|e| Failure::Invalid(anyhow::Error::new(e).context(format!("cannot run {}", path.display()))))?;
+    let config = ExecutionConfig {
+        record_history: history,
+        ..ExecutionConfig::default()
+    };
+    let result = stepscore_asl::run(&definition, input, config, &clock, &NoTasks).map_err(|e| {
+        Failure::Invalid(anyhow::Error::new(e).context(format!("cannot run {}", path.display())))
+    })?;
     if history {
         for event in &result.history.events {
             println!("{}", event.to_aws_json());
@@ -115,7 +135,8 @@ fn run_definition(path: &Path, input: &str, history: bool) -> Result<(), Failure
 }
 
 fn conformance(path: &Path, quiet: bool) -> Result<(), Failure> {
-    let report = stepscore_asl::conformance::run_file(path).map_err(|e| Failure::Invalid(e.into()))?;
+    let report =
+        stepscore_asl::conformance::run_file(path).map_err(|e| Failure::Invalid(e.into()))?;
     let rendered = report.render();
     for line in rendered.lines() {
         if quiet && (line.starts_with("ok   ") || line.starts_with("skip ")) {
@@ -123,5 +144,9 @@ fn conformance(path: &Path, quiet: bool) -> Result<(), Failure> {
         }
         println!("{line}");
     }
-    if report.failed() == 0 { Ok(()) } else { Err(Failure::Outcome) }
+    if report.failed() == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Outcome)
+    }
 }

@@ -122,7 +122,11 @@ fn env_fail(e: impl std::fmt::Display) -> Failure {
 fn read_file(path: &Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(path).map_err(|e| {
         let err = anyhow!("cannot read {}: {e}", path.display());
-        if e.kind() == std::io::ErrorKind::NotFound { Failure::NotFound(err) } else { Failure::Environment(err) }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::NotFound(err)
+        } else {
+            Failure::Environment(err)
+        }
     })
 }
 
@@ -132,13 +136,31 @@ fn parse_uri(text: &str) -> Result<ObjectUri, Failure> {
 
 /// `stepscore demo`: generated data, a trained model, one config dropped, followed live.
 pub async fn demo(args: &DemoArgs, g: &Global) -> Result<(), Failure> {
-    let g = &Global { time_scale: if g.time_scale == 1.0 { 20.0 } else { g.time_scale }, ..g.clone() };
-    let rt = pipeline::open(g, &PipelineOptions { reclaim_spot_after: args.reclaim_spot_after })?;
+    let g = &Global {
+        time_scale: if g.time_scale == 1.0 {
+            20.0
+        } else {
+            g.time_scale
+        },
+        ..g.clone()
+    };
+    let rt = pipeline::open(
+        g,
+        &PipelineOptions {
+            reclaim_spot_after: args.reclaim_spot_after,
+        },
+    )?;
     let bucket = &g.bucket;
     let run = chrono::Utc::now().format("%Y%m%dT%H%M%S").to_string();
     let data_dir = g.state_dir.join("demo");
     std::fs::create_dir_all(&data_dir).map_err(env_fail)?;
-    say(g, format!("1/4 generating {} rows to score and 5,000 to train on", args.rows));
+    say(
+        g,
+        format!(
+            "1/4 generating {} rows to score and 5,000 to train on",
+            args.rows
+        ),
+    );
     let train_csv = data_dir.join("train.csv");
     let score_csv = data_dir.join("score.csv");
     write_data(&train_csv, 5_000, 7)?;
@@ -146,22 +168,42 @@ pub async fn demo(args: &DemoArgs, g: &Global) -> Result<(), Failure> {
     let input = parse_uri(&format!("s3://{bucket}/demo/input/score.csv"))?;
     put_file(&rt, &score_csv, &input).await?;
 
-    say(g, "2/4 training a random forest (50 trees, depth 8) on the first rows".to_owned());
+    say(
+        g,
+        "2/4 training a random forest (50 trees, depth 8) on the first rows".to_owned(),
+    );
     let model = format!("s3://{bucket}/demo/models/forest.json");
     let train_csv_s = train_csv.display().to_string();
     let state_dir = g.state_dir.clone();
     let model_for_train = model.clone();
     let quiet = g.quiet;
     tokio::task::spawn_blocking(move || {
-        crate::model_cmd::train_in(&state_dir, &[
-            "--input", &train_csv_s, "--output", &model_for_train, "--target", "label",
-            "--algorithm", "random-forest-classifier", "--n-trees", "50", "--max-depth", "8",
-        ], quiet)
+        crate::model_cmd::train_in(
+            &state_dir,
+            &[
+                "--input",
+                &train_csv_s,
+                "--output",
+                &model_for_train,
+                "--target",
+                "label",
+                "--algorithm",
+                "random-forest-classifier",
+                "--n-trees",
+                "50",
+                "--max-depth",
+                "8",
+            ],
+            quiet,
+        )
     })
     .await
     .map_err(env_fail)??;
 
-    say(g, "3/4 dropping a job config into the bucket's jobs/".to_owned());
+    say(
+        g,
+        "3/4 dropping a job config into the bucket's jobs/".to_owned(),
+    );
     let config = json!({
         "name": "demo",
         "model": model,
@@ -174,32 +216,61 @@ pub async fn demo(args: &DemoArgs, g: &Global) -> Result<(), Failure> {
         "tags": {"purpose": "demo"}
     });
     let key = parse_uri(&format!("s3://{bucket}/jobs/demo-{run}.json"))?;
-    say(g, "4/4 following the run (state machine events as they happen)".to_owned());
-    let record = drop_and_follow(&rt, g, &key, serde_json::to_vec_pretty(&config).map_err(env_fail)?, Duration::from_secs(600)).await?;
+    say(
+        g,
+        "4/4 following the run (state machine events as they happen)".to_owned(),
+    );
+    let record = drop_and_follow(
+        &rt,
+        g,
+        &key,
+        serde_json::to_vec_pretty(&config).map_err(env_fail)?,
+        Duration::from_secs(600),
+    )
+    .await?;
     print_outcome(g, &rt, &record).await
 }
 
 fn write_data(path: &Path, rows: u64, seed: u64) -> Result<(), Failure> {
-    let f = std::fs::File::create(path).map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))?;
+    let f = std::fs::File::create(path)
+        .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))?;
     let mut w = std::io::BufWriter::new(f);
     stepscore_batch::benchdata::write_bench_data(&mut w, rows, 20, seed)
         .and_then(|()| std::io::Write::flush(&mut w))
         .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))
 }
 
-async fn put_file(rt: &LocalRuntime, path: &Path, uri: &ObjectUri) -> Result<stepscore_core::ports::ObjectMeta, Failure> {
+async fn put_file(
+    rt: &LocalRuntime,
+    path: &Path,
+    uri: &ObjectUri,
+) -> Result<stepscore_core::ports::ObjectMeta, Failure> {
     let file = tokio::fs::File::open(path).await.map_err(|e| {
         let err = anyhow!("cannot read {}: {e}", path.display());
-        if e.kind() == std::io::ErrorKind::NotFound { Failure::NotFound(err) } else { Failure::Environment(err) }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::NotFound(err)
+        } else {
+            Failure::Environment(err)
+        }
     })?;
     rt.store().put(uri, Box::pin(file)).await.map_err(env_fail)
 }
 
 /// Drops a config at `key`, serves the pipeline and follows the job to its end.
-async fn drop_and_follow(rt: &LocalRuntime, g: &Global, key: &ObjectUri, bytes: Vec<u8>, timeout: Duration) -> Result<JobRecord, Failure> {
+async fn drop_and_follow(
+    rt: &LocalRuntime,
+    g: &Global,
+    key: &ObjectUri,
+    bytes: Vec<u8>,
+    timeout: Duration,
+) -> Result<JobRecord, Failure> {
     let server = rt.serve().map_err(env_fail)?;
     let meta = rt.drop_config(key, bytes).await.map_err(env_fail)?;
-    let version = meta.version_id.clone().or(meta.etag.clone()).unwrap_or_default();
+    let version = meta
+        .version_id
+        .clone()
+        .or(meta.etag.clone())
+        .unwrap_or_default();
     let id = JobId::for_object(key.bucket(), key.key(), &version);
     say(g, format!("dropped {key} -> job {id}"));
     let result = follow(rt, g, &id, timeout).await;
@@ -208,7 +279,12 @@ async fn drop_and_follow(rt: &LocalRuntime, g: &Global, key: &ObjectUri, bytes: 
 }
 
 /// Follows job `id`: its execution's events as they happen, until the record is terminal.
-async fn follow(rt: &LocalRuntime, g: &Global, id: &JobId, timeout: Duration) -> Result<JobRecord, Failure> {
+async fn follow(
+    rt: &LocalRuntime,
+    g: &Global,
+    id: &JobId,
+    timeout: Duration,
+) -> Result<JobRecord, Failure> {
     let deadline = Instant::now() + timeout;
     let mut printed = 0u64;
     loop {
@@ -224,7 +300,10 @@ async fn follow(rt: &LocalRuntime, g: &Global, id: &JobId, timeout: Duration) ->
             }
         }
         let record = rt.job(id).await.map_err(env_fail)?;
-        let execution_done = rt.execution(id.as_str()).map_err(env_fail)?.is_none_or(|e| e.status != ExecutionState::Running);
+        let execution_done = rt
+            .execution(id.as_str())
+            .map_err(env_fail)?
+            .is_none_or(|e| e.status != ExecutionState::Running);
         if let Some(r) = record {
             if r.status.is_terminal() && execution_done {
                 return Ok(r);
@@ -256,24 +335,53 @@ async fn print_outcome(g: &Global, rt: &LocalRuntime, record: &JobRecord) -> Res
     if g.json {
         println!("{}", serde_json::to_string(record).map_err(env_fail)?);
     } else {
-        let output = record.config.get("output").and_then(Value::as_str).unwrap_or("?");
+        let output = record
+            .config
+            .get("output")
+            .and_then(Value::as_str)
+            .unwrap_or("?");
         println!("job {} {}", record.id, record.status);
         if let Some(m) = &record.metrics {
-            println!("  rows scored {} of {} ({} rejected) in {} part(s), {:.2}s", m.rows_scored, m.rows_read, m.rows_rejected, m.parts, m.duration_seconds);
+            println!(
+                "  rows scored {} of {} ({} rejected) in {} part(s), {:.2}s",
+                m.rows_scored, m.rows_read, m.rows_rejected, m.parts, m.duration_seconds
+            );
         }
         if let Some(reason) = &record.failure_reason {
             println!("  reason: {reason}");
         }
         for a in &record.attempts {
-            println!("  attempt {}: Batch job {} on {}", a.number, a.batch_job_id, a.queue);
+            println!(
+                "  attempt {}: Batch job {} on {}",
+                a.number, a.batch_job_id, a.queue
+            );
         }
         if let Ok(uri) = ObjectUri::parse(output) {
-            println!("  predictions: {output} (files under {})", rt.store().root().join(uri.bucket()).join(uri.key()).display());
+            println!(
+                "  predictions: {output} (files under {})",
+                rt.store()
+                    .root()
+                    .join(uri.bucket())
+                    .join(uri.key())
+                    .display()
+            );
         }
-        println!("  record: stepscore --state-dir {} status {}", g.state_dir.display(), record.id);
-        println!("  history: stepscore --state-dir {} history {}", g.state_dir.display(), record.id);
+        println!(
+            "  record: stepscore --state-dir {} status {}",
+            g.state_dir.display(),
+            record.id
+        );
+        println!(
+            "  history: stepscore --state-dir {} history {}",
+            g.state_dir.display(),
+            record.id
+        );
     }
-    if record.status == JobStatus::Succeeded { Ok(()) } else { Err(Failure::Outcome) }
+    if record.status == JobStatus::Succeeded {
+        Ok(())
+    } else {
+        Err(Failure::Outcome)
+    }
 }
 
 fn say(g: &Global, line: String) {
@@ -285,10 +393,23 @@ fn say(g: &Global, line: String) {
 /// `stepscore run <config>`: drop into the bucket's jobs/ and follow.
 pub async fn run(args: &RunArgs, g: &Global) -> Result<(), Failure> {
     let bytes = read_file(&args.config)?;
-    let name = args.config.file_name().and_then(|n| n.to_str()).unwrap_or("job.json");
-    let name = if name.ends_with(".json") { name.to_owned() } else { format!("{name}.json") };
+    let name = args
+        .config
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("job.json");
+    let name = if name.ends_with(".json") {
+        name.to_owned()
+    } else {
+        format!("{name}.json")
+    };
     let key = parse_uri(&format!("s3://{}/jobs/{name}", g.bucket))?;
-    let rt = pipeline::open(g, &PipelineOptions { reclaim_spot_after: args.reclaim_spot_after })?;
+    let rt = pipeline::open(
+        g,
+        &PipelineOptions {
+            reclaim_spot_after: args.reclaim_spot_after,
+        },
+    )?;
     let record = drop_and_follow(&rt, g, &key, bytes, Duration::from_secs(args.timeout)).await?;
     print_outcome(g, &rt, &record).await
 }
@@ -298,7 +419,13 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
     let bytes = read_file(&args.config)?;
     let source = args.config.display().to_string();
     let config = JobConfig::from_slice(&bytes, &source).map_err(invalid)?;
-    let name = args.name.clone().unwrap_or_else(|| format!("{}-{}", config.name, chrono::Utc::now().format("%Y%m%dT%H%M%S%3f")));
+    let name = args.name.clone().unwrap_or_else(|| {
+        format!(
+            "{}-{}",
+            config.name,
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%3f")
+        )
+    });
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let input: Value = serde_json::from_slice(&bytes).map_err(invalid)?;
     let started = rt.start_execution(&name, &input).await.map_err(env_fail)?;
@@ -324,7 +451,10 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
 
 fn print_execution(g: &Global, info: &ExecutionInfo) -> Result<(), Failure> {
     if g.json {
-        println!("{}", json!({"name": info.name, "execution_arn": info.execution_arn, "status": info.status.as_str(), "output": info.output, "error": info.error, "cause": info.cause}));
+        println!(
+            "{}",
+            json!({"name": info.name, "execution_arn": info.execution_arn, "status": info.status.as_str(), "output": info.output, "error": info.error, "cause": info.cause})
+        );
     } else {
         println!("execution {} {}", info.name, info.status.as_str());
         if let Some(o) = &info.output {
@@ -334,7 +464,11 @@ fn print_execution(g: &Global, info: &ExecutionInfo) -> Result<(), Failure> {
             println!("  error: {e}: {}", info.cause.as_deref().unwrap_or(""));
         }
     }
-    if info.status == ExecutionState::Succeeded { Ok(()) } else { Err(Failure::Outcome) }
+    if info.status == ExecutionState::Succeeded {
+        Ok(())
+    } else {
+        Err(Failure::Outcome)
+    }
 }
 
 fn job_id(text: &str) -> Result<JobId, Failure> {
@@ -347,11 +481,19 @@ pub async fn status(args: &StatusArgs, g: &Global) -> Result<(), Failure> {
     match &args.job {
         Some(id) => {
             let id = job_id(id)?;
-            let record = rt.job(&id).await.map_err(env_fail)?.ok_or_else(|| Failure::NotFound(anyhow!("no job '{id}' in {}", g.state_dir.display())))?;
+            let record = rt.job(&id).await.map_err(env_fail)?.ok_or_else(|| {
+                Failure::NotFound(anyhow!("no job '{id}' in {}", g.state_dir.display()))
+            })?;
             print_record(g, &record)
         }
         None => {
-            let jobs = rt.jobs(&ListFilter { status: None, limit: usize::MAX }).await.map_err(env_fail)?;
+            let jobs = rt
+                .jobs(&ListFilter {
+                    status: None,
+                    limit: usize::MAX,
+                })
+                .await
+                .map_err(env_fail)?;
             print_counts(g, &jobs)
         }
     }
@@ -372,10 +514,19 @@ pub fn print_record(g: &Global, record: &JobRecord) -> Result<(), Failure> {
         println!("execution:  {arn}");
     }
     for a in &record.attempts {
-        println!("attempt {}:  {} on {} at {}", a.number, a.batch_job_id, a.queue, a.submitted_at.to_rfc3339());
+        println!(
+            "attempt {}:  {} on {} at {}",
+            a.number,
+            a.batch_job_id,
+            a.queue,
+            a.submitted_at.to_rfc3339()
+        );
     }
     if let Some(m) = &record.metrics {
-        println!("metrics:    {} read, {} scored, {} rejected, {} parts, {:.2}s", m.rows_read, m.rows_scored, m.rows_rejected, m.parts, m.duration_seconds);
+        println!(
+            "metrics:    {} read, {} scored, {} rejected, {} parts, {:.2}s",
+            m.rows_read, m.rows_scored, m.rows_rejected, m.parts, m.duration_seconds
+        );
     }
     if let Some(r) = &record.failure_reason {
         println!("reason:     {r}");
@@ -385,7 +536,8 @@ pub fn print_record(g: &Global, record: &JobRecord) -> Result<(), Failure> {
 
 /// Prints a count of jobs per status.
 pub fn print_counts(g: &Global, jobs: &[JobRecord]) -> Result<(), Failure> {
-    let mut counts: BTreeMap<&str, usize> = JobStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut counts: BTreeMap<&str, usize> =
+        JobStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     for j in jobs {
         *counts.entry(j.status.as_str()).or_default() += 1;
     }
@@ -402,7 +554,13 @@ pub fn print_counts(g: &Global, jobs: &[JobRecord]) -> Result<(), Failure> {
 /// `stepscore list`.
 pub async fn list(args: &ListArgs, g: &Global) -> Result<(), Failure> {
     let rt = pipeline::open(g, &PipelineOptions::default())?;
-    let jobs = rt.jobs(&ListFilter { status: args.status, limit: args.limit }).await.map_err(env_fail)?;
+    let jobs = rt
+        .jobs(&ListFilter {
+            status: args.status,
+            limit: args.limit,
+        })
+        .await
+        .map_err(env_fail)?;
     print_list(g, &jobs)
 }
 
@@ -414,10 +572,25 @@ pub fn print_list(g: &Global, jobs: &[JobRecord]) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    println!("{:<42} {:<10} {:>7}  {:<25} REASON", "ID", "STATUS", "ATTEMPT", "UPDATED");
+    println!(
+        "{:<42} {:<10} {:>7}  {:<25} REASON",
+        "ID", "STATUS", "ATTEMPT", "UPDATED"
+    );
     for j in jobs {
-        let reason: String = j.failure_reason.as_deref().unwrap_or("").chars().take(60).collect();
-        println!("{:<42} {:<10} {:>7}  {:<25} {reason}", j.id.as_str(), j.status.as_str(), j.attempt, j.updated_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+        let reason: String = j
+            .failure_reason
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(60)
+            .collect();
+        println!(
+            "{:<42} {:<10} {:>7}  {:<25} {reason}",
+            j.id.as_str(),
+            j.status.as_str(),
+            j.attempt,
+            j.updated_at.format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        );
     }
     Ok(())
 }
@@ -425,7 +598,13 @@ pub fn print_list(g: &Global, jobs: &[JobRecord]) -> Result<(), Failure> {
 /// `stepscore history <job>`.
 pub async fn history(args: &JobArg, g: &Global) -> Result<(), Failure> {
     let rt = pipeline::open(g, &PipelineOptions::default())?;
-    let h = rt.history(&args.job).map_err(env_fail)?.ok_or_else(|| Failure::NotFound(anyhow!("no execution named '{}' in {}", args.job, g.state_dir.display())))?;
+    let h = rt.history(&args.job).map_err(env_fail)?.ok_or_else(|| {
+        Failure::NotFound(anyhow!(
+            "no execution named '{}' in {}",
+            args.job,
+            g.state_dir.display()
+        ))
+    })?;
     if g.json {
         println!("{h}");
         return Ok(());
@@ -441,18 +620,29 @@ pub async fn history(args: &JobArg, g: &Global) -> Result<(), Failure> {
 pub async fn logs(args: &JobArg, g: &Global) -> Result<(), Failure> {
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let id = job_id(&args.job)?;
-    let record = rt.job(&id).await.map_err(env_fail)?.ok_or_else(|| Failure::NotFound(anyhow!("no job '{id}' in {}", g.state_dir.display())))?;
+    let record =
+        rt.job(&id).await.map_err(env_fail)?.ok_or_else(|| {
+            Failure::NotFound(anyhow!("no job '{id}' in {}", g.state_dir.display()))
+        })?;
     if record.attempts.is_empty() {
-        println!("job {id} was never submitted to Batch ({}), so it has no logs", record.status);
+        println!(
+            "job {id} was never submitted to Batch ({}), so it has no logs",
+            record.status
+        );
     }
     for a in &record.attempts {
-        for (batch_id, attempt, stdout, stderr) in rt.batch_logs(&a.batch_job_id).map_err(env_fail)? {
+        for (batch_id, attempt, stdout, stderr) in
+            rt.batch_logs(&a.batch_job_id).map_err(env_fail)?
+        {
             for (stream, path) in [("stdout", stdout), ("stderr", stderr)] {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
                 if text.is_empty() {
                     continue;
                 }
-                println!("==> {batch_id} attempt {attempt} {stream} ({}) <==", path.display());
+                println!(
+                    "==> {batch_id} attempt {attempt} {stream} ({}) <==",
+                    path.display()
+                );
                 print!("{text}");
                 if !text.ends_with('\n') {
                     println!();
@@ -469,18 +659,30 @@ pub async fn watch(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
     let server = rt.serve().map_err(env_fail)?;
     let jobs_dir = rt.store().root().join(&g.bucket).join("jobs");
     std::fs::create_dir_all(&jobs_dir).map_err(env_fail)?;
-    say(g, format!("watching {} (copy a job config there); Ctrl-C to stop", jobs_dir.display()));
+    say(
+        g,
+        format!(
+            "watching {} (copy a job config there); Ctrl-C to stop",
+            jobs_dir.display()
+        ),
+    );
     // Files already there were delivered when they were put; only new or changed ones run.
-    let mut seen: HashSet<(PathBuf, u64, Option<std::time::SystemTime>)> = scan(&jobs_dir).into_iter().collect();
+    let mut seen: HashSet<(PathBuf, u64, Option<std::time::SystemTime>)> =
+        scan(&jobs_dir).into_iter().collect();
     let mut reported: HashSet<String> = rt
-        .jobs(&ListFilter { status: None, limit: usize::MAX })
+        .jobs(&ListFilter {
+            status: None,
+            limit: usize::MAX,
+        })
         .await
         .map_err(env_fail)?
         .into_iter()
         .filter(|j| j.status.is_terminal())
         .map(|j| j.id.to_string())
         .collect();
-    let deadline = args.seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let deadline = args
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         for entry in scan(&jobs_dir) {
@@ -491,20 +693,47 @@ pub async fn watch(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
             seen.insert(entry);
             // A file copied in by hand bypassed the store: put it through the store so it gets
             // a version and its S3 event, like an upload.
-            let Ok(bytes) = std::fs::read(&path) else { continue };
-            let rel = path.strip_prefix(rt.store().root().join(&g.bucket)).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let rel = path
+                .strip_prefix(rt.store().root().join(&g.bucket))
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
             let key = parse_uri(&format!("s3://{}/{rel}", g.bucket))?;
             let meta = rt.drop_config(&key, bytes).await.map_err(env_fail)?;
             seen.extend(scan(&jobs_dir));
             let version = meta.version_id.or(meta.etag).unwrap_or_default();
-            say(g, format!("new config {key} -> job {}", JobId::for_object(key.bucket(), key.key(), &version)));
+            say(
+                g,
+                format!(
+                    "new config {key} -> job {}",
+                    JobId::for_object(key.bucket(), key.key(), &version)
+                ),
+            );
         }
-        for j in rt.jobs(&ListFilter { status: None, limit: 200 }).await.map_err(env_fail)? {
+        for j in rt
+            .jobs(&ListFilter {
+                status: None,
+                limit: 200,
+            })
+            .await
+            .map_err(env_fail)?
+        {
             if j.status.is_terminal() && reported.insert(j.id.to_string()) {
                 if g.json {
                     println!("{}", serde_json::to_string(&j).map_err(env_fail)?);
                 } else {
-                    println!("job {} {}{}", j.id, j.status, j.failure_reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default());
+                    println!(
+                        "job {} {}{}",
+                        j.id,
+                        j.status,
+                        j.failure_reason
+                            .as_deref()
+                            .map(|r| format!(": {r}"))
+                            .unwrap_or_default()
+                    );
                 }
             }
         }
@@ -524,13 +753,19 @@ fn scan(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(meta) = e.metadata() else { continue };
             let p = e.path();
             if meta.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')) {
+            } else if p.extension().is_some_and(|x| x == "json")
+                && !p
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
                 out.push((p, meta.len(), meta.modified().ok()));
             }
         }
@@ -542,25 +777,38 @@ fn scan(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
 /// `stepscore schedule <schedules.json>`.
 pub async fn schedule(args: &ScheduleArgs, g: &Global) -> Result<(), Failure> {
     let bytes = read_file(&args.schedules)?;
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(format!("{} is not JSON: {e}", args.schedules.display())))?;
+    let doc: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| invalid(format!("{} is not JSON: {e}", args.schedules.display())))?;
     let now = chrono::Utc::now();
-    let schedules = stepscore_local::schedule::schedules_from_json(&doc, now).map_err(|e| invalid(format!("{}: {e}", args.schedules.display())))?;
+    let schedules = stepscore_local::schedule::schedules_from_json(&doc, now)
+        .map_err(|e| invalid(format!("{}: {e}", args.schedules.display())))?;
     if schedules.is_empty() {
-        return Err(invalid(format!("{} has no enabled schedules", args.schedules.display())));
+        return Err(invalid(format!(
+            "{} has no enabled schedules",
+            args.schedules.display()
+        )));
     }
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     for s in &schedules {
-        let next = s.next_after(now).map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+        let next = s
+            .next_after(now)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_else(|| "never".into());
         say(g, format!("schedule {}: next fire {next}", s.name));
     }
     let scheduler = stepscore_local::Scheduler::new(schedules);
     let server = rt.serve().map_err(env_fail)?;
-    let until = args.seconds.map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64));
+    let until = args
+        .seconds
+        .map(|s| now + chrono::Duration::milliseconds((s * 1000.0) as i64));
     let fired = tokio::select! {
         n = rt.run_schedules(&scheduler, now, until) => n,
         _ = tokio::signal::ctrl_c() => 0,
     };
-    server.wait_idle(Duration::from_secs(600)).await.map_err(env_fail)?;
+    server
+        .wait_idle(Duration::from_secs(600))
+        .await
+        .map_err(env_fail)?;
     server.shutdown();
     say(g, format!("{fired} schedule fire(s)"));
     Ok(())
@@ -570,13 +818,20 @@ pub async fn schedule(args: &ScheduleArgs, g: &Global) -> Result<(), Failure> {
 pub async fn put(args: &PutArgs, g: &Global) -> Result<(), Failure> {
     let mut uri = parse_uri(&args.uri)?;
     if uri.is_prefix() {
-        let name = args.file.file_name().and_then(|n| n.to_str()).ok_or_else(|| invalid(format!("{} has no file name", args.file.display())))?;
+        let name = args
+            .file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| invalid(format!("{} has no file name", args.file.display())))?;
         uri = uri.join(name);
     }
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let meta = put_file(&rt, &args.file, &uri).await?;
     if g.json {
-        println!("{}", json!({"uri": uri.to_string(), "size": meta.size, "etag": meta.etag, "version_id": meta.version_id}));
+        println!(
+            "{}",
+            json!({"uri": uri.to_string(), "size": meta.size, "etag": meta.etag, "version_id": meta.version_id})
+        );
     } else {
         println!("{uri} ({} bytes)", meta.size);
     }

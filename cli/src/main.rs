@@ -34,7 +34,12 @@ struct Cli {
 #[derive(Debug, Clone, Args)]
 pub struct Global {
     /// State directory of the embedded world (buckets, state.db, logs)
-    #[arg(long, global = true, env = "STEPSCORE_STATE_DIR", default_value = ".stepscore")]
+    #[arg(
+        long,
+        global = true,
+        env = "STEPSCORE_STATE_DIR",
+        default_value = ".stepscore"
+    )]
     pub state_dir: PathBuf,
     /// Compress time: Wait states and polling run this many times faster
     #[arg(long, global = true, default_value_t = 1.0)]
@@ -55,7 +60,12 @@ pub struct Global {
     #[arg(long, global = true, env = "STEPSCORE_STATE_MACHINE_ARN")]
     pub state_machine_arn: Option<String>,
     /// The local bucket configs are dropped into
-    #[arg(long, global = true, env = "STEPSCORE_BUCKET", default_value = "stepscore")]
+    #[arg(
+        long,
+        global = true,
+        env = "STEPSCORE_BUCKET",
+        default_value = "stepscore"
+    )]
     pub bucket: String,
 }
 
@@ -93,6 +103,18 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == pipeline::BATCH_CONTAINER_SUBCOMMAND)
+    {
+        // The local Batch runs `stepscore batch-container …` as the scoring container when no
+        // `stepscore-batch` binary is installed beside `stepscore`.
+        let rest = args.by_ref().skip(2);
+        return stepscore_batch::entry::main_from(
+            std::iter::once("stepscore-batch".into()).chain(rest),
+        );
+    }
     let cli = Cli::parse();
     init_tracing();
     exit::report(run(cli))
@@ -122,7 +144,9 @@ fn run(cli: Cli) -> Result<(), exit::Failure> {
                     Command::Watch(args) => local_cmd::watch(&args, &g).await,
                     Command::Schedule(args) => local_cmd::schedule(&args, &g).await,
                     Command::Put(args) => local_cmd::put(&args, &g).await,
-                    _ => Err(exit::Failure::Invalid(anyhow::anyhow!("this command does not support --aws"))),
+                    _ => Err(exit::Failure::Invalid(anyhow::anyhow!(
+                        "this command does not support --aws"
+                    ))),
                 }
             })
         }
@@ -135,11 +159,17 @@ pub fn tokio_runtime() -> Result<tokio::runtime::Runtime, exit::Failure> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| exit::Failure::Environment(anyhow::anyhow!("cannot start the async runtime: {e}")))
+        .map_err(|e| {
+            exit::Failure::Environment(anyhow::anyhow!("cannot start the async runtime: {e}"))
+        })
 }
 
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("STEPSCORE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        EnvFilter::try_from_env("STEPSCORE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

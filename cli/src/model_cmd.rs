@@ -13,13 +13,22 @@ use stepscore_core::ports::ObjectStore;
 use crate::exit::Failure;
 
 /// Storage for `s3://` locations: the state directory's buckets, or S3 when `aws` is set.
-pub fn storage(state_dir: &Path, aws: bool, runtime: &tokio::runtime::Runtime) -> Result<Storage, Failure> {
+pub fn storage(
+    state_dir: &Path,
+    aws: bool,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Storage, Failure> {
     let store: Arc<dyn ObjectStore> = if aws {
         let config = runtime.block_on(stepscore_aws::AwsSettings::from_env().load());
         Arc::new(stepscore_aws::S3Store::new(&config))
     } else {
         let root = state_dir.join("buckets");
-        Arc::new(stepscore_local::DirStore::open(&root).map_err(|e| Failure::Environment(anyhow!("cannot open the local buckets at {}: {e}", root.display())))?)
+        Arc::new(stepscore_local::DirStore::open(&root).map_err(|e| {
+            Failure::Environment(anyhow!(
+                "cannot open the local buckets at {}: {e}",
+                root.display()
+            ))
+        })?)
     };
     Ok(Storage::with_store(store, runtime.handle().clone()))
 }
@@ -37,7 +46,10 @@ pub fn failure(e: BatchError) -> Failure {
 pub fn train(args: &TrainArgs, storage: &Storage) -> Result<(), Failure> {
     let trained = stepscore_batch::train(args, storage).map_err(failure)?;
     let metrics = serde_json::to_string(&trained.header.metrics).unwrap_or_default();
-    println!("wrote {} ({:?}); holdout metrics {metrics}", args.output, args.algorithm);
+    println!(
+        "wrote {} ({:?}); holdout metrics {metrics}",
+        args.output, args.algorithm
+    );
     Ok(())
 }
 
@@ -47,7 +59,11 @@ pub fn score(args: &ScoreArgs, storage: &Storage) -> Result<(), Failure> {
     let manifest = stepscore_batch::score(&job, storage).map_err(failure)?;
     println!(
         "scored {} of {} rows ({} rejected) in {:.2}s -> {}",
-        manifest.rows_scored, manifest.rows_read, manifest.rows_rejected, manifest.duration_seconds, manifest.output
+        manifest.rows_scored,
+        manifest.rows_read,
+        manifest.rows_rejected,
+        manifest.duration_seconds,
+        manifest.output
     );
     Ok(())
 }
@@ -75,12 +91,17 @@ pub fn train_in(state_dir: &Path, flags: &[&str], quiet: bool) -> Result<(), Fai
     }
     use clap::Parser;
     let argv = std::iter::once("train").chain(flags.iter().copied());
-    let args = Wrapper::try_parse_from(argv).map_err(|e| Failure::Invalid(anyhow!("{e}")))?.args;
+    let args = Wrapper::try_parse_from(argv)
+        .map_err(|e| Failure::Invalid(anyhow!("{e}")))?
+        .args;
     let runtime = crate::tokio_runtime()?;
     let storage = storage(state_dir, false, &runtime)?;
     let trained = stepscore_batch::train(&args, &storage).map_err(failure)?;
     if !quiet {
-        eprintln!("    holdout metrics {}", serde_json::to_string(&trained.header.metrics).unwrap_or_default());
+        eprintln!(
+            "    holdout metrics {}",
+            serde_json::to_string(&trained.header.metrics).unwrap_or_default()
+        );
     }
     Ok(())
 }

@@ -24,17 +24,30 @@ pub struct PipelineOptions {
 
 /// Opens the local runtime on `g.state_dir` with every handler registered.
 pub fn open(g: &Global, options: &PipelineOptions) -> Result<LocalRuntime, Failure> {
-    let mut config = RuntimeConfig::new(&g.state_dir, stepscore_local::pipeline::STATE_MACHINE_TEMPLATE, scorer_path());
+    let mut config = RuntimeConfig::new(
+        &g.state_dir,
+        stepscore_local::pipeline::STATE_MACHINE_TEMPLATE,
+        scorer_path(),
+    );
     config.time_scale = g.time_scale;
     if let Some(after) = options.reclaim_spot_after {
-        config.batch.spot_reclaim = Some(SpotReclaim { after_seconds: after, times: 1, when_output_contains: None });
+        config.batch.spot_reclaim = Some(SpotReclaim {
+            after_seconds: after,
+            times: 1,
+            when_output_contains: None,
+        });
     }
     if let Some(command) = self_as_scorer() {
         if let Some(def) = config.batch.job_definitions.get_mut(SCORING_JOB_DEFINITION) {
             def.command = command;
         }
     }
-    let rt = LocalRuntime::open(config).map_err(|e| Failure::Environment(anyhow!("cannot open the local pipeline in {}: {e}", g.state_dir.display())))?;
+    let rt = LocalRuntime::open(config).map_err(|e| {
+        Failure::Environment(anyhow!(
+            "cannot open the local pipeline in {}: {e}",
+            g.state_dir.display()
+        ))
+    })?;
     stepscore_local::pipeline::register_pipeline_functions(&rt);
     Ok(rt)
 }
@@ -49,5 +62,8 @@ fn self_as_scorer() -> Option<Vec<String>> {
         return None;
     }
     let exe = std::env::current_exe().ok()?;
-    Some(vec![exe.display().to_string(), BATCH_CONTAINER_SUBCOMMAND.to_owned()])
+    Some(vec![
+        exe.display().to_string(),
+        BATCH_CONTAINER_SUBCOMMAND.to_owned(),
+    ])
 }

@@ -21,18 +21,31 @@ pub fn run(args: &ValidateArgs, g: &crate::Global) -> Result<(), Failure> {
     let path = &args.file;
     let bytes = std::fs::read(path).map_err(|e| {
         let err = anyhow!("cannot read {}: {e}", path.display());
-        if e.kind() == std::io::ErrorKind::NotFound { Failure::NotFound(err) } else { Failure::Environment(err) }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Failure::NotFound(err)
+        } else {
+            Failure::Environment(err)
+        }
     })?;
     let name = path.display().to_string();
-    let looks_like_asl = serde_json::from_slice::<Value>(&bytes).ok().is_some_and(|v| v.get("StartAt").is_some());
+    let looks_like_asl = serde_json::from_slice::<Value>(&bytes)
+        .ok()
+        .is_some_and(|v| v.get("StartAt").is_some());
     if looks_like_asl {
         let text = String::from_utf8_lossy(&bytes);
-        let filled = stepscore_local::runtime::fill_placeholders(&text, &stepscore_local::runtime::local_placeholders())
-            .map_err(|e| Failure::Invalid(anyhow!("{name}: {e}")))?;
-        let diagnostics = stepscore_asl::validate_text(&filled, stepscore_asl::ValidationOptions::default());
+        let filled = stepscore_local::runtime::fill_placeholders(
+            &text,
+            &stepscore_local::runtime::local_placeholders(),
+        )
+        .map_err(|e| Failure::Invalid(anyhow!("{name}: {e}")))?;
+        let diagnostics =
+            stepscore_asl::validate_text(&filled, stepscore_asl::ValidationOptions::default());
         if g.json {
             let list: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
-            println!("{}", serde_json::json!({"file": name, "kind": "state-machine", "valid": diagnostics.is_empty(), "problems": list}));
+            println!(
+                "{}",
+                serde_json::json!({"file": name, "kind": "state-machine", "valid": diagnostics.is_empty(), "problems": list})
+            );
         } else if diagnostics.is_empty() {
             println!("{name}: valid state machine");
         } else {
@@ -40,20 +53,35 @@ pub fn run(args: &ValidateArgs, g: &crate::Global) -> Result<(), Failure> {
                 println!("{name}: {d}");
             }
         }
-        return if diagnostics.is_empty() { Ok(()) } else { Err(Failure::Invalid(anyhow!("{name} is not a valid state machine"))) };
+        return if diagnostics.is_empty() {
+            Ok(())
+        } else {
+            Err(Failure::Invalid(anyhow!(
+                "{name} is not a valid state machine"
+            )))
+        };
     }
     match JobConfig::from_slice(&bytes, &name) {
         Ok(config) => {
             if g.json {
-                println!("{}", serde_json::json!({"file": name, "kind": "job-config", "valid": true, "config": config.to_json()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"file": name, "kind": "job-config", "valid": true, "config": config.to_json()})
+                );
             } else {
-                println!("{name}: valid job config '{}' ({} -> {})", config.name, config.input, config.output);
+                println!(
+                    "{name}: valid job config '{}' ({} -> {})",
+                    config.name, config.input, config.output
+                );
             }
             Ok(())
         }
         Err(e) => {
             if g.json {
-                println!("{}", serde_json::json!({"file": name, "kind": "job-config", "valid": false, "problems": e.problems}));
+                println!(
+                    "{}",
+                    serde_json::json!({"file": name, "kind": "job-config", "valid": false, "problems": e.problems})
+                );
             } else {
                 for p in &e.problems {
                     println!("{name}: {}: {}", p.field, p.message);

@@ -15,7 +15,11 @@ fn stepscore(state: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
@@ -26,7 +30,11 @@ fn demo_runs_the_pipeline_to_succeeded_and_the_record_says_so() {
     assert!(out.status.success(), "demo failed:\n{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("SUCCEEDED"), "{stdout}");
-    let id = stdout.split_whitespace().nth(1).expect("job id after 'job'").to_owned();
+    let id = stdout
+        .split_whitespace()
+        .nth(1)
+        .expect("job id after 'job'")
+        .to_owned();
 
     let status = stepscore(&state, &["--json", "status", &id]);
     assert!(status.status.success(), "{}", text(&status));
@@ -36,7 +44,12 @@ fn demo_runs_the_pipeline_to_succeeded_and_the_record_says_so() {
     assert_eq!(record["metrics"]["rows_read"], 3000);
 
     // the predictions are in the local bucket: a header and one row per input row, over the parts
-    let output = record["config"]["output"].as_str().unwrap().strip_prefix("s3://").unwrap().to_owned();
+    let output = record["config"]["output"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("s3://")
+        .unwrap()
+        .to_owned();
     let out_dir = state.join("buckets").join(output);
     let mut rows = 0;
     for entry in std::fs::read_dir(&out_dir).unwrap() {
@@ -44,7 +57,11 @@ fn demo_runs_the_pipeline_to_succeeded_and_the_record_says_so() {
         let name = p.file_name().unwrap().to_string_lossy().to_string();
         if name.starts_with("part-") {
             let body = std::fs::read_to_string(&p).unwrap();
-            assert!(body.starts_with("id,prediction,"), "{name}: {}", &body[..body.len().min(80)]);
+            assert!(
+                body.starts_with("id,prediction,"),
+                "{name}: {}",
+                &body[..body.len().min(80)]
+            );
             rows += body.lines().count() - 1;
         }
     }
@@ -53,7 +70,10 @@ fn demo_runs_the_pipeline_to_succeeded_and_the_record_says_so() {
     let history = stepscore(&state, &["history", &id]);
     assert!(history.status.success(), "{}", text(&history));
     let h = String::from_utf8_lossy(&history.stdout);
-    assert!(h.contains("ExecutionStarted") && h.contains("ExecutionSucceeded"), "{h}");
+    assert!(
+        h.contains("ExecutionStarted") && h.contains("ExecutionSucceeded"),
+        "{h}"
+    );
 
     let list = stepscore(&state, &["list", "--status", "SUCCEEDED"]);
     assert!(String::from_utf8_lossy(&list.stdout).contains(&id));
@@ -64,18 +84,28 @@ fn a_bad_config_is_named_field_by_field_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.json");
     std::fs::write(&config, r#"{"name": "x", "model": "s3://b/models/", "input": "s3://bkt/in.csv", "output": "s3://bkt/out/", "shard": 3}"#).unwrap();
-    let out = stepscore(&dir.path().join("state"), &["validate", config.to_str().unwrap()]);
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("model: 's3://b/models/' names a prefix"), "{t}");
-    assert!(t.contains("shard: unknown field: did you mean 'shards'?"), "{t}");
+    assert!(
+        t.contains("shard: unknown field: did you mean 'shards'?"),
+        "{t}"
+    );
 }
 
 #[test]
 fn the_pipeline_state_machine_validates() {
     let dir = tempfile::tempdir().unwrap();
-    let sm = Path::new(env!("CARGO_MANIFEST_DIR")).join("../state-machines/scoring-pipeline.asl.json");
-    let out = stepscore(&dir.path().join("state"), &["validate", sm.to_str().unwrap()]);
+    let sm =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../state-machines/scoring-pipeline.asl.json");
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", sm.to_str().unwrap()],
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("valid state machine"));
 }
@@ -89,13 +119,37 @@ fn a_job_that_fails_to_score_is_failed_with_the_scorers_reason() {
     std::fs::write(&junk, b"{\"format_version\": 1").unwrap();
     let data = dir.path().join("in.csv");
     std::fs::write(&data, "id,f0\n1,0.5\n").unwrap();
-    assert!(stepscore(&state, &["put", junk.to_str().unwrap(), "s3://stepscore/models/model.json"]).status.success());
-    assert!(stepscore(&state, &["put", data.to_str().unwrap(), "s3://stepscore/data/in.csv"]).status.success());
+    assert!(
+        stepscore(
+            &state,
+            &[
+                "put",
+                junk.to_str().unwrap(),
+                "s3://stepscore/models/model.json"
+            ]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        stepscore(
+            &state,
+            &["put", data.to_str().unwrap(), "s3://stepscore/data/in.csv"]
+        )
+        .status
+        .success()
+    );
     let config = dir.path().join("broken.json");
     std::fs::write(&config, r#"{"name": "broken", "model": "s3://stepscore/models/model.json", "input": "s3://stepscore/data/in.csv", "output": "s3://stepscore/out/", "capacity": "on-demand", "poll_interval_seconds": 1}"#).unwrap();
-    let out = stepscore(&state, &["--time-scale", "100", "run", config.to_str().unwrap()]);
+    let out = stepscore(
+        &state,
+        &["--time-scale", "100", "run", config.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
     assert!(t.contains("FAILED"), "{t}");
-    assert!(t.contains("65"), "the reason names the scorer's exit code: {t}");
+    assert!(
+        t.contains("65"),
+        "the reason names the scorer's exit code: {t}"
+    );
 }
