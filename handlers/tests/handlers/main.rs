@@ -4,4 +4,5 @@ mod admission;
 mod contract;
 mod fakes;
 mod machine;
+mod schema;
 mod tasks;
