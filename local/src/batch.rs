@@ -1045,7 +1045,7 @@ fn kill_orphan(pid: u32, job_id: &str, attempt: u32) {
     let want_id = format!("AWS_BATCH_JOB_ID={job_id}");
     let want_attempt = format!("AWS_BATCH_JOB_ATTEMPT={attempt}");
     let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
-    let has = |w: &str| vars.iter().any(|v| *v == w.as_bytes());
+    let has = |w: &str| vars.contains(&w.as_bytes());
     if has(&want_id) && has(&want_attempt) {
         let Some(p) = i32::try_from(pid)
             .ok()

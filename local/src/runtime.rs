@@ -134,6 +134,8 @@ pub struct RuntimeConfig {
     /// Placeholder values (default: [`local_placeholders`]).
     pub placeholders: BTreeMap<String, String>,
     /// Wait states and polling run this many times faster than real time (1.0 = real time).
+    /// Scaled time starts at the real time when the runtime opens, so after a restart it
+    /// restarts from the real time too (timestamps of a resumed run may step back).
     pub time_scale: f64,
     /// The local Batch (its logs dir and environment are set from the state dir when empty).
     pub batch: BatchConfig,
