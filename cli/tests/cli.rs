@@ -83,14 +83,14 @@ fn demo_runs_the_pipeline_to_succeeded_and_the_record_says_so() {
 fn a_bad_config_is_named_field_by_field_with_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bad.json");
-    std::fs::write(&config, r#"{"name": "x", "model": "s3://b/models/", "input": "s3://bkt/in.csv", "output": "s3://bkt/out/", "shard": 3}"#).unwrap();
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/models/", "input": "s3://bkt/in.csv", "output": "s3://bkt/out/", "shard": 3}"#).unwrap();
     let out = stepscore(
         &dir.path().join("state"),
         &["validate", config.to_str().unwrap()],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("model: 's3://b/models/' names a prefix"), "{t}");
+    assert!(t.contains("model: 's3://bkt/models/' names a prefix"), "{t}");
     assert!(
         t.contains("shard: unknown field: did you mean 'shards'?"),
         "{t}"

@@ -31,6 +31,20 @@ where
     F: Fn() -> Fut,
     Fut: Future<Output = T>,
 {
+    check_job_table_without_update_races(&make).await;
+    concurrent_conflicting_updates_apply_once(Arc::new(make().await)).await;
+}
+
+/// Every case but racing conflicting updates: for a table whose *server* does not serialize
+/// conditional updates. moto server evaluates DynamoDB condition expressions without a lock
+/// (two racing `progress < :new` updates can both pass), where real DynamoDB is atomic; the
+/// adapter's condition is the same either way, and the other cases still check it.
+pub async fn check_job_table_without_update_races<T, F, Fut>(make: F)
+where
+    T: JobTable + 'static,
+    F: Fn() -> Fut,
+    Fut: Future<Output = T>,
+{
     create_then_exists(make().await).await;
     get_missing_is_none(make().await).await;
     forward_updates_apply(make().await).await;
@@ -41,7 +55,6 @@ where
     list_by_status_newest_first(make().await).await;
     rejected_records_are_stored_failed(make().await).await;
     concurrent_creates_of_one_id_create_once(Arc::new(make().await)).await;
-    concurrent_conflicting_updates_apply_once(Arc::new(make().await)).await;
 }
 
 /// A fixed instant plus `s` seconds, so cases are reproducible.
