@@ -70,13 +70,13 @@ module "stepscore" {
       expression  = "cron(0 2 * * ? *)"
       timezone    = "Europe/Dublin"
       description = "Score yesterday's customers with the current churn model"
-      # Filled by the schedule function at each run ({date}: the run's date, YYYY-MM-DD).
+      # Filled by the schedule function at each run ({{date}}: the run's date, YYYY-MM-DD; also {{time}}, {{run_id}}, {{scheduled_time}}).
       template = jsonencode({
         version  = 1
         name     = "nightly-churn"
         model    = "s3://${local.bucket_name}/models/churn/model.json"
-        input    = "s3://${local.bucket_name}/inputs/customers/{date}.csv"
-        output   = "s3://${local.bucket_name}/outputs/churn/{date}/"
+        input    = "s3://${local.bucket_name}/inputs/customers/{{date}}.csv"
+        output   = "s3://${local.bucket_name}/outputs/churn/{{date}}/"
         capacity = "spot-then-on-demand"
       })
     }
