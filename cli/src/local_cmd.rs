@@ -435,13 +435,11 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
         return Ok(());
     }
     let server = rt.serve().map_err(env_fail)?;
-    let mut printed = Vec::new();
     let info = rt
         .watch(&name, Duration::from_secs(3600), |ev| {
             if !g.quiet && !g.json {
                 eprintln!("  {}", event_line(ev));
             }
-            printed.push(ev["id"].clone());
         })
         .await;
     server.shutdown();

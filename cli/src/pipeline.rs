@@ -1,7 +1,7 @@
 //! Opens the embedded pipeline: the local runtime on the state directory, with the real handler
 //! functions registered as its in-process Lambda functions.
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use anyhow::anyhow;
 use stepscore_local::batch::{SCORING_JOB_DEFINITION, SpotReclaim, default_scorer_path};
@@ -24,10 +24,12 @@ pub struct PipelineOptions {
 
 /// Opens the local runtime on `g.state_dir` with every handler registered.
 pub fn open(g: &Global, options: &PipelineOptions) -> Result<LocalRuntime, Failure> {
+    let scorer = default_scorer_path();
+    let fallback = self_as_scorer(&scorer);
     let mut config = RuntimeConfig::new(
         &g.state_dir,
         stepscore_local::pipeline::STATE_MACHINE_TEMPLATE,
-        scorer_path(),
+        scorer,
     );
     config.time_scale = g.time_scale;
     if let Some(after) = options.reclaim_spot_after {
@@ -37,7 +39,7 @@ pub fn open(g: &Global, options: &PipelineOptions) -> Result<LocalRuntime, Failu
             when_output_contains: None,
         });
     }
-    if let Some(command) = self_as_scorer() {
+    if let Some(command) = fallback {
         if let Some(def) = config.batch.job_definitions.get_mut(SCORING_JOB_DEFINITION) {
             def.command = command;
         }
@@ -52,13 +54,9 @@ pub fn open(g: &Global, options: &PipelineOptions) -> Result<LocalRuntime, Failu
     Ok(rt)
 }
 
-fn scorer_path() -> PathBuf {
-    default_scorer_path()
-}
-
-/// `[stepscore, batch-container]` when no `stepscore-batch` binary can be found.
-fn self_as_scorer() -> Option<Vec<String>> {
-    if default_scorer_path().is_file() {
+/// `[stepscore, batch-container]` when no `stepscore-batch` binary is at `scorer`.
+fn self_as_scorer(scorer: &Path) -> Option<Vec<String>> {
+    if scorer.is_file() {
         return None;
     }
     let exe = std::env::current_exe().ok()?;

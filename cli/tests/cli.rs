@@ -90,7 +90,10 @@ fn a_bad_config_is_named_field_by_field_with_exit_code_2() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let t = text(&out);
-    assert!(t.contains("model: 's3://bkt/models/' names a prefix"), "{t}");
+    assert!(
+        t.contains("model: 's3://bkt/models/' names a prefix"),
+        "{t}"
+    );
     assert!(
         t.contains("shard: unknown field: did you mean 'shards'?"),
         "{t}"
