@@ -135,9 +135,10 @@ locals {
       }
       statements = [
         {
-          # DescribeJobs has no resource-level permissions: "*" is the only resource it accepts.
+          # DescribeJobs and ListJobs (a failed array job's children, to tell a reclaimed spot
+          # host from bad input) have no resource-level permissions: "*" is the only resource.
           sid       = "DescribeScoringJobs"
-          actions   = ["batch:DescribeJobs"]
+          actions   = ["batch:DescribeJobs", "batch:ListJobs"]
           resources = ["*"]
           prefixes  = []
         },

@@ -1,16 +1,23 @@
-//! [`BatchClient`]: the batch port over AWS Batch (SubmitJob, DescribeJobs).
+//! [`BatchClient`]: the batch port over AWS Batch (SubmitJob, DescribeJobs, and ListJobs for a
+//! failed array job's children).
 
 use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_batch::Client;
+use aws_sdk_batch::types::JobStatus as SdkJobStatus;
 use aws_sdk_batch::types::{
     ArrayProperties, ContainerOverrides, EvaluateOnExit, JobTimeout, KeyValuePair,
     ResourceRequirement, ResourceType, RetryAction as SdkRetryAction,
     RetryStrategy as SdkRetryStrategy,
 };
-use stepscore_core::batch::{BatchJobView, BatchStatus, RetryAction, SubmitJobRequest};
+use stepscore_core::batch::{
+    ArrayChildFailure, BatchJobView, BatchStatus, RetryAction, SubmitJobRequest,
+};
 use stepscore_core::ports::{BatchError, BatchService, SubmittedJob};
+
+use aws_sdk_batch::config::http::HttpResponse;
+use aws_sdk_batch::error::{ProvideErrorMetadata, SdkError};
 
 use crate::errors::classify;
 
@@ -102,14 +109,7 @@ impl BatchService for BatchClient {
             let tags: HashMap<String, String> = request.tags.clone().into_iter().collect();
             call = call.set_tags(Some(tags)).propagate_tags(true);
         }
-        let out = call.send().await.map_err(|e| {
-            let f = classify(&e);
-            if f.transient {
-                BatchError::Transient { message: f.message }
-            } else {
-                BatchError::Client { message: f.message }
-            }
-        })?;
+        let out = call.send().await.map_err(|e| batch_error(&e))?;
         let job_id = out.job_id().ok_or_else(|| BatchError::Client {
             message: format!("SubmitJob for {} returned no job id", request.job_name),
         })?;
@@ -127,14 +127,7 @@ impl BatchService for BatchClient {
             .jobs(job_id)
             .send()
             .await
-            .map_err(|e| {
-                let f = classify(&e);
-                if f.transient {
-                    BatchError::Transient { message: f.message }
-                } else {
-                    BatchError::Client { message: f.message }
-                }
-            })?;
+            .map_err(|e| batch_error(&e))?;
         let Some(job) = out.jobs().iter().find(|j| j.job_id() == Some(job_id)) else {
             return Ok(None);
         };
@@ -153,6 +146,11 @@ impl BatchService for BatchClient {
             .or_else(|| job.container().and_then(|c| c.reason()))
             .map(str::to_owned);
         let array = job.array_properties();
+        let failed_children = if status == BatchStatus::Failed && array.is_some() {
+            self.failed_children(job_id).await?
+        } else {
+            Vec::new()
+        };
         Ok(Some(BatchJobView {
             job_id: job_id.to_owned(),
             job_queue: job.job_queue().unwrap_or_default().to_owned(),
@@ -167,6 +165,62 @@ impl BatchService for BatchClient {
                     .collect::<BTreeMap<_, _>>()
             }),
             array_size: array.and_then(|a| a.size()).map(|s| s.max(0) as u32),
+            failed_children,
         }))
+    }
+}
+
+/// A failed call as the port's error: transient (throttling, 5xx, timeouts) or the caller's.
+fn batch_error<E>(e: &SdkError<E, HttpResponse>) -> BatchError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let f = classify(e);
+    if f.transient {
+        BatchError::Transient { message: f.message }
+    } else {
+        BatchError::Client { message: f.message }
+    }
+}
+
+impl BatchClient {
+    /// The failed children of array job `parent`, by index (ListJobs, every page).
+    async fn failed_children(&self, parent: &str) -> Result<Vec<ArrayChildFailure>, BatchError> {
+        let mut pages = self
+            .client
+            .list_jobs()
+            .array_job_id(parent)
+            .job_status(SdkJobStatus::Failed)
+            .into_paginator()
+            .send();
+        let mut children = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| batch_error(&e))?;
+            for child in page.job_summary_list() {
+                // the index is in arrayProperties; a child's id is also `<parent>:<index>`
+                let index = child
+                    .array_properties()
+                    .and_then(|a| a.index())
+                    .map(|i| i.max(0) as u32)
+                    .or_else(|| {
+                        child
+                            .job_id()
+                            .and_then(|id| id.rsplit_once(':'))
+                            .and_then(|(_, i)| i.parse().ok())
+                    });
+                let Some(index) = index else { continue };
+                children.push(ArrayChildFailure {
+                    index,
+                    status_reason: child.status_reason().map(str::to_owned),
+                    exit_code: child.container().and_then(|c| c.exit_code()),
+                    container_reason: child
+                        .container()
+                        .and_then(|c| c.reason())
+                        .map(str::to_owned),
+                });
+            }
+        }
+        children.sort_by_key(|c| c.index);
+        Ok(children)
     }
 }

@@ -26,7 +26,7 @@ pub enum PortCall {
     BatchSubmit,
     /// `BatchService::submit` with tags (SubmitJob + TagResource).
     BatchSubmitTagged,
-    /// `BatchService::describe` (DescribeJobs).
+    /// `BatchService::describe` (DescribeJobs, and ListJobs for a failed array job's children).
     BatchDescribe,
 }
 
@@ -44,6 +44,6 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::ExecutionStart => &["states:StartExecution"],
         PortCall::BatchSubmit => &["batch:SubmitJob"],
         PortCall::BatchSubmitTagged => &["batch:SubmitJob", "batch:TagResource"],
-        PortCall::BatchDescribe => &["batch:DescribeJobs"],
+        PortCall::BatchDescribe => &["batch:DescribeJobs", "batch:ListJobs"],
     }
 }

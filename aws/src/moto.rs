@@ -68,6 +68,16 @@ impl MotoServer {
             server.wait_until_up()?;
             return Ok(server);
         }
+        Self::spawn(&[])
+    }
+
+    /// Starts a server of its own on a free port with extra environment variables (moto reads
+    /// some behaviour only from its environment, e.g. `MOTO_SIMPLE_BATCH_FAIL_AFTER`).
+    pub fn start_own(env: &[(&str, &str)]) -> Result<Self, MotoError> {
+        Self::spawn(env)
+    }
+
+    fn spawn(env: &[(&str, &str)]) -> Result<Self, MotoError> {
         let path = std::env::var_os("STEPSCORE_MOTO_BIN")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -92,6 +102,7 @@ impl MotoServer {
             .arg(std::process::id().to_string())
             .arg("1")
             .arg(&log)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .spawn()
             .map_err(|e| MotoError::Start {

@@ -210,19 +210,93 @@ pub struct BatchJobView {
     pub array_status_summary: Option<BTreeMap<String, u32>>,
     /// Array size, for an array job.
     pub array_size: Option<u32>,
+    /// For a failed array job: its failed children, by index. The parent's own statusReason
+    /// only says that a child failed, so why it failed (a reclaimed spot host, or bad input)
+    /// is read from the children.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_children: Vec<ArrayChildFailure>,
+}
+
+/// A failed child of an array job, as ListJobs (`arrayJobId`, `FAILED`) reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArrayChildFailure {
+    /// The child's array index.
+    pub index: u32,
+    /// Its statusReason.
+    pub status_reason: Option<String>,
+    /// Its container's exit code, when the container ran.
+    pub exit_code: Option<i32>,
+    /// Its container's reason (e.g. `CannotPullContainerError: …`).
+    pub container_reason: Option<String>,
+}
+
+impl ArrayChildFailure {
+    /// True when the child's host was reclaimed.
+    pub fn was_reclaimed(&self) -> bool {
+        is_reclaim_reason(self.status_reason.as_deref())
+    }
+
+    /// `child 3: <statusReason>` (its exit code and container reason are reported beside it).
+    pub fn describe(&self) -> String {
+        match &self.status_reason {
+            Some(r) => format!("child {}: {r}", self.index),
+            None => format!("child {}", self.index),
+        }
+    }
 }
 
 /// The statusReason prefix AWS gives a job whose spot instance was reclaimed.
 pub const SPOT_RECLAIM_REASON_PREFIX: &str = "Host EC2";
 
+fn is_reclaim_reason(reason: Option<&str>) -> bool {
+    reason.is_some_and(|r| r.starts_with(SPOT_RECLAIM_REASON_PREFIX))
+}
+
 impl BatchJobView {
-    /// True when the job failed because its host was reclaimed (spot interruption).
+    /// True when the job failed because its host was reclaimed (spot interruption). An array
+    /// job counts as reclaimed when every failed child was: a rerun elsewhere can then succeed,
+    /// while one child that failed on its input would fail again on any queue.
     pub fn was_reclaimed(&self) -> bool {
-        self.status == BatchStatus::Failed
-            && self
-                .status_reason
+        if self.status != BatchStatus::Failed {
+            return false;
+        }
+        if self.failed_children.is_empty() {
+            is_reclaim_reason(self.status_reason.as_deref())
+        } else {
+            self.failed_children
+                .iter()
+                .all(ArrayChildFailure::was_reclaimed)
+        }
+    }
+
+    /// The child that explains an array job's failure: the first that failed for a reason
+    /// other than a reclaimed host, else the first failed child.
+    pub fn decisive_child(&self) -> Option<&ArrayChildFailure> {
+        self.failed_children
+            .iter()
+            .find(|c| !c.was_reclaimed())
+            .or_else(|| self.failed_children.first())
+    }
+
+    /// Why the job failed, in one line: the statusReason, and for an array job how many children
+    /// failed and why the decisive one did.
+    pub fn failure_reason(&self) -> Option<String> {
+        let Some(child) = self.decisive_child() else {
+            return self.status_reason.clone();
+        };
+        let of = self
+            .array_size
+            .map(|n| format!(" of {n}"))
+            .unwrap_or_default();
+        Some(format!(
+            "{}: {}{of} array children failed; {}",
+            self.status_reason
                 .as_deref()
-                .is_some_and(|r| r.starts_with(SPOT_RECLAIM_REASON_PREFIX))
+                .unwrap_or("Array Child Job failed"),
+            self.failed_children.len(),
+            child.describe()
+        ))
     }
 }
 
@@ -263,6 +337,64 @@ mod tests {
         assert_eq!(
             s.decide("Essential container in task exited", "", Some(1)),
             RetryAction::Exit
+        );
+    }
+
+    fn failed_array(children: &[(u32, &str, Option<i32>)]) -> BatchJobView {
+        BatchJobView {
+            job_id: "p".into(),
+            job_queue: "spot".into(),
+            status: BatchStatus::Failed,
+            status_reason: Some("Array Child Job failed".into()),
+            exit_code: None,
+            container_reason: None,
+            attempts: 0,
+            array_status_summary: None,
+            array_size: Some(4),
+            failed_children: children
+                .iter()
+                .map(|(index, reason, exit_code)| ArrayChildFailure {
+                    index: *index,
+                    status_reason: Some((*reason).into()),
+                    exit_code: *exit_code,
+                    container_reason: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn an_array_job_is_reclaimed_when_every_failed_child_was() {
+        let reclaimed = "Host EC2 (instance i-0abc) terminated.";
+        let view = failed_array(&[(1, reclaimed, None), (3, reclaimed, None)]);
+        assert!(view.was_reclaimed());
+        assert_eq!(
+            view.failure_reason().unwrap(),
+            "Array Child Job failed: 2 of 4 array children failed; child 1: Host EC2 (instance i-0abc) terminated."
+        );
+    }
+
+    #[test]
+    fn one_child_failing_on_its_input_makes_the_array_job_a_real_failure() {
+        let view = failed_array(&[
+            (0, "Host EC2 (instance i-0abc) terminated.", None),
+            (2, "Essential container in task exited", Some(65)),
+        ]);
+        assert!(!view.was_reclaimed());
+        assert_eq!(view.decisive_child().unwrap().exit_code, Some(65));
+        assert_eq!(
+            view.failure_reason().unwrap(),
+            "Array Child Job failed: 2 of 4 array children failed; child 2: Essential container in task exited"
+        );
+    }
+
+    #[test]
+    fn a_failed_array_job_without_child_details_is_not_taken_for_reclaimed() {
+        let view = failed_array(&[]);
+        assert!(!view.was_reclaimed());
+        assert_eq!(
+            view.failure_reason().as_deref(),
+            Some("Array Child Job failed")
         );
     }
 

@@ -6,7 +6,9 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().with_current_span(false).init();
     } else {
@@ -15,9 +17,15 @@ pub fn init_tracing() {
 }
 
 /// The value of environment variable `name`, or an error naming it and what it is for.
-pub fn required(name: &str, value: Result<String, std::env::VarError>, purpose: &str) -> Result<String, String> {
+pub fn required(
+    name: &str,
+    value: Result<String, std::env::VarError>,
+    purpose: &str,
+) -> Result<String, String> {
     value.ok().filter(|v| !v.is_empty()).ok_or_else(|| {
-        format!("environment variable {name} is not set: {purpose} (see handlers/lambda-functions.json)")
+        format!(
+            "environment variable {name} is not set: {purpose} (see handlers/lambda-functions.json)"
+        )
     })
 }
 

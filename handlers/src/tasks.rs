@@ -252,11 +252,16 @@ pub async fn check(
     let fallback =
         reclaimed && job.config.capacity.allows_fallback() && job.queue_kind == QueueKind::Spot;
     job.poll = job.poll.after_check(&job.config);
+    // an array job's own fields say only that a child failed: the decisive child says why
+    let (exit_code, container_reason) = match view.decisive_child() {
+        Some(child) => (child.exit_code, child.container_reason.clone()),
+        None => (view.exit_code, view.container_reason.clone()),
+    };
     let check = CheckResult {
         status: view.status.as_str().to_owned(),
-        reason: view.status_reason.clone(),
-        exit_code: view.exit_code,
-        container_reason: view.container_reason.clone(),
+        reason: view.failure_reason(),
+        exit_code,
+        container_reason,
         reclaimed,
         done: view.status.is_terminal(),
         failed: view.status == BatchStatus::Failed,

@@ -28,7 +28,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
-use stepscore_core::batch::{BatchJobView, BatchStatus, RetryAction, SubmitJobRequest};
+use stepscore_core::batch::{
+    ArrayChildFailure, BatchJobView, BatchStatus, RetryAction, SubmitJobRequest,
+};
 use stepscore_core::ports::{BatchError, BatchService, SubmittedJob};
 
 use crate::db;
@@ -475,14 +477,20 @@ impl BatchService for LocalBatch {
                 Some(j) if j.array_size.is_some() => Some(child_summary(&c, &j.job_id)?),
                 _ => None,
             };
-            Ok::<_, rusqlite::Error>(job.map(|j| (j, summary)))
+            let failed_children = match &job {
+                Some(j) if j.array_size.is_some() && j.status == BatchStatus::Failed => {
+                    failed_children(&c, &j.job_id)?
+                }
+                _ => Vec::new(),
+            };
+            Ok::<_, rusqlite::Error>(job.map(|j| (j, summary, failed_children)))
         })
         .await
         .map_err(|e| BatchError::Transient {
             message: e.to_string(),
         })?
         .map_err(transient)?;
-        Ok(job.map(|(j, summary)| BatchJobView {
+        Ok(job.map(|(j, summary, failed_children)| BatchJobView {
             job_id: j.job_id,
             job_queue: j.job_queue,
             status: j.status,
@@ -492,6 +500,7 @@ impl BatchService for LocalBatch {
             attempts: j.attempts,
             array_status_summary: summary,
             array_size: j.array_size,
+            failed_children,
         }))
     }
 }
@@ -572,6 +581,23 @@ fn load_job(c: &Connection, id: &str) -> rusqlite::Result<Option<LocalJob>> {
         };
     }
     Ok(Some(job))
+}
+
+/// An array parent's failed children, as ListJobs with `arrayJobId` and `FAILED` lists them.
+fn failed_children(c: &Connection, parent: &str) -> rusqlite::Result<Vec<ArrayChildFailure>> {
+    let mut st = c.prepare_cached(
+        "SELECT array_index, status_reason, exit_code, container_reason FROM batch_jobs
+         WHERE parent_id = ?1 AND status = 'FAILED' ORDER BY array_index",
+    )?;
+    st.query_map(params![parent], |r| {
+        Ok(ArrayChildFailure {
+            index: r.get(0)?,
+            status_reason: r.get(1)?,
+            exit_code: r.get(2)?,
+            container_reason: r.get(3)?,
+        })
+    })?
+    .collect()
 }
 
 fn child_summary(c: &Connection, parent: &str) -> rusqlite::Result<BTreeMap<String, u32>> {

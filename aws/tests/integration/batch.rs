@@ -9,10 +9,11 @@ use aws_sdk_batch::types::{
 };
 use serde_json::json;
 use stepscore_aws::BatchClient;
+use stepscore_aws::moto::MotoServer;
 use stepscore_core::batch::{BatchStatus, RetryStrategy, SubmitJobRequest};
 use stepscore_core::ports::{BatchError, BatchService};
 
-use super::{moto, unique};
+use super::unique;
 
 /// A Batch world: a compute environment, a queue and the scoring job definition.
 pub struct BatchWorld {
@@ -22,12 +23,16 @@ pub struct BatchWorld {
 }
 
 pub async fn batch_world() -> BatchWorld {
-    let server = stepscore_aws::moto::shared();
+    batch_world_on(stepscore_aws::moto::shared()).await
+}
+
+/// A Batch world on `server`.
+pub async fn batch_world_on(server: &MotoServer) -> BatchWorld {
     server
         .configure(&json!({"batch": {"use_docker": false}}))
         .unwrap();
     let role = server.create_role(&unique("batch-role")).unwrap();
-    let client = BatchClient::new(&moto().await);
+    let client = BatchClient::new(&server.sdk_config().await);
     let sdk = client.client();
     let env = unique("ce");
     sdk.create_compute_environment()
@@ -166,6 +171,28 @@ async fn an_array_job_reports_its_size_and_children() {
         .unwrap()
         .expect("child 2 exists");
     assert_eq!(child.status, BatchStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_failed_array_job_reports_why_each_child_failed() {
+    // docker-free moto fails every job when its server has MOTO_SIMPLE_BATCH_FAIL_AFTER set
+    let server = MotoServer::start_own(&[("MOTO_SIMPLE_BATCH_FAIL_AFTER", "0")]).unwrap();
+    let world = batch_world_on(&server).await;
+    let job = world
+        .client
+        .submit(&request(&world, "sharded-fails", Some(3)))
+        .await
+        .unwrap();
+    let view = world.client.describe(&job.job_id).await.unwrap().unwrap();
+    assert_eq!(view.status, BatchStatus::Failed, "{view:?}");
+    let indexes: Vec<u32> = view.failed_children.iter().map(|c| c.index).collect();
+    assert_eq!(
+        indexes,
+        [0, 1, 2],
+        "ListJobs lists every failed child: {view:?}"
+    );
+    // moto gives no statusReason: nothing says a spot host was reclaimed, so no fallback
+    assert!(!view.was_reclaimed());
 }
 
 #[tokio::test]

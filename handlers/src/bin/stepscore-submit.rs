@@ -8,13 +8,21 @@ use stepscore_handlers::runtime::{init_tracing, leak, required};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let table = required("STEPSCORE_TABLE", std::env::var("STEPSCORE_TABLE"), "the job table's name")?;
+    let table = required(
+        "STEPSCORE_TABLE",
+        std::env::var("STEPSCORE_TABLE"),
+        "the job table's name",
+    )?;
 
     let config = AwsSettings::from_env().load().await;
     let table = leak(stepscore_aws::DynamoTable::new(&config, table));
     let batch = leak(stepscore_aws::BatchClient::new(&config));
-    run(service_fn(move |event: LambdaEvent<serde_json::Value>| async move {
-        stepscore_handlers::submit(batch, table, &SystemClock, &event.payload).await.map_err(Diagnostic::from)
-    }))
+    run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            stepscore_handlers::submit(batch, table, &SystemClock, &event.payload)
+                .await
+                .map_err(Diagnostic::from)
+        },
+    ))
     .await
 }

@@ -14,8 +14,14 @@ fn s3_event() -> S3Event {
 /// A world holding both configs the S3 fixture names.
 fn world_with_configs() -> World {
     let w = World::with_data();
-    w.store.put("s3://acme-scoring/jobs/daily churn:2026.json", fixture("config-daily.json"));
-    w.store.put("s3://acme-scoring/jobs/weekly.json", fixture("config-minimal.json"));
+    w.store.put(
+        "s3://acme-scoring/jobs/daily churn:2026.json",
+        fixture("config-daily.json"),
+    );
+    w.store.put(
+        "s3://acme-scoring/jobs/weekly.json",
+        fixture("config-minimal.json"),
+    );
     w
 }
 
@@ -23,23 +29,49 @@ fn world_with_configs() -> World {
 fn an_s3_notification_admits_each_record_under_its_decoded_key() {
     let w = world_with_configs();
     let out = block_on(admit(w.admit_ports(), &s3_event())).unwrap();
-    let daily = JobId::for_object("acme-scoring", "jobs/daily churn:2026.json", "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY");
+    let daily = JobId::for_object(
+        "acme-scoring",
+        "jobs/daily churn:2026.json",
+        "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+    );
     // no version id in the second record: the ETag identifies the upload
-    let weekly = JobId::for_object("acme-scoring", "jobs/weekly.json", "fedcba9876543210fedcba9876543210");
-    assert!(matches!(&out[0], Admitted::Started { job_id, .. } if *job_id == daily.to_string()), "{out:?}");
-    assert!(matches!(&out[1], Admitted::Started { job_id, .. } if *job_id == weekly.to_string()), "{out:?}");
+    let weekly = JobId::for_object(
+        "acme-scoring",
+        "jobs/weekly.json",
+        "fedcba9876543210fedcba9876543210",
+    );
+    assert!(
+        matches!(&out[0], Admitted::Started { job_id, .. } if *job_id == daily.to_string()),
+        "{out:?}"
+    );
+    assert!(
+        matches!(&out[1], Admitted::Started { job_id, .. } if *job_id == weekly.to_string()),
+        "{out:?}"
+    );
     let rec = w.table.record(&daily);
     assert_eq!(rec.status, JobStatus::Pending);
     assert_eq!(rec.source, "s3://acme-scoring/jobs/daily churn:2026.json");
-    assert_eq!(rec.execution_arn.as_deref(), Some(stepscore_core::ports::Executions::execution_arn(&w.executions, daily.as_str()).as_str()));
+    assert_eq!(
+        rec.execution_arn.as_deref(),
+        Some(
+            stepscore_core::ports::Executions::execution_arn(&w.executions, daily.as_str())
+                .as_str()
+        )
+    );
     let started = w.executions.started.lock().unwrap().clone();
     assert_eq!(started.len(), 2);
     assert_eq!(started[0].0, daily.as_str());
     assert_eq!(started[0].1["job_id"], json!(daily.as_str()));
-    assert_eq!(started[0].1["source"], json!("s3://acme-scoring/jobs/daily churn:2026.json"));
+    assert_eq!(
+        started[0].1["source"],
+        json!("s3://acme-scoring/jobs/daily churn:2026.json")
+    );
     // the canonical config: defaults written out
     assert_eq!(started[1].1["config"]["shards"], json!(1));
-    assert_eq!(started[1].1["config"]["capacity"], json!("spot-then-on-demand"));
+    assert_eq!(
+        started[1].1["config"]["capacity"],
+        json!("spot-then-on-demand")
+    );
 }
 
 #[test]
@@ -47,7 +79,12 @@ fn a_duplicated_delivery_leaves_one_record_and_one_execution() {
     let w = world_with_configs();
     block_on(admit(w.admit_ports(), &s3_event())).unwrap();
     let again = block_on(admit(w.admit_ports(), &s3_event())).unwrap();
-    assert!(again.iter().all(|a| matches!(a, Admitted::Duplicate { .. })), "{again:?}");
+    assert!(
+        again
+            .iter()
+            .all(|a| matches!(a, Admitted::Duplicate { .. })),
+        "{again:?}"
+    );
     assert_eq!(w.table.all().len(), 2);
     assert_eq!(w.executions.started.lock().unwrap().len(), 2);
 }
@@ -60,7 +97,17 @@ fn objects_outside_jobs_or_not_json_are_skipped() {
     event["Records"][1]["s3"]["object"]["key"] = json!("jobs/readme.txt");
     let event: S3Event = serde_json::from_value(event).unwrap();
     let out = block_on(admit(w.admit_ports(), &event)).unwrap();
-    assert_eq!(out, vec![Admitted::Skipped { key: "models/churn.model".into() }, Admitted::Skipped { key: "jobs/readme.txt".into() }]);
+    assert_eq!(
+        out,
+        vec![
+            Admitted::Skipped {
+                key: "models/churn.model".into()
+            },
+            Admitted::Skipped {
+                key: "jobs/readme.txt".into()
+            }
+        ]
+    );
     assert!(w.table.all().is_empty());
 }
 
@@ -71,11 +118,16 @@ fn rejection_of(w: &World, config: impl Into<Vec<u8>>) -> String {
     event["Records"].as_array_mut().unwrap().remove(0);
     let event: S3Event = serde_json::from_value(event).unwrap();
     let out = block_on(admit(w.admit_ports(), &event)).unwrap();
-    let Admitted::Rejected { job_id, reason } = &out[0] else { panic!("not rejected: {out:?}") };
+    let Admitted::Rejected { job_id, reason } = &out[0] else {
+        panic!("not rejected: {out:?}")
+    };
     let rec = w.table.record(&JobId::parse(job_id).unwrap());
     assert_eq!(rec.status, JobStatus::Failed);
     assert_eq!(rec.failure_reason.as_deref(), Some(reason.as_str()));
-    assert!(w.executions.started.lock().unwrap().is_empty(), "a rejected config must not start");
+    assert!(
+        w.executions.started.lock().unwrap().is_empty(),
+        "a rejected config must not start"
+    );
     reason.clone()
 }
 
@@ -88,18 +140,52 @@ fn minimal_with(field: &str, value: Value) -> Vec<u8> {
 #[test]
 fn bad_configs_leave_a_failed_record_naming_the_problem() {
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("malformed JSON", b"{\"name\": \"weekly\",".to_vec(), "not valid JSON"),
-        ("wrong type", minimal_with("shards", json!("three")), "shards"),
-        ("unknown field", minimal_with("shard", json!(2)), "did you mean 'shards'"),
-        ("over 64 KiB", minimal_with("tags", json!({"pad": "x".repeat(200)})).into_iter().chain(std::iter::repeat_n(b' ', 70_000)).collect(), "65536"),
-        ("missing model", minimal_with("model", json!("s3://acme-scoring/models/nope.model")), "model: 's3://acme-scoring/models/nope.model'"),
-        ("missing input", minimal_with("input", json!("s3://acme-scoring/input/empty/")), "no objects under 's3://acme-scoring/input/empty/'"),
-        ("overlapping output", minimal_with("output", json!("s3://acme-scoring/input/")), "overlaps the input"),
+        (
+            "malformed JSON",
+            b"{\"name\": \"weekly\",".to_vec(),
+            "not valid JSON",
+        ),
+        (
+            "wrong type",
+            minimal_with("shards", json!("three")),
+            "shards",
+        ),
+        (
+            "unknown field",
+            minimal_with("shard", json!(2)),
+            "did you mean 'shards'",
+        ),
+        (
+            "over 64 KiB",
+            minimal_with("tags", json!({"pad": "x".repeat(200)}))
+                .into_iter()
+                .chain(std::iter::repeat_n(b' ', 70_000))
+                .collect(),
+            "65536",
+        ),
+        (
+            "missing model",
+            minimal_with("model", json!("s3://acme-scoring/models/nope.model")),
+            "model: 's3://acme-scoring/models/nope.model'",
+        ),
+        (
+            "missing input",
+            minimal_with("input", json!("s3://acme-scoring/input/empty/")),
+            "no objects under 's3://acme-scoring/input/empty/'",
+        ),
+        (
+            "overlapping output",
+            minimal_with("output", json!("s3://acme-scoring/input/")),
+            "overlaps the input",
+        ),
     ];
     for (what, config, expected) in cases {
         let w = World::with_data();
         let reason = rejection_of(&w, config);
-        assert!(reason.contains(expected), "{what}: '{reason}' does not mention '{expected}'");
+        assert!(
+            reason.contains(expected),
+            "{what}: '{reason}' does not mention '{expected}'"
+        );
     }
 }
 
@@ -134,20 +220,34 @@ fn a_scheduled_run_renders_its_template_and_is_idempotent() {
     let event = fixture_json("scheduler-run.json");
     let out = block_on(schedule(w.admit_ports(), &event)).unwrap();
     let id = JobId::for_name("nightly-churn", "2026-11-22T02:00:00Z");
-    assert!(matches!(&out, Admitted::Rejected { .. }), "no input for 2026-11-22: {out:?}");
+    assert!(
+        matches!(&out, Admitted::Rejected { .. }),
+        "no input for 2026-11-22: {out:?}"
+    );
     let rec = w.table.record(&id);
     assert_eq!(rec.source, "schedule:nightly-churn");
 
     // with the day's input present, the next day's run is admitted with dates filled in
-    w.store.put("s3://acme-scoring/input/2026-11-24/a.csv", b"id\n1\n".to_vec());
+    w.store.put(
+        "s3://acme-scoring/input/2026-11-24/a.csv",
+        b"id\n1\n".to_vec(),
+    );
     let mut next = event.clone();
     next["scheduled_time"] = json!("2026-11-24T02:00:00Z");
     let out = block_on(schedule(w.admit_ports(), &next)).unwrap();
     let id = JobId::for_name("nightly-churn", "2026-11-24T02:00:00Z");
-    assert!(matches!(&out, Admitted::Started { job_id, .. } if *job_id == id.to_string()), "{out:?}");
+    assert!(
+        matches!(&out, Admitted::Started { job_id, .. } if *job_id == id.to_string()),
+        "{out:?}"
+    );
     let cfg = w.table.record(&id).config;
     assert_eq!(cfg["input"], json!("s3://acme-scoring/input/2026-11-24/"));
-    assert_eq!(cfg["output"], json!(format!("s3://acme-scoring/output/nightly/2026-11-24/020000-{id}/")));
+    assert_eq!(
+        cfg["output"],
+        json!(format!(
+            "s3://acme-scoring/output/nightly/2026-11-24/020000-{id}/"
+        ))
+    );
     assert_eq!(cfg["tags"]["scheduled"], json!("2026-11-24T02:00:00Z"));
 
     let again = block_on(schedule(w.admit_ports(), &next)).unwrap();
@@ -167,13 +267,23 @@ fn a_bare_template_runs_at_the_current_minute() {
     let out = block_on(schedule(w.admit_ports(), &template)).unwrap();
     // the fake clock reads 20:15:42; the run is that minute's
     let id = JobId::for_name("weekly", "2026-11-23T20:15:00Z");
-    assert!(matches!(&out, Admitted::Started { job_id, .. } if *job_id == id.to_string()), "{out:?}");
-    assert_eq!(w.table.record(&id).config["output"], json!("s3://acme-scoring/output/weekly/2026-11-23/"));
+    assert!(
+        matches!(&out, Admitted::Started { job_id, .. } if *job_id == id.to_string()),
+        "{out:?}"
+    );
+    assert_eq!(
+        w.table.record(&id).config["output"],
+        json!("s3://acme-scoring/output/weekly/2026-11-23/")
+    );
 }
 
 #[test]
 fn a_scheduled_event_without_a_name_is_a_bad_config() {
     let w = World::with_data();
-    let err = block_on(schedule(w.admit_ports(), &json!({"template": {"model": "x"}}))).unwrap_err();
+    let err = block_on(schedule(
+        w.admit_ports(),
+        &json!({"template": {"model": "x"}}),
+    ))
+    .unwrap_err();
     assert_eq!(err.error_type(), "stepscore.BadConfig");
 }

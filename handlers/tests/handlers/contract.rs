@@ -10,7 +10,12 @@ use crate::fakes::*;
 
 fn contract_actions(function: &str) -> BTreeSet<String> {
     let c: Value = serde_json::from_str(stepscore_handlers::LAMBDA_FUNCTIONS_JSON).unwrap();
-    c["functions"][function]["iam_actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_owned()).collect()
+    c["functions"][function]["iam_actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn assert_granted(function: &str, calls: &[PortCall]) {
@@ -18,45 +23,82 @@ fn assert_granted(function: &str, calls: &[PortCall]) {
     let granted = contract_actions(function);
     for call in calls {
         for action in required_actions(*call) {
-            assert!(granted.contains(action), "{function} calls {call:?}, which needs {action}, not granted in lambda-functions.json");
+            assert!(
+                granted.contains(action),
+                "{function} calls {call:?}, which needs {action}, not granted in lambda-functions.json"
+            );
         }
     }
 }
 
 fn job(w: &World) -> Value {
     let input = json!({"input": {"job_id": "daily-0123456789abcdef", "config": fixture_json("config-daily.json")}, "execution_name": "daily-0123456789abcdef"});
-    serde_json::to_value(block_on(stepscore_handlers::register(&w.table, &w.clock, &input)).unwrap()).unwrap()
+    serde_json::to_value(
+        block_on(stepscore_handlers::register(&w.table, &w.clock, &input)).unwrap(),
+    )
+    .unwrap()
 }
 
 #[test]
 fn each_handlers_port_calls_are_granted_to_its_function() {
     // admit: an admitted config and a rejected one
     let w = World::with_data();
-    w.store.put("s3://acme-scoring/jobs/daily churn:2026.json", fixture("config-daily.json"));
-    w.store.put("s3://acme-scoring/jobs/weekly.json", b"{".to_vec());
+    w.store.put(
+        "s3://acme-scoring/jobs/daily churn:2026.json",
+        fixture("config-daily.json"),
+    );
+    w.store
+        .put("s3://acme-scoring/jobs/weekly.json", b"{".to_vec());
     let event = serde_json::from_slice(&fixture("s3-object-created.json")).unwrap();
     block_on(stepscore_handlers::admit(w.admit_ports(), &event)).unwrap();
     assert_granted("admit", &w.calls());
 
     let w = World::with_data();
-    block_on(stepscore_handlers::schedule(w.admit_ports(), &fixture_json("scheduler-run.json"))).unwrap();
+    block_on(stepscore_handlers::schedule(
+        w.admit_ports(),
+        &fixture_json("scheduler-run.json"),
+    ))
+    .unwrap();
     assert_granted("schedule", &w.calls());
 
     let w = World::with_data();
     let job = job(&w);
     assert_granted("register", &w.calls());
 
-    w.batch.scripts.lock().unwrap().push_back(vec![view("RUNNING")]);
-    let submit = json!({"job": job, "spot_queue": "s", "on_demand_queue": "o", "job_definition": "d"});
-    let job = serde_json::to_value(block_on(stepscore_handlers::submit(&w.batch, &w.table, &w.clock, &submit)).unwrap()).unwrap();
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNING")]);
+    let submit =
+        json!({"job": job, "spot_queue": "s", "on_demand_queue": "o", "job_definition": "d"});
+    let job = serde_json::to_value(
+        block_on(stepscore_handlers::submit(
+            &w.batch, &w.table, &w.clock, &submit,
+        ))
+        .unwrap(),
+    )
+    .unwrap();
     let calls = w.calls();
     assert!(calls.contains(&PortCall::BatchSubmitTagged));
     assert_granted("submit", &calls);
 
-    block_on(stepscore_handlers::check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    block_on(stepscore_handlers::check(
+        &w.batch,
+        &w.table,
+        &w.clock,
+        &json!({"job": job}),
+    ))
+    .unwrap();
     assert_granted("check", &w.calls());
 
-    block_on(stepscore_handlers::finalize(&w.store, &w.table, &w.clock, &json!({"outcome": "SUCCEEDED", "state": {"job": job}}))).unwrap();
+    block_on(stepscore_handlers::finalize(
+        &w.store,
+        &w.table,
+        &w.clock,
+        &json!({"outcome": "SUCCEEDED", "state": {"job": job}}),
+    ))
+    .unwrap();
     assert_granted("finalize", &w.calls());
 }
 
@@ -70,7 +112,12 @@ fn each_binary_reads_exactly_its_listed_environment() {
         re.captures_iter(&text).map(|m| m[1].to_owned()).collect()
     };
     for (name, f) in c["functions"].as_object().unwrap() {
-        let listed: BTreeSet<String> = f["env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_owned()).collect();
+        let listed: BTreeSet<String> = f["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
         let binary = f["binary"].as_str().unwrap();
         assert_eq!(read(&format!("{src}/bin/{binary}.rs")), listed, "{name}");
     }
@@ -79,7 +126,11 @@ fn each_binary_reads_exactly_its_listed_environment() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "rs") {
             let names = read(path.to_str().unwrap());
-            assert!(names.iter().all(|n| n.starts_with("AWS_LAMBDA_")), "{}: {names:?}", path.display());
+            assert!(
+                names.iter().all(|n| n.starts_with("AWS_LAMBDA_")),
+                "{}: {names:?}",
+                path.display()
+            );
         }
     }
 }

@@ -36,11 +36,17 @@ pub struct MemStore {
 
 impl MemStore {
     pub fn put(&self, uri: &str, bytes: impl Into<Vec<u8>>) {
-        self.objects.lock().unwrap().insert(uri.to_owned(), bytes.into());
+        self.objects
+            .lock()
+            .unwrap()
+            .insert(uri.to_owned(), bytes.into());
     }
     fn fail(&self, uri: &ObjectUri) -> Result<(), StoreError> {
         if *self.transient.lock().unwrap() {
-            return Err(StoreError::Transient { uri: uri.to_string(), message: "SlowDown: please reduce your request rate".into() });
+            return Err(StoreError::Transient {
+                uri: uri.to_string(),
+                message: "SlowDown: please reduce your request rate".into(),
+            });
         }
         Ok(())
     }
@@ -52,8 +58,18 @@ impl ObjectStore for MemStore {
         self.calls.push(PortCall::StoreHead);
         self.fail(uri)?;
         let objects = self.objects.lock().unwrap();
-        let bytes = objects.get(&uri.to_string()).ok_or_else(|| StoreError::NotFound { uri: uri.to_string() })?;
-        Ok(ObjectMeta { uri: uri.clone(), size: bytes.len() as u64, etag: None, version_id: None, last_modified: None })
+        let bytes = objects
+            .get(&uri.to_string())
+            .ok_or_else(|| StoreError::NotFound {
+                uri: uri.to_string(),
+            })?;
+        Ok(ObjectMeta {
+            uri: uri.clone(),
+            size: bytes.len() as u64,
+            etag: None,
+            version_id: None,
+            last_modified: None,
+        })
     }
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
         self.calls.push(PortCall::StoreList);
@@ -65,13 +81,31 @@ impl ObjectStore for MemStore {
             .unwrap()
             .iter()
             .filter(|(k, _)| k.starts_with(&p))
-            .map(|(k, v)| ObjectMeta { uri: ObjectUri::parse(k).unwrap(), size: v.len() as u64, etag: None, version_id: None, last_modified: None })
+            .map(|(k, v)| ObjectMeta {
+                uri: ObjectUri::parse(k).unwrap(),
+                size: v.len() as u64,
+                etag: None,
+                version_id: None,
+                last_modified: None,
+            })
             .collect())
     }
-    async fn get(&self, uri: &ObjectUri, _range: Option<Range<u64>>) -> Result<ByteStream, StoreError> {
+    async fn get(
+        &self,
+        uri: &ObjectUri,
+        _range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
         self.calls.push(PortCall::StoreGet);
         self.fail(uri)?;
-        let bytes = self.objects.lock().unwrap().get(&uri.to_string()).cloned().ok_or_else(|| StoreError::NotFound { uri: uri.to_string() })?;
+        let bytes = self
+            .objects
+            .lock()
+            .unwrap()
+            .get(&uri.to_string())
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound {
+                uri: uri.to_string(),
+            })?;
         Ok(Box::pin(std::io::Cursor::new(bytes)))
     }
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
@@ -81,7 +115,13 @@ impl ObjectStore for MemStore {
         body.read_to_end(&mut buf).await.unwrap();
         let size = buf.len() as u64;
         self.objects.lock().unwrap().insert(uri.to_string(), buf);
-        Ok(ObjectMeta { uri: uri.clone(), size, etag: None, version_id: None, last_modified: None })
+        Ok(ObjectMeta {
+            uri: uri.clone(),
+            size,
+            etag: None,
+            version_id: None,
+            last_modified: None,
+        })
     }
 }
 
@@ -99,11 +139,18 @@ impl MemTable {
         v
     }
     pub fn record(&self, id: &JobId) -> JobRecord {
-        self.records.lock().unwrap().get(id).cloned().unwrap_or_else(|| panic!("no record {id}"))
+        self.records
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no record {id}"))
     }
     fn fail(&self) -> Result<(), TableError> {
         if *self.transient.lock().unwrap() {
-            return Err(TableError::Transient { message: "ProvisionedThroughputExceededException".into() });
+            return Err(TableError::Transient {
+                message: "ProvisionedThroughputExceededException".into(),
+            });
         }
         Ok(())
     }
@@ -130,8 +177,14 @@ impl JobTable for MemTable {
         self.calls.push(PortCall::TableUpdate);
         self.fail()?;
         let mut m = self.records.lock().unwrap();
-        let r = m.get_mut(id).ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
-        Ok(if r.apply(update) { Updated::Applied(r.clone()) } else { Updated::Ignored(r.clone()) })
+        let r = m
+            .get_mut(id)
+            .ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
+        Ok(if r.apply(update) {
+            Updated::Applied(r.clone())
+        } else {
+            Updated::Ignored(r.clone())
+        })
     }
     async fn list(&self, _filter: &ListFilter) -> Result<Vec<JobRecord>, TableError> {
         self.calls.push(PortCall::TableList);
@@ -154,7 +207,10 @@ impl Executions for RecExecutions {
     async fn start(&self, name: &str, input: &Value) -> Result<Started, ExecutionError> {
         self.calls.push(PortCall::ExecutionStart);
         if *self.transient.lock().unwrap() {
-            return Err(ExecutionError::Transient { name: name.into(), message: "ThrottlingException: Rate exceeded".into() });
+            return Err(ExecutionError::Transient {
+                name: name.into(),
+                message: "ThrottlingException: Rate exceeded".into(),
+            });
         }
         let mut s = self.started.lock().unwrap();
         let execution_arn = self.execution_arn(name);
@@ -179,7 +235,11 @@ pub struct FakeBatch {
 #[async_trait]
 impl BatchService for FakeBatch {
     async fn submit(&self, request: &SubmitJobRequest) -> Result<SubmittedJob, BatchError> {
-        self.calls.push(if request.tags.is_empty() { PortCall::BatchSubmit } else { PortCall::BatchSubmitTagged });
+        self.calls.push(if request.tags.is_empty() {
+            PortCall::BatchSubmit
+        } else {
+            PortCall::BatchSubmitTagged
+        });
         let mut s = self.submitted.lock().unwrap();
         s.push(request.clone());
         let job_id = format!("batch-{}", s.len());
@@ -189,14 +249,26 @@ impl BatchService for FakeBatch {
             v.job_queue = request.job_queue.clone();
             v
         });
-        self.running.lock().unwrap().insert(job_id.clone(), script.collect());
-        Ok(SubmittedJob { job_id, job_name: request.job_name.clone() })
+        self.running
+            .lock()
+            .unwrap()
+            .insert(job_id.clone(), script.collect());
+        Ok(SubmittedJob {
+            job_id,
+            job_name: request.job_name.clone(),
+        })
     }
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
         self.calls.push(PortCall::BatchDescribe);
         let mut r = self.running.lock().unwrap();
-        let Some(q) = r.get_mut(job_id) else { return Ok(None) };
-        Ok(if q.len() > 1 { q.pop_front() } else { q.front().cloned() })
+        let Some(q) = r.get_mut(job_id) else {
+            return Ok(None);
+        };
+        Ok(if q.len() > 1 {
+            q.pop_front()
+        } else {
+            q.front().cloned()
+        })
     }
 }
 
@@ -205,7 +277,9 @@ pub struct FixedClock(pub Mutex<DateTime<Utc>>);
 
 impl Default for FixedClock {
     fn default() -> Self {
-        FixedClock(Mutex::new(Utc.with_ymd_and_hms(2026, 11, 23, 20, 15, 42).unwrap()))
+        FixedClock(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 11, 23, 20, 15, 42).unwrap(),
+        ))
     }
 }
 
@@ -227,19 +301,36 @@ pub struct World {
 
 impl World {
     pub fn admit_ports(&self) -> stepscore_handlers::AdmitPorts<'_> {
-        stepscore_handlers::AdmitPorts { store: &self.store, table: &self.table, executions: &self.executions, clock: &self.clock }
+        stepscore_handlers::AdmitPorts {
+            store: &self.store,
+            table: &self.table,
+            executions: &self.executions,
+            clock: &self.clock,
+        }
     }
     /// The model and inputs the fixture configs name.
     pub fn with_data() -> Self {
         let w = World::default();
-        w.store.put("s3://acme-scoring/models/churn.model", b"model".to_vec());
-        w.store.put("s3://acme-scoring/input/2026-11-23/a.csv", b"customer_id,x\n1,2\n".to_vec());
-        w.store.put("s3://acme-scoring/input/weekly.csv", b"id,x\n1,2\n".to_vec());
+        w.store
+            .put("s3://acme-scoring/models/churn.model", b"model".to_vec());
+        w.store.put(
+            "s3://acme-scoring/input/2026-11-23/a.csv",
+            b"customer_id,x\n1,2\n".to_vec(),
+        );
+        w.store.put(
+            "s3://acme-scoring/input/weekly.csv",
+            b"id,x\n1,2\n".to_vec(),
+        );
         w
     }
     pub fn calls(&self) -> Vec<PortCall> {
         let mut all = Vec::new();
-        for c in [&self.store.calls, &self.table.calls, &self.executions.calls, &self.batch.calls] {
+        for c in [
+            &self.store.calls,
+            &self.table.calls,
+            &self.executions.calls,
+            &self.batch.calls,
+        ] {
             all.extend(c.take());
         }
         all
@@ -257,6 +348,7 @@ pub fn view(status: &str) -> BatchJobView {
         attempts: 1,
         array_status_summary: None,
         array_size: None,
+        failed_children: Vec::new(),
     }
 }
 
@@ -270,5 +362,9 @@ pub fn fixture_json(name: &str) -> Value {
 }
 
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }

@@ -5,7 +5,10 @@ use std::collections::BTreeSet;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use stepscore_asl::{Clock as AslClock, ExecutionConfig, ExecutionStatus, TaskDispatcher, TaskOutcome, TaskRequest, VirtualClock};
+use stepscore_asl::{
+    Clock as AslClock, ExecutionConfig, ExecutionStatus, TaskDispatcher, TaskOutcome, TaskRequest,
+    VirtualClock,
+};
 use stepscore_core::manifest::manifest_name;
 use stepscore_core::{JobId, JobStatus};
 use stepscore_handlers::{HandlerError, STATE_MACHINE_JSON, next_wait};
@@ -36,7 +39,12 @@ fn rendered() -> Value {
 
 #[test]
 fn placeholders_are_exactly_the_contracts() {
-    let contract: BTreeSet<String> = contract()["state_machine_placeholders"].as_object().unwrap().keys().cloned().collect();
+    let contract: BTreeSet<String> = contract()["state_machine_placeholders"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(placeholders_in(STATE_MACHINE_JSON), contract);
     // only inside JSON strings: the file is valid JSON before substitution
     serde_json::from_str::<Value>(STATE_MACHINE_JSON).unwrap();
@@ -44,7 +52,8 @@ fn placeholders_are_exactly_the_contracts() {
 
 #[test]
 fn the_definition_validates() {
-    let diagnostics = stepscore_asl::validate(&rendered(), stepscore_asl::ValidationOptions::default());
+    let diagnostics =
+        stepscore_asl::validate(&rendered(), stepscore_asl::ValidationOptions::default());
     assert!(diagnostics.is_empty(), "{diagnostics:#?}");
 }
 
@@ -55,13 +64,31 @@ fn every_task_retries_transient_errors_and_catches_the_rest() {
         if state["Type"] != "Task" {
             continue;
         }
-        assert_eq!(state["Resource"], "arn:aws:states:::lambda:invoke", "{name}");
-        let retried: Vec<&str> = state["Retry"][0]["ErrorEquals"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-        for e in ["Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException", "Lambda.TooManyRequestsException", "stepscore.Transient"] {
+        assert_eq!(
+            state["Resource"], "arn:aws:states:::lambda:invoke",
+            "{name}"
+        );
+        let retried: Vec<&str> = state["Retry"][0]["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        for e in [
+            "Lambda.ServiceException",
+            "Lambda.AWSLambdaException",
+            "Lambda.SdkClientException",
+            "Lambda.TooManyRequestsException",
+            "stepscore.Transient",
+        ] {
             assert!(retried.contains(&e), "{name} does not retry {e}");
         }
         assert_eq!(state["Retry"][0]["JitterStrategy"], "FULL", "{name}");
-        assert_eq!(state["Catch"][0]["ErrorEquals"], json!(["States.ALL"]), "{name}");
+        assert_eq!(
+            state["Catch"][0]["ErrorEquals"],
+            json!(["States.ALL"]),
+            "{name}"
+        );
     }
 }
 
@@ -82,7 +109,11 @@ fn checks_for(seconds: u64, initial: u32) -> u64 {
 #[test]
 fn polling_a_day_long_job_stays_under_a_tenth_of_the_history_limit() {
     let checks = checks_for(24 * 3600, 30);
-    assert!(checks * EVENTS_PER_POLL < 2_500, "{checks} checks cost {} events", checks * EVENTS_PER_POLL);
+    assert!(
+        checks * EVENTS_PER_POLL < 2_500,
+        "{checks} checks cost {} events",
+        checks * EVENTS_PER_POLL
+    );
 }
 
 #[test]
@@ -90,7 +121,10 @@ fn polling_a_five_minute_job_costs_at_most_fifteen_transitions() {
     // each poll is three state transitions: Wait, CheckStatus, Choice
     let checks = checks_for(300, 30);
     assert!(checks * 3 <= 15, "{checks} checks");
-    assert_eq!((next_wait(30, 0), next_wait(30, 1), next_wait(30, 50)), (30, 45, 360));
+    assert_eq!(
+        (next_wait(30, 0), next_wait(30, 1), next_wait(30, 50)),
+        (30, 45, 360)
+    );
 }
 
 /// Runs the Lambda tasks by calling the handler functions in process.
@@ -99,15 +133,29 @@ struct Handlers<'a>(&'a World);
 impl TaskDispatcher for Handlers<'_> {
     fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn AslClock) -> TaskOutcome {
         let w = self.0;
-        let function = request.input["FunctionName"].as_str().unwrap_or_default().rsplit(':').next().unwrap_or_default().to_owned();
+        let function = request.input["FunctionName"]
+            .as_str()
+            .unwrap_or_default()
+            .rsplit(':')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
         let payload = &request.input["Payload"];
         let result: Result<Value, HandlerError> = block_on(async {
             let to_json = |v: &dyn erased::Ser| v.json();
             Ok(match function.as_str() {
-                "stepscore-register" => to_json(&stepscore_handlers::register(&w.table, &w.clock, payload).await?),
-                "stepscore-submit" => to_json(&stepscore_handlers::submit(&w.batch, &w.table, &w.clock, payload).await?),
-                "stepscore-check" => to_json(&stepscore_handlers::check(&w.batch, &w.table, &w.clock, payload).await?),
-                "stepscore-finalize" => to_json(&stepscore_handlers::finalize(&w.store, &w.table, &w.clock, payload).await?),
+                "stepscore-register" => {
+                    to_json(&stepscore_handlers::register(&w.table, &w.clock, payload).await?)
+                }
+                "stepscore-submit" => to_json(
+                    &stepscore_handlers::submit(&w.batch, &w.table, &w.clock, payload).await?,
+                ),
+                "stepscore-check" => to_json(
+                    &stepscore_handlers::check(&w.batch, &w.table, &w.clock, payload).await?,
+                ),
+                "stepscore-finalize" => to_json(
+                    &stepscore_handlers::finalize(&w.store, &w.table, &w.clock, payload).await?,
+                ),
                 other => panic!("the state machine invokes an unknown function {other}"),
             })
         });
@@ -115,7 +163,9 @@ impl TaskDispatcher for Handlers<'_> {
             Ok(v) => TaskOutcome::Succeeded(stepscore_asl::env::lambda_invoke_result(v)),
             Err(e) => TaskOutcome::Failed {
                 error: e.error_type().to_owned(),
-                cause: Some(json!({"errorType": e.error_type(), "errorMessage": e.to_string()}).to_string()),
+                cause: Some(
+                    json!({"errorType": e.error_type(), "errorMessage": e.to_string()}).to_string(),
+                ),
             },
         }
     }
@@ -137,12 +187,18 @@ const JOB: &str = "daily-0123456789abcdef";
 fn run(w: &World) -> stepscore_asl::RunResult {
     let input = json!({"job_id": JOB, "config": fixture_json("config-daily.json"), "source": "s3://acme-scoring/jobs/daily.json"});
     let clock = VirtualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap());
-    let config = ExecutionConfig { execution_name: JOB.into(), state_machine_name: "stepscore-scoring".into(), ..ExecutionConfig::default() };
+    let config = ExecutionConfig {
+        execution_name: JOB.into(),
+        state_machine_name: "stepscore-scoring".into(),
+        ..ExecutionConfig::default()
+    };
     stepscore_asl::run(&rendered(), input, config, &clock, &Handlers(w)).unwrap()
 }
 
 fn with_manifests(w: &World) {
-    let output = stepscore_core::ObjectUri::parse("s3://acme-scoring/output/daily-churn/2026-11-23/").unwrap();
+    let output =
+        stepscore_core::ObjectUri::parse("s3://acme-scoring/output/daily-churn/2026-11-23/")
+            .unwrap();
     for i in 0..3u32 {
         let m = json!({
             "version": 1, "job_id": JOB, "shard_index": i, "shard_count": 3,
@@ -150,25 +206,47 @@ fn with_manifests(w: &World) {
             "model": {"uri": "s3://acme-scoring/models/churn.model", "algorithm": "random-forest-classifier", "format_version": 1},
             "inputs": [], "output": output.join(&format!("part-{i}.csv")).to_string(), "rejects": null
         });
-        w.store.put(&output.join(&manifest_name(i)).to_string(), serde_json::to_vec(&m).unwrap());
+        w.store.put(
+            &output.join(&manifest_name(i)).to_string(),
+            serde_json::to_vec(&m).unwrap(),
+        );
     }
 }
 
 fn event_types(r: &stepscore_asl::RunResult) -> Vec<String> {
-    r.history.events.iter().map(|e| e.kind.to_string()).collect()
+    r.history
+        .events
+        .iter()
+        .map(|e| e.kind.to_string())
+        .collect()
 }
 
 #[test]
 fn a_job_that_scores_ends_succeeded_with_summed_metrics() {
     let w = World::with_data();
     with_manifests(&w);
-    w.batch.scripts.lock().unwrap().push_back(vec![view("RUNNABLE"), view("RUNNING"), view("SUCCEEDED")]);
+    w.batch.scripts.lock().unwrap().push_back(vec![
+        view("RUNNABLE"),
+        view("RUNNING"),
+        view("SUCCEEDED"),
+    ]);
     let r = run(&w);
-    assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{:?}", r.outcome);
+    assert_eq!(
+        r.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        r.outcome
+    );
     let rec = w.table.record(&JobId::parse(JOB).unwrap());
     assert_eq!(rec.status, JobStatus::Succeeded);
     assert_eq!(rec.metrics.unwrap().rows_scored, 2970);
-    assert_eq!(event_types(&r).iter().filter(|t| *t == "WaitStateEntered").count(), 3);
+    assert_eq!(
+        event_types(&r)
+            .iter()
+            .filter(|t| *t == "WaitStateEntered")
+            .count(),
+        3
+    );
 }
 
 #[test]
@@ -192,13 +270,34 @@ fn a_spot_reclaim_falls_back_to_on_demand_and_succeeds() {
     with_manifests(&w);
     let mut reclaimed = view("FAILED");
     reclaimed.status_reason = Some("Host EC2 (instance i-0abc1234) terminated.".into());
-    w.batch.scripts.lock().unwrap().extend([vec![view("RUNNING"), reclaimed], vec![view("RUNNING"), view("SUCCEEDED")]]);
+    w.batch.scripts.lock().unwrap().extend([
+        vec![view("RUNNING"), reclaimed],
+        vec![view("RUNNING"), view("SUCCEEDED")],
+    ]);
     let r = run(&w);
-    assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{:?}", r.outcome);
-    let queues: Vec<String> = w.batch.submitted.lock().unwrap().iter().map(|s| s.job_queue.clone()).collect();
-    assert_eq!(queues, ["stepscore-spot-job-queue", "stepscore-on-demand-job-queue"]);
+    assert_eq!(
+        r.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        r.outcome
+    );
+    let queues: Vec<String> = w
+        .batch
+        .submitted
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.job_queue.clone())
+        .collect();
+    assert_eq!(
+        queues,
+        ["stepscore-spot-job-queue", "stepscore-on-demand-job-queue"]
+    );
     let rec = w.table.record(&JobId::parse(JOB).unwrap());
-    assert_eq!((rec.status, rec.attempt, rec.attempts.len()), (JobStatus::Succeeded, 2, 2));
+    assert_eq!(
+        (rec.status, rec.attempt, rec.attempts.len()),
+        (JobStatus::Succeeded, 2, 2)
+    );
 }
 
 #[test]
@@ -207,22 +306,43 @@ fn a_scorer_failure_ends_failed_with_the_reason_recorded() {
     let mut failed = view("FAILED");
     failed.status_reason = Some("Essential container in task exited".into());
     failed.exit_code = Some(65);
-    w.batch.scripts.lock().unwrap().push_back(vec![view("RUNNING"), failed]);
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNING"), failed]);
     let r = run(&w);
     assert_eq!(r.outcome.status, ExecutionStatus::Failed);
     assert_eq!(r.outcome.error.as_deref(), Some("stepscore.JobFailed"));
     let rec = w.table.record(&JobId::parse(JOB).unwrap());
     assert_eq!(rec.status, JobStatus::Failed);
-    assert_eq!(rec.failure_reason.as_deref(), Some("Batch job batch-1 FAILED: Essential container in task exited: exit code 65 (bad data or model artifact)"));
-    assert_eq!(w.batch.submitted.lock().unwrap().len(), 1, "a scorer failure is not resubmitted");
+    assert_eq!(
+        rec.failure_reason.as_deref(),
+        Some(
+            "Batch job batch-1 FAILED: Essential container in task exited: exit code 65 (bad data or model artifact)"
+        )
+    );
+    assert_eq!(
+        w.batch.submitted.lock().unwrap().len(),
+        1,
+        "a scorer failure is not resubmitted"
+    );
 }
 
 #[test]
 fn a_missing_manifest_ends_the_execution_failed() {
     let w = World::with_data();
-    w.batch.scripts.lock().unwrap().push_back(vec![view("SUCCEEDED")]);
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("SUCCEEDED")]);
     let r = run(&w);
     assert_eq!(r.outcome.status, ExecutionStatus::Failed);
     let rec = w.table.record(&JobId::parse(JOB).unwrap());
-    assert!(rec.failure_reason.unwrap().contains("manifest-0.json is missing"));
+    assert!(
+        rec.failure_reason
+            .unwrap()
+            .contains("manifest-0.json is missing")
+    );
 }

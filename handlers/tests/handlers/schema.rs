@@ -7,13 +7,18 @@ use stepscore_core::config::JobConfig;
 use crate::fakes::*;
 
 fn schema() -> Value {
-    let path = format!("{}/../schemas/job-config.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../schemas/job-config.schema.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
 }
 
 /// The canonical form of the minimal config: every field core knows, defaults written out.
 fn canonical_minimal() -> Value {
-    JobConfig::from_slice(&fixture("config-minimal.json"), "config-minimal.json").unwrap().to_json()
+    JobConfig::from_slice(&fixture("config-minimal.json"), "config-minimal.json")
+        .unwrap()
+        .to_json()
 }
 
 #[test]
@@ -33,17 +38,36 @@ fn properties_are_cores_fields_with_its_defaults() {
 #[test]
 fn example_configs_validate_and_broken_ones_do_not() {
     let validator = jsonschema::draft202012::new(&schema()).unwrap();
-    let check = |v: &Value| validator.iter_errors(v).map(|e| e.to_string()).collect::<Vec<_>>();
-    for example in [fixture_json("config-daily.json"), fixture_json("config-minimal.json"), fixture_json("register-console.json")["input"].clone(), canonical_minimal()] {
+    let check = |v: &Value| {
+        validator
+            .iter_errors(v)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    };
+    for example in [
+        fixture_json("config-daily.json"),
+        fixture_json("config-minimal.json"),
+        fixture_json("register-console.json")["input"].clone(),
+        canonical_minimal(),
+    ] {
         assert_eq!(check(&example), Vec::<String>::new(), "{example}");
         // and core agrees
         JobConfig::from_value(&example, "example").unwrap();
     }
     let minimal = fixture_json("config-minimal.json");
-    for (field, value) in [("shard", json!(2)), ("shards", json!(0)), ("capacity", json!("cheap")), ("model", json!("s3://acme-scoring/models/")), ("tags", json!({"team": 1}))] {
+    for (field, value) in [
+        ("shard", json!(2)),
+        ("shards", json!(0)),
+        ("capacity", json!("cheap")),
+        ("model", json!("s3://acme-scoring/models/")),
+        ("tags", json!({"team": 1})),
+    ] {
         let mut bad = minimal.clone();
         bad[field] = value;
         assert!(!check(&bad).is_empty(), "{field}: {bad}");
-        assert!(JobConfig::from_value(&bad, "example").is_err(), "core accepts {field}");
+        assert!(
+            JobConfig::from_value(&bad, "example").is_err(),
+            "core accepts {field}"
+        );
     }
 }

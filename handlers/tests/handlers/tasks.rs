@@ -40,7 +40,10 @@ fn register_accepts_a_bare_config_started_from_the_console() {
     assert_eq!(job.job_id, JobId::for_name("adhoc", "3f1c2a9e-console-run"));
     assert_eq!(job.queue_kind, QueueKind::OnDemand);
     let rec = w.table.record(&job.job_id);
-    assert_eq!(rec.execution_arn.as_deref(), input["execution_arn"].as_str());
+    assert_eq!(
+        rec.execution_arn.as_deref(),
+        input["execution_arn"].as_str()
+    );
     // registering again (a retried task) is harmless
     assert_eq!(block_on(register(&w.table, &w.clock, &input)).unwrap(), job);
     assert_eq!(w.table.all().len(), 1);
@@ -65,22 +68,43 @@ fn submit_sends_one_array_job_with_the_config_as_environment() {
     let req = w.batch.submitted.lock().unwrap()[0].clone();
     assert_eq!(req.job_queue, "stepscore-spot");
     assert_eq!(req.array_size, Some(3));
-    assert_eq!((req.vcpus, req.memory_mib, req.timeout_seconds), (2, 4096, 7200));
+    assert_eq!(
+        (req.vcpus, req.memory_mib, req.timeout_seconds),
+        (2, 4096, 7200)
+    );
     assert_eq!(req.environment["STEPSCORE_ID_COLUMNS"], "customer_id");
     assert_eq!(req.environment["STEPSCORE_SHARDS"], "3");
     assert_eq!(req.environment["STEPSCORE_ON_BAD_ROW"], "skip");
-    assert_eq!(req.environment["STEPSCORE_OUTPUT"], "s3://acme-scoring/output/daily-churn/2026-11-23/");
+    assert_eq!(
+        req.environment["STEPSCORE_OUTPUT"],
+        "s3://acme-scoring/output/daily-churn/2026-11-23/"
+    );
     assert_eq!(req.tags["team"], "growth");
-    assert_eq!(req.retry_strategy, stepscore_core::batch::RetryStrategy::scoring());
-    assert_eq!((job.attempt, job.batch_job_id.as_deref()), (1, Some("batch-1")));
+    assert_eq!(
+        req.retry_strategy,
+        stepscore_core::batch::RetryStrategy::scoring()
+    );
+    assert_eq!(
+        (job.attempt, job.batch_job_id.as_deref()),
+        (1, Some("batch-1"))
+    );
     let rec = w.table.record(&job.job_id);
-    assert_eq!((rec.status, rec.attempt, rec.attempts.len()), (JobStatus::Submitted, 1, 1));
+    assert_eq!(
+        (rec.status, rec.attempt, rec.attempts.len()),
+        (JobStatus::Submitted, 1, 1)
+    );
 
     // the fallback goes to the on-demand queue as attempt 2
     let again = submitted(&w, &job, true);
-    assert_eq!(w.batch.submitted.lock().unwrap()[1].job_queue, "stepscore-on-demand");
+    assert_eq!(
+        w.batch.submitted.lock().unwrap()[1].job_queue,
+        "stepscore-on-demand"
+    );
     assert_eq!((again.attempt, again.queue_kind), (2, QueueKind::OnDemand));
-    assert_eq!(w.table.record(&job.job_id).attempts[1].queue, "stepscore-on-demand");
+    assert_eq!(
+        w.table.record(&job.job_id).attempts[1].queue,
+        "stepscore-on-demand"
+    );
 }
 
 #[test]
@@ -88,7 +112,11 @@ fn check_moves_the_record_forward_only_and_never_to_an_end() {
     let w = World::with_data();
     let mut reclaimed = view("FAILED");
     reclaimed.status_reason = Some("Host EC2 (instance i-0abc) terminated.".into());
-    w.batch.scripts.lock().unwrap().push_back(vec![view("RUNNING"), view("RUNNABLE"), reclaimed]);
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNING"), view("RUNNABLE"), reclaimed]);
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
     let mut job = job;
     let mut seen = Vec::new();
@@ -101,7 +129,10 @@ fn check_moves_the_record_forward_only_and_never_to_an_end() {
     let statuses: Vec<_> = seen.iter().map(|s| s.0).collect();
     assert_eq!(statuses, vec![JobStatus::Running; 3]);
     let last = &seen[2].1;
-    assert!(last.done && last.failed && last.reclaimed && last.fallback, "{last:?}");
+    assert!(
+        last.done && last.failed && last.reclaimed && last.fallback,
+        "{last:?}"
+    );
     assert_eq!(job.poll.checks, 3);
     assert_eq!(job.poll.wait_seconds, 101);
 }
@@ -125,7 +156,11 @@ fn manifest(job: &Job, i: u32, rows: u64, rejected: u64, secs: f64) -> Vec<u8> {
         rows_scored: rows,
         rows_rejected: rejected,
         duration_seconds: secs,
-        model: ModelIdentity { uri: job.config.model.to_string(), algorithm: "random-forest-classifier".into(), format_version: 1 },
+        model: ModelIdentity {
+            uri: job.config.model.to_string(),
+            algorithm: "random-forest-classifier".into(),
+            format_version: 1,
+        },
         inputs: vec![],
         output: job.config.output.join(&format!("part-{i}.csv")).to_string(),
         rejects: None,
@@ -133,12 +168,23 @@ fn manifest(job: &Job, i: u32, rows: u64, rejected: u64, secs: f64) -> Vec<u8> {
     .unwrap()
 }
 
-fn finalized(w: &World, job: &Job, outcome: &str, extra: Value) -> stepscore_handlers::tasks::FinalizeOutput {
+fn finalized(
+    w: &World,
+    job: &Job,
+    outcome: &str,
+    extra: Value,
+) -> stepscore_handlers::tasks::FinalizeOutput {
     let mut state = json!({"job": job});
     if let Value::Object(m) = extra {
         state.as_object_mut().unwrap().extend(m);
     }
-    block_on(finalize(&w.store, &w.table, &w.clock, &json!({"outcome": outcome, "state": state}))).unwrap()
+    block_on(finalize(
+        &w.store,
+        &w.table,
+        &w.clock,
+        &json!({"outcome": outcome, "state": state}),
+    ))
+    .unwrap()
 }
 
 #[test]
@@ -146,17 +192,31 @@ fn finalize_sums_the_manifests_of_every_shard() {
     let w = World::with_data();
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
     for (i, rows, rej, secs) in [(0, 100, 1, 3.5), (1, 200, 0, 7.25), (2, 50, 4, 1.0)] {
-        w.store.put(&job.config.output.join(&manifest_name(i)).to_string(), manifest(&job, i, rows, rej, secs));
+        w.store.put(
+            &job.config.output.join(&manifest_name(i)).to_string(),
+            manifest(&job, i, rows, rej, secs),
+        );
     }
     let out = finalized(&w, &job, "SUCCEEDED", json!({}));
     assert_eq!(out.status, JobStatus::Succeeded);
     let m = out.metrics.unwrap();
-    assert_eq!((m.rows_read, m.rows_scored, m.rows_rejected, m.parts), (355, 350, 5, 3));
+    assert_eq!(
+        (m.rows_read, m.rows_scored, m.rows_rejected, m.parts),
+        (355, 350, 5, 3)
+    );
     assert_eq!(m.duration_seconds, 7.25);
-    assert_eq!(w.table.record(&job.job_id).metrics.unwrap().rows_scored, 350);
+    assert_eq!(
+        w.table.record(&job.job_id).metrics.unwrap().rows_scored,
+        350
+    );
 
     // a late FAILED cannot overwrite the outcome
-    let late = finalized(&w, &job, "FAILED", json!({"error": {"Error": "States.Timeout", "Cause": ""}}));
+    let late = finalized(
+        &w,
+        &job,
+        "FAILED",
+        json!({"error": {"Error": "States.Timeout", "Cause": ""}}),
+    );
     assert_eq!(late.status, JobStatus::Succeeded);
     assert_eq!(w.table.record(&job.job_id).status, JobStatus::Succeeded);
 }
@@ -165,26 +225,55 @@ fn finalize_sums_the_manifests_of_every_shard() {
 fn a_missing_manifest_fails_the_job_naming_it() {
     let w = World::with_data();
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
-    w.store.put(&job.config.output.join("manifest-0.json").to_string(), manifest(&job, 0, 1, 0, 1.0));
-    w.store.put(&job.config.output.join("manifest-2.json").to_string(), b"{\"version\":".to_vec());
+    w.store.put(
+        &job.config.output.join("manifest-0.json").to_string(),
+        manifest(&job, 0, 1, 0, 1.0),
+    );
+    w.store.put(
+        &job.config.output.join("manifest-2.json").to_string(),
+        b"{\"version\":".to_vec(),
+    );
     let out = finalized(&w, &job, "SUCCEEDED", json!({}));
     assert_eq!(out.status, JobStatus::Failed);
-    assert_eq!(out.reason.as_deref(), Some("manifest s3://acme-scoring/output/daily-churn/2026-11-23/manifest-1.json is missing: shard 1 did not finish writing its output"));
+    assert_eq!(
+        out.reason.as_deref(),
+        Some(
+            "manifest s3://acme-scoring/output/daily-churn/2026-11-23/manifest-1.json is missing: shard 1 did not finish writing its output"
+        )
+    );
 }
 
 #[test]
 fn finalize_failed_explains_the_batch_failure_or_the_caught_error() {
     let w = World::with_data();
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
-    let out = finalized(&w, &job, "FAILED", json!({"check": {
+    let out = finalized(
+        &w,
+        &job,
+        "FAILED",
+        json!({"check": {
         "status": "FAILED", "reason": "Essential container in task exited", "exit_code": 65, "container_reason": null,
-        "reclaimed": false, "done": true, "failed": true, "fallback": false, "array": null}}));
-    assert_eq!(out.reason.as_deref(), Some("Batch job batch-1 FAILED: Essential container in task exited: exit code 65 (bad data or model artifact)"));
+        "reclaimed": false, "done": true, "failed": true, "fallback": false, "array": null}}),
+    );
+    assert_eq!(
+        out.reason.as_deref(),
+        Some(
+            "Batch job batch-1 FAILED: Essential container in task exited: exit code 65 (bad data or model artifact)"
+        )
+    );
 
     let w = World::with_data();
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
     let cause = json!({"errorType": "stepscore.Internal", "errorMessage": "Batch refused the request: no such queue"}).to_string();
-    let out = finalized(&w, &job, "FAILED", json!({"error": {"Error": "stepscore.Internal", "Cause": cause}}));
-    assert_eq!(out.reason.as_deref(), Some("stepscore.Internal: Batch refused the request: no such queue"));
+    let out = finalized(
+        &w,
+        &job,
+        "FAILED",
+        json!({"error": {"Error": "stepscore.Internal", "Cause": cause}}),
+    );
+    assert_eq!(
+        out.reason.as_deref(),
+        Some("stepscore.Internal: Batch refused the request: no such queue")
+    );
     assert_eq!(w.table.record(&job.job_id).status, JobStatus::Failed);
 }

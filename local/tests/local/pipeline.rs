@@ -168,22 +168,38 @@ async fn a_failing_scoring_job_fails_the_record_with_the_scorers_reason_once() {
     server.shutdown();
 }
 
-/// A scorer that writes what the real one writes (a part and the manifest finalize reads) into
-/// the bucket folder, after `SCORE_SECONDS`.
+/// A scorer that writes what the real one writes for its shard (a part and the manifest finalize
+/// reads) into the bucket folder, after a second; with `FAIL_SHARD` set, that shard fails at once
+/// like the real scorer on bad data instead.
 const WRITING_SCORER: &str = r#"#!/bin/sh
-echo "scoring $STEPSCORE_INPUT on $AWS_BATCH_JQ_NAME, attempt $AWS_BATCH_JOB_ATTEMPT" >&2
+i=${AWS_BATCH_JOB_ARRAY_INDEX:-0}
+echo "scoring shard $i of $STEPSCORE_INPUT on $AWS_BATCH_JQ_NAME, attempt $AWS_BATCH_JOB_ATTEMPT" >&2
+if [ "$i" = "${FAIL_SHARD:-}" ]; then
+  echo "s3://data-1/in/a.csv line 3: column 'x' value 'abc' is not a number" >&2
+  exit 65
+fi
 sleep 1
 out="$STEPSCORE_LOCAL_S3_ROOT/${STEPSCORE_OUTPUT#s3://}"
 mkdir -p "$out"
-printf 'id,score\n1,0.25\n2,0.75\n' > "$out/part-0.csv"
-cat > "$out/manifest-0.json" <<JSON
-{"version": 1, "job_id": "$STEPSCORE_JOB_ID", "shard_index": 0, "shard_count": 1, "rows_read": 2, "rows_scored": 2, "rows_rejected": 0, "duration_seconds": 1.0,
- "model": {"uri": "$STEPSCORE_MODEL", "algorithm": "test", "format_version": 1}, "inputs": [], "output": "${STEPSCORE_OUTPUT}part-0.csv", "rejects": null}
+printf 'id,score\n%s1,0.25\n%s2,0.75\n' "$i" "$i" > "$out/part-$i.csv"
+cat > "$out/manifest-$i.json" <<JSON
+{"version": 1, "job_id": "$STEPSCORE_JOB_ID", "shard_index": $i, "shard_count": $STEPSCORE_SHARDS, "rows_read": 2, "rows_scored": 2, "rows_rejected": 0, "duration_seconds": 1.0,
+ "model": {"uri": "$STEPSCORE_MODEL", "algorithm": "test", "format_version": 1}, "inputs": [], "output": "${STEPSCORE_OUTPUT}part-$i.csv", "rejects": null}
 JSON
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
+/// A `spot-then-on-demand` job of `shards` shards through the pipeline while every spot attempt
+/// is reclaimed mid-run, as when spot capacity keeps going away; `environment` goes to the
+/// scorer. Returns the finished record, the runtime and its state directory.
+async fn run_on_reclaimed_spot(
+    name: &str,
+    shards: u32,
+    environment: &[(&str, &str)],
+) -> (
+    stepscore_core::record::JobRecord,
+    LocalRuntime,
+    tempfile::TempDir,
+) {
     let d = tempfile::tempdir().unwrap();
     use std::os::unix::fs::PermissionsExt;
     let path = d.path().join("scorer.sh");
@@ -191,25 +207,31 @@ async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut cfg = RuntimeConfig::new(d.path(), pipeline::STATE_MACHINE_TEMPLATE, path);
     cfg.time_scale = 100.0;
-    // every spot attempt is reclaimed mid-run, as when spot capacity keeps going away
     cfg.batch.spot_reclaim = Some(stepscore_local::batch::SpotReclaim {
         after_seconds: 0.3,
-        times: 100,
+        times: 1000,
         when_output_contains: None,
     });
+    cfg.batch.environment.extend(
+        environment
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
     let rt = LocalRuntime::open(cfg).unwrap();
     pipeline::register_pipeline_functions(&rt);
     seed(&rt).await;
     let server = rt.serve().unwrap();
-    let mut c: serde_json::Value = serde_json::from_slice(&config("spotty")).unwrap();
+    let mut c: serde_json::Value = serde_json::from_slice(&config(name)).unwrap();
     c["capacity"] = json!("spot-then-on-demand");
+    c["shards"] = json!(shards);
     rt.drop_config(
-        &uri("s3://data-1/jobs/spotty.json"),
+        &uri(&format!("s3://data-1/jobs/{name}.json")),
         serde_json::to_vec(&c).unwrap(),
     )
     .await
     .unwrap();
     server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    server.shutdown();
     let jobs = rt
         .jobs(&ListFilter {
             status: None,
@@ -217,7 +239,13 @@ async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
         })
         .await
         .unwrap();
-    let job = &jobs[0];
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    (jobs[0].clone(), rt, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
+    let (job, rt, d) = run_on_reclaimed_spot("spotty", 1, &[]).await;
     assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
     let queues: Vec<&str> = job.attempts.iter().map(|a| a.queue.as_str()).collect();
     assert_eq!(queues, ["stepscore-spot", "stepscore-on-demand"]);
@@ -225,7 +253,7 @@ async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
     // the spot attempts were killed before writing: the output holds each row once
     let part =
         std::fs::read_to_string(d.path().join("buckets/data-1/out/spotty/part-0.csv")).unwrap();
-    assert_eq!(part, "id,score\n1,0.25\n2,0.75\n");
+    assert_eq!(part, "id,score\n01,0.25\n02,0.75\n");
     let spot = rt
         .batch()
         .job(&job.attempts[0].batch_job_id)
@@ -237,5 +265,48 @@ async fn a_spot_reclaim_mid_job_finishes_on_demand_with_complete_output() {
             .unwrap()
             .starts_with("Host EC2 (instance i-")
     );
-    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sharded_job_whose_spot_children_are_reclaimed_finishes_on_demand() {
+    let (job, rt, d) = run_on_reclaimed_spot("spotty-array", 3, &[]).await;
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    let queues: Vec<&str> = job.attempts.iter().map(|a| a.queue.as_str()).collect();
+    assert_eq!(queues, ["stepscore-spot", "stepscore-on-demand"]);
+    assert_eq!(job.metrics.as_ref().map(|m| m.rows_scored), Some(6));
+    for i in 0..3 {
+        let part = std::fs::read_to_string(
+            d.path()
+                .join(format!("buckets/data-1/out/spotty-array/part-{i}.csv")),
+        )
+        .unwrap();
+        assert_eq!(part, format!("id,score\n{i}1,0.25\n{i}2,0.75\n"));
+    }
+    // the spot parent says only that a child failed; its children say why
+    let spot = rt
+        .batch()
+        .job(&job.attempts[0].batch_job_id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        spot.status_reason.as_deref(),
+        Some("Array Child Job failed")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sharded_job_with_a_shard_failing_on_its_input_is_not_rerun_on_demand() {
+    let (job, _rt, _d) = run_on_reclaimed_spot("bad-shard", 3, &[("FAIL_SHARD", "1")]).await;
+    assert_eq!(job.status, JobStatus::Failed, "{job:?}");
+    assert_eq!(
+        job.attempts.len(),
+        1,
+        "bad input is not retried on demand: {job:?}"
+    );
+    let reason = job.failure_reason.unwrap();
+    assert!(
+        reason.contains("Array Child Job failed: 3 of 3 array children failed; child 1: ")
+            && reason.contains("exit code 65"),
+        "{reason}"
+    );
 }
