@@ -9,7 +9,7 @@
 
 use std::io::Read;
 
-use memchr::{memchr, memchr_iter, memrchr};
+use memchr::{memchr, memrchr};
 
 /// Size of the chunks the input is cut into (aligned to record ends).
 pub const CHUNK_BYTES: usize = 1 << 20;
@@ -125,15 +125,45 @@ impl ColumnPlan {
         if memchr(b'"', record).is_some() || self.n_ids > id_fields.len() {
             return self.parse_quoted(record, features, ids);
         }
+        // One pass: a feature field is parsed where it starts and, when the number ends at a
+        // comma or the record's end, the comma search is skipped. Anything else (spaces, text,
+        // inf) goes through `take_field` on the whole field, which gives the same value or the
+        // same fault.
         let mut start = 0;
         let mut col = 0;
-        let ends = memchr_iter(b',', record).chain(std::iter::once(record.len()));
-        for end in ends {
+        loop {
+            let rest = &record[start..];
+            let mut end = None;
             if col < self.n_cols {
-                self.take_field(col, &record[start..end], features, &mut id_fields)?;
+                let f = self.feature_of[col];
+                if f != NONE
+                    && let Ok((v, used)) = fast_float2::parse_partial::<f64, _>(rest)
+                    && v.is_finite()
+                    && rest.get(used).is_none_or(|&b| b == b',')
+                {
+                    features[f as usize] = v;
+                    let i = self.id_of[col];
+                    if i != NONE {
+                        id_fields[i as usize] = &rest[..used];
+                    }
+                    end = Some(start + used);
+                }
+            }
+            let end = match end {
+                Some(e) => e,
+                None => {
+                    let e = memchr(b',', rest).map_or(record.len(), |i| start + i);
+                    if col < self.n_cols {
+                        self.take_field(col, &record[start..e], features, &mut id_fields)?;
+                    }
+                    e
+                }
+            };
+            col += 1;
+            if end == record.len() {
+                break;
             }
             start = end + 1;
-            col += 1;
         }
         if col != self.n_cols {
             return Err(self.ragged(col));

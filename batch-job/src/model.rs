@@ -74,6 +74,14 @@ impl Model {
         self.header.features.len()
     }
 
+    /// For a voting forest or tree, its number of trees (see [`CompiledKernel::vote_trees`]).
+    pub fn vote_trees(&self) -> Option<usize> {
+        match &self.predictor {
+            Predictor::Kernel(k) => k.vote_trees(),
+            Predictor::Knn(_) => None,
+        }
+    }
+
     /// Scores `x` (row-major, [`n_features`](Self::n_features) per row), appending to `out`.
     pub fn predict(&self, x: &[f64], out: &mut Predictions) -> Result<(), String> {
         match &self.predictor {

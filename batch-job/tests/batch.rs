@@ -50,6 +50,11 @@ fn params() -> HyperParams {
 
 /// Trains `algorithm`; regressors predict feature f0 from the others.
 fn trained(data: &Dataset, algorithm: Algorithm) -> (Trained, Dataset) {
+    trained_with(data, algorithm, &params())
+}
+
+/// [`trained`] with other hyper-parameters.
+fn trained_with(data: &Dataset, algorithm: Algorithm, params: &HyperParams) -> (Trained, Dataset) {
     let data = match algorithm.task() {
         artifact::Task::Classification => data.clone(),
         artifact::Task::Regression => {
@@ -66,7 +71,7 @@ fn trained(data: &Dataset, algorithm: Algorithm) -> (Trained, Dataset) {
             d
         }
     };
-    let t = train::train_dataset(&data, "train.csv", "label", algorithm, 0.25, &params()).unwrap();
+    let t = train::train_dataset(&data, "train.csv", "label", algorithm, 0.25, params).unwrap();
     (t, data)
 }
 
@@ -144,6 +149,44 @@ mod artifacts {
                 }
                 artifact::Task::Regression => {
                     assert!(m.rmse.is_some() && m.r2.is_some(), "{algorithm:?} {m:?}")
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_trees_and_forests_score_like_smartcore_on_every_row() {
+        // depth 10 is the benchmark's forest (the lock-step perfect layout); unlimited depth
+        // grows trees past the perfect layout's limit (the pointer walk)
+        let dir = tempfile::tempdir().unwrap();
+        let base = dataset(dir.path(), 1500);
+        for max_depth in [Some(10), None] {
+            for algorithm in [
+                Algorithm::RandomForestClassifier,
+                Algorithm::DecisionTreeClassifier,
+                Algorithm::RandomForestRegressor,
+                Algorithm::DecisionTreeRegressor,
+            ] {
+                let params = HyperParams {
+                    max_depth,
+                    ..params()
+                };
+                let (t, d) = trained_with(&base, algorithm, &params);
+                let model = Model::from_slice(&t.artifact_json().unwrap(), "m.json").unwrap();
+                let nf = d.features.len();
+                let mut preds = Predictions::default();
+                model.predict(&d.x, &mut preds).unwrap();
+                let reference = t.fitted.smartcore_predict(&d.x, nf).unwrap();
+                assert_eq!(reference.len(), 1500);
+                for (row, want) in reference.iter().enumerate() {
+                    let got = match algorithm.task() {
+                        artifact::Task::Classification => f64::from(preds.class[row]),
+                        artifact::Task::Regression => preds.value[row],
+                    };
+                    assert!(
+                        (got - want).abs() <= 1e-9 * want.abs().max(1.0),
+                        "{algorithm:?} depth {max_depth:?} row {row}: kernel {got}, smartcore {want}"
+                    );
                 }
             }
         }
