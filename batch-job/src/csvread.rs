@@ -9,7 +9,7 @@
 
 use std::io::Read;
 
-use memchr::{memchr, memrchr};
+use memchr::{memchr, memchr_iter, memrchr};
 
 /// Size of the chunks the input is cut into (aligned to record ends).
 pub const CHUNK_BYTES: usize = 1 << 20;
@@ -359,6 +359,38 @@ fn last_record_end(buf: &[u8]) -> Option<usize> {
     last
 }
 
+/// The end of the record of `buf` (which starts at a record start) that holds byte `at`, or
+/// `None` when that record runs past the buffer.
+fn end_of_record_covering(buf: &[u8], at: usize) -> Option<usize> {
+    if memchr(b'"', buf).is_none() {
+        return memchr(b'\n', &buf[at..]).map(|i| at + i + 1);
+    }
+    let mut pos = 0;
+    loop {
+        let end = quoted_record_end(buf, pos)?;
+        if end > at {
+            return Some(end);
+        }
+        pos = end;
+    }
+}
+
+/// Counts the `"` bytes `reader` yields: their parity at a byte offset says whether that
+/// offset lies inside a quoted field, which is what a byte-range shard needs to find its first
+/// record start when quoted fields may hold newlines.
+pub fn count_quotes(mut reader: impl Read) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; CHUNK_BYTES];
+    let mut quotes = 0u64;
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => return Ok(quotes),
+            Ok(n) => quotes += memchr_iter(b'"', &buf[..n]).count() as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// A piece of input made of whole records.
 #[derive(Debug)]
 pub struct Chunk {
@@ -404,13 +436,31 @@ impl<R: Read> Chunker<R> {
         }
     }
 
-    /// Discards bytes up to and including the first `\n`: the reader starts one byte before a
-    /// shard's range, so a shard whose range starts mid-line skips to the next line start.
-    pub fn skip_partial_line(&mut self) -> Result<(), ChunkError> {
+    /// Discards bytes up to the first record start: the first `\n` read outside quotes, given
+    /// whether the reader starts inside a quoted field (`in_quotes`, from
+    /// [`count_quotes`] over the bytes before it). A shard's reader starts one byte before its
+    /// range, so a record starting exactly at the range start is kept.
+    pub fn skip_to_record_start(&mut self, mut in_quotes: bool) -> Result<(), ChunkError> {
         loop {
-            if let Some(i) = memchr(b'\n', &self.buf) {
-                self.consume(i + 1);
-                return Ok(());
+            let mut i = 0;
+            while i < self.buf.len() {
+                let rest = &self.buf[i..];
+                let hit = if in_quotes {
+                    memchr(b'"', rest)
+                } else {
+                    memchr::memchr2(b'"', b'\n', rest)
+                };
+                let Some(hit) = hit else {
+                    break;
+                };
+                i += hit;
+                if self.buf[i] == b'"' {
+                    in_quotes = !in_quotes;
+                } else {
+                    self.consume(i + 1);
+                    return Ok(());
+                }
+                i += 1;
             }
             let n = self.buf.len();
             self.consume(n);
@@ -467,11 +517,11 @@ impl<R: Read> Chunker<R> {
                     self.done = true;
                     return Ok(None);
                 }
-                // byte-range shards own physical lines that start before the limit
+                // byte-range shards own the records that start before the limit
                 let rel = (limit - self.offset) as usize;
                 if rel <= self.buf.len() {
-                    let owned_end = match memchr(b'\n', &self.buf[rel - 1..]) {
-                        Some(q) => Some(rel + q),
+                    let owned_end = match end_of_record_covering(&self.buf, rel - 1) {
+                        Some(end) => Some(end),
                         None if self.eof => Some(self.buf.len()),
                         None => None,
                     };

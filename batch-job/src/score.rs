@@ -61,12 +61,13 @@ pub struct ScoreJob {
 pub struct Piece {
     /// The input.
     pub input: InputObject,
-    /// The byte range `[start, end)` this shard owns lines starting in, when split by range.
+    /// The byte range `[start, end)` this shard owns records starting in, when split by range.
     pub range: Option<(u64, u64)>,
 }
 
 /// The pieces shard `shard` scores: with several inputs, input i (in sorted order) goes to
-/// shard i mod n; one input is split into n byte ranges.
+/// shard i mod n; one input is split into n byte ranges, each owning the records (not lines:
+/// a quoted field may hold newlines) that start in it.
 pub fn plan_shard(inputs: &[InputObject], shard: Shard) -> Vec<Piece> {
     let n = u64::from(shard.count.max(1));
     let i = u64::from(shard.index);
@@ -397,9 +398,15 @@ fn score_piece(
         (chunker, Some(1 + header_lines.max(1)))
     } else {
         drop(chunker);
-        // start one byte early: if that byte is a newline, the line at `start` is ours
+        // A quoted field may hold newlines, so a line start is not necessarily a record start:
+        // the quote parity of everything before the range says whether it begins inside quotes.
+        // This reads the prefix once more (at memchr speed, or as one more ranged GET on S3);
+        // every shard then agrees with the unsharded run on where records begin.
+        let quotes = csvread::count_quotes(storage.open(loc, Some(0..start - 1))?)
+            .map_err(|e| chunk_error(loc, 0, ChunkError::Io(e)))?;
+        // start one byte early: if that byte ends a record, the record at `start` is ours
         let mut c = Chunker::new(storage.open(loc, Some(start - 1..size))?, start - 1, limit);
-        c.skip_partial_line()
+        c.skip_to_record_start(quotes % 2 == 1)
             .map_err(|e| chunk_error(loc, start, e))?;
         (c, None)
     };

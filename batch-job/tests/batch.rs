@@ -480,6 +480,58 @@ mod sharding {
             prop_assert_eq!(sharded, whole);
         }
     }
+
+    /// The bench data with every other id turned into a quoted field holding newlines, a comma
+    /// and doubled quotes (long enough that byte-range boundaries land inside them), and every
+    /// third row's quoted id breaking its line with CRLF when `crlf`.
+    fn multiline_ids_csv(rows: u64, crlf: bool) -> String {
+        let csv = bench_csv(rows, 9);
+        let mut out = String::new();
+        for (i, line) in csv.lines().enumerate() {
+            let (id, rest) = line.split_once(',').unwrap();
+            if i > 0 && i % 2 == 0 {
+                let nl = if crlf && i % 3 == 0 { "\r\n" } else { "\n" };
+                out.push_str(&format!(
+                    "\"row {id}{nl}a second line, with a comma{nl}and a \"\"quoted\"\" word\",{rest}"
+                ));
+            } else {
+                out.push_str(line);
+            }
+            out.push_str(if crlf { "\r\n" } else { "\n" });
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(8))]
+        #[test]
+        fn byte_range_shards_of_multiline_quoted_rows_concatenate_to_the_unsharded_rows(rows in 0u64..80, n in 2u32..13, crlf: bool) {
+            let dir = tempfile::tempdir().unwrap();
+            let model = logistic_model(dir.path());
+            let input = write(dir.path(), "quoted.csv", multiline_ids_csv(rows, crlf));
+            let whole = run_sharded(dir.path(), &model, &input, 1, "one");
+            let sharded = run_sharded(dir.path(), &model, &input, n, "many");
+            prop_assert_eq!(sharded, whole);
+        }
+    }
+
+    /// Regression: byte ranges were aligned to physical line starts, so a shard boundary inside
+    /// a quoted field cut the record in two (one half scored twice or a row lost).
+    #[test]
+    fn byte_range_shards_never_cut_a_quoted_field_holding_newlines() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = logistic_model(dir.path());
+        for crlf in [false, true] {
+            let input = write(dir.path(), "quoted.csv", multiline_ids_csv(60, crlf));
+            let whole = run_sharded(dir.path(), &model, &input, 1, "one");
+            assert_eq!(whole.iter().filter(|l| l.starts_with("\"row ")).count(), 30);
+            for n in [2, 3, 5, 7, 11, 16, 29] {
+                let out = format!("many-{crlf}-{n}");
+                let sharded = run_sharded(dir.path(), &model, &input, n, &out);
+                assert_eq!(sharded, whole, "{n} shards, crlf {crlf}");
+            }
+        }
+    }
 }
 
 mod binary {
