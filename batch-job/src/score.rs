@@ -529,9 +529,13 @@ struct ChunkOut {
 
 fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
     let nf = ctx.plan.n_features;
-    let mut x: Vec<f64> = Vec::with_capacity(nf * 4096);
+    // sized from the line count so the feature matrix never reallocates (copying it), but no
+    // larger than rows of at least 2 bytes per feature could fill (a chunk of blank lines)
+    let lines = memchr::memchr_iter(b'\n', &chunk.data).count() + 1;
+    let lines = lines.min(chunk.data.len() / (2 * nf).max(1) + 1);
+    let mut x: Vec<f64> = Vec::with_capacity(nf * lines);
     let mut ids: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut id_ends: Vec<usize> = Vec::with_capacity(4096);
+    let mut id_ends: Vec<usize> = Vec::with_capacity(lines);
     let mut feats = vec![0.0f64; nf];
     let mut result = ChunkOut {
         out: Vec::new(),
