@@ -330,7 +330,8 @@ fn parse_plain_decimal(b: &[u8]) -> Option<(f64, usize)> {
         return None;
     }
     let v = m as f64 / POW10_F64[frac];
-    Some((if neg { -v } else { v }, i))
+    // v >= +0, so setting the sign bit is negation, without a branch on a random sign
+    Some((f64::from_bits(v.to_bits() | (u64::from(neg) << 63)), i))
 }
 
 const POW10_U64: [u64; 9] = [

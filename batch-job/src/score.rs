@@ -1,15 +1,14 @@
 //! Scoring: stream the input in chunks, score chunks in parallel, write them in order.
 //!
-//! A reader thread cuts the input into ~1 MiB chunks of whole records and hands them over a
-//! bounded channel; the main thread takes a batch of chunks, scores them on the rayon pool
-//! (parse, predict, format) and writes the results in input order. Memory stays bounded by the
-//! channel and batch sizes, whatever the input size.
+//! A reader thread cuts the input into ~1 MiB chunks of whole records; one worker thread per
+//! core takes the next chunk and scores it (parse, predict, format); the calling thread writes
+//! the results in input order. Memory stays bounded by the number of chunks in flight, whatever
+//! the input size.
 
 use std::io::Write;
 use std::sync::mpsc::sync_channel;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use stepscore_core::config::BadRowPolicy;
 use stepscore_core::manifest::{
     InputIdentity, MANIFEST_VERSION, ModelIdentity, ScoringManifest, manifest_name, part_name,
@@ -634,62 +633,82 @@ enum OrderedError {
     Other(Error),
 }
 
-/// Chunks scored per parallel batch: enough to keep every core busy while the reader refills.
-fn batch_size() -> usize {
-    rayon::current_num_threads().max(1) * 2
-}
-
+/// Scores the chunker's chunks on one worker thread per core and hands them to `write` in input
+/// order. A chunk goes to whichever worker is free (no batch barrier where fast workers wait for
+/// slow ones); the reader may run at most `window` chunks ahead of the writer, which bounds
+/// memory whatever the input size.
 fn run_ordered<R: std::io::Read + Send>(
     mut chunker: Chunker<R>,
     ctx: &ChunkContext<'_>,
     mut write: impl FnMut(&Chunk, &ChunkOut) -> Result<(), Error>,
 ) -> Result<(), OrderedError> {
-    let batch = batch_size();
+    type Read = Result<Chunk, (u64, ChunkError)>;
+    type Scored = Result<(Chunk, ChunkOut), (u64, ChunkError)>;
+    let workers = rayon::current_num_threads().max(1);
+    let window = workers * 3;
     std::thread::scope(|s| {
-        let (tx, rx) = sync_channel::<Result<Chunk, (u64, ChunkError)>>(batch);
+        // Channel capacities equal the window, and at most `window` chunks are out at once, so
+        // no send below ever blocks; each thread stops when its peer's end is dropped.
+        let (work_tx, work_rx) = sync_channel::<(u64, Read)>(window);
+        let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+        let (done_tx, done_rx) = sync_channel::<(u64, Scored)>(window);
+        let (token_tx, token_rx) = sync_channel::<()>(window);
+        for _ in 0..window {
+            let _ = token_tx.send(());
+        }
         s.spawn(move || {
-            loop {
-                let next = chunker.next_chunk();
-                let stop = !matches!(next, Ok(Some(_)));
-                let item = match next {
-                    Ok(Some(c)) => Ok(c),
+            for seq in 0u64.. {
+                if token_rx.recv().is_err() {
+                    break;
+                }
+                let (item, last) = match chunker.next_chunk() {
+                    Ok(Some(c)) => (Ok(c), false),
                     Ok(None) => break,
-                    Err(e) => Err((0, e)),
+                    Err(e) => (Err((0, e)), true),
                 };
-                if tx.send(item).is_err() || stop {
+                if work_tx.send((seq, item)).is_err() || last {
                     break;
                 }
             }
         });
-        let mut line_base = 0u64;
-        loop {
-            let mut chunks = Vec::with_capacity(batch);
-            let mut failure = None;
-            while chunks.len() < batch {
-                match rx.recv() {
-                    Ok(Ok(c)) => chunks.push(c),
-                    Ok(Err((o, e))) => {
-                        failure = Some(OrderedError::Chunk(o, e));
+        for _ in 0..workers {
+            let work_rx = std::sync::Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            s.spawn(move || {
+                loop {
+                    let next = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => break,
+                    };
+                    let Ok((seq, item)) = next else {
+                        break;
+                    };
+                    let scored = item.map(|c| {
+                        let out = process_chunk(ctx, &c);
+                        (c, out)
+                    });
+                    if done_tx.send((seq, scored)).is_err() {
                         break;
                     }
-                    Err(_) => break,
                 }
-            }
-            if chunks.is_empty() {
-                return match failure {
-                    Some(f) => Err(f),
-                    None => Ok(()),
-                };
-            }
-            let outs: Vec<ChunkOut> = chunks.par_iter().map(|c| process_chunk(ctx, c)).collect();
-            for (chunk, mut out) in chunks.iter().zip(outs) {
+            });
+        }
+        drop(done_tx);
+        let mut pending = std::collections::BTreeMap::new();
+        let mut next = 0u64;
+        let mut line_base = 0u64;
+        while let Ok((seq, scored)) = done_rx.recv() {
+            pending.insert(seq, scored);
+            while let Some(scored) = pending.remove(&next) {
+                let (chunk, mut out) = scored.map_err(|(o, e)| OrderedError::Chunk(o, e))?;
                 out.line_base = line_base;
                 line_base += out.lines;
-                write(chunk, &out).map_err(OrderedError::Other)?;
-            }
-            if let Some(f) = failure {
-                return Err(f);
+                write(&chunk, &out).map_err(OrderedError::Other)?;
+                next += 1;
+                // the reader may be done already; a refused token is then no loss
+                let _ = token_tx.send(());
             }
         }
+        Ok(())
     })
 }

@@ -363,6 +363,38 @@ mod csv_input {
     }
 
     #[test]
+    fn many_chunks_come_out_in_input_order_with_their_line_numbers() {
+        // ~8 MiB: more 1 MiB chunks than the scorer keeps in flight, scored by several workers
+        let rows = 130_000u64;
+        let csv = bench_csv(rows, 21);
+        let mut lines: Vec<String> = csv.lines().map(str::to_owned).collect();
+        let bad_line = 100_001; // 1-based, the header is line 1
+        lines[bad_line - 1] = lines[bad_line - 1].replacen(",", ",x", 2);
+        let (r, out) = check((lines.join("\n") + "\n").as_bytes(), BadRowPolicy::Skip);
+        let m = r.unwrap();
+        assert_eq!(
+            (m.rows_read, m.rows_scored, m.rows_rejected),
+            (rows, rows - 1, 1)
+        );
+        let ids: Vec<u64> = part(&out)
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        let want: Vec<u64> = (0..rows).filter(|&i| i != bad_line as u64 - 2).collect();
+        assert_eq!(ids, want);
+        let rejects = std::fs::read_to_string(out.join("rejects-0.csv")).unwrap();
+        assert!(
+            rejects
+                .lines()
+                .nth(1)
+                .unwrap()
+                .contains(&format!(",{bad_line},")),
+            "{rejects}"
+        );
+    }
+
+    #[test]
     fn skip_writes_rejects_with_reasons_and_counts_them() {
         let body =
             format!("{HEADER}\nok1,1,2,3,4,5,0\nbad,1,2,zz,4,5,0\nragged,1,2\n\nok2,1,2,3,4,5,1\n");
