@@ -451,6 +451,7 @@ impl Perfect {
     /// each row's leaf index within the tree.
     #[inline(always)]
     #[allow(unsafe_code)]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN thresholds, see below
     fn walk_lanes(&self, tree: usize, rows: &[f64], nf: usize) -> [usize; LANES] {
         let splits = &self.splits[tree * self.inner..(tree + 1) * self.inner];
         let rows = &rows[..LANES * nf];
@@ -473,6 +474,7 @@ impl Perfect {
 
     /// [`walk_lanes`](Self::walk_lanes) for a single row (a block's last few rows).
     #[inline]
+    #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN thresholds go right, as in walk_lanes
     fn walk_one(&self, tree: usize, row: &[f64]) -> usize {
         let splits = &self.splits[tree * self.inner..(tree + 1) * self.inner];
         let mut i = 0usize;
@@ -848,8 +850,8 @@ mod tests {
                     }
                     let best = (0..k).fold(0, |b, c| if votes[c] > votes[b] { c } else { b });
                     assert_eq!(out.class[r] as usize, best, "seed {seed} row {r}");
-                    for c in 0..k {
-                        let want = votes[c] * (1.0 / n_trees as f64);
+                    for (c, v) in votes.iter().enumerate() {
+                        let want = v * (1.0 / n_trees as f64);
                         assert_eq!(
                             out.proba[r * k + c].to_bits(),
                             want.to_bits(),

@@ -491,11 +491,9 @@ impl VoteShares {
     /// usual, so the output never depends on the table.
     #[inline]
     fn get(&self, p: f64) -> Option<&[u8]> {
-        let c = (p * self.n_trees).round();
-        if !(c >= 0.0) {
-            return None;
-        }
-        let (bits, text) = self.text.get(c as usize)?;
+        // `as` saturates (NaN and negatives to 0); the bit comparison rejects any miss
+        let c = (p * self.n_trees).round() as usize;
+        let (bits, text) = self.text.get(c)?;
         (*bits == p.to_bits()).then_some(text.as_slice())
     }
 }
