@@ -3,7 +3,7 @@
 #   bench/scoring/run.sh [ROWS]        (default 1,000,000 rows x 20 features)
 # Generates the data (fixed seed), trains both models with stepscore and the peer models with
 # scikit-learn on the first 100,000 rows, scores all rows with each, and prints whole-process
-# wall time and peak RSS (GNU time) with the ratios. Python deps: requirements.txt, installed
+# wall time, CPU time and peak RSS (GNU time) with the ratios. Python deps: requirements.txt, installed
 # into bench/.venv on first use.
 set -euo pipefail
 
@@ -34,24 +34,30 @@ echo "training (100,000 rows)" >&2
   --n-trees 50 --max-depth 10 --holdout 0.2 --output "$work/forest.json" 2>/dev/null
 "$venv/bin/python" "$here/peer.py" train --data "$work/train.csv" --rows 100000 --model-dir "$work"
 
-# runs CMD under GNU time; prints "seconds max_rss_kib"
+# runs CMD under GNU time; prints "wall_seconds cpu_seconds max_rss_kib" (CPU = user + sys:
+# other processes on the machine stretch wall time far more than CPU time)
 measure() {
   local log="$work/time.log"
-  /usr/bin/time -f '%e %M' -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || {
+  /usr/bin/time -f '%e %U %S %M' -o "$log" "$@" >/dev/null 2>"$work/stderr.log" || {
     cat "$work/stderr.log" >&2
     exit 1
   }
-  cat "$log"
+  awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$log"
 }
 
-printf '%-10s %14s %14s %12s %12s %10s %10s\n' model ours_s peer_s ours_MiB peer_MiB speedup rss_ratio
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+printf '%-10s %8s %8s %8s %8s %10s %10s %9s %9s %9s\n' model ours_s peer_s ours_cpu peer_cpu ours_MiB \
+  peer_MiB speedup cpu_ratio rss_ratio
 for m in logistic forest; do
   # warm the page cache so both read the file from memory
   cat "$data" >/dev/null
-  read -r ours_s ours_kib < <(measure "$bin" score --model "$work/$m.json" --input "$data" \
+  read -r ours_s ours_cpu ours_kib < <(measure "$bin" score --model "$work/$m.json" --input "$data" \
     --output "$work/out-$m" --id-columns id)
-  read -r peer_s peer_kib < <(measure "$venv/bin/python" "$here/peer.py" score --model "$work/$m.pkl" \
+  read -r peer_s peer_cpu peer_kib < <(measure "$venv/bin/python" "$here/peer.py" score --model "$work/$m.pkl" \
     --input "$data" --output "$work/peer-$m.csv")
-  awk -v m="$m" -v os="$ours_s" -v ps="$peer_s" -v ok="$ours_kib" -v pk="$peer_kib" 'BEGIN {
-    printf "%-10s %14.2f %14.2f %12.1f %12.1f %9.1fx %9.1fx\n", m, os, ps, ok/1024, pk/1024, ps/os, pk/ok }'
+  awk -v m="$m" -v os="$ours_s" -v ps="$peer_s" -v oc="$ours_cpu" -v pc="$peer_cpu" -v ok="$ours_kib" \
+    -v pk="$peer_kib" 'BEGIN {
+    printf "%-10s %8.2f %8.2f %8.2f %8.2f %10.1f %10.1f %8.1fx %8.1fx %8.1fx\n", m, os, ps, oc, pc, ok/1024,
+      pk/1024, ps/os, pc/oc, pk/ok }'
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
