@@ -272,8 +272,8 @@ const MAX_PERFECT_DEPTH: u32 = 12;
 /// walks them.
 const ROW_BLOCK: usize = 256;
 
-/// Rows walking one tree in lock step (measured on the benchmark forest: 8 and 16 tie, 4 is
-/// slower, 32 spills registers).
+/// Rows walking one tree in lock step (measured on the benchmark forest: 8 and 16 tie, 4 and 32
+/// are slower).
 const LANES: usize = 8;
 
 impl CompiledKernel {
