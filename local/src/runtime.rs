@@ -203,6 +203,8 @@ struct Inner {
     executions: LocalExecutions,
     functions: RwLock<BTreeMap<String, LambdaFn>>,
     outbox: Mutex<rusqlite::Connection>,
+    /// Rung when this process adds to the outbox, so delivery does not wait for the next poll.
+    outbox_wake: Arc<tokio::sync::Notify>,
     clock: ScaledClock,
 }
 
@@ -256,6 +258,8 @@ impl LocalRuntime {
             .map_err(dberr)?;
         let sink_db = db_path.clone();
         let sink_conn = Mutex::new(db::open(&db_path).map_err(dberr)?);
+        let outbox_wake = Arc::new(tokio::sync::Notify::new());
+        let wake = outbox_wake.clone();
         // S3 notifications are durable: the event is in the outbox before put returns
         let sink: crate::store::EventSink = Arc::new(move |event: Value| {
             let c = sink_conn.lock().unwrap_or_else(|e| e.into_inner());
@@ -265,6 +269,7 @@ impl LocalRuntime {
             ) {
                 tracing::error!(db = %sink_db.display(), error = %e, "cannot record an S3 event; the object was stored but admit will not see it");
             }
+            wake.notify_one();
         });
         let store = DirStore::with_events(
             dir.join("buckets"),
@@ -281,6 +286,15 @@ impl LocalRuntime {
             .environment
             .entry("STEPSCORE_LOCAL_S3_ROOT".into())
             .or_insert_with(|| store.root().display().to_string());
+        if config.time_scale > 1.0 {
+            // Batch shows each job state for a tick, which compressed time compresses too; the
+            // floor keeps the executor from spinning on the database
+            config.batch.tick = config
+                .batch
+                .tick
+                .div_f64(config.time_scale)
+                .max(Duration::from_millis(2));
+        }
         let batch = LocalBatch::open(&db_path, config.batch.clone())?;
         let executions =
             LocalExecutions::open(&db_path, LOCAL_REGION, LOCAL_ACCOUNT, STATE_MACHINE_NAME)
@@ -296,6 +310,7 @@ impl LocalRuntime {
                 executions,
                 functions: RwLock::new(BTreeMap::new()),
                 outbox: Mutex::new(outbox),
+                outbox_wake,
                 clock,
             }),
         })
@@ -848,7 +863,12 @@ async fn event_pump(runtime: LocalRuntime, stop: Arc<AtomicBool>) {
                 })
         };
         if batch.is_empty() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // another process (`stepscore put` beside `watch`) only shows up by polling
+            let _ = tokio::time::timeout(
+                Duration::from_millis(50),
+                runtime.inner.outbox_wake.notified(),
+            )
+            .await;
             continue;
         }
         // S3 invokes admit asynchronously, many at once
