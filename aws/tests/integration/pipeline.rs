@@ -25,15 +25,7 @@ struct World {
 
 async fn world() -> World {
     let config = moto().await;
-    let store = S3Store::new(&config);
-    let bucket = unique("pipe");
-    store
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
+    let (store, bucket) = super::s3::store_with_bucket().await;
     let table = DynamoTable::new(&config, unique("jobs"));
     table.create_table().await.unwrap();
     // the real state machine, its placeholders filled as Terraform would

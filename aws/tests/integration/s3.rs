@@ -12,7 +12,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use super::{moto, unique};
 
-async fn store_with_bucket() -> (S3Store, String) {
+/// A store over moto and a fresh bucket of its own.
+pub async fn store_with_bucket() -> (S3Store, String) {
     let store = S3Store::new(&moto().await);
     let bucket = unique("s3");
     store
