@@ -3,7 +3,7 @@
 //! An adapter's tests call [`check_job_table`] with a function that makes a fresh, empty table;
 //! each case runs on its own table. A failing case panics naming itself and what it saw.
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test(flavor = "multi_thread")]
 //! async fn sqlite_table_meets_the_contract() {
 //!     stepscore_core::table_contract::check_job_table(|| async { SqliteTable::in_memory() }).await;

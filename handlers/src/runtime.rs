@@ -34,24 +34,17 @@ pub fn leak<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
 }
 
-/// The ports admission needs (admit and schedule), built from the function's environment:
-/// `STEPSCORE_TABLE`, `STEPSCORE_STATE_MACHINE_ARN` and the AWS SDK's own settings.
-pub async fn admit_ports_from_env() -> Result<crate::AdmitPorts<'static>, String> {
-    let table = required(
-        "STEPSCORE_TABLE",
-        std::env::var("STEPSCORE_TABLE"),
-        "the job table's name",
-    )?;
-    let state_machine = required(
-        "STEPSCORE_STATE_MACHINE_ARN",
-        std::env::var("STEPSCORE_STATE_MACHINE_ARN"),
-        "the scoring state machine's ARN",
-    )?;
+/// The ports admission needs (admit and schedule) over AWS: the job table `table`, the state
+/// machine `state_machine_arn`, and the SDK's own settings from the environment.
+pub async fn admit_ports(table: String, state_machine_arn: String) -> crate::AdmitPorts<'static> {
     let config = stepscore_aws::AwsSettings::from_env().load().await;
-    Ok(crate::AdmitPorts {
+    crate::AdmitPorts {
         store: leak(stepscore_aws::S3Store::new(&config)),
         table: leak(stepscore_aws::DynamoTable::new(&config, table)),
-        executions: leak(stepscore_aws::SfnExecutions::new(&config, state_machine)),
+        executions: leak(stepscore_aws::SfnExecutions::new(
+            &config,
+            state_machine_arn,
+        )),
         clock: &stepscore_core::ports::SystemClock,
-    })
+    }
 }

@@ -1,12 +1,22 @@
 //! The admit Lambda (S3 ObjectCreated on jobs/). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
 use lambda_runtime::{Diagnostic, LambdaEvent, run, service_fn};
-use stepscore_handlers::runtime::{admit_ports_from_env, init_tracing};
+use stepscore_handlers::runtime::{admit_ports, init_tracing, required};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     init_tracing();
-    let ports = admit_ports_from_env().await?;
+    let table = required(
+        "STEPSCORE_TABLE",
+        std::env::var("STEPSCORE_TABLE"),
+        "the job table's name",
+    )?;
+    let state_machine = required(
+        "STEPSCORE_STATE_MACHINE_ARN",
+        std::env::var("STEPSCORE_STATE_MACHINE_ARN"),
+        "the scoring state machine's ARN",
+    )?;
+    let ports = admit_ports(table, state_machine).await;
     run(service_fn(
         move |event: LambdaEvent<aws_lambda_events::s3::S3Event>| async move {
             stepscore_handlers::admit(ports, &event.payload)
