@@ -111,6 +111,14 @@ locals {
           prefixes  = []
         },
         {
+          # Before submitting, the handler looks its attempt up by job name (a retried Submit must
+          # not run the job twice); ListJobs has no resource-level permissions.
+          sid       = "FindSubmittedJob"
+          actions   = ["batch:ListJobs"]
+          resources = ["*"]
+          prefixes  = []
+        },
+        {
           # SubmitJob with tags (job id, run) needs TagResource on the job it creates.
           sid       = "TagScoringJob"
           actions   = ["batch:TagResource"]

@@ -120,6 +120,42 @@ impl BatchService for BatchClient {
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
+    async fn find_by_name(
+        &self,
+        job_queue: &str,
+        job_name: &str,
+    ) -> Result<Option<SubmittedJob>, BatchError> {
+        // a JOB_NAME filter lists jobs in every status
+        let filter = aws_sdk_batch::types::KeyValuesPair::builder()
+            .name("JOB_NAME")
+            .values(job_name)
+            .build();
+        let mut pages = self
+            .client
+            .list_jobs()
+            .job_queue(job_queue)
+            .filters(filter)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| batch_error(&e))?;
+            // the filter matches a prefix when it ends in `*`; ours never does, but be exact
+            if let Some(job) = page
+                .job_summary_list()
+                .iter()
+                .find(|j| j.job_name() == Some(job_name))
+                && let Some(id) = job.job_id()
+            {
+                return Ok(Some(SubmittedJob {
+                    job_id: id.to_owned(),
+                    job_name: job_name.to_owned(),
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
         let out = self
             .client

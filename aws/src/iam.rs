@@ -26,6 +26,8 @@ pub enum PortCall {
     BatchSubmit,
     /// `BatchService::submit` with tags (SubmitJob + TagResource).
     BatchSubmitTagged,
+    /// `BatchService::find_by_name` (ListJobs with a JOB_NAME filter).
+    BatchFind,
     /// `BatchService::describe` (DescribeJobs, and ListJobs for a failed array job's children).
     BatchDescribe,
 }
@@ -45,5 +47,6 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::BatchSubmit => &["batch:SubmitJob"],
         PortCall::BatchSubmitTagged => &["batch:SubmitJob", "batch:TagResource"],
         PortCall::BatchDescribe => &["batch:DescribeJobs", "batch:ListJobs"],
+        PortCall::BatchFind => &["batch:ListJobs"],
     }
 }

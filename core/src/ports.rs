@@ -282,6 +282,15 @@ pub trait BatchService: Send + Sync + Debug {
 
     /// The job's current state; `None` when Batch does not know the id.
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError>;
+
+    /// A job named `job_name` already on `job_queue`, in any status. Batch has no idempotency
+    /// token, so the submit handler looks its attempt up by name before submitting: a retried
+    /// or resumed Submit then finds the job its first try submitted instead of running it twice.
+    async fn find_by_name(
+        &self,
+        job_queue: &str,
+        job_name: &str,
+    ) -> Result<Option<SubmittedJob>, BatchError>;
 }
 
 /// The time, from the system or from a test.

@@ -106,7 +106,8 @@ pub struct SubmitInput {
     pub fallback: bool,
 }
 
-/// Submits the scoring job to Batch (one array job when sharded) and records the attempt.
+/// Submits the scoring job to Batch (one array job when sharded) and records the attempt; an
+/// attempt already on its queue (a retried Submit) is taken, not submitted again.
 pub async fn submit(
     batch: &dyn BatchService,
     table: &dyn JobTable,
@@ -153,7 +154,18 @@ pub async fn submit(
         retry_strategy: RetryStrategy::scoring(),
         tags,
     };
-    let submitted = batch.submit(&request).await?;
+    // a Submit retried after its Lambda timed out, or resumed after the local runtime was killed,
+    // finds the job its first try submitted: Batch takes no idempotency token, names are unique
+    let submitted = match batch
+        .find_by_name(&request.job_queue, &request.job_name)
+        .await?
+    {
+        Some(earlier) => {
+            tracing::warn!(job_id = %job.job_id, batch_job_id = %earlier.job_id, attempt, "attempt was already submitted; not submitting it again");
+            earlier
+        }
+        None => batch.submit(&request).await?,
+    };
     let now = clock.now();
     let mut update = JobUpdate::to(JobStatus::Submitted, attempt, now);
     update.new_attempt = Some(Attempt {

@@ -467,6 +467,34 @@ impl BatchService for LocalBatch {
             })?
     }
 
+    async fn find_by_name(
+        &self,
+        job_queue: &str,
+        job_name: &str,
+    ) -> Result<Option<SubmittedJob>, BatchError> {
+        let this = self.clone();
+        let (queue, name) = (job_queue.to_owned(), job_name.to_owned());
+        let id = tokio::task::spawn_blocking(move || {
+            let c = this.inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            c.query_row(
+                "SELECT id FROM batch_jobs WHERE queue = ?1 AND name = ?2 AND parent_id IS NULL
+                 ORDER BY created_us LIMIT 1",
+                params![queue, name],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+        })
+        .await
+        .map_err(|e| BatchError::Transient {
+            message: e.to_string(),
+        })?
+        .map_err(transient)?;
+        Ok(id.map(|job_id| SubmittedJob {
+            job_id,
+            job_name: job_name.to_owned(),
+        }))
+    }
+
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
         let this = self.clone();
         let id = job_id.to_owned();

@@ -155,6 +155,31 @@ async fn a_submitted_job_is_described_with_its_queue_status_and_attempts() {
 }
 
 #[tokio::test]
+async fn a_submitted_job_is_found_by_its_name_on_its_queue() {
+    let world = batch_world().await;
+    let job = world
+        .client
+        .submit(&request(&world, "daily-7", Some(2)))
+        .await
+        .unwrap();
+    let found = world
+        .client
+        .find_by_name(&world.queue, "daily-7")
+        .await
+        .unwrap();
+    assert_eq!(found.map(|f| f.job_id), Some(job.job_id));
+    assert_eq!(
+        world
+            .client
+            .find_by_name(&world.queue, "daily-70")
+            .await
+            .unwrap(),
+        None,
+        "names match exactly"
+    );
+}
+
+#[tokio::test]
 async fn an_array_job_reports_its_size_and_children() {
     let world = batch_world().await;
     let job = world

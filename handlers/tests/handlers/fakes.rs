@@ -258,6 +258,22 @@ impl BatchService for FakeBatch {
             job_name: request.job_name.clone(),
         })
     }
+    async fn find_by_name(
+        &self,
+        job_queue: &str,
+        job_name: &str,
+    ) -> Result<Option<SubmittedJob>, BatchError> {
+        self.calls.push(PortCall::BatchFind);
+        let submitted = self.submitted.lock().unwrap();
+        Ok(submitted
+            .iter()
+            .position(|r| r.job_queue == job_queue && r.job_name == job_name)
+            .map(|i| SubmittedJob {
+                job_id: format!("batch-{}", i + 1),
+                job_name: job_name.to_owned(),
+            }))
+    }
+
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
         self.calls.push(PortCall::BatchDescribe);
         let mut r = self.running.lock().unwrap();

@@ -62,6 +62,19 @@ fn register_refuses_a_bad_console_config_and_records_it() {
 }
 
 #[test]
+fn a_retried_submit_takes_the_job_its_first_try_submitted() {
+    let w = World::with_data();
+    let job = registered(&w, "config-daily.json");
+    // the first try submitted, then its Lambda timed out: Step Functions runs Submit again
+    let first = submitted(&w, &job, false);
+    let again = submitted(&w, &job, false);
+    assert_eq!(w.batch.submitted.lock().unwrap().len(), 1, "one Batch job");
+    assert_eq!(again.batch_job_id, first.batch_job_id);
+    assert_eq!(again.attempt, 1);
+    assert_eq!(w.table.record(&job.job_id).attempts.len(), 1);
+}
+
+#[test]
 fn submit_sends_one_array_job_with_the_config_as_environment() {
     let w = World::with_data();
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);

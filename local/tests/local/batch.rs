@@ -289,6 +289,27 @@ async fn a_failed_child_fails_the_array_parent() {
 }
 
 #[tokio::test]
+async fn a_job_is_found_by_its_name_on_its_queue() {
+    let w = World::new(4);
+    let b = w.start();
+    let mut r = request(ON_DEMAND_QUEUE, &[]);
+    r.array_size = Some(2);
+    let j = b.submit(&r).await.unwrap();
+    let found = b.find_by_name(ON_DEMAND_QUEUE, &r.job_name).await.unwrap();
+    assert_eq!(
+        found.map(|f| f.job_id),
+        Some(j.job_id),
+        "the parent, not a child"
+    );
+    assert_eq!(b.find_by_name(SPOT_QUEUE, &r.job_name).await.unwrap(), None);
+    assert_eq!(
+        b.find_by_name(ON_DEMAND_QUEUE, "other").await.unwrap(),
+        None
+    );
+    b.shutdown();
+}
+
+#[tokio::test]
 async fn a_spot_reclaim_kills_the_attempt_like_aws_and_the_strategy_retries_it() {
     let mut w = World::new(2);
     w.config.spot_reclaim = Some(SpotReclaim {
