@@ -13,16 +13,36 @@ use stepscore_local::{LocalRuntime, RuntimeConfig, pipeline};
 /// A scorer that fails like the real one on bad data: a message on stderr, exit 65.
 const BAD_DATA_SCORER: &str = "#!/bin/sh\necho \"s3://data-1/in/a.csv line 3: column 'x' value 'abc' is not a number\" >&2\nexit 65\n";
 
-fn runtime(dir: &Path, scorer: &str) -> LocalRuntime {
+/// A runtime configuration with `scorer` as the scoring container, time compressed 100×.
+fn runtime_config(dir: &Path, scorer: &str) -> RuntimeConfig {
     use std::os::unix::fs::PermissionsExt;
     let path: PathBuf = dir.join("scorer.sh");
     std::fs::write(&path, scorer).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut config = RuntimeConfig::new(dir, pipeline::STATE_MACHINE_TEMPLATE, path);
     config.time_scale = 100.0;
+    config
+}
+
+/// The runtime of `config` with the pipeline's functions registered.
+fn open(config: RuntimeConfig) -> LocalRuntime {
     let rt = LocalRuntime::open(config).unwrap();
     pipeline::register_pipeline_functions(&rt);
     rt
+}
+
+fn runtime(dir: &Path, scorer: &str) -> LocalRuntime {
+    open(runtime_config(dir, scorer))
+}
+
+/// Every job record (the tests make fewer than ten).
+async fn all_jobs(rt: &LocalRuntime) -> Vec<stepscore_core::record::JobRecord> {
+    rt.jobs(&ListFilter {
+        status: None,
+        limit: 10,
+    })
+    .await
+    .unwrap()
 }
 
 fn uri(s: &str) -> ObjectUri {
@@ -67,13 +87,7 @@ async fn a_bad_config_gets_a_failed_record_naming_the_problem() {
     .await
     .unwrap();
     server.wait_idle(Duration::from_secs(60)).await.unwrap();
-    let jobs = rt
-        .jobs(&ListFilter {
-            status: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let jobs = all_jobs(&rt).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].status, JobStatus::Failed);
     let reason = jobs[0].failure_reason.clone().unwrap();
@@ -98,13 +112,7 @@ async fn the_same_config_notification_delivered_twice_admits_one_job_and_one_exe
     let server = rt.serve().unwrap();
     server.wait_idle(Duration::from_secs(120)).await.unwrap();
     assert_eq!(rt.event_counts().unwrap().get("DELIVERED"), Some(&2));
-    let jobs = rt
-        .jobs(&ListFilter {
-            status: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let jobs = all_jobs(&rt).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let execs = rt.list_executions(None, 10).unwrap();
     assert_eq!(execs.len(), 1);
@@ -117,16 +125,7 @@ async fn the_same_config_notification_delivered_twice_admits_one_job_and_one_exe
         .await
         .unwrap();
     server.wait_idle(Duration::from_secs(120)).await.unwrap();
-    assert_eq!(
-        rt.jobs(&ListFilter {
-            status: None,
-            limit: 10
-        })
-        .await
-        .unwrap()
-        .len(),
-        2
-    );
+    assert_eq!(all_jobs(&rt).await.len(), 2);
     server.shutdown();
 }
 
@@ -143,13 +142,7 @@ async fn a_failing_scoring_job_fails_the_record_with_the_scorers_reason_once() {
     let db = rusqlite::Connection::open(d.path().join("state.db")).unwrap();
     db.execute("INSERT INTO s3_events (event) SELECT event FROM s3_events WHERE event LIKE '%jobs/daily.json%'", []).unwrap();
     server.wait_idle(Duration::from_secs(120)).await.unwrap();
-    let jobs = rt
-        .jobs(&ListFilter {
-            status: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let jobs = all_jobs(&rt).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let job = &jobs[0];
     assert_eq!(job.status, JobStatus::Failed);
@@ -201,12 +194,7 @@ async fn run_on_reclaimed_spot(
     tempfile::TempDir,
 ) {
     let d = tempfile::tempdir().unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    let path = d.path().join("scorer.sh");
-    std::fs::write(&path, WRITING_SCORER).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut cfg = RuntimeConfig::new(d.path(), pipeline::STATE_MACHINE_TEMPLATE, path);
-    cfg.time_scale = 100.0;
+    let mut cfg = runtime_config(d.path(), WRITING_SCORER);
     cfg.batch.spot_reclaim = Some(stepscore_local::batch::SpotReclaim {
         after_seconds: 0.3,
         times: 1000,
@@ -217,8 +205,7 @@ async fn run_on_reclaimed_spot(
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    let rt = LocalRuntime::open(cfg).unwrap();
-    pipeline::register_pipeline_functions(&rt);
+    let rt = open(cfg);
     seed(&rt).await;
     let server = rt.serve().unwrap();
     let mut c: serde_json::Value = serde_json::from_slice(&config(name)).unwrap();
@@ -232,13 +219,7 @@ async fn run_on_reclaimed_spot(
     .unwrap();
     server.wait_idle(Duration::from_secs(120)).await.unwrap();
     server.shutdown();
-    let jobs = rt
-        .jobs(&ListFilter {
-            status: None,
-            limit: 10,
-        })
-        .await
-        .unwrap();
+    let jobs = all_jobs(&rt).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     (jobs[0].clone(), rt, d)
 }
