@@ -48,3 +48,21 @@ pub async fn admit_ports(table: String, state_machine_arn: String) -> crate::Adm
         clock: &stepscore_core::ports::SystemClock,
     }
 }
+
+/// Runs the Lambda runtime loop: each event's payload goes to `handler`, whose error reaches
+/// the caller (Step Functions' Retry/Catch) under its `stepscore.*` name.
+pub async fn serve<E, F, Fut, T>(handler: F) -> Result<(), lambda_runtime::Error>
+where
+    E: serde::de::DeserializeOwned + Send + 'static,
+    F: Fn(E) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::HandlerError>>,
+    T: serde::Serialize,
+{
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<E>| {
+            let result = handler(event.payload);
+            async move { result.await.map_err(lambda_runtime::Diagnostic::from) }
+        },
+    ))
+    .await
+}

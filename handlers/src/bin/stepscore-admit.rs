@@ -1,7 +1,6 @@
 //! The admit Lambda (S3 ObjectCreated on jobs/). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
-use lambda_runtime::{Diagnostic, LambdaEvent, run, service_fn};
-use stepscore_handlers::runtime::{admit_ports, init_tracing, required};
+use stepscore_handlers::runtime::{admit_ports, init_tracing, required, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -17,12 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "the scoring state machine's ARN",
     )?;
     let ports = admit_ports(table, state_machine).await;
-    run(service_fn(
-        move |event: LambdaEvent<aws_lambda_events::s3::S3Event>| async move {
-            stepscore_handlers::admit(ports, &event.payload)
-                .await
-                .map_err(Diagnostic::from)
-        },
-    ))
+    serve(move |event: aws_lambda_events::s3::S3Event| async move {
+        stepscore_handlers::admit(ports, &event).await
+    })
     .await
 }
