@@ -65,14 +65,23 @@ async fn starting_the_same_name_and_input_twice_runs_one_execution() {
             execution_arn: execution_arn.clone()
         }
     );
-    let listed = sm
-        .client()
+    assert_eq!(
+        executions(&sm, &machine_arn).await,
+        1,
+        "nothing new was started"
+    );
+}
+
+/// How many executions state machine `machine_arn` has.
+async fn executions(sm: &SfnExecutions, machine_arn: &str) -> usize {
+    sm.client()
         .list_executions()
-        .state_machine_arn(&machine_arn)
+        .state_machine_arn(machine_arn)
         .send()
         .await
-        .unwrap();
-    assert_eq!(listed.executions().len(), 1, "nothing new was started");
+        .unwrap()
+        .executions()
+        .len()
 }
 
 #[tokio::test]
@@ -109,14 +118,11 @@ async fn concurrent_starts_of_one_job_start_one_execution() {
         .unwrap()
         .0
         .replace(":execution:", ":stateMachine:");
-    let listed = sm
-        .client()
-        .list_executions()
-        .state_machine_arn(&machine_arn)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(listed.executions().len(), 1, "one execution exists");
+    assert_eq!(
+        executions(&sm, &machine_arn).await,
+        1,
+        "one execution exists"
+    );
 }
 
 #[tokio::test]
