@@ -78,17 +78,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 source: e,
             })?;
             let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-            crate::benchdata::write_bench_data(
-                &mut w,
-                args.rows,
-                args.features,
-                args.seed,
-            )
-            .and_then(|()| std::io::Write::flush(&mut w))
-            .map_err(|e| Error::Io {
-                path: args.output.display().to_string(),
-                source: e,
-            })?;
+            crate::benchdata::write_bench_data(&mut w, args.rows, args.features, args.seed)
+                .and_then(|()| std::io::Write::flush(&mut w))
+                .map_err(|e| Error::Io {
+                    path: args.output.display().to_string(),
+                    source: e,
+                })?;
         }
     }
     Ok(())

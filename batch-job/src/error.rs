@@ -56,6 +56,18 @@ pub enum Error {
         source_name: String,
         message: String,
     },
+    /// The rows in an input (by an independent count) are not the rows scored plus the rows
+    /// rejected: the reader lost or invented rows, so nothing is published.
+    #[error(
+        "{source_name}: {rows_in} row(s) in the input, but {scored} scored + {rejected} rejected = {}; the CSV reader lost track of records, so the job fails instead of publishing incomplete output (report this with the input)",
+        scored + rejected
+    )]
+    RowsUnaccounted {
+        source_name: String,
+        rows_in: u64,
+        scored: u64,
+        rejected: u64,
+    },
     /// The model artifact is unusable.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
@@ -101,6 +113,7 @@ impl Error {
             Error::Usage { .. } => EXIT_USAGE,
             Error::BadRow { .. }
             | Error::BadInput { .. }
+            | Error::RowsUnaccounted { .. }
             | Error::Artifact(_)
             | Error::Training { .. } => EXIT_DATA,
             Error::NotFound { .. } => EXIT_NO_INPUT,

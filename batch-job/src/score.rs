@@ -16,7 +16,7 @@ use stepscore_core::manifest::{
 };
 
 use crate::artifact::Task;
-use crate::csvread::{self, Chunk, ChunkError, Chunker, ColumnPlan};
+use crate::csvread::{self, Chunk, ChunkError, Chunker, ColumnPlan, OpenError, OpenedPiece};
 use crate::error::{Error, RowPlace};
 use crate::kernel::Predictions;
 use crate::model::Model;
@@ -93,12 +93,28 @@ pub fn plan_shard(inputs: &[InputObject], shard: Shard) -> Vec<Piece> {
 /// Row counts of a run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
-    /// Data rows read (blank lines are not rows).
+    /// Data rows in the input (blank lines are not rows), by the independent count
+    /// ([`csvread::count_records`]), not by the parser.
     pub read: u64,
     /// Rows scored.
     pub scored: u64,
     /// Rows rejected under `skip`.
     pub rejected: u64,
+}
+
+impl Counts {
+    /// The invariant of every file and shard: each row in is scored or rejected.
+    fn check(&self, source_name: &str) -> Result<(), Error> {
+        if self.read == self.scored + self.rejected {
+            return Ok(());
+        }
+        Err(Error::RowsUnaccounted {
+            source_name: source_name.to_owned(),
+            rows_in: self.read,
+            scored: self.scored,
+            rejected: self.rejected,
+        })
+    }
 }
 
 /// Scores `job`, writing its part, rejects (if any) and manifest; returns the manifest.
@@ -156,6 +172,10 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
                 &mut progress,
             )?;
         }
+        counts.check(&format!(
+            "{} (shard {} of {})",
+            job.input, job.shard.index, job.shard.count
+        ))?;
         Ok(counts)
     })();
     let counts = match result {
@@ -248,7 +268,7 @@ impl Rejects<'_> {
         }
         let line = place.line.map(|l| l.to_string()).unwrap_or_default();
         let offset = place.byte_offset.to_string();
-        let row = String::from_utf8_lossy(csvread::trim_line_end(raw));
+        let row = String::from_utf8_lossy(raw);
         if let Some(w) = &mut self.sink {
             w.write_record([place.source.as_str(), &line, &offset, reason, &row])
                 .map_err(|e| Error::Stream {
@@ -366,22 +386,26 @@ fn score_piece(
         tracing::warn!(input = %loc, "input is empty (no header): no rows");
         return Ok(());
     }
-    let limit = piece.range.map(|(_, e)| e);
-    let mut chunker = Chunker::new(storage.open(loc, Some(0..size))?, 0, limit);
-    let header = chunker
-        .take_record()
-        .map_err(|e| chunk_error(loc, 0, e))?
-        .unwrap_or_default();
-    let header_len = header.len() as u64;
-    let mut header_bytes = csvread::trim_line_end(&header);
-    header_bytes = header_bytes
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(header_bytes);
-    if header_bytes.is_empty() {
-        tracing::warn!(input = %loc, "input has an empty header line: no rows");
+    let opened = csvread::open_piece(
+        |range| storage.open(loc, Some(range.unwrap_or(0..size))),
+        size,
+        piece.range,
+        csvread::CHUNK_BYTES,
+    )
+    .map_err(|e| match e {
+        OpenError::Open(e) => e,
+        OpenError::Chunk(e) => chunk_error(loc, 0, e),
+    })?;
+    let Some(OpenedPiece {
+        header,
+        chunker,
+        first_line,
+    }) = opened
+    else {
+        tracing::warn!(input = %loc, "input has no header (only blank lines): no rows");
         return Ok(());
-    }
-    let names = csvread::parse_header(header_bytes).map_err(|m| Error::BadInput {
+    };
+    let names = csvread::parse_header(&header).map_err(|m| Error::BadInput {
         source_name: loc.to_string(),
         message: m,
     })?;
@@ -391,24 +415,6 @@ fn score_piece(
             message: m,
         }
     })?;
-    let header_lines = memchr::memchr_iter(b'\n', &header).count() as u64;
-    let start = piece.range.map_or(0, |(s, _)| s);
-    let (chunker, first_line) = if start <= header_len {
-        (chunker, Some(1 + header_lines.max(1)))
-    } else {
-        drop(chunker);
-        // A quoted field may hold newlines, so a line start is not necessarily a record start:
-        // the quote parity of everything before the range says whether it begins inside quotes.
-        // This reads the prefix once more (at memchr speed, or as one more ranged GET on S3);
-        // every shard then agrees with the unsharded run on where records begin.
-        let quotes = csvread::count_quotes(storage.open(loc, Some(0..start - 1))?)
-            .map_err(|e| chunk_error(loc, 0, ChunkError::Io(e)))?;
-        // start one byte early: if that byte ends a record, the record at `start` is ours
-        let mut c = Chunker::new(storage.open(loc, Some(start - 1..size))?, start - 1, limit);
-        c.skip_to_record_start(quotes % 2 == 1)
-            .map_err(|e| chunk_error(loc, start, e))?;
-        (c, None)
-    };
     let ctx = ChunkContext {
         model,
         plan: &plan,
@@ -425,6 +431,7 @@ fn score_piece(
             .collect(),
         shares: model.vote_trees().map(VoteShares::new),
     };
+    let mut piece_counts = Counts::default();
     run_ordered(chunker, &ctx, |chunk, out| {
         let base = first_line;
         let place = |rel: u64, offset: u64| RowPlace {
@@ -438,21 +445,47 @@ fn score_piece(
                 reason: fault.reason.clone(),
             });
         }
+        let rejected = out.rejects.len() as u64;
+        if out.counted != out.scored + rejected {
+            return Err(Error::RowsUnaccounted {
+                source_name: format!("{loc} (bytes {}..{})", chunk.offset, chunk.offset + chunk.data.len() as u64),
+                rows_in: out.counted,
+                scored: out.scored,
+                rejected,
+            });
+        }
+        if !out.ends_at_record_end {
+            return Err(Error::BadInput {
+                source_name: loc.to_string(),
+                message: format!(
+                    "the CSV reader cut a record at byte offset {} (inside a quoted field by an independent count); the job fails rather than lose or split rows",
+                    chunk.offset + chunk.data.len() as u64
+                ),
+            });
+        }
         part.write_all(&out.out).map_err(|e| write_error(part, e))?;
         for r in &out.rejects {
             let raw = &chunk.data[(r.offset - chunk.offset) as usize..][..r.len];
             rejects.write(&place(r.rel_line + out.line_base, r.offset), &r.reason, raw)?;
         }
-        counts.read += out.read;
-        counts.scored += out.scored;
-        counts.rejected += out.rejects.len() as u64;
-        progress.tick(counts);
+        piece_counts.read += out.counted;
+        piece_counts.scored += out.scored;
+        piece_counts.rejected += rejected;
+        progress.tick(&Counts {
+            read: counts.read + piece_counts.read,
+            ..*counts
+        });
         Ok(())
     })
     .map_err(|e| match e {
         OrderedError::Chunk(offset, e) => chunk_error(loc, offset, e),
         OrderedError::Other(e) => e,
-    })
+    })?;
+    piece_counts.check(&loc.to_string())?;
+    counts.read += piece_counts.read;
+    counts.scored += piece_counts.scored;
+    counts.rejected += piece_counts.rejected;
+    Ok(())
 }
 
 struct ChunkContext<'a> {
@@ -515,7 +548,11 @@ struct RejectRow {
 struct ChunkOut {
     out: Vec<u8>,
     rejects: Vec<RejectRow>,
-    read: u64,
+    /// Rows the independent count found in the chunk.
+    counted: u64,
+    /// Whether the independent count ends the chunk between records (or the chunk ends the
+    /// input).
+    ends_at_record_end: bool,
     scored: u64,
     /// Physical lines the chunk spans (to number the next chunk's lines).
     lines: u64,
@@ -534,31 +571,33 @@ fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
     let mut ids: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut id_ends: Vec<usize> = Vec::with_capacity(lines);
     let mut feats = vec![0.0f64; nf];
+    // the invariant's independent side: records by a separate byte-level count, and whether
+    // the chunk ends between records as that count sees it
+    let mut state = csvread::ScanState::RecordStart;
+    let counted = csvread::count_records(&mut state, &chunk.data);
     let mut result = ChunkOut {
         out: Vec::new(),
         rejects: Vec::new(),
-        read: 0,
+        counted,
+        ends_at_record_end: chunk.eof || state == csvread::ScanState::RecordStart,
         scored: 0,
         lines: 0,
         line_base: 0,
         error: None,
     };
     let mut pos = 0usize;
-    for rec in csvread::records(&chunk.data, chunk.quoted) {
+    for seg in csvread::records(&chunk.data, chunk.shape) {
         let rel_line = result.lines;
-        result.lines += if chunk.quoted {
-            let inner = memchr::memchr_iter(b'\n', rec).count() as u64;
-            inner.max(1)
-        } else {
-            1
+        result.lines += match chunk.shape {
+            csvread::Shape::Plain => 1,
+            _ => csvread::line_breaks(seg.raw),
         };
         let offset = chunk.offset + pos as u64;
-        pos += rec.len();
-        let line = csvread::trim_line_end(rec);
+        pos += seg.raw.len();
+        let line = seg.record;
         if line.is_empty() {
             continue;
         }
-        result.read += 1;
         let mark = ids.len();
         match ctx.plan.parse_record(line, &mut feats, &mut ids) {
             Ok(()) => {
@@ -579,7 +618,7 @@ fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
                     BadRowPolicy::Skip => result.rejects.push(RejectRow {
                         rel_line,
                         offset,
-                        len: rec.len(),
+                        len: line.len(),
                         reason: fault.reason,
                     }),
                 }
@@ -709,4 +748,33 @@ fn run_ordered<R: std::io::Read + Send>(
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_neither_scored_nor_rejected_fail_the_job_as_bad_data_naming_the_counts() {
+        let ok = Counts {
+            read: 5,
+            scored: 3,
+            rejected: 2,
+        };
+        ok.check("in.csv").unwrap();
+        let lost = Counts {
+            read: 60_000,
+            scored: 30_100,
+            rejected: 0,
+        };
+        let e = lost.check("s3://b/in.csv").unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_DATA);
+        let text = e.to_string();
+        assert!(
+            text.starts_with(
+                "s3://b/in.csv: 60000 row(s) in the input, but 30100 scored + 0 rejected"
+            ),
+            "{text}"
+        );
+    }
 }

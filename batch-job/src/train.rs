@@ -29,7 +29,7 @@ use crate::artifact::{
     self, ARTIFACT_FORMAT, ARTIFACT_VERSION, Algorithm, ArtifactHeader, Metrics, SMARTCORE_VERSION,
     Task, TrainingInfo,
 };
-use crate::csvread::{self, Chunker, ColumnPlan};
+use crate::csvread::{self, ColumnPlan};
 use crate::error::{Error, RowPlace};
 use crate::kernel::{self, CompiledKernel, Kernel, Predictions};
 use crate::model::{KnnModel, Model};
@@ -399,7 +399,6 @@ pub fn load_dataset(
         source_name: name.clone(),
         message,
     };
-    let mut chunker = Chunker::new(storage.open(loc, None)?, 0, None);
     let io = |e: csvread::ChunkError| match e {
         csvread::ChunkError::Io(e) => Error::io(loc, e),
         csvread::ChunkError::RecordTooLong { offset } => Error::BadInput {
@@ -407,14 +406,19 @@ pub fn load_dataset(
             message: format!("the record at byte offset {offset} is too long"),
         },
     };
-    let header = chunker
-        .take_record()
-        .map_err(io)?
-        .ok_or_else(|| bad("the file is empty; training needs a header and rows".into()))?;
-    let header_line = csvread::trim_line_end(&header);
-    let header_line = header_line
-        .strip_prefix(b"\xEF\xBB\xBF")
-        .unwrap_or(header_line);
+    let opened = csvread::open_piece(
+        |range| storage.open(loc, range),
+        0,
+        None,
+        csvread::CHUNK_BYTES,
+    )
+    .map_err(|e| match e {
+        csvread::OpenError::Open(e) => e,
+        csvread::OpenError::Chunk(e) => io(e),
+    })?
+    .ok_or_else(|| bad("the file is empty; training needs a header and rows".into()))?;
+    let mut chunker = opened.chunker;
+    let header_line = opened.header.as_slice();
     let names = csvread::parse_header(header_line).map_err(bad)?;
     let features: Vec<String> = if features.is_empty() {
         names
@@ -438,14 +442,15 @@ pub fn load_dataset(
         target: Vec::new(),
     };
     let mut feats = vec![0.0; features.len()];
-    let mut line = 1u64;
+    let mut line = opened.first_line.unwrap_or(2);
     while let Some(chunk) = chunker.next_chunk().map_err(io)? {
         let mut pos = 0;
-        for rec in csvread::records(&chunk.data, chunk.quoted) {
-            line += 1;
+        for seg in csvread::records(&chunk.data, chunk.shape) {
+            let here = line;
+            line += csvread::line_breaks(seg.raw);
             let offset = chunk.offset + pos as u64;
-            pos += rec.len();
-            let r = csvread::trim_line_end(rec);
+            pos += seg.raw.len();
+            let r = seg.record;
             if r.is_empty() {
                 continue;
             }
@@ -456,7 +461,7 @@ pub fn load_dataset(
             .map_err(|f| Error::BadRow {
                 place: RowPlace {
                     source: name.clone(),
-                    line: Some(line),
+                    line: Some(here),
                     byte_offset: offset,
                 },
                 reason: f.reason,

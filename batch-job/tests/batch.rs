@@ -425,6 +425,70 @@ mod csv_input {
         assert!(part(&out).contains(&long_id));
     }
 
+    /// Regression: a stray `"` inside an unquoted field (`3 5" screen`) was taken to open a
+    /// quoted field, so each pair of such rows became one record: 60,000 rows in, 30,100 scored,
+    /// 0 rejected, and the job succeeded. The csv crate and pandas read the quote as a literal.
+    #[test]
+    fn a_quote_inside_an_unquoted_field_is_a_literal_character() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = logistic_model(dir.path());
+        let rows = 60_000u64;
+        let mut body = String::from("id,desc,f0,f1,f2,f3,f4,label\n");
+        for i in 0..rows {
+            body.push_str(&format!("{i},3 5\" screen,1,2,{}.5,4,5,0\n", i % 7));
+        }
+        let input = write(dir.path(), "screens.csv", body);
+        for shards in [1u32, 3, 8] {
+            let mut scored = 0;
+            for index in 0..shards {
+                let m = score_local(
+                    dir.path(),
+                    &model,
+                    &input,
+                    &format!("out-{shards}"),
+                    BadRowPolicy::Skip,
+                    Shard {
+                        index,
+                        count: shards,
+                    },
+                )
+                .unwrap();
+                assert_eq!(m.rows_read, m.rows_scored + m.rows_rejected);
+                assert_eq!(m.rows_rejected, 0, "{shards} shard(s)");
+                scored += m.rows_scored;
+            }
+            assert_eq!(scored, rows, "{shards} shard(s)");
+        }
+    }
+
+    /// Regression: with CR-only line ends the whole file was one line, read as a header and no
+    /// rows, and the job succeeded; the csv crate ends a record at a lone CR.
+    #[test]
+    fn cr_only_line_ends_are_records() {
+        let body = format!("{HEADER}\ra,1,2,3,4,5,0\rb,0.5,-1,2,0,1,1\r");
+        let (r, out) = check(body.as_bytes(), BadRowPolicy::Fail);
+        assert_eq!(r.unwrap().rows_scored, 2);
+        let (r2, o2) = check(
+            format!("{HEADER}\na,1,2,3,4,5,0\nb,0.5,-1,2,0,1,1\n").as_bytes(),
+            BadRowPolicy::Fail,
+        );
+        r2.unwrap();
+        assert_eq!(part(&out), part(&o2));
+    }
+
+    /// Regression: a blank line before the header was taken as an empty header and the input
+    /// as holding no rows; the csv crate (and pandas) skip blank lines, the header's too.
+    #[test]
+    fn blank_lines_before_the_header_are_skipped() {
+        let body = format!("\n\r\n{HEADER}\na,1,2,3,4,5,0\n");
+        let (r, _) = check(body.as_bytes(), BadRowPolicy::Fail);
+        assert_eq!(r.unwrap().rows_scored, 1);
+        let bad = format!("\n\n{HEADER}\na,1,2,x,4,5,0\n");
+        let (r, _) = check(bad.as_bytes(), BadRowPolicy::Fail);
+        let e = r.unwrap_err();
+        assert!(e.contains("in.csv line 4"), "{e}");
+    }
+
     #[test]
     fn a_missing_input_is_not_found() {
         let dir = tempfile::tempdir().unwrap();
