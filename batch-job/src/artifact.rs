@@ -159,8 +159,11 @@ pub enum ArtifactError {
         source_name: String,
         message: String,
     },
-    /// The document is not valid JSON, or a field has the wrong shape.
-    #[error("model artifact {source_name} is corrupt: {message}")]
+    /// The document is not valid JSON, a field has the wrong shape, or the model's structure is
+    /// unsound (where, in `message`).
+    #[error(
+        "corrupt model artifact: {message} (in {source_name}); train the model again or restore the artifact"
+    )]
     Corrupt {
         source_name: String,
         message: String,
@@ -275,11 +278,23 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
         }
     };
     let loaded = if algorithm == Algorithm::KnnClassifier {
-        let doc: Doc<KnnModel> = parse(bytes, source_name)?;
+        // smartcore's search index (a cover tree) is not checked node by node: the artifact's
+        // training rows and labels are validated and the index is built again from them, so
+        // nothing in it is taken on trust
+        let doc: Doc<KnnParts> = parse(bytes, source_name)?;
+        let header = doc.header();
+        check_consistency(&header, None, source_name)?;
+        let knn = doc
+            .model
+            .rebuild(header.features.len(), header.class_labels.len())
+            .map_err(|message| ArtifactError::Corrupt {
+                source_name: source_name.to_owned(),
+                message: format!("k-NN model: {message}"),
+            })?;
         LoadedArtifact {
-            header: doc.header(),
+            header,
             kernel: doc.kernel,
-            knn: Some(doc.model),
+            knn: Some(knn),
         }
     } else {
         // The smartcore form is skipped, not parsed: a forest's tree of JSON values would cost
@@ -291,16 +306,117 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
             knn: None,
         }
     };
-    check_consistency(&loaded, source_name)?;
+    if loaded.knn.is_none() {
+        check_consistency(&loaded.header, loaded.kernel.as_ref(), source_name)?;
+    }
     Ok(loaded)
 }
 
-fn check_consistency(a: &LoadedArtifact, source_name: &str) -> Result<(), ArtifactError> {
+/// The parts of smartcore's serde form of a k-NN classifier that define it: training rows, their
+/// label indices, the label values, k and the weighting. smartcore's fields are private; their
+/// serde names are the supported way to read them (as for trees in [`crate::kernel`]).
+#[derive(Deserialize)]
+struct KnnParts {
+    classes: Option<Vec<i64>>,
+    y: Option<Vec<usize>>,
+    knn_algorithm: Option<KnnIndex>,
+    weight: Option<smartcore::neighbors::KNNWeightFunction>,
+    k: Option<usize>,
+}
+
+/// smartcore's search index: both kinds hold the training rows as `data`.
+#[derive(Deserialize)]
+enum KnnIndex {
+    LinearSearch(KnnData),
+    CoverTree(KnnData),
+}
+
+#[derive(Deserialize)]
+struct KnnData {
+    data: Vec<Vec<f64>>,
+}
+
+impl KnnParts {
+    /// Checks every part (shapes, ranges, finiteness; one pass each) and fits smartcore's k-NN
+    /// again on the checked rows, which builds its index the way training did.
+    fn rebuild(self, n_features: usize, n_labels: usize) -> Result<KnnModel, String> {
+        use smartcore::algorithm::neighbour::KNNAlgorithmName;
+        use smartcore::linalg::basic::matrix::DenseMatrix;
+        use smartcore::neighbors::knn_classifier::KNNClassifierParameters;
+
+        let (Some(classes), Some(y), Some(index), Some(k)) =
+            (self.classes, self.y, self.knn_algorithm, self.k)
+        else {
+            return Err("it is not fitted (classes, y, index or k missing)".into());
+        };
+        let (algorithm, rows) = match index {
+            KnnIndex::LinearSearch(d) => (KNNAlgorithmName::LinearSearch, d.data),
+            KnnIndex::CoverTree(d) => (KNNAlgorithmName::CoverTree, d.data),
+        };
+        if classes.is_empty() {
+            return Err("the class list is empty".into());
+        }
+        if let Some((i, c)) = classes
+            .iter()
+            .enumerate()
+            .find(|&(_, &c)| usize::try_from(c).map_or(true, |c| c >= n_labels))
+        {
+            return Err(format!(
+                "class {i} is label {c}, not one of the {n_labels} class labels"
+            ));
+        }
+        if rows.is_empty() {
+            return Err("it holds no training rows".into());
+        }
+        if rows.len() != y.len() {
+            return Err(format!(
+                "{} training rows but {} labels",
+                rows.len(),
+                y.len()
+            ));
+        }
+        if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_features) {
+            return Err(format!(
+                "training row {i} has {} values for {n_features} features",
+                r.len()
+            ));
+        }
+        if let Some(i) = rows.iter().position(|r| r.iter().any(|v| !v.is_finite())) {
+            return Err(format!("training row {i} holds a value that is not finite"));
+        }
+        if let Some((i, c)) = y.iter().enumerate().find(|&(_, &c)| c >= classes.len()) {
+            return Err(format!(
+                "training row {i} has class {c}, not one of 0..{}",
+                classes.len()
+            ));
+        }
+        if k == 0 || k > rows.len() {
+            return Err(format!(
+                "k is {k}, outside 1..={} (the training rows)",
+                rows.len()
+            ));
+        }
+        let n = rows.len();
+        let x = DenseMatrix::new(n, n_features, rows.into_iter().flatten().collect(), false)
+            .map_err(|e| format!("training rows: {e}"))?;
+        let labels: Vec<i64> = y.iter().map(|&c| classes[c]).collect();
+        let params = KNNClassifierParameters::default()
+            .with_k(k)
+            .with_algorithm(algorithm)
+            .with_weight(self.weight.unwrap_or_default());
+        KnnModel::fit(&x, &labels, params).map_err(|e| format!("rebuilding the index: {e}"))
+    }
+}
+
+fn check_consistency(
+    h: &ArtifactHeader,
+    kernel: Option<&Kernel>,
+    source_name: &str,
+) -> Result<(), ArtifactError> {
     let corrupt = |message: String| ArtifactError::Corrupt {
         source_name: source_name.to_owned(),
         message,
     };
-    let h = &a.header;
     if h.task != h.algorithm.task() {
         return Err(corrupt(format!(
             "task '{:?}' does not match algorithm {}",
@@ -317,12 +433,12 @@ fn check_consistency(a: &LoadedArtifact, source_name: &str) -> Result<(), Artifa
             h.class_labels.len()
         )));
     }
-    match (&a.kernel, &a.knn) {
-        (Some(k), _) => k
+    match kernel {
+        Some(k) => k
             .validate(h.features.len(), h.class_labels.len(), h.task)
             .map_err(|m| corrupt(format!("kernel: {m}"))),
-        (None, Some(_)) => Ok(()),
-        (None, None) => Err(corrupt(format!(
+        None if h.algorithm == Algorithm::KnnClassifier => Ok(()),
+        None => Err(corrupt(format!(
             "no kernel for algorithm {}",
             h.algorithm.as_str()
         ))),

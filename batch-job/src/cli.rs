@@ -14,7 +14,8 @@ pub const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0   success
   64  usage: bad arguments or environment
-  65  bad data (a bad row under --on-bad-row fail, missing feature columns) or a bad model artifact
+  65  bad data (a bad row under --on-bad-row fail, missing feature columns), a bad model artifact,
+      or a model failing while scoring (under any --on-bad-row)
   66  the input or the model does not exist or cannot be read
   70  internal error
   75  transient infrastructure failure (S3 throttling, 5xx, network): retrying may succeed";

@@ -68,6 +68,16 @@ pub enum Error {
         scored: u64,
         rejected: u64,
     },
+    /// The model failed while scoring (whatever the bad-row policy: the rows are not at fault).
+    #[error(
+        "model {model} failed scoring the rows of {source_name} from byte offset {byte_offset}: {message}"
+    )]
+    ModelFault {
+        model: String,
+        source_name: String,
+        byte_offset: u64,
+        message: String,
+    },
     /// The model artifact is unusable.
     #[error(transparent)]
     Artifact(#[from] ArtifactError),
@@ -114,6 +124,7 @@ impl Error {
             Error::BadRow { .. }
             | Error::BadInput { .. }
             | Error::RowsUnaccounted { .. }
+            | Error::ModelFault { .. }
             | Error::Artifact(_)
             | Error::Training { .. } => EXIT_DATA,
             Error::NotFound { .. } => EXIT_NO_INPUT,

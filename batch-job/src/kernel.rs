@@ -115,9 +115,13 @@ impl Kernel {
                         r.len()
                     ));
                 }
-                Ok(())
+                finite("coefficient", coefficients.iter().flatten())?;
+                finite("intercept", intercepts.iter())
             }
-            Kernel::Linear { coefficients, .. } => {
+            Kernel::Linear {
+                coefficients,
+                intercept,
+            } => {
                 if task != Task::Regression {
                     return Err("a linear kernel in a classification artifact".into());
                 }
@@ -127,7 +131,8 @@ impl Kernel {
                         coefficients.len()
                     ));
                 }
-                Ok(())
+                finite("coefficient", coefficients.iter())?;
+                finite("intercept", std::iter::once(intercept))
             }
             Kernel::Forest { combine, trees } => {
                 let expected = match task {
@@ -150,6 +155,22 @@ impl Kernel {
     }
 }
 
+/// The deepest tree accepted. smartcore grows a tree at most as deep as its training rows allow;
+/// a deeper one is a corrupt or hostile artifact whose walk per row would never end in practice.
+pub const MAX_TREE_DEPTH: u32 = 10_000;
+
+/// Checks that every value is finite, naming the first that is not.
+fn finite<'a>(what: &str, values: impl Iterator<Item = &'a f64>) -> Result<(), String> {
+    match values.enumerate().find(|(_, v)| !v.is_finite()) {
+        Some((i, v)) => Err(format!("{what} {i} is {v}, not a finite number")),
+        None => Ok(()),
+    }
+}
+
+/// Checks a tree's structure in one pass over its nodes, without recursion: every child lies
+/// after its parent (so every walk ends), every node but the root is the child of exactly one
+/// node (a tree, not a graph whose shared children multiply the paths), depth is at most
+/// [`MAX_TREE_DEPTH`], indices and features are in range and leaves hold valid values.
 fn validate_tree(
     t: &FlatTree,
     n_features: usize,
@@ -174,14 +195,27 @@ fn validate_tree(
     if n > u32::MAX as usize / 2 {
         return Err(format!("{n} nodes is too many"));
     }
+    // the parent of each node (u32::MAX: none yet) and its depth; children come after their
+    // parent, so both are known by the time a node's turn comes
+    let mut parent = vec![u32::MAX; n];
+    let mut depth = vec![0u32; n];
     for i in 0..n {
+        if i > 0 && parent[i] == u32::MAX {
+            return Err(format!("node {i} is not reached from the root"));
+        }
         let (l, r) = (t.left[i] as usize, t.right[i] as usize);
         if l == 0 && r == 0 {
             let v = t.value[i];
-            if task == Task::Classification
-                && !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < n_classes)
-            {
-                return Err(format!("leaf {i} has class {v}, not one of 0..{n_classes}"));
+            match task {
+                Task::Classification
+                    if !(v >= 0.0 && v.fract() == 0.0 && (v as usize) < n_classes) =>
+                {
+                    return Err(format!("leaf {i} has class {v}, not one of 0..{n_classes}"));
+                }
+                Task::Regression if !v.is_finite() => {
+                    return Err(format!("leaf {i} has value {v}, not a finite number"));
+                }
+                _ => {}
             }
             continue;
         }
@@ -197,8 +231,44 @@ fn validate_tree(
                 t.feature[i]
             ));
         }
+        if t.threshold[i].is_infinite() {
+            return Err(format!(
+                "node {i} has threshold {}, not a finite number (or null)",
+                t.threshold[i]
+            ));
+        }
+        for c in [l, r] {
+            if parent[c] != u32::MAX {
+                return Err(format!(
+                    "node {c} is a child of both node {} and node {i}: the nodes do not form a tree",
+                    parent[c]
+                ));
+            }
+            parent[c] = i as u32;
+            depth[c] = depth[i] + 1;
+            if depth[c] > MAX_TREE_DEPTH {
+                return Err(format!(
+                    "node {c} lies at depth {}, deeper than the {MAX_TREE_DEPTH} levels accepted",
+                    depth[c]
+                ));
+            }
+        }
     }
     Ok(())
+}
+
+/// The depth of a validated tree (a lone leaf is 0), in one pass without recursion.
+fn tree_depth(t: &FlatTree) -> u32 {
+    let mut depth = vec![0u32; t.feature.len()];
+    let mut max = 0;
+    for i in 0..depth.len() {
+        max = max.max(depth[i]);
+        if t.left[i] != 0 {
+            depth[t.left[i] as usize] = depth[i] + 1;
+            depth[t.right[i] as usize] = depth[i] + 1;
+        }
+    }
+    max
 }
 
 /// A validated kernel compiled for scoring.
@@ -267,6 +337,10 @@ struct Split {
 
 /// Deepest tree padded to the perfect layout: 2^12 leaves per tree keep a 50-tree forest near 5 MB.
 const MAX_PERFECT_DEPTH: u32 = 12;
+
+/// The most perfect-layout slots (splits and leaves) per node of the forest itself: a forest of
+/// full trees needs about one, trees grown to a depth limit on enough rows a little more.
+const MAX_PADDING: usize = 4;
 
 /// Rows scored per tree pass: small enough that their features stay in L1/L2 while every tree
 /// walks them.
@@ -389,18 +463,18 @@ impl Perfect {
     /// feature outside the `n_features` a row has (the lock-step walk indexes rows unchecked,
     /// so it is only built when every index is known to be in bounds).
     fn build(trees: &[FlatTree], n_features: usize, combine: Combine) -> Option<Self> {
-        fn depth(t: &FlatTree, i: usize) -> u32 {
-            if t.left[i] == 0 {
-                0
-            } else {
-                1 + depth(t, t.left[i] as usize).max(depth(t, t.right[i] as usize))
-            }
-        }
-        let d = trees.iter().map(|t| depth(t, 0)).max()?;
+        let d = trees.iter().map(tree_depth).max()?;
         if d > MAX_PERFECT_DEPTH {
             return None;
         }
         let inner = (1usize << d) - 1;
+        // every tree is padded to the deepest one: a forest of sparse or uneven trees would
+        // take many times its own size (a 2.8 MB artifact took 600 MB), so beyond
+        // MAX_PADDING slots per real node the pointer walk scores it instead
+        let nodes: usize = trees.iter().map(|t| t.feature.len()).sum();
+        if (2 * inner + 1) * trees.len() > MAX_PADDING * nodes {
+            return None;
+        }
         let mut p = Perfect {
             depth: d,
             inner,
@@ -759,12 +833,13 @@ mod tests {
     }
 
     /// A random tree up to `max_depth` deep whose thresholds come from `grid` (so rows hit them
-    /// exactly) or are NaN.
+    /// exactly) or are NaN; a node above `max_depth` splits with probability `split`.
     fn random_tree(
         rng: &mut StdRng,
         nf: usize,
         k: usize,
         max_depth: u32,
+        split: f64,
         grid: &[f64],
     ) -> FlatTree {
         let mut t = FlatTree {
@@ -777,8 +852,8 @@ mod tests {
         // children are appended after their parent, as validation requires
         let mut open = vec![(0usize, 0u32)];
         while let Some((i, depth)) = open.pop() {
-            let split = depth == 0 || (depth < max_depth && rng.random_bool(0.8));
-            if !split {
+            let splits = depth == 0 || (depth < max_depth && rng.random_bool(split));
+            if !splits {
                 t.value[i] = if k > 0 {
                     rng.random_range(0..k) as f64
                 } else {
@@ -812,12 +887,24 @@ mod tests {
 
     /// Checks every row; returns whether the perfect layout was used.
     fn check(seed: u64, combine: Combine, max_depth: u32, n_trees: usize, n_rows: usize) -> bool {
+        check_trees(seed, combine, max_depth, 0.95, n_trees, n_rows)
+    }
+
+    /// [`check`] with trees whose nodes split with probability `split`.
+    fn check_trees(
+        seed: u64,
+        combine: Combine,
+        max_depth: u32,
+        split: f64,
+        n_trees: usize,
+        n_rows: usize,
+    ) -> bool {
         let mut rng = StdRng::seed_from_u64(seed);
         let nf = 6;
         let k = if combine == Combine::Vote { 3 } else { 0 };
         let grid: Vec<f64> = (0..9).map(|i| f64::from(i) * 0.25 - 1.0).collect();
         let trees: Vec<FlatTree> = (0..n_trees)
-            .map(|_| random_tree(&mut rng, nf, k, max_depth, &grid))
+            .map(|_| random_tree(&mut rng, nf, k, max_depth, split, &grid))
             .collect();
         let kernel = Kernel::Forest {
             combine,
@@ -889,6 +976,45 @@ mod tests {
             assert!(!check(seed, Combine::Vote, depth, 3, 300));
             assert!(!check(seed + 50, Combine::Mean, depth, 3, 300));
         }
+    }
+
+    /// Regression: every tree was padded to a perfect tree of the forest's depth, so sparse deep
+    /// trees (a 2.8 MB artifact) took 600 MB; such forests now walk pointers, predicting alike.
+    #[test]
+    fn sparse_trees_are_not_padded_to_perfect_trees() {
+        for seed in 0..3 {
+            assert!(!check_trees(seed, Combine::Vote, 12, 0.55, 20, 300));
+            assert!(!check_trees(seed + 50, Combine::Mean, 12, 0.55, 20, 300));
+        }
+        // a chain 12 deep: 25 nodes, which padding would turn into 8,191 slots
+        let n = 25;
+        let mut t = FlatTree {
+            feature: vec![0; n],
+            threshold: vec![0.5; n],
+            left: vec![0; n],
+            right: vec![0; n],
+            value: vec![1.0; n],
+        };
+        for i in (0..n - 1).step_by(2) {
+            t.left[i] = (i + 1) as u32;
+            t.right[i] = (i + 2) as u32;
+        }
+        let kernel = Kernel::Forest {
+            combine: Combine::Mean,
+            trees: vec![t],
+        };
+        kernel.validate(1, 0, Task::Regression).unwrap();
+        assert!(
+            Perfect::build(
+                std::slice::from_ref(match &kernel {
+                    Kernel::Forest { trees, .. } => &trees[0],
+                    _ => unreachable!(),
+                }),
+                1,
+                Combine::Mean
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -445,6 +445,14 @@ fn score_piece(
                 reason: fault.reason.clone(),
             });
         }
+        if let Some(message) = &out.model_fault {
+            return Err(Error::ModelFault {
+                model: job.model.to_string(),
+                source_name: loc.to_string(),
+                byte_offset: chunk.offset,
+                message: message.clone(),
+            });
+        }
         let rejected = out.rejects.len() as u64;
         if out.counted != out.scored + rejected {
             return Err(Error::RowsUnaccounted {
@@ -559,6 +567,8 @@ struct ChunkOut {
     /// Lines before this chunk in the piece (filled in by the ordered writer).
     line_base: u64,
     error: Option<Fault>,
+    /// The model failed on the chunk's rows.
+    model_fault: Option<String>,
 }
 
 fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
@@ -580,6 +590,7 @@ fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
         rejects: Vec::new(),
         counted,
         ends_at_record_end: chunk.eof || state == csvread::ScanState::RecordStart,
+        model_fault: None,
         scored: 0,
         lines: 0,
         line_base: 0,
@@ -628,11 +639,8 @@ fn process_chunk(ctx: &ChunkContext<'_>, chunk: &Chunk) -> ChunkOut {
     let n = id_ends.len();
     let mut preds = Predictions::default();
     if let Err(message) = ctx.model.predict(&x, &mut preds) {
-        result.error = Some(Fault {
-            rel_line: 0,
-            offset: chunk.offset,
-            reason: message,
-        });
+        // the model, not a row, failed: no policy makes it a rejected row
+        result.model_fault = Some(message);
         return result;
     }
     result.scored = n as u64;

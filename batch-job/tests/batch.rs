@@ -265,6 +265,320 @@ mod artifacts {
     }
 }
 
+/// Corrupt and hostile artifacts of every algorithm: loading and scoring one either works or
+/// refuses it as corrupt (exit 65), never panics, hangs or takes memory out of proportion.
+mod artifact_mutations {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+    use serde_json::{Value, json};
+    use std::sync::OnceLock;
+    use std::time::{Duration, Instant};
+
+    /// One small trained artifact per algorithm, as JSON.
+    fn originals() -> &'static Vec<Value> {
+        static ORIGINALS: OnceLock<Vec<Value>> = OnceLock::new();
+        ORIGINALS.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let base = dataset(dir.path(), 240);
+            ALL.iter()
+                .map(|&a| {
+                    let params = HyperParams {
+                        n_trees: 3,
+                        max_depth: Some(4),
+                        ..params()
+                    };
+                    let (t, _) = trained_with(&base, a, &params);
+                    serde_json::from_slice(&t.artifact_json().unwrap()).unwrap()
+                })
+                .collect()
+        })
+    }
+
+    /// Paths (JSON pointers) to every number and every array in `v`.
+    fn places(v: &Value, at: &str, numbers: &mut Vec<String>, arrays: &mut Vec<String>) {
+        match v {
+            Value::Number(_) => numbers.push(at.to_owned()),
+            Value::Array(items) => {
+                arrays.push(at.to_owned());
+                for (i, item) in items.iter().enumerate() {
+                    places(item, &format!("{at}/{i}"), numbers, arrays);
+                }
+            }
+            Value::Object(m) => {
+                for (k, item) in m {
+                    places(item, &format!("{at}/{k}"), numbers, arrays);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A tree of `n` nodes as the kernel stores it, its node `i` split into `links(i)`.
+    fn tree(n: usize, links: impl Fn(usize) -> Option<(usize, usize)>) -> Value {
+        let (mut left, mut right) = (vec![0; n], vec![0; n]);
+        for i in 0..n {
+            if let Some((l, r)) = links(i) {
+                left[i] = l;
+                right[i] = r;
+            }
+        }
+        json!({
+            "feature": vec![0; n],
+            "threshold": vec![0.5; n],
+            "left": left,
+            "right": right,
+            "value": vec![1.0; n],
+        })
+    }
+
+    /// The structural attacks, then generic ones on any number or array of the document.
+    #[derive(Debug, Clone)]
+    enum Mutation {
+        /// Child `which` of node `node` of a tree becomes `to` (shared children, cycles,
+        /// out-of-range indices).
+        Relink {
+            tree: Index,
+            node: Index,
+            which: bool,
+            to: i64,
+        },
+        /// A tree replaced by a chain of `depth` splits.
+        Chain { depth: usize },
+        /// A tree whose nodes each point both children at the next one (2^levels paths).
+        Diamond { levels: usize },
+        /// A forest of one deep sparse tree among many shallow ones (padding blow-up).
+        Sparse { depth: usize, trees: usize },
+        /// A field of the document set to a value.
+        Set { pointer: &'static str, value: Value },
+        /// A number somewhere set to a value.
+        Number { at: Index, value: Value },
+        /// An element of an array somewhere removed, or the array emptied.
+        Shorten { at: Index, empty: bool },
+    }
+
+    fn mutation() -> impl Strategy<Value = Mutation> {
+        let odd_number = prop::sample::select(vec![
+            json!(-1),
+            json!(0),
+            json!(1),
+            json!(3),
+            json!(0.5),
+            json!(1e300),
+            json!(-1e300),
+            json!(4294967295u64),
+            json!(null),
+        ]);
+        let field = prop::sample::select(vec![
+            ("/model/k", json!(0)),
+            ("/model/k", json!(1_000_000)),
+            ("/model/classes", json!([])),
+            ("/model/classes", json!([-1, 0])),
+            ("/model/y/0", json!(99)),
+            ("/model/weight", json!("Distance")),
+            ("/class_labels", json!([])),
+            ("/class_labels", json!(["only"])),
+            ("/features", json!([])),
+            ("/features", json!(["f0"])),
+            ("/kernel/trees", json!([])),
+            ("/kernel/coefficients", json!([[1.0]])),
+            ("/kernel/intercepts", json!([])),
+            ("/kernel/combine", json!("mean")),
+            ("/task", json!("regression")),
+            ("/kernel", json!(null)),
+        ]);
+        prop_oneof![
+            (any::<Index>(), any::<Index>(), any::<bool>(), -2i64..40).prop_map(
+                |(tree, node, which, to)| Mutation::Relink {
+                    tree,
+                    node,
+                    which,
+                    to
+                }
+            ),
+            prop::sample::select(vec![50usize, 9_000, 20_000, 200_000])
+                .prop_map(|depth| Mutation::Chain { depth }),
+            (2usize..64).prop_map(|levels| Mutation::Diamond { levels }),
+            (8usize..13, 1usize..300).prop_map(|(depth, trees)| Mutation::Sparse { depth, trees }),
+            field.prop_map(|(pointer, value)| Mutation::Set { pointer, value }),
+            (any::<Index>(), odd_number).prop_map(|(at, value)| Mutation::Number { at, value }),
+            (any::<Index>(), any::<bool>()).prop_map(|(at, empty)| Mutation::Shorten { at, empty }),
+        ]
+    }
+
+    fn apply(doc: &mut Value, m: &Mutation) {
+        let trees = doc
+            .pointer_mut("/kernel/trees")
+            .and_then(Value::as_array_mut);
+        match m {
+            Mutation::Relink {
+                tree,
+                node,
+                which,
+                to,
+            } => {
+                let Some(trees) = trees else { return };
+                if trees.is_empty() {
+                    return;
+                }
+                let k = tree.index(trees.len());
+                let t = &mut trees[k];
+                let side = if *which { "left" } else { "right" };
+                let links = t[side].as_array_mut().unwrap();
+                let i = node.index(links.len());
+                links[i] = json!(to);
+            }
+            Mutation::Chain { depth } => {
+                if let Some(trees) = trees {
+                    trees[0] = tree(2 * depth + 1, |i| {
+                        (i % 2 == 0 && i < 2 * depth).then_some((i + 1, i + 2))
+                    });
+                }
+            }
+            Mutation::Diamond { levels } => {
+                if let Some(trees) = trees {
+                    trees[0] = tree(levels + 1, |i| (i < *levels).then_some((i + 1, i + 1)));
+                }
+            }
+            Mutation::Sparse { depth, trees: n } => {
+                if let Some(trees) = trees {
+                    let chain = tree(2 * depth + 1, |i| {
+                        (i % 2 == 0 && i < 2 * depth).then_some((i + 1, i + 2))
+                    });
+                    let stump = tree(3, |i| (i == 0).then_some((1, 2)));
+                    *trees = std::iter::once(chain)
+                        .chain(std::iter::repeat_n(stump, *n))
+                        .collect();
+                }
+            }
+            Mutation::Set { pointer, value } => {
+                if let Some(v) = doc.pointer_mut(pointer) {
+                    *v = value.clone();
+                }
+            }
+            Mutation::Number { at, value } => {
+                let (mut numbers, mut arrays) = (Vec::new(), Vec::new());
+                places(doc, "", &mut numbers, &mut arrays);
+                if !numbers.is_empty() {
+                    *doc.pointer_mut(&numbers[at.index(numbers.len())]).unwrap() = value.clone();
+                }
+            }
+            Mutation::Shorten { at, empty } => {
+                let (mut numbers, mut arrays) = (Vec::new(), Vec::new());
+                places(doc, "", &mut numbers, &mut arrays);
+                let a = doc
+                    .pointer_mut(&arrays[at.index(arrays.len())])
+                    .unwrap()
+                    .as_array_mut()
+                    .unwrap();
+                if *empty {
+                    a.clear();
+                } else {
+                    a.pop();
+                }
+            }
+        }
+    }
+
+    /// Loads and scores `bytes`; the outcome must be a model, a refusal or a model fault, all of
+    /// which the scorer turns into exit 0 or 65.
+    fn load_and_score(bytes: &[u8]) -> Result<(), String> {
+        let model = match Model::from_slice(bytes, "m.json") {
+            Ok(m) => m,
+            Err(e) => {
+                let e = stepscore_batch::Error::from(e);
+                assert_eq!(e.exit_code(), 65, "{e}");
+                return Err(e.to_string());
+            }
+        };
+        let nf = model.n_features();
+        let x: Vec<f64> = (0..nf * 37).map(|i| (i % 11) as f64 * 0.3 - 1.5).collect();
+        let mut preds = Predictions::default();
+        model.predict(&x, &mut preds)?;
+        let rows = match model.task() {
+            artifact::Task::Classification => preds.class.len(),
+            artifact::Task::Regression => preds.value.len(),
+        };
+        assert_eq!(rows, 37);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+        #[test]
+        fn mutated_artifacts_load_and_score_or_are_refused(
+            algorithm in 0..ALL.len(),
+            mutations in prop::collection::vec(mutation(), 1..3),
+        ) {
+            let mut doc = originals()[algorithm].clone();
+            for m in &mutations {
+                apply(&mut doc, m);
+            }
+            let bytes = serde_json::to_vec(&doc).unwrap();
+            let started = Instant::now();
+            let _ = load_and_score(&bytes);
+            prop_assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{:?} {:?} took {:?}",
+                ALL[algorithm],
+                mutations,
+                started.elapsed()
+            );
+        }
+    }
+
+    /// Regressions: each of these passed validation and then hung the scorer (a 2 KB graph of
+    /// shared children), overflowed its stack (a 500,000-deep chain) or made smartcore panic
+    /// (k-NN bodies were not validated).
+    #[test]
+    fn hostile_artifacts_are_refused_as_corrupt_saying_where() {
+        let forest = originals()[1].clone();
+        let knn = originals()[7].clone();
+        for (doc, m, want) in [
+            (
+                &forest,
+                Mutation::Diamond { levels: 60 },
+                "is a child of both node",
+            ),
+            (
+                &forest,
+                Mutation::Chain { depth: 250_000 },
+                "deeper than the 10000 levels",
+            ),
+            (
+                &knn,
+                Mutation::Set {
+                    pointer: "/model/k",
+                    value: json!(0),
+                },
+                "k is 0",
+            ),
+            (
+                &knn,
+                Mutation::Set {
+                    pointer: "/model/y/0",
+                    value: json!(99),
+                },
+                "training row 0 has class 99",
+            ),
+            (
+                &knn,
+                Mutation::Set {
+                    pointer: "/model/classes",
+                    value: json!([]),
+                },
+                "class list is empty",
+            ),
+        ] {
+            let mut doc = doc.clone();
+            apply(&mut doc, &m);
+            let e = load_and_score(&serde_json::to_vec(&doc).unwrap()).unwrap_err();
+            assert!(e.starts_with("corrupt model artifact: "), "{e}");
+            assert!(e.contains(want) && e.contains("m.json"), "{m:?}: {e}");
+        }
+    }
+}
+
 mod csv_input {
     use super::*;
 
@@ -698,6 +1012,50 @@ mod binary {
             serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest-0.json")).unwrap())
                 .unwrap();
         assert_eq!((m.job_id.as_str(), m.rows_scored), ("j-1", 300));
+    }
+
+    /// A model that fails while scoring is a model error (65) under every bad-row policy: its
+    /// rows are neither rejected nor blamed. Before, it was reported as a bad row with advice to
+    /// use `--on-bad-row skip`, which was already set.
+    #[test]
+    fn a_model_fault_under_skip_is_a_model_error_not_a_rejected_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dataset(dir.path(), 200);
+        let (t, _) = trained(&data, Algorithm::KnnClassifier);
+        let text = String::from_utf8(t.artifact_json().unwrap()).unwrap();
+        // inverse-distance weights: rows infinitely far from every training row weigh nothing,
+        // and smartcore cannot normalise the votes
+        let distance = text.replace("\"weight\":\"Uniform\"", "\"weight\":\"Distance\"");
+        assert_ne!(distance, text);
+        write(dir.path(), "knn.json", distance);
+        write(
+            dir.path(),
+            "far.csv",
+            "id,f0,f1,f2,f3,f4\na,1e200,1e200,1e200,1e200,1e200\n",
+        );
+        let (code, err) = run(
+            dir.path(),
+            &[
+                "score",
+                "--model",
+                "knn.json",
+                "--input",
+                "far.csv",
+                "--output",
+                "out",
+                "--on-bad-row",
+                "skip",
+            ],
+            &[],
+        );
+        assert_eq!(code, 65, "{err}");
+        assert!(
+            err.contains("model knn.json failed scoring the rows of far.csv"),
+            "{err}"
+        );
+        assert!(!err.contains("bad row"), "{err}");
+        assert!(!dir.path().join("out/rejects-0.csv").exists());
+        assert!(!dir.path().join("out/part-0.csv").exists());
     }
 
     #[test]
