@@ -13,11 +13,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::env::{Clock, TaskDispatcher, TaskOutcome, TaskRequest};
-use crate::history::{Details, History};
+use crate::history::{Details, History, MAX_HISTORY_EVENTS, history_limit_cause};
 use crate::jsonpath::{self, JsonPath, JsonPathError, Scope, Variables};
 use crate::model::{
-    Catcher, DynamicString, FailSpec, MapSpec, PathField, PercentField, Retrier, SecondsField,
-    State, StateKind, StateMachine, TaskSpec, Transition, WaitSpec,
+    Catcher, DynamicString, FailSpec, MAX_DELAY_SECONDS, MapSpec, PathField, PercentField, Retrier,
+    SecondsField, State, StateKind, StateMachine, TaskSpec, Transition, WaitSpec,
 };
 use crate::template::{Template, TemplateError};
 
@@ -286,6 +286,11 @@ impl<'m> Execution<'m> {
         &self.snap.history
     }
 
+    /// The history, without copying it (for an execution that has ended).
+    pub fn into_history(self) -> History {
+        self.snap.history
+    }
+
     /// Current status.
     pub fn status(&self) -> ExecutionStatus {
         self.snap.status
@@ -307,7 +312,7 @@ impl<'m> Execution<'m> {
         let deadline = self
             .machine
             .timeout_seconds
-            .map(|t| self.snap.start_time + chrono::Duration::seconds(t as i64));
+            .and_then(|t| add_seconds(self.snap.start_time, t));
         let mut vars = Vars {
             local: std::mem::take(&mut self.snap.variables),
             parent: None,
@@ -356,23 +361,30 @@ impl<'m> Execution<'m> {
                     .push(&self.names.execution_timed_out, at, Details::default());
                 Some(self.outcome())
             }
-            Err(Fault::Error(e) | Fault::Retriable(e)) => {
-                self.snap.next_state = None;
-                self.snap.status = ExecutionStatus::Failed;
-                self.snap.history.push(
-                    &self.names.execution_failed,
-                    now,
-                    Details {
-                        error: e.error.clone(),
-                        cause: e.cause.clone(),
-                        ..Details::default()
-                    },
-                );
-                self.snap.error = e.error;
-                self.snap.cause = e.cause;
-                Some(self.outcome())
-            }
+            Err(Fault::HistoryLimit) => Some(self.end_failed(
+                now,
+                StateError::new("States.Runtime", history_limit_cause()),
+            )),
+            Err(Fault::Error(e) | Fault::Retriable(e)) => Some(self.end_failed(now, e)),
         }
+    }
+
+    /// Ends the execution with `ExecutionFailed`.
+    fn end_failed(&mut self, now: DateTime<Utc>, e: StateError) -> ExecutionOutcome {
+        self.snap.next_state = None;
+        self.snap.status = ExecutionStatus::Failed;
+        self.snap.history.push(
+            &self.names.execution_failed,
+            now,
+            Details {
+                error: e.error.clone(),
+                cause: e.cause.clone(),
+                ..Details::default()
+            },
+        );
+        self.snap.error = e.error;
+        self.snap.cause = e.cause;
+        self.outcome()
     }
 
     /// Runs to the end.
@@ -512,6 +524,9 @@ impl StateError {
 pub(crate) enum Fault {
     Error(StateError),
     TimedOut,
+    /// The execution would record more than [`MAX_HISTORY_EVENTS`] events; it ends at once,
+    /// past every Retry and Catch.
+    HistoryLimit,
     /// TestState only: a retrier would retry this error.
     Retriable(StateError),
 }
@@ -580,12 +595,37 @@ pub struct Inspection {
 /// Maximum nesting of Parallel/Map executions.
 const MAX_RUN_DEPTH: usize = 64;
 
+/// What a Map's iterations produced: results, selected inputs, the failure that ended them.
+type MapIterations = (Vec<Value>, Vec<Value>, Option<StateError>);
+
+/// A Map's `ToleratedFailureCount` / `ToleratedFailurePercentage`, resolved.
+struct Tolerance {
+    count: Option<u64>,
+    percentage: Option<f64>,
+}
+
+impl Tolerance {
+    /// Whether `failed` failed iterations out of `total` are still tolerated.
+    fn tolerates(&self, failed: usize, total: usize) -> bool {
+        self.count.is_some_and(|t| failed as u64 <= t)
+            || self
+                .percentage
+                .is_some_and(|p| (failed as f64) * 100.0 / (total as f64) <= p)
+    }
+}
+
 /// How a state body ended when it may be retried/caught.
 enum BodyError {
     /// Recoverable: goes through Retry/Catch.
     Catchable(StateError),
-    /// Not catchable (States.Runtime from data processing, timeouts).
+    /// Not catchable (States.Runtime from data processing, timeouts, the history limit).
     Fatal(Fault),
+}
+
+impl From<Fault> for BodyError {
+    fn from(f: Fault) -> Self {
+        BodyError::Fatal(f)
+    }
 }
 
 impl<'a> Runner<'a> {
@@ -593,9 +633,14 @@ impl<'a> Runner<'a> {
         self.clock.now()
     }
 
-    fn push(&mut self, kind: &Arc<str>, details: Details) -> u64 {
+    /// Records an event of a running execution, or fails the execution when the event would take
+    /// the id AWS reserves for the `ExecutionFailed` that ends a history at the limit.
+    fn push(&mut self, kind: &Arc<str>, details: Details) -> Result<u64, Fault> {
+        if self.history.last_id + 1 >= MAX_HISTORY_EVENTS {
+            return Err(Fault::HistoryLimit);
+        }
         let now = self.clock.now();
-        self.history.push(kind, now, details)
+        Ok(self.history.push(kind, now, details))
     }
 
     fn runtime(&self, st: &State, entered: u64, detail: impl std::fmt::Display) -> StateError {
@@ -698,25 +743,14 @@ impl<'a> Runner<'a> {
     ) -> Result<(Transition, Arc<Value>), Fault> {
         let st = &sm.states[idx];
         self.check_deadline()?;
-        let entered = if matches!(st.kind, StateKind::Fail(_)) {
-            self.push(
-                &self.names.entered["Fail"].clone(),
-                Details {
-                    name: Some(st.name.clone()),
-                    input: Some(input.clone()),
-                    ..Details::default()
-                },
-            )
-        } else {
-            self.push(
-                &self.names.entered[st.type_name].clone(),
-                Details {
-                    name: Some(st.name.clone()),
-                    input: Some(input.clone()),
-                    ..Details::default()
-                },
-            )
-        };
+        let entered = self.push(
+            &self.names.entered[st.type_name].clone(),
+            Details {
+                name: Some(st.name.clone()),
+                input: Some(input.clone()),
+                ..Details::default()
+            },
+        )?;
         self.set_state_context(st, 0);
         let c = &st.common;
         let result = match &st.kind {
@@ -820,7 +854,7 @@ impl<'a> Runner<'a> {
                 output: Some(out.clone()),
                 ..Details::default()
             },
-        );
+        )?;
         Ok((next, out))
     }
 
@@ -892,9 +926,13 @@ impl<'a> Runner<'a> {
                     }
                     let delay = retry_delay(r, attempts[ri]);
                     attempts[ri] += 1;
-                    retry_count += 1;
-                    let until =
-                        self.now() + chrono::Duration::milliseconds((delay * 1000.0) as i64);
+                    retry_count = retry_count.saturating_add(1);
+                    // The delay is capped far below chrono's range, so only a clock already near
+                    // the end of time can overflow; it then sleeps until the end of time.
+                    let until = self
+                        .now()
+                        .checked_add_signed(chrono::Duration::milliseconds((delay * 1000.0) as i64))
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC);
                     self.sleep_until(until)?;
                     self.set_state_context(st, retry_count);
                     continue;
@@ -1014,7 +1052,10 @@ impl<'a> Runner<'a> {
     ) -> Result<Arc<Value>, BodyError> {
         self.enter_nested()?;
         let started = self.names.get("ParallelStateStarted").clone();
-        self.push(&started, Details::default());
+        if let Err(f) = self.push(&started, Details::default()) {
+            self.depth -= 1;
+            return Err(f.into());
+        }
         let saved_state = self.ctx.get("State").cloned();
         let mut outs = Vec::with_capacity(branches.len());
         let mut failure = None;
@@ -1034,10 +1075,10 @@ impl<'a> Runner<'a> {
         match failure {
             None => {
                 let k = self.names.get("ParallelStateSucceeded").clone();
-                self.push(&k, Details::default());
+                self.push(&k, Details::default())?;
                 Ok(Arc::new(Value::Array(outs)))
             }
-            Some(Fault::TimedOut) => Err(BodyError::Fatal(Fault::TimedOut)),
+            Some(f @ (Fault::TimedOut | Fault::HistoryLimit)) => Err(BodyError::Fatal(f)),
             Some(Fault::Error(e) | Fault::Retriable(e)) => {
                 let k = self.names.get("ParallelStateFailed").clone();
                 self.push(
@@ -1047,7 +1088,7 @@ impl<'a> Runner<'a> {
                         cause: e.cause.clone(),
                         ..Details::default()
                     },
-                );
+                )?;
                 let _ = st;
                 Err(BodyError::Catchable(e))
             }
@@ -1187,6 +1228,59 @@ impl<'a> Runner<'a> {
             };
         }
         self.enter_nested()?;
+        let saved_state = self.ctx.get("State").cloned();
+        let tolerance = Tolerance {
+            count: tolerated_count,
+            percentage: tolerated_pct,
+        };
+        let iterations =
+            self.map_iterations(st, entered, m, eff, vars, items, &tolerance, insp.is_some());
+        if let Value::Object(c) = &mut *self.ctx {
+            c.remove("Map");
+            if let Some(s) = saved_state {
+                c.insert("State".into(), s);
+            }
+        }
+        self.depth -= 1;
+        let (outs, selected_inputs, first_failure) = iterations?;
+        if let Some(i) = insp {
+            i.after_parameters = Some(Arc::new(Value::Array(selected_inputs)));
+        }
+        match first_failure {
+            None => {
+                let k = self.names.get("MapStateSucceeded").clone();
+                self.push(&k, Details::default())?;
+                Ok(Arc::new(Value::Array(outs)))
+            }
+            Some(e) => {
+                let k = self.names.get("MapStateFailed").clone();
+                self.push(&k, Details::default())?;
+                if tolerance.count.is_some() || tolerance.percentage.is_some() {
+                    return Err(BodyError::Catchable(StateError::new(
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    )));
+                }
+                Err(BodyError::Catchable(e))
+            }
+        }
+    }
+
+    /// Runs a Map's iterations in order, from `MapStateStarted` up to (not including) its end
+    /// event: the results, the selected inputs (when inspecting) and the first failure that was
+    /// not tolerated.
+    #[allow(clippy::too_many_arguments)]
+    fn map_iterations(
+        &mut self,
+        st: &State,
+        entered: u64,
+        m: &MapSpec,
+        eff: &Arc<Value>,
+        vars: &Vars,
+        items: Vec<Value>,
+        tolerance: &Tolerance,
+        keep_inputs: bool,
+    ) -> Result<MapIterations, BodyError> {
         let k = self.names.get("MapStateStarted").clone();
         self.push(
             &k,
@@ -1194,12 +1288,10 @@ impl<'a> Runner<'a> {
                 index: Some(items.len() as u64),
                 ..Details::default()
             },
-        );
-        let saved_state = self.ctx.get("State").cloned();
+        )?;
         let total = items.len();
         let mut outs = Vec::with_capacity(total);
         let mut failed = 0usize;
-        let mut first_failure: Option<Fault> = None;
         let mut selected_inputs = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             let iter_input = match &m.item_selector {
@@ -1212,18 +1304,12 @@ impl<'a> Runner<'a> {
                         context: self.ctx,
                         variables: vars,
                     };
-                    match t.evaluate(&scope) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            self.depth -= 1;
-                            let f = self.template_error(st, entered, e, eff);
-                            return Err(BodyError::Fatal(f));
-                        }
-                    }
+                    t.evaluate(&scope)
+                        .map_err(|e| self.template_error(st, entered, e, eff))?
                 }
                 None => item,
             };
-            if insp.is_some() {
+            if keep_inputs {
                 selected_inputs.push(iter_input.clone());
             }
             let ks = self.names.get("MapIterationStarted").clone();
@@ -1234,7 +1320,7 @@ impl<'a> Runner<'a> {
                     index: Some(i as u64),
                     ..Details::default()
                 },
-            );
+            )?;
             match self.run_machine(&m.processor, Arc::new(iter_input), vars) {
                 Ok(o) => {
                     let k = self.names.get("MapIterationSucceeded").clone();
@@ -1245,13 +1331,10 @@ impl<'a> Runner<'a> {
                             index: Some(i as u64),
                             ..Details::default()
                         },
-                    );
+                    )?;
                     outs.push(Arc::unwrap_or_clone(o));
                 }
-                Err(Fault::TimedOut) => {
-                    self.depth -= 1;
-                    return Err(BodyError::Fatal(Fault::TimedOut));
-                }
+                Err(f @ (Fault::TimedOut | Fault::HistoryLimit)) => return Err(f.into()),
                 Err(Fault::Error(e) | Fault::Retriable(e)) => {
                     let k = self.names.get("MapIterationFailed").clone();
                     self.push(
@@ -1263,14 +1346,10 @@ impl<'a> Runner<'a> {
                             cause: e.cause.clone(),
                             ..Details::default()
                         },
-                    );
+                    )?;
                     failed += 1;
-                    let tolerated = tolerated_count.is_some_and(|t| failed as u64 <= t)
-                        || tolerated_pct
-                            .is_some_and(|p| (failed as f64) * 100.0 / (total as f64) <= p);
-                    if !tolerated {
-                        first_failure = Some(Fault::Error(e));
-                        break;
+                    if !tolerance.tolerates(failed, total) {
+                        return Ok((outs, selected_inputs, Some(e)));
                     }
                     let mut eo = Map::new();
                     eo.insert(
@@ -1284,35 +1363,7 @@ impl<'a> Runner<'a> {
                 }
             }
         }
-        if let Value::Object(c) = &mut *self.ctx {
-            c.remove("Map");
-            if let Some(s) = saved_state {
-                c.insert("State".into(), s);
-            }
-        }
-        self.depth -= 1;
-        if let Some(i) = insp {
-            i.after_parameters = Some(Arc::new(Value::Array(selected_inputs)));
-        }
-        match first_failure {
-            None => {
-                let k = self.names.get("MapStateSucceeded").clone();
-                self.push(&k, Details::default());
-                Ok(Arc::new(Value::Array(outs)))
-            }
-            Some(Fault::Error(e)) => {
-                let k = self.names.get("MapStateFailed").clone();
-                self.push(&k, Details::default());
-                if tolerated_count.is_some() || tolerated_pct.is_some() {
-                    return Err(BodyError::Catchable(StateError::new(
-                        "States.ExceedToleratedFailureThreshold",
-                        "The specified tolerated failure threshold was exceeded",
-                    )));
-                }
-                Err(BodyError::Catchable(e))
-            }
-            Some(f) => Err(BodyError::Fatal(f)),
-        }
+        Ok((outs, selected_inputs, None))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1352,9 +1403,9 @@ impl<'a> Runner<'a> {
                 extra: Some(Value::Object(extra)),
                 ..base.clone()
             },
-        );
+        )?;
         let k = self.names.get("TaskStarted").clone();
-        self.push(&k, base.clone());
+        self.push(&k, base.clone())?;
         let started = self.now();
         let req = TaskRequest {
             resource: &t.resource,
@@ -1372,8 +1423,10 @@ impl<'a> Runner<'a> {
         {
             return Err(BodyError::Fatal(Fault::TimedOut));
         }
-        let timed_out =
-            timeout.is_some_and(|t| (ended - started).num_milliseconds() > (t as i64) * 1000);
+        // In i128: a TimeoutSecondsPath may resolve to any u64, whose milliseconds overflow i64.
+        let timed_out = timeout.is_some_and(|t| {
+            i128::from((ended - started).num_milliseconds()) > i128::from(t) * 1000
+        });
         let fail = |this: &mut Self, kind: &'static str, e: StateError| {
             let k = this.names.get(kind).clone();
             this.push(
@@ -1383,7 +1436,7 @@ impl<'a> Runner<'a> {
                     cause: e.cause.clone(),
                     ..base.clone()
                 },
-            );
+            )?;
             Err(BodyError::Catchable(e))
         };
         if timed_out {
@@ -1419,7 +1472,7 @@ impl<'a> Runner<'a> {
                         output: Some(v.clone()),
                         ..base
                     },
-                );
+                )?;
                 Ok(v)
             }
             TaskOutcome::Failed { error, cause } => fail(
@@ -1501,14 +1554,18 @@ impl<'a> Runner<'a> {
             context: self.ctx,
             variables: vars,
         };
-        let until = self.wait_target(st, entered, w, now, &scope)?;
+        let too_long = || -> Fault {
+            self.runtime(st, entered, "Wait state delay is too long.")
+                .into()
+        };
         // AWS keeps wait delays in 32-bit seconds.
-        if (until - now).num_seconds() > i64::from(i32::MAX) {
-            return Err(self
-                .runtime(st, entered, "Wait state delay is too long.")
-                .into());
+        let max = i64::from(i32::MAX);
+        match self.wait_target(st, entered, w, &scope)? {
+            WaitFor::Seconds(s) if s > max as u64 => Err(too_long()),
+            WaitFor::Seconds(s) => add_seconds(now, s).ok_or_else(too_long),
+            WaitFor::Until(t) if (t - now).num_seconds() > max => Err(too_long()),
+            WaitFor::Until(t) => Ok(t),
         }
-        Ok(until)
     }
 
     fn wait_target(
@@ -1516,41 +1573,39 @@ impl<'a> Runner<'a> {
         st: &State,
         entered: u64,
         w: &WaitSpec,
-        now: DateTime<Utc>,
         scope: &Scope,
-    ) -> Result<DateTime<Utc>, Fault> {
+    ) -> Result<WaitFor, Fault> {
         Ok(match w {
-            WaitSpec::Seconds(s) => now + chrono::Duration::seconds(*s as i64),
-            WaitSpec::Timestamp(t) => *t,
+            WaitSpec::Seconds(s) => WaitFor::Seconds(*s),
+            WaitSpec::Timestamp(t) => WaitFor::Until(*t),
             WaitSpec::SecondsPath(p) => {
                 let v = p
                     .resolve(scope)
                     .map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
-                let secs = match &v {
-                    Value::Number(n) if n.is_i64() || n.is_u64() => n.as_i64().unwrap_or(i64::MAX),
+                match &v {
+                    Value::Number(n) if n.is_u64() => WaitFor::Seconds(n.as_u64().unwrap_or(u64::MAX)),
+                    Value::Number(n) if n.is_i64() => {
+                        return Err(self
+                            .runtime(
+                                st,
+                                entered,
+                                format!(
+                                    "The SecondsPath parameter references a negative value: {} == {}",
+                                    p.as_str(),
+                                    n
+                                ),
+                            )
+                            .into());
+                    }
                     _ => return Err(self.runtime(st, entered, format!("The SecondsPath parameter cannot be parsed as a long value: {} == {}", p.as_str(), value_text(&v))).into()),
-                };
-                if secs < 0 {
-                    return Err(self
-                        .runtime(
-                            st,
-                            entered,
-                            format!(
-                                "The SecondsPath parameter references a negative value: {} == {}",
-                                p.as_str(),
-                                secs
-                            ),
-                        )
-                        .into());
                 }
-                now + chrono::Duration::seconds(secs.min(i64::from(i32::MAX) + 1))
             }
             WaitSpec::TimestampPath(p) => {
                 let v = p
                     .resolve(scope)
                     .map_err(|e| self.runtime(st, entered, path_error_text(p, &e)))?;
                 match v.as_str().and_then(crate::model::parse_timestamp) {
-                    Some(t) => t,
+                    Some(t) => WaitFor::Until(t),
                     None => {
                         return Err(self
                             .runtime(st, entered, format!("The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}", p.as_str(), value_text(&v)))
@@ -1733,16 +1788,39 @@ pub fn error_matches(error_equals: &[String], error: &str) -> bool {
     })
 }
 
-/// Seconds to wait before retry number `attempt` (0-based).
+/// What a Wait state waits for.
+enum WaitFor {
+    /// A delay from now.
+    Seconds(u64),
+    /// An instant.
+    Until(DateTime<Utc>),
+}
+
+/// `t` plus `seconds`, or `None` past the last instant chrono can represent.
+fn add_seconds(t: DateTime<Utc>, seconds: u64) -> Option<DateTime<Utc>> {
+    let d = chrono::Duration::try_seconds(i64::try_from(seconds).ok()?)?;
+    t.checked_add_signed(d)
+}
+
+/// Seconds to wait before retry number `attempt` (0-based), at most [`MAX_DELAY_SECONDS`].
+///
+/// Without a `MaxDelaySeconds` the backoff grows without bound (to infinity in f64). The cap is
+/// the largest `MaxDelaySeconds` AWS accepts (366 days and a second): on AWS no execution outlives it
+/// (Standard executions end after one year), and it keeps the date arithmetic in range. This
+/// engine does not end executions after a year, so here a capped retry runs a year later.
 fn retry_delay(r: &Retrier, attempt: u32) -> f64 {
-    let mut d = r.interval_seconds * r.backoff_rate.powi(attempt as i32);
+    let mut d = r.interval_seconds * r.backoff_rate.powf(f64::from(attempt));
     if let Some(m) = r.max_delay_seconds {
         d = d.min(m);
     }
     if r.jitter_full {
         d *= rand::random::<f64>();
     }
-    d
+    // `f64::min` ignores NaN (infinity times a zero jitter), which then counts as no delay.
+    if d.is_nan() {
+        return 0.0;
+    }
+    d.clamp(0.0, MAX_DELAY_SECONDS as f64)
 }
 
 /// `resourceType` and `resource` as history events show them.

@@ -456,6 +456,23 @@ impl Validator {
         }
     }
 
+    /// An integer from `min` to `max`, AWS's range for the field at `loc`.
+    fn int_in_range(&mut self, v: &Value, loc: &str, min: u64, max: u64) -> Option<u64> {
+        match v.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.err(
+                    loc,
+                    format!(
+                        "{} must be an integer from {min} to {max} but got {v}",
+                        last_segment(loc)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
     fn non_negative_int(&mut self, v: &Value, loc: &str) -> Option<u64> {
         match v.as_u64() {
             Some(n) => Some(n),
@@ -1068,12 +1085,22 @@ impl Validator {
         let error_equals = self.error_equals(o.get("ErrorEquals"), loc);
         let interval_seconds = match o.get("IntervalSeconds") {
             None => 1.0,
-            Some(v) => self.positive_int(v, &format!("{loc}/IntervalSeconds"))? as f64,
+            Some(v) => self.int_in_range(
+                v,
+                &format!("{loc}/IntervalSeconds"),
+                1,
+                MAX_INTERVAL_SECONDS,
+            )? as f64,
         };
         let max_attempts = match o.get("MaxAttempts") {
             None => 3,
-            Some(v) => u32::try_from(self.non_negative_int(v, &format!("{loc}/MaxAttempts"))?)
-                .unwrap_or(u32::MAX),
+            Some(v) => u32::try_from(self.int_in_range(
+                v,
+                &format!("{loc}/MaxAttempts"),
+                0,
+                MAX_ATTEMPTS,
+            )?)
+            .unwrap_or(u32::MAX),
         };
         let backoff_rate = match o.get("BackoffRate") {
             None => 2.0,
@@ -1089,7 +1116,12 @@ impl Validator {
         };
         let max_delay_seconds = match o.get("MaxDelaySeconds") {
             None => None,
-            Some(v) => Some(self.positive_int(v, &format!("{loc}/MaxDelaySeconds"))? as f64),
+            Some(v) => Some(self.int_in_range(
+                v,
+                &format!("{loc}/MaxDelaySeconds"),
+                1,
+                MAX_DELAY_SECONDS,
+            )? as f64),
         };
         let jitter_full = match o.get("JitterStrategy") {
             None => false,
@@ -1291,7 +1323,8 @@ impl Validator {
                 if !jp && v.is_string() {
                     return Some(WaitSpec::Seconds(0));
                 }
-                self.non_negative_int(v, &loc).map(WaitSpec::Seconds)
+                self.int_in_range(v, &loc, 0, MAX_WAIT_SECONDS)
+                    .map(WaitSpec::Seconds)
             }
             "Timestamp" => {
                 let s = self.string(v, &loc)?;
@@ -1516,6 +1549,15 @@ impl Validator {
         })
     }
 }
+
+/// Largest Retry `IntervalSeconds` AWS accepts.
+pub const MAX_INTERVAL_SECONDS: u64 = 99_999_999;
+/// Largest Retry `MaxAttempts` AWS accepts.
+pub const MAX_ATTEMPTS: u64 = 99_999_999;
+/// Largest Retry `MaxDelaySeconds` AWS accepts (366 days and one second).
+pub const MAX_DELAY_SECONDS: u64 = 31_622_401;
+/// Largest Wait `Seconds` AWS accepts.
+pub const MAX_WAIT_SECONDS: u64 = 99_999_999;
 
 /// Parses an RFC 3339 timestamp the way the Wait state accepts it (a `T` separator and a zone are required).
 pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -259,6 +259,14 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
             next_state: None,
             inspection_data: None,
         },
+        Err(Fault::HistoryLimit) => TestStateResult {
+            status: TestStatus::Failed,
+            output: None,
+            error: Some("States.Runtime".into()),
+            cause: Some(crate::history::history_limit_cause()),
+            next_state: None,
+            inspection_data: None,
+        },
         Err(Fault::TimedOut) => TestStateResult {
             status: TestStatus::Failed,
             output: None,
