@@ -24,6 +24,14 @@ use crate::template::{Template, TemplateError};
 /// Maximum size of a state's input or output (AWS's 256 KiB payload limit).
 pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
+/// Deepest nesting of a state's output. A loop can nest a document one level per state (a
+/// Parameters `{"x.$": "$"}`, a one-branch Parallel) until recursive code (serde_json's
+/// serializer, clone and drop) overflows the stack and aborts the process. 1,000 is the default
+/// maximum nesting depth of Jackson (`StreamReadConstraints`), the JSON library of AWS's Java
+/// SDKs; what AWS Step Functions does past it is not documented, so this limit and its
+/// `States.Runtime` error are this engine's choice.
+pub const MAX_NESTING_DEPTH: usize = 1_000;
+
 /// Identity of an execution, used for the context object (`$$.Execution...`) and ARNs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ExecutionConfig {
@@ -842,9 +850,12 @@ impl<'a> Runner<'a> {
             }
         };
         let (next, out) = result?;
-        let size = json_size(&out);
+        let (size, depth) = json_shape(&out);
         if size > MAX_PAYLOAD_BYTES {
             return Err(StateError::new("States.DataLimitExceeded", format!("The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.", st.name)).into());
+        }
+        if depth > MAX_NESTING_DEPTH {
+            return Err(self.runtime(st, entered, format!("The state's output is nested {depth} levels deep, deeper than the {MAX_NESTING_DEPTH} levels a JSON document may have.")).into());
         }
         let exited = self.names.exited[st.type_name].clone();
         self.push(
@@ -1312,20 +1323,20 @@ impl<'a> Runner<'a> {
             if keep_inputs {
                 selected_inputs.push(iter_input.clone());
             }
-            let ks = self.names.get("MapIterationStarted").clone();
-            self.push(
-                &ks,
+            self.push_iteration(
+                m,
+                "MapIterationStarted",
                 Details {
                     name: Some(st.name.clone()),
                     index: Some(i as u64),
                     ..Details::default()
                 },
             )?;
-            match self.run_machine(&m.processor, Arc::new(iter_input), vars) {
+            match self.run_iteration(m, Arc::new(iter_input), vars) {
                 Ok(o) => {
-                    let k = self.names.get("MapIterationSucceeded").clone();
-                    self.push(
-                        &k,
+                    self.push_iteration(
+                        m,
+                        "MapIterationSucceeded",
                         Details {
                             name: Some(st.name.clone()),
                             index: Some(i as u64),
@@ -1336,9 +1347,9 @@ impl<'a> Runner<'a> {
                 }
                 Err(f @ (Fault::TimedOut | Fault::HistoryLimit)) => return Err(f.into()),
                 Err(Fault::Error(e) | Fault::Retriable(e)) => {
-                    let k = self.names.get("MapIterationFailed").clone();
-                    self.push(
-                        &k,
+                    self.push_iteration(
+                        m,
+                        "MapIterationFailed",
                         Details {
                             name: Some(st.name.clone()),
                             index: Some(i as u64),
@@ -1364,6 +1375,50 @@ impl<'a> Runner<'a> {
             }
         }
         Ok((outs, selected_inputs, None))
+    }
+
+    /// Records an inline Map's iteration event. A distributed Map's iterations are child
+    /// executions on AWS, which the parent's history does not list.
+    fn push_iteration(
+        &mut self,
+        m: &MapSpec,
+        kind: &'static str,
+        details: Details,
+    ) -> Result<(), Fault> {
+        if !m.distributed {
+            let k = self.names.get(kind).clone();
+            self.push(&k, details)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one Map iteration. An inline Map's iterations record into the execution's history.
+    /// A distributed Map's iteration is a child execution on AWS, with a history (and a history
+    /// limit) of its own that starts with its `ExecutionStarted`; that history is not kept here,
+    /// and reaching its limit fails the iteration, not the parent.
+    fn run_iteration(
+        &mut self,
+        m: &MapSpec,
+        input: Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Arc<Value>, Fault> {
+        if !m.distributed {
+            return self.run_machine(&m.processor, input, vars);
+        }
+        let mut child = History {
+            events: Vec::new(),
+            record: false,
+            last_id: 1,
+        };
+        std::mem::swap(self.history, &mut child);
+        let result = self.run_machine(&m.processor, input, vars);
+        std::mem::swap(self.history, &mut child);
+        match result {
+            Err(Fault::HistoryLimit) => {
+                Err(StateError::new("States.Runtime", history_limit_cause()).into())
+            }
+            other => other,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1839,23 +1894,67 @@ fn resource_parts(resource: &str) -> (String, String) {
 
 /// Serialized size of a JSON value in bytes, without allocating the text.
 pub fn json_size(v: &Value) -> usize {
-    struct Count(usize);
-    impl std::io::Write for Count {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+    json_shape(v).0
+}
+
+/// Serialized size in bytes (as `serde_json::to_writer` writes it) and nesting depth (a scalar
+/// is 0, `[]` is 1) of a JSON value. Hand-written rather than serializing to a counting writer
+/// because serde_json recurses once per level, which overflows the stack on documents that a
+/// loop has nested thousands of levels deep; this walk keeps its own stack.
+pub fn json_shape(v: &Value) -> (usize, usize) {
+    let (mut size, mut depth) = (0usize, 0usize);
+    let mut pending: Vec<(&Value, usize)> = Vec::new();
+    let mut next = Some((v, 0usize));
+    while let Some((v, level)) = next.take().or_else(|| pending.pop()) {
+        match v {
+            Value::Null => size += 4,
+            Value::Bool(b) => size += if *b { 4 } else { 5 },
+            Value::Number(n) => size += number_len(n),
+            Value::String(s) => size += string_len(s),
+            Value::Array(items) => {
+                depth = depth.max(level + 1);
+                // Brackets and commas.
+                size += 2 + items.len().saturating_sub(1);
+                pending.extend(items.iter().map(|i| (i, level + 1)));
+            }
+            Value::Object(m) => {
+                depth = depth.max(level + 1);
+                // Braces, commas, colons and keys.
+                size += 2 + m.len().saturating_sub(1) + m.len();
+                for (k, i) in m {
+                    size += string_len(k);
+                    pending.push((i, level + 1));
+                }
+            }
         }
     }
-    // Small documents are far under the limit; skip the walk for scalars.
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => 8,
-        _ => {
-            let mut c = Count(0);
-            let _ = serde_json::to_writer(&mut c, v);
-            c.0
-        }
+    (size, depth)
+}
+
+/// Length of a JSON number as serde_json writes it.
+fn number_len(n: &serde_json::Number) -> usize {
+    if let Some(u) = n.as_u64() {
+        return u.checked_ilog10().map_or(1, |d| d as usize + 1);
     }
+    if let Some(i) = n.as_i64() {
+        return 1 + i
+            .unsigned_abs()
+            .checked_ilog10()
+            .map_or(1, |d| d as usize + 1);
+    }
+    n.to_string().len()
+}
+
+/// Length of a JSON string literal as serde_json writes it: quotes, UTF-8 bytes, and escapes
+/// (`\"`, `\\` and the short control escapes take 2 bytes, other control characters 6).
+fn string_len(s: &str) -> usize {
+    let escapes: usize = s
+        .bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 1,
+            0..=0x1f => 5,
+            _ => 0,
+        })
+        .sum();
+    2 + s.len() + escapes
 }

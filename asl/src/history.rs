@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 /// its 25,000th event while still running, event 25,000 is instead `ExecutionFailed` with
 /// `States.Runtime` and [`history_limit_cause`]; every state event therefore has an id below
 /// the limit. Inline Map iterations and Parallel branches record their events in the same
-/// history, so they count too.
+/// history, so they count too; a distributed Map's iterations are child executions, each with a
+/// history and a limit of its own.
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
 
 /// The cause AWS gives an execution that reached [`MAX_HISTORY_EVENTS`].

@@ -281,6 +281,9 @@ pub struct MapSpec {
     pub tolerated_failure_count: Option<SecondsField>,
     /// `ToleratedFailurePercentage` / `...Path`.
     pub tolerated_failure_percentage: Option<PercentField>,
+    /// `ProcessorConfig.Mode` is `DISTRIBUTED`: on AWS each iteration is a child execution with a
+    /// history of its own.
+    pub distributed: bool,
 }
 
 /// A percentage that is literal or read from the input.
@@ -1455,12 +1458,13 @@ impl Validator {
             ],
             &[],
         );
+        let mut distributed = false;
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
                 // Without ItemReader/ResultWriter a distributed Map computes the same result as an
                 // inline one, so the engine runs it inline.
-                Some("DISTRIBUTED") => {}
+                Some("DISTRIBUTED") => distributed = true,
                 Some(m) => self.err(
                     format!("{ploc}/ProcessorConfig/Mode"),
                     format!("Value '{m}' is not one of [INLINE, DISTRIBUTED]"),
@@ -1546,6 +1550,7 @@ impl Validator {
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
+            distributed,
         })
     }
 }

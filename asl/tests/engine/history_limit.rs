@@ -212,3 +212,50 @@ fn without_recorded_history_the_limit_is_the_same_and_nothing_is_stored() {
     assert_eq!(exec.history().last_id, 25_000);
     assert!(exec.history().events.is_empty());
 }
+
+fn distributed_map(items: usize, processor_states: Value) -> (Value, Value) {
+    let definition = json!({"StartAt": "EachItem", "States": {"EachItem": {
+        "Type": "Map",
+        "ItemsPath": "$.items",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Work",
+            "States": processor_states
+        },
+        "ResultSelector": {"count.$": "States.ArrayLength($)"},
+        "End": true
+    }}});
+    (definition, json!({"items": (0..items).collect::<Vec<_>>()}))
+}
+
+#[test]
+fn a_distributed_map_iteration_is_a_child_execution_with_a_history_of_its_own() {
+    // 13,000 iterations would be 52,000 events inline; as child executions they leave the
+    // parent's history at entered, started, succeeded, exited.
+    let (definition, input) =
+        distributed_map(13_000, json!({"Work": {"Type": "Pass", "End": true}}));
+    let (outcome, history) = run_bounded(definition, input, 10);
+    let outcome = outcome.expect("ends");
+    assert_eq!(outcome.status, ExecutionStatus::Succeeded, "{outcome:?}");
+    assert_eq!(outcome.output, Some(json!({"count": 13_000})));
+    let kinds: Vec<&str> = history.events.iter().map(|e| &*e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapStateStarted",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+
+    // A child that loops forever reaches its own limit: the iteration fails, and with it the Map.
+    let (definition, input) = distributed_map(2, json!({"Work": {"Type": "Pass", "Next": "Work"}}));
+    let (outcome, history) = run_bounded(definition, input, 10);
+    let outcome = outcome.expect("ends");
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    assert_eq!(outcome.cause.as_deref(), Some(CAUSE));
+    assert!(history.last_id < 10, "{}", history.last_id);
+}

@@ -337,3 +337,36 @@ fn deeply_nested_parallel_branches_are_rejected_with_a_limit() {
     let d = validate(&machine, ValidationOptions::default());
     assert!(d.iter().any(|d| d.message.contains("deeper than")), "{d:?}");
 }
+
+proptest! {
+    /// The engine's size walk agrees with serde_json's serializer, the size AWS's 256 KiB limit
+    /// is measured in.
+    #[test]
+    fn json_shape_measures_what_serde_json_writes(v in arb_json(), s in "\\PC{0,16}", n in any::<f64>()) {
+        let v = json!([v, s, n, {"\u{1}\"\\\n": "\t\u{7f}é"}]);
+        let written = serde_json::to_string(&v).expect("serializes");
+        prop_assert_eq!(stepscore_asl::engine::json_shape(&v).0, written.len());
+    }
+}
+
+#[test]
+fn a_loop_that_nests_its_document_deeper_each_round_fails_instead_of_overflowing_the_stack() {
+    let definition = json!({"StartAt": "Wrap", "States": {"Wrap": {
+        "Type": "Pass", "Parameters": {"inner.$": "$"}, "Next": "Wrap"
+    }}});
+    let machine = parse_definition(&definition, ValidationOptions::default()).expect("valid");
+    let clock = VirtualClock::default();
+    let mut exec =
+        Execution::start(&machine, json!(1), ExecutionConfig::default(), &clock).expect("starts");
+    let outcome = exec.run(&clock, &FakeTasks);
+    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
+    let cause = outcome.cause.unwrap_or_default();
+    assert!(
+        cause.ends_with("The state's output is nested 1001 levels deep, deeper than the 1000 levels a JSON document may have."),
+        "{cause}"
+    );
+    assert_eq!(
+        stepscore_asl::engine::json_shape(&json!([{"a": [1]}, 2])).1,
+        3
+    );
+}
