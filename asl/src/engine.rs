@@ -1903,19 +1903,22 @@ pub fn json_size(v: &Value) -> usize {
 /// loop has nested thousands of levels deep; this walk keeps its own stack.
 pub fn json_shape(v: &Value) -> (usize, usize) {
     let (mut size, mut depth) = (0usize, 0usize);
+    // Only containers wait on the stack; scalars are counted where they are met, so a flat
+    // document (the common case) is measured without allocating.
     let mut pending: Vec<(&Value, usize)> = Vec::new();
     let mut next = Some((v, 0usize));
     while let Some((v, level)) = next.take().or_else(|| pending.pop()) {
         match v {
-            Value::Null => size += 4,
-            Value::Bool(b) => size += if *b { 4 } else { 5 },
-            Value::Number(n) => size += number_len(n),
-            Value::String(s) => size += string_len(s),
             Value::Array(items) => {
                 depth = depth.max(level + 1);
                 // Brackets and commas.
                 size += 2 + items.len().saturating_sub(1);
-                pending.extend(items.iter().map(|i| (i, level + 1)));
+                for i in items {
+                    match scalar_len(i) {
+                        Some(n) => size += n,
+                        None => pending.push((i, level + 1)),
+                    }
+                }
             }
             Value::Object(m) => {
                 depth = depth.max(level + 1);
@@ -1923,12 +1926,33 @@ pub fn json_shape(v: &Value) -> (usize, usize) {
                 size += 2 + m.len().saturating_sub(1) + m.len();
                 for (k, i) in m {
                     size += string_len(k);
-                    pending.push((i, level + 1));
+                    match scalar_len(i) {
+                        Some(n) => size += n,
+                        None => pending.push((i, level + 1)),
+                    }
                 }
             }
+            scalar => size += scalar_len(scalar).unwrap_or(0),
         }
     }
     (size, depth)
+}
+
+/// Serialized length of a scalar (None for arrays and objects).
+fn scalar_len(v: &Value) -> Option<usize> {
+    Some(match v {
+        Value::Null => 4,
+        Value::Bool(b) => {
+            if *b {
+                4
+            } else {
+                5
+            }
+        }
+        Value::Number(n) => number_len(n),
+        Value::String(s) => string_len(s),
+        Value::Array(_) | Value::Object(_) => return None,
+    })
 }
 
 /// Length of a JSON number as serde_json writes it.
