@@ -539,10 +539,24 @@ pub(crate) enum Fault {
     Retriable(StateError),
 }
 
+/// A mocked Task (or Map/Parallel) result, for TestState.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mock {
+    /// The state's raw result.
+    Result(Value),
+    /// The state fails with this error and cause.
+    Error {
+        /// Error name.
+        error: String,
+        /// Cause text.
+        cause: Option<String>,
+    },
+}
+
 /// TestState mode: one attempt, optional mocked Map/Parallel result, report caught errors.
 #[derive(Debug, Default)]
 pub(crate) struct TestMode {
-    pub(crate) body_mock: Option<crate::test_state::Mock>,
+    pub(crate) body_mock: Option<Mock>,
     pub(crate) caught: Option<StateError>,
     pub(crate) preserve_context: bool,
 }
@@ -1002,13 +1016,11 @@ impl<'a> Runner<'a> {
             && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
         {
             return match mock {
-                crate::test_state::Mock::Result(v) => Ok(Arc::new(v)),
-                crate::test_state::Mock::Error { error, cause } => {
-                    Err(BodyError::Catchable(StateError {
-                        error: Some(error),
-                        cause,
-                    }))
-                }
+                Mock::Result(v) => Ok(Arc::new(v)),
+                Mock::Error { error, cause } => Err(BodyError::Catchable(StateError {
+                    error: Some(error),
+                    cause,
+                })),
             };
         }
         match &st.kind {
@@ -1229,13 +1241,11 @@ impl<'a> Runner<'a> {
             // TestState with a mocked Map result: items are still selected and checked, the
             // iterations are not run.
             return match mock {
-                crate::test_state::Mock::Result(v) => Ok(Arc::new(v)),
-                crate::test_state::Mock::Error { error, cause } => {
-                    Err(BodyError::Catchable(StateError {
-                        error: Some(error),
-                        cause,
-                    }))
-                }
+                Mock::Result(v) => Ok(Arc::new(v)),
+                Mock::Error { error, cause } => Err(BodyError::Catchable(StateError {
+                    error: Some(error),
+                    cause,
+                })),
             };
         }
         self.enter_nested()?;
