@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use crate::engine::{Execution, ExecutionConfig, ExecutionStatus};
 use crate::env::{NoTasks, VirtualClock};
 use crate::model::{self, MachineType, ValidationOptions};
+use crate::test_state::{InspectionLevel, Mock, TestStateError, TestStateRequest, test_state};
 
 /// Result of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,7 +173,7 @@ pub fn run_case(case: &Value) -> CaseResult {
             None | Some("StartExecution") | Some("StartSyncExecution") => execution_case(case),
             Some("CreateStateMachine") => create_case(case),
             Some("ValidateStateMachineDefinition") => validate_case(case),
-            Some("TestState") => crate::test_state::conformance_case(case),
+            Some("TestState") => test_state_case(case),
             Some(other) => Verdict::Skip(format!("unknown api {other}")),
         }
     };
@@ -455,4 +456,72 @@ fn shape(expected: &Value, actual: &Value, at: &str, diffs: &mut Vec<String>) {
         | (Value::Null, Value::Null) => {}
         (e, a) => diffs.push(format!("at {at}: expected {e}, got {a}")),
     }
+}
+
+/// Runs a `TestState` conformance case.
+fn test_state_case(case: &Value) -> Verdict {
+    let args = case.get("test_state_args").cloned().unwrap_or(json!({}));
+    let parse_text = |v: Option<&Value>| -> Option<Value> {
+        match v? {
+            Value::String(s) => serde_json::from_str(s)
+                .ok()
+                .or(Some(Value::String(s.clone()))),
+            other => Some(other.clone()),
+        }
+    };
+    let mock = args.get("mock").and_then(|m| {
+        if let Some(r) = parse_text(m.get("result")) {
+            Some(Mock::Result(r))
+        } else {
+            m.get("errorOutput").map(|e| Mock::Error {
+                error: e
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                cause: e.get("cause").and_then(Value::as_str).map(str::to_string),
+            })
+        }
+    });
+    let req = TestStateRequest {
+        definition: case.get("definition").cloned().unwrap_or(Value::Null),
+        state_name: args
+            .get("stateName")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        input: case.get("input").cloned().unwrap_or(json!({})),
+        inspection_level: match args.get("inspectionLevel").and_then(Value::as_str) {
+            Some("DEBUG") => InspectionLevel::Debug,
+            Some("TRACE") => InspectionLevel::Trace,
+            _ => InspectionLevel::Info,
+        },
+        variables: parse_text(args.get("variables"))
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default(),
+        mock,
+        context: parse_text(args.get("context")),
+    };
+    let result = match test_state(&req) {
+        Ok(r) => r,
+        Err(TestStateError::Jsonata) => return Verdict::Skip("JSONata".into()),
+        Err(e) => return Verdict::Fail(format!("TestState did not run: {e}")),
+    };
+    let mut actual = serde_json::Map::new();
+    actual.insert("status".into(), json!(result.status.as_str()));
+    if let Some(o) = result.output {
+        actual.insert("output".into(), o);
+    }
+    if let Some(e) = result.error {
+        actual.insert("error".into(), json!(e));
+    }
+    if let Some(c) = result.cause {
+        actual.insert("cause".into(), json!(c));
+    }
+    if let Some(n) = result.next_state {
+        actual.insert("nextState".into(), json!(n));
+    }
+    if let Some(i) = result.inspection_data {
+        actual.insert("inspectionData".into(), i);
+    }
+    compare_result(case, &case["expected"], &Value::Object(actual))
 }

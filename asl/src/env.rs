@@ -45,10 +45,20 @@ impl VirtualClock {
         }
     }
 
-    /// Moves time forward by `seconds` (e.g. to simulate a slow Task in a dispatcher).
+    /// Moves time forward by `seconds` (e.g. to simulate a slow Task in a dispatcher), stopping
+    /// at the first or last instant chrono can represent.
     pub fn advance(&self, seconds: f64) {
         let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+        // `as` saturates (NaN becomes 0); `i64::MIN` milliseconds is the one value chrono refuses.
+        let ms = ((seconds * 1000.0) as i64).max(-i64::MAX);
+        let limit = if ms < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        };
+        *now = now
+            .checked_add_signed(chrono::Duration::milliseconds(ms))
+            .unwrap_or(limit);
     }
 }
 

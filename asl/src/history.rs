@@ -7,6 +7,20 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+/// Most events one execution's history may hold (AWS quota "Maximum execution history size",
+/// a hard limit). AWS records the failure as the last of them: when an execution would record
+/// its 25,000th event while still running, event 25,000 is instead `ExecutionFailed` with
+/// `States.Runtime` and [`history_limit_cause`]; every state event therefore has an id below
+/// the limit. Inline Map iterations and Parallel branches record their events in the same
+/// history, so they count too; a distributed Map's iterations are child executions, each with a
+/// history and a limit of its own.
+pub const MAX_HISTORY_EVENTS: u64 = 25_000;
+
+/// The cause AWS gives an execution that reached [`MAX_HISTORY_EVENTS`].
+pub fn history_limit_cause() -> String {
+    format!("The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS}).")
+}
+
 /// One history event.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct HistoryEvent {

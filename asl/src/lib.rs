@@ -32,8 +32,12 @@ pub mod test_state;
 
 use serde_json::Value;
 
-pub use engine::{Execution, ExecutionConfig, ExecutionOutcome, ExecutionSnapshot, ExecutionStatus};
-pub use env::{Clock, NoTasks, SystemClock, TaskDispatcher, TaskOutcome, TaskRequest, VirtualClock};
+pub use engine::{
+    Execution, ExecutionConfig, ExecutionOutcome, ExecutionSnapshot, ExecutionStatus,
+};
+pub use env::{
+    Clock, NoTasks, SystemClock, TaskDispatcher, TaskOutcome, TaskRequest, VirtualClock,
+};
 pub use history::{History, HistoryEvent};
 pub use model::{Diagnostic, MachineType, StateMachine, ValidationOptions, parse_definition};
 
@@ -63,20 +67,37 @@ fn json_syntax_diagnostic(text: &str, e: &serde_json::Error) -> Diagnostic {
     let chars: Vec<char> = line_text.chars().collect();
     let at = e.column().saturating_sub(1).min(chars.len());
     let is_word = |c: &char| c.is_alphanumeric() || *c == '_';
-    let start = (0..=at).rev().take_while(|i| *i < chars.len() && is_word(&chars[*i])).last();
+    let start = (0..=at)
+        .rev()
+        .take_while(|i| *i < chars.len() && is_word(&chars[*i]))
+        .last();
     let (message, column) = match start {
         Some(start) => {
-            let end = (start..chars.len()).take_while(|i| is_word(&chars[*i])).last().map_or(start, |i| i + 1);
+            let end = (start..chars.len())
+                .take_while(|i| is_word(&chars[*i]))
+                .last()
+                .map_or(start, |i| i + 1);
             let token: String = chars[start..end].iter().collect();
             (
-                format!("Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"),
+                format!(
+                    "Unrecognized token '{token}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+                ),
                 end + 1,
             )
         }
         None => (e.to_string(), e.column()),
     };
-    let location = format!("[Source: (String){}; line: {}, column: {column}]", serde_json::to_string(text).unwrap_or_default(), e.line());
-    Diagnostic { code: "INVALID_JSON_DESCRIPTION".into(), message: format!("{message}\n at {location}"), location: Some(location), severity: "ERROR".into() }
+    let location = format!(
+        "[Source: (String){}; line: {}, column: {column}]",
+        serde_json::to_string(text).unwrap_or_default(),
+        e.line()
+    );
+    Diagnostic {
+        code: "INVALID_JSON_DESCRIPTION".into(),
+        message: format!("{message}\n at {location}"),
+        location: Some(location),
+        severity: "ERROR".into(),
+    }
 }
 
 /// Why [`run`] could not run a definition.
@@ -100,9 +121,24 @@ pub struct RunResult {
 }
 
 /// Validates and runs a definition to completion.
-pub fn run(definition: &Value, input: Value, config: ExecutionConfig, clock: &dyn Clock, tasks: &dyn TaskDispatcher) -> Result<RunResult, RunError> {
-    let machine = parse_definition(definition, ValidationOptions { machine_type: config.machine_type }).map_err(RunError::Invalid)?;
+pub fn run(
+    definition: &Value,
+    input: Value,
+    config: ExecutionConfig,
+    clock: &dyn Clock,
+    tasks: &dyn TaskDispatcher,
+) -> Result<RunResult, RunError> {
+    let machine = parse_definition(
+        definition,
+        ValidationOptions {
+            machine_type: config.machine_type,
+        },
+    )
+    .map_err(RunError::Invalid)?;
     let mut exec = Execution::start(&machine, input, config, clock)?;
     let outcome = exec.run(clock, tasks);
-    Ok(RunResult { outcome, history: exec.history().clone() })
+    Ok(RunResult {
+        outcome,
+        history: exec.into_history(),
+    })
 }

@@ -281,6 +281,9 @@ pub struct MapSpec {
     pub tolerated_failure_count: Option<SecondsField>,
     /// `ToleratedFailurePercentage` / `...Path`.
     pub tolerated_failure_percentage: Option<PercentField>,
+    /// `ProcessorConfig.Mode` is `DISTRIBUTED`: on AWS each iteration is a child execution with a
+    /// history of its own.
+    pub distributed: bool,
 }
 
 /// A percentage that is literal or read from the input.
@@ -451,6 +454,23 @@ impl Validator {
             Some(n) if n > 0 => Some(n),
             _ => {
                 self.err(loc, format!("Expected a positive integer but got {v}"));
+                None
+            }
+        }
+    }
+
+    /// An integer from `min` to `max`, AWS's range for the field at `loc`.
+    fn int_in_range(&mut self, v: &Value, loc: &str, min: u64, max: u64) -> Option<u64> {
+        match v.as_u64() {
+            Some(n) if (min..=max).contains(&n) => Some(n),
+            _ => {
+                self.err(
+                    loc,
+                    format!(
+                        "{} must be an integer from {min} to {max} but got {v}",
+                        last_segment(loc)
+                    ),
+                );
                 None
             }
         }
@@ -1068,12 +1088,22 @@ impl Validator {
         let error_equals = self.error_equals(o.get("ErrorEquals"), loc);
         let interval_seconds = match o.get("IntervalSeconds") {
             None => 1.0,
-            Some(v) => self.positive_int(v, &format!("{loc}/IntervalSeconds"))? as f64,
+            Some(v) => self.int_in_range(
+                v,
+                &format!("{loc}/IntervalSeconds"),
+                1,
+                MAX_INTERVAL_SECONDS,
+            )? as f64,
         };
         let max_attempts = match o.get("MaxAttempts") {
             None => 3,
-            Some(v) => u32::try_from(self.non_negative_int(v, &format!("{loc}/MaxAttempts"))?)
-                .unwrap_or(u32::MAX),
+            Some(v) => u32::try_from(self.int_in_range(
+                v,
+                &format!("{loc}/MaxAttempts"),
+                0,
+                MAX_ATTEMPTS,
+            )?)
+            .unwrap_or(u32::MAX),
         };
         let backoff_rate = match o.get("BackoffRate") {
             None => 2.0,
@@ -1089,7 +1119,12 @@ impl Validator {
         };
         let max_delay_seconds = match o.get("MaxDelaySeconds") {
             None => None,
-            Some(v) => Some(self.positive_int(v, &format!("{loc}/MaxDelaySeconds"))? as f64),
+            Some(v) => Some(self.int_in_range(
+                v,
+                &format!("{loc}/MaxDelaySeconds"),
+                1,
+                MAX_DELAY_SECONDS,
+            )? as f64),
         };
         let jitter_full = match o.get("JitterStrategy") {
             None => false,
@@ -1291,7 +1326,8 @@ impl Validator {
                 if !jp && v.is_string() {
                     return Some(WaitSpec::Seconds(0));
                 }
-                self.non_negative_int(v, &loc).map(WaitSpec::Seconds)
+                self.int_in_range(v, &loc, 0, MAX_WAIT_SECONDS)
+                    .map(WaitSpec::Seconds)
             }
             "Timestamp" => {
                 let s = self.string(v, &loc)?;
@@ -1422,12 +1458,13 @@ impl Validator {
             ],
             &[],
         );
+        let mut distributed = false;
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
                 // Without ItemReader/ResultWriter a distributed Map computes the same result as an
                 // inline one, so the engine runs it inline.
-                Some("DISTRIBUTED") => {}
+                Some("DISTRIBUTED") => distributed = true,
                 Some(m) => self.err(
                     format!("{ploc}/ProcessorConfig/Mode"),
                     format!("Value '{m}' is not one of [INLINE, DISTRIBUTED]"),
@@ -1513,9 +1550,19 @@ impl Validator {
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
+            distributed,
         })
     }
 }
+
+/// Largest Retry `IntervalSeconds` AWS accepts.
+pub const MAX_INTERVAL_SECONDS: u64 = 99_999_999;
+/// Largest Retry `MaxAttempts` AWS accepts.
+pub const MAX_ATTEMPTS: u64 = 99_999_999;
+/// Largest Retry `MaxDelaySeconds` AWS accepts (366 days and one second).
+pub const MAX_DELAY_SECONDS: u64 = 31_622_401;
+/// Largest Wait `Seconds` AWS accepts.
+pub const MAX_WAIT_SECONDS: u64 = 99_999_999;
 
 /// Parses an RFC 3339 timestamp the way the Wait state accepts it (a `T` separator and a zone are required).
 pub fn parse_timestamp(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::conformance::{Verdict, compare_result};
 use crate::engine::{ExecutionConfig, Fault, Inspection, Names, Runner, Vars, format_time};
 use crate::env::{Clock, TaskDispatcher, TaskOutcome, TaskRequest, VirtualClock};
 use crate::history::History;
@@ -25,19 +24,7 @@ pub enum InspectionLevel {
     Trace,
 }
 
-/// A mocked Task (or Map/Parallel) result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Mock {
-    /// The state's raw result.
-    Result(Value),
-    /// The state fails with this error and cause.
-    Error {
-        /// Error name.
-        error: String,
-        /// Cause text.
-        cause: Option<String>,
-    },
-}
+pub use crate::engine::Mock;
 
 /// A TestState request.
 #[derive(Debug, Clone, Default)]
@@ -259,6 +246,14 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
             next_state: None,
             inspection_data: None,
         },
+        Err(Fault::HistoryLimit) => TestStateResult {
+            status: TestStatus::Failed,
+            output: None,
+            error: Some("States.Runtime".into()),
+            cause: Some(crate::history::history_limit_cause()),
+            next_state: None,
+            inspection_data: None,
+        },
         Err(Fault::TimedOut) => TestStateResult {
             status: TestStatus::Failed,
             output: None,
@@ -380,72 +375,4 @@ impl TaskDispatcher for MockDispatcher {
             },
         }
     }
-}
-
-/// Runs a `TestState` conformance case.
-pub(crate) fn conformance_case(case: &Value) -> Verdict {
-    let args = case.get("test_state_args").cloned().unwrap_or(json!({}));
-    let parse_text = |v: Option<&Value>| -> Option<Value> {
-        match v? {
-            Value::String(s) => serde_json::from_str(s)
-                .ok()
-                .or(Some(Value::String(s.clone()))),
-            other => Some(other.clone()),
-        }
-    };
-    let mock = args.get("mock").and_then(|m| {
-        if let Some(r) = parse_text(m.get("result")) {
-            Some(Mock::Result(r))
-        } else {
-            m.get("errorOutput").map(|e| Mock::Error {
-                error: e
-                    .get("error")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-                cause: e.get("cause").and_then(Value::as_str).map(str::to_string),
-            })
-        }
-    });
-    let req = TestStateRequest {
-        definition: case.get("definition").cloned().unwrap_or(Value::Null),
-        state_name: args
-            .get("stateName")
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        input: case.get("input").cloned().unwrap_or(json!({})),
-        inspection_level: match args.get("inspectionLevel").and_then(Value::as_str) {
-            Some("DEBUG") => InspectionLevel::Debug,
-            Some("TRACE") => InspectionLevel::Trace,
-            _ => InspectionLevel::Info,
-        },
-        variables: parse_text(args.get("variables"))
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default(),
-        mock,
-        context: parse_text(args.get("context")),
-    };
-    let result = match test_state(&req) {
-        Ok(r) => r,
-        Err(TestStateError::Jsonata) => return Verdict::Skip("JSONata".into()),
-        Err(e) => return Verdict::Fail(format!("TestState did not run: {e}")),
-    };
-    let mut actual = Map::new();
-    actual.insert("status".into(), json!(result.status.as_str()));
-    if let Some(o) = result.output {
-        actual.insert("output".into(), o);
-    }
-    if let Some(e) = result.error {
-        actual.insert("error".into(), json!(e));
-    }
-    if let Some(c) = result.cause {
-        actual.insert("cause".into(), json!(c));
-    }
-    if let Some(n) = result.next_state {
-        actual.insert("nextState".into(), json!(n));
-    }
-    if let Some(i) = result.inspection_data {
-        actual.insert("inspectionData".into(), i);
-    }
-    compare_result(case, &case["expected"], &Value::Object(actual))
 }

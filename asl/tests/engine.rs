@@ -5,5 +5,9 @@
 mod behaviour;
 #[path = "engine/conformance.rs"]
 mod conformance;
+#[path = "engine/history_limit.rs"]
+mod history_limit;
+#[path = "engine/numeric_limits.rs"]
+mod numeric_limits;
 #[path = "engine/robustness.rs"]
 mod robustness;

@@ -42,7 +42,11 @@ fn check_invalid(call: &str, input: Value, detail: &str) {
     match eval(call, &doc) {
         Ok(v) => panic!("{call} with {doc} returned {v}, expected {detail}"),
         Err(e) => {
-            assert_eq!(e.to_string(), format!("Invalid arguments in {function}"), "{call}");
+            assert_eq!(
+                e.to_string(),
+                format!("Invalid arguments in {function}"),
+                "{call}"
+            );
             assert_eq!(e.error_name(), "States.Runtime", "{call}");
             assert_eq!(e.detail(), detail, "{call}");
         }

@@ -311,7 +311,11 @@ fn deep_nesting_hits_a_limit_not_the_stack() {
 /// type fails even when the rest of the path is indefinite.
 #[test]
 fn regression_type_mismatch_in_definite_prefix_of_indefinite_path() {
-    check_err("$.$.*", json!([]), "Expected to find an object with property ['$'] in path $ but found 'array'");
+    check_err(
+        "$.$.*",
+        json!([]),
+        "Expected to find an object with property ['$'] in path $ but found 'array'",
+    );
 }
 
 mod robustness {

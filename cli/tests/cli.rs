@@ -156,3 +156,57 @@ fn a_job_that_fails_to_score_is_failed_with_the_scorers_reason() {
         "the reason names the scorer's exit code: {t}"
     );
 }
+
+#[test]
+fn asl_run_ends_an_endless_loop_at_the_aws_history_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let definition = dir.path().join("spin.asl.json");
+    std::fs::write(
+        &definition,
+        r#"{"StartAt": "Spin", "States": {"Spin": {"Type": "Pass", "Next": "Spin"}}}"#,
+    )
+    .unwrap();
+    let stdout_path = dir.path().join("stdout.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stepscore"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["asl", "run", definition.to_str().unwrap(), "--history"])
+        .stdout(std::fs::File::create(&stdout_path).unwrap())
+        .spawn()
+        .expect("stepscore runs");
+    // Without the limit the loop never ends: give it a minute, then fail instead of hanging.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("asl run of an endless Pass loop was still running after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "a failed execution exits 1");
+    let stdout = std::fs::read_to_string(&stdout_path).unwrap();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    // 25,000 history events, then the outcome.
+    assert_eq!(lines.len(), 25_001);
+    let failed = &lines[24_999];
+    assert_eq!(failed["id"], 25_000);
+    assert_eq!(failed["type"], "ExecutionFailed");
+    assert_eq!(
+        failed["executionFailedEventDetails"]["error"],
+        "States.Runtime"
+    );
+    assert_eq!(
+        lines[25_000],
+        serde_json::json!({
+            "status": "FAILED",
+            "error": "States.Runtime",
+            "cause": "The execution reached the maximum number of history events (25000)."
+        })
+    );
+}

@@ -499,15 +499,23 @@ fn validation_rejects_a_choice_rule_without_a_comparison() {
 
 /// Compares `actual` with a golden JSON file under `testdata/golden/`; `UPDATE_EXPECT=1` rewrites it.
 fn golden(name: &str, actual: &Value) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/golden").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/golden")
+        .join(name);
     let text = serde_json::to_string_pretty(actual).expect("serializes") + "\n";
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::create_dir_all(path.parent().expect("has parent")).expect("create golden dir");
         std::fs::write(&path, text).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}; create it with UPDATE_EXPECT=1", path.display()));
-    assert_eq!(text, expected, "golden file {} differs; rerun with UPDATE_EXPECT=1 if the change is intended", path.display());
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}; create it with UPDATE_EXPECT=1", path.display()));
+    assert_eq!(
+        text,
+        expected,
+        "golden file {} differs; rerun with UPDATE_EXPECT=1 if the change is intended",
+        path.display()
+    );
 }
 
 #[test]
@@ -523,15 +531,25 @@ fn the_history_of_a_caught_task_failure_and_a_map_reads_like_get_execution_histo
               "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "MaxAttempts": 1}],
               "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "M"}], "End": true},
         "M": {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "ResultPath": "$.mapped", "End": true}}});
-    let tasks = Scripted::new(vec![failed("Lambda.TooManyRequestsException"), failed("HandlerError")]);
-    let r = check_with(def, json!({"items": ["a", "b"]}), &tasks, &VirtualClock::default());
+    let tasks = Scripted::new(vec![
+        failed("Lambda.TooManyRequestsException"),
+        failed("HandlerError"),
+    ]);
+    let r = check_with(
+        def,
+        json!({"items": ["a", "b"]}),
+        &tasks,
+        &VirtualClock::default(),
+    );
     assert_eq!(r.status, ExecutionStatus::Succeeded);
     golden("caught_task_and_map_history.json", &r.history);
 }
 
 mod test_state {
     use serde_json::json;
-    use stepscore_asl::test_state::{InspectionLevel, Mock, TestStateRequest, TestStatus, test_state};
+    use stepscore_asl::test_state::{
+        InspectionLevel, Mock, TestStateRequest, TestStatus, test_state,
+    };
 
     fn task_with(retry_and_catch: serde_json::Value) -> serde_json::Value {
         let mut def = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"}, "Next": "After"});
@@ -542,7 +560,13 @@ mod test_state {
     }
 
     fn request(definition: serde_json::Value, mock: Mock) -> TestStateRequest {
-        TestStateRequest { definition, input: json!({"in": 1}), inspection_level: InspectionLevel::Debug, mock: Some(mock), ..TestStateRequest::default() }
+        TestStateRequest {
+            definition,
+            input: json!({"in": 1}),
+            inspection_level: InspectionLevel::Debug,
+            mock: Some(mock),
+            ..TestStateRequest::default()
+        }
     }
 
     #[test]
@@ -561,15 +585,31 @@ mod test_state {
     #[test]
     fn a_mocked_error_that_a_retrier_matches_is_retriable() {
         let def = task_with(json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2}]}));
-        let r = test_state(&request(def, Mock::Error { error: "Boom".into(), cause: Some("c".into()) })).expect("runs");
+        let r = test_state(&request(
+            def,
+            Mock::Error {
+                error: "Boom".into(),
+                cause: Some("c".into()),
+            },
+        ))
+        .expect("runs");
         assert_eq!(r.status, TestStatus::Retriable);
         assert_eq!(r.error.as_deref(), Some("Boom"));
     }
 
     #[test]
     fn a_mocked_error_that_a_catcher_matches_is_caught_and_goes_to_its_next() {
-        let def = task_with(json!({"Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.err", "Next": "Recover"}]}));
-        let r = test_state(&request(def, Mock::Error { error: "Boom".into(), cause: None })).expect("runs");
+        let def = task_with(
+            json!({"Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.err", "Next": "Recover"}]}),
+        );
+        let r = test_state(&request(
+            def,
+            Mock::Error {
+                error: "Boom".into(),
+                cause: None,
+            },
+        ))
+        .expect("runs");
         assert_eq!(r.status, TestStatus::CaughtError);
         assert_eq!(r.next_state.as_deref(), Some("Recover"));
         assert_eq!(r.output, Some(json!({"in": 1, "err": {"Error": "Boom"}})));
@@ -579,9 +619,17 @@ mod test_state {
     fn a_state_is_found_by_name_inside_a_map_processor() {
         let machine = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": {"StartAt": "Inner", "States": {
             "Inner": {"Type": "Pass", "Parameters": {"x.$": "$.in"}, "End": true}}}, "End": true}}});
-        let req = TestStateRequest { definition: machine, state_name: Some("Inner".into()), input: json!({"in": 3}), ..TestStateRequest::default() };
+        let req = TestStateRequest {
+            definition: machine,
+            state_name: Some("Inner".into()),
+            input: json!({"in": 3}),
+            ..TestStateRequest::default()
+        };
         let r = test_state(&req).expect("runs");
         assert_eq!(r.output, Some(json!({"x": 3})));
-        assert!(r.inspection_data.is_none(), "INFO level has no inspection data");
+        assert!(
+            r.inspection_data.is_none(),
+            "INFO level has no inspection data"
+        );
     }
 }
