@@ -70,6 +70,9 @@ module "stepscore" {
       expression  = "cron(0 2 * * ? *)"
       timezone    = "Europe/Dublin"
       description = "Score yesterday's customers with the current churn model"
+      # Off until models/churn/model.json and the day's inputs/customers/<date>.csv exist in the
+      # bucket: a run without them fails (and alarms) every night.
+      enabled = var.enable_example_schedule
       # Filled by the schedule function at each run ({{date}}: the run's date, YYYY-MM-DD; also {{time}}, {{run_id}}, {{scheduled_time}}).
       template = jsonencode({
         version  = 1

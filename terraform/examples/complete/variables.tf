@@ -32,3 +32,9 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "enable_example_schedule" {
+  description = "Whether the nightly-churn schedule runs; turn it on once s3://<bucket>/models/churn/model.json and the daily inputs/customers/<date>.csv files are uploaded"
+  type        = bool
+  default     = false
+}
