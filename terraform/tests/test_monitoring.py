@@ -173,3 +173,22 @@ def test_example_pins_the_exact_provider_release(example):
     match = re.search(r'version\s*=\s*"=\s*(\d+)\.(\d+)\.(\d+)"', text)
     assert match, "examples/complete/versions.tf must pin hashicorp/aws with an exact \"= x.y.z\""
     assert int(match.group(1)) == 6, "the module needs hashicorp/aws 6.x"
+
+
+def test_example_protects_data_until_allow_destroy_is_applied(example):
+    variable = example.variables["allow_destroy"]
+    assert variable["default"] is False
+    text = example.raw["main.tf"]
+    for line in (
+        "table_deletion_protection = !var.allow_destroy",
+        "bucket_force_destroy      = var.allow_destroy",
+        "ecr_force_delete          = var.allow_destroy",
+    ):
+        assert line in text, f"examples/complete/main.tf lacks `{line}`"
+
+
+def test_example_passes_the_lambda_packaging_choice_to_the_module(example):
+    text = example.raw["main.tf"]
+    assert re.search(r"^\s*lambda_package_type\s*=\s*var\.lambda_package_type$", text, re.M)
+    assert re.search(r"^\s*lambda_image_tag\s*=\s*var\.lambda_image_tag$", text, re.M)
+    assert unquote(example.variables["lambda_package_type"]["default"]) == "Zip"

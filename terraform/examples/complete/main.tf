@@ -48,6 +48,8 @@ module "stepscore" {
   name        = var.name
   bucket_name = local.bucket_name
 
+  lambda_package_type  = var.lambda_package_type
+  lambda_image_tag     = var.lambda_image_tag
   lambda_artifacts_dir = "${path.root}/../../../target/lambda"
 
   batch_compute_type = var.batch_compute_type
@@ -61,9 +63,11 @@ module "stepscore" {
 
   alarm_emails = var.alarm_emails
 
-  # Table and bucket survive `terraform destroy` unless these are flipped first (docs/deploy.md).
-  table_deletion_protection = true
-  bucket_force_destroy      = false
+  # Table, bucket and image repositories survive `terraform destroy` unless allow_destroy was
+  # applied first (docs/deploy.md, "Teardown").
+  table_deletion_protection = !var.allow_destroy
+  bucket_force_destroy      = var.allow_destroy
+  ecr_force_delete          = var.allow_destroy
 
   schedules = {
     nightly-churn = {
