@@ -48,6 +48,8 @@ module "stepscore" {
   name        = var.name
   bucket_name = local.bucket_name
 
+  lambda_package_type  = var.lambda_package_type
+  lambda_image_tag     = var.lambda_image_tag
   lambda_artifacts_dir = "${path.root}/../../../target/lambda"
 
   batch_compute_type = var.batch_compute_type
@@ -61,15 +63,20 @@ module "stepscore" {
 
   alarm_emails = var.alarm_emails
 
-  # Table and bucket survive `terraform destroy` unless these are flipped first (docs/deploy.md).
-  table_deletion_protection = true
-  bucket_force_destroy      = false
+  # Table, bucket and image repositories survive `terraform destroy` unless allow_destroy was
+  # applied first (docs/deploy.md, "Teardown").
+  table_deletion_protection = !var.allow_destroy
+  bucket_force_destroy      = var.allow_destroy
+  ecr_force_delete          = var.allow_destroy
 
   schedules = {
     nightly-churn = {
       expression  = "cron(0 2 * * ? *)"
       timezone    = "Europe/Dublin"
       description = "Score yesterday's customers with the current churn model"
+      # Off until models/churn/model.json and the day's inputs/customers/<date>.csv exist in the
+      # bucket: a run without them fails (and alarms) every night.
+      enabled = var.enable_example_schedule
       # Filled by the schedule function at each run ({{date}}: the run's date, YYYY-MM-DD; also {{time}}, {{run_id}}, {{scheduled_time}}).
       template = jsonencode({
         version  = 1

@@ -32,3 +32,27 @@ variable "alarm_emails" {
   type        = list(string)
   default     = []
 }
+
+variable "enable_example_schedule" {
+  description = "Whether the nightly-churn schedule runs; turn it on once s3://<bucket>/models/churn/model.json and the daily inputs/customers/<date>.csv files are uploaded"
+  type        = bool
+  default     = false
+}
+
+variable "lambda_package_type" {
+  description = "Zip (the bootstrap.zip files of scripts/package-lambdas) or Image (Dockerfile.lambda images pushed to the <name>/lambda repository, see docs/deploy.md)"
+  type        = string
+  default     = "Zip"
+}
+
+variable "lambda_image_tag" {
+  description = "With lambda_package_type = Image: function <f> runs <name>/lambda:<f>-<lambda_image_tag>"
+  type        = string
+  default     = "0.1.0"
+}
+
+variable "allow_destroy" {
+  description = "Lift the protections so `terraform destroy` can remove the job table (deletion protection), the bucket with every object version, and the ECR repositories with their images"
+  type        = bool
+  default     = false
+}
