@@ -156,3 +156,6 @@ fn a_job_that_fails_to_score_is_failed_with_the_scorers_reason() {
         "the reason names the scorer's exit code: {t}"
     );
 }
+
+#[path = "cli/watch.rs"]
+mod watch;

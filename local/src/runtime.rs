@@ -326,6 +326,11 @@ impl LocalRuntime {
         &self.inner.store
     }
 
+    /// Rung after an event is added to the outbox, so delivery does not wait for its poll.
+    pub(crate) fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.outbox_wake.clone()
+    }
+
     /// The job table.
     pub fn table(&self) -> &SqliteTable {
         &self.inner.table
