@@ -9,7 +9,7 @@ use anyhow::anyhow;
 use clap::Args;
 use serde_json::{Value, json};
 use stepscore_core::config::JobConfig;
-use stepscore_core::ports::{ListFilter, ObjectStore};
+use stepscore_core::ports::{ListFilter, ObjectStore, StoreError};
 use stepscore_core::record::JobRecord;
 use stepscore_core::{JobId, JobStatus, ObjectUri};
 use stepscore_local::{ExecutionInfo, ExecutionState, Found, LocalRuntime, ScanConfig, Scanner};
@@ -257,7 +257,14 @@ async fn put_file(
             Failure::Environment(err)
         }
     })?;
-    rt.store().put(uri, Box::pin(file)).await.map_err(env_fail)
+    rt.store()
+        .put(uri, Box::pin(file))
+        .await
+        .map_err(|e| match e {
+            // the name the user gave cannot be an object: bad input, not a broken environment
+            e @ StoreError::InvalidKey { .. } => invalid(e),
+            e => env_fail(e),
+        })
 }
 
 /// Drops a config at `key`, serves the pipeline and follows the job to its end.
@@ -432,13 +439,33 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
     });
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let input: Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+    // Decide who runs the execution before saying it started: this process when it can take
+    // the serving lock, the process holding it (`watch`) otherwise.
+    let server = if args.no_follow {
+        None
+    } else {
+        match rt.serve() {
+            Ok(server) => Some(server),
+            Err(stepscore_local::runtime::RuntimeError::Busy(_)) => None,
+            Err(e) => return Err(env_fail(e)),
+        }
+    };
+    let served = server.is_some() || rt.served_elsewhere().map_err(env_fail)?;
     let started = rt.start_execution(&name, &input).await.map_err(env_fail)?;
     say(g, format!("started {}", started.execution_arn()));
+    if !served {
+        say(
+            g,
+            format!(
+                "no stepscore process serves {}: the execution runs when `stepscore watch` (or another command that runs the pipeline) starts there",
+                g.state_dir.display()
+            ),
+        );
+    }
     if args.no_follow {
         println!("{}", started.execution_arn());
         return Ok(());
     }
-    let server = rt.serve().map_err(env_fail)?;
     let info = rt
         .watch(&name, Duration::from_secs(3600), |ev| {
             if !g.quiet && !g.json {
@@ -446,7 +473,9 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
             }
         })
         .await;
-    server.shutdown();
+    if let Some(server) = server {
+        server.shutdown();
+    }
     let info = info.map_err(env_fail)?;
     print_execution(g, &info)
 }
@@ -803,6 +832,8 @@ pub async fn put(args: &PutArgs, g: &Global) -> Result<(), Failure> {
             .and_then(|n| n.to_str())
             .ok_or_else(|| invalid(format!("{} has no file name", args.file.display())))?;
         uri = uri.join(name);
+        // the file's name may take the key past S3's 1,024 bytes
+        uri = ObjectUri::new(uri.bucket(), uri.key()).map_err(invalid)?;
     }
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let meta = put_file(&rt, &args.file, &uri).await?;

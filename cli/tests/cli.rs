@@ -159,3 +159,6 @@ fn a_job_that_fails_to_score_is_failed_with_the_scorers_reason() {
 
 #[path = "cli/watch.rs"]
 mod watch;
+
+#[path = "cli/put.rs"]
+mod put;

@@ -512,6 +512,23 @@ impl LocalRuntime {
         }
     }
 
+    /// True when another process serves this state directory (holds `runtime.lock`); an error
+    /// when the lock cannot be opened, so this process could not serve either.
+    pub fn served_elsewhere(&self) -> Result<bool, RuntimeError> {
+        let lock_path = self.inner.config.state_dir.join("runtime.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| RuntimeError::Database {
+                path: lock_path.display().to_string(),
+                message: format!("cannot open the serving lock: {e}"),
+            })?;
+        // the lock is released when `lock` is dropped
+        Ok(lock.try_lock().is_err())
+    }
+
     /// Runs the pipeline: delivers S3 events, runs executions and Batch jobs, until the returned
     /// server is shut down (or dropped). Only one process per state directory may serve.
     pub fn serve(&self) -> Result<Server, RuntimeError> {

@@ -385,6 +385,13 @@ impl ObjectStore for DirStore {
     }
 
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
+        // a put creates its bucket, so it must be a name S3 would create
+        if let Some(reason) = bucket_name_problem(uri.bucket()) {
+            return Err(StoreError::InvalidKey {
+                key: uri.to_string(),
+                reason,
+            });
+        }
         let path = self.path_of(uri)?;
         let dir = path
             .parent()
@@ -496,6 +503,37 @@ pub struct Registered {
     pub meta: ObjectMeta,
     /// The sequencer of the version's `ObjectCreated` event.
     pub sequencer: String,
+}
+
+/// Why S3 would refuse to create a general purpose bucket named `name`, per AWS's documented
+/// naming rules ("General purpose bucket naming rules", Amazon S3 User Guide); `None` when it
+/// is a valid name.
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    let problem = if !(3..=63).contains(&name.len()) {
+        format!("is {} characters long; use 3 to 63", name.len())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        format!("contains '{c}'; use only lowercase letters, digits, dots and hyphens")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        "must begin and end with a letter or digit".to_owned()
+    } else if name.contains("..") {
+        "contains two adjacent dots".to_owned()
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        "is formatted as an IP address".to_owned()
+    } else if let Some(p) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        format!("starts with '{p}', which S3 reserves")
+    } else if let Some(x) = RESERVED_SUFFIXES.iter().find(|x| name.ends_with(*x)) {
+        format!("ends with '{x}', which S3 reserves")
+    } else {
+        return None;
+    };
+    Some(format!("bucket name '{name}' {problem}"))
 }
 
 /// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda./// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda.

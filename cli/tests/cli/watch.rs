@@ -123,10 +123,12 @@ fn settled_jobs(state: &Path, expected: &[String]) -> BTreeMap<String, Vec<Value
         }
         assert!(
             Instant::now() < deadline,
-            "configs without a job after 120s: {:?}",
+            "{} configs without a job after 120s, e.g. {:?}",
+            expected.iter().filter(|s| !jobs.contains_key(*s)).count(),
             expected
                 .iter()
                 .filter(|s| !jobs.contains_key(*s))
+                .take(5)
                 .collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(200));
@@ -400,9 +402,76 @@ fn sigkill_in_the_middle_loses_no_config_and_runs_none_twice() {
     }
     watch.kill();
     expected.extend(second.iter().map(|n| source(n)));
-    // round 3: a restart finishes the work
+    // rounds 3-6: killed at other points of settling, registering and admitting
+    for (round, delay_ms) in [(3, 300), (4, 1000), (5, 1500), (6, 2000)] {
+        let watch = Watch::start(&state);
+        let batch = names(&format!("k{round}-"), 30);
+        copy_in(dir.path(), &state, &batch);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        watch.kill();
+        expected.extend(batch.iter().map(|n| source(n)));
+    }
+    // a restart finishes the work
     let mut watch = Watch::start(&state);
     let jobs = settled_jobs(&state, &expected);
     watch.assert_alive();
     assert_exactly_once(&jobs, &expected);
+}
+
+#[test]
+fn start_beside_a_running_watch_follows_what_watch_runs_instead_of_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let mut watch = Watch::start(&state);
+    let cfg = dir.path().join("s.json");
+    std::fs::write(&cfg, config("s")).unwrap();
+    let mut start = Command::new(env!("CARGO_BIN_EXE_stepscore"))
+        .arg("--state-dir")
+        .arg(&state)
+        .args(["start", "--name", "s1", cfg.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // long enough to have failed on the serving lock after saying "started"
+    std::thread::sleep(Duration::from_secs(4));
+    match start.try_wait().unwrap() {
+        Some(status) => {
+            let out = start.wait_with_output().unwrap();
+            let t = text(&out);
+            assert_ne!(status.code(), Some(4), "{t}");
+            assert!(!t.contains("another stepscore process"), "{t}");
+        }
+        None => {
+            let _ = start.kill();
+            let _ = start.wait();
+        }
+    }
+    watch.assert_alive();
+    let history = stepscore(&state, &["history", "s1"]);
+    assert!(history.status.success(), "{}", text(&history));
+}
+
+#[test]
+fn start_without_following_says_when_nothing_will_run_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let cfg = dir.path().join("s.json");
+    std::fs::write(&cfg, config("s")).unwrap();
+    let out = stepscore(&state, &["start", "--no-follow", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("no stepscore process serves"),
+        "{}",
+        text(&out)
+    );
+    // with watch serving, nothing to warn about
+    let _watch = Watch::start(&state);
+    let out = stepscore(&state, &["start", "--no-follow", cfg.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("no stepscore process serves"),
+        "{}",
+        text(&out)
+    );
 }
