@@ -293,7 +293,7 @@ impl Scanner {
             "DELIVERED" | "UNUSABLE" => Ok(None),
             "ADOPTING" => {
                 let version = row.version_id.clone().unwrap_or_else(new_version_id);
-                self.adopt(conn, bucket_dir, rel, &uri, stamp, &row, &version, lossy)
+                self.adopt(conn, rel, &uri, stamp, &row, &version, lossy)
             }
             _ => {
                 let age = Duration::from_nanos(u64::try_from(now - row.first_seen_ns).unwrap_or(0));
@@ -346,7 +346,7 @@ impl Scanner {
                     "UPDATE watch_files SET state = 'ADOPTING', version_id = ?3 WHERE bucket = ?1 AND path = ?2",
                     params![bucket, rel, version],
                 )?;
-                self.adopt(conn, bucket_dir, rel, &uri, stamp, &row, &version, lossy)
+                self.adopt(conn, rel, &uri, stamp, &row, &version, lossy)
             }
         }
     }
@@ -356,7 +356,6 @@ impl Scanner {
     fn adopt(
         &self,
         conn: &mut rusqlite::Connection,
-        _bucket_dir: &Path,
         rel: &[u8],
         uri: &ObjectUri,
         stamp: FileStamp,
