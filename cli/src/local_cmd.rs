@@ -9,10 +9,10 @@ use anyhow::anyhow;
 use clap::Args;
 use serde_json::{Value, json};
 use stepscore_core::config::JobConfig;
-use stepscore_core::ports::{ListFilter, ObjectStore};
+use stepscore_core::ports::{ListFilter, ObjectStore, StoreError};
 use stepscore_core::record::JobRecord;
 use stepscore_core::{JobId, JobStatus, ObjectUri};
-use stepscore_local::{ExecutionInfo, ExecutionState, LocalRuntime};
+use stepscore_local::{ExecutionInfo, ExecutionState, Found, LocalRuntime, ScanConfig, Scanner};
 
 use crate::Global;
 use crate::exit::Failure;
@@ -89,6 +89,10 @@ pub struct WatchArgs {
     /// Stop after this many seconds (default: run until interrupted)
     #[arg(long)]
     pub seconds: Option<f64>,
+    /// A copied-in config runs once its size and time are unchanged this many seconds (and it
+    /// parses as JSON, or 30 s passed); write to a temp name and rename to skip the wait
+    #[arg(long, default_value_t = 1.0)]
+    pub settle: f64,
 }
 
 /// Arguments of `schedule`.
@@ -253,7 +257,14 @@ async fn put_file(
             Failure::Environment(err)
         }
     })?;
-    rt.store().put(uri, Box::pin(file)).await.map_err(env_fail)
+    rt.store()
+        .put(uri, Box::pin(file))
+        .await
+        .map_err(|e| match e {
+            // the name the user gave cannot be an object: bad input, not a broken environment
+            e @ StoreError::InvalidKey { .. } => invalid(e),
+            e => env_fail(e),
+        })
 }
 
 /// Drops a config at `key`, serves the pipeline and follows the job to its end.
@@ -428,13 +439,33 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
     });
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let input: Value = serde_json::from_slice(&bytes).map_err(invalid)?;
+    // Decide who runs the execution before saying it started: this process when it can take
+    // the serving lock, the process holding it (`watch`) otherwise.
+    let server = if args.no_follow {
+        None
+    } else {
+        match rt.serve() {
+            Ok(server) => Some(server),
+            Err(stepscore_local::runtime::RuntimeError::Busy(_)) => None,
+            Err(e) => return Err(env_fail(e)),
+        }
+    };
+    let served = server.is_some() || rt.served_elsewhere().map_err(env_fail)?;
     let started = rt.start_execution(&name, &input).await.map_err(env_fail)?;
     say(g, format!("started {}", started.execution_arn()));
+    if !served {
+        say(
+            g,
+            format!(
+                "no stepscore process serves {}: the execution runs when `stepscore watch` (or another command that runs the pipeline) starts there",
+                g.state_dir.display()
+            ),
+        );
+    }
     if args.no_follow {
         println!("{}", started.execution_arn());
         return Ok(());
     }
-    let server = rt.serve().map_err(env_fail)?;
     let info = rt
         .watch(&name, Duration::from_secs(3600), |ev| {
             if !g.quiet && !g.json {
@@ -442,7 +473,9 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
             }
         })
         .await;
-    server.shutdown();
+    if let Some(server) = server {
+        server.shutdown();
+    }
     let info = info.map_err(env_fail)?;
     print_execution(g, &info)
 }
@@ -657,6 +690,9 @@ pub async fn watch(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
     let server = rt.serve().map_err(env_fail)?;
     let jobs_dir = rt.store().root().join(&g.bucket).join("jobs");
     std::fs::create_dir_all(&jobs_dir).map_err(env_fail)?;
+    let mut scan = ScanConfig::new(&g.bucket);
+    scan.settle = Duration::from_secs_f64(args.settle);
+    let scanner = Scanner::open(&rt, scan).map_err(env_fail)?;
     say(
         g,
         format!(
@@ -664,9 +700,6 @@ pub async fn watch(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
             jobs_dir.display()
         ),
     );
-    // Files already there were delivered when they were put; only new or changed ones run.
-    let mut seen: HashSet<(PathBuf, u64, Option<std::time::SystemTime>)> =
-        scan(&jobs_dir).into_iter().collect();
     let mut reported: HashSet<String> = rt
         .jobs(&ListFilter {
             status: None,
@@ -683,57 +716,42 @@ pub async fn watch(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
-        for entry in scan(&jobs_dir) {
-            if seen.contains(&entry) {
-                continue;
+        // a failed scan is retried on the next tick: watch keeps serving
+        match scanner.scan_async().await {
+            Ok(found) => {
+                for f in found {
+                    match f {
+                        Found::Registered { uri, version_id } => say(
+                            g,
+                            format!(
+                                "new config {uri} -> job {}",
+                                JobId::for_object(uri.bucket(), uri.key(), &version_id)
+                            ),
+                        ),
+                        Found::Unusable { path, reason } if !g.quiet => {
+                            eprintln!("stepscore: skipping {path}: {reason}");
+                        }
+                        Found::Unusable { .. } => {}
+                    }
+                }
             }
-            let path = entry.0.clone();
-            seen.insert(entry);
-            // A file copied in by hand bypassed the store: put it through the store so it gets
-            // a version and its S3 event, like an upload.
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            let rel = path
-                .strip_prefix(rt.store().root().join(&g.bucket))
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            let key = parse_uri(&format!("s3://{}/{rel}", g.bucket))?;
-            let meta = rt.drop_config(&key, bytes).await.map_err(env_fail)?;
-            seen.extend(scan(&jobs_dir));
-            let version = meta.version_id.or(meta.etag).unwrap_or_default();
-            say(
-                g,
-                format!(
-                    "new config {key} -> job {}",
-                    JobId::for_object(key.bucket(), key.key(), &version)
-                ),
-            );
+            Err(e) => eprintln!("stepscore: {e}; retrying"),
         }
-        for j in rt
+        match rt
             .jobs(&ListFilter {
                 status: None,
                 limit: 200,
             })
             .await
-            .map_err(env_fail)?
         {
-            if j.status.is_terminal() && reported.insert(j.id.to_string()) {
-                if g.json {
-                    println!("{}", serde_json::to_string(&j).map_err(env_fail)?);
-                } else {
-                    println!(
-                        "job {} {}{}",
-                        j.id,
-                        j.status,
-                        j.failure_reason
-                            .as_deref()
-                            .map(|r| format!(": {r}"))
-                            .unwrap_or_default()
-                    );
+            Ok(jobs) => {
+                for j in jobs {
+                    if j.status.is_terminal() && reported.insert(j.id.to_string()) {
+                        print_watched(g, &j)?;
+                    }
                 }
             }
+            Err(e) => eprintln!("stepscore: cannot list jobs: {e}; retrying"),
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
             break;
@@ -747,29 +765,21 @@ pub async fn watch(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
     Ok(())
 }
 
-fn scan(dir: &Path) -> Vec<(PathBuf, u64, Option<std::time::SystemTime>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(meta) = e.metadata() else { continue };
-            let p = e.path();
-            if meta.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "json")
-                && !p
-                    .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-            {
-                out.push((p, meta.len(), meta.modified().ok()));
-            }
-        }
+fn print_watched(g: &Global, j: &JobRecord) -> Result<(), Failure> {
+    if g.json {
+        println!("{}", serde_json::to_string(j).map_err(env_fail)?);
+    } else {
+        println!(
+            "job {} {}{}",
+            j.id,
+            j.status,
+            j.failure_reason
+                .as_deref()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default()
+        );
     }
-    out.sort();
-    out
+    Ok(())
 }
 
 /// `stepscore schedule <schedules.json>`.
@@ -822,6 +832,8 @@ pub async fn put(args: &PutArgs, g: &Global) -> Result<(), Failure> {
             .and_then(|n| n.to_str())
             .ok_or_else(|| invalid(format!("{} has no file name", args.file.display())))?;
         uri = uri.join(name);
+        // the file's name may take the key past S3's 1,024 bytes
+        uri = ObjectUri::new(uri.bucket(), uri.key()).map_err(invalid)?;
     }
     let rt = pipeline::open(g, &PipelineOptions::default())?;
     let meta = put_file(&rt, &args.file, &uri).await?;

@@ -210,3 +210,9 @@ fn asl_run_ends_an_endless_loop_at_the_aws_history_limit() {
         })
     );
 }
+
+#[path = "cli/watch.rs"]
+mod watch;
+
+#[path = "cli/put.rs"]
+mod put;

@@ -35,6 +35,39 @@ impl JobId {
         Self::with_stem(stem, &digest)
     }
 
+    /// The id of the job carried by one PUT of one S3 object, from its event's `versionId`,
+    /// `eTag` and `sequencer`.
+    ///
+    /// In a versioned bucket every PUT makes a new version id, which decides alone. In an
+    /// unversioned bucket (no version id, or `"null"`) the ETag is the same for a re-upload of
+    /// identical bytes, so the event's sequencer tells the PUTs apart: S3 gives each PUT of a
+    /// key a new, greater sequencer and a redelivered event carries the same one. So a
+    /// deliberate re-upload is a new job and a redelivery is not. Without a sequencer (events
+    /// that lack one), the ETag decides as before.
+    pub fn for_put(
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        etag: Option<&str>,
+        sequencer: Option<&str>,
+    ) -> Self {
+        let version = match (
+            version_id.filter(|v| !v.is_empty() && *v != "null"),
+            sequencer,
+        ) {
+            (Some(v), _) => v.to_owned(),
+            (None, Some(seq)) if !seq.is_empty() => {
+                format!(
+                    "{}@{}",
+                    etag.unwrap_or_default(),
+                    Sequencer::new(seq).as_str()
+                )
+            }
+            (None, _) => etag.unwrap_or_default().to_owned(),
+        };
+        Self::for_object(bucket, key, &version)
+    }
+
     /// The id of a job started without an S3 object (console or schedule): `name` plus a digest
     /// of `salt` (the execution name or the schedule run id).
     pub fn for_name(name: &str, salt: &str) -> Self {
@@ -80,6 +113,48 @@ impl JobId {
     }
 }
 
+/// An S3 event's `sequencer`: hexadecimal, compared (as AWS documents) as strings after
+/// left-padding the shorter with zeros, and only meaningful between events of one key.
+///
+/// Kept normalized (upper case, no leading zeros), so equal sequencers are equal strings and
+/// the order is by length, then by text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Sequencer(String);
+
+impl Sequencer {
+    /// A sequencer from an event's text (`"0055AED6DCD90281E5"`).
+    pub fn new(text: &str) -> Self {
+        let upper = text.trim().to_ascii_uppercase();
+        let trimmed = upper.trim_start_matches('0');
+        Sequencer(if trimmed.is_empty() {
+            "0".into()
+        } else {
+            trimmed.into()
+        })
+    }
+
+    /// The normalized text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Ord for Sequencer {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        // without leading zeros, the longer hex number is the greater one
+        self.0
+            .len()
+            .cmp(&other.0.len())
+            .then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for Sequencer {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl fmt::Display for JobId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -121,6 +196,16 @@ mod tests {
             JobId::for_object("ab", "c", "v"),
             JobId::for_object("a", "bc", "v")
         );
+    }
+
+    #[test]
+    fn sequencers_compare_as_left_padded_hex() {
+        // AWS's rule: pad the shorter with zeros on the left, then compare as strings
+        let a = Sequencer::new("0055AED6DCD90281E5");
+        assert_eq!(a, Sequencer::new("55aed6dcd90281e5"));
+        assert!(Sequencer::new("0055AED6DCD90281E5") < Sequencer::new("0055AED6DCD90281F0"));
+        assert!(Sequencer::new("FF") < Sequencer::new("0100"));
+        assert!(Sequencer::new("0100") > Sequencer::new("00FF"));
     }
 
     #[test]

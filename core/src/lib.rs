@@ -27,6 +27,6 @@ pub mod status;
 pub mod table_contract;
 pub mod uri;
 
-pub use id::JobId;
+pub use id::{JobId, Sequencer};
 pub use status::JobStatus;
 pub use uri::ObjectUri;

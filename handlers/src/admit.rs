@@ -67,15 +67,15 @@ pub async fn admit(ports: AdmitPorts<'_>, event: &S3Event) -> Result<Vec<Admitte
             out.push(Admitted::Skipped { key });
             continue;
         }
-        let version = record
-            .s3
-            .object
-            .version_id
-            .clone()
-            .filter(|v| !v.is_empty() && v != "null")
-            .or_else(|| record.s3.object.e_tag.clone())
-            .unwrap_or_default();
-        let id = JobId::for_object(&bucket, &key, &version);
+        // a redelivered event is the same job; a new PUT of the same bytes is a new one
+        let object = &record.s3.object;
+        let id = JobId::for_put(
+            &bucket,
+            &key,
+            object.version_id.as_deref(),
+            object.e_tag.as_deref(),
+            object.sequencer.as_deref(),
+        );
         let source = format!("s3://{bucket}/{key}");
         let document = match ObjectUri::new(bucket.clone(), key.clone()) {
             Ok(uri) => read_config(ports.store, &uri).await?,

@@ -13,6 +13,9 @@
 //!   logs, spot-reclaim injection; each attempt is a child process.
 //! - [`schedule`]: EventBridge Scheduler's `cron()`/`rate()`/`at()` in IANA time zones, and a
 //!   [`Scheduler`] that fires templates.
+//! - [`scanner`]: [`Scanner`], the event source for configs copied into a bucket folder by
+//!   hand: each completely written content version registered once (durable cursor in
+//!   `state.db`), its S3 event queued in the outbox; the bytes are never rewritten.
 //! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
 //! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
 //! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it.
@@ -43,6 +46,7 @@ pub mod db;
 pub mod executions;
 pub mod pipeline;
 pub mod runtime;
+pub mod scanner;
 pub mod schedule;
 pub mod store;
 pub mod table;
@@ -50,6 +54,7 @@ pub mod table;
 pub use batch::{BatchConfig, LocalBatch};
 pub use executions::{ExecutionInfo, ExecutionState, LocalExecutions};
 pub use runtime::{LambdaError, LambdaFn, LocalRuntime, RuntimeConfig, ScaledClock, Server};
+pub use scanner::{Found, ScanConfig, Scanner};
 pub use schedule::{Fire, Schedule, ScheduleExpression, Scheduler};
 pub use store::{DirStore, EventSink, NotificationFilter};
 pub use table::SqliteTable;

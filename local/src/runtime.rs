@@ -326,6 +326,11 @@ impl LocalRuntime {
         &self.inner.store
     }
 
+    /// Rung after an event is added to the outbox, so delivery does not wait for its poll.
+    pub(crate) fn outbox_wake(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.outbox_wake.clone()
+    }
+
     /// The job table.
     pub fn table(&self) -> &SqliteTable {
         &self.inner.table
@@ -505,6 +510,23 @@ impl LocalRuntime {
                 _ => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
+    }
+
+    /// True when another process serves this state directory (holds `runtime.lock`); an error
+    /// when the lock cannot be opened, so this process could not serve either.
+    pub fn served_elsewhere(&self) -> Result<bool, RuntimeError> {
+        let lock_path = self.inner.config.state_dir.join("runtime.lock");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| RuntimeError::Database {
+                path: lock_path.display().to_string(),
+                message: format!("cannot open the serving lock: {e}"),
+            })?;
+        // the lock is released when `lock` is dropped
+        Ok(lock.try_lock().is_err())
     }
 
     /// Runs the pipeline: delivers S3 events, runs executions and Batch jobs, until the returned

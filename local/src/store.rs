@@ -146,6 +146,85 @@ impl DirStore {
         Ok(path)
     }
 
+    /// The version this store registered for the file now at `uri`, when the file is still the
+    /// one registered (same size and modification time); `None` for a file written by something
+    /// else, or changed since. Blocking.
+    pub fn registered_version(&self, uri: &ObjectUri, file: FileStamp) -> Option<Registered> {
+        let sidecar = read_sidecar(&self.meta_path(uri), uri)?;
+        if sidecar.size != file.size || sidecar.mtime_nanos != file.mtime_nanos {
+            return None;
+        }
+        Some(self.registered(uri, sidecar))
+    }
+
+    /// Registers the file now at `uri` as object version `version_id` without touching its
+    /// bytes: digests it and writes its metadata, as a PUT would have. `Ok(None)` when the file
+    /// is no longer `expected` (it changed while being digested). The caller announces the
+    /// version ([`s3_event`] with the returned sequencer). Blocking.
+    pub fn register_version(
+        &self,
+        uri: &ObjectUri,
+        version_id: &str,
+        expected: FileStamp,
+    ) -> Result<Option<Registered>, StoreError> {
+        let path = self.path_of(uri)?;
+        let etag = match md5_file(&path) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(other(uri, e)),
+        };
+        // digested what was expected only if the file did not change under the read
+        match FileStamp::of(&path) {
+            Ok(now) if now == expected => {}
+            Ok(_) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(other(uri, e)),
+        }
+        let meta_path = self.meta_path(uri);
+        let sequencer = next_sequencer(read_sidecar(&meta_path, uri).as_ref());
+        let sidecar = Sidecar {
+            key: uri.key().into(),
+            etag,
+            version_id: version_id.into(),
+            size: expected.size,
+            mtime_nanos: expected.mtime_nanos,
+            sequencer: Some(sequencer),
+        };
+        write_sidecar(&meta_path, &sidecar).map_err(|e| other(uri, e))?;
+        Ok(Some(self.registered(uri, sidecar)))
+    }
+
+    /// The region named in this store's events.
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    /// The notification filter of this store's events.
+    pub fn filter(&self) -> &NotificationFilter {
+        &self.inner.filter
+    }
+
+    fn registered(&self, uri: &ObjectUri, s: Sidecar) -> Registered {
+        let last_modified = std::time::UNIX_EPOCH
+            .checked_add(std::time::Duration::from_nanos(
+                u64::try_from(s.mtime_nanos).unwrap_or(u64::MAX),
+            ))
+            .map(DateTime::<Utc>::from);
+        Registered {
+            meta: ObjectMeta {
+                uri: uri.clone(),
+                size: s.size,
+                etag: Some(s.etag),
+                version_id: Some(s.version_id),
+                last_modified,
+            },
+            // sidecars from before sequencers were kept: the mtime orders PUTs of a key too
+            sequencer: s
+                .sequencer
+                .unwrap_or_else(|| format!("{:016X}", s.mtime_nanos)),
+        }
+    }
+
     fn meta_path(&self, uri: &ObjectUri) -> PathBuf {
         let digest = hex::encode(Md5::digest(uri.key().as_bytes()));
         self.inner
@@ -177,10 +256,8 @@ impl DirStore {
         };
         let mtime = md.modified().map_err(|e| other(uri, e))?;
         let mtime_nanos = nanos(mtime);
-        let sidecar = std::fs::read(self.meta_path(uri))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())
-            .filter(|s| s.key == uri.key() && s.size == md.len() && s.mtime_nanos == mtime_nanos);
+        let sidecar = read_sidecar(&self.meta_path(uri), uri)
+            .filter(|s| s.size == md.len() && s.mtime_nanos == mtime_nanos);
         let (etag, version_id) = match sidecar {
             Some(s) => (s.etag, Some(s.version_id)),
             // written by something other than this store (a person, a tool): digest it now
@@ -308,6 +385,13 @@ impl ObjectStore for DirStore {
     }
 
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
+        // a put creates its bucket, so it must be a name S3 would create
+        if let Some(reason) = bucket_name_problem(uri.bucket()) {
+            return Err(StoreError::InvalidKey {
+                key: uri.to_string(),
+                reason,
+            });
+        }
         let path = self.path_of(uri)?;
         let dir = path
             .parent()
@@ -348,15 +432,16 @@ impl ObjectStore for DirStore {
             let md = std::fs::metadata(&path).map_err(|e| other(&u, e))?;
             let mtime = md.modified().map_err(|e| other(&u, e))?;
             let version_id = new_version_id();
-            let sequencer = format!("{:016X}", nanos(std::time::SystemTime::now()));
+            let meta_path = this.meta_path(&u);
+            let sequencer = next_sequencer(read_sidecar(&meta_path, &u).as_ref());
             let sidecar = Sidecar {
                 key: u.key().into(),
                 etag: hash.clone(),
                 version_id: version_id.clone(),
                 size,
                 mtime_nanos: nanos(mtime),
+                sequencer: Some(sequencer.clone()),
             };
-            let meta_path = this.meta_path(&u);
             write_sidecar(&meta_path, &sidecar).map_err(|e| other(&u, e))?;
             Ok((
                 ObjectMeta {
@@ -382,7 +467,76 @@ impl ObjectStore for DirStore {
     }
 }
 
-/// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda.
+/// What identifies one state of a file cheaply: its size and modification time (what the
+/// store's metadata is checked against) and its inode (a rename into place changes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Bytes.
+    pub size: u64,
+    /// Modification time, nanoseconds since the Unix epoch.
+    pub mtime_nanos: u128,
+    /// The inode number.
+    pub inode: u64,
+}
+
+impl FileStamp {
+    /// The stamp of the file at `path` (not following a final symbolic link).
+    pub fn of(path: &Path) -> io::Result<Self> {
+        Ok(Self::from_metadata(&std::fs::symlink_metadata(path)?))
+    }
+
+    /// The stamp of already-read metadata.
+    pub fn from_metadata(md: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        FileStamp {
+            size: md.len(),
+            mtime_nanos: md.modified().map(nanos).unwrap_or(0),
+            inode: md.ino(),
+        }
+    }
+}
+
+/// An object version this store registered: its metadata and its PUT's event sequencer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Registered {
+    /// Size, ETag, version id, last modified.
+    pub meta: ObjectMeta,
+    /// The sequencer of the version's `ObjectCreated` event.
+    pub sequencer: String,
+}
+
+/// Why S3 would refuse to create a general purpose bucket named `name`, per AWS's documented
+/// naming rules ("General purpose bucket naming rules", Amazon S3 User Guide); `None` when it
+/// is a valid name.
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    let problem = if !(3..=63).contains(&name.len()) {
+        format!("is {} characters long; use 3 to 63", name.len())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        format!("contains '{c}'; use only lowercase letters, digits, dots and hyphens")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        "must begin and end with a letter or digit".to_owned()
+    } else if name.contains("..") {
+        "contains two adjacent dots".to_owned()
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        "is formatted as an IP address".to_owned()
+    } else if let Some(p) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        format!("starts with '{p}', which S3 reserves")
+    } else if let Some(x) = RESERVED_SUFFIXES.iter().find(|x| name.ends_with(*x)) {
+        format!("ends with '{x}', which S3 reserves")
+    } else {
+        return None;
+    };
+    Some(format!("bucket name '{name}' {problem}"))
+}
+
+/// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda./// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda.
 pub fn s3_event(region: &str, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) -> Value {
     let now = Utc::now();
     // S3 URL-encodes the key in events (spaces as '+'), which handlers must decode
@@ -431,6 +585,30 @@ struct Sidecar {
     version_id: String,
     size: u64,
     mtime_nanos: u128,
+    /// The S3 event sequencer of this version's PUT (absent in sidecars written before it was
+    /// kept); the next PUT of the key gets a greater one.
+    #[serde(default)]
+    sequencer: Option<String>,
+}
+
+fn read_sidecar(path: &Path, uri: &ObjectUri) -> Option<Sidecar> {
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Sidecar>(&b).ok())
+        .filter(|s| s.key == uri.key())
+}
+
+/// The sequencer of a key's next PUT: S3 promises that a later PUT of a key carries a greater
+/// sequencer, so it is the clock in nanoseconds, or one past the previous PUT's when the clock
+/// has not moved past it (two PUTs in one tick, or a clock stepped back). Fixed width, so
+/// sequencers of one key compare as strings, as AWS documents.
+fn next_sequencer(previous: Option<&Sidecar>) -> String {
+    let now = nanos(std::time::SystemTime::now());
+    let after = previous
+        .and_then(|s| s.sequencer.as_deref())
+        .and_then(|s| u128::from_str_radix(s, 16).ok())
+        .map_or(0, |p| p + 1);
+    format!("{:016X}", now.max(after))
 }
 
 fn form_urlencode(key: &str) -> String {
@@ -446,7 +624,8 @@ fn form_urlencode(key: &str) -> String {
     utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
 }
 
-fn new_version_id() -> String {
+/// A new object version id: ordered by time, unique.
+pub fn new_version_id() -> String {
     // Ordered by time (like S3's, later puts sort later), unique by the counter and random tail
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -34,11 +34,14 @@ fn an_s3_notification_admits_each_record_under_its_decoded_key() {
         "jobs/daily churn:2026.json",
         "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
     );
-    // no version id in the second record: the ETag identifies the upload
-    let weekly = JobId::for_object(
+    // no version id in the second record (unversioned bucket): the ETag and the PUT's
+    // sequencer identify the upload
+    let weekly = JobId::for_put(
         "acme-scoring",
         "jobs/weekly.json",
-        "fedcba9876543210fedcba9876543210",
+        None,
+        Some("fedcba9876543210fedcba9876543210"),
+        Some("0055AED6DCD90281F0"),
     );
     assert!(
         matches!(&out[0], Admitted::Started { job_id, .. } if *job_id == daily.to_string()),
@@ -87,6 +90,61 @@ fn a_duplicated_delivery_leaves_one_record_and_one_execution() {
     );
     assert_eq!(w.table.all().len(), 2);
     assert_eq!(w.executions.started.lock().unwrap().len(), 2);
+}
+
+/// Two PUTs of the same bytes to jobs/weekly.json in an unversioned bucket, minutes apart:
+/// same ETag, no version id, the second with the greater sequencer.
+fn unversioned_put(n: u32) -> S3Event {
+    serde_json::from_slice(&fixture(&format!("s3-put-unversioned-{n}.json"))).unwrap()
+}
+
+#[test]
+fn a_new_put_of_identical_bytes_in_an_unversioned_bucket_is_a_new_job() {
+    let w = world_with_configs();
+    let first = block_on(admit(w.admit_ports(), &unversioned_put(1))).unwrap();
+    let second = block_on(admit(w.admit_ports(), &unversioned_put(2))).unwrap();
+    assert!(matches!(&first[0], Admitted::Started { .. }), "{first:?}");
+    assert!(
+        matches!(&second[0], Admitted::Started { .. }),
+        "a deliberate re-upload must run again: {second:?}"
+    );
+    assert_eq!(w.table.all().len(), 2);
+    assert_eq!(w.executions.started.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_redelivered_event_of_an_unversioned_put_is_the_same_job() {
+    let w = world_with_configs();
+    block_on(admit(w.admit_ports(), &unversioned_put(2))).unwrap();
+    // S3 delivers at least once: the same event again carries the same sequencer
+    let again = block_on(admit(w.admit_ports(), &unversioned_put(2))).unwrap();
+    assert!(matches!(&again[0], Admitted::Duplicate { .. }), "{again:?}");
+    // ...also when the sequencer arrives without its leading zeros (it is a hex number)
+    let mut event = fixture_json("s3-put-unversioned-2.json");
+    event["Records"][0]["s3"]["object"]["sequencer"] = json!("55aed6dcd9037a11");
+    let event: S3Event = serde_json::from_value(event).unwrap();
+    let padded = block_on(admit(w.admit_ports(), &event)).unwrap();
+    assert!(
+        matches!(&padded[0], Admitted::Duplicate { .. }),
+        "{padded:?}"
+    );
+    assert_eq!(w.table.all().len(), 1);
+    assert_eq!(w.executions.started.lock().unwrap().len(), 1);
+}
+
+#[test]
+fn in_a_versioned_bucket_the_version_id_decides() {
+    let w = world_with_configs();
+    let event = s3_event();
+    block_on(admit(w.admit_ports(), &event)).unwrap();
+    // the same version with another sequencer is still that version's one job
+    let mut other = fixture_json("s3-object-created.json");
+    other["Records"][0]["s3"]["object"]["sequencer"] = json!("0055AED6DCD9FFFFFF");
+    other["Records"].as_array_mut().unwrap().remove(1);
+    let other: S3Event = serde_json::from_value(other).unwrap();
+    let out = block_on(admit(w.admit_ports(), &other)).unwrap();
+    assert!(matches!(&out[0], Admitted::Duplicate { .. }), "{out:?}");
+    assert_eq!(w.table.all().len(), 2);
 }
 
 #[test]

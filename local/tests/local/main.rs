@@ -4,6 +4,7 @@
 mod batch;
 mod pipeline;
 mod runtime;
+mod scanner;
 mod schedule;
 mod store;
 mod table;

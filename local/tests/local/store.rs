@@ -317,3 +317,29 @@ async fn a_failed_put_emits_nothing_and_leaves_nothing() {
     assert!(s.put_bytes(&bad, b"{}".to_vec()).await.is_err());
     assert!(seen.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn each_put_of_a_key_carries_a_greater_sequencer_even_with_identical_bytes() {
+    use stepscore_core::Sequencer;
+    let d = tempfile::tempdir().unwrap();
+    let (s, seen) = recording_store(d.path());
+    let key = uri("s3://data-1/jobs/again.json");
+    for _ in 0..20 {
+        s.put_bytes(&key, b"{}".to_vec()).await.unwrap();
+    }
+    let events = seen.lock().unwrap().clone();
+    let objects: Vec<&Value> = events
+        .iter()
+        .map(|e| &e["Records"][0]["s3"]["object"])
+        .collect();
+    // the same bytes: the same ETag every time, so only the sequencer (and here the version id)
+    // tells the PUTs apart
+    assert!(objects.iter().all(|o| o["eTag"] == objects[0]["eTag"]));
+    let sequencers: Vec<Sequencer> = objects
+        .iter()
+        .map(|o| Sequencer::new(o["sequencer"].as_str().unwrap()))
+        .collect();
+    for pair in sequencers.windows(2) {
+        assert!(pair[0] < pair[1], "{sequencers:?}");
+    }
+}
