@@ -256,6 +256,44 @@ impl ObjectStore for S3Store {
         Ok(Box::pin(out.body.into_async_read()))
     }
 
+    /// One GetObject instead of the port's HeadObject + GetObject: finalize reads up to 10,000
+    /// manifests, and every request counts against its Lambda timeout.
+    #[tracing::instrument(level = "debug", skip(self), fields(uri = %uri, limit))]
+    async fn get_bytes(&self, uri: &ObjectUri, limit: u64) -> Result<Vec<u8>, StoreError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(uri.bucket())
+            .key(uri.key())
+            .send()
+            .await
+            .map_err(|e| store_error(uri, &e))?;
+        let size = out.content_length().unwrap_or(0).max(0) as u64;
+        let too_large = |size: u64| StoreError::TooLarge {
+            uri: uri.to_string(),
+            size,
+            limit,
+        };
+        if size > limit {
+            return Err(too_large(size));
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        // take() guards against a body longer than its Content-Length said
+        out.body
+            .into_async_read()
+            .take(limit + 1)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| StoreError::Transient {
+                uri: uri.to_string(),
+                message: format!("reading the object failed: {e}"),
+            })?;
+        if buf.len() as u64 > limit {
+            return Err(too_large(buf.len() as u64));
+        }
+        Ok(buf)
+    }
+
     #[tracing::instrument(level = "debug", skip(self, body), fields(uri = %uri))]
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
         if uri.is_prefix() {

@@ -2,7 +2,7 @@
 //! conversion of raw flags into a validated [`ScoreJob`], and the exit-code contract.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use stepscore_core::config::BadRowPolicy;
+use stepscore_core::config::{BadRowPolicy, check_id_columns, check_output_prefix};
 
 use crate::error::Error;
 use crate::score::{ScoreJob, Shard};
@@ -90,13 +90,12 @@ impl ScoreArgs {
                 )));
             }
         };
+        // the same rules admission applies, so a config admitted is one the scorer accepts
+        check_id_columns(&id_columns)
+            .map_err(|e| Error::usage(format!("STEPSCORE_ID_COLUMNS / --id-columns {e}")))?;
         let output = Location::parse(&self.output)?;
-        if let Location::Object(u) = &output
-            && !u.is_prefix()
-        {
-            return Err(Error::usage(format!(
-                "the output {u} must be a prefix ending in '/'"
-            )));
+        if let Location::Object(u) = &output {
+            check_output_prefix(u).map_err(|e| Error::usage(format!("the output {e}")))?;
         }
         Ok(ScoreJob {
             job_id: self.job_id.clone(),

@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use stepscore_core::manifest::{
+    MANIFEST_VERSION, MAX_FAILURE_MESSAGE_BYTES, ScoringFailure, failure_name,
+};
 use stepscore_core::ports::ObjectStore;
 
 use crate::cli::{Cli, Command, EnvScore, LogFormat};
@@ -54,7 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Score(args)) => {
             let job = args.to_job()?;
-            crate::score(&job, &storage)?;
+            score_reporting_failure(&job, &storage)?;
         }
         None => {
             let args = match EnvScore::try_parse_from(["stepscore-batch"]) {
@@ -70,7 +73,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let job = args.to_job()?;
-            crate::score(&job, &storage)?;
+            score_reporting_failure(&job, &storage)?;
         }
         Some(Command::GenBenchData(args)) => {
             let f = std::fs::File::create(&args.output).map_err(|e| Error::Io {
@@ -87,6 +90,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Scores the job; when it fails, leaves `failure-<shard>.json` under the output prefix with the
+/// exit code and message, so the job record can say why (Batch only reports the exit code). A
+/// report that cannot be written is logged and the original failure stands.
+fn score_reporting_failure(job: &crate::ScoreJob, storage: &Storage) -> anyhow::Result<()> {
+    let Err(e) = crate::score(job, storage) else {
+        return Ok(());
+    };
+    let message = truncate_message(format!("{e:#}"));
+    let report = ScoringFailure {
+        version: MANIFEST_VERSION,
+        job_id: job.job_id.clone(),
+        shard_index: job.shard.index,
+        exit_code: e.exit_code(),
+        message,
+    };
+    let at = job.output.join(&failure_name(job.shard.index));
+    let written = serde_json::to_vec_pretty(&report)
+        .map_err(|s| Error::Internal {
+            message: format!("failure report serialisation: {s}"),
+        })
+        .and_then(|bytes| storage.write_small(&at, &bytes));
+    if let Err(w) = written {
+        tracing::warn!(error = %w, at = %at, "the failure report cannot be written");
+    }
+    Err(e.into())
+}
+
+/// Cuts a message to [`MAX_FAILURE_MESSAGE_BYTES`] on a character boundary.
+fn truncate_message(mut message: String) -> String {
+    if message.len() > MAX_FAILURE_MESSAGE_BYTES {
+        let mut end = MAX_FAILURE_MESSAGE_BYTES - 3;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push_str("...");
+    }
+    message
 }
 
 /// Whether any location of the command is an `s3://` URI (the no-subcommand form reads them

@@ -155,6 +155,19 @@ fn a_job_that_fails_to_score_is_failed_with_the_scorers_reason() {
         t.contains("65"),
         "the reason names the scorer's exit code: {t}"
     );
+    // the record carries the scorer's own message (from its failure report), not only the code
+    let list = stepscore(&state, &["--json", "list"]);
+    assert!(list.status.success(), "{}", text(&list));
+    // one record per line
+    let stdout = String::from_utf8_lossy(&list.stdout);
+    let record: Value = serde_json::from_str(stdout.lines().next().unwrap_or_default()).unwrap();
+    let reason = record["failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("exit code 65")
+            && reason.contains("scorer (shard 0): ")
+            && reason.contains("s3://stepscore/models/model.json"),
+        "{reason}"
+    );
 }
 
 #[test]

@@ -18,6 +18,12 @@ pub const CONFIG_VERSION: u32 = 1;
 pub const MAX_CONFIG_BYTES: usize = 64 * 1024;
 /// The largest array job AWS Batch accepts.
 pub const MAX_SHARDS: u32 = 10_000;
+/// The most tags AWS Batch accepts on one job.
+pub const BATCH_MAX_TAGS: usize = 50;
+/// Tags the pipeline itself puts on every Batch job, beside the config's own.
+pub const PIPELINE_TAG_JOB_ID: &str = "stepscore:job-id";
+/// Every tag key the pipeline adds (counted against [`BATCH_MAX_TAGS`], reserved for it).
+pub const PIPELINE_TAG_KEYS: &[&str] = &[PIPELINE_TAG_JOB_ID];
 
 /// A validated job config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,7 +182,8 @@ impl JobConfig {
                 ),
             ));
         }
-        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+        // strict: a duplicate key is an error (serde_json would keep the last one silently)
+        let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| {
             fail(
                 "(document)",
                 format!(
@@ -250,6 +257,11 @@ impl JobConfig {
         }
         let input = v.uri(obj, "input");
         let output = v.uri(obj, "output");
+        if let Some(o) = &output {
+            if let Err(message) = check_output_prefix(o) {
+                v.problem("output", message);
+            }
+        }
         if let (Some(i), Some(o)) = (&input, &output) {
             let o_prefix = prefix_form(o);
             let i_prefix = prefix_form(i);
@@ -269,6 +281,9 @@ impl JobConfig {
                             format!("must be a non-empty string, found {}", kind(item)),
                         ),
                     }
+                }
+                if let Err(message) = check_id_columns(&cols) {
+                    v.problem("id_columns", message);
                 }
                 Some(cols)
             }
@@ -306,26 +321,30 @@ impl JobConfig {
             None => Some(BTreeMap::new()),
             Some(Value::Object(m)) => {
                 let mut tags = BTreeMap::new();
-                if m.len() > 50 {
+                let room = BATCH_MAX_TAGS - PIPELINE_TAG_KEYS.len();
+                if m.len() > room {
                     v.problem(
                         "tags",
-                        format!("has {} tags; AWS allows at most 50", m.len()),
+                        format!(
+                            "has {} tags; AWS Batch allows {BATCH_MAX_TAGS} per job and the pipeline adds {} ({}), so at most {room} fit: drop {}",
+                            m.len(),
+                            PIPELINE_TAG_KEYS.len(),
+                            PIPELINE_TAG_KEYS.join(", "),
+                            m.len() - room
+                        ),
                     );
                 }
                 for (k, val) in m {
                     let field = format!("tags.{k}");
-                    match val.as_str() {
-                        Some(_) if k.is_empty() || k.len() > 128 => {
-                            v.problem(&field, "tag keys must be 1-128 characters".into())
-                        }
-                        Some(s) if s.len() > 256 => v.problem(
-                            &field,
-                            format!("value is {} characters; AWS allows at most 256", s.len()),
-                        ),
-                        Some(s) => {
+                    let Some(s) = val.as_str() else {
+                        v.problem(&field, format!("must be a string, found {}", kind(val)));
+                        continue;
+                    };
+                    match check_tag(k, s) {
+                        Ok(()) => {
                             tags.insert(k.clone(), s.to_owned());
                         }
-                        None => v.problem(&field, format!("must be a string, found {}", kind(val))),
+                        Err(message) => v.problem(&field, message),
                     }
                 }
                 Some(tags)
@@ -400,10 +419,102 @@ impl JobConfig {
         }
     }
 
+    /// The rules only the admitting pipeline can check: the output must lie apart from the
+    /// prefix configs are dropped under (`jobs`), or the scorer's `manifest-<i>.json` would be
+    /// admitted as a new job config.
+    pub fn check_admission(&self, jobs: &ObjectUri, source_name: &str) -> Result<(), ConfigError> {
+        let jobs = prefix_form(jobs);
+        let output = prefix_form(&self.output);
+        if jobs.contains(&output) || output.contains(&jobs) {
+            return Err(ConfigError {
+                source_name: source_name.to_owned(),
+                problems: vec![ConfigProblem {
+                    field: "output".into(),
+                    message: format!(
+                        "'{}' overlaps {jobs}, where job configs are dropped: its manifests would be admitted as new jobs; write predictions under another prefix",
+                        self.output
+                    ),
+                }],
+            });
+        }
+        Ok(())
+    }
+
     /// The config as canonical JSON (every default written out).
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
+}
+
+/// The rules an output location must meet, shared by admission and the scorer: a prefix ending
+/// in `/` (the scorer writes several objects under it), without `.`, `..` or empty path segments
+/// (the embedded store maps keys to directories, where `a/../b/` and `a//b/` would name other
+/// places than S3 means).
+pub fn check_output_prefix(output: &ObjectUri) -> Result<(), String> {
+    if !output.is_prefix() {
+        return Err(format!(
+            "'{output}' must be a prefix ending in '/': the scorer writes part-<i>.csv and manifest-<i>.json under it (did you mean '{output}/'?)"
+        ));
+    }
+    let key = output.key().trim_end_matches('/');
+    if !key.is_empty() {
+        for segment in key.split('/') {
+            if segment.is_empty() || segment == "." || segment == ".." {
+                return Err(format!(
+                    "'{output}' has a '{segment}' path segment; write the prefix without empty, '.' or '..' segments"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rule for id columns, shared by admission and the scorer: each named once (a column
+/// named twice would make the predictions' header ambiguous).
+pub fn check_id_columns(columns: &[String]) -> Result<(), String> {
+    for (i, c) in columns.iter().enumerate() {
+        if columns[..i].contains(c) {
+            return Err(format!(
+                "names the column '{c}' twice; list each id column once"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// AWS's rules for one tag (the ones Batch enforces on SubmitJob), and the keys reserved for
+/// AWS and the pipeline.
+fn check_tag(key: &str, value: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err("tag keys must be 1-128 characters".into());
+    }
+    if value.chars().count() > 256 {
+        return Err(format!(
+            "value is {} characters; AWS allows at most 256",
+            value.chars().count()
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err("tag keys starting with 'aws:' are reserved for AWS; rename the tag".into());
+    }
+    if key.starts_with("stepscore:") {
+        return Err(format!(
+            "tag keys starting with 'stepscore:' are reserved for the pipeline ({}); rename the tag",
+            PIPELINE_TAG_KEYS.join(", ")
+        ));
+    }
+    if let Some(c) = key.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "the key has the character {c:?}; AWS allows letters, digits, spaces and _ . : / = + - @"
+        ));
+    }
+    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "the value has the character {c:?}; AWS allows letters, digits, spaces and _ . : / = + - @"
+        ));
+    }
+    Ok(())
 }
 
 fn prefix_form(u: &ObjectUri) -> ObjectUri {
@@ -609,6 +720,104 @@ mod tests {
         assert!(e.to_string().contains("64 KiB"), "{e}");
         let e = JobConfig::from_slice(b"{\"name\": ", "jobs/x.json").unwrap_err();
         assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    fn fields(v: Value) -> Vec<String> {
+        problems(v).into_iter().map(|p| p.0).collect()
+    }
+
+    #[test]
+    fn output_must_be_a_plain_prefix() {
+        let mut v = minimal();
+        v["output"] = json!("s3://bkt/out");
+        let p = problems(v.clone());
+        assert_eq!(p[0].0, "output");
+        assert!(
+            p[0].1.contains("did you mean 's3://bkt/out/'"),
+            "{}",
+            p[0].1
+        );
+        for bad in [
+            "s3://bkt/out/../jobs/",
+            "s3://bkt/./out/",
+            "s3://bkt/a//b/",
+            "s3://bkt/../",
+        ] {
+            v["output"] = json!(bad);
+            assert_eq!(fields(v.clone()), ["output"], "{bad}");
+        }
+        v["input"] = json!("s3://data/in.csv");
+        v["output"] = json!("s3://bkt/");
+        assert!(JobConfig::from_value(&v, "t").is_ok());
+    }
+
+    #[test]
+    fn an_id_column_named_twice_is_refused() {
+        let mut v = minimal();
+        v["id_columns"] = json!(["id", "region", "id"]);
+        let p = problems(v);
+        assert_eq!(p[0].0, "id_columns");
+        assert!(p[0].1.contains("'id' twice"), "{}", p[0].1);
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_and_a_bom_is_read() {
+        let doc = br#"{"name": "a", "model": "s3://bkt/models/m.json", "input": "s3://bkt/data/in.csv", "output": "s3://bkt/out/", "output": "s3://bkt/other/"}"#;
+        let e = JobConfig::from_slice(doc, "s3://bkt/jobs/x.json").unwrap_err();
+        assert!(e.to_string().contains("'output' appears twice"), "{e}");
+        let mut with_bom = b"\xEF\xBB\xBF".to_vec();
+        with_bom.extend_from_slice(&serde_json::to_vec(&minimal()).unwrap());
+        let c = JobConfig::from_slice(&with_bom, "s3://bkt/jobs/x.json").unwrap();
+        assert_eq!(c.name, "daily");
+    }
+
+    #[test]
+    fn tags_leave_room_for_the_pipelines_own() {
+        let mut v = minimal();
+        let many: Map<String, Value> = (0..BATCH_MAX_TAGS)
+            .map(|i| (format!("t{i}"), json!("v")))
+            .collect();
+        v["tags"] = Value::Object(many);
+        let p = problems(v.clone());
+        assert_eq!(p[0].0, "tags");
+        assert!(p[0].1.contains("at most 49 fit: drop 1"), "{}", p[0].1);
+        let fitting: Map<String, Value> = (0..BATCH_MAX_TAGS - PIPELINE_TAG_KEYS.len())
+            .map(|i| (format!("t{i}"), json!("v")))
+            .collect();
+        v["tags"] = Value::Object(fitting);
+        assert!(JobConfig::from_value(&v, "t").is_ok());
+        for (k, val) in [
+            ("aws:team", "x"),
+            ("stepscore:job-id", "x"),
+            ("team", "a,b"),
+            ("bad{key}", "x"),
+            ("", "x"),
+        ] {
+            v["tags"] = json!({ k: val });
+            assert_eq!(fields(v.clone()), [format!("tags.{k}")], "{k}={val}");
+        }
+    }
+
+    #[test]
+    fn output_under_the_jobs_prefix_is_refused_at_admission() {
+        let jobs = ObjectUri::parse("s3://bkt/jobs/").unwrap();
+        let mut v = minimal();
+        v["input"] = json!("s3://data/in.csv");
+        for (output, ok) in [
+            ("s3://bkt/jobs/out/", false),
+            ("s3://bkt/", false),
+            ("s3://bkt/jobs-archive/", true),
+            ("s3://other/jobs/", true),
+            ("s3://bkt/out/", true),
+        ] {
+            v["output"] = json!(output);
+            let c = JobConfig::from_value(&v, "t").unwrap();
+            let r = c.check_admission(&jobs, "s3://bkt/jobs/x.json");
+            assert_eq!(r.is_ok(), ok, "{output}: {r:?}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("manifests would be admitted"), "{e}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - [`uri`]: `s3://bucket/key` object locations.
 //! - [`id`]: job ids, derived deterministically from the S3 object that carried the config.
 //! - [`config`]: the job config a user drops into `jobs/`: strict parsing and validation.
+//! - [`strict_json`]: a user's JSON read strictly (duplicate keys refused, a BOM read).
 //! - [`status`]: job status names (AWS Batch's) and the rule that status never moves backwards.
 //! - [`record`]: the job record kept in the job table, and the updates applied to it.
 //! - [`manifest`]: the scoring manifest the batch job writes and finalize reads.
@@ -23,6 +24,7 @@ pub mod manifest;
 pub mod ports;
 pub mod record;
 pub mod status;
+pub mod strict_json;
 #[cfg(feature = "test-support")]
 pub mod table_contract;
 pub mod uri;

@@ -64,6 +64,32 @@ pub fn manifest_name(index: u32) -> String {
     format!("manifest-{index}.json")
 }
 
+/// Why one scoring run (one array child, or the single job) failed, written under the output
+/// prefix beside where its manifest would have been, so the record's reason can carry the
+/// scorer's own message: Batch reports only the exit code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoringFailure {
+    /// Format version ([`MANIFEST_VERSION`]).
+    pub version: u32,
+    /// The job id the run belonged to.
+    pub job_id: String,
+    /// The array index (0 for a single job).
+    pub shard_index: u32,
+    /// The process exit code the run ended with.
+    pub exit_code: u8,
+    /// The scorer's error message (what is wrong, where, and the fix).
+    pub message: String,
+}
+
+/// The longest failure message kept: the record's reason must stay well inside a DynamoDB item
+/// and a Step Functions payload.
+pub const MAX_FAILURE_MESSAGE_BYTES: usize = 2048;
+
+/// The name of shard `index`'s failure report under the output prefix.
+pub fn failure_name(index: u32) -> String {
+    format!("failure-{index}.json")
+}
+
 /// The name of shard `index`'s predictions under the output prefix.
 pub fn part_name(index: u32) -> String {
     format!("part-{index}.csv")

@@ -126,8 +126,13 @@ pub(crate) async fn admit_document(
     let (raw, verdict) = match document {
         Document::Unreadable(reason) => (Value::Null, Err(reason)),
         Document::Bytes(bytes) => {
-            let raw = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
-            match JobConfig::from_slice(&bytes, source) {
+            // the record keeps what the user wrote, even when it is not a valid config
+            let raw = stepscore_core::strict_json::from_slice(&bytes)
+                .or_else(|_| serde_json::from_slice::<Value>(&bytes))
+                .unwrap_or(Value::Null);
+            match JobConfig::from_slice(&bytes, source)
+                .and_then(|config| check_admission(config, source))
+            {
                 Ok(config) => {
                     let missing = missing_objects(ports.store, &config).await?;
                     if missing.is_empty() {
@@ -204,6 +209,20 @@ pub(crate) async fn admit_document(
             execution_arn: arn,
         }
     })
+}
+
+/// The output may not lie under the jobs prefix of its bucket: the scorer's manifests would be
+/// admitted as new configs. The bucket that notifies is not known here (a schedule has none), so
+/// the rule holds in the output's own bucket, the one the scorer writes to.
+fn check_admission(
+    config: JobConfig,
+    source: &str,
+) -> Result<JobConfig, stepscore_core::config::ConfigError> {
+    match ObjectUri::new(config.output.bucket(), JOBS_PREFIX) {
+        Ok(jobs) => config.check_admission(&jobs, source).map(|()| config),
+        // the output's bucket was validated already; a prefix under it is always a valid URI
+        Err(_) => Ok(config),
+    }
 }
 
 /// The problems with the objects a config names (model missing, input empty, ...).

@@ -1,5 +1,6 @@
 mod batch;
 mod dynamo;
+mod finalize;
 mod pipeline;
 mod s3;
 mod sfn;

@@ -236,6 +236,32 @@ fn bad_configs_leave_a_failed_record_naming_the_problem() {
             minimal_with("output", json!("s3://acme-scoring/input/")),
             "overlaps the input",
         ),
+        (
+            // its manifest-0.json would be admitted as a new job config
+            "output under jobs/",
+            minimal_with("output", json!("s3://acme-scoring/jobs/predictions/")),
+            "overlaps s3://acme-scoring/jobs/",
+        ),
+        (
+            "output not a prefix",
+            minimal_with("output", json!("s3://acme-scoring/predictions")),
+            "must be a prefix ending in '/'",
+        ),
+        (
+            "output with ..",
+            minimal_with("output", json!("s3://acme-scoring/predictions/../jobs/")),
+            "'..' path segment",
+        ),
+        (
+            "id column twice",
+            minimal_with("id_columns", json!(["customer_id", "customer_id"])),
+            "'customer_id' twice",
+        ),
+        (
+            "duplicate key",
+            br#"{"name": "weekly", "name": "daily"}"#.to_vec(),
+            "'name' appears twice",
+        ),
     ];
     for (what, config, expected) in cases {
         let w = World::with_data();
@@ -245,6 +271,19 @@ fn bad_configs_leave_a_failed_record_naming_the_problem() {
             "{what}: '{reason}' does not mention '{expected}'"
         );
     }
+}
+
+#[test]
+fn a_config_saved_with_a_byte_order_mark_is_admitted() {
+    let w = World::with_data();
+    let mut config = b"\xEF\xBB\xBF".to_vec();
+    config.extend_from_slice(&fixture("config-minimal.json"));
+    w.store.put("s3://acme-scoring/jobs/weekly.json", config);
+    let mut event = fixture_json("s3-object-created.json");
+    event["Records"].as_array_mut().unwrap().remove(0);
+    let event: S3Event = serde_json::from_value(event).unwrap();
+    let out = block_on(admit(w.admit_ports(), &event)).unwrap();
+    assert!(matches!(&out[0], Admitted::Started { .. }), "{out:?}");
 }
 
 #[test]

@@ -84,6 +84,12 @@ fn every_task_retries_transient_errors_and_catches_the_rest() {
             assert!(retried.contains(&e), "{name} does not retry {e}");
         }
         assert_eq!(state["Retry"][0]["JitterStrategy"], "FULL", "{name}");
+        // a Lambda timeout is transient too: every handler is idempotent
+        assert_eq!(
+            state["Retry"][1]["ErrorEquals"],
+            json!(["Sandbox.Timedout", "Lambda.Unknown"]),
+            "{name}"
+        );
         assert_eq!(
             state["Catch"][0]["ErrorEquals"],
             json!(["States.ALL"]),
@@ -171,6 +177,36 @@ impl TaskDispatcher for Handlers<'_> {
     }
 }
 
+/// Runs the handlers, but the first `times` invocations of `function` time out as Lambda reports
+/// it to Step Functions.
+struct TimingOut<'a> {
+    handlers: Handlers<'a>,
+    function: &'static str,
+    times: std::sync::atomic::AtomicU32,
+}
+
+impl TaskDispatcher for TimingOut<'_> {
+    fn dispatch(&self, request: &TaskRequest<'_>, clock: &dyn AslClock) -> TaskOutcome {
+        use std::sync::atomic::Ordering;
+        let name = request.input["FunctionName"].as_str().unwrap_or_default();
+        if name.ends_with(self.function)
+            && self
+                .times
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            return TaskOutcome::Failed {
+                error: "Sandbox.Timedout".into(),
+                cause: Some(
+                    json!({"errorType": "Sandbox.Timedout", "errorMessage": "RequestId: 5d1f Error: Task timed out after 30.00 seconds"})
+                        .to_string(),
+                ),
+            };
+        }
+        self.handlers.dispatch(request, clock)
+    }
+}
+
 mod erased {
     pub trait Ser {
         fn json(&self) -> serde_json::Value;
@@ -247,6 +283,38 @@ fn a_job_that_scores_ends_succeeded_with_summed_metrics() {
             .count(),
         3
     );
+}
+
+#[test]
+fn a_finalize_that_times_out_is_run_again_and_the_job_succeeds() {
+    let w = World::with_data();
+    with_manifests(&w);
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNING"), view("SUCCEEDED")]);
+    let input = json!({"job_id": JOB, "config": fixture_json("config-daily.json"), "source": "s3://acme-scoring/jobs/daily.json"});
+    let clock = VirtualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap());
+    let config = ExecutionConfig {
+        execution_name: JOB.into(),
+        state_machine_name: "stepscore-scoring".into(),
+        ..ExecutionConfig::default()
+    };
+    let dispatcher = TimingOut {
+        handlers: Handlers(&w),
+        function: "stepscore-finalize",
+        times: 2.into(),
+    };
+    let r = stepscore_asl::run(&rendered(), input, config, &clock, &dispatcher).unwrap();
+    assert_eq!(
+        r.outcome.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        r.outcome
+    );
+    let rec = w.table.record(&JobId::parse(JOB).unwrap());
+    assert_eq!(rec.status, JobStatus::Succeeded);
 }
 
 #[test]
