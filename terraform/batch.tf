@@ -85,6 +85,10 @@ resource "aws_batch_job_definition" "score" {
   platform_capabilities = [local.fargate ? "FARGATE" : "EC2"]
   propagate_tags        = true
 
+  # Executions started before an apply submit to the revision they were deployed with (the state
+  # machine names it by ARN); the provider's default would deregister it under them.
+  deregister_on_new_revision = false
+
   container_properties = jsonencode(merge(
     {
       image            = local.batch_image

@@ -349,10 +349,14 @@ impl KnnParts {
         else {
             return Err("it is not fitted (classes, y, index or k missing)".into());
         };
-        let (algorithm, rows) = match index {
-            KnnIndex::LinearSearch(d) => (KNNAlgorithmName::LinearSearch, d.data),
-            KnnIndex::CoverTree(d) => (KNNAlgorithmName::CoverTree, d.data),
+        // The index is rebuilt as a linear search whatever training used: smartcore's cover tree
+        // recurses once per scale level between the farthest and nearest points, and finite
+        // values far apart (1e-300 beside 1e300) overflow the stack while building it (found by
+        // artifact_mutations). A linear search has no recursion and finds the same neighbours.
+        let rows = match index {
+            KnnIndex::LinearSearch(d) | KnnIndex::CoverTree(d) => d.data,
         };
+        let algorithm = KNNAlgorithmName::LinearSearch;
         if classes.is_empty() {
             return Err("the class list is empty".into());
         }

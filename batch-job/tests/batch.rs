@@ -429,14 +429,16 @@ mod artifact_mutations {
                 links[i] = json!(to);
             }
             Mutation::Chain { depth } => {
-                if let Some(trees) = trees {
+                // an earlier mutation may have emptied the forest
+                if let Some(trees) = trees.filter(|t| !t.is_empty()) {
                     trees[0] = tree(2 * depth + 1, |i| {
                         (i % 2 == 0 && i < 2 * depth).then_some((i + 1, i + 2))
                     });
                 }
             }
             Mutation::Diamond { levels } => {
-                if let Some(trees) = trees {
+                // an earlier mutation may have emptied the forest
+                if let Some(trees) = trees.filter(|t| !t.is_empty()) {
                     trees[0] = tree(levels + 1, |i| (i < *levels).then_some((i + 1, i + 1)));
                 }
             }
