@@ -218,9 +218,9 @@ impl MotoServer {
     /// `policy` as moto can enforce it: moto authorises S3 requests on the object or bucket ARN
     /// but every other service's request on the resource `*` (its `_determine_resource` exists
     /// for SQS, IAM and STS only), which a statement naming a table or state machine ARN never
-    /// matches. So statements of other services get `Resource: "*"` here: moto then checks their
-    /// actions exactly, and the call-log evaluation (`crate::policy::check_calls`) their
-    /// resources.
+    /// matches. So statements of other services get `Resource: "*"` here (and their actions also
+    /// in moto's lower-case spelling): moto then checks their actions, and the call-log
+    /// evaluation (`crate::policy::check_calls`) their resources.
     pub fn enforceable(policy: &serde_json::Value) -> serde_json::Value {
         let mut policy = policy.clone();
         if let Some(statements) = policy["Statement"].as_array_mut() {
@@ -235,6 +235,13 @@ impl MotoServer {
                 };
                 if !actions.iter().all(|a| a.starts_with("s3:")) {
                     statement["Resource"] = serde_json::json!("*");
+                    // moto names REST-JSON actions after their URL in lower case
+                    // (`batch:listjobs`) and compares case-sensitively; IAM action names are
+                    // case-insensitive, so the lower-case spelling grants nothing more.
+                    let mut spelled = actions.clone();
+                    spelled.extend(actions.iter().map(|a| a.to_lowercase()));
+                    spelled.dedup();
+                    statement["Action"] = serde_json::json!(spelled);
                 }
             }
         }
