@@ -189,7 +189,7 @@ fn the_aws_commands_make_only_calls_the_cli_policy_allows() {
     let config = dir.path().join("daily.json");
     std::fs::write(
         &config,
-        r#"{"name": "daily", "model": "s3://b/models/m.json", "input": "s3://b/inputs/d.csv", "output": "s3://b/outputs/daily/"}"#,
+        r#"{"name": "daily", "model": "s3://acme-scoring/models/m.json", "input": "s3://acme-scoring/inputs/d.csv", "output": "s3://acme-scoring/outputs/daily/"}"#,
     )
     .unwrap();
     let run = |args: &[&str]| {
@@ -216,7 +216,7 @@ fn the_aws_commands_make_only_calls_the_cli_policy_allows() {
         ("partition", "aws".to_owned()),
         ("region", "us-east-1".into()),
         ("account_id", "123456789012".into()),
-        ("bucket_arn", "arn:aws:s3:::b".into()),
+        ("bucket_arn", "arn:aws:s3:::acme-scoring".into()),
         ("models_prefix", "models/".into()),
         ("inputs_prefix", "inputs/".into()),
         ("outputs_prefix", "outputs/".into()),
