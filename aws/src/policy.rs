@@ -357,6 +357,9 @@ pub fn app_name_of(principal: &str) -> String {
     format!("stepscore-{}", principal.replace('_', "-"))
 }
 
+/// Distinct (principal, action, resource) triples that were allowed.
+pub type AllowedCalls = std::collections::BTreeSet<(String, String, String)>;
+
 /// Evaluates every logged call of a named component against that principal's statements
 /// rendered with `values`, and returns one line per call not allowed, naming the principal,
 /// action, resource and why; calls of unnamed SDK configs (test setup) are not evaluated.
@@ -365,13 +368,7 @@ pub fn check_calls(
     file: &PolicyFile,
     values: &BTreeMap<String, String>,
     calls: &[crate::calllog::LoggedCall],
-) -> Result<
-    (
-        Vec<String>,
-        std::collections::BTreeSet<(String, String, String)>,
-    ),
-    PolicyError,
-> {
+) -> Result<(Vec<String>, AllowedCalls), PolicyError> {
     let mut rendered: BTreeMap<String, Vec<Statement>> = BTreeMap::new();
     let mut denials = Vec::new();
     let mut allowed = std::collections::BTreeSet::new();
