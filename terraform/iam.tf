@@ -32,26 +32,8 @@ resource "aws_iam_role" "lambda" {
 data "aws_iam_policy_document" "lambda" {
   for_each = local.lambda_functions
 
-  # The calls the handler's code makes (handlers/lambda-functions.json), see locals.tf.
-  dynamic "statement" {
-    for_each = each.value.statements
-
-    content {
-      sid       = statement.value.sid
-      actions   = statement.value.actions
-      resources = statement.value.resources
-
-      dynamic "condition" {
-        for_each = length(statement.value.prefixes) > 0 ? [statement.value.prefixes] : []
-
-        content {
-          test     = "StringLike"
-          variable = "s3:prefix"
-          values   = condition.value
-        }
-      }
-    }
-  }
+  # The calls the handler's code makes: its principal in iam/policies.json, see locals.tf.
+  source_policy_documents = [jsonencode({ Version = "2012-10-17", Statement = local.policies[each.key].statements })]
 
   # Platform: the runtime writes the function's logs to its own log group only.
   statement {
@@ -122,33 +104,9 @@ resource "aws_iam_role" "state_machine" {
 }
 
 data "aws_iam_policy_document" "state_machine" {
-  statement {
-    sid     = "InvokeTaskFunctions"
-    actions = ["lambda:InvokeFunction"]
-    # Qualified ARNs (":$LATEST", versions, aliases) of the same four functions too.
-    resources = flatten([
-      for name in local.state_machine_task_functions : [
-        aws_lambda_function.this[name].arn,
-        "${aws_lambda_function.this[name].arn}:*",
-      ]
-    ])
-  }
-
-  # CloudWatch Logs vended delivery: these calls accept no resource narrower than "*".
-  statement {
-    sid = "DeliverExecutionLogs"
-    actions = [
-      "logs:CreateLogDelivery",
-      "logs:GetLogDelivery",
-      "logs:UpdateLogDelivery",
-      "logs:DeleteLogDelivery",
-      "logs:ListLogDeliveries",
-      "logs:PutResourcePolicy",
-      "logs:DescribeResourcePolicies",
-      "logs:DescribeLogGroups",
-    ]
-    resources = ["*"]
-  }
+  # Invoke the four task functions (qualified ARNs too) and deliver execution logs (CloudWatch
+  # Logs vended delivery accepts no resource narrower than "*"): iam/policies.json.
+  source_policy_documents = [jsonencode({ Version = "2012-10-17", Statement = local.policies.state_machine.statements })]
 
   dynamic "statement" {
     for_each = var.tracing_enabled ? [1] : []
@@ -202,17 +160,8 @@ resource "aws_iam_role" "scheduler" {
 }
 
 data "aws_iam_policy_document" "scheduler" {
-  statement {
-    sid       = "InvokeScheduleFunction"
-    actions   = ["lambda:InvokeFunction"]
-    resources = [aws_lambda_function.this["schedule"].arn, "${aws_lambda_function.this["schedule"].arn}:*"]
-  }
-
-  statement {
-    sid       = "SendUndeliveredRuns"
-    actions   = ["sqs:SendMessage"]
-    resources = [aws_sqs_queue.scheduler_dlq.arn]
-  }
+  # Invoke the schedule function, dead-letter undeliverable runs: iam/policies.json.
+  source_policy_documents = [jsonencode({ Version = "2012-10-17", Statement = local.policies.scheduler.statements })]
 }
 
 resource "aws_iam_role_policy" "scheduler" {
@@ -256,35 +205,10 @@ resource "aws_iam_role" "batch_job" {
 }
 
 data "aws_iam_policy_document" "batch_job" {
-  statement {
-    sid     = "ReadModelsAndInputs"
-    actions = ["s3:GetObject"]
-    resources = [
-      "${aws_s3_bucket.this.arn}/${var.models_prefix}*",
-      "${aws_s3_bucket.this.arn}/${var.inputs_prefix}*",
-    ]
-  }
-
-  statement {
-    # Lets a missing model or input surface as NoSuchKey (exit 66) rather than AccessDenied, and
-    # lets an array job find its shards.
-    sid       = "ListModelsAndInputs"
-    actions   = ["s3:ListBucket"]
-    resources = [aws_s3_bucket.this.arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${var.models_prefix}*", "${var.inputs_prefix}*", "${var.outputs_prefix}*"]
-    }
-  }
-
-  statement {
-    # PutObject covers multipart uploads; AbortMultipartUpload cleans up a failed one.
-    sid       = "WriteOutputs"
-    actions   = ["s3:PutObject", "s3:AbortMultipartUpload"]
-    resources = ["${aws_s3_bucket.this.arn}/${var.outputs_prefix}*"]
-  }
+  # Read models and inputs, write outputs; ListBucket lets a missing model or input surface as
+  # NoSuchKey (exit 66) rather than AccessDenied and an array job find its shards:
+  # iam/policies.json, where the tests prove these are the calls stepscore-batch makes.
+  source_policy_documents = [jsonencode({ Version = "2012-10-17", Statement = local.policies.batch_job.statements })]
 }
 
 resource "aws_iam_role_policy" "batch_job" {

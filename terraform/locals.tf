@@ -25,22 +25,48 @@ locals {
   retry_strategy = jsondecode(file("${path.module}/../batch-job/retry-strategy.json"))
 
   job_definition_name = "${var.name}-score"
-  job_definition_arns = [
-    "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-definition/${local.job_definition_name}",
-    "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-definition/${local.job_definition_name}:*",
-  ]
+  job_definition_arn  = "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-definition/${local.job_definition_name}"
   job_queue_names = {
     spot      = "${var.name}-spot"
     on_demand = "${var.name}-on-demand"
   }
-  job_queue_arns = [
-    for queue in values(local.job_queue_names) : "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-queue/${queue}"
-  ]
+  job_queue_arns = {
+    for kind, queue in local.job_queue_names : kind => "arn:${local.partition}:batch:${local.region}:${local.account_id}:job-queue/${queue}"
+  }
 
-  # One entry per handler of handlers/lambda-functions.json. `statements` are exactly the AWS API
-  # calls the function's code makes (that file's iam_actions), each on only the resources it
-  # touches; iam.tf adds only what the platform itself needs (own log group, X-Ray, and the
-  # on-failure destination of the asynchronously invoked functions). terraform/tests checks both.
+  # Function ARNs are built from names like the state machine's: the roles' policies must not
+  # depend on the functions, which depend on the roles.
+  function_arn_prefix = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${var.name}-"
+
+  # iam/policies.json: every principal's permissions (each function, the Batch job role, the
+  # state machine and Scheduler roles, and the policy for users of the CLI's --aws commands) with
+  # their resources. It is the one source: the roles in iam.tf take their statements from it
+  # unchanged, and the code's tests evaluate every AWS call the code makes against it, rendered
+  # with the same placeholders. templatefile fails the plan on a placeholder not given here.
+  policies = jsondecode(templatefile("${path.module}/../iam/policies.json", {
+    partition               = local.partition
+    region                  = local.region
+    account_id              = local.account_id
+    bucket_arn              = local.bucket_arn
+    jobs_prefix             = var.jobs_prefix
+    models_prefix           = var.models_prefix
+    inputs_prefix           = var.inputs_prefix
+    outputs_prefix          = var.outputs_prefix
+    table_arn               = aws_dynamodb_table.jobs.arn
+    state_machine_arn       = local.state_machine_arn
+    state_machine_name      = local.state_machine_name
+    spot_job_queue_arn      = local.job_queue_arns["spot"]
+    on_demand_job_queue_arn = local.job_queue_arns["on_demand"]
+    job_definition_arn      = local.job_definition_arn
+    function_arn_prefix     = local.function_arn_prefix
+    scheduler_dlq_arn       = aws_sqs_queue.scheduler_dlq.arn
+  })).principals
+
+  # One entry per handler of handlers/lambda-functions.json. The role policy of each is its
+  # principal's statements in local.policies (exactly the AWS API calls the function's code
+  # makes, each on only the resources it touches); iam.tf adds only what the platform itself
+  # needs (own log group, X-Ray, and the on-failure destination of the asynchronously invoked
+  # functions). terraform/tests checks both.
   lambda_functions = {
     admit = {
       binary      = "stepscore-admit"
@@ -49,34 +75,8 @@ locals {
       environment = {
         STEPSCORE_TABLE             = local.table_name
         STEPSCORE_STATE_MACHINE_ARN = local.state_machine_arn
+        STEPSCORE_JOBS_PREFIX       = var.jobs_prefix
       }
-      statements = [
-        {
-          sid       = "ReadJobConfigs"
-          actions   = ["s3:GetObject"]
-          resources = ["${local.bucket_arn}/${var.jobs_prefix}*"]
-          prefixes  = []
-        },
-        {
-          # Without ListBucket a missing key reads as AccessDenied instead of NoSuchKey.
-          sid       = "ListJobConfigs"
-          actions   = ["s3:ListBucket"]
-          resources = [local.bucket_arn]
-          prefixes  = ["${var.jobs_prefix}*"]
-        },
-        {
-          sid       = "CreateJobRecord"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.jobs.arn]
-          prefixes  = []
-        },
-        {
-          sid       = "StartPipeline"
-          actions   = ["states:StartExecution"]
-          resources = [local.state_machine_arn]
-          prefixes  = []
-        },
-      ]
     }
 
     register = {
@@ -86,14 +86,6 @@ locals {
       environment = {
         STEPSCORE_TABLE = local.table_name
       }
-      statements = [
-        {
-          sid       = "CreateJobRecord"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.jobs.arn]
-          prefixes  = []
-        },
-      ]
     }
 
     submit = {
@@ -103,35 +95,6 @@ locals {
       environment = {
         STEPSCORE_TABLE = local.table_name
       }
-      statements = [
-        {
-          sid       = "SubmitScoringJob"
-          actions   = ["batch:SubmitJob"]
-          resources = concat(local.job_queue_arns, local.job_definition_arns)
-          prefixes  = []
-        },
-        {
-          # Before submitting, the handler looks its attempt up by job name (a retried Submit must
-          # not run the job twice); ListJobs has no resource-level permissions.
-          sid       = "FindSubmittedJob"
-          actions   = ["batch:ListJobs"]
-          resources = ["*"]
-          prefixes  = []
-        },
-        {
-          # SubmitJob with tags (job id, run) needs TagResource on the job it creates.
-          sid       = "TagScoringJob"
-          actions   = ["batch:TagResource"]
-          resources = ["arn:${local.partition}:batch:${local.region}:${local.account_id}:job/*"]
-          prefixes  = []
-        },
-        {
-          sid       = "UpdateJobRecord"
-          actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.jobs.arn]
-          prefixes  = []
-        },
-      ]
     }
 
     check = {
@@ -141,22 +104,6 @@ locals {
       environment = {
         STEPSCORE_TABLE = local.table_name
       }
-      statements = [
-        {
-          # DescribeJobs and ListJobs (a failed array job's children, to tell a reclaimed spot
-          # host from bad input) have no resource-level permissions: "*" is the only resource.
-          sid       = "DescribeScoringJobs"
-          actions   = ["batch:DescribeJobs", "batch:ListJobs"]
-          resources = ["*"]
-          prefixes  = []
-        },
-        {
-          sid       = "UpdateJobRecord"
-          actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.jobs.arn]
-          prefixes  = []
-        },
-      ]
     }
 
     finalize = {
@@ -166,26 +113,6 @@ locals {
       environment = {
         STEPSCORE_TABLE = local.table_name
       }
-      statements = [
-        {
-          sid       = "ReadManifests"
-          actions   = ["s3:GetObject"]
-          resources = ["${local.bucket_arn}/${var.outputs_prefix}*"]
-          prefixes  = []
-        },
-        {
-          sid       = "ListOutputs"
-          actions   = ["s3:ListBucket"]
-          resources = [local.bucket_arn]
-          prefixes  = ["${var.outputs_prefix}*"]
-        },
-        {
-          sid       = "FinishJobRecord"
-          actions   = ["dynamodb:UpdateItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.jobs.arn]
-          prefixes  = []
-        },
-      ]
     }
 
     schedule = {
@@ -196,33 +123,6 @@ locals {
         STEPSCORE_TABLE             = local.table_name
         STEPSCORE_STATE_MACHINE_ARN = local.state_machine_arn
       }
-      statements = [
-        {
-          # A template may reference a model or input; the function checks they exist.
-          sid       = "ReadJobObjects"
-          actions   = ["s3:GetObject"]
-          resources = ["${local.bucket_arn}/${var.jobs_prefix}*", "${local.bucket_arn}/${var.models_prefix}*", "${local.bucket_arn}/${var.inputs_prefix}*"]
-          prefixes  = []
-        },
-        {
-          sid       = "ListJobObjects"
-          actions   = ["s3:ListBucket"]
-          resources = [local.bucket_arn]
-          prefixes  = ["${var.jobs_prefix}*", "${var.models_prefix}*", "${var.inputs_prefix}*"]
-        },
-        {
-          sid       = "CreateJobRecord"
-          actions   = ["dynamodb:PutItem", "dynamodb:GetItem"]
-          resources = [aws_dynamodb_table.jobs.arn]
-          prefixes  = []
-        },
-        {
-          sid       = "StartPipeline"
-          actions   = ["states:StartExecution"]
-          resources = [local.state_machine_arn]
-          prefixes  = []
-        },
-      ]
     }
   }
 

@@ -20,6 +20,7 @@ resource "aws_sfn_state_machine" "this" {
   # Every ${placeholder} of the template (handlers/lambda-functions.json lists them) is filled here;
   # templatefile fails the plan on any it does not know.
   definition = templatefile(local.state_machine_definition_path, {
+    partition             = local.partition
     register_function_arn = aws_lambda_function.this["register"].arn
     submit_function_arn   = aws_lambda_function.this["submit"].arn
     check_function_arn    = aws_lambda_function.this["check"].arn

@@ -30,7 +30,9 @@ pub struct BatchClient {
 impl BatchClient {
     /// A client built from `config`.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        Self::from_client(Client::new(config))
+        Self::from_client(Client::from_conf(
+            crate::settings::with_call_log!(aws_sdk_batch::config::Builder::from(config)).build(),
+        ))
     }
 
     /// Over an existing client.

@@ -46,7 +46,13 @@ pub struct DynamoTable {
 impl DynamoTable {
     /// The table `table` through a client built from `config`.
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::from_client(Client::new(config), table)
+        Self::from_client(
+            Client::from_conf(
+                crate::settings::with_call_log!(aws_sdk_dynamodb::config::Builder::from(config))
+                    .build(),
+            ),
+            table,
+        )
     }
 
     /// The table `table` through an existing client.

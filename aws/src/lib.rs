@@ -11,21 +11,27 @@
 //! - [`dynamo`]: [`DynamoTable`], the job table (conditional writes on the stored progress).
 //! - [`sfn`]: [`SfnExecutions`], idempotent StartExecution.
 //! - [`batch`]: [`BatchClient`], SubmitJob and DescribeJobs.
-//! - [`iam`]: which IAM actions each port method needs, the basis of least-privilege roles.
+//! - [`policy`]: `iam/policies.json` (every principal's permissions, the one source Terraform
+//!   reads) and an IAM policy evaluator.
+//! - [`calllog`]: the AWS call log (`STEPSCORE_AWS_CALL_LOG`): each SDK call as the IAM action
+//!   and resource it needs, for the tests that evaluate them against the policies.
 //!
 //! # Architecture invariant
 //! This is the only crate that knows the AWS SDK types; nothing it returns mentions them.
 
 pub mod batch;
+pub mod calllog;
 pub mod dynamo;
 mod errors;
 pub mod iam;
 #[cfg(feature = "test-support")]
 pub mod moto;
+pub mod policy;
 pub mod s3;
 pub mod settings;
 pub mod sfn;
 
+pub use aws_config::SdkConfig;
 pub use batch::BatchClient;
 pub use dynamo::DynamoTable;
 pub use s3::S3Store;

@@ -127,6 +127,7 @@ impl MotoServer {
         AwsSettings {
             endpoint_url: Some(self.endpoint.clone()),
             region: Some("us-east-1".into()),
+            component: None,
         }
     }
 
@@ -173,6 +174,112 @@ impl MotoServer {
                 message: format!("no <Arn> in the answer: {response}"),
             })?;
         Ok(arn.to_owned())
+    }
+
+    /// Creates IAM user `name` holding exactly `policy` (an inline policy document) and returns
+    /// its access key: the credentials of one component when moto enforces IAM (see
+    /// [`MotoServer::enforce_iam`]). Call before enforcing, or moto asks these calls to be signed.
+    pub fn create_user(
+        &self,
+        name: &str,
+        policy: &serde_json::Value,
+    ) -> Result<aws_sdk_s3::config::Credentials, MotoError> {
+        self.iam_call(&format!(
+            "Action=CreateUser&Version=2010-05-08&UserName={name}"
+        ))?;
+        self.iam_call(&format!(
+            "Action=PutUserPolicy&Version=2010-05-08&UserName={name}&PolicyName={name}&PolicyDocument={}",
+            form_encode(&policy.to_string())
+        ))?;
+        let response = self.iam_call(&format!(
+            "Action=CreateAccessKey&Version=2010-05-08&UserName={name}"
+        ))?;
+        let field = |tag: &str| -> Result<String, MotoError> {
+            response
+                .split(&format!("<{tag}>"))
+                .nth(1)
+                .and_then(|rest| rest.split(&format!("</{tag}>")).next())
+                .map(str::to_owned)
+                .ok_or_else(|| MotoError::Api {
+                    endpoint: self.endpoint.clone(),
+                    path: "/ (iam CreateAccessKey)".into(),
+                    message: format!("no <{tag}> in the answer: {response}"),
+                })
+        };
+        Ok(aws_sdk_s3::config::Credentials::new(
+            field("AccessKeyId")?,
+            field("SecretAccessKey")?,
+            None,
+            None,
+            "moto-iam-user",
+        ))
+    }
+
+    /// `policy` as moto can enforce it: moto authorises S3 requests on the object or bucket ARN
+    /// but every other service's request on the resource `*` (its `_determine_resource` exists
+    /// for SQS, IAM and STS only), which a statement naming a table or state machine ARN never
+    /// matches. So statements of other services get `Resource: "*"` here (and their actions also
+    /// in moto's lower-case spelling): moto then checks their actions, and the call-log
+    /// evaluation (`crate::policy::check_calls`) their resources.
+    pub fn enforceable(policy: &serde_json::Value) -> serde_json::Value {
+        let mut policy = policy.clone();
+        if let Some(statements) = policy["Statement"].as_array_mut() {
+            for statement in statements {
+                let actions: Vec<String> = match &statement["Action"] {
+                    serde_json::Value::String(a) => vec![a.clone()],
+                    serde_json::Value::Array(a) => a
+                        .iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if !actions.iter().all(|a| a.starts_with("s3:")) {
+                    statement["Resource"] = serde_json::json!("*");
+                    // moto names REST-JSON actions after their URL in lower case
+                    // (`batch:listjobs`) and compares case-sensitively; IAM action names are
+                    // case-insensitive, so the lower-case spelling grants nothing more.
+                    let mut spelled = actions.clone();
+                    spelled.extend(actions.iter().map(|a| a.to_lowercase()));
+                    spelled.dedup();
+                    statement["Action"] = serde_json::json!(spelled);
+                }
+            }
+        }
+        policy
+    }
+
+    /// From now on every request must be signed by an IAM user's key and be allowed by its
+    /// policies (moto's `INITIAL_NO_AUTH_ACTION_COUNT`, reset through `/moto-api/reset-auth`:
+    /// the count of unauthenticated requests still allowed becomes 0). moto checks S3 requests
+    /// against the object or bucket ARN and other services' requests at action level.
+    pub fn enforce_iam(&self) -> Result<(), MotoError> {
+        self.request("/moto-api/reset-auth", "text/plain", "", "0")
+            .map(|_| ())
+    }
+
+    /// An SDK config for this server signing with `credentials`, named `component`.
+    pub async fn sdk_config_as(
+        &self,
+        credentials: aws_sdk_s3::config::Credentials,
+        component: Option<&str>,
+    ) -> SdkConfig {
+        let mut settings = self.settings();
+        settings.component = component.map(str::to_owned);
+        settings
+            .loader()
+            .credentials_provider(credentials)
+            .load()
+            .await
+    }
+
+    fn iam_call(&self, body: &str) -> Result<String, MotoError> {
+        self.request(
+            "/",
+            "application/x-www-form-urlencoded",
+            // moto routes an unsigned request by the service named in the credential scope
+            "Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\n",
+            body,
+        )
     }
 
     fn addr(&self) -> Result<SocketAddr, MotoError> {

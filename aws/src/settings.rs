@@ -1,6 +1,7 @@
-//! Where the adapters connect: region and an optional endpoint override (moto, LocalStack).
+//! Where the adapters connect: region, an optional endpoint override (moto, LocalStack), and
+//! which component is calling.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{AppName, BehaviorVersion, Region, SdkConfig};
 
 /// Region and endpoint for every SDK client the adapters build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -9,6 +10,9 @@ pub struct AwsSettings {
     pub endpoint_url: Option<String>,
     /// The region; `None` takes the SDK's default chain (`AWS_REGION`, profile, IMDS).
     pub region: Option<String>,
+    /// The calling component (e.g. `stepscore-admit`): the SDK's app name, sent in the user
+    /// agent and naming the principal in the AWS call log (`crate::calllog`).
+    pub component: Option<String>,
 }
 
 impl AwsSettings {
@@ -18,7 +22,14 @@ impl AwsSettings {
         AwsSettings {
             endpoint_url: non_empty("AWS_ENDPOINT_URL"),
             region: non_empty("AWS_REGION"),
+            component: None,
         }
+    }
+
+    /// These settings for calls made by `component` (a name of letters, digits and `-`).
+    pub fn component(mut self, component: &str) -> Self {
+        self.component = Some(component.to_owned());
+        self
     }
 
     /// The SDK config loaded through the default credential chain, with these settings applied.
@@ -35,6 +46,27 @@ impl AwsSettings {
         if let Some(region) = &self.region {
             loader = loader.region(Region::new(region.clone()));
         }
+        if let Some(name) = &self.component {
+            match AppName::new(name.clone()) {
+                Ok(app) => loader = loader.app_name(app),
+                Err(e) => {
+                    tracing::warn!(component = %name, error = %e, "the component name is not a valid SDK app name; calls go unnamed")
+                }
+            }
+        }
         loader
     }
 }
+
+/// Adds the AWS call log interceptor to a client's config when a log is set (see
+/// [`crate::calllog`]): every adapter builds its client through this.
+macro_rules! with_call_log {
+    ($builder:expr) => {{
+        let builder = $builder;
+        match $crate::calllog::active() {
+            Some(log) => builder.interceptor(log),
+            None => builder,
+        }
+    }};
+}
+pub(crate) use with_call_log;

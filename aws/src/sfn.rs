@@ -17,7 +17,12 @@ pub struct SfnExecutions {
 impl SfnExecutions {
     /// Executions of `state_machine_arn` through a client built from `config`.
     pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
-        Self::from_client(Client::new(config), state_machine_arn)
+        Self::from_client(
+            Client::from_conf(
+                crate::settings::with_call_log!(aws_sdk_sfn::config::Builder::from(config)).build(),
+            ),
+            state_machine_arn,
+        )
     }
 
     /// Executions through an existing client.

@@ -152,7 +152,8 @@ fn build_storage(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Storage> {
     let store: Arc<dyn ObjectStore> = match std::env::var("STEPSCORE_LOCAL_S3_ROOT") {
         Ok(root) if !root.is_empty() => local_store(&root)?,
         _ => {
-            let settings = stepscore_aws::AwsSettings::from_env();
+            // named so the AWS call log attributes its calls to the Batch job role
+            let settings = stepscore_aws::AwsSettings::from_env().component("stepscore-batch-job");
             let config = runtime.block_on(settings.load());
             Arc::new(stepscore_aws::S3Store::new(&config))
         }

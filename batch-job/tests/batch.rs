@@ -1233,6 +1233,177 @@ mod object_stores {
         );
     }
 
+    /// The deployment's layout in one bucket, as Terraform's prefixes lay it out.
+    fn policy_values(bucket: &str) -> std::collections::BTreeMap<String, String> {
+        [
+            ("partition", "aws".to_owned()),
+            ("bucket_arn", format!("arn:aws:s3:::{bucket}")),
+            ("models_prefix", "models/".into()),
+            ("inputs_prefix", "inputs/".into()),
+            ("outputs_prefix", "outputs/".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// Uploads a model and a two-file input under the deployment's prefixes into `bucket` with
+    /// `setup`, then scores it in two shards with the real binary and `env`; returns each
+    /// shard's exit code and stderr.
+    fn score_in_deployment_layout(
+        setup: &stepscore_aws::S3Store,
+        rt: &tokio::runtime::Runtime,
+        bucket: &str,
+        env: &[(&str, &str)],
+    ) -> Vec<(Option<i32>, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let model = std::fs::read(logistic_model(dir.path())).unwrap();
+        rt.block_on(async {
+            setup
+                .put_bytes(&uri(&format!("s3://{bucket}/models/m.json")), model)
+                .await
+                .unwrap();
+            for (i, rows) in [(0, 40), (1, 30)] {
+                setup
+                    .put_bytes(
+                        &uri(&format!("s3://{bucket}/inputs/day/part-{i}.csv")),
+                        bench_csv(rows, i).into_bytes(),
+                    )
+                    .await
+                    .unwrap();
+            }
+        });
+        (0..2)
+            .map(|i| {
+                let out = Command::new(env!("CARGO_BIN_EXE_stepscore-batch"))
+                    .current_dir(dir.path())
+                    .env_remove("AWS_BATCH_JOB_ID")
+                    .env_remove("STEPSCORE_LOCAL_S3_ROOT")
+                    .env("STEPSCORE_MODEL", format!("s3://{bucket}/models/m.json"))
+                    .env("STEPSCORE_INPUT", format!("s3://{bucket}/inputs/day/"))
+                    .env("STEPSCORE_OUTPUT", format!("s3://{bucket}/outputs/run-1/"))
+                    .env("STEPSCORE_SHARDS", "2")
+                    .env("AWS_BATCH_JOB_ARRAY_INDEX", i.to_string())
+                    .env("AWS_REGION", "us-east-1")
+                    .envs(env.iter().copied())
+                    .output()
+                    .unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            })
+            .collect()
+    }
+
+    fn bucket_on(store: &stepscore_aws::S3Store, rt: &tokio::runtime::Runtime, name: &str) {
+        rt.block_on(store.client().create_bucket().bucket(name).send())
+            .unwrap();
+    }
+
+    #[test]
+    fn every_s3_call_of_the_scoring_container_is_allowed_by_the_batch_job_policy() {
+        let moto = stepscore_aws::moto::shared();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let setup = rt.block_on(async { stepscore_aws::S3Store::new(&moto.sdk_config().await) });
+        let bucket = format!("iam-batch-{}", std::process::id());
+        bucket_on(&setup, &rt, &bucket);
+        let logs = tempfile::tempdir().unwrap();
+        let log = logs.path().join("calls.jsonl");
+        let log_text = log.display().to_string();
+        let shards = score_in_deployment_layout(
+            &setup,
+            &rt,
+            &bucket,
+            &[
+                ("AWS_ENDPOINT_URL", moto.endpoint()),
+                ("AWS_ACCESS_KEY_ID", "testing"),
+                ("AWS_SECRET_ACCESS_KEY", "testing"),
+                (stepscore_aws::calllog::CALL_LOG_ENV, log_text.as_str()),
+            ],
+        );
+        for (code, stderr) in &shards {
+            assert_eq!(*code, Some(0), "{stderr}");
+        }
+        let calls = stepscore_aws::calllog::read(&log).unwrap();
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.principal.as_deref() == Some("stepscore-batch-job")),
+            "every call of the child is named as the Batch job: {calls:?}"
+        );
+        let file = stepscore_aws::policy::PolicyFile::bundled().unwrap();
+        let (denials, allowed) =
+            stepscore_aws::policy::check_calls(&file, &policy_values(&bucket), &calls).unwrap();
+        assert!(
+            denials.is_empty(),
+            "calls of stepscore-batch the batch_job policy does not allow:\n{}",
+            denials.join("\n")
+        );
+        let actions: std::collections::BTreeSet<&str> =
+            allowed.iter().map(|(_, a, _)| a.as_str()).collect();
+        assert_eq!(
+            actions,
+            ["s3:GetObject", "s3:ListBucket", "s3:PutObject"]
+                .into_iter()
+                .collect(),
+            "{allowed:?}"
+        );
+        eprintln!(
+            "{} distinct (principal, action, resource) calls of the scoring container allowed",
+            allowed.len()
+        );
+    }
+
+    #[test]
+    fn the_scoring_container_runs_with_moto_enforcing_the_batch_job_policy() {
+        let moto = stepscore_aws::moto::MotoServer::start_own(&[(
+            "INITIAL_NO_AUTH_ACTION_COUNT",
+            "100000",
+        )])
+        .unwrap();
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let bucket = format!("iam-enforced-{}", std::process::id());
+        let file = stepscore_aws::policy::PolicyFile::bundled().unwrap();
+        let admin = moto
+            .create_user(
+                "admin",
+                &serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}),
+            )
+            .unwrap();
+        let job = moto
+            .create_user(
+                "batch-job",
+                &file.document("batch_job", &policy_values(&bucket)).unwrap(),
+            )
+            .unwrap();
+        let setup = rt.block_on(async {
+            stepscore_aws::S3Store::new(&moto.sdk_config_as(admin, None).await)
+        });
+        moto.enforce_iam().unwrap();
+        bucket_on(&setup, &rt, &bucket);
+        let shards = score_in_deployment_layout(
+            &setup,
+            &rt,
+            &bucket,
+            &[
+                ("AWS_ENDPOINT_URL", moto.endpoint()),
+                ("AWS_ACCESS_KEY_ID", job.access_key_id()),
+                ("AWS_SECRET_ACCESS_KEY", job.secret_access_key()),
+            ],
+        );
+        for (code, stderr) in &shards {
+            assert_eq!(*code, Some(0), "{stderr}");
+        }
+        let part = rt
+            .block_on(setup.get_bytes(
+                &uri(&format!("s3://{bucket}/outputs/run-1/part-1.csv")),
+                1 << 20,
+            ))
+            .unwrap();
+        assert!(!part.is_empty());
+    }
+
     #[test]
     fn s3_uris_map_to_the_directory_store_when_the_local_root_is_set() {
         let root = tempfile::tempdir().unwrap();

@@ -15,7 +15,11 @@ fn table(
     runtime: &tokio::runtime::Runtime,
 ) -> Result<stepscore_aws::DynamoTable, Failure> {
     let name = g.table.clone().ok_or_else(|| Failure::Invalid(anyhow!("--aws needs the job table: pass --table or set STEPSCORE_TABLE (Terraform output `table_name`)")))?;
-    let config = runtime.block_on(stepscore_aws::AwsSettings::from_env().load());
+    let config = runtime.block_on(
+        stepscore_aws::AwsSettings::from_env()
+            .component("stepscore-cli")
+            .load(),
+    );
     Ok(stepscore_aws::DynamoTable::new(&config, name))
 }
 
@@ -79,7 +83,11 @@ pub fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
         )
     });
     let runtime = crate::tokio_runtime()?;
-    let sdk = runtime.block_on(stepscore_aws::AwsSettings::from_env().load());
+    let sdk = runtime.block_on(
+        stepscore_aws::AwsSettings::from_env()
+            .component("stepscore-cli")
+            .load(),
+    );
     let executions = stepscore_aws::SfnExecutions::new(&sdk, arn);
     let started = runtime
         .block_on(executions.start(&name, &input))

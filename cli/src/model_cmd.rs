@@ -19,7 +19,11 @@ pub fn storage(
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Storage, Failure> {
     let store: Arc<dyn ObjectStore> = if aws {
-        let config = runtime.block_on(stepscore_aws::AwsSettings::from_env().load());
+        let config = runtime.block_on(
+            stepscore_aws::AwsSettings::from_env()
+                .component("stepscore-cli")
+                .load(),
+        );
         Arc::new(stepscore_aws::S3Store::new(&config))
     } else {
         let root = state_dir.join("buckets");

@@ -229,3 +229,91 @@ mod watch;
 
 #[path = "cli/put.rs"]
 mod put;
+
+/// `--aws` commands against moto with the AWS call log on: every call they make is allowed by the
+/// `cli` principal of iam/policies.json (the policy docs/deploy.md tells users to attach).
+#[test]
+fn the_aws_commands_make_only_calls_the_cli_policy_allows() {
+    use std::collections::BTreeMap;
+    let moto = stepscore_aws::moto::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let table = format!("cli-jobs-{}", std::process::id());
+    let machine = rt.block_on(async {
+        let config = moto.sdk_config().await;
+        stepscore_aws::DynamoTable::new(&config, &table)
+            .create_table()
+            .await
+            .unwrap();
+        let definition = r#"{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}"#;
+        let sfn = stepscore_aws::SfnExecutions::new(&config, "");
+        sfn.client()
+            .create_state_machine()
+            .name(format!("cli-machine-{}", std::process::id()))
+            .definition(definition)
+            .role_arn("arn:aws:iam::123456789012:role/sfn")
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_owned()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("calls.jsonl");
+    let config = dir.path().join("daily.json");
+    std::fs::write(
+        &config,
+        r#"{"name": "daily", "model": "s3://acme-scoring/models/m.json", "input": "s3://acme-scoring/inputs/d.csv", "output": "s3://acme-scoring/outputs/daily/"}"#,
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_stepscore"))
+            .args(args)
+            .args(["--aws", "--table", &table, "--state-machine-arn", &machine])
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env(stepscore_aws::calllog::CALL_LOG_ENV, &log)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    };
+    run(&["start", config.to_str().unwrap(), "--name", "daily-1"]);
+    run(&["status"]);
+    run(&["list"]);
+
+    let calls = stepscore_aws::calllog::read(&log).unwrap();
+    let machine_name = machine.rsplit(':').next().unwrap().to_owned();
+    let values: BTreeMap<String, String> = [
+        ("partition", "aws".to_owned()),
+        ("region", "us-east-1".into()),
+        ("account_id", "123456789012".into()),
+        ("bucket_arn", "arn:aws:s3:::acme-scoring".into()),
+        ("models_prefix", "models/".into()),
+        ("inputs_prefix", "inputs/".into()),
+        ("outputs_prefix", "outputs/".into()),
+        (
+            "table_arn",
+            format!("arn:aws:dynamodb:us-east-1:123456789012:table/{table}"),
+        ),
+        ("state_machine_arn", machine.clone()),
+        ("state_machine_name", machine_name),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let file = stepscore_aws::policy::PolicyFile::bundled().unwrap();
+    let (denials, allowed) = stepscore_aws::policy::check_calls(&file, &values, &calls).unwrap();
+    assert!(
+        denials.is_empty(),
+        "calls of stepscore --aws the cli policy does not allow:\n{}",
+        denials.join("\n")
+    );
+    let actions: std::collections::BTreeSet<&str> =
+        allowed.iter().map(|(_, a, _)| a.as_str()).collect();
+    assert!(
+        actions.contains("states:StartExecution") && actions.contains("dynamodb:Query"),
+        "{allowed:?}"
+    );
+}

@@ -26,6 +26,9 @@ pub struct AdmitPorts<'a> {
     pub executions: &'a dyn Executions,
     /// Now.
     pub clock: &'a dyn Clock,
+    /// The key prefix job configs are admitted under (Terraform's `jobs_prefix`, given to the
+    /// admit function as `STEPSCORE_JOBS_PREFIX`).
+    pub jobs_prefix: &'a str,
 }
 
 /// What admission did with one config.
@@ -48,10 +51,10 @@ pub enum Admitted {
     Skipped { key: String },
 }
 
-/// The prefix under which job configs are admitted.
-pub const JOBS_PREFIX: &str = "jobs/";
+/// The prefix job configs are admitted under unless configured otherwise (Terraform's default).
+pub const DEFAULT_JOBS_PREFIX: &str = "jobs/";
 
-/// Handles an S3 ObjectCreated notification: admits every `jobs/*.json` object in it.
+/// Handles an S3 ObjectCreated notification: admits every `<jobs prefix>*.json` object in it.
 ///
 /// A config that cannot be admitted (unreadable, invalid, model or input missing) gets a FAILED
 /// record and counts as handled; only a transient failure returns an error, so Lambda's async
@@ -62,8 +65,8 @@ pub async fn admit(ports: AdmitPorts<'_>, event: &S3Event) -> Result<Vec<Admitte
         let bucket = record.s3.bucket.name.clone().unwrap_or_default();
         let raw_key = record.s3.object.key.clone().unwrap_or_default();
         let key = decode_key(&raw_key);
-        if !key.starts_with(JOBS_PREFIX) || !key.ends_with(".json") {
-            tracing::warn!(bucket = %bucket, key = %key, "skipping an object that is not a jobs/*.json config; check the bucket notification's filter");
+        if !key.starts_with(ports.jobs_prefix) || !key.ends_with(".json") {
+            tracing::warn!(bucket = %bucket, key = %key, jobs_prefix = ports.jobs_prefix, "skipping an object that is not a .json config under the jobs prefix; check the bucket notification's filter and STEPSCORE_JOBS_PREFIX");
             out.push(Admitted::Skipped { key });
             continue;
         }

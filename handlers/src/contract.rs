@@ -1,5 +1,6 @@
-//! `lambda-functions.json`: the functions' binaries, environment and IAM actions, shared with
-//! Terraform and its cross-check tests.
+//! `lambda-functions.json`: the functions' binaries and environment, shared with Terraform and
+//! its cross-check tests (their IAM permissions are `iam/policies.json`, see
+//! `stepscore_aws::policy`).
 
 use std::collections::BTreeMap;
 
@@ -24,8 +25,6 @@ pub struct Function {
     pub binary: String,
     /// The environment variables it reads.
     pub env: Vec<String>,
-    /// The IAM actions its code calls.
-    pub iam_actions: Vec<String>,
 }
 
 /// The contract of this build.

@@ -27,7 +27,7 @@ pub mod job;
 pub mod runtime;
 pub mod tasks;
 
-pub use admit::{AdmitPorts, Admitted, ScheduledRun, admit, schedule};
+pub use admit::{AdmitPorts, Admitted, DEFAULT_JOBS_PREFIX, ScheduledRun, admit, schedule};
 pub use error::HandlerError;
 pub use job::{Job, Poll, QueueKind, next_wait};
 pub use tasks::{check, exit_code_meaning, finalize, register, submit};

@@ -34,10 +34,24 @@ pub fn leak<T>(value: T) -> &'static T {
     Box::leak(Box::new(value))
 }
 
-/// The ports admission needs (admit and schedule) over AWS: the job table `table`, the state
-/// machine `state_machine_arn`, and the SDK's own settings from the environment.
-pub async fn admit_ports(table: String, state_machine_arn: String) -> crate::AdmitPorts<'static> {
-    let config = stepscore_aws::AwsSettings::from_env().load().await;
+/// The SDK config of `component` (its binary's name, which names it in the AWS call log and the
+/// user agent), with the SDK's own settings from the environment.
+pub async fn sdk_config(component: &str) -> stepscore_aws::SdkConfig {
+    stepscore_aws::AwsSettings::from_env()
+        .component(component)
+        .load()
+        .await
+}
+
+/// The ports admission needs (admit and schedule) over AWS, for `component`: the job table
+/// `table`, the state machine `state_machine_arn`, configs admitted under `jobs_prefix`.
+pub async fn admit_ports(
+    component: &str,
+    table: String,
+    state_machine_arn: String,
+    jobs_prefix: String,
+) -> crate::AdmitPorts<'static> {
+    let config = sdk_config(component).await;
     crate::AdmitPorts {
         store: leak(stepscore_aws::S3Store::new(&config)),
         table: leak(stepscore_aws::DynamoTable::new(&config, table)),
@@ -46,6 +60,7 @@ pub async fn admit_ports(table: String, state_machine_arn: String) -> crate::Adm
             state_machine_arn,
         )),
         clock: &stepscore_core::ports::SystemClock,
+        jobs_prefix: leak(jobs_prefix),
     }
 }
 

@@ -30,6 +30,8 @@ pub fn register_pipeline_functions(rt: &LocalRuntime) {
             table: rt.table(),
             executions: rt.executions(),
             clock: &clock,
+            // the embedded bucket notification's prefix (NotificationFilter's default)
+            jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
         };
         out(stepscore_handlers::admit(ports, &event).await)
     });
@@ -40,6 +42,8 @@ pub fn register_pipeline_functions(rt: &LocalRuntime) {
             table: rt.table(),
             executions: rt.executions(),
             clock: &clock,
+            // the embedded bucket notification's prefix (NotificationFilter's default)
+            jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
         };
         out(stepscore_handlers::schedule(ports, &event).await)
     });

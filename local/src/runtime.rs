@@ -52,6 +52,8 @@ pub fn function_arn(name: &str) -> String {
 /// The values the local world gives the state machine's `${placeholders}`.
 pub fn local_placeholders() -> BTreeMap<String, String> {
     BTreeMap::from([
+        // the embedded world's ARNs are in the commercial partition, like function_arn's
+        ("partition".into(), "aws".into()),
         (
             "register_function_arn".into(),
             function_arn("stepscore-register"),

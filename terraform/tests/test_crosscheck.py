@@ -1,7 +1,8 @@
 """Ties the Terraform module to the code it deploys.
 
-The contracts are handlers/lambda-functions.json (functions, binaries, environment, IAM actions,
-state machine placeholders) and batch-job/retry-strategy.json; the code is handlers/ (binaries
+The contracts are handlers/lambda-functions.json (functions, binaries, environment, state machine
+placeholders), iam/policies.json (every principal's IAM statements, which Terraform reads) and
+batch-job/retry-strategy.json; the code is handlers/ (binaries
 and the environment variables they read) and state-machines/scoring-pipeline.asl.json.
 """
 
@@ -21,6 +22,7 @@ from conftest import (
 )
 
 ASL = REPO / "state-machines" / "scoring-pipeline.asl.json"
+POLICIES = REPO / "iam" / "policies.json"
 HANDLERS = REPO / "handlers"
 
 # What iam.tf may add to a function's role beyond the calls its code makes, and why.
@@ -153,26 +155,66 @@ def test_environment_read_by_handler_code_is_set_by_terraform(module, contract):
 # --- IAM -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule"])
-def test_function_statements_grant_exactly_the_contract_actions(module, contract, function):
-    actions = statement_actions(lambda_table(module)[function]["statements"])
-    assert len(actions) == len(set(actions)), f"{function} grants an action twice: {actions}"
-    assert sorted(actions) == sorted(contract["functions"][function]["iam_actions"])
+def policy_file():
+    return json.loads(POLICIES.read_text())
+
+
+def rendered_policies():
+    """iam/policies.json with each placeholder replaced by <name>, as templatefile would fill it."""
+    text = POLICIES.read_text()
+    return json.loads(re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: f"<{m.group(1)}>", text))["principals"]
+
+
+def source_documents(document):
+    """The source_policy_documents expressions of an aws_iam_policy_document body."""
+    sources = document.get("source_policy_documents")
+    assert sources, "the policy document must take its statements from iam/policies.json (source_policy_documents)"
+    return unquote(sources)
+
+
+def file_actions(principal):
+    return [a for statement in rendered_policies()[principal]["statements"] for a in statement["Action"]]
+
+
+def test_policies_are_read_from_the_policy_file_with_every_placeholder(module):
+    policies = module.local("policies")
+    match = re.match(r'^\$\{jsondecode\(templatefile\("\$\{path\.module\}/\.\./iam/policies\.json", \{(.*)\}\)\)\.principals\}$', policies, re.S)
+    assert match, f"local.policies must be jsondecode(templatefile(\"${{path.module}}/../iam/policies.json\", {{...}})).principals: {policies}"
+    arguments = dict(re.findall(r"([A-Za-z0-9_]+) = ([^,]+?)(?:,|$)", match.group(1)))
+    used = set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", POLICIES.read_text()))
+    declared = set(policy_file()["placeholders"])
+    assert used == declared, f"placeholders used {sorted(used)} vs described {sorted(declared)}"
+    assert set(arguments) == declared, f"templatefile passes {sorted(arguments)}, the file has {sorted(declared)}"
+    assert "%{" not in POLICIES.read_text(), "templatefile would read %{ as a directive"
+    assert arguments["partition"] == "local.partition"
+    assert arguments["table_arn"] == "aws_dynamodb_table.jobs.arn"
+    for prefix in ["jobs_prefix", "models_prefix", "inputs_prefix", "outputs_prefix"]:
+        assert arguments[prefix] == f"var.{prefix}"
+    # the roles' policies must not depend on the functions (which depend on the roles)
+    assert "aws_lambda_function" not in match.group(1)
+
+
+def test_every_principal_of_the_module_is_in_the_policy_file(module, contract):
+    principals = policy_file()["principals"]
+    assert set(contract["functions"]) <= set(principals)
+    assert {name for name, p in principals.items() if p["kind"] == "lambda"} == set(contract["functions"])
+    assert {"batch_job", "state_machine", "scheduler", "cli"} <= set(principals)
+
+
+def test_each_lambda_role_takes_exactly_its_principals_statements(module):
+    document = module.data_source("aws_iam_policy_document", "lambda")
+    assert document["for_each"] == "${local.lambda_functions}"
+    assert source_documents(document) == [
+        '${jsonencode({Version = "2012-10-17", Statement = local.policies[each.key].statements})}'
+    ]
 
 
 def test_lambda_role_policy_adds_only_platform_actions(module):
     document = module.data_source("aws_iam_policy_document", "lambda")
-    assert document["for_each"] == "${local.lambda_functions}"
-    code = [s for s, for_each in policy_statements(document) if for_each == "${each.value.statements}"]
-    assert len(code) == 1 and code[0]["actions"] == "${statement.value.actions}", (
-        "the code's statements must come from local.lambda_functions, unchanged"
-    )
     gates = {}
     for statement, for_each in policy_statements(document):
-        if for_each == "${each.value.statements}":
-            continue
         for action in unquote(statement["actions"]):
-            assert action in PLATFORM_ACTIONS, f"Lambda roles get {action}, neither in the contract nor a platform need"
+            assert action in PLATFORM_ACTIONS, f"Lambda roles get {action}, neither in iam/policies.json nor a platform need"
             gates[action] = for_each
     assert set(gates) == set(PLATFORM_ACTIONS)
     assert gates["logs:CreateLogStream"] is None and gates["logs:PutLogEvents"] is None
@@ -207,39 +249,92 @@ def test_state_machine_role_may_invoke_only_the_four_task_functions(module, cont
     tasks = unquote(module.local("state_machine_task_functions"))
     assert sorted(tasks) == sorted(state_machine_functions(contract))
     document = module.data_source("aws_iam_policy_document", "state_machine")
-    invoking = [s for s, _ in policy_statements(document) if "\"lambda:InvokeFunction\"" in s["actions"]]
-    assert len(invoking) == 1
-    assert unquote(invoking[0]["actions"]) == ["lambda:InvokeFunction"]
-    resources = invoking[0]["resources"]
-    assert "local.state_machine_task_functions" in resources
-    assert "aws_lambda_function.this[name].arn" in resources
+    assert '${jsonencode({Version = "2012-10-17", Statement = local.policies.state_machine.statements})}' in source_documents(document)
+    statements = rendered_policies()["state_machine"]["statements"]
+    invoking = [s for s in statements if "lambda:InvokeFunction" in s["Action"]]
+    assert len(invoking) == 1 and invoking[0]["Action"] == ["lambda:InvokeFunction"]
+    expected = [arn for name in tasks for arn in (f"<function_arn_prefix>{name}", f"<function_arn_prefix>{name}:*")]
+    assert sorted(invoking[0]["Resource"]) == sorted(expected)
+    for statement in statements:
+        assert all(not a.startswith("lambda:") or statement is invoking[0] for a in statement["Action"])
     for statement, _ in policy_statements(document):
-        actions = statement["actions"]
-        actions = unquote(actions) if isinstance(actions, list) else [actions]
-        assert all(not a.startswith("lambda:") or statement is invoking[0] for a in actions)
+        assert all(a.startswith("xray:") for a in unquote(statement["actions"])), "only tracing is added in iam.tf"
+
+
+def test_function_arns_of_the_policies_are_the_deployed_functions(module):
+    prefix = unquote(module.local("function_arn_prefix"))
+    assert prefix == "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:${var.name}-"
+    function = module.resource("aws_lambda_function", "this")
+    assert unquote(function["function_name"]) == "${var.name}-${each.key}"
 
 
 def test_scheduler_role_invokes_only_the_schedule_function(module):
     document = module.data_source("aws_iam_policy_document", "scheduler")
-    statements = [s for s, _ in policy_statements(document)]
-    by_action = {a: s for s in statements for a in unquote(s["actions"])}
+    assert source_documents(document) == ['${jsonencode({Version = "2012-10-17", Statement = local.policies.scheduler.statements})}']
+    assert not policy_statements(document)
+    by_action = {a: s for s in rendered_policies()["scheduler"]["statements"] for a in s["Action"]}
     assert set(by_action) == {"lambda:InvokeFunction", "sqs:SendMessage"}
-    assert all('aws_lambda_function.this["schedule"]' in r for r in by_action["lambda:InvokeFunction"]["resources"])
-    assert by_action["sqs:SendMessage"]["resources"] == ["${aws_sqs_queue.scheduler_dlq.arn}"]
+    assert by_action["lambda:InvokeFunction"]["Resource"] == ["<function_arn_prefix>schedule", "<function_arn_prefix>schedule:*"]
+    assert by_action["sqs:SendMessage"]["Resource"] == ["<scheduler_dlq_arn>"]
+    assert "scheduler_dlq_arn = aws_sqs_queue.scheduler_dlq.arn" in module.local("policies")
 
 
 def test_batch_job_role_reads_models_and_inputs_and_writes_outputs_only(module):
     document = module.data_source("aws_iam_policy_document", "batch_job")
+    assert source_documents(document) == ['${jsonencode({Version = "2012-10-17", Statement = local.policies.batch_job.statements})}']
     grants = {}
-    for statement, _ in policy_statements(document):
-        for action in unquote(statement["actions"]):
-            grants[action] = unquote(statement["resources"])
-    assert grants["s3:GetObject"] == [
-        "${aws_s3_bucket.this.arn}/${var.models_prefix}*",
-        "${aws_s3_bucket.this.arn}/${var.inputs_prefix}*",
-    ]
-    assert grants["s3:PutObject"] == ["${aws_s3_bucket.this.arn}/${var.outputs_prefix}*"]
+    for statement in rendered_policies()["batch_job"]["statements"]:
+        for action in statement["Action"]:
+            grants[action] = statement["Resource"]
+    assert grants["s3:GetObject"] == ["<bucket_arn>/<models_prefix>*", "<bucket_arn>/<inputs_prefix>*"]
+    assert grants["s3:PutObject"] == ["<bucket_arn>/<outputs_prefix>*"]
     assert set(grants) == {"s3:GetObject", "s3:ListBucket", "s3:PutObject", "s3:AbortMultipartUpload"}
+
+
+# Actions AWS authorises on no resource narrower than "*" (Service Authorization Reference).
+RESOURCE_WILDCARD_ONLY = {
+    "batch:ListJobs", "batch:DescribeJobs",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}
+
+
+def test_every_statement_of_the_policy_file_names_its_resources():
+    problems = []
+    for principal, body in rendered_policies().items():
+        for statement in body["statements"]:
+            sid = f"{principal}.{statement.get('Sid')}"
+            if set(statement) - {"Sid", "Effect", "Action", "Resource", "Condition"}:
+                problems.append(f"{sid}: only Sid, Effect, Action, Resource and Condition are used")
+            if not statement.get("Resource"):
+                problems.append(f"{sid}: no Resource")
+                continue
+            if "*" in statement["Resource"]:
+                wide = [a for a in statement["Action"] if a not in RESOURCE_WILDCARD_ONLY]
+                if wide:
+                    problems.append(f"{sid}: Resource \"*\" for {wide}, which accept narrower resources")
+            for resource in statement["Resource"]:
+                if resource != "*" and not re.match(r"^(<[a-z_]+>|arn:<partition>:)", resource):
+                    problems.append(f"{sid}: {resource} is neither a placeholder ARN nor built on <partition>")
+            if "s3:ListBucket" in statement["Action"]:
+                prefixes = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+                if not prefixes:
+                    problems.append(f"{sid}: s3:ListBucket without a StringLike s3:prefix condition")
+    assert not problems, "\n".join(problems)
+
+
+def test_no_arn_names_a_literal_partition():
+    offenders = []
+    for path in [*TERRAFORM.glob("*.tf"), ASL, POLICIES]:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"arn:aws(-[a-z-]+)?:", line):
+                offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
+    assert not offenders, "ARNs must use the partition (local.partition / ${partition}):\n" + "\n".join(offenders)
+
+
+def test_admit_reads_the_jobs_prefix_terraform_filters_on(module):
+    environment = unquote(lambda_table(module)["admit"]["environment"])
+    assert environment["STEPSCORE_JOBS_PREFIX"] == "${var.jobs_prefix}"
 
 
 def all_policy_documents(module):
@@ -258,8 +353,8 @@ def test_no_allow_statement_grants_a_wildcard_action(module):
             if isinstance(actions, str):
                 continue  # the code statements, checked against the contract
             offenders += [f"data.aws_iam_policy_document.{name}: {a}" for a in unquote(actions) if "*" in a]
-    for name, function in lambda_table(module).items():
-        offenders += [f"local.lambda_functions.{name}: {a}" for a in statement_actions(function["statements"]) if "*" in a]
+    for principal, body in rendered_policies().items():
+        offenders += [f"iam/policies.json {principal}: {a}" for st in body["statements"] if st["Effect"] == "Allow" for a in st["Action"] if "*" in a]
     # Policies written inline with jsonencode (the KMS key policy): any IAM-action-shaped string.
     for file_name, text in module.raw.items():
         offenders += [f"{file_name}: {a}" for a in re.findall(r'"((?:kms|s3|sqs|sns|logs|lambda|iam|ecr|ecs|batch|states|dynamodb|xray):[A-Za-z]*\*[A-Za-z*]*)"', text) if file_name != "main.tf"]

@@ -33,7 +33,8 @@ async fn world() -> World {
         env!("CARGO_MANIFEST_DIR"),
         "/../state-machines/scoring-pipeline.asl.json"
     ))
-    .unwrap();
+    .unwrap()
+    .replace("${partition}", "aws");
     for name in ["register", "submit", "check", "finalize"] {
         definition = definition.replace(
             &format!("${{{name}_function_arn}}"),
@@ -122,6 +123,7 @@ async fn an_uploaded_config_is_admitted_once_scored_on_batch_and_finalized() {
         table: &w.table,
         executions: &w.executions,
         clock: &clock,
+        jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
     };
     let (first, second) = tokio::join!(admit(ports, &event), admit(ports, &event));
     let outcomes: Vec<Admitted> = first.unwrap().into_iter().chain(second.unwrap()).collect();
@@ -293,6 +295,7 @@ async fn a_bad_config_uploaded_to_s3_is_a_visible_failed_record() {
         table: &w.table,
         executions: &w.executions,
         clock: &clock,
+        jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
     };
     let out = admit(
         ports,

@@ -268,6 +268,7 @@ async fn an_unreachable_endpoint_is_transient() {
     let config = stepscore_aws::AwsSettings {
         endpoint_url: Some("http://127.0.0.1:9".into()),
         region: Some("us-east-1".into()),
+        component: None,
     }
     .loader()
     .credentials_provider(aws_sdk_s3::config::Credentials::new(

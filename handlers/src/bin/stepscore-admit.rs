@@ -15,7 +15,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::env::var("STEPSCORE_STATE_MACHINE_ARN"),
         "the scoring state machine's ARN",
     )?;
-    let ports = admit_ports(table, state_machine).await;
+    let jobs_prefix = required(
+        "STEPSCORE_JOBS_PREFIX",
+        std::env::var("STEPSCORE_JOBS_PREFIX"),
+        "the key prefix job configs are admitted under (Terraform's jobs_prefix)",
+    )?;
+    let ports = admit_ports("stepscore-admit", table, state_machine, jobs_prefix).await;
     serve(move |event: aws_lambda_events::s3::S3Event| async move {
         stepscore_handlers::admit(ports, &event).await
     })

@@ -1,6 +1,5 @@
 //! The check Lambda (state machine task CheckStatus). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
-use stepscore_aws::AwsSettings;
 use stepscore_core::ports::SystemClock;
 use stepscore_handlers::runtime::{init_tracing, leak, required, serve};
 
@@ -13,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "the job table's name",
     )?;
 
-    let config = AwsSettings::from_env().load().await;
+    let config = stepscore_handlers::runtime::sdk_config("stepscore-check").await;
     let table = leak(stepscore_aws::DynamoTable::new(&config, table));
     let batch = leak(stepscore_aws::BatchClient::new(&config));
     serve(move |event: serde_json::Value| async move {

@@ -1,6 +1,5 @@
 //! The finalize Lambda (state machine tasks FinalizeSucceeded and FinalizeFailed). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
-use stepscore_aws::AwsSettings;
 use stepscore_core::ports::SystemClock;
 use stepscore_handlers::runtime::{init_tracing, leak, required, serve};
 
@@ -13,7 +12,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "the job table's name",
     )?;
 
-    let config = AwsSettings::from_env().load().await;
+    let config = stepscore_handlers::runtime::sdk_config("stepscore-finalize").await;
     let table = leak(stepscore_aws::DynamoTable::new(&config, table));
     let store = leak(stepscore_aws::S3Store::new(&config));
     serve(move |event: serde_json::Value| async move {

@@ -15,7 +15,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::env::var("STEPSCORE_STATE_MACHINE_ARN"),
         "the scoring state machine's ARN",
     )?;
-    let ports = admit_ports(table, state_machine).await;
+    // schedule admits the documents it builds itself: no object under the jobs prefix
+    let ports = admit_ports(
+        "stepscore-schedule",
+        table,
+        state_machine,
+        stepscore_handlers::DEFAULT_JOBS_PREFIX.into(),
+    )
+    .await;
     serve(move |event: serde_json::Value| async move {
         stepscore_handlers::schedule(ports, &event).await
     })

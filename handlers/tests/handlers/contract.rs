@@ -1,33 +1,54 @@
-//! The code against `lambda-functions.json`: the IAM actions behind every port call each handler
-//! makes are granted to that function, and each binary reads exactly its listed environment.
+//! The code against its contracts: the IAM actions behind every port call each handler makes
+//! are granted to that function's principal in `iam/policies.json` (this checks the fake-world
+//! calls of every branch; `stepscore-aws`'s `tests/iam.rs` evaluates the real SDK calls with
+//! their resources), and each binary reads exactly its environment in `lambda-functions.json`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
+use stepscore_aws::policy::{PolicyFile, action_matches};
 use stepscore_handlers::iam::{PortCall, required_actions};
 
 use crate::fakes::*;
 
-fn contract_actions(function: &str) -> BTreeSet<String> {
-    let c: Value = serde_json::from_str(stepscore_handlers::LAMBDA_FUNCTIONS_JSON).unwrap();
-    c["functions"][function]["iam_actions"]
-        .as_array()
+/// The actions `function`'s principal is allowed (resources aside).
+fn policy_actions(function: &str) -> BTreeSet<String> {
+    let file = PolicyFile::bundled().unwrap();
+    let values: BTreeMap<String, String> = file
+        .placeholders
+        .keys()
+        .map(|k| (k.clone(), format!("<{k}>")))
+        .collect();
+    file.render(function, &values)
         .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
+        .into_iter()
+        .flat_map(|s| s.action.map(|a| a.values().to_vec()).unwrap_or_default())
         .collect()
 }
 
 fn assert_granted(function: &str, calls: &[PortCall]) {
     assert!(!calls.is_empty(), "{function} made no port calls");
-    let granted = contract_actions(function);
+    let granted = policy_actions(function);
     for call in calls {
         for action in required_actions(*call) {
             assert!(
-                granted.contains(action),
-                "{function} calls {call:?}, which needs {action}, not granted in lambda-functions.json"
+                granted.iter().any(|g| action_matches(g, action)),
+                "{function} calls {call:?}, which needs {action}, not granted to {function} in iam/policies.json"
             );
         }
+    }
+}
+
+#[test]
+fn every_lambda_function_has_a_principal_in_the_policy_file() {
+    let c: Value = serde_json::from_str(stepscore_handlers::LAMBDA_FUNCTIONS_JSON).unwrap();
+    let file = PolicyFile::bundled().unwrap();
+    for name in c["functions"].as_object().unwrap().keys() {
+        let principal = file
+            .principals
+            .get(name)
+            .unwrap_or_else(|| panic!("iam/policies.json has no principal {name}"));
+        assert_eq!(principal["kind"], "lambda", "{name}");
     }
 }
 

@@ -322,6 +322,7 @@ impl World {
             table: &self.table,
             executions: &self.executions,
             clock: &self.clock,
+            jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
         }
     }
     /// The model and inputs the fixture configs name.

@@ -30,6 +30,7 @@ fn rendered() -> Value {
     for name in placeholders_in(STATE_MACHINE_JSON) {
         let value = match name.strip_suffix("_function_arn") {
             Some(f) => format!("arn:aws:lambda:eu-west-1:123456789012:function:stepscore-{f}"),
+            None if name == "partition" => "aws".to_owned(),
             None => format!("stepscore-{}", name.replace('_', "-")),
         };
         text = text.replace(&format!("${{{name}}}"), &value);
