@@ -422,9 +422,15 @@ mod artifact_mutations {
                     return;
                 }
                 let k = tree.index(trees.len());
-                let t = &mut trees[k];
                 let side = if *which { "left" } else { "right" };
-                let links = t[side].as_array_mut().unwrap();
+                // earlier mutations may have emptied or replaced the tree's links
+                let Some(links) = trees[k]
+                    .get_mut(side)
+                    .and_then(Value::as_array_mut)
+                    .filter(|l| !l.is_empty())
+                else {
+                    return;
+                };
                 let i = node.index(links.len());
                 links[i] = json!(to);
             }
@@ -468,6 +474,9 @@ mod artifact_mutations {
             Mutation::Shorten { at, empty } => {
                 let (mut numbers, mut arrays) = (Vec::new(), Vec::new());
                 places(doc, "", &mut numbers, &mut arrays);
+                if arrays.is_empty() {
+                    return;
+                }
                 let a = doc
                     .pointer_mut(&arrays[at.index(arrays.len())])
                     .unwrap()

@@ -134,7 +134,7 @@ pub(crate) async fn admit_document(
                 .or_else(|_| serde_json::from_slice::<Value>(&bytes))
                 .unwrap_or(Value::Null);
             match JobConfig::from_slice(&bytes, source)
-                .and_then(|config| check_admission(config, source))
+                .and_then(|config| check_admission(config, ports.jobs_prefix, source))
             {
                 Ok(config) => {
                     let missing = missing_objects(ports.store, &config).await?;
@@ -219,9 +219,10 @@ pub(crate) async fn admit_document(
 /// the rule holds in the output's own bucket, the one the scorer writes to.
 fn check_admission(
     config: JobConfig,
+    jobs_prefix: &str,
     source: &str,
 ) -> Result<JobConfig, stepscore_core::config::ConfigError> {
-    match ObjectUri::new(config.output.bucket(), JOBS_PREFIX) {
+    match ObjectUri::new(config.output.bucket(), jobs_prefix) {
         Ok(jobs) => config.check_admission(&jobs, source).map(|()| config),
         // the output's bucket was validated already; a prefix under it is always a valid URI
         Err(_) => Ok(config),
