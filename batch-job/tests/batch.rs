@@ -588,6 +588,30 @@ mod artifact_mutations {
             assert!(e.contains(want) && e.contains("m.json"), "{m:?}: {e}");
         }
     }
+
+    /// What the mutation test found: finite k-NN training rows at far-apart scales (1e-300 beside
+    /// 1e300) made smartcore's cover tree recurse once per scale level until the stack overflowed,
+    /// aborting the scorer. Such an artifact now loads; scoring with it succeeds or fails as a
+    /// model error (the distance weights can sum to zero), never aborts.
+    #[test]
+    fn knn_rows_at_far_apart_scales_never_overflow_the_stack() {
+        let mut knn = originals()[7].clone();
+        let index = knn["model"]["knn_algorithm"]
+            .as_object_mut()
+            .and_then(|o| o.values_mut().next())
+            .expect("a k-NN index");
+        let rows = index["data"].as_array_mut().expect("training rows");
+        for (i, row) in rows.iter_mut().enumerate() {
+            for (j, v) in row.as_array_mut().unwrap().iter_mut().enumerate() {
+                let exponent = if (i + j) % 2 == 0 { -300 } else { 300 };
+                *v = json!(((i * 7 + j) % 13 + 1) as f64 * 10f64.powi(exponent));
+            }
+        }
+        match load_and_score(&serde_json::to_vec(&knn).unwrap()) {
+            Ok(()) => {}
+            Err(e) => assert!(e.starts_with("k-NN predict"), "{e}"),
+        }
+    }
 }
 
 mod csv_input {

@@ -229,10 +229,10 @@ impl JobConfig {
             1,
             u64::from(u32::MAX),
         );
-        if let Some(ver) = version {
-            if ver > u64::from(CONFIG_VERSION) {
-                v.problem("version", format!("is {ver}, newer than this stepscore understands ({CONFIG_VERSION}): upgrade stepscore"));
-            }
+        if let Some(ver) = version
+            && ver > u64::from(CONFIG_VERSION)
+        {
+            v.problem("version", format!("is {ver}, newer than this stepscore understands ({CONFIG_VERSION}): upgrade stepscore"));
         }
         let name = v.string(obj, "name", None);
         if let Some(n) = &name {
@@ -247,20 +247,20 @@ impl JobConfig {
             }
         }
         let model = v.uri(obj, "model");
-        if let Some(m) = &model {
-            if m.is_prefix() {
-                v.problem(
-                    "model",
-                    format!("'{m}' names a prefix; give the model artifact object"),
-                );
-            }
+        if let Some(m) = &model
+            && m.is_prefix()
+        {
+            v.problem(
+                "model",
+                format!("'{m}' names a prefix; give the model artifact object"),
+            );
         }
         let input = v.uri(obj, "input");
         let output = v.uri(obj, "output");
-        if let Some(o) = &output {
-            if let Err(message) = check_output_prefix(o) {
-                v.problem("output", message);
-            }
+        if let Some(o) = &output
+            && let Err(message) = check_output_prefix(o)
+        {
+            v.problem("output", message);
         }
         if let (Some(i), Some(o)) = (&input, &output) {
             let o_prefix = prefix_form(o);

@@ -342,7 +342,7 @@ async fn rejected_records_are_stored_failed<T: JobTable>(table: T) {
         .unwrap();
     assert_eq!(
         listed,
-        [r.clone()],
+        std::slice::from_ref(&r),
         "list: a rejected config is visible as FAILED"
     );
     let after = table.update(&r.id, &submitted(1, 1, "spot")).await.unwrap();

@@ -18,10 +18,13 @@ pub struct ObjectUri {
 pub enum UriError {
     #[error("'{0}' is not an S3 URI: expected s3://bucket/key")]
     NotS3(String),
-    #[error(
-        "'{uri}' has an invalid bucket name '{bucket}': use 3-63 lowercase letters, digits, dots and hyphens"
-    )]
-    BadBucket { uri: String, bucket: String },
+    #[error("'{uri}' has an invalid {problem}")]
+    BadBucket {
+        uri: String,
+        bucket: String,
+        /// What S3's naming rules say is wrong with it.
+        problem: String,
+    },
     #[error("'{uri}' has a key longer than 1024 bytes")]
     KeyTooLong { uri: String },
 }
@@ -32,8 +35,12 @@ impl ObjectUri {
         let bucket = bucket.into();
         let key = key.into();
         let uri = format!("s3://{bucket}/{key}");
-        if !valid_bucket(&bucket) {
-            return Err(UriError::BadBucket { uri, bucket });
+        if let Some(problem) = bucket_name_problem(&bucket) {
+            return Err(UriError::BadBucket {
+                uri,
+                bucket,
+                problem,
+            });
         }
         if key.len() > 1024 {
             return Err(UriError::KeyTooLong { uri });
@@ -93,13 +100,35 @@ impl ObjectUri {
     }
 }
 
-fn valid_bucket(bucket: &str) -> bool {
-    (3..=63).contains(&bucket.len())
-        && bucket
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        && bucket.as_bytes()[0].is_ascii_alphanumeric()
-        && bucket.as_bytes()[bucket.len() - 1].is_ascii_alphanumeric()
+/// Why S3 would refuse to create a general purpose bucket named `name`, per AWS's documented
+/// naming rules ("General purpose bucket naming rules", Amazon S3 User Guide); `None` when it
+/// is a valid name.
+pub fn bucket_name_problem(name: &str) -> Option<String> {
+    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+    let problem = if !(3..=63).contains(&name.len()) {
+        format!("is {} characters long; use 3 to 63", name.len())
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
+    {
+        format!("contains '{c}'; use only lowercase letters, digits, dots and hyphens")
+    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
+    {
+        "must begin and end with a letter or digit".to_owned()
+    } else if name.contains("..") {
+        "contains two adjacent dots".to_owned()
+    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        "is formatted as an IP address".to_owned()
+    } else if let Some(p) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
+        format!("starts with '{p}', which S3 reserves")
+    } else if let Some(x) = RESERVED_SUFFIXES.iter().find(|x| name.ends_with(*x)) {
+        format!("ends with '{x}', which S3 reserves")
+    } else {
+        return None;
+    };
+    Some(format!("bucket name '{name}' {problem}"))
 }
 
 impl fmt::Display for ObjectUri {
@@ -155,6 +184,28 @@ mod tests {
             ObjectUri::parse("s3://ab/x"),
             Err(UriError::BadBucket { .. })
         ));
+        // S3's other naming rules hold for every URI, not only the local store's
+        for bad in [
+            "my..bucket",
+            "192.168.5.4",
+            "xn--bucket",
+            "sthree-data",
+            "data-s3alias",
+            "data--ol-s3",
+            "-data",
+        ] {
+            let e = ObjectUri::parse(&format!("s3://{bad}/x")).unwrap_err();
+            assert!(
+                e.to_string().contains(&format!("bucket name '{bad}'")),
+                "{e}"
+            );
+        }
+        for good in ["data-1", "my.bucket.name", "abc", "a1b"] {
+            assert!(
+                ObjectUri::parse(&format!("s3://{good}/x")).is_ok(),
+                "{good}"
+            );
+        }
     }
 
     #[test]

@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use stepscore_core::uri::bucket_name_problem;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Receives the S3 event JSON of each object created under the notification filter.
@@ -505,38 +506,7 @@ pub struct Registered {
     pub sequencer: String,
 }
 
-/// Why S3 would refuse to create a general purpose bucket named `name`, per AWS's documented
-/// naming rules ("General purpose bucket naming rules", Amazon S3 User Guide); `None` when it
-/// is a valid name.
-pub fn bucket_name_problem(name: &str) -> Option<String> {
-    const RESERVED_PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
-    const RESERVED_SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
-    let problem = if !(3..=63).contains(&name.len()) {
-        format!("is {} characters long; use 3 to 63", name.len())
-    } else if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '.' || *c == '-'))
-    {
-        format!("contains '{c}'; use only lowercase letters, digits, dots and hyphens")
-    } else if !name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        || !name.ends_with(|c: char| c.is_ascii_alphanumeric())
-    {
-        "must begin and end with a letter or digit".to_owned()
-    } else if name.contains("..") {
-        "contains two adjacent dots".to_owned()
-    } else if name.parse::<std::net::Ipv4Addr>().is_ok() {
-        "is formatted as an IP address".to_owned()
-    } else if let Some(p) = RESERVED_PREFIXES.iter().find(|p| name.starts_with(*p)) {
-        format!("starts with '{p}', which S3 reserves")
-    } else if let Some(x) = RESERVED_SUFFIXES.iter().find(|x| name.ends_with(*x)) {
-        format!("ends with '{x}', which S3 reserves")
-    } else {
-        return None;
-    };
-    Some(format!("bucket name '{name}' {problem}"))
-}
-
-/// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda./// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda.
+/// The S3 `ObjectCreated:Put` notification for one object, as AWS delivers it to Lambda.
 pub fn s3_event(region: &str, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) -> Value {
     let now = Utc::now();
     // S3 URL-encodes the key in events (spaces as '+'), which handlers must decode
