@@ -115,11 +115,11 @@ fn chain(err: &dyn std::error::Error, extra: Option<String>) -> String {
         out.push_str(&s.to_string());
         source = s.source();
     }
-    if let Some(e) = extra {
-        if !out.contains(&e) {
-            out.push_str(": ");
-            out.push_str(&e);
-        }
+    if let Some(e) = extra
+        && !out.contains(&e)
+    {
+        out.push_str(": ");
+        out.push_str(&e);
     }
     out
 }

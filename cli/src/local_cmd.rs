@@ -315,10 +315,11 @@ async fn follow(
             .execution(id.as_str())
             .map_err(env_fail)?
             .is_none_or(|e| e.status != ExecutionState::Running);
-        if let Some(r) = record {
-            if r.status.is_terminal() && execution_done {
-                return Ok(r);
-            }
+        if let Some(r) = record
+            && r.status.is_terminal()
+            && execution_done
+        {
+            return Ok(r);
         }
         if Instant::now() > deadline {
             return Err(Failure::Environment(anyhow!(

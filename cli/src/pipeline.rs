@@ -39,10 +39,10 @@ pub fn open(g: &Global, options: &PipelineOptions) -> Result<LocalRuntime, Failu
             when_output_contains: None,
         });
     }
-    if let Some(command) = fallback {
-        if let Some(def) = config.batch.job_definitions.get_mut(SCORING_JOB_DEFINITION) {
-            def.command = command;
-        }
+    if let Some(command) = fallback
+        && let Some(def) = config.batch.job_definitions.get_mut(SCORING_JOB_DEFINITION)
+    {
+        def.command = command;
     }
     let rt = LocalRuntime::open(config).map_err(|e| {
         Failure::Environment(anyhow!(

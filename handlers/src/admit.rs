@@ -173,14 +173,15 @@ pub(crate) async fn admit_document(
     let mut record = JobRecord::pending(id.clone(), source, config.to_json(), now);
     record.execution_arn = Some(execution_arn.clone());
     let created = ports.table.create(&record).await?;
-    if let Created::Exists(existing) = &created {
-        if existing.failure_reason.is_some() && existing.attempts.is_empty() {
-            // rejected before: a redelivery must not start what was refused
-            return Ok(Admitted::Rejected {
-                job_id: id.to_string(),
-                reason: existing.failure_reason.clone().unwrap_or_default(),
-            });
-        }
+    if let Created::Exists(existing) = &created
+        && existing.failure_reason.is_some()
+        && existing.attempts.is_empty()
+    {
+        // rejected before: a redelivery must not start what was refused
+        return Ok(Admitted::Rejected {
+            job_id: id.to_string(),
+            reason: existing.failure_reason.clone().unwrap_or_default(),
+        });
     }
     // Started even when the record existed: a previous delivery may have died between the two.
     let input = json!({"job_id": id, "config": config.to_json(), "source": source});

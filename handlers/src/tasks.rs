@@ -80,13 +80,13 @@ pub async fn register(
     };
     let mut record = JobRecord::pending(id.clone(), source, config.to_json(), clock.now());
     record.execution_arn = input.execution_arn.clone();
-    if let Created::Exists(existing) = table.create(&record).await? {
-        if existing.status.is_terminal() {
-            return Err(HandlerError::Internal(format!(
-                "job '{id}' is already {} and cannot run again: upload the config again (a new version is a new job)",
-                existing.status
-            )));
-        }
+    if let Created::Exists(existing) = table.create(&record).await?
+        && existing.status.is_terminal()
+    {
+        return Err(HandlerError::Internal(format!(
+            "job '{id}' is already {} and cannot run again: upload the config again (a new version is a new job)",
+            existing.status
+        )));
     }
     tracing::info!(job_id = %id, "job registered");
     Ok(Job::registered(id, config))

@@ -15,9 +15,7 @@ use stepscore_aws::{DynamoTable, S3Store};
 use stepscore_core::ObjectUri;
 use stepscore_core::config::MAX_SHARDS;
 use stepscore_core::manifest::manifest_name;
-use stepscore_core::ports::{
-    ByteStream, JobTable, ObjectMeta, ObjectStore, StoreError, SystemClock,
-};
+use stepscore_core::ports::{ByteStream, ObjectMeta, ObjectStore, StoreError, SystemClock};
 use stepscore_core::status::JobStatus;
 use stepscore_handlers::tasks::{MANIFEST_READS_IN_FLIGHT, finalize, register};
 
