@@ -28,8 +28,15 @@ resource "aws_scheduler_schedule" "this" {
   target {
     arn      = aws_lambda_function.this["schedule"].arn
     role_arn = aws_iam_role.scheduler.arn
-    # The job-config template, verbatim; the schedule function fills its placeholders.
-    input = each.value.template
+    # The job-config template and the time it was scheduled for: a retried invocation carries the
+    # same time, so the schedule function derives the same job id and starts nothing twice; the
+    # time zone is the one {{date}} and {{time}} are written in.
+    input = jsonencode({
+      schedule       = each.key
+      template       = jsondecode(each.value.template)
+      scheduled_time = "<aws.scheduler.scheduled-time>"
+      time_zone      = each.value.timezone
+    })
 
     retry_policy {
       maximum_retry_attempts       = var.schedule_maximum_retry_attempts

@@ -443,7 +443,7 @@ variable "ecr_force_delete" {
 ################################################################################
 
 variable "schedules" {
-  description = "Recurring runs: name => { expression (cron(...), rate(...) or at(...)), timezone (IANA, default UTC), template (job-config JSON with placeholders, passed verbatim as the schedule function's input), description, enabled }"
+  description = "Recurring runs: name => { expression (cron(...), rate(...) or at(...)), timezone (IANA, default UTC), template (job-config JSON with {{date}}, {{time}}, {{run_id}}, {{scheduled_time}} placeholders, filled by the schedule function in the schedule's time zone), description, enabled }"
   type = map(object({
     expression  = string
     timezone    = optional(string, "UTC")

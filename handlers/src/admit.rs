@@ -3,6 +3,7 @@
 
 use aws_lambda_events::s3::S3Event;
 use chrono::{DateTime, SecondsFormat, Timelike, Utc};
+use chrono_tz::Tz;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -270,12 +271,13 @@ async fn missing_objects(
 /// An EventBridge Scheduler invocation.
 ///
 /// Accepted shapes:
-/// - `{"schedule": "<name>", "template": {…config…}, "scheduled_time"?: "<RFC 3339>"}`; set
-///   `scheduled_time` to `<aws.scheduler.scheduled-time>` in the schedule's input to make a retried
-///   invocation idempotent;
-/// - a bare config template (what `terraform/scheduler.tf` sends): the schedule name is the
-///   template's `name` and the scheduled time is now, truncated to the minute (schedules fire at
-///   minute granularity, so a retry within the same minute is still idempotent).
+/// - `{"schedule": "<name>", "template": {…config…}, "scheduled_time"?: "<RFC 3339>",
+///   "time_zone"?: "<IANA name>"}` (what `terraform/scheduler.tf` sends): `scheduled_time` set to
+///   `<aws.scheduler.scheduled-time>` makes a retried invocation idempotent, and `{{date}}` /
+///   `{{time}}` are written in `time_zone` (the schedule's, default UTC);
+/// - a bare config template: the schedule name is the template's `name` and the scheduled time
+///   is now, truncated to the minute (schedules fire at minute granularity, so a retry within the
+///   same minute is still idempotent).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduledRun {
     /// The schedule's name.
@@ -284,6 +286,8 @@ pub struct ScheduledRun {
     pub template: Value,
     /// When the run was scheduled.
     pub scheduled_time: DateTime<Utc>,
+    /// The schedule's time zone (IANA name), in which `{{date}}` and `{{time}}` are written.
+    pub time_zone: Tz,
 }
 
 impl ScheduledRun {
@@ -308,10 +312,22 @@ impl ScheduledRun {
                     return Err(HandlerError::BadConfig(format!("scheduled_time must be an RFC 3339 string, found {other}")));
                 }
             };
+            let time_zone = match event.get("time_zone") {
+                None => Tz::UTC,
+                Some(Value::String(name)) => name.parse::<Tz>().map_err(|_| {
+                    HandlerError::BadConfig(format!("time_zone '{name}' is not an IANA time zone name (e.g. Europe/Berlin): use the schedule's schedule_expression_timezone"))
+                })?,
+                Some(other) => {
+                    return Err(HandlerError::BadConfig(format!(
+                        "time_zone must be an IANA time zone name, found {other}"
+                    )));
+                }
+            };
             return Ok(ScheduledRun {
                 schedule: schedule.to_owned(),
                 template: template.clone(),
                 scheduled_time,
+                time_zone,
             });
         }
         let schedule = event.get("name").and_then(Value::as_str).ok_or_else(|| {
@@ -321,6 +337,7 @@ impl ScheduledRun {
             schedule: schedule.to_owned(),
             template: event.clone(),
             scheduled_time: minute,
+            time_zone: Tz::UTC,
         })
     }
 
@@ -338,9 +355,12 @@ impl ScheduledRun {
     /// every string value.
     pub fn render(&self) -> Value {
         let t = self.scheduled_time;
+        // the date a user means is the schedule's local date: cron(0 1 * * ? *) in Europe/Berlin
+        // fires at 00:00 UTC, which is already "tomorrow" there
+        let local = t.with_timezone(&self.time_zone);
         let values = [
-            ("{{date}}", t.format("%Y-%m-%d").to_string()),
-            ("{{time}}", t.format("%H%M%S").to_string()),
+            ("{{date}}", local.format("%Y-%m-%d").to_string()),
+            ("{{time}}", local.format("%H%M%S").to_string()),
             ("{{run_id}}", self.job_id().to_string()),
             (
                 "{{scheduled_time}}",

@@ -752,6 +752,14 @@ pub fn schedules_from_json(
             }
             other => other,
         };
+        // the target input terraform/scheduler.tf gives the schedule function: the scheduled
+        // time makes a retried fire idempotent, the time zone dates the run
+        let input = serde_json::json!({
+            "schedule": name,
+            "template": input,
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+            "time_zone": spec.timezone,
+        });
         out.push(Schedule {
             name,
             expression,

@@ -353,6 +353,42 @@ fn a_scheduled_run_renders_its_template_and_is_idempotent() {
 }
 
 #[test]
+fn dates_are_written_in_the_schedules_time_zone() {
+    let w = World::with_data();
+    w.store.put(
+        "s3://acme-scoring/input/2026-11-24/a.csv",
+        b"id\n1\n".to_vec(),
+    );
+    // 23:30 UTC on the 23rd is 00:30 on the 24th in Berlin: the run is the 24th's
+    let mut event = fixture_json("scheduler-run.json");
+    event["scheduled_time"] = json!("2026-11-23T23:30:00Z");
+    event["time_zone"] = json!("Europe/Berlin");
+    let out = block_on(schedule(w.admit_ports(), &event)).unwrap();
+    let id = JobId::for_name("nightly-churn", "2026-11-23T23:30:00Z");
+    assert!(
+        matches!(&out, Admitted::Started { job_id, .. } if *job_id == id.to_string()),
+        "{out:?}"
+    );
+    let cfg = w.table.record(&id).config;
+    assert_eq!(cfg["input"], json!("s3://acme-scoring/input/2026-11-24/"));
+    assert_eq!(
+        cfg["output"],
+        json!(format!(
+            "s3://acme-scoring/output/nightly/2026-11-24/003000-{id}/"
+        ))
+    );
+
+    let mut bad = event.clone();
+    bad["time_zone"] = json!("Mars/Olympus");
+    let e = block_on(schedule(w.admit_ports(), &bad)).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("'Mars/Olympus' is not an IANA time zone"),
+        "{e}"
+    );
+}
+
+#[test]
 fn a_bare_template_runs_at_the_current_minute() {
     let w = World::with_data();
     let template = json!({

@@ -362,7 +362,7 @@ async fn schedules_fire_templates_into_the_schedule_function_like_eventbridge() 
             Box::pin(async move {
                 sink.lock().unwrap().push(input.clone());
                 // the first attempt of every fire fails: the scheduler retries it
-                if input["attempt"] == "1" {
+                if input["template"]["attempt"] == "1" {
                     return Err(stepscore_local::LambdaError {
                         error_type: "TransientError".into(),
                         error_message: "try again".into(),
@@ -396,15 +396,19 @@ async fn schedules_fire_templates_into_the_schedule_function_like_eventbridge() 
     let expect_at = |k: i64| {
         (start + chrono::Duration::minutes(k)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     };
+    // the input terraform/scheduler.tf sends: the template, the scheduled time (the same on a
+    // retry, which keeps the run idempotent) and the schedule's time zone
     assert_eq!(
         seen[0],
-        json!({"name": "daily", "at": expect_at(1), "attempt": "1"})
+        json!({"schedule": "every-minute", "scheduled_time": expect_at(1), "time_zone": "UTC",
+               "template": {"name": "daily", "at": expect_at(1), "attempt": "1"}})
     );
     assert_eq!(
-        seen[1],
+        seen[1]["template"],
         json!({"name": "daily", "at": expect_at(1), "attempt": "2"})
     );
-    assert_eq!(seen[5]["at"], json!(expect_at(3)));
+    assert_eq!(seen[1]["scheduled_time"], seen[0]["scheduled_time"]);
+    assert_eq!(seen[5]["template"]["at"], json!(expect_at(3)));
     let bad = json!({"x": {"expression": "cron(0 8 * * * *)", "template": "{}"}});
     let err = stepscore_local::schedule::schedules_from_json(&bad, start)
         .unwrap_err()
