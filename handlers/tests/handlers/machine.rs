@@ -222,6 +222,11 @@ mod erased {
 const JOB: &str = "daily-0123456789abcdef";
 
 fn run(w: &World) -> stepscore_asl::RunResult {
+    run_with(&Handlers(w))
+}
+
+/// Runs the pipeline's execution of the daily config, its tasks sent to `dispatcher`.
+fn run_with(dispatcher: &dyn TaskDispatcher) -> stepscore_asl::RunResult {
     let input = json!({"job_id": JOB, "config": fixture_json("config-daily.json"), "source": "s3://acme-scoring/jobs/daily.json"});
     let clock = VirtualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap());
     let config = ExecutionConfig {
@@ -229,7 +234,7 @@ fn run(w: &World) -> stepscore_asl::RunResult {
         state_machine_name: "stepscore-scoring".into(),
         ..ExecutionConfig::default()
     };
-    stepscore_asl::run(&rendered(), input, config, &clock, &Handlers(w)).unwrap()
+    stepscore_asl::run(&rendered(), input, config, &clock, dispatcher).unwrap()
 }
 
 fn with_manifests(w: &World) {
@@ -295,19 +300,12 @@ fn a_finalize_that_times_out_is_run_again_and_the_job_succeeds() {
         .lock()
         .unwrap()
         .push_back(vec![view("RUNNING"), view("SUCCEEDED")]);
-    let input = json!({"job_id": JOB, "config": fixture_json("config-daily.json"), "source": "s3://acme-scoring/jobs/daily.json"});
-    let clock = VirtualClock::new(Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap());
-    let config = ExecutionConfig {
-        execution_name: JOB.into(),
-        state_machine_name: "stepscore-scoring".into(),
-        ..ExecutionConfig::default()
-    };
     let dispatcher = TimingOut {
         handlers: Handlers(&w),
         function: "stepscore-finalize",
         times: 2.into(),
     };
-    let r = stepscore_asl::run(&rendered(), input, config, &clock, &dispatcher).unwrap();
+    let r = run_with(&dispatcher);
     assert_eq!(
         r.outcome.status,
         ExecutionStatus::Succeeded,
