@@ -517,8 +517,14 @@ impl LocalRuntime {
     /// True when another process serves this state directory (holds `runtime.lock`); an error
     /// when the lock cannot be opened, so this process could not serve either.
     pub fn served_elsewhere(&self) -> Result<bool, RuntimeError> {
+        // the lock is released when the file is dropped
+        Ok(self.open_serving_lock()?.try_lock().is_err())
+    }
+
+    /// The state directory's `runtime.lock` file, created when missing (not yet locked).
+    fn open_serving_lock(&self) -> Result<std::fs::File, RuntimeError> {
         let lock_path = self.inner.config.state_dir.join("runtime.lock");
-        let lock = std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
@@ -526,24 +532,13 @@ impl LocalRuntime {
             .map_err(|e| RuntimeError::Database {
                 path: lock_path.display().to_string(),
                 message: format!("cannot open the serving lock: {e}"),
-            })?;
-        // the lock is released when `lock` is dropped
-        Ok(lock.try_lock().is_err())
+            })
     }
 
     /// Runs the pipeline: delivers S3 events, runs executions and Batch jobs, until the returned
     /// server is shut down (or dropped). Only one process per state directory may serve.
     pub fn serve(&self) -> Result<Server, RuntimeError> {
-        let lock_path = self.inner.config.state_dir.join("runtime.lock");
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(|e| RuntimeError::Database {
-                path: lock_path.display().to_string(),
-                message: e.to_string(),
-            })?;
+        let lock = self.open_serving_lock()?;
         if lock.try_lock().is_err() {
             return Err(RuntimeError::Busy(
                 self.inner.config.state_dir.display().to_string(),
