@@ -58,7 +58,11 @@ pub struct JobConfig {
     pub tags: BTreeMap<String, String>,
     /// With `spot-then-on-demand`: how long a submission may wait on the spot queue without
     /// starting before it is terminated and run on demand, seconds.
-    #[serde(default = "default_spot_wait_seconds")]
+    // left out at its default, so that a config without it (any capacity) reads back the same
+    #[serde(
+        default = "default_spot_wait_seconds",
+        skip_serializing_if = "is_default_spot_wait"
+    )]
     pub spot_wait_seconds: u64,
 }
 
@@ -68,6 +72,10 @@ pub const DEFAULT_SPOT_WAIT_SECONDS: u64 = 900;
 
 fn default_spot_wait_seconds() -> u64 {
     DEFAULT_SPOT_WAIT_SECONDS
+}
+
+fn is_default_spot_wait(seconds: &u64) -> bool {
+    *seconds == DEFAULT_SPOT_WAIT_SECONDS
 }
 
 /// Which queues a job may use.
@@ -713,6 +721,30 @@ mod tests {
         assert_eq!(c.on_bad_row, BadRowPolicy::Fail);
         // the canonical form validates to itself
         assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn spot_wait_seconds_applies_only_to_spot_then_on_demand_and_reads_back_the_same() {
+        let c = JobConfig::from_value(&minimal(), "t").unwrap();
+        assert_eq!(c.spot_wait_seconds, DEFAULT_SPOT_WAIT_SECONDS);
+        let mut v = minimal();
+        v["spot_wait_seconds"] = json!(300);
+        let c = JobConfig::from_value(&v, "t").unwrap();
+        assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+        for capacity in ["on-demand", "spot"] {
+            // an on-demand config's canonical form reads back although it has no spot wait
+            let mut v = minimal();
+            v["capacity"] = json!(capacity);
+            let c = JobConfig::from_value(&v, "t").unwrap();
+            assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+            v["spot_wait_seconds"] = json!(300);
+            let p = problems(v);
+            assert_eq!(p[0].0, "spot_wait_seconds");
+            assert!(p[0].1.contains("spot-then-on-demand"), "{p:?}");
+        }
+        let mut v = minimal();
+        v["spot_wait_seconds"] = json!(10);
+        assert_eq!(problems(v)[0].0, "spot_wait_seconds");
     }
 
     #[test]
