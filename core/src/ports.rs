@@ -260,7 +260,10 @@ pub enum Stopped {
     /// The execution was running and is now aborted.
     Stopped { execution_arn: String },
     /// The execution had already ended, with this status (`SUCCEEDED`, `FAILED`, …).
-    AlreadyEnded { execution_arn: String, status: String },
+    AlreadyEnded {
+        execution_arn: String,
+        status: String,
+    },
     /// No execution has that name.
     NotFound,
 }

@@ -30,7 +30,8 @@ pub const FARGATE_SPOT_INTERRUPTED: &str = "Your Spot Task was interrupted.";
 /// A job a queue's `jobStateTimeLimitActions` cancelled after it waited RUNNABLE too long:
 /// `Canceled by JobStateTimeLimit action due to reason: <reason>` (AWS Batch User Guide, "Jobs
 /// stuck in RUNNABLE status").
-pub const JOB_STATE_TIME_LIMIT_PREFIX: &str = "Canceled by JobStateTimeLimit action due to reason: ";
+pub const JOB_STATE_TIME_LIMIT_PREFIX: &str =
+    "Canceled by JobStateTimeLimit action due to reason: ";
 
 /// The `reason` codes of `jobStateTimeLimitActions` that mean the spot queue cannot place the job
 /// but an on-demand queue (its own compute environments, instance types and limits) may. Each

@@ -82,8 +82,8 @@ pub async fn cleanup(
     clock: &dyn Clock,
     event: &Value,
 ) -> Result<CleanupOutput, HandlerError> {
-    let event: ExecutionStatusChange = serde_json::from_value(event.clone())
-        .map_err(|e| HandlerError::bad_input("cleanup", e))?;
+    let event: ExecutionStatusChange =
+        serde_json::from_value(event.clone()).map_err(|e| HandlerError::bad_input("cleanup", e))?;
     let nothing = CleanupOutput {
         job_id: None,
         terminated: Vec::new(),
@@ -91,7 +91,8 @@ pub async fn cleanup(
         reason: None,
     };
     let d = &event.detail;
-    if event.detail_type != EXECUTION_STATUS_CHANGE || !CLEANUP_STATUSES.contains(&d.status.as_str())
+    if event.detail_type != EXECUTION_STATUS_CHANGE
+        || !CLEANUP_STATUSES.contains(&d.status.as_str())
     {
         tracing::info!(execution = %d.name, status = %d.status, detail_type = %event.detail_type, "nothing to clean up");
         return Ok(nothing);
@@ -143,7 +144,10 @@ pub async fn cleanup(
 /// execution name, as register derives it); else the execution name, which is the job id of
 /// every first execution admit starts.
 fn job_of(d: &ExecutionDetail) -> Option<JobId> {
-    let input: Option<Value> = d.input.as_deref().and_then(|s| serde_json::from_str(s).ok());
+    let input: Option<Value> = d
+        .input
+        .as_deref()
+        .and_then(|s| serde_json::from_str(s).ok());
     if let Some(input) = &input {
         let named = input
             .pointer("/continued/job/job_id")
@@ -220,7 +224,8 @@ pub async fn stop_job(
         .and_then(|arn| arn.rsplit(':').next())
         .unwrap_or(job_id.as_str())
         .to_owned();
-    let names = std::iter::once(first).chain((2..=MAX_EXECUTIONS_PER_JOB).map(|n| job_id.execution_name(n)));
+    let names = std::iter::once(first)
+        .chain((2..=MAX_EXECUTIONS_PER_JOB).map(|n| job_id.execution_name(n)));
     let mut stopped = Vec::new();
     for name in names {
         match executions.stop(&name, STOPPED_ERROR, cause).await? {

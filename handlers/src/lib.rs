@@ -30,12 +30,10 @@ pub mod job;
 pub mod runtime;
 pub mod tasks;
 
-pub use cleanup::{CleanupOutput, StopReport, cleanup, stop_job};
 pub use admit::{AdmitPorts, Admitted, DEFAULT_JOBS_PREFIX, ScheduledRun, admit, schedule};
+pub use cleanup::{CleanupOutput, StopReport, cleanup, stop_job};
 pub use error::HandlerError;
-pub use job::{
-    Job, MAX_CHECKS_PER_EXECUTION, MAX_EXECUTIONS_PER_JOB, Poll, QueueKind, next_wait,
-};
+pub use job::{Job, MAX_CHECKS_PER_EXECUTION, MAX_EXECUTIONS_PER_JOB, Poll, QueueKind, next_wait};
 pub use tasks::{check, exit_code_meaning, finalize, register, submit};
 
 pub use contract::LAMBDA_FUNCTIONS_JSON;

@@ -59,9 +59,13 @@ pub fn register_pipeline_functions(rt: &LocalRuntime) {
     add(rt, "stepscore-finalize", |rt, input| async move {
         out(stepscore_handlers::finalize(rt.store(), rt.table(), &rt.clock(), &input).await)
     });
-    add(rt, crate::runtime::CLEANUP_FUNCTION, |rt, event| async move {
-        out(stepscore_handlers::cleanup(rt.batch(), rt.table(), &rt.clock(), &event).await)
-    });
+    add(
+        rt,
+        crate::runtime::CLEANUP_FUNCTION,
+        |rt, event| async move {
+            out(stepscore_handlers::cleanup(rt.batch(), rt.table(), &rt.clock(), &event).await)
+        },
+    );
 }
 
 fn add<F, Fut>(rt: &LocalRuntime, name: &str, f: F)

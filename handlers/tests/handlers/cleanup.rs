@@ -167,7 +167,13 @@ fn an_execution_that_ended_before_its_job_was_recorded_is_reported_not_failed() 
 #[test]
 fn an_event_that_is_not_an_execution_status_change_is_a_clear_error() {
     let w = World::with_data();
-    let err = block_on(cleanup(&w.batch, &w.table, &w.clock, &json!({"Records": []}))).unwrap_err();
+    let err = block_on(cleanup(
+        &w.batch,
+        &w.table,
+        &w.clock,
+        &json!({"Records": []}),
+    ))
+    .unwrap_err();
     assert_eq!(err.error_type(), "stepscore.BadConfig");
     assert!(err.to_string().contains("cleanup received"), "{err}");
 }

@@ -479,7 +479,12 @@ fn a_fourteen_day_job_continues_in_new_executions_each_far_below_the_history_lim
             ..ExecutionConfig::default()
         };
         let r = stepscore_asl::run(&rendered(), input, config, &clock, &dispatcher).unwrap();
-        assert_eq!(r.outcome.status, ExecutionStatus::Succeeded, "{name}: {:?}", r.outcome);
+        assert_eq!(
+            r.outcome.status,
+            ExecutionStatus::Succeeded,
+            "{name}: {:?}",
+            r.outcome
+        );
         events.push((name.clone(), r.history.events.len()));
         eprintln!("{name}: {} history events", r.history.events.len());
         let Some(next) = dispatcher.started.lock().unwrap().pop() else {

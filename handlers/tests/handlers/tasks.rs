@@ -370,7 +370,11 @@ fn a_queue_time_limit_cancel_falls_back_on_spot_and_explains_itself_on_demand() 
         .extend([vec![cancelled.clone()], vec![cancelled]]);
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
     let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
-    assert!(out.check.fallback && out.check.no_capacity, "{:?}", out.check);
+    assert!(
+        out.check.fallback && out.check.no_capacity,
+        "{:?}",
+        out.check
+    );
 
     // on demand there is nowhere left to go: finalize says what the cancel means
     let job = submitted(&w, &out.job, true);
@@ -396,11 +400,7 @@ fn a_fargate_spot_interruption_counts_as_a_reclaim() {
     let w = World::with_data();
     let mut interrupted = view("FAILED");
     interrupted.status_reason = Some("Your Spot Task was interrupted.".into());
-    w.batch
-        .scripts
-        .lock()
-        .unwrap()
-        .push_back(vec![interrupted]);
+    w.batch.scripts.lock().unwrap().push_back(vec![interrupted]);
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
     let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
     assert!(out.check.reclaimed && out.check.fallback, "{:?}", out.check);
@@ -418,7 +418,13 @@ fn after_a_thousand_checks_the_job_continues_in_its_next_execution() {
     job.checks_in_execution = stepscore_handlers::MAX_CHECKS_PER_EXECUTION - 2;
     let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
     assert_eq!(out.check.continue_as, None);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": out.job}))).unwrap();
+    let out = block_on(check(
+        &w.batch,
+        &w.table,
+        &w.clock,
+        &json!({"job": out.job}),
+    ))
+    .unwrap();
     assert_eq!(
         out.check.continue_as.as_deref(),
         Some("daily-0123456789abcdef-c2")

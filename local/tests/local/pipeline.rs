@@ -351,7 +351,11 @@ async fn stopping_a_running_job_aborts_its_execution_kills_its_container_and_fai
         .args(["-f", &script.display().to_string()])
         .output()
         .unwrap();
-    assert!(left.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&left.stdout));
+    assert!(
+        left.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&left.stdout)
+    );
     server.shutdown();
 }
 
