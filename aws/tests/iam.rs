@@ -299,7 +299,7 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     )
     .await
     .unwrap();
-    assert_eq!(stopped.stopped, [job_id.clone()]);
+    assert_eq!(stopped.stopped, std::slice::from_ref(&job_id));
 
     // a scheduled run of the same model and input
     let schedule_store = S3Store::new(&configs["schedule"]);
