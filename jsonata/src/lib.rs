@@ -1,0 +1,118 @@
+//! JSONata 2.x: compile an expression once, evaluate it over JSON many times.
+//!
+//! ```
+//! let expr = stepscore_jsonata::Expression::compile("$sum(orders.(price * qty))").unwrap();
+//! let input = serde_json::json!({"orders": [{"price": 2, "qty": 3}, {"price": 1, "qty": 4}]});
+//! assert_eq!(expr.evaluate(Some(&input)).unwrap(), Some(serde_json::json!(10)));
+//! ```
+//!
+//! The semantics, the function library and the error codes are those of the reference
+//! implementation (jsonata-js), checked case by case against its test suite ([`suite`]).
+//! Evaluation is bounded: nesting depth, an optional time limit and the size of ranges and
+//! padded strings end in errors (`U1001`, `D2014`…) rather than in a stack overflow, a hang or
+//! an exhausted memory.
+//!
+//! # Layout
+//! - [`lexer`], [`parser`], `process`: text → tokens → raw tree → the evaluator's [`ast`].
+//! - [`evaluator`]: paths and tuple streams, operators, function application, transforms.
+//! - [`functions`]: the library, one module per family (string, numeric, aggregate, array,
+//!   object, higher-order, regex, URL, date/time, number and integer pictures).
+//! - [`value`], [`number`], [`signature`], [`error`]: values and sequences, JavaScript number
+//!   formatting, function signatures, error codes.
+//! - [`suite`]: runs the reference test suite (`stepscore asl jsonata-suite`).
+
+pub mod ast;
+pub mod error;
+pub mod evaluator;
+pub mod functions;
+pub mod lexer;
+pub mod number;
+pub mod parser;
+mod process;
+pub mod signature;
+pub mod suite;
+pub mod value;
+
+use std::rc::Rc;
+
+pub use error::Error;
+pub use evaluator::Limits;
+use evaluator::frame::Frame;
+use value::{Value, flags};
+
+/// A compiled expression.
+#[derive(Debug)]
+pub struct Expression {
+    root: Rc<ast::Node>,
+}
+
+/// Parses and processes expression text into the evaluator's tree.
+pub(crate) fn compile_node(text: &str) -> Result<ast::Node, Error> {
+    process::process(parser::parse(text)?)
+}
+
+impl Expression {
+    /// Compiles `text`; syntax errors carry their `S0xxx` code and position.
+    pub fn compile(text: &str) -> Result<Expression, Error> {
+        Ok(Expression {
+            root: Rc::new(compile_node(text)?),
+        })
+    }
+
+    /// Evaluates over `input` (`None`: no input) with default limits; `Ok(None)` is JSONata's
+    /// undefined.
+    pub fn evaluate(
+        &self,
+        input: Option<&serde_json::Value>,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        self.evaluate_with(input, &serde_json::Map::new(), Limits::default())
+    }
+
+    /// Evaluates with variable bindings (`{"x": 1}` binds `$x`) and limits.
+    pub fn evaluate_with(
+        &self,
+        input: Option<&serde_json::Value>,
+        bindings: &serde_json::Map<String, serde_json::Value>,
+        limits: Limits,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let mut input = input.map_or(Value::Undefined, Value::from_json);
+        // an array document is one value: wrapped so that paths do not map over it
+        if let Value::Array(a) = &input {
+            if !a.has(flags::SEQUENCE) {
+                input = Value::array_with(vec![input.clone()], flags::SEQUENCE | flags::OUTER_WRAPPER);
+            }
+        }
+        let env = Frame::root();
+        env.bind("$", input.clone());
+        for (k, v) in bindings {
+            env.bind(k, Value::from_json(v));
+        }
+        let mut ev = evaluator::Evaluator::new(limits);
+        let result = ev.evaluate_root(&self.root, &input, &env);
+        let json = match result {
+            Ok(v) => result_to_json(&v),
+            Err(e) => Err(e),
+        };
+        ev.release();
+        env.clear();
+        json
+    }
+}
+
+fn result_to_json(v: &Value) -> Result<Option<serde_json::Value>, Error> {
+    check_finite(v)?;
+    Ok(v.to_json())
+}
+
+/// A result holding Infinity or NaN has no JSON form: D1001, as the reference implementation
+/// reports it when serializing.
+fn check_finite(v: &Value) -> Result<(), Error> {
+    match v {
+        Value::Number(n) if !n.is_finite() => {
+            Err(Error::new("D1001").with_value(number::js_to_string(*n)))
+        }
+        Value::Array(a) => a.items.iter().try_for_each(check_finite),
+        Value::Object(o) => o.values().try_for_each(check_finite),
+        _ => Ok(()),
+    }
+}
