@@ -164,8 +164,8 @@ pub enum Kind {
     Negate(Box<Node>),
     /// `[a, b, …]`.
     Array(Vec<Node>),
-    /// `{k: v, …}` (the pairs are in `group`).
-    Object,
+    /// `{k: v, …}`.
+    Object(Box<Group>),
     /// A field name.
     Name(Rc<str>),
     /// A string literal.
@@ -232,7 +232,7 @@ impl Node {
         match &self.kind {
             Kind::Path(_) => "path",
             Kind::Binary(..) => "binary",
-            Kind::Negate(_) | Kind::Array(_) | Kind::Object => "unary",
+            Kind::Negate(_) | Kind::Array(_) | Kind::Object(_) => "unary",
             Kind::Name(_) => "name",
             Kind::Str(_) => "string",
             Kind::Num(_) => "number",

@@ -106,7 +106,7 @@ fn result_to_json(v: &Value) -> Result<Option<serde_json::Value>, Error> {
 
 /// A result holding Infinity or NaN has no JSON form: D1001, as the reference implementation
 /// reports it when serializing.
-fn check_finite(v: &Value) -> Result<(), Error> {
+pub(crate) fn check_finite(v: &Value) -> Result<(), Error> {
     match v {
         Value::Number(n) if !n.is_finite() => {
             Err(Error::new("D1001").with_value(number::js_to_string(*n)))

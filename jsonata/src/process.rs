@@ -231,7 +231,7 @@ impl Processor {
                 result
             }
             RawKind::Object(pairs) => {
-                let mut result = Node::new(Kind::Object, pos);
+                let mut result = Node::new(Kind::Null, pos);
                 let mut out = Vec::with_capacity(pairs.len());
                 for (k, v) in pairs {
                     let key = self.node(k)?;
@@ -240,7 +240,7 @@ impl Processor {
                     push_ancestry(&mut result, &value);
                     out.push((key, value));
                 }
-                result.group = Some(Box::new(Group {
+                result.kind = Kind::Object(Box::new(Group {
                     pairs: out,
                     position: pos,
                 }));
@@ -592,8 +592,13 @@ impl Processor {
                     self.finish(&mut t.expression);
                 }
             }
-            Kind::Object
-            | Kind::Name(_)
+            Kind::Object(group) => {
+                for (k, v) in &mut group.pairs {
+                    self.finish(k);
+                    self.finish(v);
+                }
+            }
+            Kind::Name(_)
             | Kind::Str(_)
             | Kind::Num(_)
             | Kind::Bool(_)

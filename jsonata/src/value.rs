@@ -310,7 +310,9 @@ fn write_json(out: &mut String, v: &Value, indent: bool, level: usize) {
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
             if n.is_finite() {
-                out.push_str(&number::js_to_string(number::to_precision_15(*n)));
+                // integers print exactly; other numbers to 15 significant digits
+                let n = if n.fract() == 0.0 { *n } else { number::to_precision_15(*n) };
+                out.push_str(&number::js_to_string(n));
             } else {
                 out.push_str("null");
             }

@@ -39,10 +39,14 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_depth: DEFAULT_MAX_DEPTH,
-            time_limit: None,
+            time_limit: Some(DEFAULT_TIME_LIMIT),
         }
     }
 }
+
+/// Default time limit: JSONata can loop forever (`$f := function(){$f()}`); an evaluation
+/// that has not finished after this long is stopped with U1001.
+pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(10);
 
 /// Default depth limit: deep enough for any reasonable expression and for non-tail recursion a
 /// few hundred calls deep, shallow enough that the native stack of a 2 MiB thread suffices.
@@ -198,10 +202,7 @@ impl Evaluator {
                 let f = if node.consarray { flags::CONS } else { 0 };
                 Ok(Value::array_with(out, f))
             }
-            Kind::Object => match &node.group {
-                Some(group) => self.group(group, input.clone(), env),
-                None => Ok(Value::object(Default::default())),
-            },
+            Kind::Object(group) => self.group(group, input.clone(), env),
             Kind::Name(name) => Ok(lookup_field(input, name)),
             Kind::Str(s) => Ok(Value::String(s.clone())),
             Kind::Num(n) => Ok(Value::Number(*n)),

@@ -294,7 +294,7 @@ impl Evaluator {
                 index += items.len() as f64;
             }
             let mut out = Vec::new();
-            if index >= 0.0 && (index as usize) < items.len() {
+            if index >= 0.0 && (index as usize) < items.len() && items[index as usize].is_defined() {
                 let item = items[index as usize].clone();
                 if let Value::Array(_) = item {
                     return Ok(item);

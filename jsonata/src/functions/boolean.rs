@@ -18,8 +18,7 @@ pub fn truthy(v: &Value) -> bool {
             _ => a.items.iter().any(truthy),
         },
         Value::Object(o) => !o.is_empty(),
-        // the reference implementation's functions are objects with properties: truthy
-        Value::Function(_) => true,
+        Value::Function(_) => false,
     }
 }
 

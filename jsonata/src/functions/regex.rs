@@ -333,6 +333,7 @@ pub fn contains(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, 
     };
     match arg(args, 1) {
         Value::String(token) => Ok(Value::Bool(text.contains(&*token))),
+        Value::Undefined => Ok(Value::Undefined),
         matcher => {
             let mut matches = Matches::start(ev, &matcher, &text, ctx)?;
             Ok(Value::Bool(matches.next(ev, ctx)?.is_some()))

@@ -29,7 +29,10 @@ fn to_string_pretty(v: &Value, pretty: bool) -> Result<Option<String>, Error> {
         Value::Array(a) if a.has(crate::value::flags::OUTER_WRAPPER) => {
             stringify(a.items.first().unwrap_or(&Value::Undefined), pretty)
         }
-        v => stringify(v, pretty),
+        v => {
+            crate::check_finite(v)?;
+            stringify(v, pretty)
+        }
     }))
 }
 
