@@ -88,12 +88,14 @@ impl Evaluator {
                 input_seq = result.clone();
             }
         }
+        let mut stream = None;
         if is_tuple {
             let tuples = tuples.unwrap_or_default();
             if node.tuple {
                 result = tuple_stream(tuples);
             } else {
                 result = Value::seq(tuples.iter().map(tuple_context).collect());
+                stream = Some(tuple_stream(tuples));
             }
         }
         if node.keep_singleton_array {
@@ -109,7 +111,9 @@ impl Evaluator {
             };
         }
         if let Some(group) = &node.group {
-            result = self.group(group, result, env)?;
+            // grouping sees the tuples, so that the bound variables are in scope
+            let grouped = stream.unwrap_or(result);
+            result = self.group(group, grouped, env)?;
         }
         Ok(result)
     }

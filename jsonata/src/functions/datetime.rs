@@ -357,7 +357,14 @@ fn analyse_marker(marker: &str) -> Result<Marker, Error> {
                 f.mandatory_digits = min;
             }
         }
-        if component == 'Y' {
+        if component != 'Y' {
+            // a fixed-width digit pattern (`[M01]`) reads exactly that many digits, so that
+            // pictures without separators (`[Y0001][M01][D01]`) can be parsed
+            let w = f.mandatory_digits + f.optional_digits;
+            if f.primary == format_integer::Primary::Decimal && w >= 2 && component != 'f' {
+                def.n = w as i64;
+            }
+        } else {
             if let Some(max) = def.width_max {
                 def.n = max as i64;
                 f.mandatory_digits = max;
@@ -589,6 +596,11 @@ fn parse_date_time(text: &str, picture: &str, now: i64) -> Result<Option<f64>, E
         let Some(m) = caps.get(i + 1) else { continue };
         let s = m.as_str();
         let value = match reader {
+            // fractional seconds: the digits are a fraction; milliseconds are its first three
+            Reader::Integer(f) if *c == 'f' => {
+                let padded: String = s.chars().chain("000".chars()).take(3).collect();
+                format_integer::parse(&padded, f)?
+            }
             Reader::Integer(f) => format_integer::parse(s, f)?,
             Reader::Names(lookup) => match lookup.get(&s.to_lowercase()) {
                 Some(v) => *v,

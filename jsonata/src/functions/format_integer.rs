@@ -326,9 +326,6 @@ pub fn format(value: f64, f: &IntegerFormat) -> Result<String, Error> {
             if f.case == Case::Upper { r.to_uppercase() } else { r }
         }
         Primary::Words => {
-            if value >= 1e18 {
-                return Err(too_large(value));
-            }
             let w = words(value, false, f.ordinal);
             match f.case {
                 Case::Upper => w.to_uppercase(),

@@ -112,6 +112,10 @@ impl Props {
 
     fn validate(&self, p: &Parts) -> Result<(), Error> {
         let sub = &p.sub;
+        // a sub-picture with no active character at all is only passive characters
+        if !sub.iter().any(|&c| self.is_active(c) && c != self.exponent) {
+            return Err(Error::new("D3086"));
+        }
         let mut error = None;
         let dec = index_of(sub, self.decimal);
         if dec != last_index_of(sub, self.decimal) {
