@@ -32,6 +32,12 @@ pub enum AslCommand {
         #[arg(long)]
         history: bool,
     },
+    /// Run the JSONata reference test suite (a folder with groups/ and datasets/): prints each
+    /// failure with expression, expected and actual, then `N passed, N failed`
+    JsonataSuite {
+        /// The suite folder (e.g. jsonata/testdata/jsonata-suite)
+        dir: PathBuf,
+    },
     /// Run a conformance corpus file (cases, TestState or validation JSON Lines)
     Conformance {
         /// The .jsonl file
@@ -52,6 +58,17 @@ pub fn run(cmd: AslCommand) -> Result<(), Failure> {
             history,
         } => run_definition(&definition, &input, history),
         AslCommand::Conformance { cases, quiet } => conformance(&cases, quiet),
+        AslCommand::JsonataSuite { dir } => jsonata_suite(&dir),
+    }
+}
+
+fn jsonata_suite(dir: &Path) -> Result<(), Failure> {
+    let report = stepscore_jsonata::suite::run_dir(dir).map_err(|e| Failure::Invalid(e.into()))?;
+    print!("{}", report.render());
+    if report.failed() == 0 {
+        Ok(())
+    } else {
+        Err(Failure::Outcome)
     }
 }
 

@@ -353,3 +353,23 @@ fn stopping_a_job_that_does_not_exist_is_not_found_naming_it() {
         text(&out)
     );
 }
+
+#[test]
+fn asl_jsonata_suite_runs_the_committed_suite_and_ends_with_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jsonata/testdata/jsonata-suite");
+    let out = stepscore(dir.path(), &["asl", "jsonata-suite", suite.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(|c: char| c.is_ascii_digit()) && last.contains(" passed, "),
+        "{}",
+        text(&out)
+    );
+    // exit status says whether any case failed
+    assert_eq!(out.status.success(), last.contains(" passed, 0 failed"), "{last}");
+
+    let not_a_suite = stepscore(dir.path(), &["asl", "jsonata-suite", dir.path().to_str().unwrap()]);
+    assert!(!not_a_suite.status.success());
+    assert!(text(&not_a_suite).contains("no groups/ folder"), "{}", text(&not_a_suite));
+}
