@@ -30,6 +30,7 @@ pub mod number;
 pub mod parser;
 mod process;
 pub mod signature;
+mod stack;
 pub mod suite;
 pub mod value;
 

@@ -10,6 +10,7 @@ use std::rc::Rc;
 use crate::error::Error;
 use crate::lexer::{Lexer, Token};
 use crate::signature::Signature;
+use crate::stack::StackGuard;
 
 /// Deepest nesting of sub-expressions the parser accepts.
 pub const MAX_NESTING: usize = 1000;
@@ -69,6 +70,7 @@ pub fn parse(source: &str) -> Result<Raw, Error> {
         token: Token::End,
         pos: 0,
         depth: 0,
+        stack: StackGuard::new(PARSE_STACK),
     };
     p.advance(None, false)?;
     let expr = p.expression(0)?;
@@ -83,7 +85,11 @@ struct Parser {
     token: Token,
     pos: usize,
     depth: usize,
+    stack: StackGuard,
 }
+
+/// Native stack the parser may use (bytes): nesting ends in an error well before it runs out.
+pub const PARSE_STACK: usize = 512 << 10;
 
 /// Left binding power of a token in operator position.
 fn lbp(token: &Token) -> u8 {
@@ -162,7 +168,7 @@ impl Parser {
     /// tree as much as nesting does, so each one counts too.
     fn deeper(&mut self) -> Result<(), Error> {
         self.depth += 1;
-        if self.depth > MAX_NESTING {
+        if self.depth > MAX_NESTING || self.stack.exceeded() {
             return Err(Error::at("U1001", self.pos)
                 .with_value(format!("Expression nested more than {MAX_NESTING} levels deep")));
         }

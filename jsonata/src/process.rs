@@ -21,7 +21,10 @@ struct Slot {
 
 /// Processes a whole expression.
 pub fn process(raw: Raw) -> Result<Node, Error> {
-    let mut p = Processor { slots: Vec::new() };
+    let mut p = Processor {
+        slots: Vec::new(),
+        stack: crate::stack::StackGuard::new(PROCESS_STACK),
+    };
     let mut node = p.node(raw)?;
     if matches!(node.kind, Kind::Parent(..)) || !node.seeking_parent.is_empty() {
         return Err(Error::at("S0217", node.position).with_token(node.type_name()));
@@ -32,7 +35,11 @@ pub fn process(raw: Raw) -> Result<Node, Error> {
 
 struct Processor {
     slots: Vec<Slot>,
+    stack: crate::stack::StackGuard,
 }
+
+/// Native stack the processing may use (bytes); the parser has already bounded the nesting.
+const PROCESS_STACK: usize = 768 << 10;
 
 fn binop(op: &str) -> Option<BinOp> {
     Some(match op {
@@ -98,6 +105,10 @@ fn with_last_step<R>(node: &mut Node, f: impl FnOnce(&mut Node) -> R) -> R {
 
 impl Processor {
     fn node(&mut self, raw: Raw) -> Result<Node, Error> {
+        if self.stack.exceeded() {
+            return Err(Error::at("U1001", raw.pos)
+                .with_value("Expression nested too deeply to process"));
+        }
         let keep_array = raw.keep_array;
         let pos = raw.pos;
         let mut result = match raw.kind {

@@ -246,7 +246,11 @@ pub fn run_case(dir: &Path, group: &Path, case: &Json) -> Verdict {
         .and_then(Json::as_object)
         .cloned()
         .unwrap_or_default();
-    let mut limits = Limits::default();
+    // the runner's thread has a large stack (see `run_dir`): let cases use most of it
+    let mut limits = Limits {
+        max_stack: 128 << 20,
+        ..Limits::default()
+    };
     if let Some(depth) = case.get("depth").and_then(Json::as_u64) {
         limits.max_depth = depth as usize;
     }

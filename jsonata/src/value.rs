@@ -12,8 +12,32 @@ use crate::functions::Builtin;
 use crate::functions::regex::Matcher;
 use crate::number;
 
-/// An object: keys in insertion order.
+/// An object's members: keys in insertion order.
 pub type Object = IndexMap<Rc<str>, Value>;
+
+/// An object value: its members and how deeply values nest inside it.
+#[derive(Debug, Clone, Default)]
+pub struct Obj {
+    /// The members.
+    pub map: Object,
+    /// 1 + the deepest member's height.
+    pub height: u32,
+}
+
+impl std::ops::Deref for Obj {
+    type Target = Object;
+    fn deref(&self) -> &Object {
+        &self.map
+    }
+}
+
+/// Deepest nesting of arrays and objects a value may have: every recursive walk over values
+/// (serialization, equality, dropping) then stays within a small, fixed native stack.
+pub const MAX_VALUE_DEPTH: u32 = 1000;
+
+fn height_of<'a>(values: impl Iterator<Item = &'a Value>) -> u32 {
+    1 + values.map(Value::height).max().unwrap_or(0)
+}
 
 /// A JSONata value.
 #[derive(Debug, Clone)]
@@ -31,7 +55,7 @@ pub enum Value {
     /// An array or a sequence.
     Array(Rc<Array>),
     /// An object.
-    Object(Rc<Object>),
+    Object(Rc<Obj>),
     /// A function (lambda, built-in, partial application, regex matcher, transform).
     Function(Rc<Function>),
 }
@@ -57,6 +81,8 @@ pub struct Array {
     pub items: Vec<Value>,
     /// `flags::*` bits.
     pub flags: u8,
+    /// 1 + the deepest item's height.
+    pub height: u32,
 }
 
 impl Array {
@@ -136,25 +162,37 @@ impl Value {
 
     /// A plain array.
     pub fn array(items: Vec<Value>) -> Value {
-        Value::Array(Rc::new(Array { items, flags: 0 }))
+        Value::array_with(items, 0)
     }
 
     /// A sequence.
     pub fn seq(items: Vec<Value>) -> Value {
-        Value::Array(Rc::new(Array {
-            items,
-            flags: flags::SEQUENCE,
-        }))
+        Value::array_with(items, flags::SEQUENCE)
     }
 
     /// An array with the given flags.
     pub fn array_with(items: Vec<Value>, flags: u8) -> Value {
-        Value::Array(Rc::new(Array { items, flags }))
+        let height = height_of(items.iter());
+        Value::Array(Rc::new(Array {
+            items,
+            flags,
+            height,
+        }))
     }
 
     /// An object value.
     pub fn object(map: Object) -> Value {
-        Value::Object(Rc::new(map))
+        let height = height_of(map.values());
+        Value::Object(Rc::new(Obj { map, height }))
+    }
+
+    /// How deeply arrays and objects nest in this value (0 for a scalar).
+    pub fn height(&self) -> u32 {
+        match self {
+            Value::Array(a) => a.height,
+            Value::Object(o) => o.height,
+            _ => 0,
+        }
     }
 
     /// True unless undefined.

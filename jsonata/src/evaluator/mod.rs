@@ -33,6 +33,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Longest an evaluation may run; beyond it: U1001.
     pub time_limit: Option<Duration>,
+    /// Native stack the evaluation may use (bytes); beyond it: U1001. The default suits a
+    /// thread with the 2 MiB Rust gives spawned threads.
+    pub max_stack: usize,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
         Limits {
             max_depth: DEFAULT_MAX_DEPTH,
             time_limit: Some(DEFAULT_TIME_LIMIT),
+            max_stack: DEFAULT_MAX_STACK,
         }
     }
 }
@@ -48,9 +52,11 @@ impl Default for Limits {
 /// that has not finished after this long is stopped with U1001.
 pub const DEFAULT_TIME_LIMIT: Duration = Duration::from_secs(10);
 
-/// Default depth limit: deep enough for any reasonable expression and for non-tail recursion a
-/// few hundred calls deep, shallow enough that the native stack of a 2 MiB thread suffices.
-pub const DEFAULT_MAX_DEPTH: usize = 500;
+/// Default depth limit (JSONata sets none; the native stack guard is the hard stop).
+pub const DEFAULT_MAX_DEPTH: usize = 10_000;
+
+/// Default native stack budget: 1 MiB, half of a spawned thread's default stack.
+pub const DEFAULT_MAX_STACK: usize = 1 << 20;
 
 /// The state of one evaluation.
 #[derive(Debug)]
@@ -64,6 +70,7 @@ pub struct Evaluator {
     /// Scopes captured by closures: cleared at the end to break reference cycles.
     captured: Vec<Weak<Frame>>,
     captured_live_mark: usize,
+    stack: crate::stack::StackGuard,
 }
 
 impl Evaluator {
@@ -78,6 +85,7 @@ impl Evaluator {
             now_millis: now,
             captured: Vec::new(),
             captured_live_mark: 64,
+            stack: crate::stack::StackGuard::new(limits.max_stack),
         }
     }
 
@@ -105,7 +113,7 @@ impl Evaluator {
     }
 
     fn check_limits(&mut self, position: usize) -> Result<(), Error> {
-        if self.depth > self.limits.max_depth {
+        if self.depth > self.limits.max_depth || self.stack.exceeded() {
             return Err(Error::at("U1001", position).with_value(
                 "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
             ));
@@ -138,6 +146,12 @@ impl Evaluator {
         self.depth -= 1;
         let mut result = result?;
         self.check_limits(node.position)?;
+        if result.height() > crate::value::MAX_VALUE_DEPTH {
+            return Err(Error::at("U1001", node.position).with_value(format!(
+                "Value nested more than {} levels deep",
+                crate::value::MAX_VALUE_DEPTH
+            )));
+        }
         if let Value::Array(a) = &result {
             if a.has(flags::SEQUENCE) && !a.has(flags::TUPLE_STREAM) {
                 if node.keep_array {

@@ -8,10 +8,15 @@ use super::Evaluator;
 use super::frame::{Env, Frame};
 use crate::ast::{Group, Kind, Node, SortTerm, Stage};
 use crate::error::Error;
-use crate::value::{Object, Value, flags};
+use crate::value::{Obj, Object, Value, flags};
 
 /// A tuple: the context (`@`) and the variables bound along the path.
-type Tuple = Rc<Object>;
+type Tuple = Rc<Obj>;
+
+fn tuple(map: Object) -> Tuple {
+    let height = 1 + map.values().map(Value::height).max().unwrap_or(0);
+    Rc::new(Obj { map, height })
+}
 
 fn tuple_context(t: &Tuple) -> Value {
     t.get("@").cloned().unwrap_or(Value::Undefined)
@@ -33,7 +38,7 @@ fn as_tuples(v: &Value) -> Vec<Tuple> {
             other => {
                 let mut o = Object::new();
                 o.insert(Rc::from("@"), other);
-                Rc::new(o)
+                tuple(o)
             }
         })
         .collect()
@@ -171,9 +176,9 @@ impl Evaluator {
                         .into_iter()
                         .enumerate()
                         .map(|(i, t)| {
-                            let mut t = (*t).clone();
+                            let mut t = t.map.clone();
                             t.insert(name.clone(), Value::Number(i as f64));
-                            Rc::new(t)
+                            tuple(t)
                         })
                         .collect();
                     result = tuple_stream(tuples);
@@ -205,7 +210,7 @@ impl Evaluator {
                             if let Some(index) = &step.index {
                                 t.insert(index.clone(), Value::Number(i as f64));
                             }
-                            Rc::new(t)
+                            tuple(t)
                         })
                         .collect();
                     tuple_stream(stream)
@@ -225,14 +230,14 @@ impl Evaluator {
                 .map(|item| {
                     let mut t = Object::new();
                     t.insert(Rc::from("@"), item);
-                    Rc::new(t)
+                    tuple(t)
                 })
                 .collect()
         });
         let mut out: Vec<Tuple> = Vec::new();
-        for tuple in &tuples {
-            let step_env = frame_from_tuple(env, tuple);
-            let context = tuple_context(tuple);
+        for parent in &tuples {
+            let step_env = frame_from_tuple(env, &parent.map);
+            let context = tuple_context(parent);
             let res = self.eval(step, &context, &step_env)?;
             if !res.is_defined() {
                 continue;
@@ -243,7 +248,7 @@ impl Evaluator {
                 v => vec![v.clone()],
             };
             for (bb, item) in items.into_iter().enumerate() {
-                let mut t: Object = (**tuple).clone();
+                let mut t: Object = parent.map.clone();
                 if res_is_tuples {
                     if let Value::Object(o) = &item {
                         for (k, v) in o.iter() {
@@ -264,7 +269,7 @@ impl Evaluator {
                         t.insert(ancestor.clone(), context.clone());
                     }
                 }
-                out.push(Rc::new(t));
+                out.push(tuple(t));
             }
         }
         if step.stages.is_empty() {
@@ -311,7 +316,7 @@ impl Evaluator {
         let len = items.len() as f64;
         for (index, item) in items.iter().enumerate() {
             let (context, env2) = match (is_tuples, item) {
-                (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, t)),
+                (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, &t.map)),
                 _ => (item.clone(), env.clone()),
             };
             let res = self.eval(predicate, &context, &env2)?;
@@ -359,7 +364,7 @@ impl Evaluator {
         let mut keyed = Vec::with_capacity(items.len());
         for item in items {
             let (context, env2) = match (is_tuples, &item) {
-                (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, t)),
+                (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, &t.map)),
                 _ => (item.clone(), env.clone()),
             };
             let mut keys = Vec::with_capacity(terms.len());
@@ -392,7 +397,7 @@ impl Evaluator {
         let mut groups: indexmap::IndexMap<Rc<str>, (Value, usize)> = indexmap::IndexMap::new();
         for item in &items {
             let (context, env2) = match (reduce, item) {
-                (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, t)),
+                (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, &t.map)),
                 _ => (item.clone(), env.clone()),
             };
             for (pair_index, (key_expr, _)) in group.pairs.iter().enumerate() {
@@ -441,7 +446,7 @@ impl Evaluator {
 /// Merges the tuples of one group: each variable becomes the sequence of its values.
 fn reduce_tuple_stream(data: &Value) -> Object {
     match data {
-        Value::Object(o) => (**o).clone(),
+        Value::Object(o) => o.map.clone(),
         Value::Array(a) => {
             let mut result = Object::new();
             for (i, t) in a.items.iter().enumerate() {

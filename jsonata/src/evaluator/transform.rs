@@ -44,7 +44,7 @@ impl Evaluator {
             let update = self.eval(&def.update, &m, env)?;
             match update {
                 Value::Undefined => {}
-                Value::Object(u) => changes.entry(key).or_default().updates.push((*u).clone()),
+                Value::Object(u) => changes.entry(key).or_default().updates.push(u.map.clone()),
                 other => {
                     return Err(Error::at("T2011", def.update.position)
                         .with_value(stringify(&other, false)));
