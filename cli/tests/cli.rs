@@ -358,7 +358,10 @@ fn stopping_a_job_that_does_not_exist_is_not_found_naming_it() {
 fn asl_jsonata_suite_runs_the_committed_suite_and_ends_with_the_counts() {
     let dir = tempfile::tempdir().unwrap();
     let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("../jsonata/testdata/jsonata-suite");
-    let out = stepscore(dir.path(), &["asl", "jsonata-suite", suite.to_str().unwrap()]);
+    let out = stepscore(
+        dir.path(),
+        &["asl", "jsonata-suite", suite.to_str().unwrap()],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout.lines().last().unwrap_or_default();
     assert!(
@@ -367,9 +370,20 @@ fn asl_jsonata_suite_runs_the_committed_suite_and_ends_with_the_counts() {
         text(&out)
     );
     // exit status says whether any case failed
-    assert_eq!(out.status.success(), last.contains(" passed, 0 failed"), "{last}");
+    assert_eq!(
+        out.status.success(),
+        last.contains(" passed, 0 failed"),
+        "{last}"
+    );
 
-    let not_a_suite = stepscore(dir.path(), &["asl", "jsonata-suite", dir.path().to_str().unwrap()]);
+    let not_a_suite = stepscore(
+        dir.path(),
+        &["asl", "jsonata-suite", dir.path().to_str().unwrap()],
+    );
     assert!(!not_a_suite.status.success());
-    assert!(text(&not_a_suite).contains("no groups/ folder"), "{}", text(&not_a_suite));
+    assert!(
+        text(&not_a_suite).contains("no groups/ folder"),
+        "{}",
+        text(&not_a_suite)
+    );
 }

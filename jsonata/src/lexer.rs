@@ -85,11 +85,6 @@ impl Lexer {
         }
     }
 
-    /// Length of the source in characters.
-    pub fn len(&self) -> usize {
-        self.chars.len()
-    }
-
     fn at(&self, i: usize) -> Option<char> {
         self.chars.get(i).copied()
     }
@@ -206,16 +201,15 @@ impl Lexer {
                         if (0xD800..0xDC00).contains(&unit)
                             && self.at(self.pos + 1) == Some('\\')
                             && self.at(self.pos + 2) == Some('u')
+                            && let Ok(low) = self.hex4(self.pos + 3)
+                            && (0xDC00..0xE000).contains(&low)
                         {
-                            if let Ok(low) = self.hex4(self.pos + 3) {
-                                if (0xDC00..0xE000).contains(&low) {
-                                    let cp = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
-                                    out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
-                                    self.pos += 6;
-                                    self.pos += 1;
-                                    continue;
-                                }
-                            }
+                            let cp = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                            out.push(char::from_u32(cp).unwrap_or('\u{FFFD}'));
+                            // past both escapes (the loop's own step adds the last one)
+                            self.pos += 6;
+                            self.pos += 1;
+                            continue;
                         }
                         out.push(char::from_u32(unit).unwrap_or('\u{FFFD}'));
                     }
@@ -289,9 +283,7 @@ impl Lexer {
         while let Some(c) = self.at(self.pos) {
             if c == '/' && depth == 0 {
                 let mut backslashes = 0;
-                while self.pos > backslashes
-                    && self.at(self.pos - backslashes - 1) == Some('\\')
-                {
+                while self.pos > backslashes && self.at(self.pos - backslashes - 1) == Some('\\') {
                     backslashes += 1;
                 }
                 if backslashes % 2 == 0 {

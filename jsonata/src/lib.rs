@@ -78,10 +78,10 @@ impl Expression {
     ) -> Result<Option<serde_json::Value>, Error> {
         let mut input = input.map_or(Value::Undefined, Value::from_json);
         // an array document is one value: wrapped so that paths do not map over it
-        if let Value::Array(a) = &input {
-            if !a.has(flags::SEQUENCE) {
-                input = Value::array_with(vec![input.clone()], flags::SEQUENCE | flags::OUTER_WRAPPER);
-            }
+        if let Value::Array(a) = &input
+            && !a.has(flags::SEQUENCE)
+        {
+            input = Value::array_with(vec![input.clone()], flags::SEQUENCE | flags::OUTER_WRAPPER);
         }
         let env = Frame::root();
         env.bind("$", input.clone());

@@ -143,17 +143,17 @@ impl Parser {
 
     /// Checks the current token is `expected` (if given), then reads the next one.
     fn advance(&mut self, expected: Option<&'static str>, infix: bool) -> Result<(), Error> {
-        if let Some(id) = expected {
-            if self.id() != id {
-                let code = if self.token == Token::End {
-                    "S0203"
-                } else {
-                    "S0202"
-                };
-                return Err(Error::at(code, self.pos)
-                    .with_token(self.token_text())
-                    .with_value(id));
-            }
+        if let Some(id) = expected
+            && self.id() != id
+        {
+            let code = if self.token == Token::End {
+                "S0203"
+            } else {
+                "S0202"
+            };
+            return Err(Error::at(code, self.pos)
+                .with_token(self.token_text())
+                .with_value(id));
         }
         let (token, pos) = self.lexer.next(infix)?;
         if let Token::Op(op @ ("!" | "~")) = token {
@@ -169,8 +169,9 @@ impl Parser {
     fn deeper(&mut self) -> Result<(), Error> {
         self.depth += 1;
         if self.depth > MAX_NESTING || self.stack.exceeded() {
-            return Err(Error::at("U1001", self.pos)
-                .with_value(format!("Expression nested more than {MAX_NESTING} levels deep")));
+            return Err(Error::at("U1001", self.pos).with_value(format!(
+                "Expression nested more than {MAX_NESTING} levels deep"
+            )));
         }
         Ok(())
     }
@@ -345,7 +346,11 @@ impl Parser {
             }
             "?:" => {
                 let otherwise = self.expression(0)?;
-                RawKind::Condition(Box::new(left.clone()), Box::new(left), Some(Box::new(otherwise)))
+                RawKind::Condition(
+                    Box::new(left.clone()),
+                    Box::new(left),
+                    Some(Box::new(otherwise)),
+                )
             }
             "??" => {
                 let otherwise = self.expression(0)?;

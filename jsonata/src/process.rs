@@ -94,11 +94,11 @@ fn steps_mut(node: &mut Node) -> Option<&mut Vec<Node>> {
 
 /// Runs `f` on the last step of a path, or on the node itself.
 fn with_last_step<R>(node: &mut Node, f: impl FnOnce(&mut Node) -> R) -> R {
-    if matches!(&node.kind, Kind::Path(steps) if !steps.is_empty()) {
-        if let Kind::Path(steps) = &mut node.kind {
-            let i = steps.len() - 1;
-            return f(&mut steps[i]);
-        }
+    if matches!(&node.kind, Kind::Path(steps) if !steps.is_empty())
+        && let Kind::Path(steps) = &mut node.kind
+    {
+        let i = steps.len() - 1;
+        return f(&mut steps[i]);
     }
     f(node)
 }
@@ -106,8 +106,9 @@ fn with_last_step<R>(node: &mut Node, f: impl FnOnce(&mut Node) -> R) -> R {
 impl Processor {
     fn node(&mut self, raw: Raw) -> Result<Node, Error> {
         if self.stack.exceeded() {
-            return Err(Error::at("U1001", raw.pos)
-                .with_value("Expression nested too deeply to process"));
+            return Err(
+                Error::at("U1001", raw.pos).with_value("Expression nested too deeply to process")
+            );
         }
         let keep_array = raw.keep_array;
         let pos = raw.pos;
@@ -379,8 +380,7 @@ impl Processor {
             RawKind::Wildcard => Node::new(Kind::Wildcard, pos),
             RawKind::Descendant => Node::new(Kind::Descendant, pos),
             RawKind::Regex(pattern, flags) => {
-                let matcher = Matcher::new(&pattern, &flags)
-                    .map_err(|e| e.or_position(pos))?;
+                let matcher = Matcher::new(&pattern, &flags).map_err(|e| e.or_position(pos))?;
                 Node::new(Kind::Regex(Rc::new(matcher)), pos)
             }
         };
@@ -431,15 +431,15 @@ impl Processor {
                 }
             }
             let keep = steps.iter().any(|s| s.keep_array);
-            if let Some(first) = steps.first_mut() {
-                if first.is_array_constructor() {
-                    first.consarray = true;
-                }
+            if let Some(first) = steps.first_mut()
+                && first.is_array_constructor()
+            {
+                first.consarray = true;
             }
-            if let Some(last) = steps.last_mut() {
-                if last.is_array_constructor() {
-                    last.consarray = true;
-                }
+            if let Some(last) = steps.last_mut()
+                && last.is_array_constructor()
+            {
+                last.consarray = true;
             }
             if keep {
                 result.keep_singleton_array = true;
@@ -536,7 +536,9 @@ impl Processor {
                 let mut i = index as usize;
                 index -= 1;
                 // contiguous steps that bind the focus count as one
-                while index >= 0 && steps[i].focus.is_some() && steps[index as usize].focus.is_some()
+                while index >= 0
+                    && steps[i].focus.is_some()
+                    && steps[index as usize].focus.is_some()
                 {
                     i = index as usize;
                     index -= 1;

@@ -122,20 +122,17 @@ impl Signature {
                     });
                     pos = end;
                 }
-                '<' => {
-                    match params.last_mut() {
-                        Some(p) if p.kind == "a" || p.kind == "f" => {
-                            let end = closing(&chars, pos, '<', '>');
-                            p.subtype =
-                                Some(chars[pos + 1..end.min(chars.len())].iter().collect());
-                            pos = end;
-                        }
-                        other => {
-                            let kind = other.map(|p| p.kind.clone()).unwrap_or_default();
-                            return Err(Error::at("S0401", pos).with_value(kind));
-                        }
+                '<' => match params.last_mut() {
+                    Some(p) if p.kind == "a" || p.kind == "f" => {
+                        let end = closing(&chars, pos, '<', '>');
+                        p.subtype = Some(chars[pos + 1..end.min(chars.len())].iter().collect());
+                        pos = end;
                     }
-                }
+                    other => {
+                        let kind = other.map(|p| p.kind.clone()).unwrap_or_default();
+                        return Err(Error::at("S0401", pos).with_value(kind));
+                    }
+                },
                 _ => {}
             }
             pos += 1;

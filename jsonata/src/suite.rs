@@ -194,7 +194,9 @@ fn run_groups(dir: &Path) -> Result<Report, SuiteError> {
                 Err(e) => {
                     report.cases.push(CaseResult {
                         name: base,
-                        verdict: Verdict::Fail(format!("the case file is not JSON this runner can read: {e}")),
+                        verdict: Verdict::Fail(format!(
+                            "the case file is not JSON this runner can read: {e}"
+                        )),
                     });
                     continue;
                 }
@@ -258,8 +260,7 @@ pub fn run_case(dir: &Path, group: &Path, case: &Json) -> Verdict {
         limits.time_limit = Some(Duration::from_millis(ms));
     }
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        Expression::compile(&expr)
-            .and_then(|e| e.evaluate_with(input.as_ref(), &bindings, limits))
+        Expression::compile(&expr).and_then(|e| e.evaluate_with(input.as_ref(), &bindings, limits))
     }));
     let actual = match outcome {
         Ok(r) => r,
@@ -275,7 +276,10 @@ pub fn run_case(dir: &Path, group: &Path, case: &Json) -> Verdict {
             Ok(None) => "undefined".to_owned(),
             Err(e) => format!("error {e}"),
         };
-        format!("expression: {}\nexpected:   {expected}\nactual:     {got}", expr.trim())
+        format!(
+            "expression: {}\nexpected:   {expected}\nactual:     {got}",
+            expr.trim()
+        )
     };
     if let Some(code) = expected_code {
         return match &actual {
@@ -283,7 +287,10 @@ pub fn run_case(dir: &Path, group: &Path, case: &Json) -> Verdict {
             _ => Verdict::Fail(describe(format!("error {code}"))),
         };
     }
-    if case.get("undefinedResult").is_some_and(|u| u == &Json::Bool(true)) {
+    if case
+        .get("undefinedResult")
+        .is_some_and(|u| u == &Json::Bool(true))
+    {
         return match &actual {
             Ok(None) => Verdict::Pass,
             _ => Verdict::Fail(describe("undefined".to_owned())),
@@ -306,7 +313,9 @@ pub fn json_equal(a: &Json, b: &Json) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
         }
         (Json::Object(x), Json::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }

@@ -315,8 +315,7 @@ pub fn deep_equal(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .all(|(k, v)| y.get(k).is_some_and(|w| deep_equal(v, w)))
         }
         (Value::Function(x), Value::Function(y)) => Rc::ptr_eq(x, y),
@@ -349,7 +348,11 @@ fn write_json(out: &mut String, v: &Value, indent: bool, level: usize) {
         Value::Number(n) => {
             if n.is_finite() {
                 // integers print exactly; other numbers to 15 significant digits
-                let n = if n.fract() == 0.0 { *n } else { number::to_precision_15(*n) };
+                let n = if n.fract() == 0.0 {
+                    *n
+                } else {
+                    number::to_precision_15(*n)
+                };
                 out.push_str(&number::js_to_string(n));
             } else {
                 out.push_str("null");

@@ -23,6 +23,19 @@ fn procedure_name(procedure: &Node) -> Option<String> {
     }
 }
 
+/// A tail-call thunk's body, context and scope.
+fn thunk(v: &Value) -> Option<(Rc<crate::ast::LambdaDef>, Value, Env)> {
+    match v {
+        Value::Function(f) => match &**f {
+            Function::Lambda { def, env, input } if def.thunk => {
+                Some((def.clone(), input.clone(), env.clone()))
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 impl Evaluator {
     /// `f(args)`; with `apply_to`, that value is the first argument (`x ~> f(args)`).
     pub(super) fn call(
@@ -36,12 +49,11 @@ impl Evaluator {
     ) -> Result<Value, Error> {
         let proc = self.eval(procedure, input, env)?;
         let name = procedure_name(procedure);
-        if !proc.is_defined() {
-            if let (Kind::Path(_), Some(n)) = (&procedure.kind, &name) {
-                if self.lookup(env, n).is_defined() {
-                    return Err(Error::at("T1005", node.position).with_token(n.clone()));
-                }
-            }
+        if !proc.is_defined()
+            && let (Kind::Path(_), Some(n)) = (&procedure.kind, &name)
+            && self.lookup(env, n).is_defined()
+        {
+            return Err(Error::at("T1005", node.position).with_token(n.clone()));
         }
         let mut evaluated = Vec::with_capacity(args.len() + 1);
         if let Some(first) = apply_to {
@@ -77,12 +89,11 @@ impl Evaluator {
         }
         let proc = self.eval(procedure, input, env)?;
         let name = procedure_name(procedure);
-        if !proc.is_defined() {
-            if let (Kind::Path(_), Some(n)) = (&procedure.kind, &name) {
-                if self.lookup(env, n).is_defined() {
-                    return Err(Error::at("T1007", node.position).with_token(n.clone()));
-                }
-            }
+        if !proc.is_defined()
+            && let (Kind::Path(_), Some(n)) = (&procedure.kind, &name)
+            && self.lookup(env, n).is_defined()
+        {
+            return Err(Error::at("T1007", node.position).with_token(n.clone()));
         }
         if !proc.is_function() {
             let e = Error::at("T1008", node.position);
@@ -132,16 +143,7 @@ impl Evaluator {
         env: &Env,
     ) -> Result<Value, Error> {
         let mut result = self.apply_inner(proc, args, input, env)?;
-        loop {
-            let (body, thunk_input, thunk_env) = match &result {
-                Value::Function(f) => match &**f {
-                    Function::Lambda { def, env, input } if def.thunk => {
-                        (def.clone(), input.clone(), env.clone())
-                    }
-                    _ => break,
-                },
-                _ => break,
-            };
+        while let Some((body, thunk_input, thunk_env)) = thunk(&result) {
             let Kind::Call(procedure, arg_nodes) = &body.body.kind else {
                 break;
             };
@@ -152,15 +154,13 @@ impl Evaluator {
                 args.push(self.eval(a, &thunk_input, &thunk_env)?);
             }
             let name = procedure_name(procedure);
-            result = self
-                .apply_inner(&next, args, input, env)
-                .map_err(|e| {
-                    let e = e.or_position(body.body.position);
-                    match &name {
-                        Some(n) => e.with_token(n.clone()),
-                        None => e,
-                    }
-                })?;
+            result = self.apply_inner(&next, args, input, env).map_err(|e| {
+                let e = e.or_position(body.body.position);
+                match &name {
+                    Some(n) => e.with_token(n.clone()),
+                    None => e,
+                }
+            })?;
         }
         Ok(result)
     }
@@ -193,7 +193,9 @@ impl Evaluator {
             }
             Function::Builtin(b) => {
                 let args = match b.signature() {
-                    Some(sig) => sig.validate(&args, input).map_err(|e| e.with_token(b.name))?,
+                    Some(sig) => sig
+                        .validate(&args, input)
+                        .map_err(|e| e.with_token(b.name))?,
                     None => args,
                 };
                 let ctx = Ctx {
@@ -202,7 +204,10 @@ impl Evaluator {
                 };
                 (b.implementation)(self, &args, &ctx).map_err(|e| e.with_token(b.name))
             }
-            Function::Partial { target, args: bound } => {
+            Function::Partial {
+                target,
+                args: bound,
+            } => {
                 let mut supplied = args.into_iter();
                 let full: Vec<Value> = bound
                     .iter()
@@ -221,9 +226,11 @@ impl Evaluator {
                 };
                 Ok(functions::regex::match_object(m, &text, 0))
             }
-            Function::RegexNext { matcher, text, from } => {
-                functions::regex::next_match(matcher, text, *from)
-            }
+            Function::RegexNext {
+                matcher,
+                text,
+                from,
+            } => functions::regex::next_match(matcher, text, *from),
             Function::Compose { first, second } => {
                 let x = self.apply(first, args, &Value::Null, env)?;
                 self.apply(second, vec![x], &Value::Null, env)

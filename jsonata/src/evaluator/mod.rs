@@ -119,22 +119,23 @@ impl Evaluator {
             ));
         }
         self.ticks = self.ticks.wrapping_add(1);
-        if let Some(deadline) = self.deadline {
-            if self.ticks % 64 == 0 && Instant::now() > deadline {
-                return Err(Error::at("U1001", position)
-                    .with_value("Expression evaluation timeout: Check for infinite loop"));
-            }
+        if let Some(deadline) = self.deadline
+            && self.ticks.is_multiple_of(64)
+            && Instant::now() > deadline
+        {
+            return Err(Error::at("U1001", position)
+                .with_value("Expression evaluation timeout: Check for infinite loop"));
         }
         Ok(())
     }
 
     /// Checks the time limit inside long-running built-ins.
     pub fn check_time(&mut self) -> Result<(), Error> {
-        if let Some(deadline) = self.deadline {
-            if Instant::now() > deadline {
-                return Err(Error::new("U1001")
-                    .with_value("Expression evaluation timeout: Check for infinite loop"));
-            }
+        if let Some(deadline) = self.deadline
+            && Instant::now() > deadline
+        {
+            return Err(Error::new("U1001")
+                .with_value("Expression evaluation timeout: Check for infinite loop"));
         }
         Ok(())
     }
@@ -152,17 +153,18 @@ impl Evaluator {
                 crate::value::MAX_VALUE_DEPTH
             )));
         }
-        if let Value::Array(a) = &result {
-            if a.has(flags::SEQUENCE) && !a.has(flags::TUPLE_STREAM) {
-                if node.keep_array {
-                    result = result.with_flag(flags::KEEP_SINGLETON);
-                }
-                if let Value::Array(a) = &result {
-                    match a.items.len() {
-                        0 => return Ok(Value::Undefined),
-                        1 if !a.has(flags::KEEP_SINGLETON) => return Ok(a.items[0].clone()),
-                        _ => {}
-                    }
+        if let Value::Array(a) = &result
+            && a.has(flags::SEQUENCE)
+            && !a.has(flags::TUPLE_STREAM)
+        {
+            if node.keep_array {
+                result = result.with_flag(flags::KEEP_SINGLETON);
+            }
+            if let Value::Array(a) = &result {
+                match a.items.len() {
+                    0 => return Ok(Value::Undefined),
+                    1 if !a.has(flags::KEEP_SINGLETON) => return Ok(a.items[0].clone()),
+                    _ => {}
                 }
             }
         }
@@ -177,10 +179,10 @@ impl Evaluator {
                 result = self.filter(predicate, result, env)?;
             }
         }
-        if !matches!(node.kind, Kind::Path(_)) {
-            if let Some(group) = &node.group {
-                result = self.group(group, result, env)?;
-            }
+        if !matches!(node.kind, Kind::Path(_))
+            && let Some(group) = &node.group
+        {
+            result = self.group(group, result, env)?;
         }
         Ok(result)
     }
@@ -327,10 +329,11 @@ fn flatten_into(v: &Value, out: &mut Vec<Value>) {
 /// `*`: the values of every field (array values flattened).
 fn wildcard(input: &Value) -> Value {
     let mut input = input;
-    if let Value::Array(a) = input {
-        if a.has(flags::OUTER_WRAPPER) && !a.items.is_empty() {
-            input = &a.items[0];
-        }
+    if let Value::Array(a) = input
+        && a.has(flags::OUTER_WRAPPER)
+        && !a.items.is_empty()
+    {
+        input = &a.items[0];
     }
     let mut out = Vec::new();
     match input {

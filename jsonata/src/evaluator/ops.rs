@@ -100,7 +100,8 @@ pub fn binary_values(op: BinOp, l: &Value, r: &Value) -> Result<Value, Error> {
 }
 
 fn compare(op: BinOp, l: &Value, r: &Value) -> Result<Value, Error> {
-    let comparable = |v: &Value| matches!(v, Value::Undefined | Value::String(_) | Value::Number(_));
+    let comparable =
+        |v: &Value| matches!(v, Value::Undefined | Value::String(_) | Value::Number(_));
     if !comparable(l) || !comparable(r) {
         let bad = if matches!(l, Value::String(_) | Value::Number(_)) {
             r
@@ -150,6 +151,8 @@ fn range(l: &Value, r: &Value) -> Result<Value, Error> {
     if size > MAX_RANGE {
         return Err(Error::new("D2014").with_value(crate::number::js_to_string(size)));
     }
-    let items = (0..size as u64).map(|i| Value::Number(a + i as f64)).collect();
+    let items = (0..size as u64)
+        .map(|i| Value::Number(a + i as f64))
+        .collect();
     Ok(Value::seq(items))
 }

@@ -104,7 +104,8 @@ impl Evaluator {
             }
         }
         if node.keep_singleton_array {
-            let is_plain_cons = matches!(&result, Value::Array(a) if a.has(flags::CONS) && !a.has(flags::SEQUENCE));
+            let is_plain_cons =
+                matches!(&result, Value::Array(a) if a.has(flags::CONS) && !a.has(flags::SEQUENCE));
             if is_plain_cons {
                 result = Value::seq(vec![result]);
             }
@@ -123,13 +124,7 @@ impl Evaluator {
         Ok(result)
     }
 
-    fn step(
-        &mut self,
-        step: &Node,
-        input: &Value,
-        env: &Env,
-        last: bool,
-    ) -> Result<Value, Error> {
+    fn step(&mut self, step: &Node, input: &Value, env: &Env, last: bool) -> Result<Value, Error> {
         if matches!(step.kind, Kind::Sort(_)) {
             let mut result = self.sort(step, input, env)?;
             if !step.stages.is_empty() {
@@ -149,12 +144,12 @@ impl Evaluator {
                 results.push(res);
             }
         }
-        if last && results.len() == 1 {
-            if let Value::Array(a) = &results[0] {
-                if !a.has(flags::SEQUENCE) {
-                    return Ok(results.pop().unwrap_or(Value::Undefined));
-                }
-            }
+        if last
+            && results.len() == 1
+            && let Value::Array(a) = &results[0]
+            && !a.has(flags::SEQUENCE)
+        {
+            return Ok(results.pop().unwrap_or(Value::Undefined));
         }
         let mut out = Vec::new();
         for res in results {
@@ -303,7 +298,8 @@ impl Evaluator {
                 index += items.len() as f64;
             }
             let mut out = Vec::new();
-            if index >= 0.0 && (index as usize) < items.len() && items[index as usize].is_defined() {
+            if index >= 0.0 && (index as usize) < items.len() && items[index as usize].is_defined()
+            {
                 let item = items[index as usize].clone();
                 if let Value::Array(_) = item {
                     return Ok(item);
@@ -456,10 +452,7 @@ fn reduce_tuple_stream(data: &Value) -> Object {
                         result.insert(k.clone(), v.clone());
                     } else {
                         let prev = result.get(k).cloned().unwrap_or(Value::Undefined);
-                        result.insert(
-                            k.clone(),
-                            crate::functions::array::append(prev, v.clone()),
-                        );
+                        result.insert(k.clone(), crate::functions::array::append(prev, v.clone()));
                     }
                 }
             }
@@ -492,7 +485,9 @@ fn order_swaps(
                 }
                 let c = match (aa, bb) {
                     (Value::Number(x), Value::Number(y)) => x.partial_cmp(y),
-                    (Value::String(x), Value::String(y)) => Some(crate::functions::string::js_cmp(x, y)),
+                    (Value::String(x), Value::String(y)) => {
+                        Some(crate::functions::string::js_cmp(x, y))
+                    }
                     _ => {
                         return Err(Error::at("T2007", position).with_value(format!(
                             "{} and {}",

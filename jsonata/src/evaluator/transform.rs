@@ -99,7 +99,10 @@ fn rebuild(v: &Value, changes: &HashMap<usize, Changes>) -> Value {
     match v {
         Value::Array(a) => Value::array(a.items.iter().map(|i| rebuild(i, changes)).collect()),
         Value::Object(o) => {
-            let mut obj: Object = o.iter().map(|(k, v)| (k.clone(), rebuild(v, changes))).collect();
+            let mut obj: Object = o
+                .iter()
+                .map(|(k, v)| (k.clone(), rebuild(v, changes)))
+                .collect();
             if let Some(c) = changes.get(&(Rc::as_ptr(o) as usize)) {
                 for update in &c.updates {
                     for (k, v) in update {

@@ -36,7 +36,9 @@ pub fn count(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error>
 /// `$max(array)`.
 pub fn max(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
     Ok(match numbers(&arg(args, 0)) {
-        Some(ns) if !ns.is_empty() => Value::Number(ns.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+        Some(ns) if !ns.is_empty() => {
+            Value::Number(ns.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+        }
         _ => Value::Undefined,
     })
 }
@@ -44,7 +46,9 @@ pub fn max(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
 /// `$min(array)`.
 pub fn min(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
     Ok(match numbers(&arg(args, 0)) {
-        Some(ns) if !ns.is_empty() => Value::Number(ns.iter().copied().fold(f64::INFINITY, f64::min)),
+        Some(ns) if !ns.is_empty() => {
+            Value::Number(ns.iter().copied().fold(f64::INFINITY, f64::min))
+        }
         _ => Value::Undefined,
     })
 }

@@ -66,7 +66,11 @@ pub fn distinct(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Err
             out.push(item.clone());
         }
     }
-    let f = if a.has(flags::SEQUENCE) { flags::SEQUENCE } else { 0 };
+    let f = if a.has(flags::SEQUENCE) {
+        flags::SEQUENCE
+    } else {
+        0
+    };
     Ok(Value::array_with(out, f))
 }
 

@@ -45,7 +45,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 fn date_utc(y: f64, month0: f64, d: f64, h: f64, mi: f64, s: f64, ms: f64) -> f64 {
     let y = y + (month0 / 12.0).floor();
     // beyond a few million years the day arithmetic would overflow: no such date
-    if !(y.abs() < 1e7) || !month0.is_finite() {
+    if y.is_nan() || y.abs() >= 1e7 || !month0.is_finite() {
         return f64::NAN;
     }
     let m = month0.rem_euclid(12.0);
@@ -120,7 +120,15 @@ enum Component {
 }
 
 fn component(f: &Fields, c: char) -> Component {
-    let today = date_utc(f.year as f64, (f.month - 1) as f64, f.day as f64, 0.0, 0.0, 0.0, 0.0) as i64;
+    let today = date_utc(
+        f.year as f64,
+        (f.month - 1) as f64,
+        f.day as f64,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ) as i64;
     Component::Number(match c {
         'Y' => f.year as f64,
         'M' => f.month as f64,
@@ -200,11 +208,28 @@ fn component(f: &Fields, c: char) -> Component {
 }
 
 const DAYS: [&str; 8] = [
-    "", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday",
+    "",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
 ];
 const MONTHS: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
 
 /// A variable marker `[…]` of a picture.
@@ -352,10 +377,10 @@ fn analyse_marker(marker: &str) -> Result<Marker, Error> {
             pattern.push(p2);
         }
         let mut f = format_integer::analyse(&pattern)?;
-        if let Some(min) = def.width_min {
-            if f.mandatory_digits < min {
-                f.mandatory_digits = min;
-            }
+        if let Some(min) = def.width_min
+            && f.mandatory_digits < min
+        {
+            f.mandatory_digits = min;
         }
         if component != 'Y' {
             // a fixed-width digit pattern (`[M01]`) reads exactly that many digits, so that
@@ -391,7 +416,12 @@ fn apply_case(s: &str, case: Option<Case>) -> String {
     }
 }
 
-fn format_marker(f: &Fields, m: &Marker, offset_hours: f64, offset_minutes: f64) -> Result<String, Error> {
+fn format_marker(
+    f: &Fields,
+    m: &Marker,
+    offset_hours: f64,
+    offset_minutes: f64,
+) -> Result<String, Error> {
     let c = m.component;
     if "YMDdFWwXxHhms".contains(c) {
         let Component::Number(mut value) = component(f, c) else {
@@ -402,17 +432,20 @@ fn format_marker(f: &Fields, m: &Marker, offset_hours: f64, offset_minutes: f64)
         }
         if m.names.is_some() {
             let name = if c == 'M' || c == 'x' {
-                MONTHS.get((value as usize).wrapping_sub(1)).copied().unwrap_or("")
+                MONTHS
+                    .get((value as usize).wrapping_sub(1))
+                    .copied()
+                    .unwrap_or("")
             } else if c == 'F' {
                 DAYS.get(value as usize).copied().unwrap_or("")
             } else {
                 return Err(Error::new("D3133").with_value(c.to_string()));
             };
             let mut name = apply_case(name, m.names);
-            if let Some(max) = m.width_max {
-                if name.chars().count() > max {
-                    name = name.chars().take(max).collect();
-                }
+            if let Some(max) = m.width_max
+                && name.chars().count() > max
+            {
+                name = name.chars().take(max).collect();
             }
             return Ok(name);
         }
@@ -480,7 +513,11 @@ fn format_marker(f: &Fields, m: &Marker, offset_hours: f64, offset_minutes: f64)
 const ISO_PICTURE: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
 
 /// Formats epoch millis with a picture (default ISO 8601) in a timezone (`±hhmm`).
-pub fn format_date_time(millis: f64, picture: Option<&str>, timezone: Option<&str>) -> Result<String, Error> {
+pub fn format_date_time(
+    millis: f64,
+    picture: Option<&str>,
+    timezone: Option<&str>,
+) -> Result<String, Error> {
     let (mut offset_hours, mut offset_minutes) = (0.0, 0.0);
     if let Some(tz) = timezone {
         let offset = js_parse_int(tz);
@@ -545,10 +582,19 @@ fn parse_date_time(text: &str, picture: &str, now: i64) -> Result<Option<f64>, E
                         p.push_str(&regex::escape(&sep.to_string()));
                         p.push_str("[0-9]+");
                     }
-                    (p, Reader::Timezone { gmt: c == 'z', separator })
+                    (
+                        p,
+                        Reader::Timezone {
+                            gmt: c == 'z',
+                            separator,
+                        },
+                    )
                 } else if let Some(f) = &m.integer {
                     let width = if m.n > 0 { Some(m.n as usize) } else { None };
-                    (format_integer::regex_for(f, width)?, Reader::Integer(f.clone()))
+                    (
+                        format_integer::regex_for(f, width)?,
+                        Reader::Integer(f.clone()),
+                    )
                 } else {
                     let mut lookup = HashMap::new();
                     let cut = |name: &str| -> String {
@@ -662,7 +708,9 @@ fn parse_date_time(text: &str, picture: &str, now: i64) -> Result<Option<f64>, E
             if end_specified {
                 return Err(Error::new("D3136"));
             }
-        } else if start_specified {
+            continue;
+        }
+        if start_specified {
             comps.insert(p, if "MDd".contains(p) { 1.0 } else { 0.0 });
             end_specified = true;
         } else {
@@ -706,7 +754,11 @@ fn parse_date_time(text: &str, picture: &str, now: i64) -> Result<Option<f64>, E
     if millis.is_nan() {
         return Ok(None);
     }
-    let tz = comps.get(&'Z').or_else(|| comps.get(&'z')).copied().unwrap_or(0.0);
+    let tz = comps
+        .get(&'Z')
+        .or_else(|| comps.get(&'z'))
+        .copied()
+        .unwrap_or(0.0);
     if tz != 0.0 {
         millis -= tz * 60_000.0;
     }
@@ -783,7 +835,11 @@ pub fn from_millis(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, 
     };
     let picture = str_arg(args, 1);
     let tz = str_arg(args, 2);
-    Ok(Value::string(format_date_time(millis, picture.as_deref(), tz.as_deref())?))
+    Ok(Value::string(format_date_time(
+        millis,
+        picture.as_deref(),
+        tz.as_deref(),
+    )?))
 }
 
 /// `$now(picture, timezone)`: the evaluation's start time.

@@ -71,15 +71,18 @@ pub struct IntegerFormat {
 
 const DECIMAL_GROUPS: [u32; 37] = [
     0x30, 0x0660, 0x06F0, 0x07C0, 0x0966, 0x09E6, 0x0A66, 0x0AE6, 0x0B66, 0x0BE6, 0x0C66, 0x0CE6,
-    0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0,
-    0x1A80, 0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0,
-    0xAA50, 0xABF0, 0xFF10,
+    0x0D66, 0x0DE6, 0x0E50, 0x0ED0, 0x0F20, 0x1040, 0x1090, 0x17E0, 0x1810, 0x1946, 0x19D0, 0x1A80,
+    0x1A90, 0x1B50, 0x1BB0, 0x1C40, 0x1C50, 0xA620, 0xA8D0, 0xA900, 0xA9D0, 0xA9F0, 0xAA50, 0xABF0,
+    0xFF10,
 ];
 
 /// The digit family a character belongs to, if it is a decimal digit.
 pub fn digit_family(c: char) -> Option<u32> {
     let cp = c as u32;
-    DECIMAL_GROUPS.iter().copied().find(|&g| cp >= g && cp <= g + 9)
+    DECIMAL_GROUPS
+        .iter()
+        .copied()
+        .find(|&g| cp >= g && cp <= g + 9)
 }
 
 fn gcd(a: usize, b: usize) -> usize {
@@ -233,14 +236,48 @@ fn to_roman(mut value: f64) -> String {
 }
 
 const FEW: [&str; 20] = [
-    "Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten",
-    "Eleven", "Twelve", "Thirteen", "Fourteen", "Fifteen", "Sixteen", "Seventeen", "Eighteen",
+    "Zero",
+    "One",
+    "Two",
+    "Three",
+    "Four",
+    "Five",
+    "Six",
+    "Seven",
+    "Eight",
+    "Nine",
+    "Ten",
+    "Eleven",
+    "Twelve",
+    "Thirteen",
+    "Fourteen",
+    "Fifteen",
+    "Sixteen",
+    "Seventeen",
+    "Eighteen",
     "Nineteen",
 ];
 const ORDINALS: [&str; 20] = [
-    "Zeroth", "First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth",
-    "Ninth", "Tenth", "Eleventh", "Twelfth", "Thirteenth", "Fourteenth", "Fifteenth",
-    "Sixteenth", "Seventeenth", "Eighteenth", "Nineteenth",
+    "Zeroth",
+    "First",
+    "Second",
+    "Third",
+    "Fourth",
+    "Fifth",
+    "Sixth",
+    "Seventh",
+    "Eighth",
+    "Ninth",
+    "Tenth",
+    "Eleventh",
+    "Twelfth",
+    "Thirteenth",
+    "Fourteenth",
+    "Fifteenth",
+    "Sixteenth",
+    "Seventeenth",
+    "Eighteenth",
+    "Nineteenth",
 ];
 const DECADES: [&str; 9] = [
     "Twenty", "Thirty", "Forty", "Fifty", "Sixty", "Seventy", "Eighty", "Ninety", "Hundred",
@@ -323,7 +360,11 @@ pub fn format(value: f64, f: &IntegerFormat) -> Result<String, Error> {
                 return Err(too_large(value));
             }
             let r = to_roman(value);
-            if f.case == Case::Upper { r.to_uppercase() } else { r }
+            if f.case == Case::Upper {
+                r.to_uppercase()
+            } else {
+                r
+            }
         }
         Primary::Words => {
             let w = words(value, false, f.ordinal);
@@ -369,7 +410,11 @@ pub fn format(value: f64, f: &IntegerFormat) -> Result<String, Error> {
             let mut text: String = s.iter().collect();
             if f.ordinal {
                 let last = s.last().copied();
-                let before = if s.len() > 1 { s.get(s.len() - 2).copied() } else { None };
+                let before = if s.len() > 1 {
+                    s.get(s.len() - 2).copied()
+                } else {
+                    None
+                };
                 let suffix = match last {
                     Some('1') if before != Some('1') => "st",
                     Some('2') if before != Some('1') => "nd",
@@ -503,7 +548,9 @@ pub fn js_parse_int(s: &str) -> f64 {
 /// Parses `text` written in the analysed picture.
 pub fn parse(text: &str, f: &IntegerFormat) -> Result<f64, Error> {
     Ok(match f.primary {
-        Primary::Letters => letters_to_decimal(text, if f.case == Case::Upper { b'A' } else { b'a' }),
+        Primary::Letters => {
+            letters_to_decimal(text, if f.case == Case::Upper { b'A' } else { b'a' })
+        }
         Primary::Roman => roman_to_decimal(&text.to_uppercase()),
         Primary::Words => words_to_number(&text.to_lowercase()),
         Primary::Decimal => {
@@ -547,12 +594,18 @@ pub fn regex_for(f: &IntegerFormat, width: Option<usize>) -> Result<String, Erro
         _ => "+".to_owned(),
     };
     Ok(match f.primary {
-        Primary::Letters => {
-            if f.case == Case::Upper { "[A-Z]+" } else { "[a-z]+" }.to_owned()
+        Primary::Letters => if f.case == Case::Upper {
+            "[A-Z]+"
+        } else {
+            "[a-z]+"
         }
-        Primary::Roman => {
-            if f.case == Case::Upper { "[MDCLXVI]+" } else { "[mdclxvi]+" }.to_owned()
+        .to_owned(),
+        Primary::Roman => if f.case == Case::Upper {
+            "[MDCLXVI]+"
+        } else {
+            "[mdclxvi]+"
         }
+        .to_owned(),
         Primary::Words => {
             let mut alternatives: Vec<String> = Vec::new();
             for w in FEW.iter().chain(ORDINALS.iter()) {

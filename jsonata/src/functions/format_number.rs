@@ -79,11 +79,18 @@ impl Props {
     fn split(&self, sub: &[char]) -> Parts {
         let is_anchor = |c: char| self.is_active(c) && c != self.exponent;
         let start = sub.iter().position(|&c| is_anchor(c)).unwrap_or(sub.len());
-        let end = sub.iter().rposition(|&c| is_anchor(c)).map_or(start, |i| i + 1).max(start);
+        let end = sub
+            .iter()
+            .rposition(|&c| is_anchor(c))
+            .map_or(start, |i| i + 1)
+            .max(start);
         let prefix = sub[..start].to_vec();
         let suffix = sub[end..].to_vec();
         let active = sub[start..end].to_vec();
-        let exp_pos = sub[start..].iter().position(|&c| c == self.exponent).map(|i| i + start);
+        let exp_pos = sub[start..]
+            .iter()
+            .position(|&c| c == self.exponent)
+            .map(|i| i + start);
         let (mantissa, exponent) = match exp_pos {
             Some(p) if p <= sub.len() - suffix.len() => {
                 let rel = (p - start).min(active.len());
@@ -130,7 +137,11 @@ impl Props {
         if index_of(sub, self.percent).is_some() && index_of(sub, self.per_mille).is_some() {
             error = Some("D3084");
         }
-        if !p.mantissa.iter().any(|&c| self.is_digit(c) || c == self.digit) {
+        if !p
+            .mantissa
+            .iter()
+            .any(|&c| self.is_digit(c) || c == self.digit)
+        {
             error = Some("D3085");
         }
         if p.active.iter().any(|&c| !self.is_active(c)) {
@@ -149,22 +160,26 @@ impl Props {
                 }
             }
         }
-        if sub.windows(2).any(|w| w[0] == self.grouping && w[1] == self.grouping) {
+        if sub
+            .windows(2)
+            .any(|w| w[0] == self.grouping && w[1] == self.grouping)
+        {
             error = Some("D3089");
         }
-        if let Some(o) = index_of(&p.integer, self.digit) {
-            if p.integer[..o].iter().any(|&c| self.is_digit(c)) {
-                error = Some("D3090");
-            }
+        if let Some(o) = index_of(&p.integer, self.digit)
+            && p.integer[..o].iter().any(|&c| self.is_digit(c))
+        {
+            error = Some("D3090");
         }
-        if let Some(o) = last_index_of(&p.fractional, self.digit) {
-            if p.fractional[o..].iter().any(|&c| self.is_digit(c)) {
-                error = Some("D3091");
-            }
+        if let Some(o) = last_index_of(&p.fractional, self.digit)
+            && p.fractional[o..].iter().any(|&c| self.is_digit(c))
+        {
+            error = Some("D3091");
         }
         if let Some(exp) = &p.exponent {
             if !exp.is_empty()
-                && (index_of(sub, self.percent).is_some() || index_of(sub, self.per_mille).is_some())
+                && (index_of(sub, self.percent).is_some()
+                    || index_of(sub, self.per_mille).is_some())
             {
                 error = Some("D3092");
             }
@@ -303,8 +318,15 @@ pub fn format_number(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value
         negative.prefix = format!("{}{}", props.minus, negative.prefix);
         variables.push(negative);
     }
-    let pic = if value >= 0.0 { &variables[0] } else { &variables[1] };
-    if pic.max_fraction > MAX_DIGITS || pic.min_integer > MAX_DIGITS || pic.min_exponent > MAX_DIGITS {
+    let pic = if value >= 0.0 {
+        &variables[0]
+    } else {
+        &variables[1]
+    };
+    if pic.max_fraction > MAX_DIGITS
+        || pic.min_integer > MAX_DIGITS
+        || pic.min_exponent > MAX_DIGITS
+    {
         return Err(Error::new("D3085"));
     }
     let adjusted = if index_of(&pic.picture, props.percent).is_some() {
@@ -363,8 +385,7 @@ pub fn format_number(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value
     out.extend(s);
     out.extend(std::iter::repeat_n(props.zero, pad_right));
     let mut dec = index_of(&out, props.decimal).unwrap_or(out.len());
-    if pic.regular_grouping > 0 {
-        let groups = dec.saturating_sub(1) / pic.regular_grouping;
+    if let Some(groups) = dec.saturating_sub(1).checked_div(pic.regular_grouping) {
         for g in 1..=groups {
             let at = dec - g * pic.regular_grouping;
             out.insert(at, props.grouping);
@@ -392,7 +413,8 @@ pub fn format_number(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value
     if let Some(e) = exponent {
         let mut exp: Vec<char> = make_string(e as f64, 0);
         if pic.min_exponent > exp.len() {
-            let mut padded: Vec<char> = std::iter::repeat_n(props.zero, pic.min_exponent - exp.len()).collect();
+            let mut padded: Vec<char> =
+                std::iter::repeat_n(props.zero, pic.min_exponent - exp.len()).collect();
             padded.extend(exp);
             exp = padded;
         }
@@ -402,5 +424,8 @@ pub fn format_number(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value
         }
         text.extend(exp);
     }
-    Ok(Value::string(format!("{}{}{}", pic.prefix, text, pic.suffix)))
+    Ok(Value::string(format!(
+        "{}{}{}",
+        pic.prefix, text, pic.suffix
+    )))
 }

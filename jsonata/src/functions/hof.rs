@@ -16,7 +16,12 @@ pub fn map(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Error
     let f = arg(args, 1);
     let mut out = Vec::new();
     for (i, item) in arr.members().into_iter().enumerate() {
-        let r = call(ev, &f, hof_args(&f, item, Value::Number(i as f64), &arr), ctx)?;
+        let r = call(
+            ev,
+            &f,
+            hof_args(&f, item, Value::Number(i as f64), &arr),
+            ctx,
+        )?;
         if r.is_defined() {
             out.push(r);
         }
@@ -33,7 +38,12 @@ pub fn filter(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Er
     let f = arg(args, 1);
     let mut out = Vec::new();
     for (i, item) in arr.members().into_iter().enumerate() {
-        let r = call(ev, &f, hof_args(&f, item.clone(), Value::Number(i as f64), &arr), ctx)?;
+        let r = call(
+            ev,
+            &f,
+            hof_args(&f, item.clone(), Value::Number(i as f64), &arr),
+            ctx,
+        )?;
         if truthy(&r) {
             out.push(item);
         }
@@ -51,7 +61,12 @@ pub fn single(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Er
     let mut found: Option<Value> = None;
     for (i, item) in arr.members().into_iter().enumerate() {
         let positive = if f.is_defined() {
-            truthy(&call(ev, &f, hof_args(&f, item.clone(), Value::Number(i as f64), &arr), ctx)?)
+            truthy(&call(
+                ev,
+                &f,
+                hof_args(&f, item.clone(), Value::Number(i as f64), &arr),
+                ctx,
+            )?)
         } else {
             true
         };
@@ -106,7 +121,12 @@ pub fn sift(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Erro
     let mut out = Object::new();
     if let Value::Object(o) = &obj {
         for (k, v) in o.iter() {
-            let r = call(ev, &f, hof_args(&f, v.clone(), Value::String(k.clone()), &obj), ctx)?;
+            let r = call(
+                ev,
+                &f,
+                hof_args(&f, v.clone(), Value::String(k.clone()), &obj),
+                ctx,
+            )?;
             if truthy(&r) {
                 out.insert(k.clone(), v.clone());
             }
@@ -126,7 +146,12 @@ pub fn each(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Erro
     let mut out = Vec::new();
     if let Value::Object(o) = &obj {
         for (k, v) in o.iter() {
-            let r = call(ev, &f, hof_args(&f, v.clone(), Value::String(k.clone()), &obj), ctx)?;
+            let r = call(
+                ev,
+                &f,
+                hof_args(&f, v.clone(), Value::String(k.clone()), &obj),
+                ctx,
+            )?;
             if r.is_defined() {
                 out.push(r);
             }
@@ -144,14 +169,15 @@ pub fn eval(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Erro
     let focus = arg(args, 1);
     if focus.is_defined() {
         input = match focus {
-            Value::Array(a) if !a.has(flags::SEQUENCE) => {
-                Value::array_with(vec![Value::Array(a)], flags::SEQUENCE | flags::OUTER_WRAPPER)
-            }
+            Value::Array(a) if !a.has(flags::SEQUENCE) => Value::array_with(
+                vec![Value::Array(a)],
+                flags::SEQUENCE | flags::OUTER_WRAPPER,
+            ),
             v => v,
         };
     }
-    let node = crate::compile_node(&text)
-        .map_err(|e| Error::new("D3120").with_value(e.message()))?;
+    let node =
+        crate::compile_node(&text).map_err(|e| Error::new("D3120").with_value(e.message()))?;
     ev.eval(&node, &input, &ctx.env).map_err(|e| {
         // running out of depth or time ends the whole evaluation, not just this expression
         if e.code == "U1001" {

@@ -147,7 +147,11 @@ pub fn round(x: f64, precision: i64) -> f64 {
         };
         format!("{mantissa}e{}", exp + by).parse().unwrap_or(v)
     };
-    let shifted = if precision != 0 { shift(x, precision) } else { x };
+    let shifted = if precision != 0 {
+        shift(x, precision)
+    } else {
+        x
+    };
     let mut result = js_round(shifted);
     if (result - shifted).abs() == 0.5 && (result % 2.0).abs() == 1.0 {
         result -= 1.0;

@@ -37,7 +37,10 @@ pub fn keys(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> 
 /// `$lookup(object, key)`.
 pub fn lookup(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
     let key = arg(args, 1);
-    Ok(lookup_field(&arg(args, 0), key.as_str().unwrap_or_default()))
+    Ok(lookup_field(
+        &arg(args, 0),
+        key.as_str().unwrap_or_default(),
+    ))
 }
 
 fn spread_into(v: &Value, out: &mut Vec<Value>) -> Option<Value> {

@@ -54,10 +54,16 @@ fn translate(pattern: &str) -> String {
             i += 2;
             match e {
                 'd' => out.push_str(if in_class { "0-9" } else { "[0-9]" }),
-                'w' => out.push_str(if in_class { "A-Za-z0-9_" } else { "[A-Za-z0-9_]" }),
+                'w' => out.push_str(if in_class {
+                    "A-Za-z0-9_"
+                } else {
+                    "[A-Za-z0-9_]"
+                }),
                 'D' if !in_class => out.push_str("[^0-9]"),
                 'W' if !in_class => out.push_str("[^A-Za-z0-9_]"),
-                'u' if i + 4 <= chars.len() && chars[i..i + 4].iter().all(char::is_ascii_hexdigit) => {
+                'u' if i + 4 <= chars.len()
+                    && chars[i..i + 4].iter().all(char::is_ascii_hexdigit) =>
+                {
                     let hex: String = chars[i..i + 4].iter().collect();
                     out.push_str(&format!("\\x{{{hex}}}"));
                     i += 4;
@@ -186,10 +192,10 @@ pub fn next_match(m: &Rc<Matcher>, text: &Rc<str>, from: usize) -> Result<Value,
         return Ok(Value::Undefined);
     }
     let next = match_object(m, text, from);
-    if let Value::Object(o) = &next {
-        if matches!(o.get("match"), Some(Value::String(s)) if s.is_empty()) {
-            return Err(Error::new("D1004").with_value(m.source.clone()));
-        }
+    if let Value::Object(o) = &next
+        && matches!(o.get("match"), Some(Value::String(s)) if s.is_empty())
+    {
+        return Err(Error::new("D1004").with_value(m.source.clone()));
     }
     Ok(next)
 }
@@ -209,16 +215,21 @@ enum Matches {
 }
 
 impl Matches {
-    fn start(ev: &mut Evaluator, matcher: &Value, text: &Rc<str>, ctx: &Ctx) -> Result<Matches, Error> {
-        if let Value::Function(f) = matcher {
-            if let Function::Regex(m) = &**f {
-                return Ok(Matches::Native {
-                    matcher: m.clone(),
-                    text: text.clone(),
-                    from: 0,
-                    first: true,
-                });
-            }
+    fn start(
+        ev: &mut Evaluator,
+        matcher: &Value,
+        text: &Rc<str>,
+        ctx: &Ctx,
+    ) -> Result<Matches, Error> {
+        if let Value::Function(f) = matcher
+            && let Function::Regex(m) = &**f
+        {
+            return Ok(Matches::Native {
+                matcher: m.clone(),
+                text: text.clone(),
+                from: 0,
+                first: true,
+            });
         }
         let first = call(ev, matcher, vec![Value::String(text.clone())], ctx)?;
         Ok(Matches::Custom { next: Some(first) })
@@ -273,7 +284,11 @@ impl Matches {
                     _ => 0,
                 };
                 let info = MatchInfo {
-                    matched: o.get("match").and_then(|m| m.as_str()).unwrap_or_default().to_owned(),
+                    matched: o
+                        .get("match")
+                        .and_then(|m| m.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
                     start: num("start"),
                     end: num("end"),
                     groups: o.get("groups").map(Value::members).unwrap_or_default(),
@@ -383,10 +398,11 @@ fn substitute(replacement: &str, info: &MatchInfo) -> String {
                 }
                 match index {
                     Some(i) => {
-                        if count > 0 && i >= 1 {
-                            if let Some(Value::String(g)) = info.groups.get(i - 1) {
-                                out.push_str(g);
-                            }
+                        if count > 0
+                            && i >= 1
+                            && let Some(Value::String(g)) = info.groups.get(i - 1)
+                        {
+                            out.push_str(g);
                         }
                         pos += i.to_string().len();
                     }

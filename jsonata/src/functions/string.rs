@@ -70,7 +70,11 @@ fn slice_bounds(len: usize, start: f64, end: Option<f64>) -> (usize, usize) {
     let len_f = len as f64;
     let norm = |x: f64| -> usize {
         let x = if x.is_nan() { 0.0 } else { x.trunc() };
-        let x = if x < 0.0 { (len_f + x).max(0.0) } else { x.min(len_f) };
+        let x = if x < 0.0 {
+            (len_f + x).max(0.0)
+        } else {
+            x.min(len_f)
+        };
         x as usize
     };
     let s = norm(start);

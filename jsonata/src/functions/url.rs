@@ -22,7 +22,9 @@ pub fn base64encode(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value,
         return Ok(Value::Undefined);
     };
     let bytes: Vec<u8> = s.encode_utf16().map(|u| (u & 0xff) as u8).collect();
-    Ok(Value::string(base64::engine::general_purpose::STANDARD.encode(bytes)))
+    Ok(Value::string(
+        base64::engine::general_purpose::STANDARD.encode(bytes),
+    ))
 }
 
 /// `$base64decode(str)`.
@@ -35,7 +37,9 @@ pub fn base64decode(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value,
     let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
         .decode(trimmed)
         .map_err(|_| Error::new("D3140").with_value(s.to_owned()))?;
-    Ok(Value::string(bytes.iter().map(|&b| b as char).collect::<String>()))
+    Ok(Value::string(
+        bytes.iter().map(|&b| b as char).collect::<String>(),
+    ))
 }
 
 const COMPONENT_SAFE: &str = "-_.!~*'()";

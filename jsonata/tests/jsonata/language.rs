@@ -37,7 +37,11 @@ fn paths_map_over_arrays_and_flatten_the_results() {
     check("orders.items[price > 2].sku", orders(), json!("y"));
     check("orders[-1].id", orders(), json!("b"));
     check("$sum(orders.items.(price * qty))", orders(), json!(13));
-    check("orders.id[]", json!({"orders": [{"id": "only"}]}), json!(["only"]));
+    check(
+        "orders.id[]",
+        json!({"orders": [{"id": "only"}]}),
+        json!(["only"]),
+    );
     assert_eq!(eval("orders.missing", orders()), None);
 }
 
@@ -50,19 +54,35 @@ fn a_one_item_sequence_is_that_item_unless_kept_as_an_array() {
 
 #[test]
 fn position_focus_and_parent_bindings_join_across_levels() {
-    check("orders#$i.items[sku='x'].{'order': $i}", orders(), json!([{"order": 0}, {"order": 1}]));
+    check(
+        "orders#$i.items[sku='x'].{'order': $i}",
+        orders(),
+        json!([{"order": 0}, {"order": 1}]),
+    );
     // `@` binds the focus and leaves the context where it was
-    check("orders@$o.$o.items@$it.{'id': $o.id, 'sku': $it.sku}", orders(), json!([
-        {"id": "a", "sku": "x"}, {"id": "a", "sku": "y"}, {"id": "b", "sku": "x"}
-    ]));
-    check("orders.items.{'sku': sku, 'order': %.id}", orders(), json!([
-        {"sku": "x", "order": "a"}, {"sku": "y", "order": "a"}, {"sku": "x", "order": "b"}
-    ]));
+    check(
+        "orders@$o.$o.items@$it.{'id': $o.id, 'sku': $it.sku}",
+        orders(),
+        json!([
+            {"id": "a", "sku": "x"}, {"id": "a", "sku": "y"}, {"id": "b", "sku": "x"}
+        ]),
+    );
+    check(
+        "orders.items.{'sku': sku, 'order': %.id}",
+        orders(),
+        json!([
+            {"sku": "x", "order": "a"}, {"sku": "y", "order": "a"}, {"sku": "x", "order": "b"}
+        ]),
+    );
 }
 
 #[test]
 fn grouping_sorting_and_transforms() {
-    check("orders.items{sku: $sum(qty)}", orders(), json!({"x": 4, "y": 1}));
+    check(
+        "orders.items{sku: $sum(qty)}",
+        orders(),
+        json!({"x": 4, "y": 1}),
+    );
     check("orders.items^(>price, qty).qty", orders(), json!([1, 1, 3]));
     check(
         "$ ~> |orders.items|{'total': price * qty}, ['price']|",
@@ -73,20 +93,40 @@ fn grouping_sorting_and_transforms() {
 
 #[test]
 fn functions_are_values_closures_capture_and_tail_calls_do_not_deepen_the_stack() {
-    check("($add := function($a, $b){$a + $b}; $inc := $add(?, 1); $inc(41))", json!(null), json!(42));
-    check("($twice := function($f){function($x){$f($f($x))}}; $twice(function($n){$n * 3})(2))", json!(null), json!(18));
+    check(
+        "($add := function($a, $b){$a + $b}; $inc := $add(?, 1); $inc(41))",
+        json!(null),
+        json!(42),
+    );
+    check(
+        "($twice := function($f){function($x){$f($f($x))}}; $twice(function($n){$n * 3})(2))",
+        json!(null),
+        json!(18),
+    );
     check(
         "($loop := function($n, $acc){$n = 0 ? $acc : $loop($n - 1, $acc + 1)}; $loop(100000, 0))",
         json!(null),
         json!(100000),
     );
-    check("[1,2,3] ~> $map(function($v, $i){$v * $i})", json!(null), json!([0, 2, 6]));
-    check("'hello' ~> $uppercase ~> $substring(0, 3)", json!(null), json!("HEL"));
+    check(
+        "[1,2,3] ~> $map(function($v, $i){$v * $i})",
+        json!(null),
+        json!([0, 2, 6]),
+    );
+    check(
+        "'hello' ~> $uppercase ~> $substring(0, 3)",
+        json!(null),
+        json!("HEL"),
+    );
 }
 
 #[test]
 fn conditionals_and_the_default_and_coalescing_operators() {
-    check("price > 3 ? 'dear' : 'cheap'", json!({"price": 5}), json!("dear"));
+    check(
+        "price > 3 ? 'dear' : 'cheap'",
+        json!({"price": 5}),
+        json!("dear"),
+    );
     check("missing ?: 'default'", json!({}), json!("default"));
     check("zero ?? 'default'", json!({"zero": 0}), json!(0));
     check("zero ?: 'default'", json!({"zero": 0}), json!("default"));
@@ -98,26 +138,58 @@ fn numbers_print_as_javascript_prints_them() {
     check("$string(1e21)", json!(null), json!("1e+21"));
     check("$string(0.000001)", json!(null), json!("0.000001"));
     check("$string(100)", json!(null), json!("100"));
-    check("$formatNumber(1234.5678, '#,##0.00')", json!(null), json!("1,234.57"));
+    check(
+        "$formatNumber(1234.5678, '#,##0.00')",
+        json!(null),
+        json!("1,234.57"),
+    );
     check("$formatBase(255, 16)", json!(null), json!("ff"));
     check("$round(2.5) & ' ' & $round(3.5)", json!(null), json!("2 4"));
 }
 
 #[test]
 fn strings_and_regular_expressions() {
-    check("$replace('2024-01-02', /(\\d+)-(\\d+)-(\\d+)/, '$3.$2.$1')", json!(null), json!("02.01.2024"));
-    check("$split('a, b,c', /,\\s*/)", json!(null), json!(["a", "b", "c"]));
-    check("$match('ab12cd345', /\\d+/).match", json!(null), json!(["12", "345"]));
+    check(
+        "$replace('2024-01-02', /(\\d+)-(\\d+)-(\\d+)/, '$3.$2.$1')",
+        json!(null),
+        json!("02.01.2024"),
+    );
+    check(
+        "$split('a, b,c', /,\\s*/)",
+        json!(null),
+        json!(["a", "b", "c"]),
+    );
+    check(
+        "$match('ab12cd345', /\\d+/).match",
+        json!(null),
+        json!(["12", "345"]),
+    );
     check("$length('héllo')", json!(null), json!(5));
     check("$pad('7', -3, '0')", json!(null), json!("007"));
 }
 
 #[test]
 fn dates_format_and_parse_with_pictures() {
-    check("$fromMillis(1510067557121)", json!(null), json!("2017-11-07T15:12:37.121Z"));
-    check("$fromMillis(0, '[FNn], [D1o] [MNn] [Y]')", json!(null), json!("Thursday, 1st January 1970"));
-    check("$toMillis('2017-11-07T15:12:37.121Z')", json!(null), json!(1510067557121_i64));
-    check("$toMillis('07/11/2017', '[D01]/[M01]/[Y0001]')", json!(null), json!(1510012800000_i64));
+    check(
+        "$fromMillis(1510067557121)",
+        json!(null),
+        json!("2017-11-07T15:12:37.121Z"),
+    );
+    check(
+        "$fromMillis(0, '[FNn], [D1o] [MNn] [Y]')",
+        json!(null),
+        json!("Thursday, 1st January 1970"),
+    );
+    check(
+        "$toMillis('2017-11-07T15:12:37.121Z')",
+        json!(null),
+        json!(1510067557121_i64),
+    );
+    check(
+        "$toMillis('07/11/2017', '[D01]/[M01]/[Y0001]')",
+        json!(null),
+        json!(1510012800000_i64),
+    );
     check("$formatInteger(1999, 'I')", json!(null), json!("MCMXCIX"));
     check("$formatInteger(21, 'w')", json!(null), json!("twenty-one"));
 }

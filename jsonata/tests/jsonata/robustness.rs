@@ -24,7 +24,10 @@ fn code(expr: &str) -> &'static str {
 #[test]
 fn runaway_recursion_is_a_limit_error_not_a_stack_overflow() {
     // not a tail call: every level stays on the stack
-    assert_eq!(code("($f := function($n){$n = 0 ? 0 : 1 + $f($n - 1)}; $f(1000000))"), "U1001");
+    assert_eq!(
+        code("($f := function($n){$n = 0 ? 0 : 1 + $f($n - 1)}; $f(1000000))"),
+        "U1001"
+    );
     assert_eq!(code("($f := function($n){[$f($n)]}; $f(1))"), "U1001");
 }
 
@@ -48,7 +51,8 @@ fn values_cannot_nest_without_bound() {
     // (`[[$v]]`: the inner constructor flattens $v, the outer one nests it)
     let expr = "($wrap := function($v, $n){$n = 0 ? $v : $wrap([[$v]], $n - 1)}; $wrap(1, 100000))";
     assert_eq!(code(expr), "U1001");
-    let objects = "($wrap := function($v, $n){$n = 0 ? $v : $wrap({'a': $v}, $n - 1)}; $wrap(1, 100000))";
+    let objects =
+        "($wrap := function($v, $n){$n = 0 ? $v : $wrap({'a': $v}, $n - 1)}; $wrap(1, 100000))";
     assert_eq!(code(objects), "U1001");
 }
 
@@ -69,7 +73,11 @@ fn an_endless_loop_stops_at_the_time_limit() {
     let started = Instant::now();
     let result = outcome("($f := function(){$f()}; $f())", &json!(null), limits);
     assert_eq!(result, Err("U1001"));
-    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     let matcher = "($m := function($s){{'match': 'a', 'start': 0, 'end': 1, 'groups': [], 'next': function(){$m($s)}}}; $match('a', $m))";
     assert_eq!(outcome(matcher, &json!(null), limits), Err("U1001"));
 }
@@ -84,10 +92,38 @@ const OPS: &[&str] = &[
     "?:", "??", "#$i.", "@$x.", "^(", ")",
 ];
 const FUNCTIONS: &[&str] = &[
-    "$string", "$sum", "$count", "$map", "$filter", "$reduce", "$sort", "$keys", "$lookup",
-    "$substring", "$replace", "$split", "$match", "$formatNumber", "$fromMillis", "$toMillis",
-    "$formatInteger", "$round", "$power", "$append", "$merge", "$spread", "$distinct",
-    "$eval", "$pad", "$join", "$zip", "$sift", "$each", "$single", "$number", "$boolean",
+    "$string",
+    "$sum",
+    "$count",
+    "$map",
+    "$filter",
+    "$reduce",
+    "$sort",
+    "$keys",
+    "$lookup",
+    "$substring",
+    "$replace",
+    "$split",
+    "$match",
+    "$formatNumber",
+    "$fromMillis",
+    "$toMillis",
+    "$formatInteger",
+    "$round",
+    "$power",
+    "$append",
+    "$merge",
+    "$spread",
+    "$distinct",
+    "$eval",
+    "$pad",
+    "$join",
+    "$zip",
+    "$sift",
+    "$each",
+    "$single",
+    "$number",
+    "$boolean",
 ];
 
 fn expression() -> impl Strategy<Value = String> {
@@ -96,14 +132,19 @@ fn expression() -> impl Strategy<Value = String> {
         prop_oneof![
             (inner.clone(), proptest::sample::select(OPS), inner.clone())
                 .prop_map(|(a, op, b)| format!("{a}{op}{b}")),
-            (proptest::sample::select(FUNCTIONS), proptest::collection::vec(inner.clone(), 0..3))
+            (
+                proptest::sample::select(FUNCTIONS),
+                proptest::collection::vec(inner.clone(), 0..3)
+            )
                 .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
             inner.clone().prop_map(|e| format!("({e})")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}[{b}]")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("[{a}, {b}]")),
             (inner.clone(), inner.clone()).prop_map(|(k, v)| format!("{{{k}: {v}}}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a} ? {b} : {a}")),
-            inner.clone().prop_map(|e| format!("function($x, $i){{{e}}}")),
+            inner
+                .clone()
+                .prop_map(|e| format!("function($x, $i){{{e}}}")),
             (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("($x := {a}; {b})")),
             (inner.clone(), inner).prop_map(|(a, b)| format!("|{a}|{b}|")),
         ]

@@ -27,15 +27,21 @@ fn no_passing_suite_case_regresses() {
         std::fs::write(&list_path, text).expect("write the passing list");
         return;
     }
-    let listed_text =
-        std::fs::read_to_string(&list_path).expect("the passing list exists; create it with UPDATE_EXPECT=1");
+    let listed_text = std::fs::read_to_string(&list_path)
+        .expect("the passing list exists; create it with UPDATE_EXPECT=1");
     let listed: BTreeSet<&str> = listed_text.lines().filter(|l| !l.is_empty()).collect();
     let known: BTreeSet<&str> = report.cases.iter().map(|c| c.name.as_str()).collect();
     let missing: Vec<&&str> = listed.iter().filter(|n| !known.contains(**n)).collect();
-    assert!(missing.is_empty(), "listed cases no longer in the suite: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "listed cases no longer in the suite: {missing:?}"
+    );
     let newly: Vec<&&str> = passing.iter().filter(|n| !listed.contains(**n)).collect();
     if !newly.is_empty() {
-        eprintln!("{} case(s) pass that the list does not hold yet (UPDATE_EXPECT=1 adds them): {newly:?}", newly.len());
+        eprintln!(
+            "{} case(s) pass that the list does not hold yet (UPDATE_EXPECT=1 adds them): {newly:?}",
+            newly.len()
+        );
     }
     let regressed: Vec<(&str, &str)> = report
         .cases
@@ -49,7 +55,11 @@ fn no_passing_suite_case_regresses() {
     for (name, details) in &regressed {
         eprintln!("REGRESSED {name}\n{details}\n");
     }
-    assert!(regressed.is_empty(), "{} listed case(s) now fail", regressed.len());
+    assert!(
+        regressed.is_empty(),
+        "{} listed case(s) now fail",
+        regressed.len()
+    );
 }
 
 #[test]
@@ -59,7 +69,10 @@ fn every_skipped_case_has_a_reason_and_exists() {
         let (name, reason) = line.split_once(' ').unwrap_or((line, ""));
         assert!(!reason.trim().is_empty(), "skip without a reason: {line}");
         assert!(
-            report.cases.iter().any(|c| c.name == name && matches!(c.verdict, Verdict::Skip(_))),
+            report
+                .cases
+                .iter()
+                .any(|c| c.name == name && matches!(c.verdict, Verdict::Skip(_))),
             "skipped case {name} is not in the suite"
         );
     }
