@@ -281,10 +281,19 @@ pub fn run_case(dir: &Path, group: &Path, case: &Json) -> Verdict {
             expr.trim()
         )
     };
+    let expected_token = case
+        .get("token")
+        .or_else(|| case.get("error").and_then(|e| e.get("token")))
+        .and_then(Json::as_str);
     if let Some(code) = expected_code {
+        let token_ok =
+            |e: &crate::Error| expected_token.is_none_or(|t| e.token.as_deref() == Some(t));
         return match &actual {
-            Err(e) if e.code == code => Verdict::Pass,
-            _ => Verdict::Fail(describe(format!("error {code}"))),
+            Err(e) if e.code == code && token_ok(e) => Verdict::Pass,
+            _ => Verdict::Fail(describe(match expected_token {
+                Some(t) => format!("error {code} (token {t})"),
+                None => format!("error {code}"),
+            })),
         };
     }
     if case

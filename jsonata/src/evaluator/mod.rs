@@ -147,12 +147,7 @@ impl Evaluator {
         self.depth -= 1;
         let mut result = result?;
         self.check_limits(node.position)?;
-        if result.height() > crate::value::MAX_VALUE_DEPTH {
-            return Err(Error::at("U1001", node.position).with_value(format!(
-                "Value nested more than {} levels deep",
-                crate::value::MAX_VALUE_DEPTH
-            )));
-        }
+        check_size(&result).map_err(|e| e.or_position(node.position))?;
         if let Value::Array(a) = &result
             && a.has(flags::SEQUENCE)
             && !a.has(flags::TUPLE_STREAM)
@@ -293,6 +288,34 @@ impl Evaluator {
                 .map(|b| Value::Function(Rc::new(Function::Builtin(b))))
                 .unwrap_or(Value::Undefined)
         })
+    }
+}
+
+/// Largest array (items) an evaluation may build: a loop doubling an array runs out of memory
+/// long before it runs out of time.
+pub const MAX_ITEMS: usize = 1 << 25;
+
+/// Longest string (bytes) an evaluation may build, for the same reason.
+pub const MAX_STRING: usize = 1 << 28;
+
+/// Refuses values past the size and nesting limits (each check is O(1)).
+fn check_size(v: &Value) -> Result<(), Error> {
+    let too_big = match v {
+        Value::String(s) if s.len() > MAX_STRING => {
+            Some(format!("String longer than {MAX_STRING} bytes"))
+        }
+        Value::Array(a) if a.items.len() > MAX_ITEMS => {
+            Some(format!("Array longer than {MAX_ITEMS} items"))
+        }
+        v if v.height() > crate::value::MAX_VALUE_DEPTH => Some(format!(
+            "Value nested more than {} levels deep",
+            crate::value::MAX_VALUE_DEPTH
+        )),
+        _ => None,
+    };
+    match too_big {
+        Some(message) => Err(Error::new("U1001").with_value(message)),
+        None => Ok(()),
     }
 }
 

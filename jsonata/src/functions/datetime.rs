@@ -262,6 +262,9 @@ fn default_presentation(c: char) -> Option<&'static str> {
     })
 }
 
+/// Widest a component may be written (a wider width modifier is taken as this).
+const MAX_WIDTH: f64 = 1000.0;
+
 fn parse_width(w: &str) -> Option<usize> {
     if w == "*" {
         return None;
@@ -270,7 +273,7 @@ fn parse_width(w: &str) -> Option<usize> {
     if n.is_nan() || n < 0.0 {
         None
     } else {
-        Some(n as usize)
+        Some(n.min(MAX_WIDTH) as usize)
     }
 }
 

@@ -320,10 +320,8 @@ fn words(num: f64, prev: bool, ord: bool) -> String {
             w.push_str("th");
         }
     } else {
-        let mut mag = (num.log10() / 3.0).floor() as usize;
-        if mag > MAGNITUDES.len() {
-            mag = MAGNITUDES.len();
-        }
+        // log10 of a power of ten may come out a hair low: at least thousands here
+        let mag = ((num.log10() / 3.0).floor() as usize).clamp(1, MAGNITUDES.len());
         let factor = 10f64.powi(mag as i32 * 3);
         let mant = (num / factor).floor();
         let rem = num - mant * factor;

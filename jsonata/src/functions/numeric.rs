@@ -167,7 +167,8 @@ pub fn round_fn(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Err
     let Some(x) = num(args, 0) else {
         return Ok(Value::Undefined);
     };
-    let precision = num(args, 1).map_or(0, |p| p.trunc() as i64);
+    // beyond ±400 places every f64 rounds to itself (or to zero): no need to shift further
+    let precision = num(args, 1).map_or(0, |p| p.trunc().clamp(-400.0, 400.0) as i64);
     Ok(Value::Number(round(x, precision)))
 }
 

@@ -62,6 +62,12 @@ fn huge_ranges_and_strings_are_errors_not_allocations() {
     assert_eq!(code("[0..10000000]"), "D2014");
     assert_eq!(code("$pad('x', 1e12)"), "D3141");
     assert_eq!(code("$formatInteger(1e300, 'I')"), "D3130");
+    // doubling in a loop: stopped by size, well before the memory is gone
+    assert_eq!(code("($d := function($s){$d($s & $s)}; $d('x'))"), "U1001");
+    assert_eq!(
+        code("($d := function($a){$d($append($a, $a))}; $d([1]))"),
+        "U1001"
+    );
 }
 
 #[test]
@@ -182,5 +188,29 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics_the_parser(text in "[ -~]{0,64}") {
         let _ = Expression::compile(&text);
+    }
+}
+
+#[test]
+fn extreme_arguments_to_the_library_are_answers_or_errors() {
+    let input = json!(null);
+    for expr in [
+        "$round(1.5, 1e300)",
+        "$round(1.5, -1e300)",
+        "$fromMillis(0, '[Y,99999999999]')",
+        "$fromMillis(1e300)",
+        "$formatInteger(1000, 'w')",
+        "$formatInteger(1e308, 'w')",
+        "$formatNumber(-1e300, '0.0e0')",
+        "$toMillis('99999999999999999999', '[Y]')",
+        "$formatBase(1e300, 36)",
+        "$power(10, 1e10)",
+        "$substring('abc', -1e300, 1e300)",
+    ] {
+        let limits = Limits {
+            time_limit: Some(Duration::from_secs(2)),
+            ..Limits::default()
+        };
+        let _ = outcome(expr, &input, limits);
     }
 }
