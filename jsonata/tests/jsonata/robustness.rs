@@ -175,7 +175,10 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(400))]
+    // JSONATA_FUZZ_CASES=100000 for a long run
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("JSONATA_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(400)
+    ))]
 
     #[test]
     fn random_expressions_evaluate_or_fail_cleanly(expr in expression(), input in json_value()) {
