@@ -174,6 +174,71 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Every expression of the reference suite: mutated, they reach the evaluator's corners.
+fn suite_expressions() -> &'static [String] {
+    static EXPRS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    EXPRS.get_or_init(|| {
+        let groups =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/jsonata-suite/groups");
+        let mut out = Vec::new();
+        for group in std::fs::read_dir(groups).expect("suite groups").flatten() {
+            for file in std::fs::read_dir(group.path())
+                .expect("suite group")
+                .flatten()
+            {
+                let Ok(text) = std::fs::read_to_string(file.path()) else {
+                    continue;
+                };
+                let Ok(case) = serde_json::from_str::<Value>(&text) else {
+                    continue;
+                };
+                let cases = match case {
+                    Value::Array(list) => list,
+                    one => vec![one],
+                };
+                out.extend(
+                    cases
+                        .iter()
+                        .filter_map(|c| c["expr"].as_str().map(str::to_owned)),
+                );
+            }
+        }
+        out
+    })
+}
+
+/// Edits that tend to break an expression in interesting places.
+const PIECES: &[&str] = &[
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ".",
+    "$",
+    "%",
+    "#$i",
+    "@$v",
+    "*",
+    "**",
+    ",",
+    ";",
+    ":",
+    "?",
+    "~>",
+    "^(",
+    "'",
+    "1",
+    "-",
+    "..",
+    "|",
+    "/",
+    "$$",
+    "function($x){",
+    "}",
+];
+
 proptest! {
     // JSONATA_FUZZ_CASES=100000 for a long run
     #![proptest_config(ProptestConfig::with_cases(
@@ -182,6 +247,35 @@ proptest! {
 
     #[test]
     fn random_expressions_evaluate_or_fail_cleanly(expr in expression(), input in json_value()) {
+        let limits = Limits { time_limit: Some(Duration::from_millis(500)), ..Limits::default() };
+        let started = Instant::now();
+        let _ = outcome(&expr, &input, limits);
+        prop_assert!(started.elapsed() < Duration::from_secs(5), "{expr} took {:?}", started.elapsed());
+    }
+
+    #[test]
+    fn mutated_suite_expressions_evaluate_or_fail_cleanly(
+        pick in any::<proptest::sample::Index>(),
+        edits in proptest::collection::vec((any::<proptest::sample::Index>(), 0u8..3, proptest::sample::select(PIECES)), 1..4),
+        input in json_value(),
+    ) {
+        let exprs = suite_expressions();
+        let mut chars: Vec<char> = pick.get(exprs).chars().collect();
+        for (at, kind, piece) in edits {
+            let pos = at.index(chars.len() + 1);
+            match kind {
+                0 if pos < chars.len() => {
+                    chars.remove(pos);
+                }
+                1 => {
+                    for (k, c) in piece.chars().enumerate() {
+                        chars.insert(pos + k, c);
+                    }
+                }
+                _ => chars.truncate(pos),
+            }
+        }
+        let expr: String = chars.into_iter().collect();
         let limits = Limits { time_limit: Some(Duration::from_millis(500)), ..Limits::default() };
         let started = Instant::now();
         let _ = outcome(&expr, &input, limits);
