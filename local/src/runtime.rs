@@ -432,16 +432,36 @@ impl LocalRuntime {
             .map_err(|e| self.dberr(e))
     }
 
-    /// An execution's history events, in GetExecutionHistory's shape (`{"events": […]}`).
+    /// An execution's history events, in GetExecutionHistory's shape (`{"events": […]}`). A
+    /// stopped execution ends with `ExecutionAborted`, as on AWS: the interpreter's snapshot
+    /// stops at the last state it ran, so the event is added from the executions table.
     pub fn history(&self, name: &str) -> Result<Option<Value>, RuntimeError> {
         let snap = self
             .inner
             .executions
             .snapshot(name)
             .map_err(|e| self.dberr(e))?;
-        Ok(snap
+        let Some(mut history) = snap
             .and_then(|s| serde_json::from_value::<ExecutionSnapshot>(s).ok())
-            .map(|s| s.history.to_aws_json()))
+            .map(|s| s.history.to_aws_json())
+        else {
+            return Ok(None);
+        };
+        if let Some(info) = self.execution(name)?
+            && info.status == ExecutionState::Aborted
+            && let Some(events) = history["events"].as_array_mut()
+        {
+            let last = events.last().and_then(|e| e["id"].as_u64()).unwrap_or(0);
+            let at = info.stop_date.unwrap_or(info.start_date);
+            events.push(json!({
+                "id": last + 1,
+                "previousEventId": last,
+                "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "type": "ExecutionAborted",
+                "executionAbortedEventDetails": {"error": info.error, "cause": info.cause},
+            }));
+        }
+        Ok(Some(history))
     }
 
     /// Undelivered S3 events and events that failed delivery (the dead-letter queue).

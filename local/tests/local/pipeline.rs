@@ -327,6 +327,18 @@ async fn stopping_a_running_job_aborts_its_execution_kills_its_container_and_fai
 
     let execution = rt.execution(job.id.as_str()).unwrap().unwrap();
     assert_eq!(execution.status.as_str(), "ABORTED");
+    let history = rt.history(job.id.as_str()).unwrap().unwrap();
+    let last = history["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["type"], "ExecutionAborted");
+    assert_eq!(
+        last["executionAbortedEventDetails"]["error"],
+        "stepscore.Stopped"
+    );
     let view = rt.batch().describe(&batch_job_id).await.unwrap().unwrap();
     assert_eq!(view.status, BatchStatus::Failed);
     assert_eq!(
