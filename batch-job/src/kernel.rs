@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::artifact::Task;
+use crate::algorithm::{Algorithm, Task};
 
 /// A flattened tree in struct-of-arrays form: node `i` is a leaf when `left[i] == 0` (the root
 /// is never a child), else rows with `x[feature[i]] <= threshold[i]` go to `left[i]` and the
@@ -687,11 +687,8 @@ pub fn sigmoid(z: f64) -> f64 {
 ///
 /// smartcore 0.7 keeps tree nodes private; their serde form is the supported way to read them.
 /// `classes` maps smartcore's class values to label indices (classifiers only).
-pub fn forest_from_smartcore(
-    algorithm: crate::artifact::Algorithm,
-    model: &Value,
-) -> Result<Kernel, String> {
-    use crate::artifact::Algorithm as A;
+pub fn forest_from_smartcore(algorithm: Algorithm, model: &Value) -> Result<Kernel, String> {
+    use Algorithm as A;
     #[derive(Deserialize)]
     struct ScNode {
         output: f64,
