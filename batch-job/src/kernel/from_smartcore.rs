@@ -13,72 +13,6 @@ use crate::algorithm::Algorithm;
 /// `classes` maps smartcore's class values to label indices (classifiers only).
 pub fn forest_from_smartcore(algorithm: Algorithm, model: &Value) -> Result<Kernel, String> {
     use Algorithm as A;
-    #[derive(Deserialize)]
-    struct ScNode {
-        output: f64,
-        split_feature: usize,
-        split_value: Option<f64>,
-        true_child: Option<usize>,
-        false_child: Option<usize>,
-    }
-    #[derive(Deserialize)]
-    struct ScClassTree {
-        nodes: Vec<ScNode>,
-        classes: Vec<i64>,
-    }
-    #[derive(Deserialize)]
-    struct ScBaseTree {
-        nodes: Vec<ScNode>,
-    }
-    #[derive(Deserialize)]
-    struct ScForestClassifier {
-        trees: Option<Vec<ScClassTree>>,
-    }
-    #[derive(Deserialize)]
-    struct ScTreeRegressor {
-        tree_regressor: Option<ScBaseTree>,
-    }
-    #[derive(Deserialize)]
-    struct ScBaseForest {
-        trees: Option<Vec<ScBaseTree>>,
-    }
-    #[derive(Deserialize)]
-    struct ScForestRegressor {
-        forest_regressor: Option<ScBaseForest>,
-    }
-
-    fn flatten(nodes: &[ScNode], classes: Option<&[i64]>) -> Result<FlatTree, String> {
-        let mut t = FlatTree {
-            feature: Vec::with_capacity(nodes.len()),
-            threshold: Vec::with_capacity(nodes.len()),
-            left: Vec::with_capacity(nodes.len()),
-            right: Vec::with_capacity(nodes.len()),
-            value: Vec::with_capacity(nodes.len()),
-        };
-        for (i, n) in nodes.iter().enumerate() {
-            let value = match classes {
-                // a classification leaf's output indexes the tree's classes, whose values are
-                // label indices
-                Some(c) => *c
-                    .get(n.output as usize)
-                    .ok_or_else(|| format!("node {i} outputs class {} of {}", n.output, c.len()))?
-                    as f64,
-                None => n.output,
-            };
-            let (l, r) = match (n.true_child, n.false_child) {
-                (Some(l), Some(r)) => (l as u32, r as u32),
-                (None, None) => (0, 0),
-                _ => return Err(format!("node {i} has one child")),
-            };
-            t.feature.push(n.split_feature as u32);
-            t.threshold.push(n.split_value.unwrap_or(f64::NAN));
-            t.left.push(l);
-            t.right.push(r);
-            t.value.push(value);
-        }
-        Ok(t)
-    }
-
     let bad = |e: serde_json::Error| format!("unexpected smartcore model shape: {e}");
     let (combine, trees) = match algorithm {
         A::DecisionTreeClassifier => {
@@ -114,4 +48,73 @@ pub fn forest_from_smartcore(algorithm: Algorithm, model: &Value) -> Result<Kern
         other => return Err(format!("{} is not a tree model", other.as_str())),
     };
     Ok(Kernel::Forest { combine, trees })
+}
+
+// smartcore's serde form of its trees and forests, as far as the kernel needs it
+
+#[derive(Deserialize)]
+struct ScNode {
+    output: f64,
+    split_feature: usize,
+    split_value: Option<f64>,
+    true_child: Option<usize>,
+    false_child: Option<usize>,
+}
+#[derive(Deserialize)]
+struct ScClassTree {
+    nodes: Vec<ScNode>,
+    classes: Vec<i64>,
+}
+#[derive(Deserialize)]
+struct ScBaseTree {
+    nodes: Vec<ScNode>,
+}
+#[derive(Deserialize)]
+struct ScForestClassifier {
+    trees: Option<Vec<ScClassTree>>,
+}
+#[derive(Deserialize)]
+struct ScTreeRegressor {
+    tree_regressor: Option<ScBaseTree>,
+}
+#[derive(Deserialize)]
+struct ScBaseForest {
+    trees: Option<Vec<ScBaseTree>>,
+}
+#[derive(Deserialize)]
+struct ScForestRegressor {
+    forest_regressor: Option<ScBaseForest>,
+}
+
+/// One smartcore tree as a [`FlatTree`]; `classes` maps its leaves' outputs to label indices.
+fn flatten(nodes: &[ScNode], classes: Option<&[i64]>) -> Result<FlatTree, String> {
+    let mut t = FlatTree {
+        feature: Vec::with_capacity(nodes.len()),
+        threshold: Vec::with_capacity(nodes.len()),
+        left: Vec::with_capacity(nodes.len()),
+        right: Vec::with_capacity(nodes.len()),
+        value: Vec::with_capacity(nodes.len()),
+    };
+    for (i, n) in nodes.iter().enumerate() {
+        let value = match classes {
+            // a classification leaf's output indexes the tree's classes, whose values are
+            // label indices
+            Some(c) => *c
+                .get(n.output as usize)
+                .ok_or_else(|| format!("node {i} outputs class {} of {}", n.output, c.len()))?
+                as f64,
+            None => n.output,
+        };
+        let (l, r) = match (n.true_child, n.false_child) {
+            (Some(l), Some(r)) => (l as u32, r as u32),
+            (None, None) => (0, 0),
+            _ => return Err(format!("node {i} has one child")),
+        };
+        t.feature.push(n.split_feature as u32);
+        t.threshold.push(n.split_value.unwrap_or(f64::NAN));
+        t.left.push(l);
+        t.right.push(r);
+        t.value.push(value);
+    }
+    Ok(t)
 }
