@@ -416,3 +416,60 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_announces_its_version_id_else_its_etag() {
+        let check = |version_id, etag, expected: Option<ObjectVersion>| {
+            assert_eq!(
+                ObjectVersion::announced(version_id, etag),
+                expected,
+                "versionId {version_id:?}, eTag {etag:?}"
+            );
+        };
+        let id = |v: &str| Some(ObjectVersion::Id(v.into()));
+        let etag = |e: &str| Some(ObjectVersion::ETag(e.into()));
+        check(
+            Some("3HL4kqtJlcpXroDT"),
+            Some("0a1b"),
+            id("3HL4kqtJlcpXroDT"),
+        );
+        // written while versioning was off or suspended: overwritten in place, so the ETag decides
+        check(Some("null"), Some("0a1b"), etag("0a1b"));
+        check(Some(""), Some("\"0a1b\""), etag("0a1b"));
+        check(None, Some("0a1b-3"), etag("0a1b-3"));
+        check(None, Some("\"\""), None);
+        check(None, None, None);
+    }
+
+    #[test]
+    fn a_changed_object_names_itself_the_version_asked_for_and_why() {
+        let changed = |expected, current: Option<&str>| {
+            StoreError::Changed {
+                uri: "s3://b/jobs/x.json".into(),
+                expected,
+                current: current.map(str::to_owned),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            changed(ObjectVersion::etag("\"e1\""), Some("e2")),
+            "s3://b/jobs/x.json no longer holds ETag \"e1\": it was overwritten since (its ETag is now \"e2\")"
+        );
+        assert_eq!(
+            changed(ObjectVersion::Id("v1".into()), None),
+            "s3://b/jobs/x.json no longer holds version 'v1': no such version: it was deleted, or a lifecycle rule expired it"
+        );
+        assert!(
+            !StoreError::Changed {
+                uri: String::new(),
+                expected: ObjectVersion::Id("v1".into()),
+                current: None
+            }
+            .is_transient()
+        );
+    }
+}
