@@ -8,8 +8,11 @@ pub enum PortCall {
     StoreHead,
     /// `ObjectStore::list` (ListObjectsV2).
     StoreList,
-    /// `ObjectStore::get` / `get_bytes` (GetObject).
+    /// `ObjectStore::get` / `get_bytes`, and `get_bytes_at` an ETag (GetObject, with If-Match;
+    /// a HeadObject names the current ETag when it no longer matches).
     StoreGet,
+    /// `ObjectStore::get_bytes_at` a version id (GetObject with VersionId).
+    StoreGetVersion,
     /// `ObjectStore::put` / `put_bytes` (PutObject or a multipart upload).
     StorePut,
     /// `JobTable::create` (conditional PutItem, GetItem on conflict).
@@ -41,6 +44,8 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
     match call {
         // HeadObject is authorised by s3:GetObject
         PortCall::StoreHead | PortCall::StoreGet => &["s3:GetObject"],
+        // a request naming a version needs s3:GetObjectVersion, and s3:GetObject does not grant it
+        PortCall::StoreGetVersion => &["s3:GetObjectVersion"],
         PortCall::StoreList => &["s3:ListBucket"],
         PortCall::StorePut => &["s3:PutObject", "s3:AbortMultipartUpload"],
         PortCall::TableCreate => &["dynamodb:PutItem", "dynamodb:GetItem"],

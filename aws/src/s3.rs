@@ -11,7 +11,9 @@ use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 use stepscore_core::ObjectUri;
-use stepscore_core::ports::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use stepscore_core::ports::{
+    ByteStream, ObjectMeta, ObjectStore, ObjectVersion, StoreError, unquoted,
+};
 use tokio::io::AsyncReadExt;
 
 use crate::errors::{Failure, classify};
@@ -269,30 +271,50 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| store_error(uri, &e))?;
-        let size = out.content_length().unwrap_or(0).max(0) as u64;
-        let too_large = |size: u64| StoreError::TooLarge {
-            uri: uri.to_string(),
-            size,
-            limit,
+        read_small(uri, out, limit).await
+    }
+
+    /// GetObject with `VersionId` (IAM action `s3:GetObjectVersion`) or with `If-Match` (S3
+    /// evaluates the ETag before it sends a byte, so a read never mixes two uploads).
+    #[tracing::instrument(level = "debug", skip(self), fields(uri = %uri, %version, limit))]
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let request = self.client.get_object().bucket(uri.bucket()).key(uri.key());
+        let request = match version {
+            ObjectVersion::Id(id) => request.version_id(id),
+            // RFC 7232 quotes an entity tag; S3 answers If-Match with the quoted form
+            ObjectVersion::ETag(etag) => request.if_match(format!("\"{}\"", unquoted(etag))),
         };
-        if size > limit {
-            return Err(too_large(size));
+        let err = match request.send().await {
+            Ok(out) => return read_small(uri, out, limit).await,
+            Err(err) => err,
+        };
+        let failure = classify(&err);
+        let changed = |current: Option<String>| StoreError::Changed {
+            uri: uri.to_string(),
+            expected: version.clone(),
+            current,
+        };
+        match version {
+            // 404 NoSuchVersion: deleted for good, or expired by a lifecycle rule
+            ObjectVersion::Id(_) if failure.code.as_deref() == Some("NoSuchVersion") => {
+                Err(changed(None))
+            }
+            // 412 PreconditionFailed. What replaced the object is worth naming: the newer
+            // upload's own job is the one that runs its bytes. Best effort: it may be gone too.
+            ObjectVersion::ETag(_)
+                if failure.status == Some(412)
+                    || failure.code.as_deref() == Some("PreconditionFailed") =>
+            {
+                let current = self.head(uri).await.ok().and_then(|m| m.etag);
+                Err(changed(current.map(|e| unquoted(&e).to_owned())))
+            }
+            _ => Err(store_error(uri, &err)),
         }
-        let mut buf = Vec::with_capacity(size as usize);
-        // take() guards against a body longer than its Content-Length said
-        out.body
-            .into_async_read()
-            .take(limit + 1)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| StoreError::Transient {
-                uri: uri.to_string(),
-                message: format!("reading the object failed: {e}"),
-            })?;
-        if buf.len() as u64 > limit {
-            return Err(too_large(buf.len() as u64));
-        }
-        Ok(buf)
     }
 
     #[tracing::instrument(level = "debug", skip(self, body), fields(uri = %uri))]
@@ -313,6 +335,38 @@ impl ObjectStore for S3Store {
         let mut rest: ByteStream = Box::pin(std::io::Cursor::new(extra).chain(body));
         self.put_multipart(uri, first, &mut rest).await
     }
+}
+
+/// Reads a GetObject body of at most `limit` bytes into memory.
+async fn read_small(
+    uri: &ObjectUri,
+    out: aws_sdk_s3::operation::get_object::GetObjectOutput,
+    limit: u64,
+) -> Result<Vec<u8>, StoreError> {
+    let size = out.content_length().unwrap_or(0).max(0) as u64;
+    let too_large = |size: u64| StoreError::TooLarge {
+        uri: uri.to_string(),
+        size,
+        limit,
+    };
+    if size > limit {
+        return Err(too_large(size));
+    }
+    let mut buf = Vec::with_capacity(size as usize);
+    // take() guards against a body longer than its Content-Length said
+    out.body
+        .into_async_read()
+        .take(limit + 1)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| StoreError::Transient {
+            uri: uri.to_string(),
+            message: format!("reading the object failed: {e}"),
+        })?;
+    if buf.len() as u64 > limit {
+        return Err(too_large(buf.len() as u64));
+    }
+    Ok(buf)
 }
 
 /// The size of part `number` (1-based): [`PART_SIZE`] for the first thousand parts, doubling for

@@ -19,12 +19,13 @@ use aws_sdk_batch::types::{
     CeState, CeType, ComputeEnvironmentOrder, ContainerProperties, JobDefinitionType, JqState,
     ResourceRequirement, ResourceType,
 };
+use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::json;
 use stepscore_aws::moto::MotoServer;
 use stepscore_aws::policy::{PolicyFile, app_name_of, check_calls};
 use stepscore_aws::{BatchClient, DynamoTable, S3Store, SdkConfig, SfnExecutions};
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
-use stepscore_core::ports::{Executions, JobTable, ObjectStore, SystemClock};
+use stepscore_core::ports::{Executions, JobTable, ObjectMeta, ObjectStore, SystemClock};
 use stepscore_core::status::JobStatus;
 use stepscore_core::{JobId, ObjectUri};
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
@@ -113,10 +114,22 @@ fn unique(prefix: &str) -> String {
 async fn deploy(server: &MotoServer, admin: &SdkConfig) -> Deployment {
     let name = unique("iam");
     let bucket = unique("iam-bucket");
-    S3Store::new(admin)
-        .client()
+    let s3 = S3Store::new(admin);
+    s3.client()
         .create_bucket()
         .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    // versioned as Terraform makes it: admit then reads a config by its version id
+    s3.client()
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
         .send()
         .await
         .unwrap();
@@ -220,8 +233,9 @@ fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::new(bucket, key).unwrap()
 }
 
-/// An S3 ObjectCreated notification for `key` as S3 sends it (key form-encoded).
-fn s3_event(bucket: &str, encoded_key: &str, etag: &str, size: u64) -> S3Event {
+/// The S3 ObjectCreated notification of the upload `put` to `key`, as a versioned bucket
+/// sends it (key form-encoded).
+fn s3_event(bucket: &str, encoded_key: &str, put: &ObjectMeta) -> S3Event {
     serde_json::from_value(json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
         "eventTime": "2026-11-23T06:15:00.000Z", "eventName": "ObjectCreated:Put",
@@ -230,7 +244,8 @@ fn s3_event(bucket: &str, encoded_key: &str, etag: &str, size: u64) -> S3Event {
         "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "stepscore-jobs",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
-               "object": {"key": encoded_key, "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0055AED6DCD90281E5"}}
+               "object": {"key": encoded_key, "size": put.size, "eTag": put.etag.as_deref().unwrap().trim_matches('"'),
+                          "versionId": put.version_id.as_deref().expect("the bucket is versioned"), "sequencer": "0055AED6DCD90281E5"}}
     }]}))
     .unwrap()
 }
@@ -259,12 +274,7 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
         .put_bytes(&uri(b, &key), serde_json::to_vec(&config).unwrap())
         .await
         .unwrap();
-    let event = s3_event(
-        b,
-        &format!("{JOBS_PREFIX}daily+run.json"),
-        put.etag.as_deref().unwrap(),
-        put.size,
-    );
+    let event = s3_event(b, &format!("{JOBS_PREFIX}daily+run.json"), &put);
 
     let clock = SystemClock;
     let admit_store = S3Store::new(&configs["admit"]);
@@ -457,6 +467,17 @@ async fn every_aws_call_of_each_component_is_allowed_by_its_policy() {
         denials.is_empty(),
         "calls iam/policies.json does not allow:\n{}",
         denials.join("\n")
+    );
+    // admit reads the config by the version id its event names, which IAM authorises as
+    // s3:GetObjectVersion (s3:GetObject does not grant it)
+    let config_version = (
+        "admit".to_owned(),
+        "s3:GetObjectVersion".to_owned(),
+        format!("arn:aws:s3:::{}/{JOBS_PREFIX}daily run.json", d.bucket),
+    );
+    assert!(
+        allowed.contains(&config_version),
+        "admit's versioned read of its config was not evaluated: {allowed:?}"
     );
     for component in COMPONENTS {
         assert!(

@@ -18,6 +18,8 @@
 //!   (spot reclaimed, no capacity), in one place.
 //! - [`ports`]: object store, job table, batch service, executions, clock.
 //! - `table_contract` (feature `test-support`): the test suite every job table adapter passes.
+//! - `store_contract` (feature `test-support`): the cases every object store adapter's reads at
+//!   a version pass.
 
 pub mod batch;
 pub mod config;
@@ -27,6 +29,8 @@ pub mod ports;
 pub mod record;
 pub mod status;
 pub mod status_reason;
+#[cfg(feature = "test-support")]
+pub mod store_contract;
 pub mod strict_json;
 #[cfg(feature = "test-support")]
 pub mod table_contract;

@@ -4,7 +4,8 @@
 //!
 //! # Layout
 //! - [`store`]: [`DirStore`], S3 as a directory tree (`<root>/<bucket>/<key>`, metadata kept
-//!   outside the bucket folders), atomic puts, MD5 ETags, a version id per put, and the S3
+//!   outside the bucket folders), atomic puts, MD5 ETags, a version id per put (a versioned
+//!   bucket: earlier versions of small objects stay readable by id), and the S3
 //!   `ObjectCreated:Put` event for configs under `jobs/`.
 //! - [`table`]: [`SqliteTable`], the job table with DynamoDB's conditional-write semantics (one
 //!   `UPDATE … WHERE progress < ?`), WAL mode, safe across processes.

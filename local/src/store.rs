@@ -6,6 +6,18 @@
 //! one sidecar per key named by a digest of the key: outside every bucket folder (a name starting
 //! with `.` is never a valid bucket), so `list` can never return it.
 //!
+//! The store is a versioned bucket: every put (and every file the scanner registers) is a new
+//! version id, and a read by version id ([`ObjectStore::get_bytes_at`]) returns that version's
+//! bytes after the key is overwritten, as S3 does, for objects up to [`KEPT_VERSION_BYTES`] (job
+//! configs, manifests): their bytes are hard-linked under
+//! `.stepscore-meta/<bucket>/versions/<key digest>/<version id>` when the version is created, so
+//! keeping them copies nothing, and a put that renames a new file into place leaves the old
+//! one's bytes to the link. A key keeps its [`KEPT_NONCURRENT_VERSIONS`] newest earlier
+//! versions; older ones, and earlier versions of larger objects (scoring outputs), are gone, as
+//! if a lifecycle rule had expired them: a read by their id is [`StoreError::Changed`]. A file
+//! rewritten in place by hand shares its inode with the link, so every read is checked against
+//! the version's MD5 ETag and never returns other bytes.
+//!
 //! Keys are mapped to paths segment by segment and rejected when they could escape the bucket
 //! folder: `..` and `.` segments, absolute keys, NUL, backslashes, empty segments, and any path
 //! that passes through a symbolic link. Writes go to a temp file in the target directory, are
@@ -25,7 +37,9 @@ use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stepscore_core::ObjectUri;
-use stepscore_core::ports::{ByteStream, ObjectMeta, ObjectStore, StoreError};
+use stepscore_core::ports::{
+    ByteStream, ObjectMeta, ObjectStore, ObjectVersion, StoreError, unquoted,
+};
 use stepscore_core::uri::bucket_name_problem;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -79,6 +93,16 @@ impl fmt::Debug for DirStore {
 const META_DIR: &str = ".stepscore-meta";
 /// Temp files are named with this prefix; keys may not use it.
 const TMP_PREFIX: &str = ".stepscore-tmp-";
+/// The folder, beside a bucket's sidecars, holding the kept bytes of object versions.
+const VERSIONS_DIR: &str = "versions";
+
+/// Objects up to this size keep their bytes as a version when overwritten (job configs are at
+/// most 64 KiB, manifests a few KiB); larger ones keep only their current version.
+pub const KEPT_VERSION_BYTES: u64 = 1024 * 1024;
+
+/// How many earlier versions of a key keep their bytes, newest first: enough for any burst of
+/// overwrites admit could lag behind, bounded so an often rewritten key does not fill the disk.
+pub const KEPT_NONCURRENT_VERSIONS: usize = 16;
 
 impl DirStore {
     /// A store rooted at `root` (created if missing), emitting no events.
@@ -181,8 +205,12 @@ impl DirStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(other(uri, e)),
         }
+        if expected.size <= KEPT_VERSION_BYTES {
+            self.keep_registered_bytes(uri, &path, version_id, expected);
+        }
         let meta_path = self.meta_path(uri);
-        let sequencer = next_sequencer(read_sidecar(&meta_path, uri).as_ref());
+        let previous = read_sidecar(&meta_path, uri);
+        let sequencer = next_sequencer(previous.as_ref());
         let sidecar = Sidecar {
             key: uri.key().into(),
             etag,
@@ -190,9 +218,57 @@ impl DirStore {
             size: expected.size,
             mtime_nanos: expected.mtime_nanos,
             sequencer: Some(sequencer),
+            noncurrent: self.demote(uri, previous, version_id),
         };
         write_sidecar(&meta_path, &sidecar).map_err(|e| other(uri, e))?;
         Ok(Some(self.registered(uri, sidecar)))
+    }
+
+    /// Links the file a registration digested as its version's kept bytes, unless it was
+    /// replaced meanwhile (then the version keeps no bytes beyond the live file). Best effort:
+    /// a version whose bytes cannot be kept is only readable while current.
+    fn keep_registered_bytes(
+        &self,
+        uri: &ObjectUri,
+        path: &Path,
+        version_id: &str,
+        expected: FileStamp,
+    ) {
+        let Some(kept) = self.version_path(uri, version_id) else {
+            return;
+        };
+        // linked under a temp name and renamed: a registration repeated after a crash replaces
+        // its earlier link instead of failing on it
+        let result = (|| {
+            let dir = kept.parent().unwrap_or(Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!("{TMP_PREFIX}{}", uuid::Uuid::new_v4().simple()));
+            std::fs::hard_link(path, &tmp)?;
+            // the same inode, size and mtime as digested, or a replacement got linked
+            if FileStamp::of(&tmp)? != expected {
+                std::fs::remove_file(&tmp)?;
+                return Ok(false);
+            }
+            std::fs::rename(&tmp, &kept)?;
+            Ok::<_, io::Error>(true)
+        })();
+        if let Err(e) = result {
+            tracing::debug!(uri = %uri, version_id, error = %e, "cannot keep a version's bytes; it is readable by id only while current");
+        }
+    }
+
+    /// Links a put's temp file as its new version's kept bytes. Best effort, as above.
+    fn keep_new_bytes(&self, uri: &ObjectUri, tmp: &Path, version_id: &str) {
+        let Some(kept) = self.version_path(uri, version_id) else {
+            return;
+        };
+        let result = kept
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::hard_link(tmp, &kept));
+        if let Err(e) = result {
+            tracing::debug!(uri = %uri, version_id, error = %e, "cannot keep a version's bytes; it is readable by id only while current");
+        }
     }
 
     /// The region named in this store's events.
@@ -233,6 +309,135 @@ impl DirStore {
             .join(META_DIR)
             .join(uri.bucket())
             .join(format!("{digest}.json"))
+    }
+
+    /// Where a version's kept bytes live; `None` for a version id that cannot be a file name
+    /// (this store issues none such, but ids reach it from events).
+    fn version_path(&self, uri: &ObjectUri, version_id: &str) -> Option<PathBuf> {
+        let usable = !version_id.is_empty()
+            && !version_id.starts_with('.')
+            && version_id.len() <= 255
+            && version_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !usable {
+            return None;
+        }
+        let digest = hex::encode(Md5::digest(uri.key().as_bytes()));
+        Some(
+            self.inner
+                .root
+                .join(META_DIR)
+                .join(uri.bucket())
+                .join(VERSIONS_DIR)
+                .join(digest)
+                .join(version_id),
+        )
+    }
+
+    /// The earlier versions once `current` replaces `previous`'s current version: that one
+    /// (when its bytes were kept) and those before it, newest first, at most
+    /// [`KEPT_NONCURRENT_VERSIONS`]; the bytes of the ones that drop off are removed.
+    fn demote(
+        &self,
+        uri: &ObjectUri,
+        previous: Option<Sidecar>,
+        current: &str,
+    ) -> Vec<KeptVersion> {
+        let Some(previous) = previous else {
+            return Vec::new();
+        };
+        let was_kept = |id: &str| self.version_path(uri, id).is_some_and(|p| p.is_file());
+        let mut versions = Vec::with_capacity(previous.noncurrent.len() + 1);
+        // a registration repeated after a crash re-registers the current version: not earlier
+        if previous.version_id != current && was_kept(&previous.version_id) {
+            versions.push(KeptVersion {
+                version_id: previous.version_id,
+                etag: previous.etag,
+                size: previous.size,
+            });
+        }
+        versions.extend(
+            previous
+                .noncurrent
+                .into_iter()
+                .filter(|v| v.version_id != current),
+        );
+        for expired in versions.split_off(versions.len().min(KEPT_NONCURRENT_VERSIONS)) {
+            if let Some(path) = self.version_path(uri, &expired.version_id)
+                && let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                tracing::warn!(uri = %uri, version_id = %expired.version_id, error = %e, "cannot remove an expired version's bytes");
+            }
+        }
+        versions
+    }
+
+    fn get_bytes_at_blocking(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let path = self.path_of(uri)?;
+        let changed = |current: Option<String>| StoreError::Changed {
+            uri: uri.to_string(),
+            expected: version.clone(),
+            current,
+        };
+        let too_large = |size: u64| StoreError::TooLarge {
+            uri: uri.to_string(),
+            size,
+            limit,
+        };
+        match version {
+            ObjectVersion::Id(id) => {
+                let sidecar = read_sidecar(&self.meta_path(uri), uri);
+                let Some((wanted, is_current)) = sidecar.as_ref().and_then(|s| s.version(id))
+                else {
+                    return Err(changed(None));
+                };
+                if wanted.size > limit {
+                    return Err(too_large(wanted.size));
+                }
+                // its kept bytes, else (while it is current) the object's own file
+                let kept = self.version_path(uri, id);
+                for file in kept.into_iter().chain(is_current.then_some(path)) {
+                    match read_small(&file, limit) {
+                        Ok(Small::Bytes(bytes)) if md5_hex(&bytes) == wanted.etag => {
+                            return Ok(bytes);
+                        }
+                        // rewritten in place since (a link shares its bytes), or never kept
+                        Ok(_) => {}
+                        Err(e) if is_missing(&e) => {}
+                        Err(e) => return Err(other(uri, e)),
+                    }
+                }
+                Err(changed(None))
+            }
+            ObjectVersion::ETag(etag) => {
+                let wanted = unquoted(etag);
+                match read_small(&path, limit) {
+                    Ok(Small::Bytes(bytes)) => {
+                        let now = md5_hex(&bytes);
+                        if now == wanted {
+                            Ok(bytes)
+                        } else {
+                            Err(changed(Some(now)))
+                        }
+                    }
+                    // S3 checks If-Match before it sends the body: a stale ETag is Changed even
+                    // for an object too large to read
+                    Ok(Small::Over(size)) => match self.head_blocking(uri)?.etag {
+                        Some(now) if now != wanted => Err(changed(Some(now))),
+                        _ => Err(too_large(size)),
+                    },
+                    Err(e) if is_missing(&e) => Err(not_found(uri)),
+                    Err(e) => Err(other(uri, e)),
+                }
+            }
+        }
     }
 
     fn emit(&self, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) {
@@ -385,6 +590,16 @@ impl ObjectStore for DirStore {
         Ok(Box::pin(tokio::fs::File::from_std(file).take(len)))
     }
 
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let (this, uri, version) = (self.clone(), uri.clone(), version.clone());
+        blocking(move || this.get_bytes_at_blocking(&uri, &version, limit)).await
+    }
+
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
         // a put creates its bucket, so it must be a name S3 would create
         if let Some(reason) = bucket_name_problem(uri.bucket()) {
@@ -425,16 +640,25 @@ impl ObjectStore for DirStore {
                     reason: "a folder of other keys already exists at this path".into(),
                 });
             }
+            let version_id = new_version_id();
+            if size <= KEPT_VERSION_BYTES {
+                // linked before the rename: once a later put replaces the file, the link is
+                // all that holds these bytes
+                this.keep_new_bytes(&u, &tmp, &version_id);
+            }
             std::fs::rename(&tmp, &path).map_err(|e| {
                 let _ = std::fs::remove_file(&tmp);
+                if let Some(kept) = this.version_path(&u, &version_id) {
+                    let _ = std::fs::remove_file(kept);
+                }
                 other(&u, e)
             })?;
             sync_dir(&dir).map_err(|e| other(&u, e))?;
             let md = std::fs::metadata(&path).map_err(|e| other(&u, e))?;
             let mtime = md.modified().map_err(|e| other(&u, e))?;
-            let version_id = new_version_id();
             let meta_path = this.meta_path(&u);
-            let sequencer = next_sequencer(read_sidecar(&meta_path, &u).as_ref());
+            let previous = read_sidecar(&meta_path, &u);
+            let sequencer = next_sequencer(previous.as_ref());
             let sidecar = Sidecar {
                 key: u.key().into(),
                 etag: hash.clone(),
@@ -442,6 +666,7 @@ impl ObjectStore for DirStore {
                 size,
                 mtime_nanos: nanos(mtime),
                 sequencer: Some(sequencer.clone()),
+                noncurrent: this.demote(&u, previous, &version_id),
             };
             write_sidecar(&meta_path, &sidecar).map_err(|e| other(&u, e))?;
             Ok((
@@ -559,6 +784,36 @@ struct Sidecar {
     /// kept); the next PUT of the key gets a greater one.
     #[serde(default)]
     sequencer: Option<String>,
+    /// Earlier versions of the key whose bytes are kept, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    noncurrent: Vec<KeptVersion>,
+}
+
+impl Sidecar {
+    /// Version `id` of the key, and whether it is the current one.
+    fn version(&self, id: &str) -> Option<(KeptVersion, bool)> {
+        if self.version_id == id {
+            let current = KeptVersion {
+                version_id: self.version_id.clone(),
+                etag: self.etag.clone(),
+                size: self.size,
+            };
+            return Some((current, true));
+        }
+        self.noncurrent
+            .iter()
+            .find(|v| v.version_id == id)
+            .map(|v| (v.clone(), false))
+    }
+}
+
+/// An earlier version of a key whose bytes the store keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct KeptVersion {
+    version_id: String,
+    /// Its MD5, checked on every read: a file rewritten in place changes a linked version too.
+    etag: String,
+    size: u64,
 }
 
 fn read_sidecar(path: &Path, uri: &ObjectUri) -> Option<Sidecar> {
@@ -749,6 +1004,42 @@ fn write_sidecar(path: &Path, sidecar: &Sidecar) -> io::Result<()> {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// A file read whole, or found to be over the limit.
+enum Small {
+    Bytes(Vec<u8>),
+    Over(u64),
+}
+
+/// Reads a regular file of at most `limit` bytes (something else at the path is NotFound).
+fn read_small(path: &Path, limit: u64) -> io::Result<Small> {
+    let file = std::fs::File::open(path)?;
+    let md = file.metadata()?;
+    if !md.is_file() {
+        return Err(io::ErrorKind::NotFound.into());
+    }
+    if md.len() > limit {
+        return Ok(Small::Over(md.len()));
+    }
+    let mut buf = Vec::with_capacity(md.len() as usize);
+    // take() guards against a file that grew since its metadata was read
+    file.take(limit + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > limit {
+        return Ok(Small::Over(buf.len() as u64));
+    }
+    Ok(Small::Bytes(buf))
+}
+
+fn is_missing(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+fn md5_hex(bytes: &[u8]) -> String {
+    hex::encode(Md5::digest(bytes))
 }
 
 fn md5_file(path: &Path) -> io::Result<String> {

@@ -337,6 +337,17 @@ def test_admit_reads_the_jobs_prefix_terraform_filters_on(module):
     assert environment["STEPSCORE_JOBS_PREFIX"] == "${var.jobs_prefix}"
 
 
+def test_only_admit_reads_object_versions_and_only_job_configs():
+    # admit reads the config version its S3 event names (GetObject with VersionId needs
+    # s3:GetObjectVersion, which s3:GetObject does not grant); no other code reads by version
+    grants = {}
+    for principal, body in rendered_policies().items():
+        for statement in body["statements"]:
+            if "s3:GetObjectVersion" in statement["Action"]:
+                grants.setdefault(principal, []).extend(statement["Resource"])
+    assert grants == {"admit": ["<bucket_arn>/<jobs_prefix>*"]}
+
+
 def all_policy_documents(module):
     for (dtype, name), body in module.data.items():
         if dtype == "aws_iam_policy_document":

@@ -15,7 +15,9 @@ use stepscore_aws::{DynamoTable, S3Store};
 use stepscore_core::ObjectUri;
 use stepscore_core::config::MAX_SHARDS;
 use stepscore_core::manifest::manifest_name;
-use stepscore_core::ports::{ByteStream, ObjectMeta, ObjectStore, StoreError, SystemClock};
+use stepscore_core::ports::{
+    ByteStream, ObjectMeta, ObjectStore, ObjectVersion, StoreError, SystemClock,
+};
 use stepscore_core::status::JobStatus;
 use stepscore_handlers::tasks::{MANIFEST_READS_IN_FLIGHT, finalize, register};
 
@@ -47,6 +49,14 @@ impl ObjectStore for CountingStore<'_> {
     }
     async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError> {
         self.inner.put(uri, body).await
+    }
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.inner.get_bytes_at(uri, version, limit).await
     }
     async fn get_bytes(&self, uri: &ObjectUri, limit: u64) -> Result<Vec<u8>, StoreError> {
         let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;

@@ -1,6 +1,7 @@
 //! The whole pipeline's Lambda code over the AWS adapters against moto: an S3 event admits a
 //! config (twice at once: one record, one execution), then register -> submit -> check ->
-//! finalize run as the state machine would call them, with Batch in docker-free mode.
+//! finalize run as the state machine would call them, with Batch in docker-free mode. A config
+//! overwritten before admit reads it runs as the upload its event announced, or not at all.
 
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::{Value, json};
@@ -8,7 +9,7 @@ use stepscore_aws::{DynamoTable, S3Store, SfnExecutions};
 use stepscore_core::JobId;
 use stepscore_core::ObjectUri;
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
-use stepscore_core::ports::{JobTable, ObjectStore, SystemClock};
+use stepscore_core::ports::{JobTable, ObjectMeta, ObjectStore, SystemClock};
 use stepscore_core::status::JobStatus;
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
 use stepscore_handlers::tasks::{check, finalize, register, submit};
@@ -24,8 +25,16 @@ struct World {
 }
 
 async fn world() -> World {
+    world_on(super::s3::store_with_bucket().await).await
+}
+
+/// The world with the bucket versioned, as Terraform creates it.
+async fn versioned_world() -> World {
+    world_on(super::s3::store_with_versioned_bucket().await).await
+}
+
+async fn world_on((store, bucket): (S3Store, String)) -> World {
     let config = moto().await;
-    let (store, bucket) = super::s3::store_with_bucket().await;
     let table = DynamoTable::new(&config, unique("jobs"));
     table.create_table().await.unwrap();
     // the real state machine, its placeholders filled as Terraform would
@@ -70,8 +79,13 @@ fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::new(bucket, key).unwrap()
 }
 
-/// An S3 ObjectCreated notification for `key` as S3 sends it (key form-encoded).
-fn s3_event(bucket: &str, encoded_key: &str, etag: &str, size: u64) -> S3Event {
+/// The S3 ObjectCreated notification of the upload `put` to `key`, as S3 sends it (key
+/// form-encoded; a version id only from a versioned bucket).
+fn s3_event(bucket: &str, encoded_key: &str, put: &ObjectMeta) -> S3Event {
+    let mut object = json!({"key": encoded_key, "size": put.size, "eTag": put.etag.as_deref().unwrap().trim_matches('"'), "sequencer": "0055AED6DCD90281E5"});
+    if let Some(version_id) = &put.version_id {
+        object["versionId"] = json!(version_id);
+    }
     serde_json::from_value(json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-11-23T06:15:00.000Z", "eventName": "ObjectCreated:Put",
@@ -80,7 +94,7 @@ fn s3_event(bucket: &str, encoded_key: &str, etag: &str, size: u64) -> S3Event {
         "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810", "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
         "s3": {"s3SchemaVersion": "1.0", "configurationId": "stepscore-jobs",
                "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"}, "arn": format!("arn:aws:s3:::{bucket}")},
-               "object": {"key": encoded_key, "size": size, "eTag": etag.trim_matches('"'), "sequencer": "0055AED6DCD90281E5"}}
+               "object": object}
     }]}))
     .unwrap()
 }
@@ -109,12 +123,7 @@ async fn an_uploaded_config_is_admitted_once_scored_on_batch_and_finalized() {
         .put_bytes(&uri(b, key), serde_json::to_vec(&config).unwrap())
         .await
         .unwrap();
-    let event = s3_event(
-        b,
-        "jobs/daily+run.json",
-        put.etag.as_deref().unwrap(),
-        put.size,
-    );
+    let event = s3_event(b, "jobs/daily+run.json", &put);
 
     // two deliveries of one event at once: one record, one execution
     let clock = SystemClock;
@@ -297,17 +306,9 @@ async fn a_bad_config_uploaded_to_s3_is_a_visible_failed_record() {
         clock: &clock,
         jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
     };
-    let out = admit(
-        ports,
-        &s3_event(
-            b,
-            "jobs/broken.json",
-            put.etag.as_deref().unwrap(),
-            put.size,
-        ),
-    )
-    .await
-    .unwrap();
+    let out = admit(ports, &s3_event(b, "jobs/broken.json", &put))
+        .await
+        .unwrap();
     let Admitted::Rejected { job_id, reason } = &out[0] else {
         panic!("{out:?}")
     };
@@ -333,5 +334,142 @@ async fn a_bad_config_uploaded_to_s3_is_a_visible_failed_record() {
     assert!(
         listed.executions().is_empty(),
         "no execution for a rejected config"
+    );
+}
+
+/// Uploads the model and input the configs of these tests name.
+async fn seed(w: &World) {
+    let b = &w.bucket;
+    w.store
+        .put_bytes(&uri(b, "models/churn.json"), b"{\"model\": true}".to_vec())
+        .await
+        .unwrap();
+    w.store
+        .put_bytes(&uri(b, "in/2026-11-23.csv"), b"id,x\n1,0.5\n".to_vec())
+        .await
+        .unwrap();
+}
+
+fn named_config(b: &str, name: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({"name": name, "model": format!("s3://{b}/models/churn.json"), "input": format!("s3://{b}/in/"),
+                               "output": format!("s3://{b}/out/{name}/"), "capacity": "on-demand"}))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_config_overwritten_in_a_versioned_bucket_before_admit_reads_it_runs_the_announced_version()
+ {
+    let w = versioned_world().await;
+    seed(&w).await;
+    let b = &w.bucket;
+    let key = uri(b, "jobs/daily.json");
+    let first = w
+        .store
+        .put_bytes(&key, named_config(b, "daily"))
+        .await
+        .unwrap();
+    w.store
+        .put_bytes(&key, named_config(b, "daily-fixed"))
+        .await
+        .unwrap();
+    let clock = SystemClock;
+    let ports = AdmitPorts {
+        store: &w.store,
+        table: &w.table,
+        executions: &w.executions,
+        clock: &clock,
+        jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
+    };
+    let out = admit(ports, &s3_event(b, "jobs/daily.json", &first))
+        .await
+        .unwrap();
+    let id = JobId::for_put(
+        b,
+        "jobs/daily.json",
+        first.version_id.as_deref(),
+        first.etag.as_deref(),
+        Some("0055AED6DCD90281E5"),
+    );
+    assert!(
+        matches!(&out[0], Admitted::Started { job_id, .. } if *job_id == id.to_string()),
+        "{out:?}"
+    );
+    let record = w.table.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.config["name"], json!("daily"), "{record:?}");
+    let execution = w
+        .executions
+        .client()
+        .describe_execution()
+        .execution_arn(record.execution_arn.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let input: Value = serde_json::from_str(execution.input().unwrap()).unwrap();
+    assert_eq!(
+        input["config"]["name"],
+        json!("daily"),
+        "the execution runs the first upload's bytes under the first upload's id"
+    );
+}
+
+#[tokio::test]
+async fn a_config_overwritten_in_an_unversioned_bucket_before_admit_reads_it_is_a_failed_record() {
+    let w = world().await;
+    seed(&w).await;
+    let b = &w.bucket;
+    let key = uri(b, "jobs/daily.json");
+    let first = w
+        .store
+        .put_bytes(&key, named_config(b, "daily"))
+        .await
+        .unwrap();
+    let second = w
+        .store
+        .put_bytes(&key, named_config(b, "daily-fixed"))
+        .await
+        .unwrap();
+    let clock = SystemClock;
+    let ports = AdmitPorts {
+        store: &w.store,
+        table: &w.table,
+        executions: &w.executions,
+        clock: &clock,
+        jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
+    };
+    let out = admit(ports, &s3_event(b, "jobs/daily.json", &first))
+        .await
+        .unwrap();
+    let Admitted::Rejected { job_id, reason } = &out[0] else {
+        panic!("{out:?}")
+    };
+    for expected in [
+        format!("s3://{b}/jobs/daily.json"),
+        format!("ETag {}", first.etag.as_deref().unwrap()),
+        "overwritten".into(),
+        format!("now {}", second.etag.as_deref().unwrap()),
+    ] {
+        assert!(reason.contains(&expected), "'{reason}' lacks '{expected}'");
+    }
+    let record = w
+        .table
+        .get(&JobId::parse(job_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.status, record.failure_reason.as_deref()),
+        (JobStatus::Failed, Some(reason.as_str()))
+    );
+    let listed = w
+        .executions
+        .client()
+        .list_executions()
+        .state_machine_arn(w.executions.state_machine_arn())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        listed.executions().is_empty(),
+        "the newer bytes never run under the first upload's id"
     );
 }

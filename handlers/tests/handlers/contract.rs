@@ -62,17 +62,15 @@ fn job(w: &World) -> Value {
 
 #[test]
 fn each_handlers_port_calls_are_granted_to_its_function() {
-    // admit: an admitted config and a rejected one
+    // admit: an admitted config (read by version id) and a rejected one (read by ETag)
     let w = World::with_data();
-    w.store.put(
-        "s3://acme-scoring/jobs/daily churn:2026.json",
-        fixture("config-daily.json"),
-    );
-    w.store
-        .put("s3://acme-scoring/jobs/weekly.json", b"{".to_vec());
+    w.put_announced_daily(fixture("config-daily.json"));
+    w.put_announced_weekly(b"{".to_vec());
     let event = serde_json::from_slice(&fixture("s3-object-created.json")).unwrap();
     block_on(stepscore_handlers::admit(w.admit_ports(), &event)).unwrap();
-    assert_granted("admit", &w.calls());
+    let calls = w.calls();
+    assert!(calls.contains(&PortCall::StoreGetVersion), "{calls:?}");
+    assert_granted("admit", &calls);
 
     let w = World::with_data();
     block_on(stepscore_handlers::schedule(

@@ -27,20 +27,72 @@ impl Calls {
     }
 }
 
+/// A versioned S3 bucket in memory: every put is a new version and every version is kept.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Every version of every object by URI, oldest first.
+    pub objects: Mutex<BTreeMap<String, Vec<MemVersion>>>,
     pub transient: Mutex<bool>,
     pub calls: Calls,
 }
 
+/// One version of an object.
+#[derive(Debug, Clone)]
+pub struct MemVersion {
+    pub version_id: String,
+    /// Unquoted, as events send it.
+    pub etag: String,
+    pub bytes: Vec<u8>,
+}
+
+/// An opaque ETag, the same for the same bytes (as S3's is for a single-part upload).
+pub fn etag_of(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 impl MemStore {
-    pub fn put(&self, uri: &str, bytes: impl Into<Vec<u8>>) {
+    /// Puts `bytes` as a new version of `uri` and returns its version id.
+    pub fn put(&self, uri: &str, bytes: impl Into<Vec<u8>>) -> String {
+        let bytes = bytes.into();
+        self.put_as(uri, None, &etag_of(&bytes), bytes)
+    }
+
+    /// Puts `bytes` as the upload an event fixture announces: its `versionId` (`None` in an
+    /// unversioned bucket's events: one is made up) and its `eTag`. Returns the version id.
+    pub fn put_as(
+        &self,
+        uri: &str,
+        version_id: Option<&str>,
+        etag: &str,
+        bytes: impl Into<Vec<u8>>,
+    ) -> String {
+        let mut objects = self.objects.lock().unwrap();
+        let versions = objects.entry(uri.to_owned()).or_default();
+        let version_id = version_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("mem-{}", versions.len() + 1));
+        versions.push(MemVersion {
+            version_id: version_id.clone(),
+            etag: etag.to_owned(),
+            bytes: bytes.into(),
+        });
+        version_id
+    }
+
+    fn current(&self, uri: &ObjectUri) -> Result<MemVersion, StoreError> {
         self.objects
             .lock()
             .unwrap()
-            .insert(uri.to_owned(), bytes.into());
+            .get(&uri.to_string())
+            .and_then(|v| v.last().cloned())
+            .ok_or_else(|| StoreError::NotFound {
+                uri: uri.to_string(),
+            })
     }
+
     fn fail(&self, uri: &ObjectUri) -> Result<(), StoreError> {
         if *self.transient.lock().unwrap() {
             return Err(StoreError::Transient {
@@ -52,24 +104,22 @@ impl MemStore {
     }
 }
 
+fn meta(uri: ObjectUri, v: &MemVersion) -> ObjectMeta {
+    ObjectMeta {
+        uri,
+        size: v.bytes.len() as u64,
+        etag: Some(v.etag.clone()),
+        version_id: Some(v.version_id.clone()),
+        last_modified: None,
+    }
+}
+
 #[async_trait]
 impl ObjectStore for MemStore {
     async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
         self.calls.push(PortCall::StoreHead);
         self.fail(uri)?;
-        let objects = self.objects.lock().unwrap();
-        let bytes = objects
-            .get(&uri.to_string())
-            .ok_or_else(|| StoreError::NotFound {
-                uri: uri.to_string(),
-            })?;
-        Ok(ObjectMeta {
-            uri: uri.clone(),
-            size: bytes.len() as u64,
-            etag: None,
-            version_id: None,
-            last_modified: None,
-        })
+        Ok(meta(uri.clone(), &self.current(uri)?))
     }
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
         self.calls.push(PortCall::StoreList);
@@ -81,13 +131,7 @@ impl ObjectStore for MemStore {
             .unwrap()
             .iter()
             .filter(|(k, _)| k.starts_with(&p))
-            .map(|(k, v)| ObjectMeta {
-                uri: ObjectUri::parse(k).unwrap(),
-                size: v.len() as u64,
-                etag: None,
-                version_id: None,
-                last_modified: None,
-            })
+            .filter_map(|(k, v)| Some(meta(ObjectUri::parse(k).unwrap(), v.last()?)))
             .collect())
     }
     async fn get(
@@ -97,31 +141,57 @@ impl ObjectStore for MemStore {
     ) -> Result<ByteStream, StoreError> {
         self.calls.push(PortCall::StoreGet);
         self.fail(uri)?;
-        let bytes = self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&uri.to_string())
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
+        Ok(Box::pin(std::io::Cursor::new(self.current(uri)?.bytes)))
+    }
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.calls.push(match version {
+            ObjectVersion::Id(_) => PortCall::StoreGetVersion,
+            ObjectVersion::ETag(_) => PortCall::StoreGet,
+        });
+        self.fail(uri)?;
+        let changed = |current: Option<String>| StoreError::Changed {
+            uri: uri.to_string(),
+            expected: version.clone(),
+            current,
+        };
+        let found = match version {
+            ObjectVersion::Id(id) => self
+                .objects
+                .lock()
+                .unwrap()
+                .get(&uri.to_string())
+                .and_then(|v| v.iter().find(|v| v.version_id == *id).cloned())
+                .ok_or_else(|| changed(None))?,
+            ObjectVersion::ETag(etag) => {
+                let current = self.current(uri)?;
+                if current.etag != *etag {
+                    return Err(changed(Some(current.etag)));
+                }
+                current
+            }
+        };
+        if found.bytes.len() as u64 > limit {
+            return Err(StoreError::TooLarge {
                 uri: uri.to_string(),
-            })?;
-        Ok(Box::pin(std::io::Cursor::new(bytes)))
+                size: found.bytes.len() as u64,
+                limit,
+            });
+        }
+        Ok(found.bytes)
     }
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
         use tokio::io::AsyncReadExt;
         self.calls.push(PortCall::StorePut);
         let mut buf = Vec::new();
         body.read_to_end(&mut buf).await.unwrap();
-        let size = buf.len() as u64;
-        self.objects.lock().unwrap().insert(uri.to_string(), buf);
-        Ok(ObjectMeta {
-            uri: uri.clone(),
-            size,
-            etag: None,
-            version_id: None,
-            last_modified: None,
-        })
+        let etag = etag_of(&buf);
+        self.put_as(&uri.to_string(), None, &etag, buf);
+        Ok(meta(uri.clone(), &self.current(uri)?))
     }
 }
 
@@ -334,6 +404,15 @@ impl Clock for FixedClock {
     }
 }
 
+/// The daily config's upload `s3-object-created.json` announces (a versioned bucket).
+pub const DAILY_URI: &str = "s3://acme-scoring/jobs/daily churn:2026.json";
+pub const DAILY_VERSION_ID: &str = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY";
+pub const DAILY_ETAG: &str = "0123456789abcdef0123456789abcdef";
+/// The weekly config's upload `s3-object-created.json` and `s3-put-unversioned-*.json` announce
+/// (an unversioned bucket: no version id, only the ETag).
+pub const WEEKLY_URI: &str = "s3://acme-scoring/jobs/weekly.json";
+pub const WEEKLY_ETAG: &str = "fedcba9876543210fedcba9876543210";
+
 /// One world of fakes.
 #[derive(Debug, Default)]
 pub struct World {
@@ -368,6 +447,15 @@ impl World {
             b"id,x\n1,2\n".to_vec(),
         );
         w
+    }
+    /// Uploads `bytes` as the daily config the S3 event fixture announces.
+    pub fn put_announced_daily(&self, bytes: impl Into<Vec<u8>>) {
+        self.store
+            .put_as(DAILY_URI, Some(DAILY_VERSION_ID), DAILY_ETAG, bytes);
+    }
+    /// Uploads `bytes` as the weekly config the S3 event fixtures announce.
+    pub fn put_announced_weekly(&self, bytes: impl Into<Vec<u8>>) {
+        self.store.put_as(WEEKLY_URI, None, WEEKLY_ETAG, bytes);
     }
     pub fn calls(&self) -> Vec<PortCall> {
         let mut all = Vec::new();

@@ -1,10 +1,12 @@
-//! DirStore: S3 semantics on a directory tree.
+//! DirStore: S3 semantics on a directory tree, a versioned bucket.
 
 use std::sync::{Arc, Mutex};
 
+use md5::Digest;
 use serde_json::Value;
 use stepscore_core::ObjectUri;
-use stepscore_core::ports::{ObjectStore, StoreError};
+use stepscore_core::ports::{ObjectStore, ObjectVersion, StoreError};
+use stepscore_local::store::{FileStamp, KEPT_NONCURRENT_VERSIONS, KEPT_VERSION_BYTES};
 use stepscore_local::{DirStore, NotificationFilter};
 use tokio::io::AsyncReadExt;
 
@@ -342,4 +344,150 @@ async fn each_put_of_a_key_carries_a_greater_sequencer_even_with_identical_bytes
     for pair in sequencers.windows(2) {
         assert!(pair[0] < pair[1], "{sequencers:?}");
     }
+}
+
+#[tokio::test]
+async fn dir_store_meets_the_reads_at_a_version_contract() {
+    let (_d, s) = store();
+    stepscore_core::store_contract::check_reads_at(&s, "data-1").await;
+}
+
+/// Reads version `id` of `u` with a 64 KiB limit.
+async fn read_version(s: &DirStore, u: &ObjectUri, id: &str) -> Result<Vec<u8>, StoreError> {
+    s.get_bytes_at(u, &ObjectVersion::Id(id.to_owned()), 1 << 16)
+        .await
+}
+
+fn assert_gone(read: Result<Vec<u8>, StoreError>, id: &str) {
+    match read {
+        Err(StoreError::Changed {
+            expected: ObjectVersion::Id(v),
+            ..
+        }) if v == id => {}
+        other => panic!("version '{id}' should be gone, read gave {other:?}"),
+    }
+}
+
+/// How many files hold kept versions (`.stepscore-meta/<bucket>/versions/<key digest>/<id>`).
+fn kept_files(s: &DirStore) -> usize {
+    let versions = s.root().join(".stepscore-meta/data-1/versions");
+    std::fs::read_dir(versions).map_or(0, |keys| {
+        keys.map(|k| std::fs::read_dir(k.unwrap().path()).unwrap().count())
+            .sum()
+    })
+}
+
+#[tokio::test]
+async fn a_key_keeps_the_bytes_of_its_sixteen_newest_earlier_versions() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/jobs/daily.json");
+    let mut versions = Vec::new();
+    for i in 0..KEPT_NONCURRENT_VERSIONS + 3 {
+        let put = s
+            .put_bytes(&u, format!("{{\"run\": {i}}}").into_bytes())
+            .await;
+        versions.push(put.unwrap().version_id.unwrap());
+    }
+    // the current version and the 16 before it, each with its own bytes
+    for (i, id) in versions.iter().enumerate().skip(2) {
+        let bytes = read_version(&s, &u, id).await.unwrap();
+        assert_eq!(
+            bytes,
+            format!("{{\"run\": {i}}}").into_bytes(),
+            "version {i}"
+        );
+    }
+    // older ones are gone as if a lifecycle rule expired them, and their bytes with them
+    assert_gone(read_version(&s, &u, &versions[0]).await, &versions[0]);
+    assert_gone(read_version(&s, &u, &versions[1]).await, &versions[1]);
+    assert_eq!(kept_files(&s), KEPT_NONCURRENT_VERSIONS + 1);
+}
+
+#[tokio::test]
+async fn an_object_over_a_mebibyte_keeps_only_its_current_version() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/out/part-0.csv");
+    let big = |b: u8| vec![b; KEPT_VERSION_BYTES as usize + 1];
+    let first = s.put_bytes(&u, big(b'a')).await.unwrap();
+    let second = s.put_bytes(&u, big(b'b')).await.unwrap();
+    let limit = KEPT_VERSION_BYTES + 1;
+    let v1 = ObjectVersion::Id(first.version_id.clone().unwrap());
+    let v2 = ObjectVersion::Id(second.version_id.unwrap());
+    assert_eq!(s.get_bytes_at(&u, &v2, limit).await.unwrap(), big(b'b'));
+    assert_gone(
+        s.get_bytes_at(&u, &v1, limit).await,
+        first.version_id.as_deref().unwrap(),
+    );
+    assert_eq!(kept_files(&s), 0, "nothing of a large object is kept");
+}
+
+#[tokio::test]
+async fn a_config_rewritten_in_place_by_hand_no_longer_holds_its_version() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/jobs/daily.json");
+    let put = s.put_bytes(&u, b"{\"run\": 1}".to_vec()).await.unwrap();
+    let v1 = put.version_id.unwrap();
+    // `cat > daily.json` writes into the same inode the kept version links to
+    std::fs::write(s.path_of(&u).unwrap(), b"{\"run\": 2}").unwrap();
+    assert_gone(read_version(&s, &u, &v1).await, &v1);
+    let by_etag = s
+        .get_bytes_at(&u, &ObjectVersion::etag(put.etag.as_deref().unwrap()), 1024)
+        .await;
+    assert!(
+        matches!(&by_etag, Err(StoreError::Changed { current: Some(now), .. }) if *now == format!("{:x}", md5::Md5::digest(b"{\"run\": 2}"))),
+        "{by_etag:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_config_replaced_by_hand_keeps_its_version_readable() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/jobs/daily.json");
+    let v1 = s
+        .put_bytes(&u, b"{\"run\": 1}".to_vec())
+        .await
+        .unwrap()
+        .version_id
+        .unwrap();
+    // an editor's save: a new file renamed over the old one
+    let path = s.path_of(&u).unwrap();
+    let tmp = path.with_file_name(".daily.json.swp");
+    std::fs::write(&tmp, b"{\"run\": 2}").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert_eq!(read_version(&s, &u, &v1).await.unwrap(), b"{\"run\": 1}");
+}
+
+#[tokio::test]
+async fn a_version_registered_from_a_hand_copied_file_stays_readable_after_an_editor_save() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/jobs/daily.json");
+    s.create_bucket("data-1").unwrap();
+    let path = s.path_of(&u).unwrap();
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"{\"run\": 1}").unwrap();
+    let stamp = FileStamp::of(&path).unwrap();
+    let registered = s.register_version(&u, "hand-1", stamp).unwrap();
+    assert!(registered.is_some(), "registered as version hand-1");
+    let tmp = path.with_file_name(".daily.json.swp");
+    std::fs::write(&tmp, b"{\"run\": 2}").unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    assert_eq!(
+        read_version(&s, &u, "hand-1").await.unwrap(),
+        b"{\"run\": 1}"
+    );
+    assert_eq!(s.get_bytes(&u, 1024).await.unwrap(), b"{\"run\": 2}");
+}
+
+#[tokio::test]
+async fn version_ids_the_store_never_issued_are_gone_wherever_they_point() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/jobs/daily.json");
+    s.put_bytes(&u, b"{}".to_vec()).await.unwrap();
+    for id in ["../../data-1/jobs/daily.json", "", ".", "no-such-version"] {
+        assert_gone(read_version(&s, &u, id).await, id);
+    }
+    assert!(matches!(
+        read_version(&s, &uri("s3://data-1/jobs/none.json"), "no-such-version").await,
+        Err(StoreError::Changed { .. })
+    ));
 }
