@@ -5,26 +5,11 @@ use std::task::{Context, Poll};
 
 use futures::StreamExt;
 use stepscore_aws::S3Store;
+use stepscore_aws::fixtures::store_with_bucket;
 use stepscore_aws::s3::PART_SIZE;
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{ObjectStore, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-
-use super::{moto, unique};
-
-/// A store over moto and a fresh bucket of its own.
-pub async fn store_with_bucket() -> (S3Store, String) {
-    let store = S3Store::new(&moto().await);
-    let bucket = unique("s3");
-    store
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    (store, bucket)
-}
 
 fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::new(bucket, key).unwrap()

@@ -4,6 +4,7 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::{Value, json};
+use stepscore_aws::fixtures::{batch_world, store_with_bucket};
 use stepscore_aws::{DynamoTable, S3Store, SfnExecutions};
 use stepscore_core::JobId;
 use stepscore_core::ObjectUri;
@@ -13,7 +14,6 @@ use stepscore_core::status::JobStatus;
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
 use stepscore_handlers::tasks::{check, finalize, register, submit};
 
-use super::batch::batch_world;
 use super::{moto, unique};
 
 struct World {
@@ -25,7 +25,7 @@ struct World {
 
 async fn world() -> World {
     let config = moto().await;
-    let (store, bucket) = super::s3::store_with_bucket().await;
+    let (store, bucket) = store_with_bucket().await;
     let table = DynamoTable::new(&config, unique("jobs"));
     table.create_table().await.unwrap();
     // the real state machine, its placeholders filled as Terraform would

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{ObjectStore, StoreError};
-use stepscore_local::{DirStore, NotificationFilter};
+use stepscore_dirstore::{DirStore, NotificationFilter};
 use tokio::io::AsyncReadExt;
 
 fn uri(s: &str) -> ObjectUri {
