@@ -180,10 +180,11 @@ impl Graph {
             }
             stack.push(id);
             for (to, _) in graph.edges(id) {
-                if to != id && graph.members.contains(to) {
-                    if let Some(cycle) = visit(graph, to, stack, done) {
-                        return Some(cycle);
-                    }
+                if to != id
+                    && graph.members.contains(to)
+                    && let Some(cycle) = visit(graph, to, stack, done)
+                {
+                    return Some(cycle);
                 }
             }
             stack.pop();
