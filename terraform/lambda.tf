@@ -18,7 +18,7 @@ resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_117:The handlers call only regional AWS APIs (S3, DynamoDB, Step Functions, Batch); a VPC would add NAT or endpoint cost and cold-start latency and protect nothing
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and signed uploads the build does not produce; the zips come from the pinned cargo lambda build in CI
   #checkov:skip=CKV_AWS_173:The environment holds only the table name and the state machine ARN, no secrets; Lambda encrypts it at rest with its service key
-  #checkov:skip=CKV_AWS_116:admit and schedule, the only asynchronously invoked functions, send failed events to SQS through an on-failure destination (aws_lambda_function_event_invoke_config), which supersedes dead_letter_config; the other four are called synchronously by Step Functions, whose Retry and Catch handle their failures
+  #checkov:skip=CKV_AWS_116:admit, schedule and cleanup, the asynchronously invoked functions, send failed events to SQS through an on-failure destination (aws_lambda_function_event_invoke_config), which supersedes dead_letter_config; the other four are called synchronously by Step Functions, whose Retry and Catch handle their failures
   function_name = "${var.name}-${each.key}"
   description   = each.value.description
   role          = aws_iam_role.lambda[each.key].arn
@@ -61,7 +61,8 @@ resource "aws_lambda_function" "this" {
   ]
 }
 
-# Failed asynchronous invocations (S3 events to admit, schedules to schedule) land in the events
+# Failed asynchronous invocations (S3 events to admit, schedules to schedule, execution status
+# changes to cleanup) land in the events
 # dead-letter queue after Lambda's own retries, so no job config is silently dropped.
 resource "aws_lambda_function_event_invoke_config" "async" {
   for_each = local.async_functions

@@ -115,6 +115,15 @@ locals {
       }
     }
 
+    cleanup = {
+      binary      = "stepscore-cleanup"
+      description = "Terminates the Batch job of an execution that ended ABORTED, TIMED_OUT or FAILED and records the job FAILED"
+      async       = true
+      environment = {
+        STEPSCORE_TABLE = local.table_name
+      }
+    }
+
     schedule = {
       binary      = "stepscore-schedule"
       description = "Turns a schedule's job-config template into a job and admits it"

@@ -126,6 +126,20 @@ impl BatchService for BatchClient {
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
+    async fn terminate(&self, job_id: &str, reason: &str) -> Result<(), BatchError> {
+        // Batch cancels a job not yet STARTING, stops a running one, takes an array job's
+        // children with it, and leaves an ended job as it is
+        self.client
+            .terminate_job()
+            .job_id(job_id)
+            .reason(reason)
+            .send()
+            .await
+            .map_err(|e| batch_error(&e))?;
+        Ok(())
+    }
+
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn find_by_name(
         &self,
         job_queue: &str,

@@ -58,6 +58,10 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
             i.execution_arn().unwrap_or_default().to_owned()
         )
     ]);
+    on!(sfn::stop_execution::StopExecutionInput, |i| vec![auth(
+        "states:StopExecution",
+        i.execution_arn().unwrap_or_default().to_owned()
+    )]);
     on!(sfn::list_executions::ListExecutionsInput, |i| vec![auth(
         "states:ListExecutions",
         i.state_machine_arn().unwrap_or_default().to_owned()
@@ -90,6 +94,11 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
         }
         out
     });
+    // TerminateJob is authorised on the job (`job/<id>`).
+    on!(batch::terminate_job::TerminateJobInput, |i| vec![auth(
+        "batch:TerminateJob",
+        scope.arn("batch", &format!("job/{}", i.job_id().unwrap_or_default()))
+    )]);
     // ListJobs and DescribeJobs have no resource-level permissions.
     on!(batch::list_jobs::ListJobsInput, |_i| vec![auth(
         "batch:ListJobs",

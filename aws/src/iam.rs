@@ -30,6 +30,10 @@ pub enum PortCall {
     BatchFind,
     /// `BatchService::describe` (DescribeJobs, and ListJobs for a failed array job's children).
     BatchDescribe,
+    /// `BatchService::terminate` (TerminateJob).
+    BatchTerminate,
+    /// `Executions::stop` (DescribeExecution, then StopExecution when it runs).
+    ExecutionStop,
 }
 
 /// The IAM actions the AWS adapter's implementation of `call` needs.
@@ -48,6 +52,8 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::BatchSubmitTagged => &["batch:SubmitJob", "batch:TagResource"],
         PortCall::BatchDescribe => &["batch:DescribeJobs", "batch:ListJobs"],
         PortCall::BatchFind => &["batch:ListJobs"],
+        PortCall::BatchTerminate => &["batch:TerminateJob"],
+        PortCall::ExecutionStop => &["states:DescribeExecution", "states:StopExecution"],
     }
 }
 

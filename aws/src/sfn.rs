@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_sfn::Client;
 use serde_json::Value;
-use stepscore_core::ports::{ExecutionError, Executions, Started};
+use stepscore_core::ports::{ExecutionError, Executions, Started, Stopped};
 
 use stepscore_aws_s3::errors::classify;
 
@@ -133,5 +133,58 @@ impl Executions for SfnExecutions {
                 }
             }
         }
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, cause), fields(state_machine = %self.state_machine_arn))]
+    async fn stop(&self, name: &str, error: &str, cause: &str) -> Result<Stopped, ExecutionError> {
+        let arn = self.execution_arn(name);
+        let fail = |f: stepscore_aws_s3::errors::Failure| {
+            if f.transient {
+                ExecutionError::Transient {
+                    name: name.into(),
+                    message: f.message,
+                }
+            } else {
+                ExecutionError::Other {
+                    name: name.into(),
+                    message: f.message,
+                }
+            }
+        };
+        // StopExecution would answer an ended execution with success too: describe first, so the
+        // caller learns what it found
+        let described = match self
+            .client
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => {
+                let f = classify(&e);
+                if f.code.as_deref() == Some("ExecutionDoesNotExist") {
+                    return Ok(Stopped::NotFound);
+                }
+                return Err(fail(f));
+            }
+        };
+        let status = described.status().as_str().to_owned();
+        if status != "RUNNING" {
+            return Ok(Stopped::AlreadyEnded {
+                execution_arn: arn,
+                status,
+            });
+        }
+        self.client
+            .stop_execution()
+            .execution_arn(&arn)
+            .error(error)
+            .cause(cause)
+            .send()
+            .await
+            .map_err(|e| fail(classify(&e)))?;
+        tracing::info!(execution = %arn, "execution stopped");
+        Ok(Stopped::Stopped { execution_arn: arn })
     }
 }

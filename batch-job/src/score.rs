@@ -786,3 +786,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod csv_crate_agreement;

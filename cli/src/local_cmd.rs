@@ -467,18 +467,44 @@ pub async fn start(args: &StartArgs, g: &Global) -> Result<(), Failure> {
         println!("{}", started.execution_arn());
         return Ok(());
     }
-    let info = rt
-        .watch(&name, Duration::from_secs(3600), |ev| {
-            if !g.quiet && !g.json {
-                eprintln!("  {}", event_line(ev));
-            }
-        })
-        .await;
+    let info = follow_continuations(&rt, g, name).await;
     if let Some(server) = server {
         server.shutdown();
     }
     let info = info.map_err(env_fail)?;
     print_execution(g, &info)
+}
+
+/// Follows execution `name` to its end, and on into each execution it continued in (a long
+/// job's ContinueAsNew), returning the last.
+async fn follow_continuations(
+    rt: &stepscore_local::LocalRuntime,
+    g: &Global,
+    mut name: String,
+) -> Result<ExecutionInfo, stepscore_local::runtime::RuntimeError> {
+    loop {
+        let info = rt
+            .watch(&name, Duration::from_secs(3600), |ev| {
+                if !g.quiet && !g.json {
+                    eprintln!("  {}", event_line(ev));
+                }
+            })
+            .await?;
+        let next = info
+            .output
+            .as_ref()
+            .and_then(|o| o.pointer("/continued_in/ExecutionArn"))
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.rsplit(':').next())
+            .map(str::to_owned);
+        match next {
+            Some(next) if info.status == ExecutionState::Succeeded => {
+                say(g, format!("continued in execution {next}"));
+                name = next;
+            }
+            _ => return Ok(info),
+        }
+    }
 }
 
 fn print_execution(g: &Global, info: &ExecutionInfo) -> Result<(), Failure> {

@@ -13,6 +13,7 @@ mod exit;
 mod local_cmd;
 mod model_cmd;
 mod pipeline;
+mod stop_cmd;
 mod validate_cmd;
 
 use std::path::PathBuf;
@@ -83,6 +84,8 @@ enum Command {
     Start(local_cmd::StartArgs),
     /// Show a job's record, or a count of jobs by status
     Status(local_cmd::StatusArgs),
+    /// Stop a job's run: its execution is aborted, its Batch job terminated, the job FAILED
+    Stop(stop_cmd::StopArgs),
     /// List jobs, most recently updated first
     List(local_cmd::ListArgs),
     /// Show a job's execution history, like the console's event table
@@ -130,6 +133,7 @@ fn run(cli: Cli) -> Result<(), exit::Failure> {
         Command::Status(args) if g.aws => aws_cmd::status(&args, &g),
         Command::List(args) if g.aws => aws_cmd::list(&args, &g),
         Command::Start(args) if g.aws => aws_cmd::start(&args, &g),
+        Command::Stop(args) if g.aws => stop_cmd::aws(&args, &g),
         command => {
             let runtime = tokio_runtime()?;
             runtime.block_on(async move {
@@ -138,6 +142,7 @@ fn run(cli: Cli) -> Result<(), exit::Failure> {
                     Command::Run(args) => local_cmd::run(&args, &g).await,
                     Command::Start(args) => local_cmd::start(&args, &g).await,
                     Command::Status(args) => local_cmd::status(&args, &g).await,
+                    Command::Stop(args) => stop_cmd::local(&args, &g).await,
                     Command::List(args) => local_cmd::list(&args, &g).await,
                     Command::History(args) => local_cmd::history(&args, &g).await,
                     Command::Logs(args) => local_cmd::logs(&args, &g).await,

@@ -288,6 +288,25 @@ fn the_aws_commands_make_only_calls_the_cli_policy_allows() {
     run(&["start", config.to_str().unwrap(), "--name", "daily-1"]);
     run(&["status"]);
     run(&["list"]);
+    // the record register would write for that execution, then `stop` on it
+    let id = stepscore_core::JobId::for_name("daily", "daily-1");
+    rt.block_on(async {
+        use stepscore_core::ports::{Executions, JobTable};
+        let config = moto.sdk_config().await;
+        let mut record = stepscore_core::record::JobRecord::pending(
+            id.clone(),
+            "console:daily-1",
+            serde_json::json!({}),
+            chrono::Utc::now(),
+        );
+        record.execution_arn =
+            Some(stepscore_aws::SfnExecutions::new(&config, &machine).execution_arn("daily-1"));
+        stepscore_aws::DynamoTable::new(&config, &table)
+            .create(&record)
+            .await
+            .unwrap();
+    });
+    run(&["stop", id.as_str()]);
 
     let calls = stepscore_aws::calllog::read(&log).unwrap();
     let machine_name = machine.rsplit(':').next().unwrap().to_owned();
@@ -319,7 +338,24 @@ fn the_aws_commands_make_only_calls_the_cli_policy_allows() {
     let actions: std::collections::BTreeSet<&str> =
         allowed.iter().map(|(_, a, _)| a.as_str()).collect();
     assert!(
-        actions.contains("states:StartExecution") && actions.contains("dynamodb:Query"),
+        actions.contains("states:StartExecution")
+            && actions.contains("dynamodb:Query")
+            && actions.contains("states:DescribeExecution"),
         "{allowed:?}"
+    );
+}
+
+#[test]
+fn stopping_a_job_that_does_not_exist_is_not_found_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["stop", "nope-0123456789abcdef"],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("nope-0123456789abcdef"),
+        "{}",
+        text(&out)
     );
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::status_reason::{self, FailureCause};
+
 /// A job to submit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -232,9 +234,15 @@ pub struct ArrayChildFailure {
 }
 
 impl ArrayChildFailure {
-    /// True when the child's host was reclaimed.
-    pub fn was_reclaimed(&self) -> bool {
-        is_reclaim_reason(self.status_reason.as_deref())
+    /// What the child's statusReason says about its failure.
+    pub fn cause(&self) -> FailureCause {
+        status_reason::classify(self.status_reason.as_deref())
+    }
+
+    /// True when the child failed for want of capacity (spot reclaimed, never placed), not on
+    /// its own.
+    pub fn lost_capacity(&self) -> bool {
+        self.cause() != FailureCause::Other
     }
 
     /// `child 3: <statusReason>` (its exit code and container reason are reported beside it).
@@ -246,28 +254,49 @@ impl ArrayChildFailure {
     }
 }
 
-/// The statusReason prefix AWS gives a job whose spot instance was reclaimed.
-pub const SPOT_RECLAIM_REASON_PREFIX: &str = "Host EC2";
-
-fn is_reclaim_reason(reason: Option<&str>) -> bool {
-    reason.is_some_and(|r| r.starts_with(SPOT_RECLAIM_REASON_PREFIX))
-}
-
 impl BatchJobView {
-    /// True when the job failed because its host was reclaimed (spot interruption). An array
-    /// job counts as reclaimed when every failed child was: a rerun elsewhere can then succeed,
-    /// while one child that failed on its input would fail again on any queue.
-    pub fn was_reclaimed(&self) -> bool {
+    /// Why a failed job lost its capacity, `None` when it failed on its own (or has not failed).
+    /// An array job lost its capacity when every failed child did: a rerun elsewhere can then
+    /// succeed, while one child that failed on its input would fail again on any queue. A
+    /// reclaim outranks "never placed" when the children differ.
+    pub fn capacity_failure(&self) -> Option<FailureCause> {
         if self.status != BatchStatus::Failed {
-            return false;
+            return None;
         }
-        if self.failed_children.is_empty() {
-            is_reclaim_reason(self.status_reason.as_deref())
+        let causes: Vec<FailureCause> = if self.failed_children.is_empty() {
+            vec![status_reason::classify(self.status_reason.as_deref())]
         } else {
             self.failed_children
                 .iter()
-                .all(ArrayChildFailure::was_reclaimed)
+                .map(ArrayChildFailure::cause)
+                .collect()
+        };
+        if causes.contains(&FailureCause::Other) {
+            None
+        } else if causes.contains(&FailureCause::SpotReclaimed) {
+            Some(FailureCause::SpotReclaimed)
+        } else {
+            Some(FailureCause::NoCapacity)
         }
+    }
+
+    /// True once the job (or, for an array job, any child) has started on a host.
+    pub fn has_started(&self) -> bool {
+        let waiting = matches!(
+            self.status,
+            BatchStatus::Submitted | BatchStatus::Pending | BatchStatus::Runnable
+        );
+        let child_started = self.array_status_summary.as_ref().is_some_and(|s| {
+            ["STARTING", "RUNNING", "SUCCEEDED", "FAILED"]
+                .iter()
+                .any(|k| s.get(*k).copied().unwrap_or(0) > 0)
+        });
+        !waiting || child_started
+    }
+
+    /// True when the job failed because its spot capacity was reclaimed.
+    pub fn was_reclaimed(&self) -> bool {
+        self.capacity_failure() == Some(FailureCause::SpotReclaimed)
     }
 
     /// The child that explains an array job's failure: the first that failed for a reason
@@ -275,7 +304,7 @@ impl BatchJobView {
     pub fn decisive_child(&self) -> Option<&ArrayChildFailure> {
         self.failed_children
             .iter()
-            .find(|c| !c.was_reclaimed())
+            .find(|c| !c.lost_capacity())
             .or_else(|| self.failed_children.first())
     }
 

@@ -56,6 +56,26 @@ pub struct JobConfig {
     pub poll_interval_seconds: u32,
     /// Tags put on the Batch job and the record.
     pub tags: BTreeMap<String, String>,
+    /// With `spot-then-on-demand`: how long a submission may wait on the spot queue without
+    /// starting before it is terminated and run on demand, seconds.
+    // left out at its default, so that a config without it (any capacity) reads back the same
+    #[serde(
+        default = "default_spot_wait_seconds",
+        skip_serializing_if = "is_default_spot_wait"
+    )]
+    pub spot_wait_seconds: u64,
+}
+
+/// The default of `spot_wait_seconds`: 15 minutes, long enough for a spot compute environment
+/// to scale up from zero, short enough that a job does not idle for hours on a dry spot market.
+pub const DEFAULT_SPOT_WAIT_SECONDS: u64 = 900;
+
+fn default_spot_wait_seconds() -> u64 {
+    DEFAULT_SPOT_WAIT_SECONDS
+}
+
+fn is_default_spot_wait(seconds: &u64) -> bool {
+    *seconds == DEFAULT_SPOT_WAIT_SECONDS
 }
 
 /// Which queues a job may use.
@@ -161,6 +181,7 @@ pub const FIELDS: &[&str] = &[
     "on_bad_row",
     "poll_interval_seconds",
     "tags",
+    "spot_wait_seconds",
 ];
 
 impl JobConfig {
@@ -317,6 +338,25 @@ impl JobConfig {
             &[("fail", BadRowPolicy::Fail), ("skip", BadRowPolicy::Skip)],
         );
         let poll = v.int(obj, "poll_interval_seconds", Some(30), 1, 3600);
+        let spot_wait_seconds = v.int(
+            obj,
+            "spot_wait_seconds",
+            Some(DEFAULT_SPOT_WAIT_SECONDS),
+            60,
+            7 * 24 * 3600,
+        );
+        if obj.contains_key("spot_wait_seconds")
+            && let Some(c) = capacity
+            && !c.allows_fallback()
+        {
+            v.problem(
+                "spot_wait_seconds",
+                format!(
+                    "applies only to capacity 'spot-then-on-demand' (this job's is '{}'): remove it, or set capacity to 'spot-then-on-demand'",
+                    c.as_str()
+                ),
+            );
+        }
         let tags = match obj.get("tags") {
             None => Some(BTreeMap::new()),
             Some(Value::Object(m)) => {
@@ -378,6 +418,7 @@ impl JobConfig {
             on_bad_row,
             poll,
             tags,
+            spot_wait_seconds,
         ) {
             (
                 Some(name),
@@ -393,6 +434,7 @@ impl JobConfig {
                 Some(on_bad_row),
                 Some(poll),
                 Some(tags),
+                Some(spot_wait_seconds),
             ) => Ok(JobConfig {
                 version: CONFIG_VERSION,
                 name,
@@ -408,6 +450,7 @@ impl JobConfig {
                 on_bad_row,
                 poll_interval_seconds: poll as u32,
                 tags,
+                spot_wait_seconds,
             }),
             _ => Err(ConfigError {
                 source_name: source_name.to_owned(),
@@ -678,6 +721,30 @@ mod tests {
         assert_eq!(c.on_bad_row, BadRowPolicy::Fail);
         // the canonical form validates to itself
         assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn spot_wait_seconds_applies_only_to_spot_then_on_demand_and_reads_back_the_same() {
+        let c = JobConfig::from_value(&minimal(), "t").unwrap();
+        assert_eq!(c.spot_wait_seconds, DEFAULT_SPOT_WAIT_SECONDS);
+        let mut v = minimal();
+        v["spot_wait_seconds"] = json!(300);
+        let c = JobConfig::from_value(&v, "t").unwrap();
+        assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+        for capacity in ["on-demand", "spot"] {
+            // an on-demand config's canonical form reads back although it has no spot wait
+            let mut v = minimal();
+            v["capacity"] = json!(capacity);
+            let c = JobConfig::from_value(&v, "t").unwrap();
+            assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+            v["spot_wait_seconds"] = json!(300);
+            let p = problems(v);
+            assert_eq!(p[0].0, "spot_wait_seconds");
+            assert!(p[0].1.contains("spot-then-on-demand"), "{p:?}");
+        }
+        let mut v = minimal();
+        v["spot_wait_seconds"] = json!(10);
+        assert_eq!(problems(v)[0].0, "spot_wait_seconds");
     }
 
     #[test]

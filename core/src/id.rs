@@ -93,6 +93,24 @@ impl JobId {
         JobId(format!("{clean}-{digest}"))
     }
 
+    /// The name of this job's execution number `n` (state machine executions of one job): the
+    /// id itself for the first, then `<id>-c<n>`, shortened with a digest of the id when that
+    /// would pass Step Functions' 80-character limit. Deterministic, so a retried continuation
+    /// starts nothing twice and `stepscore stop` can find every execution of a job.
+    pub fn execution_name(&self, n: u32) -> String {
+        if n <= 1 {
+            return self.0.clone();
+        }
+        let suffix = format!("-c{n}");
+        if self.0.len() + suffix.len() <= 80 {
+            return format!("{}{suffix}", self.0);
+        }
+        let digest = hex::encode(&Sha256::digest(self.0.as_bytes())[..8]);
+        // ids are ASCII (letters, digits, '-', '_'), so any byte index is a char boundary
+        let keep = 80 - suffix.len() - digest.len() - 1;
+        format!("{}-{digest}{suffix}", &self.0[..keep])
+    }
+
     /// Accepts an id written by hand (an execution name, a CLI argument).
     pub fn parse(text: &str) -> Result<Self, InvalidJobId> {
         let ok = !text.is_empty()
@@ -206,6 +224,21 @@ mod tests {
         assert!(Sequencer::new("0055AED6DCD90281E5") < Sequencer::new("0055AED6DCD90281F0"));
         assert!(Sequencer::new("FF") < Sequencer::new("0100"));
         assert!(Sequencer::new("0100") > Sequencer::new("00FF"));
+    }
+
+    #[test]
+    fn continued_executions_have_distinct_valid_names() {
+        let short = JobId::parse("daily-0123456789abcdef").unwrap();
+        assert_eq!(short.execution_name(1), "daily-0123456789abcdef");
+        assert_eq!(short.execution_name(2), "daily-0123456789abcdef-c2");
+        let long = JobId::for_name(&"x".repeat(200), "salt");
+        assert_eq!(long.as_str().len(), 80);
+        let names: std::collections::BTreeSet<String> =
+            (1..=16).map(|n| long.execution_name(n)).collect();
+        assert_eq!(names.len(), 16);
+        for n in &names {
+            assert!(JobId::parse(n).is_ok(), "{n}");
+        }
     }
 
     #[test]

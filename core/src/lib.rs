@@ -14,6 +14,8 @@
 //! - [`record`]: the job record kept in the job table, and the updates applied to it.
 //! - [`manifest`]: the scoring manifest the batch job writes and finalize reads.
 //! - [`batch`]: the shape of a Batch submission and of a Batch job as the pipeline sees it.
+//! - [`status_reason`]: the Batch statusReason texts AWS documents that the pipeline acts on
+//!   (spot reclaimed, no capacity), in one place.
 //! - [`ports`]: object store, job table, batch service, executions, clock.
 //! - `table_contract` (feature `test-support`): the test suite every job table adapter passes.
 
@@ -24,6 +26,7 @@ pub mod manifest;
 pub mod ports;
 pub mod record;
 pub mod status;
+pub mod status_reason;
 pub mod strict_json;
 #[cfg(feature = "test-support")]
 pub mod table_contract;

@@ -248,6 +248,24 @@ pub trait Executions: Send + Sync + Debug {
     /// Starts the execution `name` with `input`, idempotently: an execution of the same name and
     /// input that already exists counts as success.
     async fn start(&self, name: &str, input: &Value) -> Result<Started, ExecutionError>;
+
+    /// Stops the execution `name` if it is running (StopExecution with `error` and `cause`); it
+    /// then ends `ABORTED`. Stopping an execution that has ended changes nothing.
+    async fn stop(&self, name: &str, error: &str, cause: &str) -> Result<Stopped, ExecutionError>;
+}
+
+/// What [`Executions::stop`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stopped {
+    /// The execution was running and is now aborted.
+    Stopped { execution_arn: String },
+    /// The execution had already ended, with this status (`SUCCEEDED`, `FAILED`, …).
+    AlreadyEnded {
+        execution_arn: String,
+        status: String,
+    },
+    /// No execution has that name.
+    NotFound,
 }
 
 /// A job accepted by Batch.
@@ -294,6 +312,11 @@ pub trait BatchService: Send + Sync + Debug {
         job_queue: &str,
         job_name: &str,
     ) -> Result<Option<SubmittedJob>, BatchError>;
+
+    /// Ends a job with `reason` as its statusReason (TerminateJob): one not yet started is
+    /// cancelled, a running one is stopped, an array job's children go with it. A job that has
+    /// already ended is left as it is, so terminating twice is harmless.
+    async fn terminate(&self, job_id: &str, reason: &str) -> Result<(), BatchError>;
 }
 
 /// The time, from the system or from a test.

@@ -121,6 +121,10 @@ pub struct Attempt {
     pub queue: String,
     /// When it was submitted.
     pub submitted_at: DateTime<Utc>,
+    /// Why this submission went to the on-demand queue after a spot one (the spot attempt's
+    /// reclaim, or the spot queue's lack of capacity); absent for a first submission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
 }
 
 /// What the scoring manifest(s) reported.

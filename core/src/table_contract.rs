@@ -82,6 +82,8 @@ fn submitted(attempt: u32, at: i64, queue: &str) -> JobUpdate {
             batch_job_id: format!("batch-{attempt}"),
             queue: queue.into(),
             submitted_at: t(at),
+            // a resubmission carries why it left spot: every adapter must keep it
+            fallback_reason: (attempt > 1).then(|| "Host EC2 (instance i-0abc) terminated.".into()),
         }),
         ..JobUpdate::to(JobStatus::Submitted, attempt, t(at))
     }

@@ -1,5 +1,6 @@
 //! The job as it travels between the state machine's tasks, and the polling schedule.
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use stepscore_core::JobId;
 use stepscore_core::config::JobConfig;
@@ -32,7 +33,37 @@ pub struct Job {
     /// The current submission's queue name or ARN.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue: Option<String>,
+    /// When the current submission was made (the spot wait is measured from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Why the next submission goes on demand (a reclaim, no spot capacity), recorded with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_reason: Option<String>,
+    /// Which execution of this job the state machine is running: 1 for the first, then one more
+    /// each time a long job continues in a new execution (see [`MAX_CHECKS_PER_EXECUTION`]).
+    #[serde(default = "first_execution")]
+    pub execution: u32,
+    /// Status checks made in the current execution.
+    #[serde(default)]
+    pub checks_in_execution: u32,
 }
+
+fn first_execution() -> u32 {
+    1
+}
+
+/// Status checks one execution makes before the job continues in a new execution.
+///
+/// AWS fails an execution at 25,000 history events. A check costs 9 events (Wait entered and
+/// exited; CheckStatus entered, scheduled, started, succeeded, exited; Choice entered and
+/// exited), and each retried Lambda error 3 more. 1,000 checks are about 9,000 events, so even
+/// with every check retried twice an execution stays under 15,000; at the 360 s cap they cover
+/// 100 hours, so a 14-day job runs in 4 executions.
+pub const MAX_CHECKS_PER_EXECUTION: u32 = 1_000;
+
+/// Most executions a job can have: a 14-day timeout (the longest a config accepts) plus queueing
+/// at the 360 s cap needs 4; the bound is what `stepscore stop` searches.
+pub const MAX_EXECUTIONS_PER_JOB: u32 = 16;
 
 /// Which of the two job queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +131,10 @@ impl Job {
             queue_kind,
             batch_job_id: None,
             queue: None,
+            submitted_at: None,
+            fallback_reason: None,
+            execution: 1,
+            checks_in_execution: 0,
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   shared admission path: validate, check model and input, write the record, start the
 //!   execution named by the job id.
 //! - [`tasks`]: the state machine's tasks `register`, `submit`, `check`, `finalize`.
+//! - [`cleanup`]: `cleanup` (an execution ended ABORTED, TIMED_OUT or FAILED: terminate its
+//!   Batch job, fail the record) and `stop_job` (`stepscore stop`).
 //! - [`job`]: the job as it travels between tasks, and the growing polling interval.
 //! - [`error`]: [`HandlerError`] and the fixed error names (`stepscore.Transient`, …) the state
 //!   machine's Retry/Catch match.
@@ -20,14 +22,16 @@
 //! object version or scheduled time), and a record's status only moves forward.
 
 pub mod admit;
+pub mod cleanup;
 pub mod contract;
 pub mod error;
 pub mod job;
 pub mod tasks;
 
 pub use admit::{AdmitPorts, Admitted, DEFAULT_JOBS_PREFIX, ScheduledRun, admit, schedule};
+pub use cleanup::{CleanupOutput, StopReport, cleanup, stop_job};
 pub use error::HandlerError;
-pub use job::{Job, Poll, QueueKind, next_wait};
+pub use job::{Job, MAX_CHECKS_PER_EXECUTION, MAX_EXECUTIONS_PER_JOB, Poll, QueueKind, next_wait};
 pub use tasks::{check, exit_code_meaning, finalize, register, submit};
 
 pub use contract::LAMBDA_FUNCTIONS_JSON;

@@ -13,10 +13,11 @@ use stepscore_core::ports::{
     BatchService, Clock, Created, JobTable, ObjectStore, StoreError, Updated,
 };
 use stepscore_core::record::{Attempt, JobRecord, JobUpdate, Metrics};
+use stepscore_core::status_reason::{self, FailureCause};
 use stepscore_core::{JobId, JobStatus};
 
 use crate::error::HandlerError;
-use crate::job::{Job, Poll, QueueKind};
+use crate::job::{Job, MAX_CHECKS_PER_EXECUTION, Poll, QueueKind};
 
 /// Largest manifest finalize reads.
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
@@ -178,6 +179,11 @@ pub async fn submit(
         batch_job_id: submitted.job_id.clone(),
         queue: queue.clone(),
         submitted_at: now,
+        fallback_reason: if kind == QueueKind::OnDemand && input.fallback {
+            job.fallback_reason.take()
+        } else {
+            None
+        },
     });
     table.update(&job.job_id, &update).await?;
     tracing::info!(job_id = %job.job_id, batch_job_id = %submitted.job_id, queue = %queue, attempt, "submitted to Batch");
@@ -186,6 +192,8 @@ pub async fn submit(
     job.queue_kind = kind;
     job.batch_job_id = Some(submitted.job_id);
     job.queue = Some(queue);
+    job.submitted_at = Some(now);
+    job.fallback_reason = None;
     Ok(job)
 }
 
@@ -207,13 +215,19 @@ pub struct CheckResult {
     pub exit_code: Option<i32>,
     /// Last container reason.
     pub container_reason: Option<String>,
-    /// The job failed because its spot host was reclaimed.
+    /// The job failed because its spot capacity was reclaimed (EC2 Spot or Fargate Spot).
     pub reclaimed: bool,
+    /// The job failed because the spot queue found no capacity for it: a queue's
+    /// `jobStateTimeLimitActions` cancelled it, or it waited past `spot_wait_seconds` and
+    /// check terminated it.
+    #[serde(default)]
+    pub no_capacity: bool,
     /// The Batch job has ended.
     pub done: bool,
     /// The Batch job ended in FAILED.
     pub failed: bool,
-    /// Resubmit on the on-demand queue: reclaimed, the config allows it, not there yet.
+    /// Resubmit on the on-demand queue: reclaimed or no spot capacity, the config allows it, not
+    /// there yet.
     pub fallback: bool,
     /// Array children per status, for an array job.
     pub array: Option<BTreeMap<String, u32>>,
@@ -221,6 +235,11 @@ pub struct CheckResult {
     /// job); finalize reads that shard's failure report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_shard: Option<u32>,
+    /// The name of the execution the job continues in: set when this execution has made
+    /// [`MAX_CHECKS_PER_EXECUTION`] checks and the Batch job is still going, so no execution
+    /// nears the 25,000-event history limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub continue_as: Option<String>,
 }
 
 /// CheckStatus's result: the job (with the next wait) and what Batch said.
@@ -252,13 +271,11 @@ pub async fn check(
     let view: BatchJobView = batch.describe(&batch_id).await?.ok_or_else(|| {
         HandlerError::NotFound(format!("Batch does not know job '{batch_id}' of job '{}' (jobs are kept about 7 days after they end)", job.job_id))
     })?;
+    let now = clock.now();
     let status = view.status.job_status();
     if !status.is_terminal() {
         match table
-            .update(
-                &job.job_id,
-                &JobUpdate::to(status, job.attempt, clock.now()),
-            )
+            .update(&job.job_id, &JobUpdate::to(status, job.attempt, now))
             .await?
         {
             Updated::Applied(_) => {
@@ -269,10 +286,17 @@ pub async fn check(
             }
         }
     }
-    let reclaimed = view.was_reclaimed();
-    let fallback =
-        reclaimed && job.config.capacity.allows_fallback() && job.queue_kind == QueueKind::Spot;
+    let on_spot_with_fallback =
+        job.config.capacity.allows_fallback() && job.queue_kind == QueueKind::Spot;
+    let view = if on_spot_with_fallback {
+        give_up_waiting_for_spot(batch, &job, view, now).await?
+    } else {
+        view
+    };
+    let capacity_failure = view.capacity_failure();
+    let fallback = capacity_failure.is_some() && on_spot_with_fallback;
     job.poll = job.poll.after_check(&job.config);
+    job.checks_in_execution = job.checks_in_execution.saturating_add(1);
     // an array job's own fields say only that a child failed: the decisive child says why
     let (exit_code, container_reason, failed_shard) = match view.decisive_child() {
         Some(child) => (
@@ -286,19 +310,60 @@ pub async fn check(
             (view.status == BatchStatus::Failed && view.array_size.is_none()).then_some(0),
         ),
     };
+    let reason = view.failure_reason();
+    if fallback {
+        job.fallback_reason = reason.clone();
+    }
+    let done = view.status.is_terminal();
+    let continue_as = (!done && job.checks_in_execution >= MAX_CHECKS_PER_EXECUTION).then(|| {
+        // the job travels on in a fresh execution; these counters are the new one's
+        job.execution += 1;
+        job.checks_in_execution = 0;
+        job.job_id.execution_name(job.execution)
+    });
     let check = CheckResult {
         status: view.status.as_str().to_owned(),
-        reason: view.failure_reason(),
+        reason,
         exit_code,
         container_reason,
-        reclaimed,
-        done: view.status.is_terminal(),
+        reclaimed: capacity_failure == Some(FailureCause::SpotReclaimed),
+        no_capacity: capacity_failure == Some(FailureCause::NoCapacity),
+        done,
         failed: view.status == BatchStatus::Failed,
         fallback,
         array: view.array_status_summary.clone(),
         failed_shard,
+        continue_as,
     };
     Ok(CheckOutput { job, check })
+}
+
+/// A spot submission that has not started within the config's `spot_wait_seconds` is
+/// terminated, and reported as failed for want of capacity so that the job runs on demand.
+/// Anything else is returned as it is.
+async fn give_up_waiting_for_spot(
+    batch: &dyn BatchService,
+    job: &Job,
+    mut view: BatchJobView,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<BatchJobView, HandlerError> {
+    let Some(submitted_at) = job.submitted_at else {
+        return Ok(view);
+    };
+    let waited = (now - submitted_at).num_seconds().max(0) as u64;
+    if view.has_started() || waited < job.config.spot_wait_seconds {
+        return Ok(view);
+    }
+    let reason = status_reason::spot_wait_reason(waited, job.config.spot_wait_seconds);
+    batch.terminate(&view.job_id, &reason).await?;
+    tracing::warn!(job_id = %job.job_id, batch_job_id = %view.job_id, waited, "no spot capacity in time: terminated the spot submission");
+    // TerminateJob takes effect asynchronously: the pipeline goes on as Batch will report it
+    view.status = BatchStatus::Failed;
+    view.status_reason = Some(reason);
+    view.exit_code = None;
+    view.container_reason = None;
+    view.failed_children.clear();
+    Ok(view)
 }
 
 /// What the batch job's exit code means (codes from `stepscore-batch`, sysexits-style).
@@ -437,6 +502,11 @@ fn failure_reason(state: &FinalizeState) -> String {
         )];
         if let Some(r) = &c.reason {
             parts.push(r.clone());
+            if let Some(meaning) = status_reason::time_limit_meaning(r) {
+                parts.push(format!(
+                    "the job queue cancelled the job after it waited RUNNABLE: {meaning}"
+                ));
+            }
         }
         if let Some(r) = c.container_reason.as_deref().filter(|r| !r.is_empty()) {
             parts.push(r.to_owned());

@@ -24,7 +24,7 @@ use stepscore_aws::moto::MotoServer;
 use stepscore_aws::policy::{PolicyFile, app_name_of, check_calls};
 use stepscore_aws::{BatchClient, DynamoTable, S3Store, SdkConfig, SfnExecutions};
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
-use stepscore_core::ports::{JobTable, ObjectStore, SystemClock};
+use stepscore_core::ports::{Executions, JobTable, ObjectStore, SystemClock};
 use stepscore_core::status::JobStatus;
 use stepscore_core::{JobId, ObjectUri};
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
@@ -35,10 +35,10 @@ const ACCOUNT: &str = "123456789012";
 /// Not Terraform's default `jobs/`: the prefix must reach admit from its configuration.
 const JOBS_PREFIX: &str = "incoming/configs/";
 
-/// The pipeline's Lambda components this pass runs (schedule is covered by the same admission
-/// path; the state machine and Scheduler roles are used by AWS services, not by our code).
-const COMPONENTS: [&str; 6] = [
-    "admit", "register", "submit", "check", "finalize", "schedule",
+/// The components this pass runs: the pipeline's Lambda functions and the CLI's `stop --aws`
+/// (the state machine and Scheduler roles are used by AWS services, not by our code).
+const COMPONENTS: [&str; 8] = [
+    "admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "cli",
 ];
 
 /// The AWS side Terraform would create, here in moto.
@@ -290,6 +290,17 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
         (JobStatus::Pending, None)
     );
 
+    // `stepscore stop --aws`: the execution admit started, and the continuation it would have
+    let stopped = stepscore_handlers::stop_job(
+        &SfnExecutions::new(&configs["cli"], &d.state_machine_arn),
+        &DynamoTable::new(&configs["cli"], &d.table),
+        &id,
+        "stopped by the IAM test",
+    )
+    .await
+    .unwrap();
+    assert_eq!(stopped.stopped, std::slice::from_ref(&job_id));
+
     // a scheduled run of the same model and input
     let schedule_store = S3Store::new(&configs["schedule"]);
     let schedule_table = DynamoTable::new(&configs["schedule"], &d.table);
@@ -393,6 +404,29 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     let record = records.get(&id).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
     assert_eq!(record.metrics.map(|m| m.parts), Some(2));
+
+    // the stopped execution's end reaches cleanup: it terminates the attempt; the record,
+    // already final, stays as it is
+    let ended = json!({
+        "version": "0", "id": "6a7e8feb-b491-4cf7-a9f1-bf3703467718",
+        "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+        "account": ACCOUNT, "time": "2026-11-23T21:02:11Z", "region": REGION,
+        "resources": [SfnExecutions::new(admin, &d.state_machine_arn).execution_arn(&job_id)],
+        "detail": {"executionArn": SfnExecutions::new(admin, &d.state_machine_arn).execution_arn(&job_id),
+                   "stateMachineArn": d.state_machine_arn, "name": job_id, "status": "ABORTED",
+                   "input": execution_input.to_string(), "inputDetails": {"included": true},
+                   "error": "stepscore.Stopped", "cause": "stopped by the IAM test"}
+    });
+    let cleaned = stepscore_handlers::cleanup(
+        &BatchClient::new(&configs["cleanup"]),
+        &DynamoTable::new(&configs["cleanup"], &d.table),
+        &clock,
+        &ended,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cleaned.terminated.len(), 1);
+    assert_eq!(cleaned.status, Some(JobStatus::Succeeded));
 }
 
 fn testing_credentials() -> aws_sdk_s3::config::Credentials {

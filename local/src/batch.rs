@@ -265,6 +265,9 @@ impl LocalBatch {
         };
         let conn = db::open(db_path).map_err(dberr)?;
         conn.execute_batch(SCHEMA).map_err(dberr)?;
+        // TerminateJob's reason, set by whichever process asked; the executor that runs the job
+        // ends it (a database from an older stepscore lacks the column)
+        db::add_column(&conn, "batch_jobs", "terminate_reason", "TEXT").map_err(dberr)?;
         let (tx, rx) = mpsc::channel();
         let shared = Arc::new(Shared {
             path: db_path.to_path_buf(),
@@ -495,6 +498,34 @@ impl BatchService for LocalBatch {
         }))
     }
 
+    async fn terminate(&self, job_id: &str, reason: &str) -> Result<(), BatchError> {
+        let inner = self.inner.clone();
+        let (id, reason) = (job_id.to_owned(), reason.to_owned());
+        tokio::task::spawn_blocking(move || {
+            let c = inner.conn.lock().unwrap_or_else(|e| e.into_inner());
+            // a job (or an array parent's children) not yet placed is cancelled here; one placed
+            // on a host is ended by the executor running it, which reads the reason. Ended jobs
+            // are left as they are.
+            c.execute(
+                "UPDATE batch_jobs SET terminate_reason = ?1
+                 WHERE (id = ?2 OR parent_id = ?2) AND status NOT IN ('SUCCEEDED', 'FAILED')",
+                params![reason, id],
+            )?;
+            c.execute(
+                "UPDATE batch_jobs SET status = 'FAILED', status_reason = ?1, updated_us = ?3
+                 WHERE (id = ?2 OR parent_id = ?2) AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE')",
+                params![reason, id, now_us()],
+            )
+        })
+        .await
+        .map_err(|e| BatchError::Transient {
+            message: e.to_string(),
+        })?
+        .map_err(transient)?;
+        let _ = self.inner.wake.lock().map(|w| w.send(()));
+        Ok(())
+    }
+
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {
         let this = self.clone();
         let id = job_id.to_owned();
@@ -659,6 +690,7 @@ fn child_summary(c: &Connection, parent: &str) -> rusqlite::Result<BTreeMap<Stri
 enum Kill {
     Timeout,
     Reclaim,
+    Terminated,
 }
 
 struct Running {
@@ -790,6 +822,14 @@ impl Executor {
                     ("pid", rusqlite::types::Value::Null),
                 ],
             );
+        }
+        // a job TerminateJob named while it ran is not run again
+        if let Err(e) = self.conn.execute(
+            "UPDATE batch_jobs SET status = 'FAILED', status_reason = terminate_reason
+             WHERE terminate_reason IS NOT NULL AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE')",
+            [],
+        ) {
+            tracing::warn!(error = %e, "local Batch could not end jobs terminated while it was down");
         }
     }
 
@@ -993,7 +1033,45 @@ impl Executor {
         }
     }
 
+    /// Ends the running attempts whose job TerminateJob named (its reason is in the row).
+    fn terminate_requested(&mut self) {
+        let requested: Vec<(String, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT id, terminate_reason FROM batch_jobs
+                 WHERE terminate_reason IS NOT NULL AND status IN ('STARTING', 'RUNNING')",
+            )
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "local Batch could not read termination requests; retrying next tick");
+                Vec::new()
+            });
+        for (id, reason) in requested {
+            match self.running.get_mut(&id) {
+                Some(r) if r.killed.is_none() => {
+                    tracing::warn!(job_id = %id, reason = %reason, "terminating a running attempt");
+                    r.killed = Some(Kill::Terminated);
+                    let _ = r.child.kill();
+                }
+                Some(_) => {}
+                // placed by a process that is gone: nothing runs it any more
+                None => self.set(
+                    &id,
+                    BatchStatus::Failed,
+                    &[
+                        ("status_reason", reason.into()),
+                        ("pid", rusqlite::types::Value::Null),
+                    ],
+                ),
+            }
+        }
+    }
+
     fn reap(&mut self) {
+        self.terminate_requested();
         let now = Instant::now();
         let mut finished = Vec::new();
         for (id, r) in self.running.iter_mut() {
@@ -1035,13 +1113,14 @@ impl Executor {
         let (status_reason, exit_code) = match r.killed {
             Some(Kill::Timeout) => (TIMEOUT_REASON.to_string(), None),
             Some(Kill::Reclaim) => (host_terminated_reason(), None),
+            Some(Kill::Terminated) => (self.terminate_reason(id), None),
             None => (EXITED_REASON.to_string(), code),
         };
         let ok = r.killed.is_none() && code == Some(0);
         let next = if ok {
             BatchStatus::Succeeded
-        } else if r.killed == Some(Kill::Timeout) {
-            // AWS does not retry an attempt that ran past its timeout
+        } else if matches!(r.killed, Some(Kill::Timeout | Kill::Terminated)) {
+            // AWS retries neither an attempt that ran past its timeout nor a terminated job
             BatchStatus::Failed
         } else if r.retry.decide(&status_reason, "", exit_code) == RetryAction::Retry
             && r.attempt < r.retry.attempts
@@ -1064,6 +1143,19 @@ impl Executor {
                 ("pid", V::Null),
             ],
         );
+    }
+
+    /// The reason TerminateJob gave job `id`.
+    fn terminate_reason(&self, id: &str) -> String {
+        self.conn
+            .query_row(
+                "SELECT terminate_reason FROM batch_jobs WHERE id = ?1",
+                params![id],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| "Terminated by TerminateJob".into())
     }
 
     fn kill_all(&mut self) {

@@ -38,3 +38,27 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
 }
+
+/// Adds `column` (SQL declaration `decl`) to `table` when a database from an older stepscore
+/// lacks it; returns true when it was added.
+pub fn add_column(
+    conn: &Connection,
+    table: &str,
+    column: &str,
+    decl: &str,
+) -> rusqlite::Result<bool> {
+    let exists: bool = conn.query_row(
+        &format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"),
+        [column],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Ok(false);
+    }
+    match conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}")) {
+        Ok(()) => Ok(true),
+        // another process added it between the check and here
+        Err(e) if e.to_string().contains("duplicate column name") => Ok(false),
+        Err(e) => Err(e),
+    }
+}

@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stepscore_core::ports::{ExecutionError, Executions, Started};
+use stepscore_core::ports::{ExecutionError, Executions, Started, Stopped};
 use tokio::sync::Notify;
 
 use crate::db;
@@ -30,6 +30,8 @@ pub enum ExecutionState {
     Failed,
     /// Ran past the state machine's TimeoutSeconds.
     TimedOut,
+    /// Stopped (StopExecution).
+    Aborted,
 }
 
 impl ExecutionState {
@@ -40,6 +42,7 @@ impl ExecutionState {
             ExecutionState::Succeeded => "SUCCEEDED",
             ExecutionState::Failed => "FAILED",
             ExecutionState::TimedOut => "TIMED_OUT",
+            ExecutionState::Aborted => "ABORTED",
         }
     }
 
@@ -48,6 +51,7 @@ impl ExecutionState {
             "SUCCEEDED" => ExecutionState::Succeeded,
             "FAILED" => ExecutionState::Failed,
             "TIMED_OUT" => ExecutionState::TimedOut,
+            "ABORTED" => ExecutionState::Aborted,
             _ => ExecutionState::Running,
         }
     }
@@ -118,6 +122,20 @@ impl LocalExecutions {
              );
              CREATE INDEX IF NOT EXISTS executions_status ON executions(status, start_us);",
         )?;
+        // Whether the execution's end has been delivered as an EventBridge "Execution Status
+        // Change" (to cleanup). A database from before the column gets it with every ended
+        // execution counted as delivered: those ended before there was anyone to tell.
+        if db::add_column(
+            &conn,
+            "executions",
+            "end_delivered",
+            "INTEGER NOT NULL DEFAULT 0",
+        )? {
+            conn.execute(
+                "UPDATE executions SET end_delivered = 1 WHERE status != 'RUNNING'",
+                [],
+            )?;
+        }
         Ok(LocalExecutions {
             inner: Arc::new(Inner {
                 path: db_path.to_path_buf(),
@@ -213,6 +231,36 @@ impl LocalExecutions {
         Ok(())
     }
 
+    /// Executions that ended in one of `statuses` whose end has not been delivered yet, oldest
+    /// first.
+    pub fn undelivered_ends(
+        &self,
+        statuses: &[&str],
+        limit: usize,
+    ) -> rusqlite::Result<Vec<ExecutionInfo>> {
+        let c = self.lock();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.replace('\'', "")))
+            .collect::<Vec<_>>()
+            .join(",");
+        c.prepare(&format!(
+            "{SELECT} WHERE end_delivered = 0 AND status IN ({list}) ORDER BY stop_us, name LIMIT ?1"
+        ))?
+        .query_map(params![limit], row_info)?
+        .collect()
+    }
+
+    /// Records that execution `name`'s end has been delivered.
+    pub fn mark_end_delivered(&self, name: &str) -> rusqlite::Result<()> {
+        self.lock().execute(
+            "UPDATE executions SET end_delivered = 1 WHERE name = ?1",
+            params![name],
+        )?;
+        Ok(())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -290,5 +338,49 @@ impl Executions for LocalExecutions {
             self.inner.started.notify_one();
         }
         result
+    }
+
+    async fn stop(&self, name: &str, error: &str, cause: &str) -> Result<Stopped, ExecutionError> {
+        let this = self.clone();
+        let (name, error, cause) = (name.to_owned(), error.to_owned(), cause.to_owned());
+        let arn = self.execution_arn(&name);
+        tokio::task::spawn_blocking(move || {
+            let c = this.lock();
+            let status: Option<String> = c
+                .query_row(
+                    "SELECT status FROM executions WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(status) = status else {
+                return Ok(Stopped::NotFound);
+            };
+            // the runner's snapshot writes are conditional on RUNNING, so from here on they
+            // change nothing, and it stops before its next state
+            let n = c.execute(
+                "UPDATE executions SET status = 'ABORTED', error = ?1, cause = ?2, stop_us = ?3
+                 WHERE name = ?4 AND status = 'RUNNING'",
+                params![error, cause, Utc::now().timestamp_micros(), name],
+            )?;
+            Ok(if n == 1 {
+                tracing::info!(execution_arn = %arn, "execution stopped");
+                Stopped::Stopped { execution_arn: arn }
+            } else {
+                Stopped::AlreadyEnded {
+                    execution_arn: arn,
+                    status,
+                }
+            })
+        })
+        .await
+        .map_err(|e| ExecutionError::Transient {
+            name: String::new(),
+            message: e.to_string(),
+        })?
+        .map_err(|e: rusqlite::Error| ExecutionError::Transient {
+            name: String::new(),
+            message: format!("executions database: {e}"),
+        })
     }
 }

@@ -14,7 +14,7 @@ use crate::runtime::{LambdaError, LambdaFuture, LocalRuntime};
 /// The definition template of the scoring pipeline (`state-machines/scoring-pipeline.asl.json`).
 pub const STATE_MACHINE_TEMPLATE: &str = stepscore_handlers::STATE_MACHINE_JSON;
 
-/// Registers admit, schedule, register, submit, check and finalize on `rt`.
+/// Registers admit, schedule, register, submit, check, finalize and cleanup on `rt`.
 pub fn register_pipeline_functions(rt: &LocalRuntime) {
     add(rt, "stepscore-admit", |rt, event| async move {
         let event: aws_lambda_events::s3::S3Event =
@@ -59,6 +59,13 @@ pub fn register_pipeline_functions(rt: &LocalRuntime) {
     add(rt, "stepscore-finalize", |rt, input| async move {
         out(stepscore_handlers::finalize(rt.store(), rt.table(), &rt.clock(), &input).await)
     });
+    add(
+        rt,
+        crate::runtime::CLEANUP_FUNCTION,
+        |rt, event| async move {
+            out(stepscore_handlers::cleanup(rt.batch(), rt.table(), &rt.clock(), &event).await)
+        },
+    );
 }
 
 fn add<F, Fut>(rt: &LocalRuntime, name: &str, f: F)

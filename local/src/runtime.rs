@@ -432,16 +432,36 @@ impl LocalRuntime {
             .map_err(|e| self.dberr(e))
     }
 
-    /// An execution's history events, in GetExecutionHistory's shape (`{"events": […]}`).
+    /// An execution's history events, in GetExecutionHistory's shape (`{"events": […]}`). A
+    /// stopped execution ends with `ExecutionAborted`, as on AWS: the interpreter's snapshot
+    /// stops at the last state it ran, so the event is added from the executions table.
     pub fn history(&self, name: &str) -> Result<Option<Value>, RuntimeError> {
         let snap = self
             .inner
             .executions
             .snapshot(name)
             .map_err(|e| self.dberr(e))?;
-        Ok(snap
+        let Some(mut history) = snap
             .and_then(|s| serde_json::from_value::<ExecutionSnapshot>(s).ok())
-            .map(|s| s.history.to_aws_json()))
+            .map(|s| s.history.to_aws_json())
+        else {
+            return Ok(None);
+        };
+        if let Some(info) = self.execution(name)?
+            && info.status == ExecutionState::Aborted
+            && let Some(events) = history["events"].as_array_mut()
+        {
+            let last = events.last().and_then(|e| e["id"].as_u64()).unwrap_or(0);
+            let at = info.stop_date.unwrap_or(info.start_date);
+            events.push(json!({
+                "id": last + 1,
+                "previousEventId": last,
+                "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "type": "ExecutionAborted",
+                "executionAbortedEventDetails": {"error": info.error, "cause": info.cause},
+            }));
+        }
+        Ok(Some(history))
     }
 
     /// Undelivered S3 events and events that failed delivery (the dead-letter queue).
@@ -550,6 +570,7 @@ impl LocalRuntime {
         let active = Arc::new(Mutex::new(HashSet::new()));
         let handle = tokio::runtime::Handle::current();
         let pump = handle.spawn(event_pump(self.clone(), stop.clone()));
+        let ends = handle.spawn(execution_end_pump(self.clone(), stop.clone()));
         let runner = handle.spawn(execution_scheduler(
             self.clone(),
             stop.clone(),
@@ -562,7 +583,7 @@ impl LocalRuntime {
             stop,
             active,
             batch,
-            tasks: vec![pump, runner],
+            tasks: vec![pump, ends, runner],
             _lock: lock,
         })
     }
@@ -697,7 +718,14 @@ impl Server {
             .list_executions(Some(ExecutionState::Running), 1)?
             .len();
         let active = self.active.lock().unwrap_or_else(|e| e.into_inner()).len();
-        Ok(pending == 0 && running == 0 && active == 0)
+        let ends = self
+            .runtime
+            .inner
+            .executions
+            .undelivered_ends(stepscore_handlers::cleanup::CLEANUP_STATUSES, 1)
+            .map_err(|e| self.runtime.dberr(e))?
+            .len();
+        Ok(pending == 0 && running == 0 && active == 0 && ends == 0)
     }
 
     /// Waits until idle (or `timeout`).
@@ -817,6 +845,70 @@ struct Dispatcher {
     handle: tokio::runtime::Handle,
 }
 
+/// The optimized integration that starts an execution (fire and forget; no `.sync`).
+const START_EXECUTION_RESOURCE: &str = "arn:aws:states:::states:startExecution";
+
+impl Dispatcher {
+    /// `states:startExecution` on this state machine: StartExecution's result
+    /// (`ExecutionArn`, `StartDate`), idempotent by name and input as on AWS.
+    fn start_execution(&self, request: &TaskRequest<'_>) -> TaskOutcome {
+        let p = request.input;
+        let ours = self.runtime.inner.executions.state_machine_arn().to_owned();
+        let failed = |error: &str, cause: String| TaskOutcome::Failed {
+            error: error.into(),
+            cause: Some(cause),
+        };
+        match p.get("StateMachineArn").and_then(Value::as_str) {
+            Some(arn) if arn == ours => {}
+            other => {
+                return failed(
+                    "States.TaskFailed",
+                    format!(
+                        "Task '{}' starts state machine {}; the local runtime runs only {ours}",
+                        request.state_name,
+                        other.unwrap_or("(no StateMachineArn)")
+                    ),
+                );
+            }
+        }
+        let name = p
+            .get("Name")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        // Input may be given as JSON or as a string of JSON, as StartExecution takes it
+        let input = match p.get("Input") {
+            None => json!({}),
+            Some(Value::String(text)) => match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(e) => {
+                    return failed(
+                        "StepFunctions.InvalidExecutionInputException",
+                        format!("Input of Task '{}' is not JSON: {e}", request.state_name),
+                    );
+                }
+            },
+            Some(v) => v.clone(),
+        };
+        let started = self
+            .handle
+            .block_on(self.runtime.inner.executions.start(&name, &input));
+        match started {
+            Ok(s) => TaskOutcome::Succeeded(json!({
+                "ExecutionArn": s.execution_arn(),
+                "StartDate": stepscore_core::ports::Clock::now(&self.runtime.clock()).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            })),
+            Err(ExecutionError::NameConflict { message, .. }) => {
+                failed("StepFunctions.ExecutionAlreadyExistsException", message)
+            }
+            Err(e) if e.is_transient() => {
+                failed("StepFunctions.AWSStepFunctionsException", e.to_string())
+            }
+            Err(e) => failed("States.TaskFailed", e.to_string()),
+        }
+    }
+}
+
 impl TaskDispatcher for Dispatcher {
     fn dispatch(
         &self,
@@ -844,6 +936,8 @@ impl TaskDispatcher for Dispatcher {
             )
         } else if request.resource.starts_with("arn:aws:lambda:") {
             (request.resource.to_owned(), request.input.clone(), false)
+        } else if request.resource == START_EXECUTION_RESOURCE {
+            return self.start_execution(request);
         } else {
             return TaskOutcome::Failed {
                 error: "States.TaskFailed".into(),
@@ -1045,6 +1139,9 @@ fn run_execution(
     };
     save(inner, &info.name, &exec);
     loop {
+        if stopped_by_request(inner, &info.name) {
+            return;
+        }
         let done = exec.step(&clock, &dispatcher);
         if stop.load(Ordering::SeqCst) {
             // the step may have been cut short by shutdown: keep the last whole snapshot
@@ -1056,6 +1153,86 @@ fn run_execution(
             return;
         }
     }
+}
+
+/// True when execution `name` was stopped (StopExecution) while this runner ran it: its row is
+/// ABORTED, so it must not run another state.
+fn stopped_by_request(inner: &Inner, name: &str) -> bool {
+    match inner.executions.describe(name) {
+        Ok(Some(e)) => e.status == ExecutionState::Aborted,
+        Ok(None) => false,
+        Err(e) => {
+            tracing::warn!(execution = name, error = %e, "cannot read the execution's status; running on");
+            false
+        }
+    }
+}
+
+/// Delivers the end of every execution that stopped ABORTED, TIMED_OUT or FAILED to the cleanup
+/// function, as EventBridge delivers Step Functions' "Execution Status Change" events: at least
+/// once (the row is marked delivered only after cleanup returned), retried while it fails.
+async fn execution_end_pump(runtime: LocalRuntime, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::SeqCst) {
+        let ended = runtime
+            .inner
+            .executions
+            .undelivered_ends(stepscore_handlers::cleanup::CLEANUP_STATUSES, 16)
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read ended executions");
+                Vec::new()
+            });
+        let idle = ended.is_empty();
+        for e in ended {
+            let event = execution_status_change(&runtime, &e);
+            match runtime.invoke(CLEANUP_FUNCTION, event).await {
+                Ok(_) => {
+                    if let Err(err) = runtime.inner.executions.mark_end_delivered(&e.name) {
+                        tracing::warn!(execution = %e.name, error = %err, "cannot record that an execution's end was delivered; it will be delivered again");
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(execution = %e.name, error = %err, "cleanup failed on an ended execution; retrying")
+                }
+            }
+        }
+        if idle {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// The function the ends of executions go to.
+pub const CLEANUP_FUNCTION: &str = "stepscore-cleanup";
+
+/// The EventBridge event Step Functions sends when execution `e` changes status.
+pub fn execution_status_change(runtime: &LocalRuntime, e: &ExecutionInfo) -> Value {
+    let millis = |t: Option<DateTime<Utc>>| t.map(|t| t.timestamp_millis());
+    json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": stepscore_handlers::cleanup::EXECUTION_STATUS_CHANGE,
+        "source": "aws.states",
+        "account": LOCAL_ACCOUNT,
+        "time": e.stop_date.unwrap_or(e.start_date).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "region": LOCAL_REGION,
+        "resources": [e.execution_arn],
+        "detail": {
+            "executionArn": e.execution_arn,
+            "stateMachineArn": runtime.inner.executions.state_machine_arn(),
+            "name": e.name,
+            "status": e.status.as_str(),
+            "startDate": millis(Some(e.start_date)),
+            "stopDate": millis(e.stop_date),
+            "input": e.input.to_string(),
+            "inputDetails": {"included": true},
+            "output": e.output.as_ref().map(Value::to_string),
+            "outputDetails": e.output.as_ref().map(|_| json!({"included": true})),
+            "error": e.error,
+            "cause": e.cause,
+        }
+    })
 }
 
 fn save(inner: &Inner, name: &str, exec: &Execution<'_>) {

@@ -238,7 +238,7 @@ def test_only_the_asynchronously_invoked_functions_may_dead_letter(module, contr
     table = lambda_table(module)
     async_functions = {name for name, f in table.items() if f["async"] is True}
     expected = {name for name, f in contract["functions"].items() if "state machine" not in f["trigger"]}
-    assert async_functions == expected == {"admit", "schedule"}
+    assert async_functions == expected == {"admit", "schedule", "cleanup"}
     invoke_config = module.resource("aws_lambda_function_event_invoke_config", "async")
     assert invoke_config["for_each"] == "${local.async_functions}"
     on_failure = block(block(invoke_config, "destination_config"), "on_failure")
@@ -536,6 +536,31 @@ def test_job_configs_under_the_jobs_prefix_invoke_admit(module):
     assert target["lambda_function_arn"] == '${aws_lambda_function.this["admit"].arn}'
     assert target["filter_prefix"] == "${var.jobs_prefix}" and target["filter_suffix"] == ".json"
     assert unquote(module.variables["jobs_prefix"]["default"]) == "jobs/"
+
+
+def test_executions_that_end_unfinished_invoke_cleanup(module):
+    rule = module.resource("aws_cloudwatch_event_rule", "execution_ended")
+    pattern = rule["event_pattern"]
+    # the pattern is jsonencode({...}) of an HCL object: check the fields it filters on
+    for needed in ('"aws.states"', '"Step Functions Execution Status Change"', "local.state_machine_arn", '"ABORTED"', '"TIMED_OUT"', '"FAILED"'):
+        assert needed in pattern, f"the rule's event pattern lacks {needed}: {pattern}"
+    assert '"SUCCEEDED"' not in pattern and '"RUNNING"' not in pattern
+    target = module.resource("aws_cloudwatch_event_target", "cleanup")
+    assert target["rule"] == "${aws_cloudwatch_event_rule.execution_ended.name}"
+    assert target["arn"] == '${aws_lambda_function.this["cleanup"].arn}'
+    assert block(target, "dead_letter_config")["arn"] == "${aws_sqs_queue.lambda_dlq.arn}"
+    permission = module.resource("aws_lambda_permission", "events_cleanup")
+    assert unquote(permission["principal"]) == "events.amazonaws.com"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.execution_ended.arn}"
+    assert permission["function_name"] == '${aws_lambda_function.this["cleanup"].function_name}'
+
+
+def test_the_state_machine_may_start_only_itself(module):
+    statements = rendered_policies()["state_machine"]["statements"]
+    starting = [s for s in statements if any(a.startswith("states:") for a in s["Action"])]
+    assert len(starting) == 1
+    assert starting[0]["Action"] == ["states:StartExecution"]
+    assert starting[0]["Resource"] == ["<state_machine_arn>"]
 
 
 # --- variables -------------------------------------------------------------------------------

@@ -164,3 +164,24 @@ async fn a_missing_queue_is_a_client_error_naming_it() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn terminating_a_job_twice_is_accepted() {
+    let world = batch_world().await;
+    let job = world
+        .client
+        .submit(&request(&world, "stopped-1", None))
+        .await
+        .unwrap();
+    world
+        .client
+        .terminate(&job.job_id, "stepscore: execution stopped-1 ended ABORTED")
+        .await
+        .unwrap();
+    // terminating again is harmless
+    world
+        .client
+        .terminate(&job.job_id, "stepscore: execution stopped-1 ended ABORTED")
+        .await
+        .unwrap();
+}

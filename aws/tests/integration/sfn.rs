@@ -135,3 +135,42 @@ async fn a_missing_state_machine_is_a_permanent_error() {
     let err = sm.start("x", &json!({})).await.unwrap_err();
     assert!(matches!(err, ExecutionError::Other { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn stop_aborts_a_running_execution_once_and_knows_an_unknown_name() {
+    use stepscore_core::ports::Stopped;
+    let sm = machine().await;
+    sm.start("long-0123456789abcdef", &json!({})).await.unwrap();
+    let first = sm
+        .stop("long-0123456789abcdef", "stepscore.Stopped", "by a test")
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        Stopped::Stopped {
+            execution_arn: sm.execution_arn("long-0123456789abcdef")
+        }
+    );
+    let described = sm
+        .client()
+        .describe_execution()
+        .execution_arn(sm.execution_arn("long-0123456789abcdef"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(described.status().as_str(), "ABORTED");
+    let again = sm
+        .stop("long-0123456789abcdef", "stepscore.Stopped", "by a test")
+        .await
+        .unwrap();
+    assert!(
+        matches!(&again, Stopped::AlreadyEnded { status, .. } if status == "ABORTED"),
+        "{again:?}"
+    );
+    assert_eq!(
+        sm.stop("never-started", "stepscore.Stopped", "by a test")
+            .await
+            .unwrap(),
+        Stopped::NotFound
+    );
+}

@@ -122,6 +122,44 @@ fn each_handlers_port_calls_are_granted_to_its_function() {
     ))
     .unwrap();
     assert_granted("finalize", &w.calls());
+
+    // cleanup after the execution was stopped, with the attempt submit recorded
+    let event = fixture_json("execution-aborted.json");
+    let out = block_on(stepscore_handlers::cleanup(
+        &w.batch, &w.table, &w.clock, &event,
+    ));
+    out.unwrap();
+    let calls = w.calls();
+    assert!(calls.contains(&PortCall::BatchTerminate));
+    assert_granted("cleanup", &calls);
+
+    // check terminating a spot submission that waited past spot_wait_seconds
+    let w = World::with_data();
+    let registered = self::job(&w);
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNABLE")]);
+    let mut job: Value = serde_json::to_value(
+        block_on(stepscore_handlers::submit(
+            &w.batch, &w.table, &w.clock, &json!({"job": registered, "spot_queue": "s", "on_demand_queue": "o", "job_definition": "d"}),
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    job["submitted_at"] = json!("2026-11-23T00:00:00Z");
+    w.calls();
+    block_on(stepscore_handlers::check(
+        &w.batch,
+        &w.table,
+        &w.clock,
+        &json!({"job": job}),
+    ))
+    .unwrap();
+    let calls = w.calls();
+    assert!(calls.contains(&PortCall::BatchTerminate));
+    assert_granted("check", &calls);
 }
 
 #[test]

@@ -195,6 +195,8 @@ impl JobTable for MemTable {
 #[derive(Debug, Default)]
 pub struct RecExecutions {
     pub started: Mutex<Vec<(String, Value)>>,
+    /// Executions stopped: name, error, cause.
+    pub stopped: Mutex<Vec<(String, String, String)>>,
     pub transient: Mutex<bool>,
     pub calls: Calls,
 }
@@ -220,12 +222,30 @@ impl Executions for RecExecutions {
         s.push((name.to_owned(), input.clone()));
         Ok(Started::Started { execution_arn })
     }
+    async fn stop(&self, name: &str, error: &str, cause: &str) -> Result<Stopped, ExecutionError> {
+        self.calls.push(PortCall::ExecutionStop);
+        let execution_arn = self.execution_arn(name);
+        if !self.started.lock().unwrap().iter().any(|(n, _)| n == name) {
+            return Ok(Stopped::NotFound);
+        }
+        let mut stopped = self.stopped.lock().unwrap();
+        if stopped.iter().any(|(n, _, _)| n == name) {
+            return Ok(Stopped::AlreadyEnded {
+                execution_arn,
+                status: "ABORTED".into(),
+            });
+        }
+        stopped.push((name.to_owned(), error.to_owned(), cause.to_owned()));
+        Ok(Stopped::Stopped { execution_arn })
+    }
 }
 
 /// A Batch whose jobs walk through scripted views, one per describe.
 #[derive(Debug, Default)]
 pub struct FakeBatch {
     pub submitted: Mutex<Vec<SubmitJobRequest>>,
+    /// TerminateJob calls: job id and reason.
+    pub terminated: Mutex<Vec<(String, String)>>,
     /// Views each new submission goes through, consumed by describe (the last one repeats).
     pub scripts: Mutex<VecDeque<Vec<BatchJobView>>>,
     pub running: Mutex<HashMap<String, VecDeque<BatchJobView>>>,
@@ -272,6 +292,15 @@ impl BatchService for FakeBatch {
                 job_id: format!("batch-{}", i + 1),
                 job_name: job_name.to_owned(),
             }))
+    }
+
+    async fn terminate(&self, job_id: &str, reason: &str) -> Result<(), BatchError> {
+        self.calls.push(PortCall::BatchTerminate);
+        self.terminated
+            .lock()
+            .unwrap()
+            .push((job_id.to_owned(), reason.to_owned()));
+        Ok(())
     }
 
     async fn describe(&self, job_id: &str) -> Result<Option<BatchJobView>, BatchError> {

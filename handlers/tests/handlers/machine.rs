@@ -65,6 +65,18 @@ fn every_task_retries_transient_errors_and_catches_the_rest() {
         if state["Type"] != "Task" {
             continue;
         }
+        if name == "ContinueAsNew" {
+            // Step Functions' own StartExecution: it retries the service's errors and catches
+            assert_eq!(state["Resource"], "arn:aws:states:::states:startExecution");
+            assert!(
+                state["Retry"][0]["ErrorEquals"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("StepFunctions.ExecutionLimitExceededException"))
+            );
+            assert_eq!(state["Catch"][0]["ErrorEquals"], json!(["States.ALL"]));
+            continue;
+        }
         assert_eq!(
             state["Resource"], "arn:aws:states:::lambda:invoke",
             "{name}"
@@ -205,6 +217,34 @@ impl TaskDispatcher for TimingOut<'_> {
             };
         }
         self.handlers.dispatch(request, clock)
+    }
+}
+
+/// The handlers, with `states:startExecution` (ContinueAsNew) recorded as the next execution to
+/// run, as Step Functions would start it.
+struct Continuing<'a> {
+    handlers: Handlers<'a>,
+    started: std::sync::Mutex<Vec<(String, Value)>>,
+}
+
+impl TaskDispatcher for Continuing<'_> {
+    fn dispatch(&self, request: &TaskRequest<'_>, clock: &dyn AslClock) -> TaskOutcome {
+        if request.resource != "arn:aws:states:::states:startExecution" {
+            return self.handlers.dispatch(request, clock);
+        }
+        assert_eq!(
+            request.input["StateMachineArn"],
+            "arn:aws:states:us-east-1:111111111111:stateMachine:stepscore-scoring"
+        );
+        let name = request.input["Name"].as_str().unwrap().to_owned();
+        self.started
+            .lock()
+            .unwrap()
+            .push((name.clone(), request.input["Input"].clone()));
+        TaskOutcome::Succeeded(json!({
+            "ExecutionArn": format!("arn:aws:states:us-east-1:111111111111:execution:stepscore-scoring:{name}"),
+            "StartDate": clock.now().to_rfc3339(),
+        }))
     }
 }
 
@@ -411,5 +451,69 @@ fn a_missing_manifest_ends_the_execution_failed() {
         rec.failure_reason
             .unwrap()
             .contains("manifest-0.json is missing")
+    );
+}
+
+#[test]
+fn a_fourteen_day_job_continues_in_new_executions_each_far_below_the_history_limit() {
+    let w = World::with_data();
+    with_manifests(&w);
+    let days = 14;
+    let checks = checks_for(days * 24 * 3600, 30);
+    let mut script = vec![view("RUNNING"); checks as usize - 1];
+    script.push(view("SUCCEEDED"));
+    w.batch.scripts.lock().unwrap().push_back(script);
+    let dispatcher = Continuing {
+        handlers: Handlers(&w),
+        started: Default::default(),
+    };
+    let start = Utc.with_ymd_and_hms(2026, 11, 23, 20, 0, 0).unwrap();
+    let clock = VirtualClock::new(start);
+    let mut name = JOB.to_owned();
+    let mut input = json!({"job_id": JOB, "config": fixture_json("config-daily.json"), "source": "s3://acme-scoring/jobs/daily.json"});
+    let mut events = Vec::new();
+    loop {
+        let config = ExecutionConfig {
+            execution_name: name.clone(),
+            state_machine_name: "stepscore-scoring".into(),
+            ..ExecutionConfig::default()
+        };
+        let r = stepscore_asl::run(&rendered(), input, config, &clock, &dispatcher).unwrap();
+        assert_eq!(
+            r.outcome.status,
+            ExecutionStatus::Succeeded,
+            "{name}: {:?}",
+            r.outcome
+        );
+        events.push((name.clone(), r.history.events.len()));
+        eprintln!("{name}: {} history events", r.history.events.len());
+        let Some(next) = dispatcher.started.lock().unwrap().pop() else {
+            break;
+        };
+        (name, input) = next;
+    }
+    // 14 days at the 360 s cap is about 3,370 checks: four executions of at most 1,000 checks
+    assert_eq!(
+        events.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        [
+            JOB.to_owned(),
+            format!("{JOB}-c2"),
+            format!("{JOB}-c3"),
+            format!("{JOB}-c4")
+        ]
+    );
+    for (name, count) in &events {
+        assert!(
+            *count < 10_000,
+            "execution {name} recorded {count} history events; AWS fails an execution at 25,000"
+        );
+    }
+    assert!(clock.now() - start >= chrono::Duration::days(days as i64));
+    let rec = w.table.record(&JobId::parse(JOB).unwrap());
+    assert_eq!(rec.status, JobStatus::Succeeded);
+    assert_eq!(
+        (rec.attempt, w.batch.submitted.lock().unwrap().len()),
+        (1, 1),
+        "a continued execution polls the same Batch job: nothing is submitted again"
     );
 }

@@ -1,6 +1,7 @@
 //! Behaviour of the pipeline's handlers over in-memory ports, with real event fixtures.
 
 mod admission;
+mod cleanup;
 mod contract;
 mod fakes;
 mod machine;

@@ -290,3 +290,144 @@ fn finalize_failed_explains_the_batch_failure_or_the_caught_error() {
     );
     assert_eq!(w.table.record(&job.job_id).status, JobStatus::Failed);
 }
+
+/// Advances the fake clock by `seconds`.
+fn later(w: &World, seconds: i64) {
+    let mut now = w.clock.0.lock().unwrap();
+    *now += chrono::Duration::seconds(seconds);
+}
+
+#[test]
+fn a_spot_job_that_never_starts_is_terminated_and_run_on_demand_after_spot_wait_seconds() {
+    let w = World::with_data();
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNABLE")]);
+    let mut job = submitted(&w, &registered(&w, "config-daily.json"), false);
+    assert_eq!(job.config.spot_wait_seconds, 900);
+
+    // 899 s RUNNABLE: still waiting for spot
+    later(&w, 899);
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    assert!(!out.check.fallback && !out.check.done, "{:?}", out.check);
+    assert!(w.batch.terminated.lock().unwrap().is_empty());
+    job = out.job;
+
+    // 901 s: the spot submission is terminated and the job falls back with the reason
+    later(&w, 2);
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let c = &out.check;
+    assert!(
+        c.fallback && c.no_capacity && !c.reclaimed && c.done && c.failed,
+        "{c:?}"
+    );
+    let terminated = w.batch.terminated.lock().unwrap().clone();
+    assert_eq!(terminated.len(), 1);
+    assert_eq!(terminated[0].0, "batch-1");
+    assert_eq!(
+        terminated[0].1,
+        "stepscore: no spot capacity: the job waited 901 s without starting (spot_wait_seconds = 900)"
+    );
+
+    // the on-demand submission records why it left spot
+    let again = submitted(&w, &out.job, true);
+    assert_eq!(again.queue_kind, QueueKind::OnDemand);
+    let rec = w.table.record(&again.job_id);
+    assert_eq!(rec.attempts[0].fallback_reason, None);
+    assert_eq!(
+        rec.attempts[1].fallback_reason.as_deref(),
+        Some(terminated[0].1.as_str())
+    );
+}
+
+#[test]
+fn a_spot_job_that_started_is_never_given_up_on() {
+    let w = World::with_data();
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNING")]);
+    let job = submitted(&w, &registered(&w, "config-daily.json"), false);
+    later(&w, 5 * 3600);
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    assert!(!out.check.fallback && !out.check.done);
+    assert!(w.batch.terminated.lock().unwrap().is_empty());
+}
+
+#[test]
+fn a_queue_time_limit_cancel_falls_back_on_spot_and_explains_itself_on_demand() {
+    let cancel = "Canceled by JobStateTimeLimit action due to reason: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY";
+    let w = World::with_data();
+    let mut cancelled = view("FAILED");
+    cancelled.status_reason = Some(cancel.into());
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .extend([vec![cancelled.clone()], vec![cancelled]]);
+    let job = submitted(&w, &registered(&w, "config-daily.json"), false);
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    assert!(
+        out.check.fallback && out.check.no_capacity,
+        "{:?}",
+        out.check
+    );
+
+    // on demand there is nowhere left to go: finalize says what the cancel means
+    let job = submitted(&w, &out.job, true);
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    assert!(!out.check.fallback && out.check.failed);
+    let fin = block_on(finalize(
+        &w.store,
+        &w.table,
+        &w.clock,
+        &json!({"outcome": "FAILED", "state": {"job": out.job, "check": out.check}}),
+    ))
+    .unwrap();
+    let reason = fin.reason.unwrap();
+    assert!(reason.contains(cancel), "{reason}");
+    assert!(
+        reason.contains("all connected compute environments have insufficient capacity errors"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_fargate_spot_interruption_counts_as_a_reclaim() {
+    let w = World::with_data();
+    let mut interrupted = view("FAILED");
+    interrupted.status_reason = Some("Your Spot Task was interrupted.".into());
+    w.batch.scripts.lock().unwrap().push_back(vec![interrupted]);
+    let job = submitted(&w, &registered(&w, "config-daily.json"), false);
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    assert!(out.check.reclaimed && out.check.fallback, "{:?}", out.check);
+}
+
+#[test]
+fn after_a_thousand_checks_the_job_continues_in_its_next_execution() {
+    let w = World::with_data();
+    w.batch
+        .scripts
+        .lock()
+        .unwrap()
+        .push_back(vec![view("RUNNING")]);
+    let mut job = submitted(&w, &registered(&w, "config-daily.json"), false);
+    job.checks_in_execution = stepscore_handlers::MAX_CHECKS_PER_EXECUTION - 2;
+    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    assert_eq!(out.check.continue_as, None);
+    let out = block_on(check(
+        &w.batch,
+        &w.table,
+        &w.clock,
+        &json!({"job": out.job}),
+    ))
+    .unwrap();
+    assert_eq!(
+        out.check.continue_as.as_deref(),
+        Some("daily-0123456789abcdef-c2")
+    );
+    assert_eq!((out.job.execution, out.job.checks_in_execution), (2, 0));
+}

@@ -291,3 +291,110 @@ async fn a_sharded_job_with_a_shard_failing_on_its_input_is_not_rerun_on_demand(
         "{reason}"
     );
 }
+
+/// A scorer that runs until it is killed, and says when it started.
+const ENDLESS_SCORER: &str = "#!/bin/sh\necho started\nexec sleep 600\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn stopping_a_running_job_aborts_its_execution_kills_its_container_and_fails_it() {
+    use stepscore_core::batch::BatchStatus;
+    use stepscore_core::ports::BatchService;
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path(), ENDLESS_SCORER);
+    seed(&rt).await;
+    let server = rt.serve().unwrap();
+    rt.drop_config(&uri("s3://data-1/jobs/long.json"), config("long"))
+        .await
+        .unwrap();
+    // wait for the container to run
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let (job, batch_job_id) = loop {
+        let jobs = all_jobs(&rt).await;
+        if let Some(j) = jobs.first()
+            && j.status == JobStatus::Running
+        {
+            break (j.clone(), j.attempts[0].batch_job_id.clone());
+        }
+        assert!(std::time::Instant::now() < deadline, "{jobs:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let report = stepscore_handlers::stop_job(rt.executions(), rt.table(), &job.id, "test stop")
+        .await
+        .unwrap();
+    assert_eq!(report.stopped, [job.id.to_string()]);
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+
+    let execution = rt.execution(job.id.as_str()).unwrap().unwrap();
+    assert_eq!(execution.status.as_str(), "ABORTED");
+    let history = rt.history(job.id.as_str()).unwrap().unwrap();
+    let last = history["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["type"], "ExecutionAborted");
+    assert_eq!(
+        last["executionAbortedEventDetails"]["error"],
+        "stepscore.Stopped"
+    );
+    let view = rt.batch().describe(&batch_job_id).await.unwrap().unwrap();
+    assert_eq!(view.status, BatchStatus::Failed);
+    assert_eq!(
+        view.status_reason.as_deref(),
+        Some(format!("stepscore: execution {} ended ABORTED", job.id).as_str())
+    );
+    let record = rt.job(&job.id).await.unwrap().unwrap();
+    assert_eq!(record.status, JobStatus::Failed);
+    assert_eq!(
+        record.failure_reason.as_deref(),
+        Some(
+            format!(
+                "stopped: execution {} was aborted: stepscore.Stopped: test stop",
+                job.id
+            )
+            .as_str()
+        )
+    );
+    // the container is gone: no process of this state directory's scorer is left
+    let script = d.path().join("scorer.sh");
+    let left = std::process::Command::new("pgrep")
+        .args(["-f", &script.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        left.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&left.stdout)
+    );
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_execution_that_ends_failed_is_delivered_to_cleanup_once_even_across_restarts() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path(), BAD_DATA_SCORER);
+    seed(&rt).await;
+    let server = rt.serve().unwrap();
+    rt.drop_config(&uri("s3://data-1/jobs/bad.json"), config("bad"))
+        .await
+        .unwrap();
+    server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    server.shutdown();
+    let execs = rt.list_executions(None, 10).unwrap();
+    assert_eq!(execs.len(), 1);
+    assert_eq!(execs[0].status.as_str(), "FAILED");
+    let delivered = |d: &Path| -> i64 {
+        let db = rusqlite::Connection::open(d.join("state.db")).unwrap();
+        db.query_row("SELECT end_delivered FROM executions", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(delivered(d.path()), 1);
+    // a restart delivers nothing again
+    let rt = runtime(d.path(), BAD_DATA_SCORER);
+    let server = rt.serve().unwrap();
+    server.wait_idle(Duration::from_secs(30)).await.unwrap();
+    server.shutdown();
+    assert_eq!(delivered(d.path()), 1);
+}

@@ -415,3 +415,60 @@ async fn schedules_fire_templates_into_the_schedule_function_like_eventbridge() 
         .to_string();
     assert!(err.starts_with("schedule 'x': cron expression"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_state_machine_continues_in_a_new_execution_of_itself_through_start_execution() {
+    let d = tempfile::tempdir().unwrap();
+    // three hops: each execution starts the next with its number + 1, then succeeds
+    let definition = json!({
+        "StartAt": "Last?",
+        "States": {
+            "Last?": {"Type": "Choice", "Choices": [{"Variable": "$.hop", "NumericGreaterThanEquals": 2, "Next": "Done"}], "Default": "Next"},
+            "Next": {
+                "Type": "Task",
+                "Resource": "arn:${partition}:states:::states:startExecution",
+                "Parameters": {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    "Name.$": "States.Format('hop-{}', States.MathAdd($.hop, 1))",
+                    "Input": {"hop.$": "States.MathAdd($.hop, 1)", "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}
+                },
+                "ResultPath": "$.continued_in",
+                "End": true
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let container = functions::write_container(d.path());
+    let mut config = functions::config(d.path(), container, 100.0);
+    config.definition = definition.to_string();
+    let rt = LocalRuntime::open(config).unwrap();
+    let server = rt.serve().unwrap();
+    rt.start_execution("hop-0", &json!({"hop": 0}))
+        .await
+        .unwrap();
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    server.shutdown();
+
+    let mut names: Vec<String> = rt
+        .list_executions(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.status, ExecutionState::Succeeded, "{e:?}");
+            e.name
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["hop-0", "hop-1", "hop-2"]);
+    let first = rt.execution("hop-0").unwrap().unwrap();
+    assert_eq!(
+        first.output.unwrap()["continued_in"]["ExecutionArn"],
+        "arn:aws:states:local:000000000000:execution:stepscore-scoring-pipeline:hop-1"
+    );
+    let second = rt.execution("hop-1").unwrap().unwrap();
+    assert_eq!(second.input["hop"], 1);
+    assert_eq!(
+        second.input["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"],
+        first.execution_arn
+    );
+}

@@ -64,6 +64,7 @@ async fn updates_apply_exactly_as_the_record_rule_does() {
         batch_job_id: "b-1".into(),
         queue: "stepscore-spot".into(),
         submitted_at: t(1),
+        fallback_reason: None,
     });
     let mut done = to(Succeeded, 1, 9);
     done.metrics = Some(Metrics {
@@ -79,6 +80,7 @@ async fn updates_apply_exactly_as_the_record_rule_does() {
         batch_job_id: "b-2".into(),
         queue: "stepscore-on-demand".into(),
         submitted_at: t(5),
+        fallback_reason: Some("Your Spot Task was interrupted.".into()),
     });
     for u in [
         submit,
