@@ -1,5 +1,5 @@
 //! The IAM actions each port method needs on AWS: the table least-privilege roles are built from
-//! and that the handlers' tests check `handlers/lambda-functions.json` against.
+//! and that the handlers' tests check each function's principal in `iam/policies.json` against.
 
 /// A port method the adapters in this crate implement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -60,4 +60,17 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::BatchTerminate => &["batch:TerminateJob"],
         PortCall::ExecutionStop => &["states:DescribeExecution", "states:StopExecution"],
     }
+}
+
+/// The IAM actions a pipeline function's role must grant for `call`.
+///
+/// This is [`iam_actions`] less `states:DescribeExecution`: `SfnExecutions` uses it only to tell
+/// a duplicate start from a name clash and, without it, takes the name as this job's (names are
+/// job ids), so the pipeline's roles leave it out.
+pub fn required_actions(call: PortCall) -> Vec<&'static str> {
+    iam_actions(call)
+        .iter()
+        .copied()
+        .filter(|a| *a != "states:DescribeExecution")
+        .collect()
 }

@@ -1440,7 +1440,7 @@ mod object_stores {
     #[test]
     fn s3_uris_map_to_the_directory_store_when_the_local_root_is_set() {
         let root = tempfile::tempdir().unwrap();
-        let store = stepscore_local::DirStore::open(root.path()).unwrap();
+        let store = stepscore_dirstore::DirStore::open(root.path()).unwrap();
         for b in ["models-bkt", "data-bkt"] {
             store.create_bucket(b).unwrap();
         }

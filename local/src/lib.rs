@@ -3,10 +3,10 @@
 //! docker.
 //!
 //! # Layout
-//! - [`store`]: [`DirStore`], S3 as a directory tree (`<root>/<bucket>/<key>`, metadata kept
-//!   outside the bucket folders), atomic puts, MD5 ETags, a version id per put (a versioned
-//!   bucket: earlier versions of small objects stay readable by id), and the S3
-//!   `ObjectCreated:Put` event for configs under `jobs/`.
+//! - [`store`]: [`DirStore`] (crate `stepscore-dirstore`, re-exported), S3 as a directory tree
+//!   (`<root>/<bucket>/<key>`, metadata kept outside the bucket folders), atomic puts, MD5
+//!   ETags, a version id per put (a versioned bucket: earlier versions of small objects stay
+//!   readable by id), and the S3 `ObjectCreated:Put` event for configs under `jobs/`.
 //! - [`table`]: [`SqliteTable`], the job table with DynamoDB's conditional-write semantics (one
 //!   `UPDATE … WHERE progress < ?`), WAL mode, safe across processes.
 //! - [`batch`]: [`LocalBatch`], AWS Batch: queues with priorities over spot and on-demand
@@ -49,8 +49,10 @@ pub mod pipeline;
 pub mod runtime;
 pub mod scanner;
 pub mod schedule;
-pub mod store;
 pub mod table;
+
+/// The directory object store, its own crate so the scoring container links it without SQLite.
+pub use stepscore_dirstore::store;
 
 pub use batch::{BatchConfig, LocalBatch};
 pub use executions::{ExecutionInfo, ExecutionState, LocalExecutions};

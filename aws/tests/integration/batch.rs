@@ -3,90 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_batch::types::{
-    CeState, CeType, ComputeEnvironmentOrder, ContainerProperties, JobDefinitionType, JqState,
-    ResourceRequirement, ResourceType,
-};
-use serde_json::json;
-use stepscore_aws::BatchClient;
+use stepscore_aws::fixtures::{BatchWorld, batch_world, batch_world_on};
 use stepscore_aws::moto::MotoServer;
 use stepscore_core::batch::{BatchStatus, RetryStrategy, SubmitJobRequest};
 use stepscore_core::ports::{BatchError, BatchService};
-
-use super::unique;
-
-/// A Batch world: a compute environment, a queue and the scoring job definition.
-pub struct BatchWorld {
-    pub client: BatchClient,
-    pub queue: String,
-    pub definition: String,
-}
-
-pub async fn batch_world() -> BatchWorld {
-    batch_world_on(stepscore_aws::moto::shared()).await
-}
-
-/// A Batch world on `server`.
-pub async fn batch_world_on(server: &MotoServer) -> BatchWorld {
-    server
-        .configure(&json!({"batch": {"use_docker": false}}))
-        .unwrap();
-    let role = server.create_role(&unique("batch-role")).unwrap();
-    let client = BatchClient::new(&server.sdk_config().await);
-    let sdk = client.client();
-    let env = unique("ce");
-    sdk.create_compute_environment()
-        .compute_environment_name(&env)
-        .r#type(CeType::Unmanaged)
-        .state(CeState::Enabled)
-        .service_role(&role)
-        .send()
-        .await
-        .unwrap();
-    let queue = unique("queue");
-    sdk.create_job_queue()
-        .job_queue_name(&queue)
-        .state(JqState::Enabled)
-        .priority(1)
-        .compute_environment_order(
-            ComputeEnvironmentOrder::builder()
-                .order(1)
-                .compute_environment(&env)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let definition = unique("scoring");
-    sdk.register_job_definition()
-        .job_definition_name(&definition)
-        .r#type(JobDefinitionType::Container)
-        .container_properties(
-            ContainerProperties::builder()
-                .image("stepscore-batch:latest")
-                .resource_requirements(
-                    ResourceRequirement::builder()
-                        .r#type(ResourceType::Vcpu)
-                        .value("1")
-                        .build(),
-                )
-                .resource_requirements(
-                    ResourceRequirement::builder()
-                        .r#type(ResourceType::Memory)
-                        .value("2048")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    BatchWorld {
-        client,
-        queue,
-        definition,
-    }
-}
 
 pub fn request(world: &BatchWorld, name: &str, array_size: Option<u32>) -> SubmitJobRequest {
     SubmitJobRequest {

@@ -4,47 +4,13 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use futures::StreamExt;
 use stepscore_aws::S3Store;
+use stepscore_aws::fixtures::{store_with_bucket, store_with_versioned_bucket};
 use stepscore_aws::s3::PART_SIZE;
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{ObjectStore, ObjectVersion, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-
-use super::{moto, unique};
-
-/// A store over moto and a fresh bucket of its own.
-pub async fn store_with_bucket() -> (S3Store, String) {
-    let store = S3Store::new(&moto().await);
-    let bucket = unique("s3");
-    store
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    (store, bucket)
-}
-
-/// A store over moto and a fresh bucket with versioning enabled, as Terraform creates it.
-pub async fn store_with_versioned_bucket() -> (S3Store, String) {
-    let (store, bucket) = store_with_bucket().await;
-    store
-        .client()
-        .put_bucket_versioning()
-        .bucket(&bucket)
-        .versioning_configuration(
-            VersioningConfiguration::builder()
-                .status(BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    (store, bucket)
-}
 
 fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::new(bucket, key).unwrap()

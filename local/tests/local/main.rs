@@ -6,5 +6,4 @@ mod pipeline;
 mod runtime;
 mod scanner;
 mod schedule;
-mod store;
 mod table;

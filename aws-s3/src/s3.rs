@@ -35,8 +35,10 @@ impl S3Store {
     /// A store from an SDK config; path-style addressing is used when the config sets an endpoint
     /// (moto, LocalStack and other S3-compatible servers do not serve virtual-host buckets).
     pub fn new(config: &aws_config::SdkConfig) -> Self {
-        let mut builder =
-            crate::settings::with_call_log!(aws_sdk_s3::config::Builder::from(config));
+        let mut builder = crate::with_call_log!(
+            aws_sdk_s3::config::Builder::from(config),
+            crate::calllog::s3
+        );
         if config.endpoint_url().is_some() {
             builder = builder.force_path_style(true);
         }

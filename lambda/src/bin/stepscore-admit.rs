@@ -1,6 +1,6 @@
 //! The admit Lambda (S3 ObjectCreated on jobs/). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
-use stepscore_handlers::runtime::{admit_ports, init_tracing, required, serve};
+use stepscore_lambda::runtime::{admit_ports, init_tracing, required, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {

@@ -6,8 +6,8 @@ use md5::Digest;
 use serde_json::Value;
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{ObjectStore, ObjectVersion, StoreError};
-use stepscore_local::store::{FileStamp, KEPT_NONCURRENT_VERSIONS, KEPT_VERSION_BYTES};
-use stepscore_local::{DirStore, NotificationFilter};
+use stepscore_dirstore::store::{FileStamp, KEPT_NONCURRENT_VERSIONS, KEPT_VERSION_BYTES};
+use stepscore_dirstore::{DirStore, NotificationFilter};
 use tokio::io::AsyncReadExt;
 
 fn uri(s: &str) -> ObjectUri {

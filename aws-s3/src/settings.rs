@@ -58,15 +58,17 @@ impl AwsSettings {
     }
 }
 
-/// Adds the AWS call log interceptor to a client's config when a log is set (see
-/// [`crate::calllog`]): every adapter builds its client through this.
+/// Adds the AWS call log interceptor, naming calls by `mapping` (the client's service's
+/// [`crate::calllog::Mapping`]), to a client's config when a log is set (see
+/// [`crate::calllog`]): every adapter, here and in `stepscore-aws`, builds its client through
+/// this.
+#[macro_export]
 macro_rules! with_call_log {
-    ($builder:expr) => {{
+    ($builder:expr, $mapping:expr) => {{
         let builder = $builder;
-        match $crate::calllog::active() {
+        match $crate::calllog::active($mapping) {
             Some(log) => builder.interceptor(log),
             None => builder,
         }
     }};
 }
-pub(crate) use with_call_log;

@@ -1,4 +1,7 @@
-//! What every Lambda binary shares: tracing setup and the port adapters, built once per process.
+//! What every Lambda binary shares: tracing setup, its environment, the port adapters (built once
+//! per process) and the runtime loop that reports a handler's error under its `stepscore.*` name.
+
+use stepscore_handlers::{AdmitPorts, HandlerError};
 
 /// Installs the tracing subscriber: JSON lines when `AWS_LAMBDA_LOG_FORMAT=JSON` (the Lambda
 /// advanced logging setting), else text without ANSI colours or timestamps (CloudWatch adds them).
@@ -50,9 +53,9 @@ pub async fn admit_ports(
     table: String,
     state_machine_arn: String,
     jobs_prefix: String,
-) -> crate::AdmitPorts<'static> {
+) -> AdmitPorts<'static> {
     let config = sdk_config(component).await;
-    crate::AdmitPorts {
+    AdmitPorts {
         store: leak(stepscore_aws::S3Store::new(&config)),
         table: leak(stepscore_aws::DynamoTable::new(&config, table)),
         executions: leak(stepscore_aws::SfnExecutions::new(
@@ -70,14 +73,69 @@ pub async fn serve<E, F, Fut, T>(handler: F) -> Result<(), lambda_runtime::Error
 where
     E: serde::de::DeserializeOwned + Send + 'static,
     F: Fn(E) -> Fut,
-    Fut: std::future::Future<Output = Result<T, crate::HandlerError>>,
+    Fut: std::future::Future<Output = Result<T, HandlerError>>,
     T: serde::Serialize,
 {
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<E>| {
             let result = handler(event.payload);
-            async move { result.await.map_err(lambda_runtime::Diagnostic::from) }
+            async move { result.await.map_err(diagnostic) }
         },
     ))
     .await
+}
+
+/// The Lambda error of a handler's failure: `errorType` is the fixed name the state machine's
+/// Retry/Catch match (`stepscore.Transient`, ...), `errorMessage` says what failed.
+pub fn diagnostic(e: HandlerError) -> lambda_runtime::Diagnostic {
+    lambda_runtime::Diagnostic {
+        error_type: e.error_type().to_owned(),
+        error_message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_handler_error_reaches_lambda_under_its_stepscore_name_with_its_message() {
+        for (error, name) in [
+            (
+                HandlerError::Transient("SlowDown".into()),
+                "stepscore.Transient",
+            ),
+            (
+                HandlerError::BadConfig("no model".into()),
+                "stepscore.BadConfig",
+            ),
+            (
+                HandlerError::NotFound("no record".into()),
+                "stepscore.NotFound",
+            ),
+            (
+                HandlerError::Internal("broken".into()),
+                "stepscore.Internal",
+            ),
+        ] {
+            let message = error.to_string();
+            let d = diagnostic(error);
+            assert_eq!((d.error_type.as_str(), d.error_message), (name, message));
+        }
+    }
+
+    #[test]
+    fn a_missing_or_empty_variable_is_named_with_its_purpose() {
+        for value in [Err(std::env::VarError::NotPresent), Ok(String::new())] {
+            let e = required("STEPSCORE_TABLE", value, "the job table's name").unwrap_err();
+            assert_eq!(
+                e,
+                "environment variable STEPSCORE_TABLE is not set: the job table's name (see handlers/lambda-functions.json)"
+            );
+        }
+        assert_eq!(
+            required("STEPSCORE_TABLE", Ok("jobs".into()), "the job table's name"),
+            Ok("jobs".into())
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::{Value, json};
+use stepscore_aws::fixtures::{batch_world, store_with_bucket, store_with_versioned_bucket};
 use stepscore_aws::{DynamoTable, S3Store, SfnExecutions};
 use stepscore_core::JobId;
 use stepscore_core::ObjectUri;
@@ -14,7 +15,6 @@ use stepscore_core::status::JobStatus;
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
 use stepscore_handlers::tasks::{check, finalize, register, submit};
 
-use super::batch::batch_world;
 use super::{moto, unique};
 
 struct World {
@@ -25,12 +25,12 @@ struct World {
 }
 
 async fn world() -> World {
-    world_on(super::s3::store_with_bucket().await).await
+    world_on(store_with_bucket().await).await
 }
 
 /// The world with the bucket versioned, as Terraform creates it.
 async fn versioned_world() -> World {
-    world_on(super::s3::store_with_versioned_bucket().await).await
+    world_on(store_with_versioned_bucket().await).await
 }
 
 async fn world_on((store, bucket): (S3Store, String)) -> World {

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use serde_json::json;
+use stepscore_aws::fixtures::store_with_bucket;
 use stepscore_aws::{DynamoTable, S3Store};
 use stepscore_core::ObjectUri;
 use stepscore_core::config::MAX_SHARDS;
@@ -71,7 +72,7 @@ impl ObjectStore for CountingStore<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn finalize_reads_ten_thousand_shard_manifests_concurrently_and_sums_them() {
     let config = moto().await;
-    let (store, b) = super::s3::store_with_bucket().await;
+    let (store, b) = store_with_bucket().await;
     let table = DynamoTable::new(&config, unique("jobs"));
     table.create_table().await.unwrap();
     let clock = SystemClock;

@@ -1,4 +1,5 @@
-//! The transient/permanent split of SDK errors, shared by every adapter.
+//! The transient/permanent split of SDK errors, shared by every adapter (here and in
+//! `stepscore-aws`).
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
@@ -28,7 +29,7 @@ const TRANSIENT_CODES: &[&str] = &[
 
 /// How an SDK call failed, as the ports see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
+pub struct Failure {
     /// The service's error code, when it answered with one.
     pub code: Option<String>,
     /// The HTTP status, when a response arrived.
@@ -51,7 +52,7 @@ impl Failure {
 
 /// Classifies an SDK error: timeouts, dispatch (network) failures, unreadable responses, 5xx and
 /// throttling codes are transient; the rest (4xx, validation, access) are permanent.
-pub(crate) fn classify<E>(err: &SdkError<E, HttpResponse>) -> Failure
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> Failure
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {

@@ -1,7 +1,7 @@
-//! The submit Lambda (state machine tasks Submit and SubmitOnDemand). Thin: tracing, adapters built once, then `lambda_runtime::run`.
+//! The cleanup Lambda (EventBridge: the state machine's executions that end ABORTED, TIMED_OUT or FAILED). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
 use stepscore_core::ports::SystemClock;
-use stepscore_handlers::runtime::{init_tracing, leak, required, serve};
+use stepscore_lambda::runtime::{init_tracing, leak, required, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -12,11 +12,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "the job table's name",
     )?;
 
-    let config = stepscore_handlers::runtime::sdk_config("stepscore-submit").await;
+    let config = stepscore_lambda::runtime::sdk_config("stepscore-cleanup").await;
     let table = leak(stepscore_aws::DynamoTable::new(&config, table));
     let batch = leak(stepscore_aws::BatchClient::new(&config));
     serve(move |event: serde_json::Value| async move {
-        stepscore_handlers::submit(batch, table, &SystemClock, &event).await
+        stepscore_handlers::cleanup(batch, table, &SystemClock, &event).await
     })
     .await
 }
