@@ -11,19 +11,9 @@ use rusqlite::Connection;
 use stepscore_core::ports::BatchError;
 
 use super::BatchConfig;
+use super::error::LocalBatchError;
 use super::executor::{self, Executor};
 use super::jobs_table::{self, LocalJob, load_job, transient};
-
-/// Why the local Batch could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum LocalBatchError {
-    /// The database could not be opened or prepared.
-    #[error("local Batch database {path}: {message}")]
-    Database { path: String, message: String },
-    /// The configuration is inconsistent.
-    #[error("local Batch configuration: {0}")]
-    Config(String),
-}
 
 /// AWS Batch on one machine.
 #[derive(Clone)]
@@ -78,7 +68,7 @@ impl LocalBatch {
             thread: Mutex::new(None),
         });
         if run {
-            let exec = Executor::open(db_path, config).map_err(dberr)?;
+            let exec = Executor::open(db_path, config)?;
             // the thread holds no strong handle: dropping the last LocalBatch stops it too
             let weak = Arc::downgrade(&shared);
             let stopped = move || weak.upgrade().is_none_or(|s| s.stop.load(Ordering::SeqCst));

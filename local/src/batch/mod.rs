@@ -18,7 +18,7 @@
 //!
 //! # Layout
 //! - `config`: [`BatchConfig`] — compute environments, queues, job definitions, reclaims.
-//! - `local_batch`: [`LocalBatch`], opened on the state database, with its reads.
+//! - `local_batch`: [`LocalBatch`], opened on the state database, with its reads; `error`.
 //! - `service`: the [`BatchService`](stepscore_core::ports::BatchService) port over it
 //!   (SubmitJob, ListJobs by name, TerminateJob, DescribeJobs).
 //! - `jobs_table`: the `batch_jobs` table and how a job (an array parent's summary) is read.
@@ -26,6 +26,7 @@
 //! - `reasons`: the statusReasons AWS gives, which the pipeline acts on.
 
 mod config;
+mod error;
 mod executor;
 mod jobs_table;
 mod local_batch;
@@ -36,6 +37,7 @@ pub use config::{
     BatchConfig, ComputeEnvironment, JobDefinition, JobQueue, ON_DEMAND_QUEUE,
     SCORING_JOB_DEFINITION, SPOT_QUEUE, SpotReclaim, default_scorer_path,
 };
+pub use error::LocalBatchError;
 pub use jobs_table::LocalJob;
-pub use local_batch::{LocalBatch, LocalBatchError};
+pub use local_batch::LocalBatch;
 pub use reasons::{ARRAY_CHILD_FAILED_REASON, EXITED_REASON, TIMEOUT_REASON};

@@ -5,40 +5,41 @@
 //! - `launch`: placing a job on a compute environment and starting its process.
 //! - `reap`: timeouts, reclaims, TerminateJob, and attempts that ended.
 //! - `recover`: jobs a previous process left placed on a host.
+//! - `records`: the executor's reads and writes of the job rows.
+//!
+//! A status change that guards an action is written first, and the action waits while the
+//! database refuses it: no process starts for a job not recorded as STARTING, none runs on
+//! unrecorded as RUNNING. An attempt's end is kept until it is written.
 
 mod launch;
 mod reap;
+mod records;
 mod recover;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::thread::JoinHandle;
 
 use rusqlite::Connection;
-use stepscore_core::batch::{BatchStatus, SubmitJobRequest};
+use stepscore_core::batch::BatchStatus;
 
 use crate::db;
 
 use super::config::{BatchConfig, JobQueue};
-use super::jobs_table::now_us;
+use super::error::LocalBatchError;
 use reap::Running;
+use records::Unrecorded;
 
-/// The executor's state: its own connection, and the attempts it runs.
+/// The executor's state: its own connection, the attempts it runs, and the outcomes of ended
+/// attempts the database has not taken yet.
 pub(super) struct Executor {
     conn: Connection,
+    path: PathBuf,
     config: BatchConfig,
     running: HashMap<String, Running>,
+    unrecorded: Unrecorded,
     reclaims_done: u32,
-}
-
-struct Row {
-    id: String,
-    queue: String,
-    request: SubmitJobRequest,
-    array_index: Option<u32>,
-    attempts: u32,
-    pid: Option<u32>,
 }
 
 /// Starts the executor's thread: a tick, then a wait for a wake-up (a submit, a terminate) or
@@ -75,98 +76,33 @@ pub(super) fn spawn(
 
 impl Executor {
     /// The executor of the database at `db_path`, after recovering the jobs a previous process
-    /// left placed on a host.
-    pub(super) fn open(db_path: &Path, config: BatchConfig) -> rusqlite::Result<Self> {
+    /// left placed on a host; an error when that cannot be recorded.
+    pub(super) fn open(db_path: &Path, config: BatchConfig) -> Result<Self, LocalBatchError> {
+        let dberr = |message: String| LocalBatchError::Database {
+            path: db_path.display().to_string(),
+            message,
+        };
         let mut exec = Executor {
-            conn: db::open(db_path)?,
+            conn: db::open(db_path).map_err(|e| dberr(e.to_string()))?,
+            path: db_path.to_path_buf(),
             config,
             running: HashMap::new(),
+            unrecorded: Unrecorded::new(),
             reclaims_done: 0,
         };
-        exec.recover();
+        exec.recover().map_err(dberr)?;
         Ok(exec)
     }
 
-    fn rows(&self, statuses: &[&str]) -> Vec<Row> {
-        let sql = format!(
-            "SELECT id, queue, status, request, array_index, attempts, pid FROM batch_jobs
-             WHERE array_size IS NULL AND status IN ({}) ORDER BY seq",
-            statuses
-                .iter()
-                .map(|s| format!("'{s}'"))
-                .collect::<Vec<_>>()
-                .join(",")
-        );
-        let result = self.conn.prepare_cached(&sql).and_then(|mut st| {
-            st.query_map([], |r| {
-                let status: String = r.get(2)?;
-                let request: String = r.get(3)?;
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    status,
-                    request,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?
-            .collect::<Result<Vec<_>, _>>()
-        });
-        match result {
-            Ok(rows) => rows
-                .into_iter()
-                .filter_map(|(id, queue, status, request, array_index, attempts, pid)| {
-                    let request = serde_json::from_str(&request)
-                        .map_err(|e| tracing::error!(job_id = %id, error = %e, "unreadable batch job request"))
-                        .ok()?;
-                    BatchStatus::parse(&status)?;
-                    Some(Row { id, queue, request, array_index, attempts, pid })
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "local Batch could not read its jobs; retrying next tick");
-                Vec::new()
-            }
-        }
-    }
-
-    fn set(&self, id: &str, status: BatchStatus, extra: &[(&str, rusqlite::types::Value)]) {
-        let mut sql = String::from("UPDATE batch_jobs SET status = ?1, updated_us = ?2");
-        let mut args: Vec<rusqlite::types::Value> =
-            vec![status.as_str().to_owned().into(), now_us().into()];
-        for (col, v) in extra {
-            args.push(v.clone());
-            sql.push_str(&format!(", {col} = ?{}", args.len()));
-        }
-        args.push(id.to_owned().into());
-        sql.push_str(&format!(" WHERE id = ?{}", args.len()));
-        // contention is waited out by the busy timeout; a persistent failure is logged and the
-        // step is redone next tick from the unchanged row
-        for _ in 0..5 {
-            match self
-                .conn
-                .execute(&sql, rusqlite::params_from_iter(args.iter()))
-            {
-                Ok(_) => {
-                    tracing::debug!(job_id = %id, status = status.as_str(), "batch job status");
-                    return;
-                }
-                Err(e) => {
-                    tracing::warn!(job_id = %id, error = %e, "local Batch could not record a job's status")
-                }
-            }
-        }
-    }
-
     fn tick(&mut self) {
+        self.record_unrecorded();
         self.reap();
         // one step per tick, as AWS shows each state for a while
         for row in self.rows(&["PENDING"]) {
-            self.set(&row.id, BatchStatus::Runnable, &[]);
+            self.step(&row.id, BatchStatus::Runnable, &[]);
         }
         for row in self.rows(&["SUBMITTED"]) {
-            self.set(&row.id, BatchStatus::Pending, &[]);
+            self.step(&row.id, BatchStatus::Pending, &[]);
         }
         self.place();
     }
@@ -183,7 +119,7 @@ impl Executor {
         });
         for row in runnable {
             let Some(q) = self.queue(&row.queue).cloned() else {
-                self.set(
+                self.step(
                     &row.id,
                     BatchStatus::Failed,
                     &[(
@@ -204,7 +140,7 @@ impl Executor {
             };
             let (need_cpu, need_mem) = (row.request.vcpus.max(1), row.request.memory_mib);
             if need_cpu > ce.vcpus || need_mem > ce.memory_mib {
-                self.set(&row.id, BatchStatus::Failed, &[(
+                self.step(&row.id, BatchStatus::Failed, &[(
                     "status_reason",
                     format!(
                         "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT - The job resource requirement ({need_cpu} vCPU, {need_mem} MiB) is higher than compute environment '{}' can meet ({} vCPU, {} MiB)",

@@ -60,8 +60,10 @@ impl Executor {
                     let _ = r.child.kill();
                 }
                 Some(_) => {}
+                // an ended attempt whose end is not written yet: that end stands
+                None if self.unrecorded.contains_key(&id) => {}
                 // placed by a process that is gone: nothing runs it any more
-                None => self.set(
+                None => self.step(
                     &id,
                     BatchStatus::Failed,
                     &[
@@ -133,10 +135,10 @@ impl Executor {
             BatchStatus::Failed
         };
         tracing::info!(job_id = %id, attempt = r.attempt, exit_code = ?exit_code, status_reason = %status_reason, next = next.as_str(), "batch attempt ended");
-        self.set(
+        self.record(
             id,
             next,
-            &[
+            vec![
                 ("status_reason", status_reason.into()),
                 (
                     "exit_code",

@@ -1,14 +1,17 @@
 //! Jobs a previous process left placed on a host: that host is gone, as when an EC2 instance
 //! disappears under a job.
 
+use rusqlite::types::Value;
 use stepscore_core::batch::{BatchStatus, RetryAction};
 
 use super::super::reasons::host_terminated_reason;
 use super::Executor;
 
 impl Executor {
-    /// Jobs a previous process left placed on a host: that host is gone.
-    pub(super) fn recover(&mut self) {
+    /// Jobs a previous process left placed on a host: that host is gone. An error, naming the
+    /// job, when that cannot be recorded: an executor that ran on would place jobs beside
+    /// attempts state.db still shows running.
+    pub(super) fn recover(&mut self) -> Result<(), String> {
         for row in self.rows(&["STARTING", "RUNNING"]) {
             if let Some(pid) = row.pid {
                 kill_orphan(pid, &row.id, row.attempts);
@@ -23,25 +26,28 @@ impl Executor {
             } else {
                 BatchStatus::Failed
             };
-            self.set(
-                &row.id,
-                next,
-                &[
-                    ("status_reason", reason.into()),
-                    ("exit_code", rusqlite::types::Value::Null),
-                    ("container_reason", rusqlite::types::Value::Null),
-                    ("pid", rusqlite::types::Value::Null),
-                ],
-            );
+            let lost = [
+                ("status_reason", reason.into()),
+                ("exit_code", Value::Null),
+                ("container_reason", Value::Null),
+                ("pid", Value::Null),
+            ];
+            self.set(&row.id, next, &lost).map_err(|e| {
+                format!(
+                    "cannot record that job {} lost its host (attempt {} ran when the last executor stopped): {e}; the local Batch starts once the database takes writes again",
+                    row.id, row.attempts
+                )
+            })?;
         }
         // a job TerminateJob named while it ran is not run again
-        if let Err(e) = self.conn.execute(
-            "UPDATE batch_jobs SET status = 'FAILED', status_reason = terminate_reason
-             WHERE terminate_reason IS NOT NULL AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE')",
-            [],
-        ) {
-            tracing::warn!(error = %e, "local Batch could not end jobs terminated while it was down");
-        }
+        self.conn
+            .execute(
+                "UPDATE batch_jobs SET status = 'FAILED', status_reason = terminate_reason
+                 WHERE terminate_reason IS NOT NULL AND status IN ('SUBMITTED', 'PENDING', 'RUNNABLE')",
+                [],
+            )
+            .map_err(|e| format!("cannot end the jobs TerminateJob named while no executor ran: {e}"))?;
+        Ok(())
     }
 }
 
