@@ -9,12 +9,13 @@ use serde_json::{Value, json};
 
 use crate::executions::ExecutionInfo;
 
-use super::LocalRuntime;
 use super::names::{LOCAL_ACCOUNT, LOCAL_REGION};
+use super::{LocalRuntime, refused};
 
 /// Delivers the end of every execution that stopped ABORTED, TIMED_OUT or FAILED to the cleanup
 /// function, as EventBridge delivers Step Functions' "Execution Status Change" events: at least
-/// once (the row is marked delivered only after cleanup returned), retried while it fails.
+/// once (the row is marked delivered only after cleanup returned), retried while it fails. While
+/// state.db refuses the mark, the pump pauses before it delivers again.
 pub(super) async fn execution_end_pump(runtime: LocalRuntime, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::SeqCst) {
         let ended = runtime
@@ -22,27 +23,34 @@ pub(super) async fn execution_end_pump(runtime: LocalRuntime, stop: Arc<AtomicBo
             .executions
             .undelivered_ends(stepscore_handlers::cleanup::CLEANUP_STATUSES, 16)
             .unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "cannot read ended executions");
+                tracing::warn!(error = %e, "cannot read ended executions; reading them again");
                 Vec::new()
             });
-        let idle = ended.is_empty();
+        if ended.is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
         for e in ended {
-            let event = execution_status_change(&runtime, &e);
-            match runtime.invoke(CLEANUP_FUNCTION, event).await {
-                Ok(_) => {
-                    if let Err(err) = runtime.inner.executions.mark_end_delivered(&e.name) {
-                        tracing::warn!(execution = %e.name, error = %err, "cannot record that an execution's end was delivered; it will be delivered again");
-                    }
-                }
-                Err(err) => {
-                    tracing::warn!(execution = %e.name, error = %err, "cleanup failed on an ended execution; retrying")
-                }
+            if let Err(err) = deliver_end(&runtime, &e).await {
+                tracing::error!(execution = %e.name, db = %runtime.inner.config.state_dir.join("state.db").display(), error = %err, "cannot record that an execution's end was delivered; it is delivered again after a pause");
+                // the next ends would meet the same database
+                tokio::time::sleep(refused::PAUSE).await;
+                break;
             }
         }
-        if idle {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        } else {
-            tokio::task::yield_now().await;
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Delivers execution `e`'s end to cleanup and, once cleanup returned, marks it delivered; an
+/// error when the database refuses the mark (a failing cleanup is tried again on the next round).
+async fn deliver_end(runtime: &LocalRuntime, e: &ExecutionInfo) -> rusqlite::Result<()> {
+    let event = execution_status_change(runtime, e);
+    match runtime.invoke(CLEANUP_FUNCTION, event).await {
+        Ok(_) => runtime.inner.executions.mark_end_delivered(&e.name),
+        Err(err) => {
+            tracing::warn!(execution = %e.name, error = %err, "cleanup failed on an ended execution; retrying");
+            Ok(())
         }
     }
 }

@@ -25,6 +25,7 @@
 //! - `execution_ends`: ended executions delivered to cleanup, as EventBridge does.
 //! - `schedules`: schedules fired into the schedule function.
 //! - `clock`: [`ScaledClock`].
+//! - `refused`: how serving tasks wait after state.db refused a write.
 
 mod clock;
 mod config;
@@ -36,6 +37,7 @@ mod local_runtime;
 mod names;
 mod outbox;
 mod placeholders;
+mod refused;
 mod runner;
 mod schedules;
 mod server;

@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::db;
 use crate::store::EventSink;
 
-use super::{LocalRuntime, RuntimeError};
+use super::{LocalRuntime, RuntimeError, refused};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS s3_events (
@@ -48,13 +48,18 @@ pub(super) fn open(db_path: &Path) -> rusqlite::Result<Outbox> {
     // S3 notifications are durable: the event is in the outbox before put returns
     let sink: EventSink = Arc::new(move |event: Value| {
         let c = sink_conn.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = c.execute(
+        c.execute(
             "INSERT INTO s3_events (event) VALUES (?1)",
             params![event.to_string()],
-        ) {
-            tracing::error!(db = %sink_db.display(), error = %e, "cannot record an S3 event; the object was stored but admit will not see it");
-        }
+        )
+        .map_err(|e| {
+            format!(
+                "cannot add it to the event outbox in {}: {e}",
+                sink_db.display()
+            )
+        })?;
         bell.notify_one();
+        Ok(())
     });
     Ok(Outbox { conn, sink, wake })
 }
@@ -76,22 +81,16 @@ impl LocalRuntime {
     }
 }
 
+/// How many times admit gets an event before it goes to the dead-letter state: Lambda retries a
+/// failed asynchronous invocation twice.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Delivers the outbox's pending events to admit until the server stops. An event leaves the
+/// outbox only once its delivery is recorded; while state.db refuses that, the pump pauses
+/// before it delivers again.
 pub(super) async fn event_pump(runtime: LocalRuntime, stop: Arc<AtomicBool>) {
-    const MAX_ATTEMPTS: u32 = 3;
     while !stop.load(Ordering::SeqCst) {
-        let batch: Vec<(i64, String, u32)> = {
-            let c = runtime
-                .inner
-                .outbox
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            c.prepare_cached("SELECT seq, event, attempts FROM s3_events WHERE state = 'PENDING' ORDER BY seq LIMIT 64")
-                .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "cannot read the S3 event outbox");
-                    Vec::new()
-                })
-        };
+        let batch = pending_events(&runtime);
         if batch.is_empty() {
             // another process (`stepscore put` beside `watch`) only shows up by polling
             let _ = tokio::time::timeout(
@@ -106,39 +105,85 @@ pub(super) async fn event_pump(runtime: LocalRuntime, stop: Arc<AtomicBool>) {
         for (seq, event, attempts) in batch {
             let rt = runtime.clone();
             deliveries.push(tokio::spawn(async move {
-                let value: Value = serde_json::from_str(&event).unwrap_or(Value::Null);
-                let result = rt.invoke("stepscore-admit", value).await;
+                let result = match serde_json::from_str::<Value>(&event) {
+                    Ok(value) => rt
+                        .invoke("stepscore-admit", value)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(format!(
+                        "outbox event {seq} is not JSON, so admit never got it: {e}"
+                    )),
+                };
                 (seq, attempts, result)
             }));
         }
+        let mut refused = false;
         for d in deliveries {
             let Ok((seq, attempts, result)) = d.await else {
                 continue;
             };
-            let c = runtime
-                .inner
-                .outbox
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            let r = match result {
-                Ok(_) => c.execute(
-                    "UPDATE s3_events SET state = 'DELIVERED', attempts = ?1 WHERE seq = ?2",
-                    params![attempts + 1, seq],
-                ),
-                Err(e) => {
-                    // Lambda retries a failed async invocation twice, then sends it to the DLQ
-                    let state = if attempts + 1 >= MAX_ATTEMPTS {
-                        "DEAD_LETTER"
-                    } else {
-                        "PENDING"
-                    };
-                    tracing::warn!(seq, attempt = attempts + 1, error = %e, state, "admit failed on an S3 event");
-                    c.execute("UPDATE s3_events SET state = ?1, attempts = ?2, last_error = ?3 WHERE seq = ?4", params![state, attempts + 1, e.to_string(), seq])
-                }
-            };
-            if let Err(e) = r {
-                tracing::warn!(seq, error = %e, "cannot record an S3 event's delivery; it will be delivered again");
+            if let Err(e) = record_delivery(&runtime, seq, attempts, &result) {
+                tracing::error!(seq, db = %runtime.inner.config.state_dir.join("state.db").display(), error = %e, "cannot record an S3 event's delivery; it is delivered again after a pause");
+                refused = true;
             }
         }
+        if refused {
+            tokio::time::sleep(refused::PAUSE).await;
+        }
     }
+}
+
+/// Up to 64 pending events, oldest first, as (seq, event, attempts so far).
+fn pending_events(runtime: &LocalRuntime) -> Vec<(i64, String, u32)> {
+    let c = runtime
+        .inner
+        .outbox
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    c.prepare_cached(
+        "SELECT seq, event, attempts FROM s3_events WHERE state = 'PENDING' ORDER BY seq LIMIT 64",
+    )
+    .and_then(|mut st| {
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect()
+    })
+    .unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "cannot read the S3 event outbox; reading it again");
+        Vec::new()
+    })
+}
+
+/// Records how delivery `attempts + 1` of event `seq` went: delivered, pending another try, or
+/// in the dead-letter state with its last error.
+fn record_delivery(
+    runtime: &LocalRuntime,
+    seq: i64,
+    attempts: u32,
+    result: &Result<Value, String>,
+) -> rusqlite::Result<()> {
+    let c = runtime
+        .inner
+        .outbox
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let attempt = attempts + 1;
+    match result {
+        Ok(_) => c.execute(
+            "UPDATE s3_events SET state = 'DELIVERED', attempts = ?1 WHERE seq = ?2",
+            params![attempt, seq],
+        )?,
+        Err(e) => {
+            let state = if attempt >= MAX_ATTEMPTS {
+                "DEAD_LETTER"
+            } else {
+                "PENDING"
+            };
+            tracing::warn!(seq, attempt, error = %e, state, "admit failed on an S3 event");
+            c.execute(
+                "UPDATE s3_events SET state = ?1, attempts = ?2, last_error = ?3 WHERE seq = ?4",
+                params![state, attempt, e, seq],
+            )?
+        }
+    };
+    Ok(())
 }
