@@ -68,7 +68,7 @@ pub struct Piece {
 
 impl Piece {
     /// The bytes this piece owns: its range, or the whole input.
-    pub fn len(&self) -> u64 {
+    pub fn byte_len(&self) -> u64 {
         match self.range {
             Some((start, end)) => end.saturating_sub(start),
             None => self.input.size,
@@ -345,7 +345,7 @@ struct Progress<'a> {
 impl<'a> Progress<'a> {
     fn new(job: &ScoreJob, storage: &'a Storage, pieces: &[Piece]) -> Self {
         let now = Instant::now();
-        let bytes_total = pieces.iter().map(Piece::len).sum();
+        let bytes_total = pieces.iter().map(Piece::byte_len).sum();
         Self {
             storage,
             location: job.output.join(&progress_name(job.shard.index)),
@@ -580,7 +580,7 @@ fn score_piece(
         OrderedError::Other(e) => e,
     })?;
     piece_counts.check(&loc.to_string())?;
-    progress.piece_done(piece.len());
+    progress.piece_done(piece.byte_len());
     counts.read += piece_counts.read;
     counts.scored += piece_counts.scored;
     counts.rejected += piece_counts.rejected;
