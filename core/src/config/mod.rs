@@ -3,14 +3,19 @@
 //! Parsing is strict: an unknown field is an error that names it (with a "did you mean" when a
 //! known field is close), and validation reports every problem at once, so a user fixes a config
 //! in one round trip. The format is versioned by its `version` field.
+//!
+//! This module holds the format (the types, their defaults and limits, and the rules admission
+//! and the scorer share); `parse` reads a document into it.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::uri::ObjectUri;
+
+mod parse;
 
 /// The config format this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;
@@ -149,6 +154,19 @@ pub struct ConfigError {
     pub problems: Vec<ConfigProblem>,
 }
 
+impl ConfigError {
+    /// The error of a config with one problem.
+    fn single(source_name: &str, field: &str, message: String) -> Self {
+        ConfigError {
+            source_name: source_name.to_owned(),
+            problems: vec![ConfigProblem {
+                field: field.to_owned(),
+                message,
+            }],
+        }
+    }
+}
+
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.problems.len();
@@ -185,283 +203,6 @@ pub const FIELDS: &[&str] = &[
 ];
 
 impl JobConfig {
-    /// Parses and validates a config document. `source_name` names it in errors.
-    pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<Self, ConfigError> {
-        let fail = |field: &str, message: String| ConfigError {
-            source_name: source_name.to_owned(),
-            problems: vec![ConfigProblem {
-                field: field.to_owned(),
-                message,
-            }],
-        };
-        if bytes.len() > MAX_CONFIG_BYTES {
-            return Err(fail(
-                "(document)",
-                format!(
-                    "is {} bytes; the limit is {MAX_CONFIG_BYTES} bytes (64 KiB): pass data by URI, not inline",
-                    bytes.len()
-                ),
-            ));
-        }
-        // strict: a duplicate key is an error (serde_json would keep the last one silently)
-        let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| {
-            fail(
-                "(document)",
-                format!(
-                    "is not valid JSON: {e} (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
-        Self::from_value(&value, source_name)
-    }
-
-    /// Validates a config given as parsed JSON (e.g. a state machine's execution input).
-    pub fn from_value(value: &Value, source_name: &str) -> Result<Self, ConfigError> {
-        let mut v = Validator {
-            problems: Vec::new(),
-        };
-        let Some(obj) = value.as_object() else {
-            return Err(ConfigError {
-                source_name: source_name.to_owned(),
-                problems: vec![ConfigProblem {
-                    field: "(document)".into(),
-                    message: format!("must be a JSON object, found {}", kind(value)),
-                }],
-            });
-        };
-        for key in obj.keys() {
-            if !FIELDS.contains(&key.as_str()) {
-                let hint = FIELDS
-                    .iter()
-                    .map(|f| (strsim::jaro_winkler(key, f), *f))
-                    .filter(|(score, _)| *score > 0.8)
-                    .max_by(|a, b| a.0.total_cmp(&b.0))
-                    .map(|(_, f)| format!(": did you mean '{f}'?"))
-                    .unwrap_or_else(|| format!(": known fields are {}", FIELDS.join(", ")));
-                v.problem(key, format!("unknown field{hint}"));
-            }
-        }
-        let version = v.int(
-            obj,
-            "version",
-            Some(u64::from(CONFIG_VERSION)),
-            1,
-            u64::from(u32::MAX),
-        );
-        if let Some(ver) = version
-            && ver > u64::from(CONFIG_VERSION)
-        {
-            v.problem("version", format!("is {ver}, newer than this stepscore understands ({CONFIG_VERSION}): upgrade stepscore"));
-        }
-        let name = v.string(obj, "name", None);
-        if let Some(n) = &name {
-            let ok = (1..=64).contains(&n.len())
-                && n.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !ok {
-                v.problem(
-                    "name",
-                    format!("'{n}' must be 1-64 characters of letters, digits, '-' and '_'"),
-                );
-            }
-        }
-        let model = v.uri(obj, "model");
-        if let Some(m) = &model
-            && m.is_prefix()
-        {
-            v.problem(
-                "model",
-                format!("'{m}' names a prefix; give the model artifact object"),
-            );
-        }
-        let input = v.uri(obj, "input");
-        let output = v.uri(obj, "output");
-        if let Some(o) = &output
-            && let Err(message) = check_output_prefix(o)
-        {
-            v.problem("output", message);
-        }
-        if let (Some(i), Some(o)) = (&input, &output) {
-            let o_prefix = prefix_form(o);
-            let i_prefix = prefix_form(i);
-            if o_prefix.contains(i) || (i.is_prefix() && i_prefix.contains(o)) {
-                v.problem("output", format!("'{o}' overlaps the input '{i}': write predictions under a prefix apart from the input, or reruns would score their own output"));
-            }
-        }
-        let id_columns = match obj.get("id_columns") {
-            None => Some(vec!["id".to_owned()]),
-            Some(Value::Array(items)) => {
-                let mut cols = Vec::new();
-                for (i, item) in items.iter().enumerate() {
-                    match item.as_str() {
-                        Some(s) if !s.is_empty() => cols.push(s.to_owned()),
-                        _ => v.problem(
-                            &format!("id_columns[{i}]"),
-                            format!("must be a non-empty string, found {}", kind(item)),
-                        ),
-                    }
-                }
-                if let Err(message) = check_id_columns(&cols) {
-                    v.problem("id_columns", message);
-                }
-                Some(cols)
-            }
-            Some(Value::String(s)) if !s.is_empty() => Some(vec![s.clone()]),
-            Some(other) => {
-                v.problem(
-                    "id_columns",
-                    format!("must be an array of column names, found {}", kind(other)),
-                );
-                None
-            }
-        };
-        let capacity = v.enumerated(
-            obj,
-            "capacity",
-            Capacity::SpotThenOnDemand,
-            &[
-                ("spot", Capacity::Spot),
-                ("on-demand", Capacity::OnDemand),
-                ("spot-then-on-demand", Capacity::SpotThenOnDemand),
-            ],
-        );
-        let shards = v.int(obj, "shards", Some(1), 1, u64::from(MAX_SHARDS));
-        let vcpus = v.int(obj, "vcpus", Some(1), 1, 256);
-        let memory_mib = v.int(obj, "memory_mib", Some(2048), 128, 1_048_576);
-        let timeout_seconds = v.int(obj, "timeout_seconds", Some(3600), 60, 14 * 24 * 3600);
-        let on_bad_row = v.enumerated(
-            obj,
-            "on_bad_row",
-            BadRowPolicy::Fail,
-            &[("fail", BadRowPolicy::Fail), ("skip", BadRowPolicy::Skip)],
-        );
-        let poll = v.int(obj, "poll_interval_seconds", Some(30), 1, 3600);
-        let spot_wait_seconds = v.int(
-            obj,
-            "spot_wait_seconds",
-            Some(DEFAULT_SPOT_WAIT_SECONDS),
-            60,
-            7 * 24 * 3600,
-        );
-        if obj.contains_key("spot_wait_seconds")
-            && let Some(c) = capacity
-            && !c.allows_fallback()
-        {
-            v.problem(
-                "spot_wait_seconds",
-                format!(
-                    "applies only to capacity 'spot-then-on-demand' (this job's is '{}'): remove it, or set capacity to 'spot-then-on-demand'",
-                    c.as_str()
-                ),
-            );
-        }
-        let tags = match obj.get("tags") {
-            None => Some(BTreeMap::new()),
-            Some(Value::Object(m)) => {
-                let mut tags = BTreeMap::new();
-                let room = BATCH_MAX_TAGS - PIPELINE_TAG_KEYS.len();
-                if m.len() > room {
-                    v.problem(
-                        "tags",
-                        format!(
-                            "has {} tags; AWS Batch allows {BATCH_MAX_TAGS} per job and the pipeline adds {} ({}), so at most {room} fit: drop {}",
-                            m.len(),
-                            PIPELINE_TAG_KEYS.len(),
-                            PIPELINE_TAG_KEYS.join(", "),
-                            m.len() - room
-                        ),
-                    );
-                }
-                for (k, val) in m {
-                    let field = format!("tags.{k}");
-                    let Some(s) = val.as_str() else {
-                        v.problem(&field, format!("must be a string, found {}", kind(val)));
-                        continue;
-                    };
-                    match check_tag(k, s) {
-                        Ok(()) => {
-                            tags.insert(k.clone(), s.to_owned());
-                        }
-                        Err(message) => v.problem(&field, message),
-                    }
-                }
-                Some(tags)
-            }
-            Some(other) => {
-                v.problem(
-                    "tags",
-                    format!("must be an object of string values, found {}", kind(other)),
-                );
-                None
-            }
-        };
-        if !v.problems.is_empty() {
-            return Err(ConfigError {
-                source_name: source_name.to_owned(),
-                problems: v.problems,
-            });
-        }
-        // Every field is Some here: each None above recorded a problem.
-        match (
-            name,
-            model,
-            input,
-            output,
-            id_columns,
-            capacity,
-            shards,
-            vcpus,
-            memory_mib,
-            timeout_seconds,
-            on_bad_row,
-            poll,
-            tags,
-            spot_wait_seconds,
-        ) {
-            (
-                Some(name),
-                Some(model),
-                Some(input),
-                Some(output),
-                Some(id_columns),
-                Some(capacity),
-                Some(shards),
-                Some(vcpus),
-                Some(memory_mib),
-                Some(timeout_seconds),
-                Some(on_bad_row),
-                Some(poll),
-                Some(tags),
-                Some(spot_wait_seconds),
-            ) => Ok(JobConfig {
-                version: CONFIG_VERSION,
-                name,
-                model,
-                input,
-                output,
-                id_columns,
-                capacity,
-                shards: shards as u32,
-                vcpus: vcpus as u32,
-                memory_mib: memory_mib as u32,
-                timeout_seconds,
-                on_bad_row,
-                poll_interval_seconds: poll as u32,
-                tags,
-                spot_wait_seconds,
-            }),
-            _ => Err(ConfigError {
-                source_name: source_name.to_owned(),
-                problems: vec![ConfigProblem {
-                    field: "(document)".into(),
-                    message: "is incomplete".into(),
-                }],
-            }),
-        }
-    }
-
     /// The rules only the admitting pipeline can check: the output must lie apart from the
     /// prefix configs are dropped under (`jobs`), or the scorer's `manifest-<i>.json` would be
     /// admitted as a new job config.
@@ -469,16 +210,14 @@ impl JobConfig {
         let jobs = prefix_form(jobs);
         let output = prefix_form(&self.output);
         if jobs.contains(&output) || output.contains(&jobs) {
-            return Err(ConfigError {
-                source_name: source_name.to_owned(),
-                problems: vec![ConfigProblem {
-                    field: "output".into(),
-                    message: format!(
-                        "'{}' overlaps {jobs}, where job configs are dropped: its manifests would be admitted as new jobs; write predictions under another prefix",
-                        self.output
-                    ),
-                }],
-            });
+            return Err(ConfigError::single(
+                source_name,
+                "output",
+                format!(
+                    "'{}' overlaps {jobs}, where job configs are dropped: its manifests would be admitted as new jobs; write predictions under another prefix",
+                    self.output
+                ),
+            ));
         }
         Ok(())
     }
@@ -525,176 +264,15 @@ pub fn check_id_columns(columns: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// AWS's rules for one tag (the ones Batch enforces on SubmitJob), and the keys reserved for
-/// AWS and the pipeline.
-fn check_tag(key: &str, value: &str) -> Result<(), String> {
-    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/=+-@".contains(c);
-    if key.is_empty() || key.chars().count() > 128 {
-        return Err("tag keys must be 1-128 characters".into());
-    }
-    if value.chars().count() > 256 {
-        return Err(format!(
-            "value is {} characters; AWS allows at most 256",
-            value.chars().count()
-        ));
-    }
-    if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err("tag keys starting with 'aws:' are reserved for AWS; rename the tag".into());
-    }
-    if key.starts_with("stepscore:") {
-        return Err(format!(
-            "tag keys starting with 'stepscore:' are reserved for the pipeline ({}); rename the tag",
-            PIPELINE_TAG_KEYS.join(", ")
-        ));
-    }
-    if let Some(c) = key.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
-            "the key has the character {c:?}; AWS allows letters, digits, spaces and _ . : / = + - @"
-        ));
-    }
-    if let Some(c) = value.chars().find(|c| !allowed(*c)) {
-        return Err(format!(
-            "the value has the character {c:?}; AWS allows letters, digits, spaces and _ . : / = + - @"
-        ));
-    }
-    Ok(())
-}
-
+/// The prefix a location names: itself when a prefix, else the object's key followed by `/`.
 fn prefix_form(u: &ObjectUri) -> ObjectUri {
     if u.is_prefix() { u.clone() } else { u.join("") }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-struct Validator {
-    problems: Vec<ConfigProblem>,
-}
-
-impl Validator {
-    fn problem(&mut self, field: &str, message: String) {
-        self.problems.push(ConfigProblem {
-            field: field.to_owned(),
-            message,
-        });
-    }
-
-    fn string(
-        &mut self,
-        obj: &Map<String, Value>,
-        field: &str,
-        default: Option<&str>,
-    ) -> Option<String> {
-        match obj.get(field) {
-            None => match default {
-                Some(d) => Some(d.to_owned()),
-                None => {
-                    self.problem(field, "is required".into());
-                    None
-                }
-            },
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(other) => {
-                self.problem(field, format!("must be a string, found {}", kind(other)));
-                None
-            }
-        }
-    }
-
-    fn uri(&mut self, obj: &Map<String, Value>, field: &str) -> Option<ObjectUri> {
-        let text = self.string(obj, field, None)?;
-        match ObjectUri::parse(&text) {
-            Ok(u) => Some(u),
-            Err(e) => {
-                self.problem(field, e.to_string());
-                None
-            }
-        }
-    }
-
-    fn int(
-        &mut self,
-        obj: &Map<String, Value>,
-        field: &str,
-        default: Option<u64>,
-        min: u64,
-        max: u64,
-    ) -> Option<u64> {
-        let n = match obj.get(field) {
-            None => match default {
-                Some(d) => return Some(d),
-                None => {
-                    self.problem(field, "is required".into());
-                    return None;
-                }
-            },
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(other) => {
-                self.problem(
-                    field,
-                    format!(
-                        "must be a whole number from {min} to {max}, found {}",
-                        kind(other)
-                    ),
-                );
-                return None;
-            }
-        };
-        match n {
-            Some(n) if (min..=max).contains(&n) => Some(n),
-            _ => {
-                self.problem(
-                    field,
-                    format!(
-                        "is {}; it must be a whole number from {min} to {max}",
-                        obj[field]
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    fn enumerated<T: Copy>(
-        &mut self,
-        obj: &Map<String, Value>,
-        field: &str,
-        default: T,
-        options: &[(&str, T)],
-    ) -> Option<T> {
-        let names: Vec<&str> = options.iter().map(|(n, _)| *n).collect();
-        match obj.get(field) {
-            None => Some(default),
-            Some(Value::String(s)) => match options.iter().find(|(n, _)| n == s) {
-                Some((_, t)) => Some(*t),
-                None => {
-                    self.problem(field, format!("'{s}' is not one of {}", names.join(", ")));
-                    None
-                }
-            },
-            Some(other) => {
-                self.problem(
-                    field,
-                    format!("must be one of {}, found {}", names.join(", "), kind(other)),
-                );
-                None
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
 
     fn minimal() -> Value {
         json!({"name": "daily", "model": "s3://bkt/models/m.json", "input": "s3://bkt/data/in.csv", "output": "s3://bkt/out/"})

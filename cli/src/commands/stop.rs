@@ -9,10 +9,10 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::Args;
 use serde_json::json;
-use stepscore_core::JobId;
 use stepscore_handlers::{HandlerError, StopReport};
 use stepscore_local::runtime::RuntimeError;
 
+use super::job_id;
 use crate::Global;
 use crate::exit::Failure;
 use crate::pipeline::{self, PipelineOptions};
@@ -30,10 +30,6 @@ pub struct StopArgs {
 fn cause() -> String {
     let user = std::env::var("USER").unwrap_or_else(|_| "a user".into());
     format!("stopped with `stepscore stop` by {user}")
-}
-
-fn job_id(text: &str) -> Result<JobId, Failure> {
-    JobId::parse(text).map_err(|e| Failure::Invalid(e.into()))
 }
 
 fn handler_failure(e: HandlerError) -> Failure {
@@ -105,14 +101,10 @@ pub async fn local(args: &StopArgs, g: &Global) -> Result<(), Failure> {
 /// rule's cleanup function does the rest.
 pub fn aws(args: &StopArgs, g: &Global) -> Result<(), Failure> {
     let id = job_id(&args.job)?;
-    let table_name = g.table.clone().ok_or_else(|| Failure::Invalid(anyhow!("--aws needs the job table: pass --table or set STEPSCORE_TABLE (Terraform output `table_name`)")))?;
-    let arn = g.state_machine_arn.clone().ok_or_else(|| Failure::Invalid(anyhow!("--aws stop needs the state machine: pass --state-machine-arn or set STEPSCORE_STATE_MACHINE_ARN (Terraform output `state_machine_arn`)")))?;
+    let table_name = crate::aws::table_name(g)?;
+    let arn = crate::aws::state_machine_arn(g, "stop")?;
     let runtime = crate::tokio_runtime()?;
-    let sdk = runtime.block_on(
-        stepscore_aws::AwsSettings::from_env()
-            .component("stepscore-cli")
-            .load(),
-    );
+    let sdk = crate::aws::sdk_config(&runtime);
     let table = stepscore_aws::DynamoTable::new(&sdk, table_name);
     let executions = stepscore_aws::SfnExecutions::new(&sdk, arn);
     let report = runtime

@@ -7,6 +7,7 @@ use clap::Args;
 use serde_json::Value;
 use stepscore_core::config::JobConfig;
 
+use super::read_file;
 use crate::exit::Failure;
 
 /// Arguments of `validate`.
@@ -19,14 +20,7 @@ pub struct ValidateArgs {
 /// Validates the file; a definition with `${placeholders}` is checked with local values.
 pub fn run(args: &ValidateArgs, g: &crate::Global) -> Result<(), Failure> {
     let path = &args.file;
-    let bytes = std::fs::read(path).map_err(|e| {
-        let err = anyhow!("cannot read {}: {e}", path.display());
-        if e.kind() == std::io::ErrorKind::NotFound {
-            Failure::NotFound(err)
-        } else {
-            Failure::Environment(err)
-        }
-    })?;
+    let bytes = read_file(path)?;
     let name = path.display().to_string();
     let looks_like_asl = serde_json::from_slice::<Value>(&bytes)
         .ok()
