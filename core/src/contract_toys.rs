@@ -168,16 +168,19 @@ enum StoreDefect {
     ReadsAnyEtag,
 }
 
+/// One version of an object: its id and bytes.
+type ToyVersion = (String, Vec<u8>);
+
 /// A versioned bucket in memory.
 #[derive(Debug, Default)]
 struct ToyStore {
-    /// Every version of every object (version id, bytes), oldest first.
-    objects: Mutex<BTreeMap<ObjectUri, Vec<(String, Vec<u8>)>>>,
+    /// Every version of every object, oldest first.
+    objects: Mutex<BTreeMap<ObjectUri, Vec<ToyVersion>>>,
     defect: Option<StoreDefect>,
 }
 
 impl ToyStore {
-    fn current(&self, uri: &ObjectUri) -> Result<(String, Vec<u8>), StoreError> {
+    fn current(&self, uri: &ObjectUri) -> Result<ToyVersion, StoreError> {
         lock(&self.objects)
             .get(uri)
             .and_then(|versions| versions.last().cloned())
