@@ -1,8 +1,9 @@
 //! Ports: the traits through which handlers and the batch job reach the outside world.
 //!
-//! Each world implements them: `stepscore-aws` with the AWS SDK, `stepscore-local` with a
-//! directory tree, SQLite, a local Batch and the embedded ASL interpreter. Code written against
-//! these traits runs unchanged in both.
+//! Each world implements them: `stepscore-aws-s3` and `stepscore-aws` with the AWS SDK;
+//! `stepscore-dirstore` (a directory tree) and `stepscore-local` (SQLite, a local Batch, the
+//! embedded ASL interpreter) on one machine. Code written against these traits runs unchanged
+//! in both.
 //!
 //! Every error type here says whether retrying may help ([`is_transient`](StoreError::is_transient)),
 //! because the Lambda error names the state machine retries on are derived from it.

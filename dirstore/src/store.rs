@@ -43,8 +43,10 @@ use stepscore_core::ports::{
 use stepscore_core::uri::bucket_name_problem;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-/// Receives the S3 event JSON of each object created under the notification filter.
-pub type EventSink = Arc<dyn Fn(Value) + Send + Sync>;
+/// Receives the S3 event JSON of each object created under the notification filter. An error
+/// (the event could not be kept) fails the put that made it: a put returns only once its event
+/// is where it will be delivered from.
+pub type EventSink = Arc<dyn Fn(Value) -> Result<(), String> + Send + Sync>;
 
 /// Which puts emit an event, like an S3 bucket notification's prefix/suffix filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -440,15 +442,23 @@ impl DirStore {
         }
     }
 
-    fn emit(&self, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) {
-        let Some(sink) = &self.inner.sink else { return };
+    fn emit(&self, uri: &ObjectUri, meta: &ObjectMeta, sequencer: &str) -> Result<(), StoreError> {
+        let Some(sink) = &self.inner.sink else {
+            return Ok(());
+        };
         let f = &self.inner.filter;
         if !(uri.key().starts_with(&f.prefix) && uri.key().ends_with(&f.suffix)) {
-            return;
+            return Ok(());
         }
         let event = s3_event(&self.inner.region, uri, meta, sequencer);
         tracing::debug!(uri = %uri, "object created event");
-        sink(event);
+        sink(event).map_err(|e| StoreError::Other {
+            uri: uri.to_string(),
+            message: format!(
+                "stored as version {}, but its S3 event could not be kept, so nothing will process it: {e}; put the object again",
+                meta.version_id.as_deref().unwrap_or("(none)")
+            ),
+        })
     }
 
     fn head_blocking(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
@@ -684,11 +694,7 @@ impl ObjectStore for DirStore {
         tracing::debug!(uri = %uri, size = meta.size, "object stored");
         // the sink may do IO (the runtime writes an outbox row): keep it off the async threads
         let (this, u, m) = (self.clone(), uri.clone(), meta.clone());
-        blocking(move || {
-            this.emit(&u, &m, &sequencer);
-            Ok(())
-        })
-        .await?;
+        blocking(move || this.emit(&u, &m, &sequencer)).await?;
         Ok(meta)
     }
 }

@@ -274,7 +274,10 @@ fn recording_store(dir: &std::path::Path) -> (DirStore, Arc<Mutex<Vec<Value>>>) 
         dir.join("buckets"),
         "eu-west-1",
         NotificationFilter::default(),
-        Arc::new(move |e| sink.lock().unwrap().push(e)),
+        Arc::new(move |e| {
+            sink.lock().unwrap().push(e);
+            Ok(())
+        }),
     )
     .unwrap();
     (s, seen)
@@ -309,6 +312,31 @@ async fn a_config_put_under_jobs_emits_the_s3_event_aws_sends() {
     assert_eq!(r.s3.object.e_tag, meta.etag);
     assert_eq!(r.s3.object.version_id, meta.version_id);
     assert!(r.s3.object.sequencer.is_some());
+}
+
+#[tokio::test]
+async fn a_put_whose_event_the_sink_cannot_keep_fails_naming_the_object_and_why() {
+    let d = tempfile::tempdir().unwrap();
+    let s = DirStore::with_events(
+        d.path().join("buckets"),
+        "eu-west-1",
+        NotificationFilter::default(),
+        Arc::new(|_| Err("the outbox is full".to_string())),
+    )
+    .unwrap();
+    let config = uri("s3://data-1/jobs/a.json");
+    let err = s.put_bytes(&config, b"{}".to_vec()).await.unwrap_err();
+    let message = err.to_string();
+    assert!(
+        matches!(&err, StoreError::Other { uri, .. } if uri == "s3://data-1/jobs/a.json")
+            && message.contains("S3 event could not be kept")
+            && message.contains("the outbox is full"),
+        "{message}"
+    );
+    // a put the notification does not cover needs no event
+    s.put_bytes(&uri("s3://data-1/in/a.csv"), b"x".to_vec())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

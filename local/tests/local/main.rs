@@ -3,6 +3,7 @@
 
 mod batch;
 mod executions;
+mod failing_db;
 mod pipeline;
 mod runtime;
 mod scanner;
