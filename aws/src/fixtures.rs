@@ -63,6 +63,37 @@ pub struct BatchWorld {
     pub queue: String,
     /// The scoring job definition's name.
     pub definition: String,
+    /// The compute environment the queues place jobs on.
+    pub compute_environment: String,
+}
+
+impl BatchWorld {
+    /// Another enabled queue on the world's compute environment; returns its name.
+    pub async fn another_queue(&self) -> String {
+        let queue = unique("queue");
+        create_queue(&self.client, &queue, &self.compute_environment).await;
+        queue
+    }
+}
+
+async fn create_queue(client: &BatchClient, queue: &str, compute_environment: &str) {
+    if let Err(e) = client
+        .client()
+        .create_job_queue()
+        .job_queue_name(queue)
+        .state(JqState::Enabled)
+        .priority(1)
+        .compute_environment_order(
+            ComputeEnvironmentOrder::builder()
+                .order(1)
+                .compute_environment(compute_environment)
+                .build(),
+        )
+        .send()
+        .await
+    {
+        panic!("moto did not create the job queue {queue}: {e:?}");
+    }
 }
 
 /// A Batch world on the shared moto server.
@@ -94,22 +125,7 @@ pub async fn batch_world_on(server: &MotoServer) -> BatchWorld {
         fail("create the compute environment", &e);
     }
     let queue = unique("queue");
-    if let Err(e) = sdk
-        .create_job_queue()
-        .job_queue_name(&queue)
-        .state(JqState::Enabled)
-        .priority(1)
-        .compute_environment_order(
-            ComputeEnvironmentOrder::builder()
-                .order(1)
-                .compute_environment(&env)
-                .build(),
-        )
-        .send()
-        .await
-    {
-        fail("create the job queue", &e);
-    }
+    create_queue(&client, &queue, &env).await;
     let definition = unique("scoring");
     if let Err(e) = sdk
         .register_job_definition()
@@ -141,5 +157,6 @@ pub async fn batch_world_on(server: &MotoServer) -> BatchWorld {
         client,
         queue,
         definition,
+        compute_environment: env,
     }
 }

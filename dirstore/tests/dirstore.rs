@@ -375,9 +375,9 @@ async fn each_put_of_a_key_carries_a_greater_sequencer_even_with_identical_bytes
 }
 
 #[tokio::test]
-async fn dir_store_meets_the_reads_at_a_version_contract() {
+async fn dir_store_meets_the_object_store_contract() {
     let (_d, s) = store();
-    stepscore_core::store_contract::check_reads_at(&s, "data-1").await;
+    stepscore_core::store_contract::check_object_store(&s, "data-1").await;
 }
 
 /// Reads version `id` of `u` with a 64 KiB limit.

@@ -250,9 +250,9 @@ async fn missing_objects_and_buckets_are_not_found_naming_them() {
 }
 
 #[tokio::test]
-async fn s3_store_meets_the_reads_at_a_version_contract() {
+async fn s3_store_meets_the_object_store_contract() {
     let (store, bucket) = store_with_versioned_bucket().await;
-    stepscore_core::store_contract::check_reads_at(&store, &bucket).await;
+    stepscore_core::store_contract::check_object_store(&store, &bucket).await;
 }
 
 #[tokio::test]

@@ -292,15 +292,6 @@ fn an_event_naming_neither_a_version_nor_an_etag_is_a_failed_record() {
     );
 }
 
-#[test]
-fn the_fake_store_reads_versions_as_the_adapters_do() {
-    let w = World::default();
-    block_on(stepscore_core::store_contract::check_reads_at(
-        &w.store,
-        "acme-scoring",
-    ));
-}
-
 /// Admits `config` as jobs/weekly.json and returns the FAILED record's reason.
 fn rejection_of(w: &World, config: impl Into<Vec<u8>>) -> String {
     w.put_announced_weekly(config);

@@ -137,11 +137,20 @@ impl ObjectStore for MemStore {
     async fn get(
         &self,
         uri: &ObjectUri,
-        _range: Option<Range<u64>>,
+        range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
         self.calls.push(PortCall::StoreGet);
         self.fail(uri)?;
-        Ok(Box::pin(std::io::Cursor::new(self.current(uri)?.bytes)))
+        let mut bytes = self.current(uri)?.bytes;
+        if let Some(r) = range {
+            // half-open; a range reaching past the end stops at the end, as S3's does
+            let end = usize::try_from(r.end)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let start = usize::try_from(r.start).unwrap_or(usize::MAX).min(end);
+            bytes = bytes[start..end].to_vec();
+        }
+        Ok(Box::pin(std::io::Cursor::new(bytes)))
     }
     async fn get_bytes_at(
         &self,
@@ -256,9 +265,21 @@ impl JobTable for MemTable {
             Updated::Ignored(r.clone())
         })
     }
-    async fn list(&self, _filter: &ListFilter) -> Result<Vec<JobRecord>, TableError> {
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, TableError> {
         self.calls.push(PortCall::TableList);
-        Ok(self.all())
+        self.fail()?;
+        let mut listed: Vec<JobRecord> = self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| filter.status.is_none_or(|s| r.status == s))
+            .cloned()
+            .collect();
+        // most recently updated first, as the status/time index serves them
+        listed.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+        listed.truncate(filter.limit);
+        Ok(listed)
     }
 }
 
@@ -286,8 +307,17 @@ impl Executions for RecExecutions {
         }
         let mut s = self.started.lock().unwrap();
         let execution_arn = self.execution_arn(name);
-        if s.iter().any(|(n, _)| n == name) {
-            return Ok(Started::AlreadyExists { execution_arn });
+        if let Some((_, existing)) = s.iter().find(|(n, _)| n == name) {
+            // Step Functions keeps a name for good: the same input is this execution, another
+            // input a conflict
+            return if existing == input {
+                Ok(Started::AlreadyExists { execution_arn })
+            } else {
+                Err(ExecutionError::NameConflict {
+                    name: name.into(),
+                    message: "ExecutionAlreadyExists: Execution Already Exists".into(),
+                })
+            };
         }
         s.push((name.to_owned(), input.clone()));
         Ok(Started::Started { execution_arn })
@@ -310,7 +340,8 @@ impl Executions for RecExecutions {
     }
 }
 
-/// A Batch whose jobs walk through scripted views, one per describe.
+/// A Batch whose jobs walk through scripted views, one per describe; a job submitted without a
+/// script stays SUBMITTED until it is terminated.
 #[derive(Debug, Default)]
 pub struct FakeBatch {
     pub submitted: Mutex<Vec<SubmitJobRequest>>,
@@ -333,7 +364,8 @@ impl BatchService for FakeBatch {
         let mut s = self.submitted.lock().unwrap();
         s.push(request.clone());
         let job_id = format!("batch-{}", s.len());
-        let script = self.scripts.lock().unwrap().pop_front().unwrap_or_default();
+        let script = self.scripts.lock().unwrap().pop_front();
+        let script = script.unwrap_or_else(|| vec![submitted_view(request.array_size)]);
         let script = script.into_iter().map(|mut v| {
             v.job_id = job_id.clone();
             v.job_queue = request.job_queue.clone();
@@ -370,6 +402,20 @@ impl BatchService for FakeBatch {
             .lock()
             .unwrap()
             .push((job_id.to_owned(), reason.to_owned()));
+        // as Batch does: a job that has not ended fails with the reason (an array job's children
+        // with it), one that has ended stays as it is
+        let mut running = self.running.lock().unwrap();
+        if let Some(views) = running.get_mut(job_id)
+            && let Some(now) = views.front().filter(|v| !v.status.is_terminal())
+        {
+            let mut failed = now.clone();
+            failed.status = stepscore_core::batch::BatchStatus::Failed;
+            failed.status_reason = Some(reason.to_owned());
+            failed.array_status_summary = failed
+                .array_size
+                .map(|n| BTreeMap::from([("FAILED".to_owned(), n)]));
+            *views = VecDeque::from([failed]);
+        }
         Ok(())
     }
 
@@ -483,6 +529,16 @@ pub fn view(status: &str) -> BatchJobView {
         array_status_summary: None,
         array_size: None,
         failed_children: Vec::new(),
+    }
+}
+
+/// What describe shows of a job submitted without a script: waiting in its queue.
+fn submitted_view(array_size: Option<u32>) -> BatchJobView {
+    BatchJobView {
+        attempts: 0,
+        array_size,
+        array_status_summary: array_size.map(|n| BTreeMap::from([("SUBMITTED".to_owned(), n)])),
+        ..view("SUBMITTED")
     }
 }
 

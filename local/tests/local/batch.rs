@@ -1,5 +1,5 @@
-//! LocalBatch: queues, capacity, retries, timeouts, arrays, logs, spot reclaims and restarts,
-//! with a shell script as the container.
+//! LocalBatch: the core Batch contract, then queues, capacity, retries, timeouts, arrays, logs,
+//! spot reclaims and restarts, with a shell script as the container.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use crate::failing_db::{self, REFUSED};
 use stepscore_core::batch::{BatchJobView, BatchStatus, RetryStrategy, SubmitJobRequest};
+use stepscore_core::batch_contract::{BatchSetup, check_batch_service};
 use stepscore_core::ports::{BatchError, BatchService};
 use stepscore_local::batch::{
-    BatchConfig, JobQueue, LocalBatch, ON_DEMAND_QUEUE, SCORING_JOB_DEFINITION, SPOT_QUEUE,
-    SpotReclaim, TIMEOUT_REASON,
+    BatchConfig, JobDefinition, JobQueue, LocalBatch, ON_DEMAND_QUEUE, SCORING_JOB_DEFINITION,
+    SPOT_QUEUE, SpotReclaim, TIMEOUT_REASON,
 };
 
 /// The "container": logs its Batch environment, records each run, sleeps `SLEEP` seconds and
@@ -289,25 +290,41 @@ async fn a_failed_child_fails_the_array_parent() {
     b.shutdown();
 }
 
+/// The setup the Batch contract runs in: the pipeline's two queues and its scoring definition.
+fn contract_setup(patience: Duration) -> BatchSetup {
+    BatchSetup {
+        queue: SPOT_QUEUE.into(),
+        other_queue: ON_DEMAND_QUEUE.into(),
+        job_definition: SCORING_JOB_DEFINITION.into(),
+        patience,
+    }
+}
+
 #[tokio::test]
-async fn a_job_is_found_by_its_name_on_its_queue() {
-    let w = World::new(4);
+async fn a_local_batch_running_its_jobs_meets_the_batch_contract() {
+    let mut w = World::new(4);
+    // a container that runs until it is killed: `exec`, so that killing the attempt's process
+    // kills the sleep itself
+    let script = w.dir.path().join("long.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 300\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    w.config.job_definitions.insert(
+        SCORING_JOB_DEFINITION.into(),
+        JobDefinition {
+            command: vec![script.display().to_string()],
+        },
+    );
     let b = w.start();
-    let mut r = request(ON_DEMAND_QUEUE, &[]);
-    r.array_size = Some(2);
-    let j = b.submit(&r).await.unwrap();
-    let found = b.find_by_name(ON_DEMAND_QUEUE, &r.job_name).await.unwrap();
-    assert_eq!(
-        found.map(|f| f.job_id),
-        Some(j.job_id),
-        "the parent, not a child"
-    );
-    assert_eq!(b.find_by_name(SPOT_QUEUE, &r.job_name).await.unwrap(), None);
-    assert_eq!(
-        b.find_by_name(ON_DEMAND_QUEUE, "other").await.unwrap(),
-        None
-    );
+    check_batch_service(&b, &contract_setup(Duration::from_secs(30))).await;
     b.shutdown();
+}
+
+#[tokio::test]
+async fn a_local_batch_without_an_executor_meets_the_batch_contract() {
+    // jobs wait for an executor that never comes: every terminate cancels a job not started
+    let w = World::new(4);
+    let b = LocalBatch::open(&w.db(), w.config.clone()).unwrap();
+    check_batch_service(&b, &contract_setup(Duration::from_secs(5))).await;
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! real child processes; every test works in its own temp dir.
 
 mod batch;
+mod executions;
 mod failing_db;
 mod pipeline;
 mod runtime;
