@@ -19,7 +19,7 @@ use stepscore_core::ports::{BatchError, BatchService, SubmittedJob};
 use aws_sdk_batch::config::http::HttpResponse;
 use aws_sdk_batch::error::{ProvideErrorMetadata, SdkError};
 
-use crate::errors::classify;
+use stepscore_aws_s3::errors::classify;
 
 /// AWS Batch through one client.
 #[derive(Debug, Clone)]
@@ -31,7 +31,11 @@ impl BatchClient {
     /// A client built from `config`.
     pub fn new(config: &aws_config::SdkConfig) -> Self {
         Self::from_client(Client::from_conf(
-            crate::settings::with_call_log!(aws_sdk_batch::config::Builder::from(config)).build(),
+            stepscore_aws_s3::with_call_log!(
+                aws_sdk_batch::config::Builder::from(config),
+                crate::calllog::services
+            )
+            .build(),
         ))
     }
 

@@ -26,7 +26,7 @@ use stepscore_core::ports::{Created, JobTable, ListFilter, TableError, Updated};
 use stepscore_core::record::{JobRecord, JobUpdate};
 use stepscore_core::status::JobStatus;
 
-use crate::errors::classify;
+use stepscore_aws_s3::errors::classify;
 
 /// The status/time index's name.
 pub const STATUS_INDEX: &str = "by-status";
@@ -48,8 +48,11 @@ impl DynamoTable {
     pub fn new(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self::from_client(
             Client::from_conf(
-                crate::settings::with_call_log!(aws_sdk_dynamodb::config::Builder::from(config))
-                    .build(),
+                stepscore_aws_s3::with_call_log!(
+                    aws_sdk_dynamodb::config::Builder::from(config),
+                    crate::calllog::services
+                )
+                .build(),
             ),
             table,
         )

@@ -1,5 +1,5 @@
 //! The IAM actions each port method needs on AWS: the table least-privilege roles are built from
-//! and that the handlers' tests check `handlers/lambda-functions.json` against.
+//! and that the handlers' tests check each function's principal in `iam/policies.json` against.
 
 /// A port method the adapters in this crate implement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -8,8 +8,11 @@ pub enum PortCall {
     StoreHead,
     /// `ObjectStore::list` (ListObjectsV2).
     StoreList,
-    /// `ObjectStore::get` / `get_bytes` (GetObject).
+    /// `ObjectStore::get` / `get_bytes`, and `get_bytes_at` an ETag (GetObject, with If-Match;
+    /// a HeadObject names the current ETag when it no longer matches).
     StoreGet,
+    /// `ObjectStore::get_bytes_at` a version id (GetObject with VersionId).
+    StoreGetVersion,
     /// `ObjectStore::put` / `put_bytes` (PutObject or a multipart upload).
     StorePut,
     /// `JobTable::create` (conditional PutItem, GetItem on conflict).
@@ -41,6 +44,8 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
     match call {
         // HeadObject is authorised by s3:GetObject
         PortCall::StoreHead | PortCall::StoreGet => &["s3:GetObject"],
+        // a request naming a version needs s3:GetObjectVersion, and s3:GetObject does not grant it
+        PortCall::StoreGetVersion => &["s3:GetObjectVersion"],
         PortCall::StoreList => &["s3:ListBucket"],
         PortCall::StorePut => &["s3:PutObject", "s3:AbortMultipartUpload"],
         PortCall::TableCreate => &["dynamodb:PutItem", "dynamodb:GetItem"],
@@ -55,4 +60,17 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::BatchTerminate => &["batch:TerminateJob"],
         PortCall::ExecutionStop => &["states:DescribeExecution", "states:StopExecution"],
     }
+}
+
+/// The IAM actions a pipeline function's role must grant for `call`.
+///
+/// This is [`iam_actions`] less `states:DescribeExecution`: `SfnExecutions` uses it only to tell
+/// a duplicate start from a name clash and, without it, takes the name as this job's (names are
+/// job ids), so the pipeline's roles leave it out.
+pub fn required_actions(call: PortCall) -> Vec<&'static str> {
+    iam_actions(call)
+        .iter()
+        .copied()
+        .filter(|a| *a != "states:DescribeExecution")
+        .collect()
 }

@@ -5,7 +5,7 @@ use aws_sdk_sfn::Client;
 use serde_json::Value;
 use stepscore_core::ports::{ExecutionError, Executions, Started, Stopped};
 
-use crate::errors::classify;
+use stepscore_aws_s3::errors::classify;
 
 /// Starts executions of one state machine, named by job id.
 #[derive(Debug, Clone)]
@@ -19,7 +19,11 @@ impl SfnExecutions {
     pub fn new(config: &aws_config::SdkConfig, state_machine_arn: impl Into<String>) -> Self {
         Self::from_client(
             Client::from_conf(
-                crate::settings::with_call_log!(aws_sdk_sfn::config::Builder::from(config)).build(),
+                stepscore_aws_s3::with_call_log!(
+                    aws_sdk_sfn::config::Builder::from(config),
+                    crate::calllog::services
+                )
+                .build(),
             ),
             state_machine_arn,
         )
@@ -134,7 +138,7 @@ impl Executions for SfnExecutions {
     #[tracing::instrument(level = "debug", skip(self, cause), fields(state_machine = %self.state_machine_arn))]
     async fn stop(&self, name: &str, error: &str, cause: &str) -> Result<Stopped, ExecutionError> {
         let arn = self.execution_arn(name);
-        let fail = |f: crate::errors::Failure| {
+        let fail = |f: stepscore_aws_s3::errors::Failure| {
             if f.transient {
                 ExecutionError::Transient {
                     name: name.into(),

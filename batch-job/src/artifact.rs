@@ -13,8 +13,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::algorithm::{Algorithm, Task};
 use crate::kernel::Kernel;
-use crate::model::KnnModel;
+use crate::knn::{KnnModel, KnnParts};
 
 /// The `format` field every artifact carries.
 pub const ARTIFACT_FORMAT: &str = "stepscore-model";
@@ -22,68 +23,6 @@ pub const ARTIFACT_FORMAT: &str = "stepscore-model";
 pub const ARTIFACT_VERSION: u32 = 1;
 /// The smartcore version this build fits models with.
 pub const SMARTCORE_VERSION: &str = "0.7.0";
-
-/// The learning algorithms `train` offers (all from smartcore 0.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "kebab-case")]
-pub enum Algorithm {
-    /// Logistic regression (binary: sigmoid; more classes: multinomial softmax).
-    LogisticRegression,
-    /// Random forest of classification trees.
-    RandomForestClassifier,
-    /// Random forest of regression trees.
-    RandomForestRegressor,
-    /// One classification tree.
-    DecisionTreeClassifier,
-    /// One regression tree.
-    DecisionTreeRegressor,
-    /// Ordinary least squares.
-    LinearRegression,
-    /// L2-regularised least squares.
-    RidgeRegression,
-    /// k nearest neighbours classifier (Euclidean distance).
-    KnnClassifier,
-}
-
-impl Algorithm {
-    /// The artifact spelling, e.g. `random-forest-classifier`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Algorithm::LogisticRegression => "logistic-regression",
-            Algorithm::RandomForestClassifier => "random-forest-classifier",
-            Algorithm::RandomForestRegressor => "random-forest-regressor",
-            Algorithm::DecisionTreeClassifier => "decision-tree-classifier",
-            Algorithm::DecisionTreeRegressor => "decision-tree-regressor",
-            Algorithm::LinearRegression => "linear-regression",
-            Algorithm::RidgeRegression => "ridge-regression",
-            Algorithm::KnnClassifier => "knn-classifier",
-        }
-    }
-
-    /// Whether the model predicts a class (else a number).
-    pub fn task(self) -> Task {
-        match self {
-            Algorithm::LogisticRegression
-            | Algorithm::RandomForestClassifier
-            | Algorithm::DecisionTreeClassifier
-            | Algorithm::KnnClassifier => Task::Classification,
-            Algorithm::RandomForestRegressor
-            | Algorithm::DecisionTreeRegressor
-            | Algorithm::LinearRegression
-            | Algorithm::RidgeRegression => Task::Regression,
-        }
-    }
-}
-
-/// What a model predicts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Task {
-    /// A class label, with one probability per class.
-    Classification,
-    /// A number.
-    Regression,
-}
 
 /// Holdout metrics measured at training time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -310,106 +249,6 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
         check_consistency(&loaded.header, loaded.kernel.as_ref(), source_name)?;
     }
     Ok(loaded)
-}
-
-/// The parts of smartcore's serde form of a k-NN classifier that define it: training rows, their
-/// label indices, the label values, k and the weighting. smartcore's fields are private; their
-/// serde names are the supported way to read them (as for trees in [`crate::kernel`]).
-#[derive(Deserialize)]
-struct KnnParts {
-    classes: Option<Vec<i64>>,
-    y: Option<Vec<usize>>,
-    knn_algorithm: Option<KnnIndex>,
-    weight: Option<smartcore::neighbors::KNNWeightFunction>,
-    k: Option<usize>,
-}
-
-/// smartcore's search index: both kinds hold the training rows as `data`.
-#[derive(Deserialize)]
-enum KnnIndex {
-    LinearSearch(KnnData),
-    CoverTree(KnnData),
-}
-
-#[derive(Deserialize)]
-struct KnnData {
-    data: Vec<Vec<f64>>,
-}
-
-impl KnnParts {
-    /// Checks every part (shapes, ranges, finiteness; one pass each) and fits smartcore's k-NN
-    /// again on the checked rows, which builds its index the way training did.
-    fn rebuild(self, n_features: usize, n_labels: usize) -> Result<KnnModel, String> {
-        use smartcore::algorithm::neighbour::KNNAlgorithmName;
-        use smartcore::linalg::basic::matrix::DenseMatrix;
-        use smartcore::neighbors::knn_classifier::KNNClassifierParameters;
-
-        let (Some(classes), Some(y), Some(index), Some(k)) =
-            (self.classes, self.y, self.knn_algorithm, self.k)
-        else {
-            return Err("it is not fitted (classes, y, index or k missing)".into());
-        };
-        // The index is rebuilt as a linear search whatever training used: smartcore's cover tree
-        // recurses once per scale level between the farthest and nearest points, and finite
-        // values far apart (1e-300 beside 1e300) overflow the stack while building it (found by
-        // artifact_mutations). A linear search has no recursion and finds the same neighbours.
-        let rows = match index {
-            KnnIndex::LinearSearch(d) | KnnIndex::CoverTree(d) => d.data,
-        };
-        let algorithm = KNNAlgorithmName::LinearSearch;
-        if classes.is_empty() {
-            return Err("the class list is empty".into());
-        }
-        if let Some((i, c)) = classes
-            .iter()
-            .enumerate()
-            .find(|&(_, &c)| usize::try_from(c).map_or(true, |c| c >= n_labels))
-        {
-            return Err(format!(
-                "class {i} is label {c}, not one of the {n_labels} class labels"
-            ));
-        }
-        if rows.is_empty() {
-            return Err("it holds no training rows".into());
-        }
-        if rows.len() != y.len() {
-            return Err(format!(
-                "{} training rows but {} labels",
-                rows.len(),
-                y.len()
-            ));
-        }
-        if let Some((i, r)) = rows.iter().enumerate().find(|(_, r)| r.len() != n_features) {
-            return Err(format!(
-                "training row {i} has {} values for {n_features} features",
-                r.len()
-            ));
-        }
-        if let Some(i) = rows.iter().position(|r| r.iter().any(|v| !v.is_finite())) {
-            return Err(format!("training row {i} holds a value that is not finite"));
-        }
-        if let Some((i, c)) = y.iter().enumerate().find(|&(_, &c)| c >= classes.len()) {
-            return Err(format!(
-                "training row {i} has class {c}, not one of 0..{}",
-                classes.len()
-            ));
-        }
-        if k == 0 || k > rows.len() {
-            return Err(format!(
-                "k is {k}, outside 1..={} (the training rows)",
-                rows.len()
-            ));
-        }
-        let n = rows.len();
-        let x = DenseMatrix::new(n, n_features, rows.into_iter().flatten().collect(), false)
-            .map_err(|e| format!("training rows: {e}"))?;
-        let labels: Vec<i64> = y.iter().map(|&c| classes[c]).collect();
-        let params = KNNClassifierParameters::default()
-            .with_k(k)
-            .with_algorithm(algorithm)
-            .with_weight(self.weight.unwrap_or_default());
-        KnnModel::fit(&x, &labels, params).map_err(|e| format!("rebuilding the index: {e}"))
-    }
 }
 
 fn check_consistency(

@@ -52,6 +52,9 @@ pub struct ScoreArgs {
     /// This run's shard (set by AWS Batch in array children).
     #[arg(long, env = "AWS_BATCH_JOB_ARRAY_INDEX")]
     pub shard_index: Option<u32>,
+    /// Seconds between progress reports (progress-<i>.json under the output).
+    #[arg(long, env = "STEPSCORE_PROGRESS_SECONDS", default_value_t = 5.0)]
+    pub progress_seconds: f64,
 }
 
 /// `--on-bad-row`.
@@ -97,6 +100,15 @@ impl ScoreArgs {
         if let Location::Object(u) = &output {
             check_output_prefix(u).map_err(|e| Error::usage(format!("the output {e}")))?;
         }
+        let progress_interval = std::time::Duration::try_from_secs_f64(self.progress_seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "STEPSCORE_PROGRESS_SECONDS / --progress-seconds {} must be a number of seconds above 0",
+                    self.progress_seconds
+                ))
+            })?;
         Ok(ScoreJob {
             job_id: self.job_id.clone(),
             model: Location::parse(&self.model)?,
@@ -108,6 +120,7 @@ impl ScoreArgs {
                 OnBadRow::Skip => BadRowPolicy::Skip,
             },
             shard,
+            progress_interval,
         })
     }
 }

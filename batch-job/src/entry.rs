@@ -153,9 +153,10 @@ fn build_storage(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Storage> {
         Ok(root) if !root.is_empty() => local_store(&root)?,
         _ => {
             // named so the AWS call log attributes its calls to the Batch job role
-            let settings = stepscore_aws::AwsSettings::from_env().component("stepscore-batch-job");
+            let settings =
+                stepscore_aws_s3::AwsSettings::from_env().component("stepscore-batch-job");
             let config = runtime.block_on(settings.load());
-            Arc::new(stepscore_aws::S3Store::new(&config))
+            Arc::new(stepscore_aws_s3::S3Store::new(&config))
         }
     };
     Ok(Storage::with_store(store, runtime.handle().clone()))
@@ -189,6 +190,6 @@ fn init_logging(format: Option<LogFormat>) {
 
 fn local_store(root: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
     Ok(Arc::new(
-        stepscore_local::DirStore::open(root).map_err(Error::Store)?,
+        stepscore_dirstore::DirStore::open(root).map_err(Error::Store)?,
     ))
 }

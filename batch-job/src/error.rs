@@ -129,7 +129,10 @@ impl Error {
             | Error::Training { .. } => EXIT_DATA,
             Error::NotFound { .. } => EXIT_NO_INPUT,
             Error::Store(e) => match e {
-                StoreError::NotFound { .. } | StoreError::AccessDenied { .. } => EXIT_NO_INPUT,
+                // a version asked for that is gone is missing input, which no retry brings back
+                StoreError::NotFound { .. }
+                | StoreError::AccessDenied { .. }
+                | StoreError::Changed { .. } => EXIT_NO_INPUT,
                 StoreError::Transient { .. } => EXIT_TRANSIENT,
                 StoreError::InvalidKey { .. } => EXIT_USAGE,
                 StoreError::TooLarge { .. } => EXIT_DATA,

@@ -24,8 +24,10 @@
 //! | 75 | transient infrastructure failure (S3 throttling, 5xx, network) | yes (`retry-strategy.json`) |
 //!
 //! # Layout
+//! - [`algorithm`]: the algorithms `train` offers and what each predicts.
 //! - [`artifact`]: the model artifact format, reading and writing.
 //! - [`kernel`]: flattened trees/forests, logistic and linear kernels.
+//! - [`knn`]: the k-NN model, checked and rebuilt from an artifact.
 //! - [`model`]: a loaded model ready to score.
 //! - [`train`]: data loading, holdout split, fitting, metrics.
 //! - [`csvread`]: header mapping, record splitting, field parsing, chunking.
@@ -35,6 +37,7 @@
 //! - [`entry`]: the container's entry point (`stepscore-batch`'s `main`).
 //! - [`error`]: the error type and exit codes.
 
+pub mod algorithm;
 pub mod artifact;
 pub mod benchdata;
 pub mod cli;
@@ -42,6 +45,7 @@ pub mod csvread;
 pub mod entry;
 pub mod error;
 pub mod kernel;
+pub mod knn;
 pub mod model;
 pub mod score;
 pub mod storage;

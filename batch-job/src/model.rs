@@ -2,14 +2,11 @@
 //! smartcore model itself).
 
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::metrics::distance::euclidian::Euclidian;
-use smartcore::neighbors::knn_classifier::KNNClassifier;
 
-use crate::artifact::{self, ArtifactError, ArtifactHeader, Task};
+use crate::algorithm::Task;
+use crate::artifact::{self, ArtifactError, ArtifactHeader};
 use crate::kernel::{CompiledKernel, Predictions};
-
-/// smartcore's k-NN classifier as trained here: f64 features, label indices as classes.
-pub type KnnModel = KNNClassifier<f64, i64, DenseMatrix<f64>, Vec<i64>, Euclidian<f64>>;
+pub use crate::knn::KnnModel;
 
 /// A loaded, validated model.
 #[derive(Debug)]

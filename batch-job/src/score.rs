@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use stepscore_core::config::BadRowPolicy;
 use stepscore_core::manifest::{
-    InputIdentity, MANIFEST_VERSION, ModelIdentity, ScoringManifest, manifest_name, part_name,
-    rejects_name,
+    InputIdentity, MANIFEST_VERSION, ModelIdentity, ScoringManifest, ScoringProgress,
+    manifest_name, part_name, progress_name, rejects_name,
 };
 
 use crate::artifact::Task;
@@ -53,6 +53,8 @@ pub struct ScoreJob {
     pub on_bad_row: BadRowPolicy,
     /// Which shard to score.
     pub shard: Shard,
+    /// How often the run reports its progress (log line and `progress-<i>.json`).
+    pub progress_interval: Duration,
 }
 
 /// One unit of a shard's work: a whole input, or a byte range of one.
@@ -62,6 +64,21 @@ pub struct Piece {
     pub input: InputObject,
     /// The byte range `[start, end)` this shard owns records starting in, when split by range.
     pub range: Option<(u64, u64)>,
+}
+
+impl Piece {
+    /// The bytes this piece owns: its range, or the whole input.
+    pub fn byte_len(&self) -> u64 {
+        match self.range {
+            Some((start, end)) => end.saturating_sub(start),
+            None => self.input.size,
+        }
+    }
+
+    /// Where the piece's bytes start in its input.
+    pub fn start(&self) -> u64 {
+        self.range.map_or(0, |(start, _)| start)
+    }
 }
 
 /// The pieces shard `shard` scores: with several inputs, input i (in sorted order) goes to
@@ -159,7 +176,7 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
         part.write_all(&output_header(&model, &job.id_columns))
             .map_err(|e| write_error(&part, e))?;
         let mut counts = Counts::default();
-        let mut progress = Progress::new();
+        let mut progress = Progress::new(job, storage, &pieces);
         for piece in &pieces {
             score_piece(
                 &model,
@@ -176,9 +193,9 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
             "{} (shard {} of {})",
             job.input, job.shard.index, job.shard.count
         ))?;
-        Ok(counts)
+        Ok((counts, progress))
     })();
-    let counts = match result {
+    let (counts, progress) = match result {
         Ok(c) => c,
         Err(e) => {
             part.abort();
@@ -226,6 +243,7 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
         message: format!("manifest serialisation: {e}"),
     })?;
     storage.write_small(&job.output.join(&manifest_name(job.shard.index)), &json)?;
+    progress.finish(&counts);
     tracing::info!(
         rows_read = counts.read,
         rows_scored = counts.scored,
@@ -310,31 +328,97 @@ impl SinkLike for csv::Writer<OutputSink> {
     }
 }
 
-struct Progress {
+/// The run's progress reports: a log line and `progress-<i>.json` under the output, at most
+/// once per interval, and a last one when the output is complete. Writing the report is best
+/// effort: the scorer's exit code depends on its output, never on a progress report.
+struct Progress<'a> {
+    storage: &'a Storage,
+    location: Location,
+    report: ScoringProgress,
+    interval: Duration,
     started: Instant,
     last: Instant,
+    /// Bytes of the pieces already finished.
+    bytes_before: u64,
 }
 
-impl Progress {
-    fn new() -> Self {
+impl<'a> Progress<'a> {
+    fn new(job: &ScoreJob, storage: &'a Storage, pieces: &[Piece]) -> Self {
         let now = Instant::now();
+        let bytes_total = pieces.iter().map(Piece::byte_len).sum();
         Self {
+            storage,
+            location: job.output.join(&progress_name(job.shard.index)),
+            report: ScoringProgress {
+                version: MANIFEST_VERSION,
+                job_id: job.job_id.clone(),
+                shard_index: job.shard.index,
+                shard_count: job.shard.count,
+                rows_read: 0,
+                rows_scored: 0,
+                rows_rejected: 0,
+                bytes_read: 0,
+                bytes_total,
+                seconds: 0.0,
+                done: false,
+            },
+            interval: job.progress_interval,
             started: now,
             last: now,
+            bytes_before: 0,
         }
     }
 
-    fn tick(&mut self, counts: &Counts) {
-        if self.last.elapsed() >= Duration::from_secs(5) {
-            self.last = Instant::now();
-            let secs = self.started.elapsed().as_secs_f64();
-            tracing::info!(
-                rows_read = counts.read,
-                rows_scored = counts.scored,
-                rows_rejected = counts.rejected,
-                rows_per_second = (counts.read as f64 / secs) as u64,
-                "progress"
-            );
+    /// `counts` so far, `bytes` read of the current piece.
+    fn tick(&mut self, counts: &Counts, bytes: u64) {
+        if self.last.elapsed() < self.interval {
+            return;
+        }
+        self.last = Instant::now();
+        self.update(counts, self.bytes_before + bytes);
+        tracing::info!(
+            rows_read = counts.read,
+            rows_scored = counts.scored,
+            rows_rejected = counts.rejected,
+            rows_per_second = self.report.rows_per_second() as u64,
+            bytes_read = self.report.bytes_read,
+            bytes_total = self.report.bytes_total,
+            "progress"
+        );
+        self.write();
+    }
+
+    /// A piece of `len` bytes is done.
+    fn piece_done(&mut self, len: u64) {
+        self.bytes_before += len;
+    }
+
+    /// The last report: every byte read, the output complete.
+    fn finish(mut self, counts: &Counts) {
+        self.update(counts, self.report.bytes_total);
+        self.report.done = true;
+        self.write();
+    }
+
+    fn update(&mut self, counts: &Counts, bytes_read: u64) {
+        let r = &mut self.report;
+        r.rows_read = counts.read;
+        r.rows_scored = counts.scored;
+        r.rows_rejected = counts.rejected;
+        r.bytes_read = bytes_read.min(r.bytes_total);
+        r.seconds = self.started.elapsed().as_secs_f64();
+    }
+
+    fn write(&self) {
+        let written = serde_json::to_vec(&self.report)
+            .map_err(|e| e.to_string())
+            .and_then(|json| {
+                self.storage
+                    .write_small(&self.location, &json)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = written {
+            tracing::warn!(location = %self.location, error = %e, "cannot write the progress report; scoring goes on");
         }
     }
 }
@@ -373,10 +457,11 @@ fn score_piece(
     part: &mut OutputSink,
     rejects: &mut Rejects<'_>,
     counts: &mut Counts,
-    progress: &mut Progress,
+    progress: &mut Progress<'_>,
 ) -> Result<(), Error> {
     let loc = &piece.input.location;
     let size = piece.input.size;
+    let piece_start = piece.start();
     if let Some((s, e)) = piece.range
         && s >= e
     {
@@ -479,10 +564,15 @@ fn score_piece(
         piece_counts.read += out.counted;
         piece_counts.scored += out.scored;
         piece_counts.rejected += rejected;
-        progress.tick(&Counts {
-            read: counts.read + piece_counts.read,
-            ..*counts
-        });
+        let done_in_piece = (chunk.offset + chunk.data.len() as u64).saturating_sub(piece_start);
+        progress.tick(
+            &Counts {
+                read: counts.read + piece_counts.read,
+                scored: counts.scored + piece_counts.scored,
+                rejected: counts.rejected + piece_counts.rejected,
+            },
+            done_in_piece,
+        );
         Ok(())
     })
     .map_err(|e| match e {
@@ -490,6 +580,7 @@ fn score_piece(
         OrderedError::Other(e) => e,
     })?;
     piece_counts.check(&loc.to_string())?;
+    progress.piece_done(piece.byte_len());
     counts.read += piece_counts.read;
     counts.scored += piece_counts.scored;
     counts.rejected += piece_counts.rejected;
@@ -786,3 +877,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod csv_crate_agreement;

@@ -91,6 +91,7 @@ fn score_local(
         id_columns: vec!["id".into()],
         on_bad_row: policy,
         shard,
+        progress_interval: std::time::Duration::from_secs(5),
     };
     stepscore_batch::score(&job, &Storage::local_only())
 }
@@ -1049,6 +1050,68 @@ mod binary {
         assert_eq!((m.job_id.as_str(), m.rows_scored), ("j-1", 300));
     }
 
+    #[test]
+    fn a_run_reports_its_progress_beside_its_output_and_ends_with_a_complete_report() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "train.csv", bench_csv(300, 1));
+        let (code, err) = run(
+            dir.path(),
+            &[
+                "train",
+                "--input",
+                "train.csv",
+                "--target",
+                "label",
+                "--algorithm",
+                "logistic-regression",
+                "--output",
+                "m.json",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        // 4 MiB of rows: several chunks, so reports are written while the run goes on
+        write(dir.path(), "big.csv", bench_csv(40_000, 2));
+        let (code, err) = run(
+            dir.path(),
+            &[],
+            &[
+                ("STEPSCORE_MODEL", "m.json"),
+                ("STEPSCORE_INPUT", "big.csv"),
+                ("STEPSCORE_OUTPUT", "out"),
+                ("STEPSCORE_JOB_ID", "j-7"),
+                ("STEPSCORE_PROGRESS_SECONDS", "0.000001"),
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains("progress"), "progress log lines: {err}");
+        let p: stepscore_core::manifest::ScoringProgress =
+            serde_json::from_slice(&std::fs::read(dir.path().join("out/progress-0.json")).unwrap())
+                .unwrap();
+        let size = std::fs::metadata(dir.path().join("big.csv")).unwrap().len();
+        assert!(p.done, "{p:?}");
+        assert_eq!(p.job_id, "j-7");
+        assert_eq!(
+            (p.rows_read, p.rows_scored, p.rows_rejected),
+            (40_000, 40_000, 0)
+        );
+        assert_eq!((p.bytes_read, p.bytes_total), (size, size));
+
+        // a bad interval is a usage error, before any work
+        let (code, err) = run(
+            dir.path(),
+            &[],
+            &[
+                ("STEPSCORE_MODEL", "m.json"),
+                ("STEPSCORE_INPUT", "big.csv"),
+                ("STEPSCORE_OUTPUT", "out2"),
+                ("STEPSCORE_PROGRESS_SECONDS", "0"),
+            ],
+        );
+        assert_eq!(code, 64, "{err}");
+        assert!(err.contains("STEPSCORE_PROGRESS_SECONDS"), "{err}");
+    }
+
     /// A model that fails while scoring is a model error (65) under every bad-row policy: its
     /// rows are neither rejected nor blamed. Before, it was reported as a bad row with advice to
     /// use `--on-bad-row skip`, which was already set.
@@ -1440,7 +1503,7 @@ mod object_stores {
     #[test]
     fn s3_uris_map_to_the_directory_store_when_the_local_root_is_set() {
         let root = tempfile::tempdir().unwrap();
-        let store = stepscore_local::DirStore::open(root.path()).unwrap();
+        let store = stepscore_dirstore::DirStore::open(root.path()).unwrap();
         for b in ["models-bkt", "data-bkt"] {
             store.create_bucket(b).unwrap();
         }

@@ -153,7 +153,7 @@ def main():
     results = []
     for binary in args.binaries:
         if not os.access(binary, os.X_OK):
-            raise SystemExit(f"{binary}: not an executable file; build it first (cargo build --release -p stepscore-handlers)")
+            raise SystemExit(f"{binary}: not an executable file; build it first (cargo build --release -p stepscore-lambda)")
         name = os.path.basename(binary)
         results.append((name, measure([os.path.abspath(binary)], lambda_environment(api, name), args.runs)))
     python_times = None

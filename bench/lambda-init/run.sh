@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lambda init benchmark of the handler binaries against Python's usual data stack.
 #   bench/lambda-init/run.sh [--runs N] [BINARY...]     (default: target/release/stepscore-check)
-# Build the handlers for this machine first: cargo build --release -p stepscore-handlers
+# Build the handlers for this machine first: cargo build --release -p stepscore-lambda
 # The Python comparison runs in bench/.venv, created here with pinned pandas, pyarrow, numpy and
 # boto3 on first use. Exit status 1 when a handler's median init exceeds 20 ms.
 set -euo pipefail

@@ -67,4 +67,4 @@ def test_a_runtime_that_dies_during_init_fails_the_benchmark_at_once(tmp_path):
 def test_a_missing_binary_names_how_to_build_it(tmp_path):
     result = run_bench(tmp_path / "stepscore-check")
     assert result.returncode != 0
-    assert "cargo build --release -p stepscore-handlers" in result.stderr
+    assert "cargo build --release -p stepscore-lambda" in result.stderr

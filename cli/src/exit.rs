@@ -1,4 +1,4 @@
-//! Exit codes, and printing an error once with its context.
+//! Exit codes, the failure classes behind them, and printing an error once with its context.
 
 use std::process::ExitCode;
 
@@ -40,4 +40,14 @@ pub fn report(result: Result<(), Failure>) -> ExitCode {
     };
     eprintln!("stepscore: {err:#}");
     ExitCode::from(code)
+}
+
+/// An invalid input, described by `e`.
+pub fn invalid(e: impl std::fmt::Display) -> Failure {
+    Failure::Invalid(anyhow::anyhow!("{e}"))
+}
+
+/// A failure of the environment (store, database, runtime), described by `e`.
+pub fn env_fail(e: impl std::fmt::Display) -> Failure {
+    Failure::Environment(anyhow::anyhow!("{e}"))
 }

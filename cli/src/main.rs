@@ -6,20 +6,32 @@
 //! Without `--aws` every command works on the embedded world in the state directory
 //! (`.stepscore/` by default): buckets as folders, SQLite as the table, the ASL interpreter as
 //! Step Functions, the local Batch running `stepscore-batch` as child processes.
+//!
+//! # Layout
+//! - `commands`: one module per command, with its arguments (both paths of a command that has
+//!   an `--aws` one).
+//! - `print`: how records, lists of records and execution events look on the terminal.
+//! - `pipeline`: opening the embedded pipeline on the state directory.
+//! - `aws`: the deployed stack the `--aws` commands use.
+//! - `scorer`: the scoring container's library run in process (`train`, `score`).
+//! - `exit`: exit codes, failure classes, printing an error once.
 
-mod asl_cmd;
-mod aws_cmd;
+mod aws;
+mod commands;
 mod exit;
-mod local_cmd;
-mod model_cmd;
 mod pipeline;
-mod stop_cmd;
-mod validate_cmd;
+mod print;
+mod scorer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+use commands::{
+    JobArg, asl, demo, history, list, logs, put, run, schedule, score, start, status, stop, train,
+    validate, watch,
+};
 
 /// Batch ML scoring pipeline for AWS — and the same pipeline on one machine.
 #[derive(Debug, Parser)]
@@ -73,36 +85,36 @@ pub struct Global {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the whole pipeline once on generated data: train, drop a config, follow it live
-    Demo(local_cmd::DemoArgs),
+    Demo(demo::DemoArgs),
     /// Train a model on a CSV and write its artifact (local path or s3://)
     Train(stepscore_batch::TrainArgs),
     /// Score a CSV (or every CSV under a prefix) with a model artifact
     Score(stepscore_batch::ScoreArgs),
     /// Drop a job config into the bucket's jobs/ and follow the run to its end
-    Run(local_cmd::RunArgs),
+    Run(run::RunArgs),
     /// Start an execution with a config as input (the console's path, no S3 event)
-    Start(local_cmd::StartArgs),
+    Start(start::StartArgs),
     /// Show a job's record, or a count of jobs by status
-    Status(local_cmd::StatusArgs),
+    Status(status::StatusArgs),
     /// Stop a job's run: its execution is aborted, its Batch job terminated, the job FAILED
-    Stop(stop_cmd::StopArgs),
+    Stop(stop::StopArgs),
     /// List jobs, most recently updated first
-    List(local_cmd::ListArgs),
+    List(list::ListArgs),
     /// Show a job's execution history, like the console's event table
-    History(local_cmd::JobArg),
+    History(JobArg),
     /// Show the scoring container's logs of a job's Batch attempts
-    Logs(local_cmd::JobArg),
+    Logs(JobArg),
     /// Run the pipeline and keep watching: any config copied into the bucket's jobs/ runs
-    Watch(local_cmd::WatchArgs),
+    Watch(watch::WatchArgs),
     /// Validate a job config or a state machine definition
-    Validate(validate_cmd::ValidateArgs),
+    Validate(validate::ValidateArgs),
     /// Fire job configs from templates on EventBridge cron()/rate()/at() schedules
-    Schedule(local_cmd::ScheduleArgs),
+    Schedule(schedule::ScheduleArgs),
     /// Copy a local file into a local bucket (like `aws s3 cp`)
-    Put(local_cmd::PutArgs),
+    Put(put::PutArgs),
     /// Amazon States Language tools: validate, run, conformance
     #[command(subcommand)]
-    Asl(asl_cmd::AslCommand),
+    Asl(asl::AslCommand),
 }
 
 fn main() -> ExitCode {
@@ -120,35 +132,36 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     init_tracing();
-    exit::report(run(cli))
+    exit::report(dispatch(cli))
 }
 
-fn run(cli: Cli) -> Result<(), exit::Failure> {
+/// Runs the command; a command with an `--aws` path runs it when `--aws` is given.
+fn dispatch(cli: Cli) -> Result<(), exit::Failure> {
     let g = cli.global;
     match cli.command {
-        Command::Asl(cmd) => asl_cmd::run(cmd),
-        Command::Validate(args) => validate_cmd::run(&args, &g),
-        Command::Train(args) => model_cmd::train_cmd(&args, &g),
-        Command::Score(args) => model_cmd::score_cmd(&args, &g),
-        Command::Status(args) if g.aws => aws_cmd::status(&args, &g),
-        Command::List(args) if g.aws => aws_cmd::list(&args, &g),
-        Command::Start(args) if g.aws => aws_cmd::start(&args, &g),
-        Command::Stop(args) if g.aws => stop_cmd::aws(&args, &g),
+        Command::Asl(cmd) => asl::run(cmd),
+        Command::Validate(args) => validate::run(&args, &g),
+        Command::Train(args) => train::run(&args, &g),
+        Command::Score(args) => score::run(&args, &g),
+        Command::Status(args) if g.aws => status::aws(&args, &g),
+        Command::List(args) if g.aws => list::aws(&args, &g),
+        Command::Start(args) if g.aws => start::aws(&args, &g),
+        Command::Stop(args) if g.aws => stop::aws(&args, &g),
         command => {
             let runtime = tokio_runtime()?;
             runtime.block_on(async move {
                 match command {
-                    Command::Demo(args) => local_cmd::demo(&args, &g).await,
-                    Command::Run(args) => local_cmd::run(&args, &g).await,
-                    Command::Start(args) => local_cmd::start(&args, &g).await,
-                    Command::Status(args) => local_cmd::status(&args, &g).await,
-                    Command::Stop(args) => stop_cmd::local(&args, &g).await,
-                    Command::List(args) => local_cmd::list(&args, &g).await,
-                    Command::History(args) => local_cmd::history(&args, &g).await,
-                    Command::Logs(args) => local_cmd::logs(&args, &g).await,
-                    Command::Watch(args) => local_cmd::watch(&args, &g).await,
-                    Command::Schedule(args) => local_cmd::schedule(&args, &g).await,
-                    Command::Put(args) => local_cmd::put(&args, &g).await,
+                    Command::Demo(args) => demo::run(&args, &g).await,
+                    Command::Run(args) => run::run(&args, &g).await,
+                    Command::Start(args) => start::local(&args, &g).await,
+                    Command::Status(args) => status::local(&args, &g).await,
+                    Command::Stop(args) => stop::local(&args, &g).await,
+                    Command::List(args) => list::local(&args, &g).await,
+                    Command::History(args) => history::run(&args, &g).await,
+                    Command::Logs(args) => logs::run(&args, &g).await,
+                    Command::Watch(args) => watch::run(&args, &g).await,
+                    Command::Schedule(args) => schedule::run(&args, &g).await,
+                    Command::Put(args) => put::run(&args, &g).await,
                     _ => Err(exit::Failure::Invalid(anyhow::anyhow!(
                         "this command does not support --aws"
                     ))),

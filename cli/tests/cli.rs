@@ -230,6 +230,12 @@ mod watch;
 #[path = "cli/put.rs"]
 mod put;
 
+#[path = "cli/depgraph.rs"]
+mod depgraph;
+
+#[path = "cli/architecture.rs"]
+mod architecture;
+
 /// `--aws` commands against moto with the AWS call log on: every call they make is allowed by the
 /// `cli` principal of iam/policies.json (the policy docs/deploy.md tells users to attach).
 #[test]

@@ -51,10 +51,7 @@ impl JobId {
         etag: Option<&str>,
         sequencer: Option<&str>,
     ) -> Self {
-        let version = match (
-            version_id.filter(|v| !v.is_empty() && *v != "null"),
-            sequencer,
-        ) {
+        let version = match (kept_version_id(version_id), sequencer) {
             (Some(v), _) => v.to_owned(),
             (None, Some(seq)) if !seq.is_empty() => {
                 format!(
@@ -129,6 +126,12 @@ impl JobId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The version id of an S3 event, when the bucket keeps versions: none, an empty one and
+/// `"null"` (objects written while versioning was off or suspended) say it does not.
+pub(crate) fn kept_version_id(version_id: Option<&str>) -> Option<&str> {
+    version_id.filter(|v| !v.is_empty() && *v != "null")
 }
 
 /// An S3 event's `sequencer`: hexadecimal, compared (as AWS documents) as strings after

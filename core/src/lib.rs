@@ -17,18 +17,28 @@
 //! - [`status_reason`]: the Batch statusReason texts AWS documents that the pipeline acts on
 //!   (spot reclaimed, no capacity), in one place.
 //! - [`ports`]: object store, job table, batch service, executions, clock.
-//! - `table_contract` (feature `test-support`): the test suite every job table adapter passes.
+//! - The contract suites (feature `test-support`), one per port, each run against every
+//!   implementation of it (the AWS adapter over moto, the embedded adapter, the handlers' test
+//!   fake): `store_contract`, `table_contract`, `batch_contract`, `executions_contract`.
 
 pub mod batch;
+#[cfg(any(test, feature = "test-support"))]
+pub mod batch_contract;
 pub mod config;
+#[cfg(test)]
+mod contract_toys;
+#[cfg(any(test, feature = "test-support"))]
+pub mod executions_contract;
 pub mod id;
 pub mod manifest;
 pub mod ports;
 pub mod record;
 pub mod status;
 pub mod status_reason;
+#[cfg(any(test, feature = "test-support"))]
+pub mod store_contract;
 pub mod strict_json;
-#[cfg(feature = "test-support")]
+#[cfg(any(test, feature = "test-support"))]
 pub mod table_contract;
 pub mod uri;
 

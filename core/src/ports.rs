@@ -1,13 +1,14 @@
 //! Ports: the traits through which handlers and the batch job reach the outside world.
 //!
-//! Each world implements them: `stepscore-aws` with the AWS SDK, `stepscore-local` with a
-//! directory tree, SQLite, a local Batch and the embedded ASL interpreter. Code written against
-//! these traits runs unchanged in both.
+//! Each world implements them: `stepscore-aws-s3` and `stepscore-aws` with the AWS SDK;
+//! `stepscore-dirstore` (a directory tree) and `stepscore-local` (SQLite, a local Batch, the
+//! embedded ASL interpreter) on one machine. Code written against these traits runs unchanged
+//! in both.
 //!
 //! Every error type here says whether retrying may help ([`is_transient`](StoreError::is_transient)),
 //! because the Lambda error names the state machine retries on are derived from it.
 
-use std::fmt::Debug;
+use std::fmt::{self, Debug};
 use std::ops::Range;
 use std::pin::Pin;
 
@@ -40,12 +41,67 @@ pub struct ObjectMeta {
     pub last_modified: Option<DateTime<Utc>>,
 }
 
+/// One version of an object, as an S3 event names it: what [`ObjectStore::get_bytes_at`] reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectVersion {
+    /// The version with this id, in a versioned bucket (GetObject with `VersionId`): it stays
+    /// readable after the key is overwritten, until it is deleted or a lifecycle rule expires it.
+    Id(String),
+    /// The current object while its ETag is this one (GetObject with `If-Match`): in an
+    /// unversioned bucket an overwrite replaces the bytes, so a read by ETag fails rather than
+    /// return the newer ones. Held without the quotes HTTP puts around an entity tag.
+    ETag(String),
+}
+
+impl ObjectVersion {
+    /// The version an S3 event record announces: its `versionId` in a versioned bucket, else its
+    /// `eTag`; `None` when it names neither. S3 sends no version id, or `"null"` (objects written
+    /// while versioning was off or suspended), when the bucket does not keep versions, and a
+    /// `"null"` version is overwritten in place, so only its ETag identifies its bytes.
+    pub fn announced(version_id: Option<&str>, etag: Option<&str>) -> Option<Self> {
+        match (crate::id::kept_version_id(version_id), etag) {
+            (Some(id), _) => Some(ObjectVersion::Id(id.to_owned())),
+            (None, Some(etag)) if !unquoted(etag).is_empty() => Some(Self::etag(etag)),
+            (None, _) => None,
+        }
+    }
+
+    /// A read by ETag, given with or without its quotes (events send none, S3 responses do).
+    pub fn etag(etag: &str) -> Self {
+        ObjectVersion::ETag(unquoted(etag).to_owned())
+    }
+}
+
+impl fmt::Display for ObjectVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectVersion::Id(id) => write!(f, "version '{id}'"),
+            ObjectVersion::ETag(etag) => write!(f, "ETag \"{etag}\""),
+        }
+    }
+}
+
+/// An entity tag without the quotes HTTP puts around it.
+pub fn unquoted(etag: &str) -> &str {
+    etag.trim_matches('"')
+}
+
 /// Why an object store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The object or bucket does not exist.
     #[error("{uri} does not exist")]
     NotFound { uri: String },
+    /// The object no longer holds the version a read named ([`ObjectStore::get_bytes_at`]): that
+    /// version id was deleted or has expired, or the object read by ETag was overwritten.
+    #[error("{uri} no longer holds {expected}: {}", changed_because(.expected, .current.as_deref()))]
+    Changed {
+        uri: String,
+        /// The version the read asked for.
+        expected: ObjectVersion,
+        /// The object's current ETag (unquoted), when the store learned it.
+        current: Option<String>,
+    },
     /// The caller may not read or write it.
     #[error("access to {uri} was denied: {message}")]
     AccessDenied { uri: String, message: String },
@@ -67,6 +123,18 @@ impl StoreError {
     /// True when retrying the same call may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, StoreError::Transient { .. })
+    }
+}
+
+fn changed_because(expected: &ObjectVersion, current: Option<&str>) -> String {
+    match (expected, current) {
+        (ObjectVersion::Id(_), _) => {
+            "no such version: it was deleted, or a lifecycle rule expired it".into()
+        }
+        (ObjectVersion::ETag(_), Some(now)) => {
+            format!("it was overwritten since (its ETag is now \"{now}\")")
+        }
+        (ObjectVersion::ETag(_), None) => "it was overwritten or deleted since".into(),
     }
 }
 
@@ -119,6 +187,21 @@ pub trait ObjectStore: Send + Sync + Debug {
         }
         Ok(buf)
     }
+
+    /// Reads a whole small object exactly as it was at `version`, refusing objects over `limit`
+    /// bytes: the bytes returned are that version's or the read fails.
+    ///
+    /// A read by [`ObjectVersion::Id`] returns that version even after the key was overwritten
+    /// (a versioned bucket keeps it); a read by [`ObjectVersion::ETag`] returns the current
+    /// object only while it has that ETag. A version that is gone, or an ETag that no longer
+    /// matches, is [`StoreError::Changed`]; an object that does not exist (read by ETag) is
+    /// [`StoreError::NotFound`].
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError>;
 
     /// Writes a small object from memory.
     async fn put_bytes(&self, uri: &ObjectUri, bytes: Vec<u8>) -> Result<ObjectMeta, StoreError> {
@@ -332,5 +415,62 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_announces_its_version_id_else_its_etag() {
+        let check = |version_id, etag, expected: Option<ObjectVersion>| {
+            assert_eq!(
+                ObjectVersion::announced(version_id, etag),
+                expected,
+                "versionId {version_id:?}, eTag {etag:?}"
+            );
+        };
+        let id = |v: &str| Some(ObjectVersion::Id(v.into()));
+        let etag = |e: &str| Some(ObjectVersion::ETag(e.into()));
+        check(
+            Some("3HL4kqtJlcpXroDT"),
+            Some("0a1b"),
+            id("3HL4kqtJlcpXroDT"),
+        );
+        // written while versioning was off or suspended: overwritten in place, so the ETag decides
+        check(Some("null"), Some("0a1b"), etag("0a1b"));
+        check(Some(""), Some("\"0a1b\""), etag("0a1b"));
+        check(None, Some("0a1b-3"), etag("0a1b-3"));
+        check(None, Some("\"\""), None);
+        check(None, None, None);
+    }
+
+    #[test]
+    fn a_changed_object_names_itself_the_version_asked_for_and_why() {
+        let changed = |expected, current: Option<&str>| {
+            StoreError::Changed {
+                uri: "s3://b/jobs/x.json".into(),
+                expected,
+                current: current.map(str::to_owned),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            changed(ObjectVersion::etag("\"e1\""), Some("e2")),
+            "s3://b/jobs/x.json no longer holds ETag \"e1\": it was overwritten since (its ETag is now \"e2\")"
+        );
+        assert_eq!(
+            changed(ObjectVersion::Id("v1".into()), None),
+            "s3://b/jobs/x.json no longer holds version 'v1': no such version: it was deleted, or a lifecycle rule expired it"
+        );
+        assert!(
+            !StoreError::Changed {
+                uri: String::new(),
+                expected: ObjectVersion::Id("v1".into()),
+                current: None
+            }
+            .is_transient()
+        );
     }
 }

@@ -123,6 +123,21 @@ mod tests {
     }
 
     #[test]
+    fn terraforms_queues_cancel_for_exactly_the_reasons_listed_here() {
+        // the job queues' jobStateTimeLimitActions (terraform/locals.tf) produce the cancels
+        // classify() reads: a reason added on one side only would fail jobs or strand them
+        let locals = include_str!("../../terraform/locals.tf");
+        let start = locals
+            .find("runnable_cancel_reasons = [")
+            .expect("terraform/locals.tf defines runnable_cancel_reasons");
+        let block = &locals[start..];
+        let block = &block[..block.find(']').expect("the list ends")];
+        let in_terraform: Vec<&str> = block.split('"').skip(1).step_by(2).collect();
+        let here: Vec<&str> = NO_CAPACITY_REASONS.iter().map(|(c, _)| *c).collect();
+        assert_eq!(in_terraform, here);
+    }
+
+    #[test]
     fn other_reasons_are_the_jobs_own_failure() {
         for r in [
             "Essential container in task exited",

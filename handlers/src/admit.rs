@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use stepscore_core::config::{JobConfig, MAX_CONFIG_BYTES};
 use stepscore_core::ports::{
-    Clock, Created, ExecutionError, Executions, JobTable, ObjectStore, StoreError,
+    Clock, Created, ExecutionError, Executions, JobTable, ObjectStore, ObjectVersion, StoreError,
 };
 use stepscore_core::record::JobRecord;
 use stepscore_core::{JobId, ObjectUri};
@@ -57,6 +57,13 @@ pub const DEFAULT_JOBS_PREFIX: &str = "jobs/";
 
 /// Handles an S3 ObjectCreated notification: admits every `<jobs prefix>*.json` object in it.
 ///
+/// Each config is read exactly as the event announced it, because the job id is a digest of that
+/// upload: by its version id in a versioned bucket (the version stays readable after the key is
+/// overwritten), else by its ETag (`If-Match`). When that upload is gone (its version deleted or
+/// expired, or, unversioned, the key overwritten before admit read it) the job is a FAILED record
+/// saying so: the newer bytes never run under this job's id, and the upload that replaced them
+/// has its own event and job.
+///
 /// A config that cannot be admitted (unreadable, invalid, model or input missing) gets a FAILED
 /// record and counts as handled; only a transient failure returns an error, so Lambda's async
 /// retries and the dead-letter queue keep the event.
@@ -81,9 +88,14 @@ pub async fn admit(ports: AdmitPorts<'_>, event: &S3Event) -> Result<Vec<Admitte
             object.sequencer.as_deref(),
         );
         let source = format!("s3://{bucket}/{key}");
-        let document = match ObjectUri::new(bucket.clone(), key.clone()) {
-            Ok(uri) => read_config(ports.store, &uri).await?,
-            Err(e) => Document::Unreadable(format!("the event names an invalid object: {e}")),
+        let announced =
+            ObjectVersion::announced(object.version_id.as_deref(), object.e_tag.as_deref());
+        let document = match (ObjectUri::new(bucket.clone(), key.clone()), announced) {
+            (Ok(uri), Some(version)) => read_config(ports.store, &uri, &version).await?,
+            (Err(e), _) => Document::Unreadable(format!("the event names an invalid object: {e}")),
+            (Ok(_), None) => Document::Unreadable(format!(
+                "the S3 event for {source} names neither a versionId nor an eTag, so which upload it announced is unknown: deliver the event as S3 sends it"
+            )),
         };
         out.push(admit_document(ports, id, &source, document).await?);
     }
@@ -105,13 +117,28 @@ pub(crate) enum Document {
     Unreadable(String),
 }
 
-async fn read_config(store: &dyn ObjectStore, uri: &ObjectUri) -> Result<Document, HandlerError> {
-    match store.get_bytes(uri, MAX_CONFIG_BYTES as u64).await {
+async fn read_config(
+    store: &dyn ObjectStore,
+    uri: &ObjectUri,
+    version: &ObjectVersion,
+) -> Result<Document, HandlerError> {
+    match store
+        .get_bytes_at(uri, version, MAX_CONFIG_BYTES as u64)
+        .await
+    {
         Ok(bytes) => Ok(Document::Bytes(bytes)),
         Err(e) if e.is_transient() => Err(e.into()),
         Err(StoreError::TooLarge { size, .. }) => Ok(Document::Unreadable(format!(
             "(document): is {size} bytes; the limit is {MAX_CONFIG_BYTES} bytes (64 KiB): pass data by URI, not inline"
         ))),
+        Err(e @ StoreError::Changed { .. }) => Ok(Document::Unreadable(match version {
+            ObjectVersion::ETag(_) => format!(
+                "the config this event announced is gone: {e}; the upload that replaced it is admitted by its own event as its own job"
+            ),
+            ObjectVersion::Id(_) => {
+                format!("the config this event announced is gone: {e}; upload it again to run it")
+            }
+        })),
         Err(e) => Ok(Document::Unreadable(format!(
             "the config cannot be read: {e}"
         ))),

@@ -47,15 +47,6 @@ impl HandlerError {
     }
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.error_type().to_owned(),
-            error_message: e.to_string(),
-        }
-    }
-}
-
 macro_rules! from_port_error {
     ($($t:ty),*) => {$(
         impl From<$t> for HandlerError {

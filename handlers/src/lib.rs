@@ -1,6 +1,6 @@
 //! The pipeline's Lambda handlers: plain async functions over the core ports, each wrapped by a
-//! thin `lambda_runtime` binary (`src/bin/stepscore-<name>.rs`) on AWS and called in process by
-//! the embedded runtime.
+//! thin `lambda_runtime` binary on AWS (crate `stepscore-lambda`) and called in process by the
+//! embedded runtime (`stepscore-local`).
 //!
 //! # Layout
 //! - [`admit`]: `admit` (S3 ObjectCreated on `jobs/`) and `schedule` (EventBridge Scheduler), one
@@ -13,21 +13,19 @@
 //! - [`error`]: [`HandlerError`] and the fixed error names (`stepscore.Transient`, …) the state
 //!   machine's Retry/Catch match.
 //! - [`contract`]: `lambda-functions.json`, the deployment contract Terraform is checked against.
-//! - [`runtime`]: what the thin binaries share (tracing setup).
-//! - [`iam`]: the IAM actions behind each port call, checked against `lambda-functions.json`.
 //!
 //! # Invariants
-//! Handlers see only ports: no AWS SDK type crosses into this crate's library. A duplicated event
-//! admits nothing twice (job ids are derived from the object version or scheduled time), and a
-//! record's status only moves forward.
+//! Handlers see only ports: among stepscore crates this one depends on `stepscore-core` alone,
+//! and on no AWS SDK, Lambda runtime or SQLite (`cli/tests/cli/architecture.rs` holds it to
+//! that). The one AWS type it reads is the S3 event (`aws_lambda_events`, pure serde data, the
+//! shape AWS documents). A duplicated event admits nothing twice (job ids are derived from the
+//! object version or scheduled time), and a record's status only moves forward.
 
 pub mod admit;
 pub mod cleanup;
 pub mod contract;
 pub mod error;
-pub mod iam;
 pub mod job;
-pub mod runtime;
 pub mod tasks;
 
 pub use admit::{AdmitPorts, Admitted, DEFAULT_JOBS_PREFIX, ScheduledRun, admit, schedule};

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -190,7 +191,9 @@ impl LocalExecutions {
         }
     }
 
-    /// The latest snapshot of an execution (`None` before its first state ran).
+    /// The latest snapshot of an execution (`None` before its first state ran). Stored text
+    /// that is not JSON is `FromSqlConversionFailure`, told apart from a failed read: it will
+    /// not read better next time.
     pub fn snapshot(&self, name: &str) -> rusqlite::Result<Option<Value>> {
         let c = self.lock();
         let text: Option<Option<String>> = c
@@ -200,7 +203,13 @@ impl LocalExecutions {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(text.flatten().and_then(|t| serde_json::from_str(&t).ok()))
+        text.flatten()
+            .map(|t| {
+                serde_json::from_str(&t).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(0, Type::Text, Box::new(e))
+                })
+            })
+            .transpose()
     }
 
     /// Writes an execution's snapshot, and its outcome once it has ended.

@@ -3,14 +3,15 @@
 //! docker.
 //!
 //! # Layout
-//! - [`store`]: [`DirStore`], S3 as a directory tree (`<root>/<bucket>/<key>`, metadata kept
-//!   outside the bucket folders), atomic puts, MD5 ETags, a version id per put, and the S3
-//!   `ObjectCreated:Put` event for configs under `jobs/`.
+//! - [`store`]: [`DirStore`] (crate `stepscore-dirstore`, re-exported), S3 as a directory tree
+//!   (`<root>/<bucket>/<key>`, metadata kept outside the bucket folders), atomic puts, MD5
+//!   ETags, a version id per put (a versioned bucket: earlier versions of small objects stay
+//!   readable by id), and the S3 `ObjectCreated:Put` event for configs under `jobs/`.
 //! - [`table`]: [`SqliteTable`], the job table with DynamoDB's conditional-write semantics (one
 //!   `UPDATE … WHERE progress < ?`), WAL mode, safe across processes.
 //! - [`batch`]: [`LocalBatch`], AWS Batch: queues with priorities over spot and on-demand
 //!   capacity, AWS's job states, retry strategies, attempt timeouts, array jobs, per-attempt
-//!   logs, spot-reclaim injection; each attempt is a child process.
+//!   logs, spot-reclaim injection; each attempt is a child process (`batch/executor/`).
 //! - [`schedule`]: EventBridge Scheduler's `cron()`/`rate()`/`at()` in IANA time zones, and a
 //!   [`Scheduler`] that fires templates.
 //! - [`scanner`]: [`Scanner`], the event source for configs copied into a bucket folder by
@@ -18,7 +19,8 @@
 //!   `state.db`), its S3 event queued in the outbox; the bytes are never rewritten.
 //! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
 //! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
-//! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it.
+//! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it
+//!   (`runtime/`: one file per job — server, outbox, runner, dispatcher, execution ends, …).
 //! - [`db`]: the state database shared by the table, Batch, executions and the event outbox.
 //!
 //! # Architecture invariants
@@ -28,6 +30,10 @@
 //!   outbox before `put` returns, an execution's snapshot is saved after every top-level state,
 //!   a Batch job's status before its process starts. A process killed at any point loses
 //!   nothing; the next `serve` redelivers, resumes and re-runs from there.
+//! - A write the database refuses stops the action it guards, and says so: the put fails, the
+//!   process does not start (or is stopped when its pid cannot be kept), the execution waits at
+//!   its last saved state, the delivery is made again after a pause. Nothing unreadable is
+//!   skipped or restarted from scratch: it is retried, or FAILED with a reason naming it.
 //! - A Batch attempt whose process died with its runtime is a lost host (statusReason
 //!   `Host EC2 (instance i-…) terminated.`): the retry strategy decides, as on AWS.
 //! - Exactly one process serves a state directory (`runtime.lock`); any number may read it,
@@ -48,8 +54,10 @@ pub mod pipeline;
 pub mod runtime;
 pub mod scanner;
 pub mod schedule;
-pub mod store;
 pub mod table;
+
+/// The directory object store, its own crate so the scoring container links it without SQLite.
+pub use stepscore_dirstore::store;
 
 pub use batch::{BatchConfig, LocalBatch};
 pub use executions::{ExecutionInfo, ExecutionState, LocalExecutions};

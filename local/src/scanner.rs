@@ -267,25 +267,8 @@ impl Scanner {
         };
         let unchanged = row.as_ref().is_some_and(|r| r.stamp == stamp);
         let Some(row) = row.clone().filter(|_| unchanged) else {
-            // new, or changed since last seen: wait for it to settle; keep what it was
-            // registered as, to recognise a rewrite of the same bytes
-            let (version, etag) = row
-                .filter(|r| r.state == "DELIVERED")
-                .map(|r| (r.version_id, r.etag))
-                .unwrap_or_default();
-            upsert(
-                conn,
-                bucket,
-                rel,
-                &Row {
-                    stamp,
-                    first_seen_ns: now,
-                    state: "SETTLING".into(),
-                    version_id: version,
-                    etag,
-                    reason: None,
-                },
-            )?;
+            // new, or changed since last seen: wait for it to settle
+            start_settling(conn, bucket, rel, stamp, row, now)?;
             return Ok(None);
         };
         match row.state.as_str() {
@@ -301,16 +284,7 @@ impl Scanner {
                     return Ok(None);
                 }
                 if let Some(reg) = inner.store.registered_version(&uri, stamp) {
-                    // put through the store (`stepscore put`), which emitted its event
-                    let version = reg.meta.version_id.clone().unwrap_or_default();
-                    let tx = conn.transaction()?;
-                    if !event_queued(&tx, &version)? {
-                        // the putting process died between its metadata and its event
-                        enqueue(&tx, &inner.store, &uri, &reg)?;
-                    }
-                    set_delivered(&tx, bucket, rel, &version, reg.meta.etag.as_deref())?;
-                    tx.commit()?;
-                    self.inner.wake.notify_one();
+                    self.put_through_the_store(conn, rel, &uri, &reg)?;
                     return Ok(None);
                 }
                 let path = bucket_dir.join(&entry.rel);
@@ -349,6 +323,27 @@ impl Scanner {
                 self.adopt(conn, rel, &uri, stamp, &row, &version, lossy)
             }
         }
+    }
+
+    /// Marks an entry put through the store (`stepscore put`, which queued its event) as
+    /// delivered, queueing its event when the putting process died before it could.
+    fn put_through_the_store(
+        &self,
+        conn: &mut rusqlite::Connection,
+        rel: &[u8],
+        uri: &ObjectUri,
+        reg: &Registered,
+    ) -> rusqlite::Result<()> {
+        let version = reg.meta.version_id.clone().unwrap_or_default();
+        let tx = conn.transaction()?;
+        if !event_queued(&tx, &version)? {
+            enqueue(&tx, &self.inner.store, uri, reg)?;
+        }
+        let bucket = self.inner.config.bucket.as_str();
+        set_delivered(&tx, bucket, rel, &version, reg.meta.etag.as_deref())?;
+        tx.commit()?;
+        self.inner.wake.notify_one();
+        Ok(())
     }
 
     /// Registers the file as `version` (committed before) and queues its event.
@@ -586,6 +581,31 @@ fn load(conn: &rusqlite::Connection, bucket: &str, rel: &[u8]) -> rusqlite::Resu
         })
     })
     .optional()
+}
+
+/// Records a new or changed entry as settling from `now`, keeping what it was registered as
+/// (`previous`), to recognise a rewrite of the same bytes.
+fn start_settling(
+    conn: &rusqlite::Connection,
+    bucket: &str,
+    rel: &[u8],
+    stamp: FileStamp,
+    previous: Option<Row>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let (version_id, etag) = previous
+        .filter(|r| r.state == "DELIVERED")
+        .map(|r| (r.version_id, r.etag))
+        .unwrap_or_default();
+    let row = Row {
+        stamp,
+        first_seen_ns: now,
+        state: "SETTLING".into(),
+        version_id,
+        etag,
+        reason: None,
+    };
+    upsert(conn, bucket, rel, &row)
 }
 
 fn upsert(

@@ -2,8 +2,8 @@
 
 The contracts are handlers/lambda-functions.json (functions, binaries, environment, state machine
 placeholders), iam/policies.json (every principal's IAM statements, which Terraform reads) and
-batch-job/retry-strategy.json; the code is handlers/ (binaries
-and the environment variables they read) and state-machines/scoring-pipeline.asl.json.
+batch-job/retry-strategy.json; the code is lambda/ (the binaries and the environment variables
+they read), handlers/ (the functions, which read none) and state-machines/scoring-pipeline.asl.json.
 """
 
 import json
@@ -24,6 +24,8 @@ from conftest import (
 ASL = REPO / "state-machines" / "scoring-pipeline.asl.json"
 POLICIES = REPO / "iam" / "policies.json"
 HANDLERS = REPO / "handlers"
+# the crate that builds the functions' binaries (package stepscore-lambda)
+LAMBDA = REPO / "lambda"
 
 # What iam.tf may add to a function's role beyond the calls its code makes, and why.
 PLATFORM_ACTIONS = {
@@ -91,27 +93,27 @@ def test_one_lambda_resource_per_table_entry_on_provided_al2023_arm64(module):
 
 
 def declared_handler_binaries():
-    """[[bin]] names of handlers/Cargo.toml plus src/bin/<name>.rs and src/bin/<name>/main.rs."""
-    with open(HANDLERS / "Cargo.toml", "rb") as f:
+    """[[bin]] names of lambda/Cargo.toml plus src/bin/<name>.rs and src/bin/<name>/main.rs."""
+    with open(LAMBDA / "Cargo.toml", "rb") as f:
         manifest = tomllib.load(f)
     names = {b["name"] for b in manifest.get("bin", []) if "name" in b}
-    bin_dir = HANDLERS / "src" / "bin"
+    bin_dir = LAMBDA / "src" / "bin"
     if bin_dir.is_dir():
         names |= {p.stem for p in bin_dir.glob("*.rs")}
         names |= {p.parent.name for p in bin_dir.glob("*/main.rs")}
     return names
 
 
-def test_handlers_crate_builds_every_contract_binary(contract):
+def test_lambda_crate_builds_every_contract_binary(contract):
     declared = declared_handler_binaries()
     missing = sorted(f["binary"] for f in contract["functions"].values() if f["binary"] not in declared)
-    assert not missing, f"handlers/ declares no binary {missing}: add src/bin/<name>.rs or a [[bin]] to handlers/Cargo.toml"
+    assert not missing, f"lambda/ declares no binary {missing}: add src/bin/<name>.rs or a [[bin]] to lambda/Cargo.toml"
 
 
-def test_every_handlers_binary_is_a_contract_function(contract):
+def test_every_lambda_binary_is_a_contract_function(contract):
     binaries = {f["binary"] for f in contract["functions"].values()}
     extra = sorted(name for name in declared_handler_binaries() if name.startswith("stepscore-") and name not in binaries)
-    assert not extra, f"handlers/ builds {extra}, which no function in lambda-functions.json (and so no Terraform) deploys"
+    assert not extra, f"lambda/ builds {extra}, which no function in lambda-functions.json (and so no Terraform) deploys"
 
 
 # --- environment -----------------------------------------------------------------------------
@@ -134,12 +136,20 @@ def test_environment_read_by_handler_code_is_set_by_terraform(module, contract):
     table = lambda_table(module)
     by_binary = {f["binary"]: name for name, f in contract["functions"].items()}
     set_anywhere = set().union(*(set(f["environment"]) for f in table.values()))
-    sources = sorted((HANDLERS / "src").rglob("*.rs"))
-    assert sources, "handlers/src has no Rust sources"
+    problems = []
+    for crate in (HANDLERS, LAMBDA):
+        sources = sorted((crate / "src").rglob("*.rs"))
+        assert sources, f"{crate.name}/src has no Rust sources"
+        problems += undeclared_environment(crate, sources, table, by_binary, set_anywhere)
+    assert not problems, "\n".join(problems)
+
+
+def undeclared_environment(crate, sources, table, by_binary, set_anywhere):
+    """What the Rust sources of `crate` read from the environment that Terraform does not set."""
     problems = []
     for path in sources:
         names = {n for n in env_reads(path) if not RUNTIME_ENVIRONMENT.match(n)}
-        relative = path.relative_to(HANDLERS / "src").parts
+        relative = path.relative_to(crate / "src").parts
         owner = None
         if relative[0] == "bin":
             stem = path.stem if len(relative) == 2 else relative[1]
@@ -149,7 +159,7 @@ def test_environment_read_by_handler_code_is_set_by_terraform(module, contract):
                 problems.append(f"{path.relative_to(REPO)} reads {name}, which the {owner} function does not set")
             elif owner is None and name not in set_anywhere:
                 problems.append(f"{path.relative_to(REPO)} reads {name}, which no function sets")
-    assert not problems, "\n".join(problems)
+    return problems
 
 
 # --- IAM -------------------------------------------------------------------------------------
@@ -335,6 +345,17 @@ def test_no_arn_names_a_literal_partition():
 def test_admit_reads_the_jobs_prefix_terraform_filters_on(module):
     environment = unquote(lambda_table(module)["admit"]["environment"])
     assert environment["STEPSCORE_JOBS_PREFIX"] == "${var.jobs_prefix}"
+
+
+def test_only_admit_reads_object_versions_and_only_job_configs():
+    # admit reads the config version its S3 event names (GetObject with VersionId needs
+    # s3:GetObjectVersion, which s3:GetObject does not grant); no other code reads by version
+    grants = {}
+    for principal, body in rendered_policies().items():
+        for statement in body["statements"]:
+            if "s3:GetObjectVersion" in statement["Action"]:
+                grants.setdefault(principal, []).extend(statement["Resource"])
+    assert grants == {"admit": ["<bucket_arn>/<jobs_prefix>*"]}
 
 
 def all_policy_documents(module):

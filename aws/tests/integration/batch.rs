@@ -1,92 +1,15 @@
 //! BatchClient against moto's Batch in docker-free mode (`batch.use_docker: false`: jobs
-//! succeed at once without running).
+//! succeed at once without running): the core Batch contract, plus what only this adapter sends
+//! and reads (tags, timeouts, a failed array job's children).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use aws_sdk_batch::types::{
-    CeState, CeType, ComputeEnvironmentOrder, ContainerProperties, JobDefinitionType, JqState,
-    ResourceRequirement, ResourceType,
-};
-use serde_json::json;
-use stepscore_aws::BatchClient;
+use stepscore_aws::fixtures::{BatchWorld, batch_world, batch_world_on};
 use stepscore_aws::moto::MotoServer;
 use stepscore_core::batch::{BatchStatus, RetryStrategy, SubmitJobRequest};
+use stepscore_core::batch_contract::{BatchSetup, check_batch_service};
 use stepscore_core::ports::{BatchError, BatchService};
-
-use super::unique;
-
-/// A Batch world: a compute environment, a queue and the scoring job definition.
-pub struct BatchWorld {
-    pub client: BatchClient,
-    pub queue: String,
-    pub definition: String,
-}
-
-pub async fn batch_world() -> BatchWorld {
-    batch_world_on(stepscore_aws::moto::shared()).await
-}
-
-/// A Batch world on `server`.
-pub async fn batch_world_on(server: &MotoServer) -> BatchWorld {
-    server
-        .configure(&json!({"batch": {"use_docker": false}}))
-        .unwrap();
-    let role = server.create_role(&unique("batch-role")).unwrap();
-    let client = BatchClient::new(&server.sdk_config().await);
-    let sdk = client.client();
-    let env = unique("ce");
-    sdk.create_compute_environment()
-        .compute_environment_name(&env)
-        .r#type(CeType::Unmanaged)
-        .state(CeState::Enabled)
-        .service_role(&role)
-        .send()
-        .await
-        .unwrap();
-    let queue = unique("queue");
-    sdk.create_job_queue()
-        .job_queue_name(&queue)
-        .state(JqState::Enabled)
-        .priority(1)
-        .compute_environment_order(
-            ComputeEnvironmentOrder::builder()
-                .order(1)
-                .compute_environment(&env)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let definition = unique("scoring");
-    sdk.register_job_definition()
-        .job_definition_name(&definition)
-        .r#type(JobDefinitionType::Container)
-        .container_properties(
-            ContainerProperties::builder()
-                .image("stepscore-batch:latest")
-                .resource_requirements(
-                    ResourceRequirement::builder()
-                        .r#type(ResourceType::Vcpu)
-                        .value("1")
-                        .build(),
-                )
-                .resource_requirements(
-                    ResourceRequirement::builder()
-                        .r#type(ResourceType::Memory)
-                        .value("2048")
-                        .build(),
-                )
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    BatchWorld {
-        client,
-        queue,
-        definition,
-    }
-}
 
 pub fn request(world: &BatchWorld, name: &str, array_size: Option<u32>) -> SubmitJobRequest {
     SubmitJobRequest {
@@ -104,6 +27,19 @@ pub fn request(world: &BatchWorld, name: &str, array_size: Option<u32>) -> Submi
         retry_strategy: RetryStrategy::scoring(),
         tags: BTreeMap::from([("team".into(), "risk".into())]),
     }
+}
+
+#[tokio::test]
+async fn batch_client_meets_the_batch_contract() {
+    let world = batch_world().await;
+    let setup = BatchSetup {
+        queue: world.queue.clone(),
+        other_queue: world.another_queue().await,
+        job_definition: world.definition.clone(),
+        // moto has ended every job before SubmitJob returns
+        patience: Duration::from_secs(10),
+    };
+    check_batch_service(&world.client, &setup).await;
 }
 
 #[tokio::test]
@@ -155,31 +91,6 @@ async fn a_submitted_job_is_described_with_its_queue_status_and_attempts() {
 }
 
 #[tokio::test]
-async fn a_submitted_job_is_found_by_its_name_on_its_queue() {
-    let world = batch_world().await;
-    let job = world
-        .client
-        .submit(&request(&world, "daily-7", Some(2)))
-        .await
-        .unwrap();
-    let found = world
-        .client
-        .find_by_name(&world.queue, "daily-7")
-        .await
-        .unwrap();
-    assert_eq!(found.map(|f| f.job_id), Some(job.job_id));
-    assert_eq!(
-        world
-            .client
-            .find_by_name(&world.queue, "daily-70")
-            .await
-            .unwrap(),
-        None,
-        "names match exactly"
-    );
-}
-
-#[tokio::test]
 async fn an_array_job_reports_its_size_and_children() {
     let world = batch_world().await;
     let job = world
@@ -221,19 +132,6 @@ async fn a_failed_array_job_reports_why_each_child_failed() {
 }
 
 #[tokio::test]
-async fn an_unknown_job_id_is_none() {
-    let world = batch_world().await;
-    assert_eq!(
-        world
-            .client
-            .describe("00000000-0000-0000-0000-000000000000")
-            .await
-            .unwrap(),
-        None
-    );
-}
-
-#[tokio::test]
 async fn a_missing_queue_is_a_client_error_naming_it() {
     let world = batch_world().await;
     let mut r = request(&world, "lost", None);
@@ -243,25 +141,4 @@ async fn a_missing_queue_is_a_client_error_naming_it() {
         matches!(&err, BatchError::Client { message } if message.contains("no-such-queue")),
         "{err}"
     );
-}
-
-#[tokio::test]
-async fn terminating_a_job_twice_is_accepted() {
-    let world = batch_world().await;
-    let job = world
-        .client
-        .submit(&request(&world, "stopped-1", None))
-        .await
-        .unwrap();
-    world
-        .client
-        .terminate(&job.job_id, "stepscore: execution stopped-1 ended ABORTED")
-        .await
-        .unwrap();
-    // terminating again is harmless
-    world
-        .client
-        .terminate(&job.job_id, "stepscore: execution stopped-1 ended ABORTED")
-        .await
-        .unwrap();
 }

@@ -1,11 +1,7 @@
 mod batch;
 mod dynamo;
-mod finalize;
-mod pipeline;
 mod s3;
 mod sfn;
-
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
 
@@ -14,12 +10,4 @@ pub async fn moto() -> SdkConfig {
     stepscore_aws::moto::shared().sdk_config().await
 }
 
-/// A name no other test in this run uses, valid as a bucket or table name.
-pub fn unique(prefix: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use stepscore_aws::fixtures::unique;

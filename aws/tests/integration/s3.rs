@@ -1,30 +1,16 @@
-//! S3Store: streaming gets with ranges, multipart puts with bounded memory, listing, errors.
+//! S3Store: streaming gets with ranges, multipart puts with bounded memory, listing, reads at a
+//! version, errors.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::StreamExt;
 use stepscore_aws::S3Store;
+use stepscore_aws::fixtures::{store_with_bucket, store_with_versioned_bucket};
 use stepscore_aws::s3::PART_SIZE;
 use stepscore_core::ObjectUri;
-use stepscore_core::ports::{ObjectStore, StoreError};
+use stepscore_core::ports::{ObjectStore, ObjectVersion, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
-
-use super::{moto, unique};
-
-/// A store over moto and a fresh bucket of its own.
-pub async fn store_with_bucket() -> (S3Store, String) {
-    let store = S3Store::new(&moto().await);
-    let bucket = unique("s3");
-    store
-        .client()
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    (store, bucket)
-}
 
 fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::new(bucket, key).unwrap()
@@ -261,6 +247,66 @@ async fn missing_objects_and_buckets_are_not_found_naming_them() {
             ..
         })
     ));
+}
+
+#[tokio::test]
+async fn s3_store_meets_the_object_store_contract() {
+    let (store, bucket) = store_with_versioned_bucket().await;
+    stepscore_core::store_contract::check_object_store(&store, &bucket).await;
+}
+
+#[tokio::test]
+async fn a_version_deleted_for_good_is_changed_naming_it() {
+    let (store, bucket) = store_with_versioned_bucket().await;
+    let u = uri(&bucket, "jobs/daily.json");
+    let first = store.put_bytes(&u, b"{\"run\": 1}".to_vec()).await.unwrap();
+    store.put_bytes(&u, b"{\"run\": 2}".to_vec()).await.unwrap();
+    let v1 = first.version_id.unwrap();
+    // what a lifecycle rule's noncurrent expiration does after its days
+    store
+        .client()
+        .delete_object()
+        .bucket(&bucket)
+        .key(u.key())
+        .version_id(&v1)
+        .send()
+        .await
+        .unwrap();
+    let err = store
+        .get_bytes_at(&u, &ObjectVersion::Id(v1.clone()), 1024)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Changed { expected: ObjectVersion::Id(id), current: None, .. } if *id == v1),
+        "{err:?}"
+    );
+    assert!(!err.is_transient());
+    let message = err.to_string();
+    assert!(
+        message.contains(&u.to_string())
+            && message.contains(&format!("version '{v1}'"))
+            && message.contains("deleted"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn in_an_unversioned_bucket_an_overwritten_etag_is_changed_naming_both() {
+    let (store, bucket) = store_with_bucket().await;
+    let u = uri(&bucket, "jobs/daily.json");
+    let first = store.put_bytes(&u, b"{\"run\": 1}".to_vec()).await.unwrap();
+    let second = store.put_bytes(&u, b"{\"run\": 2}".to_vec()).await.unwrap();
+    assert_eq!(first.version_id, None, "an unversioned bucket");
+    let (e1, e2) = (first.etag.unwrap(), second.etag.unwrap());
+    let err = store
+        .get_bytes_at(&u, &ObjectVersion::etag(&e1), 1024)
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!("ETag {e1}")) && message.contains(&format!("now {e2}")),
+        "{message}"
+    );
 }
 
 #[tokio::test]

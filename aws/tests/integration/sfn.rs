@@ -1,7 +1,9 @@
-//! SfnExecutions: StartExecution named by the job id is idempotent.
+//! SfnExecutions: the core executions contract, plus what only Step Functions shows (one
+//! execution listed after repeated and concurrent starts, a missing state machine).
 
 use serde_json::json;
 use stepscore_aws::SfnExecutions;
+use stepscore_core::executions_contract::check_executions;
 use stepscore_core::ports::{ExecutionError, Executions, Started};
 
 use super::{moto, unique};
@@ -19,6 +21,11 @@ async fn machine() -> SfnExecutions {
         .await
         .unwrap();
     SfnExecutions::from_client(client, out.state_machine_arn())
+}
+
+#[tokio::test]
+async fn sfn_executions_meet_the_executions_contract() {
+    check_executions(&machine().await).await;
 }
 
 #[tokio::test]
@@ -85,23 +92,6 @@ async fn executions(sm: &SfnExecutions, machine_arn: &str) -> usize {
 }
 
 #[tokio::test]
-async fn the_same_name_with_another_input_is_a_name_conflict() {
-    let sm = machine().await;
-    sm.start("job-a", &json!({"job_id": "job-a"}))
-        .await
-        .unwrap();
-    let err = sm
-        .start("job-a", &json!({"job_id": "job-b"}))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ExecutionError::NameConflict { name, .. } if name == "job-a"),
-        "{err}"
-    );
-    assert!(!err.is_transient());
-}
-
-#[tokio::test]
 async fn concurrent_starts_of_one_job_start_one_execution() {
     let sm = machine().await;
     let input = json!({"job_id": "race"});
@@ -134,43 +124,4 @@ async fn a_missing_state_machine_is_a_permanent_error() {
     );
     let err = sm.start("x", &json!({})).await.unwrap_err();
     assert!(matches!(err, ExecutionError::Other { .. }), "{err}");
-}
-
-#[tokio::test]
-async fn stop_aborts_a_running_execution_once_and_knows_an_unknown_name() {
-    use stepscore_core::ports::Stopped;
-    let sm = machine().await;
-    sm.start("long-0123456789abcdef", &json!({})).await.unwrap();
-    let first = sm
-        .stop("long-0123456789abcdef", "stepscore.Stopped", "by a test")
-        .await
-        .unwrap();
-    assert_eq!(
-        first,
-        Stopped::Stopped {
-            execution_arn: sm.execution_arn("long-0123456789abcdef")
-        }
-    );
-    let described = sm
-        .client()
-        .describe_execution()
-        .execution_arn(sm.execution_arn("long-0123456789abcdef"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(described.status().as_str(), "ABORTED");
-    let again = sm
-        .stop("long-0123456789abcdef", "stepscore.Stopped", "by a test")
-        .await
-        .unwrap();
-    assert!(
-        matches!(&again, Stopped::AlreadyEnded { status, .. } if status == "ABORTED"),
-        "{again:?}"
-    );
-    assert_eq!(
-        sm.stop("never-started", "stepscore.Stopped", "by a test")
-            .await
-            .unwrap(),
-        Stopped::NotFound
-    );
 }

@@ -27,20 +27,72 @@ impl Calls {
     }
 }
 
+/// A versioned S3 bucket in memory: every put is a new version and every version is kept.
 #[derive(Debug, Default)]
 pub struct MemStore {
-    pub objects: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Every version of every object by URI, oldest first.
+    pub objects: Mutex<BTreeMap<String, Vec<MemVersion>>>,
     pub transient: Mutex<bool>,
     pub calls: Calls,
 }
 
+/// One version of an object.
+#[derive(Debug, Clone)]
+pub struct MemVersion {
+    pub version_id: String,
+    /// Unquoted, as events send it.
+    pub etag: String,
+    pub bytes: Vec<u8>,
+}
+
+/// An opaque ETag, the same for the same bytes (as S3's is for a single-part upload).
+pub fn etag_of(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 impl MemStore {
-    pub fn put(&self, uri: &str, bytes: impl Into<Vec<u8>>) {
+    /// Puts `bytes` as a new version of `uri` and returns its version id.
+    pub fn put(&self, uri: &str, bytes: impl Into<Vec<u8>>) -> String {
+        let bytes = bytes.into();
+        self.put_as(uri, None, &etag_of(&bytes), bytes)
+    }
+
+    /// Puts `bytes` as the upload an event fixture announces: its `versionId` (`None` in an
+    /// unversioned bucket's events: one is made up) and its `eTag`. Returns the version id.
+    pub fn put_as(
+        &self,
+        uri: &str,
+        version_id: Option<&str>,
+        etag: &str,
+        bytes: impl Into<Vec<u8>>,
+    ) -> String {
+        let mut objects = self.objects.lock().unwrap();
+        let versions = objects.entry(uri.to_owned()).or_default();
+        let version_id = version_id
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("mem-{}", versions.len() + 1));
+        versions.push(MemVersion {
+            version_id: version_id.clone(),
+            etag: etag.to_owned(),
+            bytes: bytes.into(),
+        });
+        version_id
+    }
+
+    fn current(&self, uri: &ObjectUri) -> Result<MemVersion, StoreError> {
         self.objects
             .lock()
             .unwrap()
-            .insert(uri.to_owned(), bytes.into());
+            .get(&uri.to_string())
+            .and_then(|v| v.last().cloned())
+            .ok_or_else(|| StoreError::NotFound {
+                uri: uri.to_string(),
+            })
     }
+
     fn fail(&self, uri: &ObjectUri) -> Result<(), StoreError> {
         if *self.transient.lock().unwrap() {
             return Err(StoreError::Transient {
@@ -52,24 +104,22 @@ impl MemStore {
     }
 }
 
+fn meta(uri: ObjectUri, v: &MemVersion) -> ObjectMeta {
+    ObjectMeta {
+        uri,
+        size: v.bytes.len() as u64,
+        etag: Some(v.etag.clone()),
+        version_id: Some(v.version_id.clone()),
+        last_modified: None,
+    }
+}
+
 #[async_trait]
 impl ObjectStore for MemStore {
     async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
         self.calls.push(PortCall::StoreHead);
         self.fail(uri)?;
-        let objects = self.objects.lock().unwrap();
-        let bytes = objects
-            .get(&uri.to_string())
-            .ok_or_else(|| StoreError::NotFound {
-                uri: uri.to_string(),
-            })?;
-        Ok(ObjectMeta {
-            uri: uri.clone(),
-            size: bytes.len() as u64,
-            etag: None,
-            version_id: None,
-            last_modified: None,
-        })
+        Ok(meta(uri.clone(), &self.current(uri)?))
     }
     async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
         self.calls.push(PortCall::StoreList);
@@ -81,47 +131,76 @@ impl ObjectStore for MemStore {
             .unwrap()
             .iter()
             .filter(|(k, _)| k.starts_with(&p))
-            .map(|(k, v)| ObjectMeta {
-                uri: ObjectUri::parse(k).unwrap(),
-                size: v.len() as u64,
-                etag: None,
-                version_id: None,
-                last_modified: None,
-            })
+            .filter_map(|(k, v)| Some(meta(ObjectUri::parse(k).unwrap(), v.last()?)))
             .collect())
     }
     async fn get(
         &self,
         uri: &ObjectUri,
-        _range: Option<Range<u64>>,
+        range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
         self.calls.push(PortCall::StoreGet);
         self.fail(uri)?;
-        let bytes = self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&uri.to_string())
-            .cloned()
-            .ok_or_else(|| StoreError::NotFound {
-                uri: uri.to_string(),
-            })?;
+        let mut bytes = self.current(uri)?.bytes;
+        if let Some(r) = range {
+            // half-open; a range reaching past the end stops at the end, as S3's does
+            let end = usize::try_from(r.end)
+                .unwrap_or(usize::MAX)
+                .min(bytes.len());
+            let start = usize::try_from(r.start).unwrap_or(usize::MAX).min(end);
+            bytes = bytes[start..end].to_vec();
+        }
         Ok(Box::pin(std::io::Cursor::new(bytes)))
+    }
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.calls.push(match version {
+            ObjectVersion::Id(_) => PortCall::StoreGetVersion,
+            ObjectVersion::ETag(_) => PortCall::StoreGet,
+        });
+        self.fail(uri)?;
+        let changed = |current: Option<String>| StoreError::Changed {
+            uri: uri.to_string(),
+            expected: version.clone(),
+            current,
+        };
+        let found = match version {
+            ObjectVersion::Id(id) => self
+                .objects
+                .lock()
+                .unwrap()
+                .get(&uri.to_string())
+                .and_then(|v| v.iter().find(|v| v.version_id == *id).cloned())
+                .ok_or_else(|| changed(None))?,
+            ObjectVersion::ETag(etag) => {
+                let current = self.current(uri)?;
+                if current.etag != *etag {
+                    return Err(changed(Some(current.etag)));
+                }
+                current
+            }
+        };
+        if found.bytes.len() as u64 > limit {
+            return Err(StoreError::TooLarge {
+                uri: uri.to_string(),
+                size: found.bytes.len() as u64,
+                limit,
+            });
+        }
+        Ok(found.bytes)
     }
     async fn put(&self, uri: &ObjectUri, mut body: ByteStream) -> Result<ObjectMeta, StoreError> {
         use tokio::io::AsyncReadExt;
         self.calls.push(PortCall::StorePut);
         let mut buf = Vec::new();
         body.read_to_end(&mut buf).await.unwrap();
-        let size = buf.len() as u64;
-        self.objects.lock().unwrap().insert(uri.to_string(), buf);
-        Ok(ObjectMeta {
-            uri: uri.clone(),
-            size,
-            etag: None,
-            version_id: None,
-            last_modified: None,
-        })
+        let etag = etag_of(&buf);
+        self.put_as(&uri.to_string(), None, &etag, buf);
+        Ok(meta(uri.clone(), &self.current(uri)?))
     }
 }
 
@@ -186,9 +265,21 @@ impl JobTable for MemTable {
             Updated::Ignored(r.clone())
         })
     }
-    async fn list(&self, _filter: &ListFilter) -> Result<Vec<JobRecord>, TableError> {
+    async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, TableError> {
         self.calls.push(PortCall::TableList);
-        Ok(self.all())
+        self.fail()?;
+        let mut listed: Vec<JobRecord> = self
+            .records
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|r| filter.status.is_none_or(|s| r.status == s))
+            .cloned()
+            .collect();
+        // most recently updated first, as the status/time index serves them
+        listed.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then(a.id.cmp(&b.id)));
+        listed.truncate(filter.limit);
+        Ok(listed)
     }
 }
 
@@ -216,8 +307,17 @@ impl Executions for RecExecutions {
         }
         let mut s = self.started.lock().unwrap();
         let execution_arn = self.execution_arn(name);
-        if s.iter().any(|(n, _)| n == name) {
-            return Ok(Started::AlreadyExists { execution_arn });
+        if let Some((_, existing)) = s.iter().find(|(n, _)| n == name) {
+            // Step Functions keeps a name for good: the same input is this execution, another
+            // input a conflict
+            return if existing == input {
+                Ok(Started::AlreadyExists { execution_arn })
+            } else {
+                Err(ExecutionError::NameConflict {
+                    name: name.into(),
+                    message: "ExecutionAlreadyExists: Execution Already Exists".into(),
+                })
+            };
         }
         s.push((name.to_owned(), input.clone()));
         Ok(Started::Started { execution_arn })
@@ -240,7 +340,8 @@ impl Executions for RecExecutions {
     }
 }
 
-/// A Batch whose jobs walk through scripted views, one per describe.
+/// A Batch whose jobs walk through scripted views, one per describe; a job submitted without a
+/// script stays SUBMITTED until it is terminated.
 #[derive(Debug, Default)]
 pub struct FakeBatch {
     pub submitted: Mutex<Vec<SubmitJobRequest>>,
@@ -263,7 +364,8 @@ impl BatchService for FakeBatch {
         let mut s = self.submitted.lock().unwrap();
         s.push(request.clone());
         let job_id = format!("batch-{}", s.len());
-        let script = self.scripts.lock().unwrap().pop_front().unwrap_or_default();
+        let script = self.scripts.lock().unwrap().pop_front();
+        let script = script.unwrap_or_else(|| vec![submitted_view(request.array_size)]);
         let script = script.into_iter().map(|mut v| {
             v.job_id = job_id.clone();
             v.job_queue = request.job_queue.clone();
@@ -300,6 +402,20 @@ impl BatchService for FakeBatch {
             .lock()
             .unwrap()
             .push((job_id.to_owned(), reason.to_owned()));
+        // as Batch does: a job that has not ended fails with the reason (an array job's children
+        // with it), one that has ended stays as it is
+        let mut running = self.running.lock().unwrap();
+        if let Some(views) = running.get_mut(job_id)
+            && let Some(now) = views.front().filter(|v| !v.status.is_terminal())
+        {
+            let mut failed = now.clone();
+            failed.status = stepscore_core::batch::BatchStatus::Failed;
+            failed.status_reason = Some(reason.to_owned());
+            failed.array_status_summary = failed
+                .array_size
+                .map(|n| BTreeMap::from([("FAILED".to_owned(), n)]));
+            *views = VecDeque::from([failed]);
+        }
         Ok(())
     }
 
@@ -333,6 +449,15 @@ impl Clock for FixedClock {
         *self.0.lock().unwrap()
     }
 }
+
+/// The daily config's upload `s3-object-created.json` announces (a versioned bucket).
+pub const DAILY_URI: &str = "s3://acme-scoring/jobs/daily churn:2026.json";
+pub const DAILY_VERSION_ID: &str = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY";
+pub const DAILY_ETAG: &str = "0123456789abcdef0123456789abcdef";
+/// The weekly config's upload `s3-object-created.json` and `s3-put-unversioned-*.json` announce
+/// (an unversioned bucket: no version id, only the ETag).
+pub const WEEKLY_URI: &str = "s3://acme-scoring/jobs/weekly.json";
+pub const WEEKLY_ETAG: &str = "fedcba9876543210fedcba9876543210";
 
 /// One world of fakes.
 #[derive(Debug, Default)]
@@ -369,6 +494,15 @@ impl World {
         );
         w
     }
+    /// Uploads `bytes` as the daily config the S3 event fixture announces.
+    pub fn put_announced_daily(&self, bytes: impl Into<Vec<u8>>) {
+        self.store
+            .put_as(DAILY_URI, Some(DAILY_VERSION_ID), DAILY_ETAG, bytes);
+    }
+    /// Uploads `bytes` as the weekly config the S3 event fixtures announce.
+    pub fn put_announced_weekly(&self, bytes: impl Into<Vec<u8>>) {
+        self.store.put_as(WEEKLY_URI, None, WEEKLY_ETAG, bytes);
+    }
     pub fn calls(&self) -> Vec<PortCall> {
         let mut all = Vec::new();
         for c in [
@@ -395,6 +529,16 @@ pub fn view(status: &str) -> BatchJobView {
         array_status_summary: None,
         array_size: None,
         failed_children: Vec::new(),
+    }
+}
+
+/// What describe shows of a job submitted without a script: waiting in its queue.
+fn submitted_view(array_size: Option<u32>) -> BatchJobView {
+    BatchJobView {
+        attempts: 0,
+        array_size,
+        array_status_summary: array_size.map(|n| BTreeMap::from([("SUBMITTED".to_owned(), n)])),
+        ..view("SUBMITTED")
     }
 }
 

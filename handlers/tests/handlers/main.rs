@@ -4,6 +4,7 @@ mod admission;
 mod cleanup;
 mod contract;
 mod fakes;
+mod fakes_contract;
 mod machine;
 mod schema;
 mod tasks;

@@ -1,15 +1,17 @@
-//! LocalBatch: queues, capacity, retries, timeouts, arrays, logs, spot reclaims and restarts,
-//! with a shell script as the container.
+//! LocalBatch: the core Batch contract, then queues, capacity, retries, timeouts, arrays, logs,
+//! spot reclaims and restarts, with a shell script as the container.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::failing_db::{self, REFUSED};
 use stepscore_core::batch::{BatchJobView, BatchStatus, RetryStrategy, SubmitJobRequest};
+use stepscore_core::batch_contract::{BatchSetup, check_batch_service};
 use stepscore_core::ports::{BatchError, BatchService};
 use stepscore_local::batch::{
-    BatchConfig, JobQueue, LocalBatch, ON_DEMAND_QUEUE, SCORING_JOB_DEFINITION, SPOT_QUEUE,
-    SpotReclaim, TIMEOUT_REASON,
+    BatchConfig, JobDefinition, JobQueue, LocalBatch, ON_DEMAND_QUEUE, SCORING_JOB_DEFINITION,
+    SPOT_QUEUE, SpotReclaim, TIMEOUT_REASON,
 };
 
 /// The "container": logs its Batch environment, records each run, sleeps `SLEEP` seconds and
@@ -288,25 +290,41 @@ async fn a_failed_child_fails_the_array_parent() {
     b.shutdown();
 }
 
+/// The setup the Batch contract runs in: the pipeline's two queues and its scoring definition.
+fn contract_setup(patience: Duration) -> BatchSetup {
+    BatchSetup {
+        queue: SPOT_QUEUE.into(),
+        other_queue: ON_DEMAND_QUEUE.into(),
+        job_definition: SCORING_JOB_DEFINITION.into(),
+        patience,
+    }
+}
+
 #[tokio::test]
-async fn a_job_is_found_by_its_name_on_its_queue() {
-    let w = World::new(4);
+async fn a_local_batch_running_its_jobs_meets_the_batch_contract() {
+    let mut w = World::new(4);
+    // a container that runs until it is killed: `exec`, so that killing the attempt's process
+    // kills the sleep itself
+    let script = w.dir.path().join("long.sh");
+    std::fs::write(&script, "#!/bin/sh\nexec sleep 300\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    w.config.job_definitions.insert(
+        SCORING_JOB_DEFINITION.into(),
+        JobDefinition {
+            command: vec![script.display().to_string()],
+        },
+    );
     let b = w.start();
-    let mut r = request(ON_DEMAND_QUEUE, &[]);
-    r.array_size = Some(2);
-    let j = b.submit(&r).await.unwrap();
-    let found = b.find_by_name(ON_DEMAND_QUEUE, &r.job_name).await.unwrap();
-    assert_eq!(
-        found.map(|f| f.job_id),
-        Some(j.job_id),
-        "the parent, not a child"
-    );
-    assert_eq!(b.find_by_name(SPOT_QUEUE, &r.job_name).await.unwrap(), None);
-    assert_eq!(
-        b.find_by_name(ON_DEMAND_QUEUE, "other").await.unwrap(),
-        None
-    );
+    check_batch_service(&b, &contract_setup(Duration::from_secs(30))).await;
     b.shutdown();
+}
+
+#[tokio::test]
+async fn a_local_batch_without_an_executor_meets_the_batch_contract() {
+    // jobs wait for an executor that never comes: every terminate cancels a job not started
+    let w = World::new(4);
+    let b = LocalBatch::open(&w.db(), w.config.clone()).unwrap();
+    check_batch_service(&b, &contract_setup(Duration::from_secs(5))).await;
 }
 
 #[tokio::test]
@@ -457,5 +475,154 @@ async fn a_reclaim_can_wait_for_a_point_in_the_work() {
     assert_eq!((v.status, v.attempts), (BatchStatus::Succeeded, 2));
     // the killed attempt had written its progress line before the kill
     assert!(read(&b.log_files(&j.job_id)[0].2).contains("stderr of attempt 1"));
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn a_job_whose_start_cannot_be_recorded_is_not_launched_until_it_can_be() {
+    let w = World::new(2);
+    let b = w.start();
+    failing_db::refuse(
+        &w.db(),
+        "no_start",
+        "UPDATE ON batch_jobs",
+        "NEW.status = 'STARTING'",
+    );
+    let j = b.submit(&request(ON_DEMAND_QUEUE, &[])).await.unwrap();
+    // the executor tries to place it on many ticks meanwhile
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        w.runs().is_empty(),
+        "a process ran for a job state.db does not show as started: {:?}",
+        w.runs()
+    );
+    let v = b.describe(&j.job_id).await.unwrap().unwrap();
+    assert_eq!((v.status, v.attempts), (BatchStatus::Runnable, 0));
+    failing_db::allow(&w.db(), "no_start");
+    let v = wait_end(&b, &j.job_id).await;
+    assert_eq!((v.status, v.attempts), (BatchStatus::Succeeded, 1));
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn an_attempt_whose_running_state_cannot_be_recorded_is_stopped_and_fails_to_start() {
+    let w = World::new(2);
+    let b = w.start();
+    failing_db::refuse(
+        &w.db(),
+        "no_running",
+        "UPDATE ON batch_jobs",
+        "NEW.status = 'RUNNING'",
+    );
+    let j = b
+        .submit(&request(ON_DEMAND_QUEUE, &[("SLEEP", "2")]))
+        .await
+        .unwrap();
+    let v = wait_end(&b, &j.job_id).await;
+    // without its pid in state.db, a restart could not find the process: it must not run on
+    assert_eq!(
+        (v.status, v.attempts, v.status_reason.as_deref()),
+        (BatchStatus::Failed, 3, Some("Task failed to start"))
+    );
+    let reason = v.container_reason.unwrap();
+    assert!(
+        reason.starts_with("CannotStartContainerError: ")
+            && reason.contains(&j.job_id)
+            && reason.contains(REFUSED),
+        "{reason}"
+    );
+    assert!(
+        w.runs().iter().all(|r| r.0 == "start"),
+        "an unrecorded attempt ran to its end: {:?}",
+        w.runs()
+    );
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn an_attempt_whose_end_cannot_be_recorded_is_recorded_once_the_database_takes_it() {
+    let w = World::new(2);
+    let b = w.start();
+    failing_db::refuse(
+        &w.db(),
+        "no_end",
+        "UPDATE ON batch_jobs",
+        "NEW.status = 'SUCCEEDED'",
+    );
+    let j = b.submit(&request(ON_DEMAND_QUEUE, &[])).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !w.runs().iter().any(|r| r.0 == "end") {
+        assert!(Instant::now() < deadline, "the container never ended");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let v = b.describe(&j.job_id).await.unwrap().unwrap();
+    assert_eq!(v.status, BatchStatus::Running, "{v:?}");
+    failing_db::allow(&w.db(), "no_end");
+    let v = wait_end(&b, &j.job_id).await;
+    assert_eq!(
+        (v.status, v.attempts, v.exit_code),
+        (BatchStatus::Succeeded, 1, Some(0)),
+        "the attempt's real end, not a rerun"
+    );
+    assert_eq!(w.runs().len(), 2, "one start, one end: {:?}", w.runs());
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn a_job_whose_stored_request_is_unreadable_fails_naming_the_job_and_the_problem() {
+    let w = World::new(2);
+    let submitter = LocalBatch::open(&w.db(), w.config.clone()).unwrap();
+    let j = submitter
+        .submit(&request(ON_DEMAND_QUEUE, &[]))
+        .await
+        .unwrap();
+    // written by hand, or by a stepscore whose request format this one cannot read
+    rusqlite::Connection::open(w.db())
+        .unwrap()
+        .execute(
+            "UPDATE batch_jobs SET request = '{\"job_name\": 7}' WHERE id = ?1",
+            [&j.job_id],
+        )
+        .unwrap();
+    let b = w.start();
+    let v = wait_end(&b, &j.job_id).await;
+    assert_eq!(v.status, BatchStatus::Failed);
+    let reason = v.status_reason.unwrap();
+    assert!(
+        reason.contains(&j.job_id)
+            && reason.contains("batch_jobs.request")
+            && reason.contains("missing field `jobName`"),
+        "{reason}"
+    );
+    assert!(w.runs().is_empty(), "{:?}", w.runs());
+    b.shutdown();
+}
+
+#[tokio::test]
+async fn batch_does_not_start_while_it_cannot_record_that_a_job_lost_its_host() {
+    let w = World::new(2);
+    let b = w.start();
+    let j = b
+        .submit(&request(ON_DEMAND_QUEUE, &[("SLEEP", "2")]))
+        .await
+        .unwrap();
+    wait_status(&b, &j.job_id, BatchStatus::Running).await;
+    b.shutdown();
+    drop(b);
+    failing_db::refuse(&w.db(), "frozen", "UPDATE ON batch_jobs", "1");
+    let err = LocalBatch::start(&w.db(), w.config.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&w.db().display().to_string())
+            && err.contains(&j.job_id)
+            && err.contains(REFUSED),
+        "{err}"
+    );
+    failing_db::allow(&w.db(), "frozen");
+    let b = w.start();
+    let v = wait_end(&b, &j.job_id).await;
+    assert_eq!((v.status, v.attempts), (BatchStatus::Succeeded, 2));
     b.shutdown();
 }

@@ -2,9 +2,10 @@
 //! real child processes; every test works in its own temp dir.
 
 mod batch;
+mod executions;
+mod failing_db;
 mod pipeline;
 mod runtime;
 mod scanner;
 mod schedule;
-mod store;
 mod table;

@@ -130,6 +130,38 @@ async fn the_same_config_notification_delivered_twice_admits_one_job_and_one_exe
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_config_overwritten_before_admit_reads_it_runs_each_upload_under_its_own_id() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = runtime(d.path(), BAD_DATA_SCORER);
+    seed(&rt).await;
+    // two uploads of one key, both events queued before admit reads either
+    let key = uri("s3://data-1/jobs/daily.json");
+    let first = rt.drop_config(&key, config("daily")).await.unwrap();
+    let second = rt.drop_config(&key, config("daily-fixed")).await.unwrap();
+    let server = rt.serve().unwrap();
+    server.wait_idle(Duration::from_secs(120)).await.unwrap();
+    for (put, name) in [(&first, "daily"), (&second, "daily-fixed")] {
+        let id = stepscore_core::JobId::for_object(
+            "data-1",
+            "jobs/daily.json",
+            put.version_id.as_deref().unwrap(),
+        );
+        let job = rt.job(&id).await.unwrap().expect("one job per upload");
+        assert_eq!(
+            job.config["name"],
+            json!(name),
+            "job {id} runs the bytes of the version its id is a digest of"
+        );
+        let reason = job.failure_reason.unwrap_or_default();
+        assert!(
+            reason.contains("exit code 65"),
+            "admitted and run: {reason}"
+        );
+    }
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_failing_scoring_job_fails_the_record_with_the_scorers_reason_once() {
     let d = tempfile::tempdir().unwrap();
     let rt = runtime(d.path(), BAD_DATA_SCORER);
@@ -327,6 +359,18 @@ async fn stopping_a_running_job_aborts_its_execution_kills_its_container_and_fai
 
     let execution = rt.execution(job.id.as_str()).unwrap().unwrap();
     assert_eq!(execution.status.as_str(), "ABORTED");
+    let history = rt.history(job.id.as_str()).unwrap().unwrap();
+    let last = history["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["type"], "ExecutionAborted");
+    assert_eq!(
+        last["executionAbortedEventDetails"]["error"],
+        "stepscore.Stopped"
+    );
     let view = rt.batch().describe(&batch_job_id).await.unwrap().unwrap();
     assert_eq!(view.status, BatchStatus::Failed);
     assert_eq!(

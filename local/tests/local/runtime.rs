@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stepscore_core::ObjectUri;
+
+use crate::failing_db::{self, REFUSED};
 use stepscore_local::runtime::{fill_placeholders, function_name_for_tests, local_placeholders};
 use stepscore_local::{ExecutionState, LocalRuntime};
 
@@ -414,4 +416,277 @@ async fn schedules_fire_templates_into_the_schedule_function_like_eventbridge() 
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("schedule 'x': cron expression"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_state_machine_continues_in_a_new_execution_of_itself_through_start_execution() {
+    let d = tempfile::tempdir().unwrap();
+    // three hops: each execution starts the next with its number + 1, then succeeds
+    let definition = json!({
+        "StartAt": "Last?",
+        "States": {
+            "Last?": {"Type": "Choice", "Choices": [{"Variable": "$.hop", "NumericGreaterThanEquals": 2, "Next": "Done"}], "Default": "Next"},
+            "Next": {
+                "Type": "Task",
+                "Resource": "arn:${partition}:states:::states:startExecution",
+                "Parameters": {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    "Name.$": "States.Format('hop-{}', States.MathAdd($.hop, 1))",
+                    "Input": {"hop.$": "States.MathAdd($.hop, 1)", "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID.$": "$$.Execution.Id"}
+                },
+                "ResultPath": "$.continued_in",
+                "End": true
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let container = functions::write_container(d.path());
+    let mut config = functions::config(d.path(), container, 100.0);
+    config.definition = definition.to_string();
+    let rt = LocalRuntime::open(config).unwrap();
+    let server = rt.serve().unwrap();
+    rt.start_execution("hop-0", &json!({"hop": 0}))
+        .await
+        .unwrap();
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    server.shutdown();
+
+    let mut names: Vec<String> = rt
+        .list_executions(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            assert_eq!(e.status, ExecutionState::Succeeded, "{e:?}");
+            e.name
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["hop-0", "hop-1", "hop-2"]);
+    let first = rt.execution("hop-0").unwrap().unwrap();
+    assert_eq!(
+        first.output.unwrap()["continued_in"]["ExecutionArn"],
+        "arn:aws:states:local:000000000000:execution:stepscore-scoring-pipeline:hop-1"
+    );
+    let second = rt.execution("hop-1").unwrap().unwrap();
+    assert_eq!(second.input["hop"], 1);
+    assert_eq!(
+        second.input["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"],
+        first.execution_arn
+    );
+}
+
+/// How many times each function of a [`counting`] runtime was called.
+type Calls = std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<String, usize>>>;
+
+/// A runtime running `definition`, time compressed `scale`×, whose functions `names` only count
+/// their calls and succeed.
+fn counting(dir: &Path, definition: Value, scale: f64, names: &[&str]) -> (LocalRuntime, Calls) {
+    let container = functions::write_container(dir);
+    let mut config = functions::config(dir, container, scale);
+    config.definition = definition.to_string();
+    let rt = LocalRuntime::open(config).unwrap();
+    let calls = Calls::default();
+    for name in names {
+        let (calls, name) = (calls.clone(), name.to_string());
+        rt.register_function(
+            &name.clone(),
+            std::sync::Arc::new(move |_: Value| {
+                *calls.lock().unwrap().entry(name.clone()).or_default() += 1;
+                Box::pin(async { Ok(json!({})) })
+            }),
+        );
+    }
+    (rt, calls)
+}
+
+fn calls_of(calls: &Calls) -> Vec<(String, usize)> {
+    calls.lock().unwrap().clone().into_iter().collect()
+}
+
+/// A Task state calling function `name`, then `next` (or the end).
+fn task(name: &str, next: Option<&str>) -> Value {
+    let mut t = json!({
+        "Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": name, "Payload": {}}
+    });
+    match next {
+        Some(n) => t["Next"] = json!(n),
+        None => t["End"] = json!(true),
+    }
+    t
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_state_runs_while_its_execution_snapshot_cannot_be_saved() {
+    let d = tempfile::tempdir().unwrap();
+    let definition = json!({
+        "StartAt": "First",
+        "States": {"First": task("one", Some("Second")), "Second": task("two", None)}
+    });
+    let (rt, calls) = counting(d.path(), definition, 1.0, &["one", "two"]);
+    let db = d.path().join("state.db");
+    failing_db::refuse(&db, "no_snapshot", "UPDATE OF snapshot ON executions", "1");
+    let server = rt.serve().unwrap();
+    rt.start_execution("e-1", &json!({})).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        calls_of(&calls),
+        [],
+        "a state ran with no snapshot to resume the execution from"
+    );
+    assert_eq!(
+        rt.execution("e-1").unwrap().unwrap().status,
+        ExecutionState::Running
+    );
+    failing_db::allow(&db, "no_snapshot");
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    server.shutdown();
+    assert_eq!(
+        rt.execution("e-1").unwrap().unwrap().status,
+        ExecutionState::Succeeded
+    );
+    assert_eq!(
+        calls_of(&calls),
+        [("one".to_string(), 1), ("two".to_string(), 1)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_execution_whose_snapshot_cannot_be_read_is_not_restarted_from_its_start() {
+    let d = tempfile::tempdir().unwrap();
+    let definition = json!({
+        "StartAt": "First",
+        "States": {
+            "First": task("one", Some("Pause")),
+            "Pause": {"Type": "Wait", "Seconds": 300, "Next": "Second"},
+            "Second": task("two", None)
+        }
+    });
+    // the Wait takes 3 s
+    let (rt, calls) = counting(d.path(), definition, 100.0, &["one", "two"]);
+    let server = rt.serve().unwrap();
+    rt.start_execution("e-1", &json!({})).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rt
+        .executions()
+        .snapshot("e-1")
+        .unwrap()
+        .is_none_or(|s| s["next_state"] != "Pause")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the execution never reached Pause"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.shutdown();
+    // the stored snapshot no longer reads back (a blob where text belongs)
+    let db = rusqlite::Connection::open(d.path().join("state.db")).unwrap();
+    let damage = |sql: &str| db.execute(sql, []).unwrap();
+    damage("UPDATE executions SET snapshot = CAST(snapshot AS BLOB) WHERE name = 'e-1'");
+    let server = rt.serve().unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        calls_of(&calls),
+        [("one".to_string(), 1)],
+        "the execution was restarted from its first state"
+    );
+    assert_eq!(
+        rt.execution("e-1").unwrap().unwrap().status,
+        ExecutionState::Running
+    );
+    damage("UPDATE executions SET snapshot = CAST(snapshot AS TEXT) WHERE name = 'e-1'");
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    server.shutdown();
+    assert_eq!(
+        rt.execution("e-1").unwrap().unwrap().status,
+        ExecutionState::Succeeded
+    );
+    assert_eq!(
+        calls_of(&calls),
+        [("one".to_string(), 1), ("two".to_string(), 1)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_put_whose_s3_event_cannot_be_recorded_fails_naming_the_object() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = open(d.path(), 20.0);
+    let db = d.path().join("state.db");
+    failing_db::refuse(&db, "no_event", "INSERT ON s3_events", "1");
+    let err = rt
+        .drop_config(&config_uri(1), b"{}".to_vec())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("s3://data-1/jobs/run-1.json")
+            && err.contains("S3 event")
+            && err.contains(REFUSED),
+        "{err}"
+    );
+    failing_db::allow(&db, "no_event");
+    rt.drop_config(&config_uri(1), b"{}".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(rt.event_counts().unwrap()["PENDING"], 1);
+}
+
+/// How many calls `name` got in `window`.
+async fn calls_within(calls: &Calls, name: &str, window: Duration) -> usize {
+    let count = || calls.lock().unwrap().get(name).copied().unwrap_or(0);
+    let before = count();
+    tokio::time::sleep(window).await;
+    count() - before
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_s3_event_whose_delivery_cannot_be_recorded_is_redelivered_after_a_pause() {
+    let d = tempfile::tempdir().unwrap();
+    let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}});
+    let (rt, calls) = counting(d.path(), definition, 1.0, &["stepscore-admit"]);
+    rt.drop_config(&config_uri(1), b"{}".to_vec())
+        .await
+        .unwrap();
+    let db = d.path().join("state.db");
+    failing_db::refuse(&db, "no_ack", "UPDATE ON s3_events", "1");
+    let server = rt.serve().unwrap();
+    let n = calls_within(&calls, "stepscore-admit", Duration::from_secs(2)).await;
+    assert!(
+        (1..=4).contains(&n),
+        "admit got the event {n} times in 2 s: redelivered in a loop"
+    );
+    failing_db::allow(&db, "no_ack");
+    server.wait_idle(Duration::from_secs(30)).await.unwrap();
+    assert_eq!(rt.event_counts().unwrap()["DELIVERED"], 1);
+    let n = calls_within(&calls, "stepscore-admit", Duration::from_millis(500)).await;
+    assert_eq!(n, 0, "a delivered event was delivered again");
+    server.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_execution_end_whose_delivery_cannot_be_recorded_is_redelivered_after_a_pause() {
+    let d = tempfile::tempdir().unwrap();
+    let definition =
+        json!({"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "Boom"}}});
+    let cleanup = stepscore_local::runtime::CLEANUP_FUNCTION;
+    let (rt, calls) = counting(d.path(), definition, 1.0, &[cleanup]);
+    let db = d.path().join("state.db");
+    failing_db::refuse(&db, "no_mark", "UPDATE OF end_delivered ON executions", "1");
+    let server = rt.serve().unwrap();
+    rt.start_execution("e-1", &json!({})).await.unwrap();
+    rt.wait_execution("e-1", Duration::from_secs(30))
+        .await
+        .unwrap();
+    let n = calls_within(&calls, cleanup, Duration::from_secs(2)).await;
+    assert!(
+        (1..=4).contains(&n),
+        "cleanup got the end {n} times in 2 s: redelivered in a loop"
+    );
+    failing_db::allow(&db, "no_mark");
+    server.wait_idle(Duration::from_secs(30)).await.unwrap();
+    let n = calls_within(&calls, cleanup, Duration::from_millis(500)).await;
+    assert_eq!(n, 0, "a delivered end was delivered again");
+    server.shutdown();
 }

@@ -1,0 +1,284 @@
+//! The typed, validated state machine model and the validator that builds it from raw JSON.
+//!
+//! Validation collects every problem it finds as a [`Diagnostic`] (code, location as a JSON
+//! pointer, AWS-style message) instead of stopping at the first, so a user sees all of them at once.
+//!
+//! # Layout
+//! - this file: the typed model, [`StateMachine`] down to the fields of each state type.
+//! - `diagnostic`: [`Diagnostic`], one problem found in a definition.
+//! - `validate`: [`parse_definition`], the validator that builds the model from JSON, one file
+//!   per concern.
+
+mod diagnostic;
+mod validate;
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::choice::ChoiceRule;
+use crate::jsonpath::JsonPath;
+use crate::template::Template;
+
+pub use diagnostic::Diagnostic;
+pub use validate::{
+    MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_WAIT_SECONDS, is_variable_name,
+    json_depth, parse_definition, parse_timestamp, uses_jsonata,
+};
+
+/// Maximum nesting of a definition (objects, arrays, Parallel/Map branches) that is accepted.
+pub const MAX_DEFINITION_DEPTH: usize = 128;
+
+/// Query language of a state (only JSONPath is executed; JSONata is parsed and reported).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueryLanguage {
+    /// The classic JSONPath + intrinsic functions language.
+    JsonPath,
+    /// JSONata (`{% ... %}` expressions); not executed by this engine.
+    Jsonata,
+}
+
+/// STANDARD or EXPRESS workflow (affects what the validator allows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum MachineType {
+    /// Standard workflow.
+    #[default]
+    Standard,
+    /// Express workflow (no `.waitForTaskToken`).
+    Express,
+}
+
+/// A validated state machine (or a Parallel branch / Map item processor).
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    /// Index of the `StartAt` state in `states`.
+    pub start_at: usize,
+    /// States in definition order; transitions are indices into this vector.
+    pub states: Vec<State>,
+    /// State name to index.
+    pub index: HashMap<String, usize>,
+    /// The machine's `TimeoutSeconds`.
+    pub timeout_seconds: Option<u64>,
+    /// Default query language for states that do not set one.
+    pub query_language: QueryLanguage,
+    /// True when any state selects JSONata (the engine refuses to run such machines).
+    pub uses_jsonata: bool,
+}
+
+/// Where control goes after a state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// Go to the state with this index.
+    Next(usize),
+    /// The (sub-)machine ends here.
+    End,
+}
+
+/// `InputPath` / `OutputPath` / `ResultPath`: absent (default `$`), explicit `null`, or a path.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PathField {
+    /// Field absent: behaves as `$`.
+    Default,
+    /// Field is JSON `null`.
+    Null,
+    /// A JSONPath.
+    Path(JsonPath),
+}
+
+/// One `Retry` element.
+#[derive(Debug, Clone)]
+pub struct Retrier {
+    /// Error names this retrier matches.
+    pub error_equals: Vec<String>,
+    /// Seconds before the first retry.
+    pub interval_seconds: f64,
+    /// Maximum retries (0 means never retry).
+    pub max_attempts: u32,
+    /// Multiplier of the interval per attempt.
+    pub backoff_rate: f64,
+    /// Cap on the interval.
+    pub max_delay_seconds: Option<f64>,
+    /// `FULL` jitter randomises each interval in `[0, interval)`.
+    pub jitter_full: bool,
+}
+
+/// One `Catch` element.
+#[derive(Debug, Clone)]
+pub struct Catcher {
+    /// Error names this catcher matches.
+    pub error_equals: Vec<String>,
+    /// Index of the fallback state.
+    pub next: usize,
+    /// Where the error output goes in the state input.
+    pub result_path: PathField,
+    /// Variables assigned when the catcher fires (`$` is the error output).
+    pub assign: Option<Template>,
+}
+
+/// A seconds-like field that is either literal or read from the input.
+#[derive(Debug, Clone)]
+pub enum SecondsField {
+    /// Literal value.
+    Literal(u64),
+    /// Read from the effective input with a path.
+    Path(JsonPath),
+}
+
+/// Fields shared by the states that process data.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// `InputPath`.
+    pub input_path: PathField,
+    /// `OutputPath`.
+    pub output_path: PathField,
+    /// `ResultPath`.
+    pub result_path: PathField,
+    /// `Parameters` (or Map's `ItemSelector` is kept on the Map itself).
+    pub parameters: Option<Template>,
+    /// `ResultSelector`.
+    pub result_selector: Option<Template>,
+    /// `Assign`.
+    pub assign: Option<Template>,
+    /// `Next`/`End`.
+    pub transition: Transition,
+    /// `Retry`.
+    pub retry: Vec<Retrier>,
+    /// `Catch`.
+    pub catch: Vec<Catcher>,
+    /// Effective query language of this state.
+    pub query_language: QueryLanguage,
+    /// True when the state reads the context object (`$$`), so the engine keeps `$$.State` current.
+    pub uses_context: bool,
+}
+
+/// A validated state.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// Name as written in the definition.
+    pub name: std::sync::Arc<str>,
+    /// AWS type name (`Pass`, `Task`, ...), used in history event names.
+    pub type_name: &'static str,
+    /// Shared fields.
+    pub common: Common,
+    /// Type-specific part.
+    pub kind: StateKind,
+}
+
+/// Type-specific part of a state.
+#[derive(Debug, Clone)]
+pub enum StateKind {
+    /// Pass state; `Result` replaces the effective input when present.
+    Pass {
+        /// `Result`.
+        result: Option<Value>,
+    },
+    /// Task state.
+    Task(Box<TaskSpec>),
+    /// Choice state.
+    Choice {
+        /// Rules with their target state index and compiled `Assign`.
+        choices: Vec<(ChoiceRule, usize, Option<Template>)>,
+        /// `Default` target.
+        default: Option<usize>,
+    },
+    /// Wait state.
+    Wait(WaitSpec),
+    /// Succeed state.
+    Succeed,
+    /// Fail state.
+    Fail(FailSpec),
+    /// Parallel state.
+    Parallel {
+        /// Branches, each a state machine.
+        branches: Vec<StateMachine>,
+    },
+    /// Inline Map state.
+    Map(Box<MapSpec>),
+}
+
+/// Task-specific fields.
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    /// `Resource` ARN.
+    pub resource: String,
+    /// `TimeoutSeconds` / `TimeoutSecondsPath`.
+    pub timeout: Option<SecondsField>,
+    /// `HeartbeatSeconds` / `HeartbeatSecondsPath`.
+    pub heartbeat: Option<SecondsField>,
+    /// True when the resource ends with `.waitForTaskToken`.
+    pub wait_for_task_token: bool,
+}
+
+/// How long a Wait state waits.
+#[derive(Debug, Clone)]
+pub enum WaitSpec {
+    /// `Seconds`.
+    Seconds(u64),
+    /// `SecondsPath`.
+    SecondsPath(JsonPath),
+    /// `Timestamp` (already validated RFC 3339).
+    Timestamp(chrono::DateTime<chrono::Utc>),
+    /// `TimestampPath`.
+    TimestampPath(JsonPath),
+}
+
+/// Fail-specific fields.
+#[derive(Debug, Clone, Default)]
+pub struct FailSpec {
+    /// `Error`.
+    pub error: Option<String>,
+    /// `Cause`.
+    pub cause: Option<String>,
+    /// `ErrorPath` (a path or an intrinsic).
+    pub error_path: Option<DynamicString>,
+    /// `CausePath` (a path or an intrinsic).
+    pub cause_path: Option<DynamicString>,
+}
+
+/// A string computed from a path or an intrinsic function (Fail's ErrorPath/CausePath).
+#[derive(Debug, Clone)]
+pub enum DynamicString {
+    /// A JSONPath.
+    Path(JsonPath),
+    /// An intrinsic function call.
+    Intrinsic(std::sync::Arc<crate::intrinsics::IntrinsicCall>),
+}
+
+/// Map-specific fields.
+#[derive(Debug, Clone)]
+pub struct MapSpec {
+    /// `ItemsPath` (default `$`).
+    pub items_path: PathField,
+    /// `Items` (a literal array or a template producing one).
+    pub items: Option<Template>,
+    /// `ItemSelector` or legacy `Parameters`.
+    pub item_selector: Option<Template>,
+    /// `ItemProcessor` or legacy `Iterator`.
+    pub processor: StateMachine,
+    /// `MaxConcurrency` / `MaxConcurrencyPath`.
+    pub max_concurrency: Option<SecondsField>,
+    /// `ToleratedFailureCount` / `...Path`.
+    pub tolerated_failure_count: Option<SecondsField>,
+    /// `ToleratedFailurePercentage` / `...Path`.
+    pub tolerated_failure_percentage: Option<PercentField>,
+    /// `ProcessorConfig.Mode` is `DISTRIBUTED`: on AWS each iteration is a child execution with a
+    /// history of its own.
+    pub distributed: bool,
+}
+
+/// A percentage that is literal or read from the input.
+#[derive(Debug, Clone)]
+pub enum PercentField {
+    /// Literal value.
+    Literal(f64),
+    /// Read from the input.
+    Path(JsonPath),
+}
+
+/// Options for [`parse_definition`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidationOptions {
+    /// STANDARD or EXPRESS.
+    pub machine_type: MachineType,
+}

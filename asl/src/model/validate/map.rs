@@ -1,0 +1,176 @@
+//! The Map state's own fields: the item processor (`ItemProcessor` or the legacy `Iterator`, a
+//! machine of its own), where the items come from and how each is shaped, and how many run at
+//! once and may fail.
+
+use serde_json::{Map, Value};
+
+use super::Validator;
+use crate::model::{Diagnostic, MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
+
+impl Validator {
+    pub(super) fn map(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        ql: QueryLanguage,
+        top_ql: QueryLanguage,
+        depth: usize,
+        jp: bool,
+    ) -> Option<MapSpec> {
+        if obj.contains_key("ItemReader")
+            || obj.contains_key("ResultWriter")
+            || obj.contains_key("ItemBatcher")
+        {
+            self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", base, "Distributed Map (ItemReader, ItemBatcher, ResultWriter) is not supported by the embedded engine; use an inline Map"));
+        }
+        let (processor, distributed) = self.item_processor(obj, base, ql, top_ql, depth)?;
+        if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
+            self.err(
+                base,
+                "These fields are mutually exclusive: [ItemSelector, Parameters]",
+            );
+        }
+        let item_selector = if jp {
+            obj.get("ItemSelector")
+                .map(|v| ("ItemSelector", v))
+                .or(obj.get("Parameters").map(|v| ("Parameters", v)))
+                .and_then(|(f, v)| self.template(v, &Self::loc(base, f)))
+        } else {
+            None
+        };
+        if obj.contains_key("Items") && obj.contains_key("ItemsPath") {
+            self.err(
+                base,
+                "These fields are mutually exclusive: [Items, ItemsPath]",
+            );
+        }
+        let items_path = if jp {
+            self.path_field(obj, "ItemsPath", base, false)
+        } else {
+            PathField::Default
+        };
+        let items = if jp {
+            obj.get("Items")
+                .and_then(|v| self.template(v, &Self::loc(base, "Items")))
+        } else {
+            None
+        };
+        let max_concurrency = if jp {
+            self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath")
+        } else {
+            None
+        };
+        let tolerated_failure_count = if jp {
+            self.seconds_field(
+                obj,
+                base,
+                "ToleratedFailureCount",
+                "ToleratedFailureCountPath",
+            )
+        } else {
+            None
+        };
+        let tolerated_failure_percentage = if jp {
+            self.tolerated_failure_percentage(obj, base)
+        } else {
+            None
+        };
+        Some(MapSpec {
+            items_path,
+            items,
+            item_selector,
+            processor,
+            max_concurrency,
+            tolerated_failure_count,
+            tolerated_failure_percentage,
+            distributed,
+        })
+    }
+
+    /// The item processor's machine, and whether its `ProcessorConfig` asks for a distributed
+    /// Map.
+    fn item_processor(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        ql: QueryLanguage,
+        top_ql: QueryLanguage,
+        depth: usize,
+    ) -> Option<(StateMachine, bool)> {
+        let (proc_field, proc_val) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
+            (Some(p), None) => ("ItemProcessor", p),
+            (None, Some(i)) => ("Iterator", i),
+            (Some(_), Some(_)) => {
+                self.err(
+                    base,
+                    "These fields are mutually exclusive: [ItemProcessor, Iterator]",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.err(base, "These fields are required: [ItemProcessor]");
+                return None;
+            }
+        };
+        let ploc = Self::loc(base, proc_field);
+        let Some(po) = proc_val.as_object() else {
+            self.err(ploc, "Expected value of type: Object");
+            return None;
+        };
+        self.check_fields(
+            po,
+            &ploc,
+            &[
+                "StartAt",
+                "States",
+                "Comment",
+                "ProcessorConfig",
+                "QueryLanguage",
+            ],
+            &[],
+        );
+        let mut distributed = false;
+        if let Some(pc) = po.get("ProcessorConfig") {
+            match pc.get("Mode").and_then(Value::as_str) {
+                None | Some("INLINE") => {}
+                // Without ItemReader/ResultWriter a distributed Map computes the same result as an
+                // inline one, so the engine runs it inline.
+                Some("DISTRIBUTED") => distributed = true,
+                Some(m) => self.err(
+                    format!("{ploc}/ProcessorConfig/Mode"),
+                    format!("Value '{m}' is not one of [INLINE, DISTRIBUTED]"),
+                ),
+            }
+        }
+        let processor = self.machine(po, &ploc, ql, top_ql, depth + 1)?;
+        Some((processor, distributed))
+    }
+
+    /// `ToleratedFailurePercentage` (0 to 100) or `ToleratedFailurePercentagePath`.
+    fn tolerated_failure_percentage(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+    ) -> Option<PercentField> {
+        match (
+            obj.get("ToleratedFailurePercentage"),
+            obj.get("ToleratedFailurePercentagePath"),
+        ) {
+            (Some(v), None) => match v.as_f64() {
+                Some(p) if (0.0..=100.0).contains(&p) => Some(PercentField::Literal(p)),
+                _ => {
+                    self.err(Self::loc(base, "ToleratedFailurePercentage"), format!("ToleratedFailurePercentage must be a number between 0 and 100 but got {v}"));
+                    None
+                }
+            },
+            (None, Some(p)) => self
+                .path(p, &Self::loc(base, "ToleratedFailurePercentagePath"), true)
+                .map(PercentField::Path),
+            (Some(_), Some(_)) => {
+                self.err(base, "These fields are mutually exclusive: [ToleratedFailurePercentage, ToleratedFailurePercentagePath]");
+                None
+            }
+            (None, None) => None,
+        }
+    }
+}
