@@ -6,9 +6,14 @@
 
 use std::fmt;
 
-/// A JSONata error: compiling or evaluating an expression failed.
+/// A JSONata error: compiling or evaluating an expression failed. Boxed, so that the `Result`s
+/// the evaluator passes up through every level of recursion stay small.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Error {
+pub struct Error(Box<Details>);
+
+/// What an [`Error`] says (reached through it: `error.code`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Details {
     /// The JSONata error code, e.g. `T2001`.
     pub code: &'static str,
     /// Character offset in the expression, where known.
@@ -21,24 +26,36 @@ pub struct Error {
     pub custom_message: Option<String>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = Details;
+    fn deref(&self) -> &Details {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut Details {
+        &mut self.0
+    }
+}
+
 impl Error {
     /// An error with only a code.
     pub fn new(code: &'static str) -> Self {
-        Error {
+        Error(Box::new(Details {
             code,
             position: None,
             token: None,
             value: None,
             custom_message: None,
-        }
+        }))
     }
 
     /// An error at a position in the expression.
     pub fn at(code: &'static str, position: usize) -> Self {
-        Error {
-            position: Some(position),
-            ..Error::new(code)
-        }
+        let mut e = Error::new(code);
+        e.position = Some(position);
+        e
     }
 
     /// Sets the token (only if none is known yet: the innermost is the most precise).

@@ -38,6 +38,7 @@ fn thunk(v: &Value) -> Option<(Rc<crate::ast::LambdaDef>, Value, Env)> {
 
 impl Evaluator {
     /// `f(args)`; with `apply_to`, that value is the first argument (`x ~> f(args)`).
+    #[inline(never)]
     pub(super) fn call(
         &mut self,
         node: &Node,
@@ -72,6 +73,7 @@ impl Evaluator {
     }
 
     /// `f(a, ?)`.
+    #[inline(never)]
     pub(super) fn partial(
         &mut self,
         node: &Node,
@@ -109,6 +111,7 @@ impl Evaluator {
     }
 
     /// `lhs ~> rhs`.
+    #[inline(never)]
     pub(super) fn apply_expression(
         &mut self,
         node: &Node,
@@ -135,6 +138,7 @@ impl Evaluator {
     }
 
     /// Applies a function, running tail-call thunks until a value comes back.
+    #[inline(never)]
     pub fn apply(
         &mut self,
         proc: &Value,
@@ -165,6 +169,7 @@ impl Evaluator {
         Ok(result)
     }
 
+    #[inline(never)]
     fn apply_inner(
         &mut self,
         proc: &Value,

@@ -196,23 +196,7 @@ impl Evaluator {
                         .with_value(crate::value::stringify(&other, false))),
                 }
             }
-            Kind::Array(items) => {
-                let mut out: Vec<Value> = Vec::with_capacity(items.len());
-                for item in items {
-                    let v = self.eval(item, input, env)?;
-                    if v.is_defined() {
-                        if item.is_array_constructor() {
-                            out.push(v);
-                        } else if let Value::Array(a) = &v {
-                            out.extend(a.items.iter().cloned());
-                        } else {
-                            out.push(v);
-                        }
-                    }
-                }
-                let f = if node.consarray { flags::CONS } else { 0 };
-                Ok(Value::array_with(out, f))
-            }
+            Kind::Array(items) => self.array_constructor(node, items, input, env),
             Kind::Object(group) => self.group(group, input.clone(), env),
             Kind::Name(name) => Ok(lookup_field(input, name)),
             Kind::Str(s) => Ok(Value::String(s.clone())),
@@ -279,6 +263,32 @@ impl Evaluator {
             }
             Kind::Sort(_) => self.sort(node, input, env),
         }
+    }
+
+    /// `[a, b, …]`: items are appended (sequences flatten), nested constructors stay arrays.
+    #[inline(never)]
+    fn array_constructor(
+        &mut self,
+        node: &Node,
+        items: &[Node],
+        input: &Value,
+        env: &Env,
+    ) -> Result<Value, Error> {
+        let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        for item in items {
+            let v = self.eval(item, input, env)?;
+            if v.is_defined() {
+                if item.is_array_constructor() {
+                    out.push(v);
+                } else if let Value::Array(a) = &v {
+                    out.extend(a.items.iter().cloned());
+                } else {
+                    out.push(v);
+                }
+            }
+        }
+        let f = if node.consarray { flags::CONS } else { 0 };
+        Ok(Value::array_with(out, f))
     }
 
     /// A variable: the scope chain, then the function library.

@@ -29,6 +29,7 @@ fn numeric(v: &Value, code: &'static str) -> Result<Option<f64>, Error> {
 }
 
 impl Evaluator {
+    #[inline(never)]
     pub(super) fn binary(
         &mut self,
         op: BinOp,

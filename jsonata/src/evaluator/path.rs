@@ -52,6 +52,7 @@ fn tuple_stream(tuples: Vec<Tuple>) -> Value {
 }
 
 impl Evaluator {
+    #[inline(never)]
     pub(super) fn path(
         &mut self,
         node: &Node,
@@ -124,6 +125,7 @@ impl Evaluator {
         Ok(result)
     }
 
+    #[inline(never)]
     fn step(&mut self, step: &Node, input: &Value, env: &Env, last: bool) -> Result<Value, Error> {
         if matches!(step.kind, Kind::Sort(_)) {
             let mut result = self.sort(step, input, env)?;
@@ -161,6 +163,7 @@ impl Evaluator {
         Ok(Value::seq(out))
     }
 
+    #[inline(never)]
     fn stages(&mut self, stages: &[Stage], input: Value, env: &Env) -> Result<Value, Error> {
         let mut result = input;
         for stage in stages {
@@ -183,6 +186,7 @@ impl Evaluator {
         Ok(result)
     }
 
+    #[inline(never)]
     fn tuple_step(
         &mut self,
         step: &Node,
@@ -276,6 +280,7 @@ impl Evaluator {
     }
 
     /// `[predicate]`: a number selects by index (negative from the end), anything else filters.
+    #[inline(never)]
     pub(super) fn filter(
         &mut self,
         predicate: &Node,
@@ -348,6 +353,7 @@ impl Evaluator {
     }
 
     /// `^(…)`: a stable merge sort on the terms; undefined keys sort last.
+    #[inline(never)]
     pub(super) fn sort(&mut self, node: &Node, input: &Value, env: &Env) -> Result<Value, Error> {
         let Kind::Sort(terms) = &node.kind else {
             return Ok(input.clone());
@@ -380,6 +386,7 @@ impl Evaluator {
     }
 
     /// `{key: value}` grouping over a sequence (also the object constructor over one value).
+    #[inline(never)]
     pub(super) fn group(&mut self, group: &Group, input: Value, env: &Env) -> Result<Value, Error> {
         let reduce = input.has_flag(flags::TUPLE_STREAM);
         let mut items = match &input {

@@ -19,6 +19,7 @@ struct Changes {
 }
 
 impl Evaluator {
+    #[inline(never)]
     pub(super) fn transform(
         &mut self,
         def: &TransformDef,
