@@ -189,7 +189,7 @@ pub enum Kind {
     /// `$x := value`.
     Bind(Rc<str>, Box<Node>),
     /// A regular expression literal.
-    Regex(Rc<crate::functions::regex::Matcher>),
+    Regex(Rc<crate::jsregex::Matcher>),
     /// `f(args)`.
     Call(Box<Node>, Vec<Node>),
     /// `f(a, ?)`: `None` marks a `?` placeholder.

@@ -14,32 +14,33 @@
 //!
 //! # Layout
 //! - [`lexer`], [`parser`], `process`: text → tokens → raw tree → the evaluator's [`ast`].
-//! - [`evaluator`]: paths and tuple streams, operators, function application, transforms.
-//! - [`functions`]: the library, one module per family (string, numeric, aggregate, array,
-//!   object, higher-order, regex, URL, date/time, number and integer pictures).
-//! - [`value`], [`number`], [`signature`], [`error`]: values and sequences, JavaScript number
-//!   formatting, function signatures, error codes.
+//! - [`runtime`]: values, the evaluator (paths and tuple streams, operators, function
+//!   application, transforms) and the function library, one module per family (string,
+//!   numeric, aggregate, array, object, higher-order, regex, URL, date/time, number and integer
+//!   pictures).
+//! - [`jsregex`], [`signature`], [`number`], [`error`]: regex literals (JavaScript syntax on the
+//!   `regex` crate), function signatures, JavaScript number formatting, error codes.
+//! - `stack`: the native stack budget every recursion checks.
 //! - [`suite`]: runs the reference test suite (`stepscore asl jsonata-suite`).
 
 pub mod ast;
 pub mod error;
-pub mod evaluator;
-pub mod functions;
+pub mod jsregex;
 pub mod lexer;
 pub mod number;
 pub mod parser;
 mod process;
+pub mod runtime;
 pub mod signature;
 mod stack;
 pub mod suite;
-pub mod value;
 
 use std::rc::Rc;
 
 pub use error::Error;
-pub use evaluator::Limits;
-use evaluator::frame::Frame;
-use value::{Value, flags};
+pub use runtime::evaluator::Limits;
+use runtime::evaluator::frame::Frame;
+use runtime::value::{Value, flags};
 
 /// A compiled expression.
 #[derive(Debug)]
@@ -88,7 +89,7 @@ impl Expression {
         for (k, v) in bindings {
             env.bind(k, Value::from_json(v));
         }
-        let mut ev = evaluator::Evaluator::new(limits);
+        let mut ev = runtime::evaluator::Evaluator::new(limits);
         let result = ev.evaluate_root(&self.root, &input, &env);
         let json = match result {
             Ok(v) => result_to_json(&v),

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use crate::ast::{BinOp, Group, Kind, LambdaDef, Node, SortTerm, Stage, TransformDef};
 use crate::error::Error;
-use crate::functions::regex::Matcher;
+use crate::jsregex::Matcher;
 use crate::parser::{Raw, RawKind};
 
 /// A `%` reference being resolved: the label it will read and how many steps up it still looks.

@@ -5,9 +5,9 @@ use std::rc::Rc;
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::evaluator::lookup_field;
-use crate::value::{Object, Value};
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::evaluator::lookup_field;
+use crate::runtime::value::{Object, Value};
 
 fn keys_of(v: &Value, out: &mut Vec<Rc<str>>) {
     match v {
@@ -115,7 +115,9 @@ pub fn type_of(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Erro
 
 /// `$clone(x)`: a deep copy.
 pub fn clone(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
-    Ok(crate::evaluator::transform::deep_clone(&arg(args, 0)))
+    Ok(crate::runtime::evaluator::transform::deep_clone(&arg(
+        args, 0,
+    )))
 }
 
 /// `$error(message)`.

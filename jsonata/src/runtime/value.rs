@@ -7,10 +7,10 @@ use std::rc::Rc;
 use indexmap::IndexMap;
 
 use crate::ast::{LambdaDef, TransformDef};
-use crate::evaluator::frame::Env;
-use crate::functions::Builtin;
-use crate::functions::regex::Matcher;
+use crate::jsregex::Matcher;
 use crate::number;
+use crate::runtime::evaluator::frame::Env;
+use crate::runtime::functions::Builtin;
 
 /// An object's members: keys in insertion order.
 pub type Object = IndexMap<Rc<str>, Value>;

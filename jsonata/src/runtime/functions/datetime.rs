@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use super::format_integer::{self, Case, IntegerFormat, js_parse_int};
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::Value;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::Value;
 
 const DAY_MS: i64 = 86_400_000;
 

@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::value::Value;
+use crate::runtime::value::Value;
 
 /// A shared scope.
 pub type Env = Rc<Frame>;

@@ -5,9 +5,9 @@ use std::cmp::Ordering;
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
 use crate::number::js_to_string;
-use crate::value::{Value, stringify};
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::{Value, stringify};
 
 /// Longest string `$pad` builds (characters): past it the result would exhaust memory.
 pub const MAX_PAD: f64 = 100_000_000.0;
@@ -26,7 +26,7 @@ fn to_string_pretty(v: &Value, pretty: bool) -> Result<Option<String>, Error> {
         Value::Number(n) if !n.is_finite() => {
             return Err(Error::new("D3001").with_value(js_to_string(*n)));
         }
-        Value::Array(a) if a.has(crate::value::flags::OUTER_WRAPPER) => {
+        Value::Array(a) if a.has(crate::runtime::value::flags::OUTER_WRAPPER) => {
             stringify(a.items.first().unwrap_or(&Value::Undefined), pretty)
         }
         v => {

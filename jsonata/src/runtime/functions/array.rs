@@ -3,8 +3,8 @@
 
 use super::{Ctx, arg, call};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::{Value, deep_equal, flags};
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::{Value, deep_equal, flags};
 
 /// `$append`'s rule: undefined disappears, everything else concatenates into a plain array.
 pub fn append(a: Value, b: Value) -> Value {

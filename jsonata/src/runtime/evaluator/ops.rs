@@ -5,8 +5,8 @@ use super::Evaluator;
 use super::frame::Env;
 use crate::ast::{BinOp, Node};
 use crate::error::Error;
-use crate::functions::boolean::truthy;
-use crate::value::{Value, deep_equal, strict_equal, stringify};
+use crate::runtime::functions::boolean::truthy;
+use crate::runtime::value::{Value, deep_equal, strict_equal, stringify};
 
 /// Largest sequence the range operator builds (the reference implementation's limit).
 pub const MAX_RANGE: f64 = 1e7;
@@ -80,8 +80,8 @@ pub fn binary_values(op: BinOp, l: &Value, r: &Value) -> Result<Value, Error> {
         }
         BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => compare(op, l, r),
         BinOp::Concat => {
-            let a = crate::functions::string::to_string(l)?.unwrap_or_default();
-            let b = crate::functions::string::to_string(r)?.unwrap_or_default();
+            let a = crate::runtime::functions::string::to_string(l)?.unwrap_or_default();
+            let b = crate::runtime::functions::string::to_string(r)?.unwrap_or_default();
             Ok(Value::string(format!("{a}{b}")))
         }
         BinOp::In => {
@@ -116,7 +116,9 @@ fn compare(op: BinOp, l: &Value, r: &Value) -> Result<Value, Error> {
     }
     let ord = match (l, r) {
         (Value::Number(a), Value::Number(b)) => a.partial_cmp(b),
-        (Value::String(a), Value::String(b)) => Some(crate::functions::string::js_cmp(a, b)),
+        (Value::String(a), Value::String(b)) => {
+            Some(crate::runtime::functions::string::js_cmp(a, b))
+        }
         _ => {
             return Err(Error::new("T2009").with_value(format!("{} and {}", render(l), render(r))));
         }

@@ -4,8 +4,8 @@
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::Value;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::Value;
 
 /// Longest digit run a picture may ask for: beyond it the output would be absurdly large.
 const MAX_DIGITS: usize = 1000;

@@ -18,10 +18,10 @@ pub mod url;
 use std::sync::OnceLock;
 
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::evaluator::frame::Env;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::evaluator::frame::Env;
+use crate::runtime::value::Value;
 use crate::signature::Signature;
-use crate::value::Value;
 
 /// What a built-in sees of its call site.
 #[derive(Debug)]

@@ -2,8 +2,8 @@
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::Value;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::Value;
 
 fn numbers(v: &Value) -> Option<Vec<f64>> {
     match v {

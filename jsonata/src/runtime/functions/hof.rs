@@ -4,8 +4,8 @@
 use super::boolean::truthy;
 use super::{Ctx, arg, call, hof_args};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::{Object, Value, flags};
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::{Object, Value, flags};
 
 /// `$map(array, function)`.
 pub fn map(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Error> {

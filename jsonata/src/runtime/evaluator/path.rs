@@ -8,7 +8,7 @@ use super::Evaluator;
 use super::frame::{Env, Frame};
 use crate::ast::{Group, Kind, Node, SortTerm, Stage};
 use crate::error::Error;
-use crate::value::{Obj, Object, Value, flags};
+use crate::runtime::value::{Obj, Object, Value, flags};
 
 /// A tuple: the context (`@`) and the variables bound along the path.
 type Tuple = Rc<Obj>;
@@ -343,7 +343,7 @@ impl Evaluator {
                     }
                 }
                 None => {
-                    if crate::functions::boolean::truthy(&res) {
+                    if crate::runtime::functions::boolean::truthy(&res) {
                         out.push(item.clone());
                     }
                 }
@@ -376,7 +376,7 @@ impl Evaluator {
             keyed.push((keys, item));
         }
         let position = node.position;
-        let sorted = crate::functions::array::merge_sort(keyed, &mut |a, b| {
+        let sorted = crate::runtime::functions::array::merge_sort(keyed, &mut |a, b| {
             order_swaps(terms, &a.0, &b.0, position)
         })?;
         let out = sorted.into_iter().map(|(_, v)| v).collect();
@@ -410,7 +410,7 @@ impl Evaluator {
                     Value::Undefined => continue,
                     other => {
                         return Err(Error::at("T1003", group.position)
-                            .with_value(crate::value::stringify(&other, false)));
+                            .with_value(crate::runtime::value::stringify(&other, false)));
                     }
                 };
                 match groups.get_mut(&key) {
@@ -418,7 +418,8 @@ impl Evaluator {
                         if *idx != pair_index {
                             return Err(Error::at("D1009", group.position).with_value(&*key));
                         }
-                        *data = crate::functions::array::append(data.clone(), item.clone());
+                        *data =
+                            crate::runtime::functions::array::append(data.clone(), item.clone());
                     }
                     None => {
                         groups.insert(key, (item.clone(), pair_index));
@@ -426,7 +427,7 @@ impl Evaluator {
                 }
             }
         }
-        let mut result = crate::value::Object::new();
+        let mut result = crate::runtime::value::Object::new();
         for (key, (data, pair_index)) in groups {
             let (context, env2) = if reduce {
                 let tuple = reduce_tuple_stream(&data);
@@ -459,7 +460,10 @@ fn reduce_tuple_stream(data: &Value) -> Object {
                         result.insert(k.clone(), v.clone());
                     } else {
                         let prev = result.get(k).cloned().unwrap_or(Value::Undefined);
-                        result.insert(k.clone(), crate::functions::array::append(prev, v.clone()));
+                        result.insert(
+                            k.clone(),
+                            crate::runtime::functions::array::append(prev, v.clone()),
+                        );
                     }
                 }
             }
@@ -488,18 +492,18 @@ fn order_swaps(
                 if !comparable(aa) || !comparable(bb) {
                     let bad = if comparable(aa) { bb } else { aa };
                     return Err(Error::at("T2008", position)
-                        .with_value(crate::value::stringify(bad, false)));
+                        .with_value(crate::runtime::value::stringify(bad, false)));
                 }
                 let c = match (aa, bb) {
                     (Value::Number(x), Value::Number(y)) => x.partial_cmp(y),
                     (Value::String(x), Value::String(y)) => {
-                        Some(crate::functions::string::js_cmp(x, y))
+                        Some(crate::runtime::functions::string::js_cmp(x, y))
                     }
                     _ => {
                         return Err(Error::at("T2007", position).with_value(format!(
                             "{} and {}",
-                            crate::value::stringify(aa, false),
-                            crate::value::stringify(bb, false)
+                            crate::runtime::value::stringify(aa, false),
+                            crate::runtime::value::stringify(bb, false)
                         )));
                     }
                 };

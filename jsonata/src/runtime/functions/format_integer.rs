@@ -5,8 +5,8 @@
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::Value;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::Value;
 
 /// Most thousands a roman numeral may hold (one `m` each).
 const MAX_OUTPUT: f64 = 1e6;

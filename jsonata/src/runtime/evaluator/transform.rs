@@ -9,7 +9,7 @@ use super::Evaluator;
 use super::frame::Env;
 use crate::ast::TransformDef;
 use crate::error::Error;
-use crate::value::{Object, Value, stringify};
+use crate::runtime::value::{Object, Value, stringify};
 
 /// Changes to one matched object, in the order they apply.
 #[derive(Default)]

@@ -6,8 +6,8 @@ use base64::Engine as _;
 
 use super::Ctx;
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::Value;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::Value;
 
 fn str_arg(args: &[Value]) -> Option<&str> {
     match args.first() {

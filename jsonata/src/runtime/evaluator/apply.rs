@@ -8,8 +8,8 @@ use super::Evaluator;
 use super::frame::{Env, Frame};
 use crate::ast::{Kind, Node};
 use crate::error::Error;
-use crate::functions::{self, Ctx};
-use crate::value::{Function, Value, stringify};
+use crate::runtime::functions::{self, Ctx};
+use crate::runtime::value::{Function, Value, stringify};
 
 /// The name a call site uses for its function (for error tokens).
 fn procedure_name(procedure: &Node) -> Option<String> {
@@ -187,7 +187,7 @@ impl Evaluator {
                 input: closure_input,
             } => {
                 let args = match &def.signature {
-                    Some(sig) => sig.validate(&args, input)?,
+                    Some(sig) => crate::runtime::validate::validate(sig, &args, input)?,
                     None => args,
                 };
                 let frame = Frame::child(closure_env);
@@ -198,8 +198,7 @@ impl Evaluator {
             }
             Function::Builtin(b) => {
                 let args = match b.signature() {
-                    Some(sig) => sig
-                        .validate(&args, input)
+                    Some(sig) => crate::runtime::validate::validate(sig, &args, input)
                         .map_err(|e| e.with_token(b.name))?,
                     None => args,
                 };

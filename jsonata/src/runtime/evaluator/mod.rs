@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::ast::{Kind, Node, Stage};
 use crate::error::Error;
-use crate::value::{Function, Value, flags};
+use crate::runtime::value::{Function, Value, flags};
 use frame::{Env, Frame};
 
 /// Resource limits for one evaluation.
@@ -193,7 +193,7 @@ impl Evaluator {
                     Value::Number(n) => Ok(Value::Number(-n)),
                     other => Err(Error::at("D1002", node.position)
                         .with_token("-")
-                        .with_value(crate::value::stringify(&other, false))),
+                        .with_value(crate::runtime::value::stringify(&other, false))),
                 }
             }
             Kind::Array(items) => self.array_constructor(node, items, input, env),
@@ -208,7 +208,7 @@ impl Evaluator {
             Kind::Parent(label, _) => Ok(env.lookup(label).unwrap_or(Value::Undefined)),
             Kind::Condition(cond, then, otherwise) => {
                 let c = self.eval(cond, input, env)?;
-                if crate::functions::boolean::truthy(&c) {
+                if crate::runtime::functions::boolean::truthy(&c) {
                     self.eval(then, input, env)
                 } else if let Some(o) = otherwise {
                     self.eval(o, input, env)
@@ -294,7 +294,7 @@ impl Evaluator {
     /// A variable: the scope chain, then the function library.
     pub fn lookup(&self, env: &Env, name: &str) -> Value {
         env.lookup(name).unwrap_or_else(|| {
-            crate::functions::builtin(name)
+            crate::runtime::functions::builtin(name)
                 .map(|b| Value::Function(Rc::new(Function::Builtin(b))))
                 .unwrap_or(Value::Undefined)
         })
@@ -317,9 +317,9 @@ fn check_size(v: &Value) -> Result<(), Error> {
         Value::Array(a) if a.items.len() > MAX_ITEMS => {
             Some(format!("Array longer than {MAX_ITEMS} items"))
         }
-        v if v.height() > crate::value::MAX_VALUE_DEPTH => Some(format!(
+        v if v.height() > crate::runtime::value::MAX_VALUE_DEPTH => Some(format!(
             "Value nested more than {} levels deep",
-            crate::value::MAX_VALUE_DEPTH
+            crate::runtime::value::MAX_VALUE_DEPTH
         )),
         _ => None,
     };

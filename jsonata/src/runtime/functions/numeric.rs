@@ -3,9 +3,9 @@
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
 use crate::number::js_to_string;
-use crate::value::{Value, stringify};
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::{Value, stringify};
 
 fn num(args: &[Value], i: usize) -> Option<f64> {
     match args.get(i) {

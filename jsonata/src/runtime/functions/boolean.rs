@@ -2,8 +2,8 @@
 
 use super::{Ctx, arg};
 use crate::error::Error;
-use crate::evaluator::Evaluator;
-use crate::value::Value;
+use crate::runtime::evaluator::Evaluator;
+use crate::runtime::value::Value;
 
 /// JSONata's effective boolean value (undefined is false): an array is true if any member is.
 pub fn truthy(v: &Value) -> bool {
