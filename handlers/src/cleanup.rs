@@ -19,6 +19,7 @@ use stepscore_core::{JobId, JobStatus};
 
 use crate::error::HandlerError;
 use crate::job::MAX_EXECUTIONS_PER_JOB;
+use crate::tasks::console_job_id;
 
 /// The EventBridge `detail-type` of the events this handler takes.
 pub const EXECUTION_STATUS_CHANGE: &str = "Step Functions Execution Status Change";
@@ -158,10 +159,8 @@ fn job_of(d: &ExecutionDetail) -> Option<JobId> {
             return named;
         }
         if input.is_object() {
-            return Some(match JobConfig::from_value(input, "execution input") {
-                Ok(config) => JobId::for_name(&config.name, &d.name),
-                Err(_) => JobId::for_name("console", &d.name),
-            });
+            let config = JobConfig::from_value(input, "execution input").ok();
+            return Some(console_job_id(config.as_ref(), &d.name));
         }
     }
     JobId::parse(&d.name).ok()

@@ -60,13 +60,13 @@ pub async fn register(
         let source = format!("console:{}", input.execution_name);
         match JobConfig::from_value(&input.input, "execution input") {
             Ok(config) => (
-                JobId::for_name(&config.name, &input.execution_name),
+                console_job_id(Some(&config), &input.execution_name),
                 source,
                 config,
             ),
             Err(e) => {
                 // keep the refused config visible like one dropped into jobs/
-                let id = JobId::for_name("console", &input.execution_name);
+                let id = console_job_id(None, &input.execution_name);
                 let record = JobRecord::rejected(
                     id,
                     source,
@@ -91,6 +91,16 @@ pub async fn register(
     }
     tracing::info!(job_id = %id, "job registered");
     Ok(Job::registered(id, config))
+}
+
+/// The id of a job started by hand (a bare config as the execution input): named after the
+/// config, or `console` when the config is refused, salted with the execution name. Register
+/// gives the record this id and cleanup finds the record by it.
+pub(crate) fn console_job_id(config: Option<&JobConfig>, execution_name: &str) -> JobId {
+    JobId::for_name(
+        config.map_or("console", |c| c.name.as_str()),
+        execution_name,
+    )
 }
 
 /// The Submit task's input.
