@@ -77,13 +77,19 @@ impl Expression {
         bindings: &serde_json::Map<String, serde_json::Value>,
         limits: Limits,
     ) -> Result<Option<serde_json::Value>, Error> {
-        let mut input = input.map_or(Value::Undefined, Value::from_json);
-        // an array document is one value: wrapped so that paths do not map over it
-        if let Value::Array(a) = &input
-            && !a.has(flags::SEQUENCE)
-        {
-            input = Value::array_with(vec![input.clone()], flags::SEQUENCE | flags::OUTER_WRAPPER);
-        }
+        self.evaluate_document(&Document::new(input), bindings, limits)
+    }
+
+    /// Evaluates over a document converted beforehand: the way to evaluate many times over the
+    /// same data, whose conversion into the evaluator's values otherwise costs as much as a
+    /// simple expression's evaluation (a 1.5 MB document: about 15 ms).
+    pub fn evaluate_document(
+        &self,
+        document: &Document,
+        bindings: &serde_json::Map<String, serde_json::Value>,
+        limits: Limits,
+    ) -> Result<Option<serde_json::Value>, Error> {
+        let input = document.value.clone();
         let env = Frame::root();
         env.bind("$", input.clone());
         for (k, v) in bindings {
@@ -98,6 +104,26 @@ impl Expression {
         ev.release();
         env.clear();
         json
+    }
+}
+
+/// An input document in the evaluator's own values, converted from JSON once.
+#[derive(Debug, Clone)]
+pub struct Document {
+    value: Value,
+}
+
+impl Document {
+    /// Converts `input` (`None`: no input).
+    pub fn new(input: Option<&serde_json::Value>) -> Document {
+        let mut value = input.map_or(Value::Undefined, Value::from_json);
+        // an array document is one value: wrapped so that paths do not map over it
+        if let Value::Array(a) = &value
+            && !a.has(flags::SEQUENCE)
+        {
+            value = Value::array_with(vec![value.clone()], flags::SEQUENCE | flags::OUTER_WRAPPER);
+        }
+        Document { value }
     }
 }
 

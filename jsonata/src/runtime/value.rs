@@ -12,8 +12,10 @@ use crate::number;
 use crate::runtime::evaluator::frame::Env;
 use crate::runtime::functions::Builtin;
 
-/// An object's members: keys in insertion order.
-pub type Object = IndexMap<Rc<str>, Value>;
+/// An object's members: keys in insertion order. Hashed with foldhash (randomly seeded per
+/// process): field lookups are most of the work of a path over many objects, and SipHash made
+/// them twice as slow.
+pub type Object = IndexMap<Rc<str>, Value, foldhash::fast::RandomState>;
 
 /// An object value: its members and how deeply values nest inside it.
 #[derive(Debug, Clone, Default)]
