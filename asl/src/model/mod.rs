@@ -6,10 +6,13 @@
 //! # Layout
 //! - this file: the typed model, [`StateMachine`] down to the fields of each state type.
 //! - `diagnostic`: [`Diagnostic`], one problem found in a definition.
+//! - [`integrations`]: the Task resources AWS recognises (optimized integrations and their
+//!   patterns, as AWS documents them).
 //! - `validate`: [`parse_definition`], the validator that builds the model from JSON, one file
 //!   per concern.
 
 mod diagnostic;
+pub mod integrations;
 mod validate;
 
 use std::collections::HashMap;
