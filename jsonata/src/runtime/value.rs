@@ -241,6 +241,16 @@ impl Value {
         }
     }
 
+    /// Items of an array, or the value alone (nothing for undefined), borrowed: what
+    /// [`Value::members`] copies.
+    pub fn member_slice(&self) -> &[Value] {
+        match self {
+            Value::Undefined => &[],
+            Value::Array(a) => &a.items,
+            v => std::slice::from_ref(v),
+        }
+    }
+
     /// Items of an array, or the value alone (nothing for undefined).
     pub fn members(&self) -> Vec<Value> {
         match self {

@@ -272,8 +272,14 @@ impl Evaluator {
             if v.is_defined() {
                 if item.is_array_constructor() {
                     out.push(v);
-                } else if let Value::Array(a) = &v {
-                    out.extend(a.items.iter().cloned());
+                } else if let Value::Array(a) = v {
+                    // a sequence made for this constructor (a range, a path) is moved, not
+                    // copied: `[1..10000000]` would otherwise build its 10^7 items twice
+                    match Rc::try_unwrap(a) {
+                        Ok(owned) if out.is_empty() => out = owned.items,
+                        Ok(owned) => out.extend(owned.items),
+                        Err(shared) => out.extend(shared.items.iter().cloned()),
+                    }
                 } else {
                     out.push(v);
                 }

@@ -178,7 +178,7 @@ impl Evaluator {
             _ => None,
         };
         let mut results = Vec::new();
-        for item in members_of(input) {
+        for item in input.member_slice() {
             let mut res = match (plain_name, item) {
                 (Some(name), Value::Object(o)) => match o.get(name) {
                     Some(v) => super::collapse_sequence(v.clone(), false),
@@ -550,15 +550,6 @@ fn is_constant(node: &Node) -> bool {
             Kind::Negate(a) => is_constant(a),
             _ => false,
         }
-}
-
-/// The items a step runs over, borrowed: an array's items, nothing for undefined, else the value.
-fn members_of(v: &Value) -> &[Value] {
-    match v {
-        Value::Undefined => &[],
-        Value::Array(a) => &a.items,
-        v => std::slice::from_ref(v),
-    }
 }
 
 /// A step with nothing on it but its own expression: no filter, binding, grouping or flag.
