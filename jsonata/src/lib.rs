@@ -39,6 +39,7 @@ use std::rc::Rc;
 
 pub use error::Error;
 pub use runtime::evaluator::Limits;
+pub use runtime::native::NativeFunction;
 use runtime::evaluator::frame::Frame;
 use runtime::value::{Value, flags};
 
@@ -77,6 +78,20 @@ impl Expression {
         bindings: &serde_json::Map<String, serde_json::Value>,
         limits: Limits,
     ) -> Result<Option<serde_json::Value>, Error> {
+        let mut bound = Bindings::new();
+        for (k, v) in bindings {
+            bound.value(k, v);
+        }
+        self.evaluate_bound(input, &bound, limits)
+    }
+
+    /// Evaluates with [`Bindings`] (values and native functions) and limits.
+    pub fn evaluate_bound(
+        &self,
+        input: Option<&serde_json::Value>,
+        bindings: &Bindings,
+        limits: Limits,
+    ) -> Result<Option<serde_json::Value>, Error> {
         let mut input = input.map_or(Value::Undefined, Value::from_json);
         // an array document is one value: wrapped so that paths do not map over it
         if let Value::Array(a) = &input
@@ -86,8 +101,8 @@ impl Expression {
         }
         let env = Frame::root();
         env.bind("$", input.clone());
-        for (k, v) in bindings {
-            env.bind(k, Value::from_json(v));
+        for (k, v) in &bindings.entries {
+            env.bind_rc(k, v.clone());
         }
         let mut ev = runtime::evaluator::Evaluator::new(limits);
         let result = ev.evaluate_root(&self.root, &input, &env);
@@ -98,6 +113,43 @@ impl Expression {
         ev.release();
         env.clear();
         json
+    }
+}
+
+/// Variables and functions an evaluation starts with, each bound as `$name`: JSON values,
+/// objects assembled from borrowed JSON members, and the embedder's [`NativeFunction`]s.
+#[derive(Debug, Default, Clone)]
+pub struct Bindings {
+    entries: Vec<(Rc<str>, Value)>,
+}
+
+impl Bindings {
+    /// No bindings.
+    pub fn new() -> Bindings {
+        Bindings::default()
+    }
+
+    /// Binds `$name` to a JSON value.
+    pub fn value(&mut self, name: &str, value: &serde_json::Value) {
+        self.entries.push((Rc::from(name), Value::from_json(value)));
+    }
+
+    /// Binds `$name` to an object of these members (without first assembling it as JSON).
+    pub fn object(&mut self, name: &str, members: &[(&str, &serde_json::Value)]) {
+        let map: runtime::value::Object = members
+            .iter()
+            .map(|(k, v)| (Rc::from(*k), Value::from_json(v)))
+            .collect();
+        self.entries.push((Rc::from(name), Value::object(map)));
+    }
+
+    /// Binds `$<its name>` to a native function.
+    pub fn function(&mut self, function: Rc<NativeFunction>) {
+        let name: Rc<str> = Rc::from(function.name());
+        self.entries.push((
+            name,
+            Value::Function(Rc::new(runtime::value::Function::Native(function))),
+        ));
     }
 }
 

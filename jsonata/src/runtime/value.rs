@@ -11,6 +11,7 @@ use crate::jsregex::Matcher;
 use crate::number;
 use crate::runtime::evaluator::frame::Env;
 use crate::runtime::functions::Builtin;
+use crate::runtime::native::NativeFunction;
 
 /// An object's members: keys in insertion order.
 pub type Object = IndexMap<Rc<str>, Value>;
@@ -106,6 +107,8 @@ pub enum Function {
     },
     /// A function of the library.
     Builtin(&'static Builtin),
+    /// A function the embedder added ([`crate::Bindings::function`]).
+    Native(Rc<NativeFunction>),
     /// `f(a, ?)`: the arguments so far, `None` where a `?` stands.
     Partial {
         /// The function applied.
@@ -146,6 +149,7 @@ impl Function {
         match self {
             Function::Lambda { def, .. } => def.params.len(),
             Function::Builtin(b) => b.arity,
+            Function::Native(n) => n.arity(),
             Function::Partial { args, .. } => args.iter().filter(|a| a.is_none()).count(),
             Function::Regex(_) => 1,
             Function::RegexNext { .. } => 0,
