@@ -27,6 +27,7 @@ pub mod history;
 pub mod intrinsics;
 pub mod jsonpath;
 pub mod model;
+pub mod query;
 pub mod template;
 pub mod test_state;
 

@@ -12,7 +12,7 @@ use crate::env::{Clock, TaskDispatcher};
 use crate::history::{Details, History, MAX_HISTORY_EVENTS};
 use crate::jsonpath::{Scope, Variables};
 use crate::model::{
-    Catcher, MAX_DELAY_SECONDS, Retrier, State, StateKind, StateMachine, Transition,
+    Catcher, ChoiceTest, MAX_DELAY_SECONDS, Retrier, State, StateKind, StateMachine, Transition,
 };
 
 /// An error raised by a state, with AWS's error name and cause.
@@ -84,6 +84,21 @@ impl Variables for Vars<'_> {
             Some(v) => Some(v.clone()),
             None => self.parent.and_then(|p| p.get(name)),
         }
+    }
+
+    fn get_ref(&self, name: &str) -> Option<std::borrow::Cow<'_, Value>> {
+        match self.local.get(name) {
+            Some(v) => Some(std::borrow::Cow::Borrowed(v)),
+            None => self.parent.and_then(|p| p.get_ref(name)),
+        }
+    }
+
+    fn visible_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.local.keys().cloned().collect();
+        if let Some(p) = self.parent {
+            names.extend(p.visible_names().into_iter().filter(|n| !self.local.contains_key(n)));
+        }
+        names
     }
 }
 
@@ -176,12 +191,23 @@ impl Runner<'_> {
         entered: u64,
         detail: impl std::fmt::Display,
     ) -> StateError {
+        self.state_error("States.Runtime", st, entered, detail)
+    }
+
+    /// Error `name` of state `st`, its cause naming the state and the event it entered at.
+    pub(super) fn state_error(
+        &self,
+        name: &str,
+        st: &State,
+        entered: u64,
+        detail: impl std::fmt::Display,
+    ) -> StateError {
         if self.test.is_some() {
             // TestState reports the bare detail, without the execution-history prefix.
-            return StateError::new("States.Runtime", detail.to_string());
+            return StateError::new(name, detail.to_string());
         }
         StateError::new(
-            "States.Runtime",
+            name,
             format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{entered}). {detail}",
                 st.name
@@ -286,6 +312,33 @@ impl Runner<'_> {
         self.set_state_context(st, 0);
         let c = &st.common;
         let result = match &st.kind {
+            StateKind::Succeed | StateKind::Pass { .. } if Self::is_query(st) => {
+                if let Some(i) = insp.as_deref_mut() {
+                    i.after_input_path = Some(input.clone());
+                }
+                let out = self.query_pass(st, entered, &input, vars)?;
+                let next = match st.kind {
+                    StateKind::Succeed => Transition::End,
+                    _ => c.transition,
+                };
+                Ok((next, out))
+            }
+            StateKind::Fail(f) if Self::is_query(st) => {
+                return Err(Fault::Error(self.query_fail(st, entered, f, &input, vars)?));
+            }
+            StateKind::Choice { choices, default } if Self::is_query(st) => {
+                if let Some(i) = insp.as_deref_mut() {
+                    i.after_input_path = Some(input.clone());
+                }
+                let (next, out) = self.query_choice(st, entered, choices, *default, &input, vars)?;
+                Ok((Transition::Next(next), out))
+            }
+            StateKind::Wait(w) if Self::is_query(st) => {
+                let until = self.wait_until(st, entered, w, &input, vars)?;
+                self.sleep_until(until)?;
+                let out = self.query_pass(st, entered, &input, vars)?;
+                Ok((c.transition, out))
+            }
             StateKind::Succeed => {
                 let eff = self.input_path(st, entered, &input, vars)?;
                 if let Some(i) = insp.as_deref_mut() {
@@ -308,10 +361,13 @@ impl Runner<'_> {
                     variables: vars,
                 };
                 let mut chosen = None;
-                for (rule, next, assign) in choices {
+                for b in choices {
+                    let ChoiceTest::Rule(rule) = &b.test else {
+                        continue;
+                    };
                     match rule.evaluate(&scope) {
                         Ok(true) => {
-                            chosen = Some((*next, assign.as_ref()));
+                            chosen = Some((b.next, b.assign.as_ref()));
                             break;
                         }
                         Ok(false) => {}
@@ -402,7 +458,12 @@ impl Runner<'_> {
         mut insp: Option<&mut Inspection>,
     ) -> Result<(Transition, Arc<Value>), Fault> {
         let c = &st.common;
-        let eff = self.input_path(st, entered, &input, vars)?;
+        let query = Self::is_query(st);
+        let eff = if query {
+            input.clone()
+        } else {
+            self.input_path(st, entered, &input, vars)?
+        };
         if let Some(i) = insp.as_deref_mut() {
             i.after_input_path = Some(eff.clone());
         }
@@ -411,6 +472,21 @@ impl Runner<'_> {
         loop {
             let body = self.body(st, entered, &eff, vars, retry_count, insp.as_deref_mut());
             let err = match body {
+                Ok(raw) if query => {
+                    if let Some(i) = insp.as_deref_mut() {
+                        i.result = Some(raw.clone());
+                    }
+                    let data = StatesData {
+                        input: &input,
+                        result: Some(&raw),
+                        error_output: None,
+                    };
+                    match self.query_finish_fields(st, entered, c.query.as_deref(), data, &raw, vars)
+                    {
+                        Ok(out) => return Ok((c.transition, out)),
+                        Err(e) => e,
+                    }
+                }
                 Ok(raw) => {
                     if let Some(i) = insp.as_deref_mut() {
                         i.result = Some(raw.clone());
@@ -505,6 +581,22 @@ impl Runner<'_> {
             eo.insert("Cause".into(), Value::String(cause));
         }
         let error_output = Arc::new(Value::Object(eo));
+        if Self::is_query(st) {
+            let data = StatesData {
+                input,
+                result: None,
+                error_output: Some(&error_output),
+            };
+            let out = self.query_finish_fields(
+                st,
+                entered,
+                catcher.query.as_deref(),
+                data,
+                &error_output,
+                vars,
+            )?;
+            return Ok((Transition::Next(catcher.next), out));
+        }
         if let Some(a) = &catcher.assign {
             self.assign(st, entered, a, &error_output, vars)?;
         }
@@ -541,20 +633,30 @@ impl Runner<'_> {
                 if let Value::Object(c) = &mut *self.ctx {
                     c.insert("Task".into(), json!({"Token": token}));
                 }
-                let params = self.parameters(st, entered, eff.clone(), vars);
+                let params = if Self::is_query(st) {
+                    self.query_arguments(st, entered, eff, vars)
+                        .map_err(BodyError::Catchable)
+                } else {
+                    self.parameters(st, entered, eff.clone(), vars)
+                        .map_err(BodyError::Fatal)
+                };
                 if let Value::Object(c) = &mut *self.ctx {
                     c.remove("Task");
                 }
-                let params = params.map_err(BodyError::Fatal)?;
+                let params = params?;
                 if let Some(i) = insp {
                     i.after_parameters = Some(params.clone());
                 }
                 self.task(st, entered, t, &params, eff, vars, retry_count, &token)
             }
             StateKind::Parallel { branches } => {
-                let params = self
-                    .parameters(st, entered, eff.clone(), vars)
-                    .map_err(BodyError::Fatal)?;
+                let params = if Self::is_query(st) {
+                    self.query_arguments(st, entered, eff, vars)
+                        .map_err(BodyError::Catchable)?
+                } else {
+                    self.parameters(st, entered, eff.clone(), vars)
+                        .map_err(BodyError::Fatal)?
+                };
                 if let Some(i) = insp {
                     i.after_parameters = Some(params.clone());
                 }

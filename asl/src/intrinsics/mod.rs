@@ -32,6 +32,8 @@ use functions::Function;
 
 pub use error::IntrinsicError;
 pub use parse::parse;
+pub(crate) use functions::hash_hex;
+pub(crate) use java::{JavaRandom, integer_zero};
 
 /// A parsed intrinsic function call, ready to evaluate many times.
 #[derive(Clone, Debug, PartialEq)]
