@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use crate::engine::{Execution, ExecutionConfig, ExecutionStatus};
 use crate::env::{NoTasks, VirtualClock};
 use crate::model::{self, MachineType, ValidationOptions};
-use crate::test_state::{InspectionLevel, Mock, TestStateRequest, test_state};
+use crate::test_state::{
+    InspectionLevel, Mock, StateConfiguration, TestStateRequest, test_state,
+};
 
 /// Result of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -181,7 +183,10 @@ fn options_for(case: &Value) -> ValidationOptions {
         Some("EXPRESS") => MachineType::Express,
         _ => MachineType::Standard,
     };
-    ValidationOptions { machine_type }
+    ValidationOptions {
+        machine_type,
+        ..ValidationOptions::default()
+    }
 }
 
 fn execution_case(case: &Value) -> Verdict {
@@ -454,6 +459,22 @@ fn shape(expected: &Value, actual: &Value, at: &str, diffs: &mut Vec<String>) {
     }
 }
 
+/// TestState's `stateConfiguration` from a case's arguments (`mapItemReaderData` is JSON text).
+fn state_configuration(v: Option<&Value>) -> StateConfiguration {
+    let Some(v) = v else {
+        return StateConfiguration::default();
+    };
+    let count = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    StateConfiguration {
+        retrier_retry_count: u32::try_from(count("retrierRetryCount")).unwrap_or(u32::MAX),
+        map_iteration_failure_count: count("mapIterationFailureCount"),
+        map_item_reader_data: v
+            .get("mapItemReaderData")
+            .and_then(Value::as_str)
+            .and_then(|t| serde_json::from_str::<Vec<Value>>(t).ok()),
+    }
+}
+
 /// Runs a `TestState` conformance case.
 fn test_state_case(case: &Value) -> Verdict {
     let args = case.get("test_state_args").cloned().unwrap_or(json!({}));
@@ -496,6 +517,7 @@ fn test_state_case(case: &Value) -> Verdict {
             .unwrap_or_default(),
         mock,
         context: parse_text(args.get("context")),
+        configuration: state_configuration(args.get("stateConfiguration")),
     };
     let result = match test_state(&req) {
         Ok(r) => r,

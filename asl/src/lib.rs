@@ -133,6 +133,7 @@ pub fn run(
         definition,
         ValidationOptions {
             machine_type: config.machine_type,
+            ..ValidationOptions::default()
         },
     )
     .map_err(RunError::Invalid)?;

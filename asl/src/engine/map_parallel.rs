@@ -74,11 +74,17 @@ impl Runner<'_> {
     ) -> Result<Arc<Value>, BodyError> {
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
         let query = Self::is_query(st);
-        let items_val: Value = match &m.items {
-            Some(t) => self
+        let test_items = self
+            .test
+            .as_ref()
+            .filter(|_| self.depth == 0)
+            .and_then(|t| t.map_items.clone());
+        let items_val: Value = match (test_items, &m.items) {
+            (Some(items), _) => Value::Array(items),
+            (None, Some(t)) => self
                 .query(st, entered, t, StatesData::input(eff), vars, Some(Expected::Array))
                 .map_err(BodyError::Catchable)?,
-            None => match &m.items_path {
+            (None, None) => match &m.items_path {
                 PathField::Path(p) => {
                     let scope = Scope {
                         input: eff,
@@ -116,7 +122,8 @@ impl Runner<'_> {
         if let Some(i) = insp.as_deref_mut() {
             i.after_items_path = Some(Arc::new(Value::Array(items.clone())));
         }
-        self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
+        let max_concurrency =
+            self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
         let tolerated_count = self.resolve_count(
             st,
             entered,
@@ -158,12 +165,30 @@ impl Runner<'_> {
                 }
             }
         };
+        if let Some(i) = insp.as_deref_mut() {
+            i.max_concurrency = max_concurrency;
+            i.tolerated_failure_count = tolerated_count;
+            i.tolerated_failure_percentage = tolerated_pct;
+        }
         if self.depth == 0
-            && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
+            && let Some(t) = &self.test
+            && let Some(mock) = t.body_mock.clone()
         {
             // TestState with a mocked Map result: items are still selected and checked, the
-            // iterations are not run.
+            // iterations are not run; `mapIterationFailureCount` of them count as failed.
+            let failed = usize::try_from(t.map_iteration_failures).unwrap_or(usize::MAX);
+            let tolerance = Tolerance {
+                count: tolerated_count,
+                percentage: tolerated_pct,
+            };
+            let tolerated = tolerance.count.is_none() && tolerance.percentage.is_none()
+                || failed == 0
+                || tolerance.tolerates(failed, items.len().max(1));
             return match mock {
+                Mock::Result(_) if !tolerated => Err(BodyError::Catchable(StateError::new(
+                    "States.ExceedToleratedFailureThreshold",
+                    "The specified tolerated failure threshold was exceeded",
+                ))),
                 Mock::Result(v) => Ok(Arc::new(v)),
                 Mock::Error { error, cause } => Err(BodyError::Catchable(StateError {
                     error: Some(error),

@@ -64,6 +64,14 @@ pub(crate) struct TestMode {
     pub(crate) body_mock: Option<Mock>,
     pub(crate) caught: Option<StateError>,
     pub(crate) preserve_context: bool,
+    /// `errorDetails`: which retrier would retry and after how long, or which catcher caught.
+    pub(crate) error_details: Option<Value>,
+    /// `stateConfiguration.retrierRetryCount`: retries already made by every retrier.
+    pub(crate) retrier_retry_count: u32,
+    /// `stateConfiguration.mapIterationFailureCount`: iterations of a mocked Map that failed.
+    pub(crate) map_iteration_failures: u64,
+    /// `stateConfiguration.mapItemReaderData`: the items a Map's `ItemReader` would read.
+    pub(crate) map_items: Option<Vec<Value>>,
 }
 
 impl From<StateError> for Fault {
@@ -132,6 +140,12 @@ pub struct Inspection {
     pub after_result_path: Option<Arc<Value>>,
     /// Variables after Assign.
     pub variables: Option<Value>,
+    /// Map only: `MaxConcurrency` as resolved.
+    pub max_concurrency: Option<u64>,
+    /// Map only: `ToleratedFailureCount` as resolved.
+    pub tolerated_failure_count: Option<u64>,
+    /// Map only: `ToleratedFailurePercentage` as resolved.
+    pub tolerated_failure_percentage: Option<f64>,
 }
 
 /// Maximum nesting of Parallel/Map executions.
@@ -268,7 +282,13 @@ impl Runner<'_> {
         let now = format_time(self.now());
         let mut s = Map::new();
         s.insert("EnteredTime".into(), Value::String(now));
-        s.insert("Name".into(), Value::String(st.name.to_string()));
+        // TestState runs the state under the name "StateName", whatever it is called.
+        let name = if self.test.is_some() {
+            "StateName"
+        } else {
+            &st.name
+        };
+        s.insert("Name".into(), Value::String(name.to_string()));
         if matches!(
             st.kind,
             StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
@@ -467,7 +487,8 @@ impl Runner<'_> {
         if let Some(i) = insp.as_deref_mut() {
             i.after_input_path = Some(eff.clone());
         }
-        let mut attempts: Vec<u32> = vec![0; c.retry.len()];
+        let done = self.test.as_ref().map_or(0, |t| t.retrier_retry_count);
+        let mut attempts: Vec<u32> = vec![done; c.retry.len()];
         let mut retry_count = 0u32;
         loop {
             let body = self.body(st, entered, &eff, vars, retry_count, insp.as_deref_mut());
@@ -531,10 +552,20 @@ impl Runner<'_> {
                 .position(|r| error_matches(&r.error_equals, name))
             {
                 let r: &Retrier = &c.retry[ri];
-                if attempts[ri] < r.max_attempts {
-                    if self.test.is_some() {
+                if let Some(t) = &mut self.test {
+                    let mut details = Map::new();
+                    details.insert("retryIndex".into(), json!(ri));
+                    if attempts[ri] < r.max_attempts {
+                        details.insert(
+                            "retryBackoffIntervalSeconds".into(),
+                            json_number(backoff_seconds(r, attempts[ri])),
+                        );
+                        t.error_details = Some(Value::Object(details));
                         return Err(Fault::Retriable(err));
                     }
+                    t.error_details = Some(Value::Object(details));
+                }
+                if attempts[ri] < r.max_attempts {
                     let delay = retry_delay(r, attempts[ri]);
                     attempts[ri] += 1;
                     retry_count = retry_count.saturating_add(1);
@@ -549,13 +580,15 @@ impl Runner<'_> {
                     continue;
                 }
             }
-            if let Some(catcher) = c
+            if let Some((ci, catcher)) = c
                 .catch
                 .iter()
-                .find(|k| error_matches(&k.error_equals, name))
+                .enumerate()
+                .find(|(_, k)| error_matches(&k.error_equals, name))
             {
                 if let Some(t) = &mut self.test {
                     t.caught = Some(err.clone());
+                    t.error_details = Some(json!({"catchIndex": ci}));
                 }
                 return self.catch(st, entered, catcher, &input, err, vars);
             }
@@ -693,6 +726,21 @@ pub fn error_matches(error_equals: &[String], error: &str) -> bool {
                 && error != "States.HeartbeatTimeout"
                 && !error.is_empty())
     })
+}
+
+/// The backoff before retry number `attempt` (0-based), without jitter: what TestState reports.
+fn backoff_seconds(r: &Retrier, attempt: u32) -> f64 {
+    let d = r.interval_seconds * r.backoff_rate.powf(f64::from(attempt));
+    r.max_delay_seconds.map_or(d, |m| d.min(m))
+}
+
+/// A number as JSON, an integer when it is whole (as AWS writes seconds).
+fn json_number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        json!(f as i64)
+    } else {
+        json!(f)
+    }
 }
 
 /// Seconds to wait before retry number `attempt` (0-based), at most [`MAX_DELAY_SECONDS`].

@@ -332,4 +332,7 @@ pub enum PercentField {
 pub struct ValidationOptions {
     /// STANDARD or EXPRESS.
     pub machine_type: MachineType,
+    /// Building a state for TestState, which may be given a Map's `ItemReader` data instead of
+    /// reading it, so a Map with an `ItemReader` is accepted.
+    pub test_state: bool,
 }
