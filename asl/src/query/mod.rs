@@ -175,6 +175,11 @@ pub fn is_expression(s: &str) -> bool {
     s.len() >= 4 && s.starts_with("{%") && s.ends_with("%}")
 }
 
+/// True when JSONata text (a state's, scanned whole) may read `$states.context`.
+pub fn reads_context(text: &str) -> bool {
+    Uses::of(text).reads_context()
+}
+
 /// True when `value` holds a `{% … %}` string anywhere.
 pub fn has_expression(value: &Value) -> bool {
     let mut stack = vec![value];

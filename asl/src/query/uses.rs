@@ -57,6 +57,11 @@ impl Uses {
         uses
     }
 
+    /// True when the text may read `$states.context`.
+    pub(super) fn reads_context(&self) -> bool {
+        self.context || self.everything
+    }
+
     /// Records the member `$states` is followed by (`rest` starts after `$states`).
     fn states_member(&mut self, rest: &str) {
         let member = rest

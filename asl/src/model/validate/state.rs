@@ -182,7 +182,7 @@ impl Validator {
             _ => return None,
         };
         let uses_context = serde_json::to_string(obj)
-            .is_ok_and(|t| t.contains("$$") || (!jp && t.contains("$states")));
+            .is_ok_and(|t| t.contains("$$") || (!jp && crate::query::reads_context(&t)));
         Some(State {
             name: name.into(),
             type_name,

@@ -36,7 +36,7 @@ fn as_tuples(v: &Value) -> Vec<Tuple> {
         .map(|t| match t {
             Value::Object(o) => o,
             other => {
-                let mut o = Object::new();
+                let mut o = Object::default();
                 o.insert(Rc::from("@"), other);
                 tuple(o)
             }
@@ -60,6 +60,9 @@ impl Evaluator {
         input: &Value,
         env: &Env,
     ) -> Result<Value, Error> {
+        if let Some(v) = self.plain_lookup(node, steps, env) {
+            return Ok(v);
+        }
         let first_is_variable = matches!(steps.first().map(|s| &s.kind), Some(Kind::Variable(_)));
         let mut input_seq = match input {
             Value::Array(_) if !first_is_variable => input.clone(),
@@ -123,6 +126,52 @@ impl Evaluator {
             result = self.group(group, grouped, env)?;
         }
         Ok(result)
+    }
+
+    /// `$var.a.b` through objects only: the value plain lookups find, without the sequences the
+    /// general rules build (the commonest path of a host's bindings, `$states.input.x`). `None`
+    /// when a step or a value needs the general rules (arrays map, predicates filter…).
+    fn plain_lookup(&self, node: &Node, steps: &[Node], env: &Env) -> Option<Value> {
+        fn plain(s: &Node) -> bool {
+            s.stages.is_empty()
+                && s.predicate.is_empty()
+                && s.group.is_none()
+                && s.focus.is_none()
+                && s.index.is_none()
+                && !s.tuple
+                && s.ancestor.is_none()
+                && !s.consarray
+                && !s.keep_array
+                && s.seeking_parent.is_empty()
+        }
+        if node.group.is_some() || node.keep_singleton_array || node.tuple {
+            return None;
+        }
+        let (first, rest) = steps.split_first()?;
+        let Kind::Variable(name) = &first.kind else {
+            return None;
+        };
+        if name.is_empty() || rest.is_empty() || !plain(first) {
+            return None;
+        }
+        let mut value = self.lookup(env, name);
+        for step in rest {
+            let Kind::Name(field) = &step.kind else {
+                return None;
+            };
+            if !plain(step) {
+                return None;
+            }
+            value = match &value {
+                Value::Object(o) => o.get(&**field).cloned().unwrap_or(Value::Undefined),
+                Value::Undefined => return Some(Value::Undefined),
+                _ => return None,
+            };
+        }
+        match &value {
+            Value::Array(a) if a.flags != 0 => None,
+            _ => Some(value),
+        }
     }
 
     #[inline(never)]
@@ -204,7 +253,7 @@ impl Evaluator {
                         .into_iter()
                         .enumerate()
                         .map(|(i, v)| {
-                            let mut t = Object::new();
+                            let mut t = Object::default();
                             t.insert(Rc::from("@"), v);
                             if let Some(index) = &step.index {
                                 t.insert(index.clone(), Value::Number(i as f64));
@@ -227,7 +276,7 @@ impl Evaluator {
                 .members()
                 .into_iter()
                 .map(|item| {
-                    let mut t = Object::new();
+                    let mut t = Object::default();
                     t.insert(Rc::from("@"), item);
                     tuple(t)
                 })
@@ -427,7 +476,7 @@ impl Evaluator {
                 }
             }
         }
-        let mut result = crate::runtime::value::Object::new();
+        let mut result = crate::runtime::value::Object::default();
         for (key, (data, pair_index)) in groups {
             let (context, env2) = if reduce {
                 let tuple = reduce_tuple_stream(&data);
@@ -452,7 +501,7 @@ fn reduce_tuple_stream(data: &Value) -> Object {
     match data {
         Value::Object(o) => o.map.clone(),
         Value::Array(a) => {
-            let mut result = Object::new();
+            let mut result = Object::default();
             for (i, t) in a.items.iter().enumerate() {
                 let Value::Object(t) = t else { continue };
                 for (k, v) in t.iter() {
@@ -469,7 +518,7 @@ fn reduce_tuple_stream(data: &Value) -> Object {
             }
             result
         }
-        _ => Object::new(),
+        _ => Object::default(),
     }
 }
 
