@@ -49,6 +49,11 @@ pub struct Expression {
     root: Rc<ast::Node>,
 }
 
+thread_local! {
+    /// The name of the context binding, shared so an evaluation does not allocate it.
+    static DOLLAR: Rc<str> = Rc::from("$");
+}
+
 /// Parses and processes expression text into the evaluator's tree.
 pub(crate) fn compile_node(text: &str) -> Result<ast::Node, Error> {
     process::process(parser::parse(text)?)
@@ -100,7 +105,7 @@ impl Expression {
             input = Value::array_with(vec![input.clone()], flags::SEQUENCE | flags::OUTER_WRAPPER);
         }
         let env = Frame::root();
-        env.bind("$", input.clone());
+        DOLLAR.with(|d| env.bind_rc(d, input.clone()));
         for (k, v) in &bindings.entries {
             env.bind_rc(k, v.clone());
         }

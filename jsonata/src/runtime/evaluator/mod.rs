@@ -65,8 +65,8 @@ pub struct Evaluator {
     depth: usize,
     deadline: Option<Instant>,
     ticks: u32,
-    /// `$now()`/`$millis()`: one instant for the whole evaluation.
-    pub now_millis: i64,
+    /// `$now()`/`$millis()`: one instant for the whole evaluation, read at the first use.
+    now_millis: Option<i64>,
     /// Scopes captured by closures: cleared at the end to break reference cycles.
     captured: Vec<Weak<Frame>>,
     captured_live_mark: usize,
@@ -76,17 +76,23 @@ pub struct Evaluator {
 impl Evaluator {
     /// A fresh evaluation under `limits`.
     pub fn new(limits: Limits) -> Self {
-        let now = chrono::Utc::now().timestamp_millis();
         Evaluator {
             limits,
             depth: 0,
             deadline: limits.time_limit.map(|t| Instant::now() + t),
             ticks: 0,
-            now_millis: now,
+            now_millis: None,
             captured: Vec::new(),
             captured_live_mark: 64,
             stack: crate::stack::StackGuard::new(limits.max_stack),
         }
+    }
+
+    /// The instant `$now()` and `$millis()` report: the same for the whole evaluation.
+    pub fn now_millis(&mut self) -> i64 {
+        *self
+            .now_millis
+            .get_or_insert_with(|| chrono::Utc::now().timestamp_millis())
     }
 
     /// Evaluates `node` as a whole expression over `input` in `env` (the entry point).

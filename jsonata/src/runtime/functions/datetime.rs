@@ -824,7 +824,7 @@ pub fn to_millis(ev: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, E
             Some(m) => Ok(Value::Number(m)),
             None => Err(Error::new("D3110").with_value(ts)),
         },
-        Some(picture) => Ok(match parse_date_time(&ts, &picture, ev.now_millis)? {
+        Some(picture) => Ok(match parse_date_time(&ts, &picture, ev.now_millis())? {
             Some(m) => Value::Number(m),
             None => Value::Undefined,
         }),
@@ -850,7 +850,7 @@ pub fn now(ev: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> 
     let picture = str_arg(args, 0);
     let tz = str_arg(args, 1);
     Ok(Value::string(format_date_time(
-        ev.now_millis as f64,
+        ev.now_millis() as f64,
         picture.as_deref(),
         tz.as_deref(),
     )?))
@@ -858,7 +858,7 @@ pub fn now(ev: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> 
 
 /// `$millis()`: the evaluation's start time.
 pub fn millis(ev: &mut Evaluator, _: &[Value], _: &Ctx) -> Result<Value, Error> {
-    Ok(Value::Number(ev.now_millis as f64))
+    Ok(Value::Number(ev.now_millis() as f64))
 }
 
 #[cfg(test)]
