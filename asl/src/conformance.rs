@@ -15,9 +15,7 @@ use serde_json::{Value, json};
 use crate::engine::{Execution, ExecutionConfig, ExecutionStatus};
 use crate::env::{NoTasks, VirtualClock};
 use crate::model::{self, MachineType, ValidationOptions};
-use crate::test_state::{
-    InspectionLevel, Mock, StateConfiguration, TestStateRequest, test_state,
-};
+use crate::test_state::{InspectionLevel, Mock, StateConfiguration, TestStateRequest, test_state};
 
 /// Result of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -156,13 +156,13 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
         ..ValidationOptions::default()
     };
     let machine = model::parse_definition(&machine_def, options).map_err(|d| {
-            TestStateError::Invalid(
-                d.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+        TestStateError::Invalid(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
     let reachable_check_ok = machine.index.contains_key(TESTED);
     if !reachable_check_ok {
         return Err(TestStateError::Invalid(
@@ -321,7 +321,11 @@ fn map_limits(insp: &Inspection, m: &mut Map<String, Value>) {
 }
 
 /// Inspection data of a JSONata state: its input, a Task's arguments and result, a Map's limits.
-fn query_inspection_json(st: &model::State, input: &Value, insp: &Inspection) -> Map<String, Value> {
+fn query_inspection_json(
+    st: &model::State,
+    input: &Value,
+    insp: &Inspection,
+) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("input".into(), input.clone());
     match &st.kind {

@@ -5,10 +5,10 @@
 mod behaviour;
 #[path = "engine/conformance.rs"]
 mod conformance;
-#[path = "engine/jsonata.rs"]
-mod jsonata;
 #[path = "engine/history_limit.rs"]
 mod history_limit;
+#[path = "engine/jsonata.rs"]
+mod jsonata;
 #[path = "engine/numeric_limits.rs"]
 mod numeric_limits;
 #[path = "engine/robustness.rs"]

@@ -39,8 +39,8 @@ use std::rc::Rc;
 
 pub use error::Error;
 pub use runtime::evaluator::Limits;
-pub use runtime::native::NativeFunction;
 use runtime::evaluator::frame::Frame;
+pub use runtime::native::NativeFunction;
 use runtime::value::{Value, flags};
 
 /// A compiled expression.

@@ -82,7 +82,14 @@ impl Runner<'_> {
         let items_val: Value = match (test_items, &m.items) {
             (Some(items), _) => Value::Array(items),
             (None, Some(t)) => self
-                .query(st, entered, t, StatesData::input(eff), vars, Some(Expected::Array))
+                .query(
+                    st,
+                    entered,
+                    t,
+                    StatesData::input(eff),
+                    vars,
+                    Some(Expected::Array),
+                )
                 .map_err(BodyError::Catchable)?,
             (None, None) => match &m.items_path {
                 PathField::Path(p) => {
@@ -137,7 +144,14 @@ impl Runner<'_> {
             Some(PercentField::Literal(p)) => Some(*p),
             Some(PercentField::Query(t)) => {
                 let v = self
-                    .query(st, entered, t, StatesData::input(eff), vars, Some(Expected::Number))
+                    .query(
+                        st,
+                        entered,
+                        t,
+                        StatesData::input(eff),
+                        vars,
+                        Some(Expected::Number),
+                    )
                     .map_err(BodyError::Catchable)?;
                 let p = v.as_f64().unwrap_or(-1.0);
                 if !(0.0..=100.0).contains(&p) {

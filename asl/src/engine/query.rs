@@ -135,7 +135,10 @@ impl Runner<'_> {
             error: f.error.clone(),
             cause: f.cause.clone(),
         };
-        for (t, slot) in [(&f.error_query, &mut out.error), (&f.cause_query, &mut out.cause)] {
+        for (t, slot) in [
+            (&f.error_query, &mut out.error),
+            (&f.cause_query, &mut out.cause),
+        ] {
             if let Some(t) = t {
                 let v = self.query(st, entered, t, data, vars, Some(Expected::String))?;
                 *slot = v.as_str().map(str::to_string);
@@ -199,7 +202,12 @@ impl Runner<'_> {
         input: &Arc<Value>,
         vars: &Vars,
     ) -> Result<Arc<Value>, StateError> {
-        match st.common.query.as_deref().and_then(|q| q.arguments.as_ref()) {
+        match st
+            .common
+            .query
+            .as_deref()
+            .and_then(|q| q.arguments.as_ref())
+        {
             Some(t) => Ok(Arc::new(self.query(
                 st,
                 entered,

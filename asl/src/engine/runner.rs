@@ -104,7 +104,11 @@ impl Variables for Vars<'_> {
     fn visible_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.local.keys().cloned().collect();
         if let Some(p) = self.parent {
-            names.extend(p.visible_names().into_iter().filter(|n| !self.local.contains_key(n)));
+            names.extend(
+                p.visible_names()
+                    .into_iter()
+                    .filter(|n| !self.local.contains_key(n)),
+            );
         }
         names
     }
@@ -350,7 +354,8 @@ impl Runner<'_> {
                 if let Some(i) = insp.as_deref_mut() {
                     i.after_input_path = Some(input.clone());
                 }
-                let (next, out) = self.query_choice(st, entered, choices, *default, &input, vars)?;
+                let (next, out) =
+                    self.query_choice(st, entered, choices, *default, &input, vars)?;
                 Ok((Transition::Next(next), out))
             }
             StateKind::Wait(w) if Self::is_query(st) => {
@@ -502,8 +507,14 @@ impl Runner<'_> {
                         result: Some(&raw),
                         error_output: None,
                     };
-                    match self.query_finish_fields(st, entered, c.query.as_deref(), data, &raw, vars)
-                    {
+                    match self.query_finish_fields(
+                        st,
+                        entered,
+                        c.query.as_deref(),
+                        data,
+                        &raw,
+                        vars,
+                    ) {
                         Ok(out) => return Ok((c.transition, out)),
                         Err(e) => e,
                     }

@@ -204,7 +204,7 @@ pub enum StateKind {
     /// Succeed state.
     Succeed,
     /// Fail state.
-    Fail(FailSpec),
+    Fail(Box<FailSpec>),
     /// Parallel state.
     Parallel {
         /// Branches, each a state machine.

@@ -26,8 +26,11 @@ pub(super) fn native(name: &str) -> Option<Rc<NativeFunction>> {
     NATIVES.with(|n| n.iter().find(|f| f.name() == name).cloned())
 }
 
+/// How each function computes its value from its (checked) arguments.
+type Implementation = fn(&[Option<Value>]) -> Result<Option<Value>, Error>;
+
 fn build() -> Vec<Rc<NativeFunction>> {
-    let defs: [(&str, &str, fn(&[Option<Value>]) -> Result<Option<Value>, Error>); 6] = [
+    let defs: [(&str, &str, Implementation); 6] = [
         ("partition", "<an:a>", partition),
         ("range", "<nnn:a<n>>", range),
         ("hash", "<js:s>", hash),
@@ -60,16 +63,24 @@ fn integer(function: &str, what: &str, v: Option<&Value>) -> Result<Option<i64>,
         Some(i) => Ok(Some(i)),
         None => match v.as_f64() {
             Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(Some(f as i64)),
-            _ => Err(fail(function, format!("the {what} must be an integer but was {v}"))),
+            _ => Err(fail(
+                function,
+                format!("the {what} must be an integer but was {v}"),
+            )),
         },
     }
 }
 
 /// `$partition(array, size)`: the array cut into chunks of `size` items (the last one shorter).
 fn partition(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
-    let (Some(Some(Value::Array(items))), Some(size)) =
-        (args.first(), integer("partition", "chunk size", args.get(1).and_then(Option::as_ref))?)
-    else {
+    let (Some(Some(Value::Array(items))), Some(size)) = (
+        args.first(),
+        integer(
+            "partition",
+            "chunk size",
+            args.get(1).and_then(Option::as_ref),
+        )?,
+    ) else {
         return Ok(None);
     };
     if size <= 0 {
@@ -80,7 +91,10 @@ fn partition(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
     }
     let size = usize::try_from(size).unwrap_or(usize::MAX);
     Ok(Some(Value::Array(
-        items.chunks(size).map(|c| Value::Array(c.to_vec())).collect(),
+        items
+            .chunks(size)
+            .map(|c| Value::Array(c.to_vec()))
+            .collect(),
     )))
 }
 
@@ -150,7 +164,10 @@ fn parse(args: &[Option<Value>]) -> Result<Option<Value>, Error> {
     let mut value: Value = serde_json::from_str(text).map_err(|e| {
         fail(
             "parse",
-            format!("the string {} is not valid JSON: {e}", Value::String(text.clone())),
+            format!(
+                "the string {} is not valid JSON: {e}",
+                Value::String(text.clone())
+            ),
         )
     })?;
     intrinsics::integer_zero(&mut value);

@@ -163,7 +163,11 @@ impl Expected {
         match self {
             Expected::Array => v.is_array(),
             Expected::Boolean => v.is_boolean(),
-            Expected::Integer => v.as_u64().is_some() || v.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64),
+            Expected::Integer => {
+                v.as_u64().is_some()
+                    || v.as_f64()
+                        .is_some_and(|f| f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64)
+            }
             Expected::Number => v.is_number(),
             Expected::String => v.is_string(),
         }
@@ -261,7 +265,11 @@ impl QueryTemplate {
             QueryTemplate::Expression(e) => format!("{{% {} %}}", e.text),
             QueryTemplate::Array(items) => format!(
                 "[{}]",
-                items.iter().map(QueryTemplate::source_text).collect::<Vec<_>>().join(",")
+                items
+                    .iter()
+                    .map(QueryTemplate::source_text)
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
             QueryTemplate::Object(fields) => format!(
                 "{{{}}}",

@@ -43,10 +43,10 @@ impl Uses {
                 "states" => uses.states_member(&text[end..]),
                 "eval" => uses.everything = true,
                 n => {
-                    if let Some(f) = functions::NAMES.iter().find(|f| **f == n) {
-                        if !uses.functions.contains(f) {
-                            uses.functions.push(f);
-                        }
+                    if let Some(f) = functions::NAMES.iter().find(|f| **f == n)
+                        && !uses.functions.contains(f)
+                    {
+                        uses.functions.push(f);
                     }
                     if !uses.variables.iter().any(|v| &**v == n) {
                         uses.variables.push(n.into());

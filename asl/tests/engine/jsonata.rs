@@ -15,8 +15,11 @@ use stepscore_asl::{
 #[derive(Default)]
 struct Echo {
     error: Option<&'static str>,
-    calls: RefCell<Vec<(Value, Option<u64>, Option<u64>)>>,
+    calls: RefCell<Vec<Call>>,
 }
+
+/// A Task request as [`Echo`] saw it: input, `TimeoutSeconds`, `HeartbeatSeconds`.
+type Call = (Value, Option<u64>, Option<u64>);
 
 impl TaskDispatcher for Echo {
     fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn Clock) -> TaskOutcome {
@@ -104,8 +107,10 @@ fn a_jsonpath_machine_runs_jsonata_states_and_they_share_variables_both_ways() {
 
 #[test]
 fn a_jsonata_machine_may_hold_jsonata_states_only_but_a_jsonpath_map_may_process_in_jsonata() {
-    let d = diagnostics(json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
-        "P": {"QueryLanguage": "JSONPath", "Type": "Pass", "End": true}}}));
+    let d = diagnostics(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"QueryLanguage": "JSONPath", "Type": "Pass", "End": true}}}),
+    );
     assert_eq!(
         d,
         vec![(
@@ -241,7 +246,10 @@ fn a_map_takes_items_item_selector_and_tolerated_failures_from_templates() {
             "Ok": {"Type": "Pass", "Output": "{% $states.input.value * $states.input.k + $states.input.index %}", "End": true}}},
         "Output": {"results": "{% $states.result %}"},
         "End": true}}});
-    let r = run(def.clone(), json!({"xs": [1, -1, 3], "k": 10, "tolerate": 1}));
+    let r = run(
+        def.clone(),
+        json!({"xs": [1, -1, 3], "k": 10, "tolerate": 1}),
+    );
     assert_eq!(
         r.output,
         Some(json!({"results": [10, {"Error": "Negative"}, 32]}))
@@ -321,7 +329,11 @@ fn hash_gives_the_known_digest_of_each_algorithm() {
         })
     );
     let cause = query_error_of(json!("{% $hash('hello', 'SHA-3') %}"));
-    assert!(cause.contains("'SHA-3' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"), "{cause}");
+    assert!(
+        cause
+            .contains("'SHA-3' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"),
+        "{cause}"
+    );
 }
 
 #[test]
@@ -354,7 +366,10 @@ fn an_undefined_result_and_a_jsonata_error_are_query_evaluation_errors() {
         "The JSONata expression '$nothing' specified for the field 'Output/a/0' returned nothing (undefined)."
     ));
     let cause = query_error_of(json!("{% 1 + 'x' %}"));
-    assert!(cause.contains("threw an error during evaluation: T2002"), "{cause}");
+    assert!(
+        cause.contains("threw an error during evaluation: T2002"),
+        "{cause}"
+    );
 }
 
 #[test]
@@ -397,10 +412,12 @@ fn a_catch_without_output_passes_the_error_output_on() {
 
 #[test]
 fn jsonpath_fields_are_refused_in_jsonata_states_and_jsonata_fields_in_jsonpath_states() {
-    let d = diagnostics(json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+    let d = diagnostics(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
         "P": {"Type": "Pass", "InputPath": "$.a", "Parameters": {"b.$": "$"}, "ResultPath": "$.r", "Next": "C"},
         "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "P"}], "Default": "W"},
-        "W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}));
+        "W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}}),
+    );
     let at = |loc: &str| d.iter().find(|(l, _)| l == loc).map(|(_, m)| m.clone());
     assert_eq!(
         at("/States/P/InputPath").as_deref(),
@@ -442,13 +459,16 @@ fn jsonpath_fields_are_refused_in_jsonata_states_and_jsonata_fields_in_jsonpath_
 
 #[test]
 fn a_template_that_does_not_parse_is_a_definition_error_at_its_field() {
-    let d = diagnostics(json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
-        "P": {"Type": "Pass", "Output": {"x": "{% 1 + %}"}, "End": true}}}));
+    let d = diagnostics(
+        json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": {"x": "{% 1 + %}"}, "End": true}}}),
+    );
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0].0, "/States/P/Output/x");
     assert!(
-        d[0].1
-            .starts_with("The JSONata expression '1 +' specified for the field 'Output/x' is not valid: S0"),
+        d[0].1.starts_with(
+            "The JSONata expression '1 +' specified for the field 'Output/x' is not valid: S0"
+        ),
         "{d:?}"
     );
 }
@@ -463,10 +483,47 @@ mod no_template_panics {
     /// Pieces of JSONata and of the `$states` AWS binds, in any order.
     fn piece() -> impl Strategy<Value = &'static str> {
         prop::sample::select(vec![
-            "$states", ".input", ".context", ".result", "$x", "$partition(", "$range(",
-            "$hash(", "$random(", "$uuid()", "$parse(", "'{\"a\":1}'", "[", "]", "(", ")",
-            "{", "}", ",", ":", "1", "-2", "0.5", "'s'", "+", "*", "/", "&", "=", "?", ";",
-            "$eval(", "function($v){$v}", "~>", "..", "%", "#$i", "@$o", "$$", "null", "true",
+            "$states",
+            ".input",
+            ".context",
+            ".result",
+            "$x",
+            "$partition(",
+            "$range(",
+            "$hash(",
+            "$random(",
+            "$uuid()",
+            "$parse(",
+            "'{\"a\":1}'",
+            "[",
+            "]",
+            "(",
+            ")",
+            "{",
+            "}",
+            ",",
+            ":",
+            "1",
+            "-2",
+            "0.5",
+            "'s'",
+            "+",
+            "*",
+            "/",
+            "&",
+            "=",
+            "?",
+            ";",
+            "$eval(",
+            "function($v){$v}",
+            "~>",
+            "..",
+            "%",
+            "#$i",
+            "@$o",
+            "$$",
+            "null",
+            "true",
         ])
     }
 

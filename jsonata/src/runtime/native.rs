@@ -40,7 +40,9 @@ impl NativeFunction {
     pub fn new(
         name: &str,
         signature: &str,
-        implementation: impl Fn(&[Option<serde_json::Value>]) -> Result<Option<serde_json::Value>, Error>
+        implementation: impl Fn(
+            &[Option<serde_json::Value>],
+        ) -> Result<Option<serde_json::Value>, Error>
         + 'static,
     ) -> Result<NativeFunction, Error> {
         Ok(NativeFunction {
@@ -73,7 +75,8 @@ impl NativeFunction {
         let args = crate::runtime::validate::validate(&self.signature, args, context)
             .map_err(|e| e.with_token(self.name.to_string()))?;
         let json: Vec<Option<serde_json::Value>> = args.iter().map(Value::to_json).collect();
-        let result = (self.implementation)(&json).map_err(|e| e.with_token(self.name.to_string()))?;
+        let result =
+            (self.implementation)(&json).map_err(|e| e.with_token(self.name.to_string()))?;
         Ok(match result {
             None => Value::Undefined,
             Some(serde_json::Value::Array(items)) if self.sequence => Value::array_with(

@@ -15,7 +15,10 @@ fn eval(text: &str, bindings: &Bindings) -> Result<Option<Value>, Error> {
 fn double() -> Rc<NativeFunction> {
     Rc::new(
         NativeFunction::new("double", "<n:n>", |args| {
-            Ok(args[0].as_ref().and_then(Value::as_f64).map(|n| json!(n * 2.0)))
+            Ok(args[0]
+                .as_ref()
+                .and_then(Value::as_f64)
+                .map(|n| json!(n * 2.0)))
         })
         .expect("signature parses"),
     )
@@ -52,8 +55,10 @@ fn a_native_function_shadows_the_builtin_of_its_name() {
 fn a_native_functions_error_carries_its_own_message() {
     let mut b = Bindings::new();
     b.function(Rc::new(
-        NativeFunction::new("fails", "<:x>", |_| Err(Error::custom("D3137", "no, never")))
-            .expect("parses"),
+        NativeFunction::new("fails", "<:x>", |_| {
+            Err(Error::custom("D3137", "no, never"))
+        })
+        .expect("parses"),
     ));
     let e = eval("$fails()", &b).expect_err("it fails");
     assert_eq!(e.message(), "no, never");

@@ -717,7 +717,9 @@ async fn a_jsonata_state_machine_calls_a_function_with_its_arguments_and_shapes_
         }),
     );
     let server = rt.serve().unwrap();
-    rt.start_execution("ata-1", &json!({"n": 21})).await.unwrap();
+    rt.start_execution("ata-1", &json!({"n": 21}))
+        .await
+        .unwrap();
     server.wait_idle(Duration::from_secs(60)).await.unwrap();
     server.shutdown();
     let e = rt.execution("ata-1").unwrap().unwrap();

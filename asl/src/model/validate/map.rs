@@ -85,7 +85,11 @@ impl Validator {
         }
         let percentage = match obj.get("ToleratedFailurePercentage") {
             Some(v @ Value::String(s)) if query::is_expression(s) => self
-                .query_template(v, &Self::loc(base, "ToleratedFailurePercentage"), "ToleratedFailurePercentage")
+                .query_template(
+                    v,
+                    &Self::loc(base, "ToleratedFailurePercentage"),
+                    "ToleratedFailurePercentage",
+                )
                 .map(PercentField::Query),
             _ => self.tolerated_failure_percentage(obj, base),
         };

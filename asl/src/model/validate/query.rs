@@ -33,7 +33,8 @@ const JSONPATH_ONLY: &[&str] = &[
 const JSONATA_ONLY: &[&str] = &["Arguments", "Output", "Items"];
 
 /// The fields of a Choice rule in a JSONata state.
-pub(super) const JSONATA_RULE_FIELDS: &[&str] = &["Condition", "Next", "Assign", "Output", "Comment"];
+pub(super) const JSONATA_RULE_FIELDS: &[&str] =
+    &["Condition", "Next", "Assign", "Output", "Comment"];
 
 impl Validator {
     /// Refuses the fields of the other query language (AWS's schema message for a field a state
@@ -54,7 +55,12 @@ impl Validator {
     }
 
     /// A JSONata template in field `field` (its name as errors show it) at `loc`.
-    pub(super) fn query_template(&mut self, v: &Value, loc: &str, field: &str) -> Option<QueryTemplate> {
+    pub(super) fn query_template(
+        &mut self,
+        v: &Value,
+        loc: &str,
+        field: &str,
+    ) -> Option<QueryTemplate> {
         match QueryTemplate::compile(v, field) {
             Ok(t) => Some(t),
             Err(e) => {
@@ -107,9 +113,9 @@ impl Validator {
         let v = obj.get(field)?;
         let loc = Self::loc(base, field);
         match v {
-            Value::String(s) if query::is_expression(s) => self
-                .query_template(v, &loc, field)
-                .map(SecondsField::Query),
+            Value::String(s) if query::is_expression(s) => {
+                self.query_template(v, &loc, field).map(SecondsField::Query)
+            }
             _ => match max {
                 Some(max) => self.int_in_range(v, &loc, 0, max),
                 None => self.non_negative_int(v, &loc),

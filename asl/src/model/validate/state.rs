@@ -173,7 +173,7 @@ impl Validator {
                 result: obj.get("Result").cloned(),
             },
             "Succeed" => StateKind::Succeed,
-            "Fail" => StateKind::Fail(self.fail(obj, base, jp)),
+            "Fail" => StateKind::Fail(Box::new(self.fail(obj, base, jp))),
             "Task" => StateKind::Task(Box::new(self.task(obj, base, jp)?)),
             "Wait" => StateKind::Wait(self.wait(obj, base, jp)?),
             "Choice" => self.choice(obj, base, index, jp)?,
