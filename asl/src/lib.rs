@@ -27,6 +27,7 @@ pub mod history;
 pub mod intrinsics;
 pub mod jsonpath;
 pub mod model;
+pub mod query;
 pub mod template;
 pub mod test_state;
 
@@ -132,6 +133,7 @@ pub fn run(
         definition,
         ValidationOptions {
             machine_type: config.machine_type,
+            ..ValidationOptions::default()
         },
     )
     .map_err(RunError::Invalid)?;

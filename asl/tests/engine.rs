@@ -11,6 +11,8 @@ mod conformance;
 mod history_limit;
 #[path = "engine/integrations.rs"]
 mod integrations;
+#[path = "engine/jsonata.rs"]
+mod jsonata;
 #[path = "engine/numeric_limits.rs"]
 mod numeric_limits;
 #[path = "engine/robustness.rs"]

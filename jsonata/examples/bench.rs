@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use stepscore_jsonata::{Document, Expression, Limits};
+use stepscore_jsonata::{Bindings, Document, Expression, Limits};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -20,7 +20,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let data: Value = serde_json::from_str(&std::fs::read_to_string(data_path)?)?;
     // converted once, as jsonata-js evaluates over a document parsed once
     let document = Document::new(Some(&data));
-    let bindings = serde_json::Map::new();
+    let bindings = Bindings::new();
     let only = rest.get(1);
     for case in &cases {
         let name = case["name"].as_str().ok_or("a case without a name")?;

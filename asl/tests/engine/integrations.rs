@@ -74,7 +74,13 @@ fn definition(resource: &str) -> Value {
 }
 
 fn problems(resource: &str, machine_type: MachineType) -> Vec<String> {
-    match parse_definition(&definition(resource), ValidationOptions { machine_type }) {
+    match parse_definition(
+        &definition(resource),
+        ValidationOptions {
+            machine_type,
+            ..ValidationOptions::default()
+        },
+    ) {
         Ok(_) => Vec::new(),
         Err(diags) => diags.into_iter().map(|d| d.message).collect(),
     }

@@ -19,8 +19,8 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "stepscore-asl",
-        &[],
-        "the ASL interpreter knows nothing of the pipeline",
+        &["stepscore-jsonata"],
+        "the ASL interpreter knows nothing of the pipeline; its JSONata states run on the JSONata evaluator",
     ),
     (
         "stepscore-jsonata",

@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::Validator;
 use crate::model::{Diagnostic, MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
+use crate::query::{self, QueryTemplate};
 
 impl Validator {
     pub(super) fn map(
@@ -17,10 +18,8 @@ impl Validator {
         depth: usize,
         jp: bool,
     ) -> Option<MapSpec> {
-        if obj.contains_key("ItemReader")
-            || obj.contains_key("ResultWriter")
-            || obj.contains_key("ItemBatcher")
-        {
+        let reads_items = obj.contains_key("ItemReader") && !self.options.test_state;
+        if reads_items || obj.contains_key("ResultWriter") || obj.contains_key("ItemBatcher") {
             self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", base, "Distributed Map (ItemReader, ItemBatcher, ResultWriter) is not supported by the embedded engine; use an inline Map"));
         }
         let (processor, distributed) = self.item_processor(obj, base, ql, top_ql, depth)?;
@@ -30,61 +29,81 @@ impl Validator {
                 "These fields are mutually exclusive: [ItemSelector, Parameters]",
             );
         }
-        let item_selector = if jp {
-            obj.get("ItemSelector")
-                .map(|v| ("ItemSelector", v))
-                .or(obj.get("Parameters").map(|v| ("Parameters", v)))
-                .and_then(|(f, v)| self.template(v, &Self::loc(base, f)))
-        } else {
-            None
-        };
         if obj.contains_key("Items") && obj.contains_key("ItemsPath") {
             self.err(
                 base,
                 "These fields are mutually exclusive: [Items, ItemsPath]",
             );
         }
-        let items_path = if jp {
-            self.path_field(obj, "ItemsPath", base, false)
-        } else {
-            PathField::Default
-        };
-        let items = if jp {
-            obj.get("Items")
-                .and_then(|v| self.template(v, &Self::loc(base, "Items")))
-        } else {
-            None
-        };
-        let max_concurrency = if jp {
-            self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath")
-        } else {
-            None
-        };
-        let tolerated_failure_count = if jp {
-            self.seconds_field(
-                obj,
-                base,
-                "ToleratedFailureCount",
-                "ToleratedFailureCountPath",
-            )
-        } else {
-            None
-        };
-        let tolerated_failure_percentage = if jp {
-            self.tolerated_failure_percentage(obj, base)
-        } else {
-            None
-        };
+        if !jp {
+            return Some(self.query_map(obj, base, processor, distributed));
+        }
+        let item_selector = obj
+            .get("ItemSelector")
+            .map(|v| ("ItemSelector", v))
+            .or(obj.get("Parameters").map(|v| ("Parameters", v)))
+            .and_then(|(f, v)| self.template(v, &Self::loc(base, f)));
+        let items_path = self.path_field(obj, "ItemsPath", base, false);
+        let max_concurrency = self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath");
+        let tolerated_failure_count = self.seconds_field(
+            obj,
+            base,
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+        );
+        let tolerated_failure_percentage = self.tolerated_failure_percentage(obj, base);
         Some(MapSpec {
             items_path,
-            items,
+            items: None,
             item_selector,
+            query_item_selector: None,
             processor,
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
             distributed,
         })
+    }
+
+    /// A JSONata Map's fields: `Items`, `ItemSelector`, `MaxConcurrency` and the tolerated
+    /// failures, each literal or a template.
+    fn query_map(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        processor: StateMachine,
+        distributed: bool,
+    ) -> MapSpec {
+        let items = self.query_field(obj, base, "Items");
+        if let Some(QueryTemplate::Literal(v)) = &items
+            && !v.is_array()
+        {
+            self.err(
+                Self::loc(base, "Items"),
+                format!("Expected value of type: Array or a JSONata expression but got {v}"),
+            );
+        }
+        let percentage = match obj.get("ToleratedFailurePercentage") {
+            Some(v @ Value::String(s)) if query::is_expression(s) => self
+                .query_template(
+                    v,
+                    &Self::loc(base, "ToleratedFailurePercentage"),
+                    "ToleratedFailurePercentage",
+                )
+                .map(PercentField::Query),
+            _ => self.tolerated_failure_percentage(obj, base),
+        };
+        MapSpec {
+            items_path: PathField::Default,
+            items,
+            item_selector: None,
+            query_item_selector: self.query_field(obj, base, "ItemSelector"),
+            processor,
+            max_concurrency: self.query_count(obj, base, "MaxConcurrency", None),
+            tolerated_failure_count: self.query_count(obj, base, "ToleratedFailureCount", None),
+            tolerated_failure_percentage: percentage,
+            distributed,
+        }
     }
 
     /// The item processor's machine, and whether its `ProcessorConfig` asks for a distributed

@@ -10,6 +10,7 @@
 //!   its `Retry` and `Catch` lists, then its type's own fields from:
 //! - `task`, `choice`, `wait`, `fail`, `parallel`, `map`: the fields of each state type.
 //! - `retry_catch`: one `Retry` or `Catch` element.
+//! - `query`: JSONata templates and the fields only one query language has.
 
 mod choice;
 mod fail;
@@ -17,6 +18,7 @@ mod fields;
 mod machine;
 mod map;
 mod parallel;
+mod query;
 mod retry_catch;
 mod state;
 mod task;
@@ -38,7 +40,6 @@ pub fn parse_definition(
     let mut v = Validator {
         diags: Vec::new(),
         options,
-        has_jsonata: false,
     };
     let Some(obj) = definition.as_object() else {
         return Err(vec![Diagnostic {
@@ -84,7 +85,6 @@ pub fn parse_definition(
     if v.diags.is_empty() {
         let mut m = machine.expect("machine is built whenever no diagnostic was recorded");
         m.timeout_seconds = timeout_seconds;
-        m.uses_jsonata = v.has_jsonata;
         Ok(m)
     } else {
         Err(v.diags)
@@ -126,7 +126,6 @@ pub fn json_depth(value: &Value) -> usize {
 struct Validator {
     diags: Vec<Diagnostic>,
     options: ValidationOptions,
-    has_jsonata: bool,
 }
 
 impl Validator {

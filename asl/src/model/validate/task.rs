@@ -7,7 +7,12 @@ use super::Validator;
 use crate::model::{MachineType, SecondsField, TaskSpec, integrations};
 
 impl Validator {
-    pub(super) fn task(&mut self, obj: &Map<String, Value>, base: &str) -> Option<TaskSpec> {
+    pub(super) fn task(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        jp: bool,
+    ) -> Option<TaskSpec> {
         let Some(r) = obj.get("Resource") else {
             self.err(base, "These fields are required: [Resource]");
             return None;
@@ -46,8 +51,17 @@ impl Validator {
                 ),
             }
         }
-        let timeout = self.seconds_field(obj, base, "TimeoutSeconds", "TimeoutSecondsPath");
-        let heartbeat = self.seconds_field(obj, base, "HeartbeatSeconds", "HeartbeatSecondsPath");
+        let (timeout, heartbeat) = if jp {
+            (
+                self.seconds_field(obj, base, "TimeoutSeconds", "TimeoutSecondsPath"),
+                self.seconds_field(obj, base, "HeartbeatSeconds", "HeartbeatSecondsPath"),
+            )
+        } else {
+            (
+                self.query_count(obj, base, "TimeoutSeconds", None),
+                self.query_count(obj, base, "HeartbeatSeconds", None),
+            )
+        };
         if let (Some(SecondsField::Literal(t)), Some(SecondsField::Literal(h))) =
             (&timeout, &heartbeat)
             && h >= t

@@ -60,6 +60,9 @@ impl Evaluator {
         input: &Value,
         env: &Env,
     ) -> Result<Value, Error> {
+        if let Some(v) = self.plain_lookup(node, steps, env) {
+            return Ok(v);
+        }
         // One field of one object (`age` in a predicate, the commonest path there is): the
         // field's value itself. The general walk below gives the same value through a one-item
         // sequence that `eval` collapses, at the cost of two allocations per object.
@@ -157,6 +160,40 @@ impl Evaluator {
             result = self.group(group, grouped, env)?;
         }
         Ok(result)
+    }
+
+    /// `$var.a.b` through objects only: the value plain lookups find, without the sequences the
+    /// general rules build (the commonest path of a host's bindings, `$states.input.x`). `None`
+    /// when a step or a value needs the general rules (arrays map, predicates filter…).
+    fn plain_lookup(&self, node: &Node, steps: &[Node], env: &Env) -> Option<Value> {
+        if node.group.is_some() || node.keep_singleton_array || node.tuple {
+            return None;
+        }
+        let (first, rest) = steps.split_first()?;
+        let Kind::Variable(name) = &first.kind else {
+            return None;
+        };
+        if name.is_empty() || rest.is_empty() || !is_plain_step(first) {
+            return None;
+        }
+        let mut value = self.lookup(env, name);
+        for step in rest {
+            let Kind::Name(field) = &step.kind else {
+                return None;
+            };
+            if !is_plain_step(step) {
+                return None;
+            }
+            value = match &value {
+                Value::Object(o) => o.get(&**field).cloned().unwrap_or(Value::Undefined),
+                Value::Undefined => return Some(Value::Undefined),
+                _ => return None,
+            };
+        }
+        match &value {
+            Value::Array(a) if a.flags != 0 => None,
+            _ => Some(value),
+        }
     }
 
     #[inline(never)]
@@ -564,6 +601,7 @@ fn is_plain_step(step: &Node) -> bool {
         && step.ancestor.is_none()
         && !step.consarray
         && !step.keep_singleton_array
+        && step.seeking_parent.is_empty()
 }
 
 /// Merges the tuples of one group: each variable becomes the sequence of its values.
