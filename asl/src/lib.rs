@@ -107,7 +107,7 @@ pub enum RunError {
     /// The definition is invalid.
     #[error("invalid state machine definition: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<Diagnostic>),
-    /// The engine refused to start (JSONata, input too large).
+    /// The engine refused to start (input too large).
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
 }

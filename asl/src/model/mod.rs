@@ -28,7 +28,7 @@ use crate::template::Template;
 pub use diagnostic::Diagnostic;
 pub use validate::{
     MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_WAIT_SECONDS, is_variable_name,
-    json_depth, parse_definition, parse_timestamp, uses_jsonata,
+    json_depth, parse_definition, parse_timestamp,
 };
 
 /// Maximum nesting of a definition (objects, arrays, Parallel/Map branches) that is accepted.

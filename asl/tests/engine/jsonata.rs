@@ -148,7 +148,7 @@ fn a_task_gets_its_arguments_and_its_output_sees_the_result_and_the_input() {
     let def = json!({"QueryLanguage": "JSONata", "StartAt": "T", "States": {"T": {"Type": "Task",
         "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f",
         "Arguments": {"id": "{% $states.input.id %}", "fixed": 1},
-        "TimeoutSeconds": "{% $states.input.timeout %}", "HeartbeatSeconds": 5,
+        "TimeoutSeconds": "{% $states.input.timeout %}", "HeartbeatSeconds": "{% 5 %}",
         "Output": {"result": "{% $states.result.echo %}", "input": "{% $states.input.id %}"},
         "End": true}}});
     let r = run_with(def, json!({"id": "a", "timeout": 30}), &echo);

@@ -91,23 +91,6 @@ pub fn parse_definition(
     }
 }
 
-/// True when any state of the definition (or the machine itself) selects JSONata.
-pub fn uses_jsonata(definition: &Value) -> bool {
-    fn walk(v: &Value, depth: usize) -> bool {
-        if depth > MAX_DEFINITION_DEPTH {
-            return false;
-        }
-        match v {
-            Value::Object(m) => m
-                .iter()
-                .any(|(k, v)| (k == "QueryLanguage" && v == "JSONata") || walk(v, depth + 1)),
-            Value::Array(a) => a.iter().any(|v| walk(v, depth + 1)),
-            _ => false,
-        }
-    }
-    walk(definition, 0)
-}
-
 /// Depth of a JSON value computed without recursion, so hostile input cannot overflow the stack.
 pub fn json_depth(value: &Value) -> usize {
     let mut max = 0;
