@@ -93,6 +93,7 @@ pub(crate) fn router(state: Shared, guard: Arc<Guard>) -> Router {
         .route("/overview", get(api::meta::overview))
         .route("/state-machine", get(api::meta::state_machine))
         .route("/schedules", get(api::meta::schedules))
+        .route("/config-schema", get(api::meta::config_schema))
         .route("/executions", get(api::executions::list))
         .route("/executions/{name}", get(api::executions::detail))
         .route("/executions/{name}/stream", get(api::stream::follow))

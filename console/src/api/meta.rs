@@ -74,3 +74,10 @@ pub(crate) async fn schedules(State(s): State<Shared>) -> Json<Value> {
         .collect();
     Json(json!({"source": s.schedules.source, "now": now.to_rfc3339(), "schedules": list}))
 }
+
+/// `GET /api/config-schema`: `schemas/job-config.schema.json`, for the Start page's fields.
+pub(crate) async fn config_schema() -> ApiResult<Json<Value>> {
+    serde_json::from_str(crate::validate::JOB_CONFIG_SCHEMA)
+        .map(Json)
+        .map_err(|e| crate::error::ApiError::internal(format!("the bundled config schema is not JSON: {e}")))
+}
