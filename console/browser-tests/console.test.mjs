@@ -21,7 +21,7 @@ before(async () => {
   });
   consoleProc = await startConsole(world.state);
   browser = await launchBrowser(world.dir);
-  page = await browser.newPage({ viewport: { width: 1480, height: 1000 } });
+  page = await browser.newPage();
   page.on("dialog", async (d) => { dialogs.push(d.message()); await d.dismiss(); });
 });
 

@@ -51,16 +51,18 @@ export function startConsole(state) {
   });
 }
 
+// a persistent context on a fresh profile directory: playwright passes it to Chromium as its
+// --user-data-dir (it refuses the flag itself)
 export async function launchBrowser(dir) {
   const profile = path.join(dir, "chromium-profile");
   mkdirSync(profile, { recursive: true });
-  return chromium.launch({
+  return chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
+    viewport: { width: 1480, height: 1000 },
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      `--user-data-dir=${profile}`,
     ],
   });
 }

@@ -133,6 +133,40 @@ pub fn state_runs(events: &[Value]) -> BTreeMap<String, StateRun> {
     runs
 }
 
+/// Adds the state the execution is in (or was in when it ended) that the history does not show
+/// yet: the interpreter saves a snapshot, history included, after each top-level state, so the
+/// state that runs now appears only as the snapshot's `next_state`, with `input` its input.
+pub fn add_current(
+    runs: &mut BTreeMap<String, StateRun>,
+    name: &str,
+    input: Option<Value>,
+    status: StateStatus,
+) {
+    let run = runs.entry(name.to_owned()).or_insert(StateRun {
+        status,
+        entered: 0,
+        input: None,
+        output: None,
+        error: None,
+        cause: None,
+        entered_at: None,
+        exited_at: None,
+    });
+    if matches!(run.status, StateStatus::InProgress | StateStatus::Aborted) && run.entered > 0 {
+        // the history already shows this visit
+        run.status = status;
+        return;
+    }
+    run.entered += 1;
+    run.status = status;
+    run.input = input;
+    run.output = None;
+    run.error = None;
+    run.cause = None;
+    run.entered_at = None;
+    run.exited_at = None;
+}
+
 /// A state's input or output: history events carry JSON as text; text that is not JSON is kept
 /// as a string.
 fn json_text(v: &Value) -> Value {
@@ -217,6 +251,23 @@ mod tests {
         assert_eq!(runs["Wait"].error.as_deref(), Some("E"));
         let fail = vec![entered("FailStateEntered", "JobFailed", "{}")];
         assert_eq!(state_runs(&fail)["JobFailed"].status, StateStatus::Failed);
+    }
+
+    #[test]
+    fn the_state_the_snapshot_will_run_next_is_the_current_one() {
+        let events = vec![
+            entered("WaitStateEntered", "Wait", "{}"),
+            exited("WaitStateExited", "Wait", "{}"),
+        ];
+        let mut runs = state_runs(&events);
+        add_current(&mut runs, "Wait", Some(json!({"n": 2})), StateStatus::InProgress);
+        assert_eq!(runs["Wait"].status, StateStatus::InProgress);
+        assert_eq!(runs["Wait"].entered, 2);
+        assert_eq!(runs["Wait"].input, Some(json!({"n": 2})));
+        assert_eq!(runs["Wait"].output, None);
+        add_current(&mut runs, "Check", None, StateStatus::Aborted);
+        assert_eq!(runs["Check"].status, StateStatus::Aborted);
+        assert_eq!(runs["Check"].entered, 1);
     }
 
     #[test]

@@ -33,7 +33,7 @@ const executionPage = (() => {
       if (!view.selected) view.selected = currentState(view.detail.states, view.events);
       graph.select(view.selected);
       renderPanel(panel, view);
-      renderEvents(eventsBox, view.events, view.detail.execution.start_date);
+      renderEvents(eventsBox, view.events);
     };
     refresh();
     if (first.execution.status === "RUNNING") follow(name, view, refresh);
@@ -125,8 +125,11 @@ const executionPage = (() => {
       dom.h("h3", {}, "Output"), jsonView.view(run.output === null ? undefined : run.output, { none: run.status === "in_progress" ? "running…" : "—" }));
   }
 
-  function renderEvents(el, events, start) {
-    const t0 = start ? new Date(start) : null;
+  // "Started after" counts from the execution's first event, on the interpreter's clock (which
+  // runs faster than the wall clock under --time-scale)
+  function renderEvents(el, events) {
+    const first = events.find((e) => e.id === 1) || events[0];
+    const t0 = first ? new Date(first.timestamp) : null;
     const detailsOf = (e) => Object.entries(e).find(([k]) => k.endsWith("EventDetails"));
     const rows = events.slice().sort((a, b) => a.id - b.id);
     const expanded = new Set();

@@ -17,7 +17,7 @@ const graphView = (() => {
   function size(node) {
     if (node.kind === "Start" || node.kind === "End") return { width: 64, height: 30 };
     const chars = Math.max(node.name.length, node.kind.length + 2);
-    return { width: Math.max(140, Math.min(260, chars * 7.4 + 36)), height: 46 };
+    return { width: Math.max(112, Math.min(240, chars * 7.6 + 24)), height: 44 };
   }
 
   // render(container, graph, {onSelect}) → {colour(states, executionStatus), select(name)}
@@ -28,7 +28,7 @@ const graphView = (() => {
       return { colour() {}, select() {} };
     }
     const g = new dagre.graphlib.Graph({ compound: true, multigraph: true });
-    g.setGraph({ rankdir: "TB", nodesep: 36, ranksep: 44, edgesep: 14, marginx: 24, marginy: 24 });
+    g.setGraph({ rankdir: "TB", nodesep: 22, ranksep: 40, edgesep: 10, marginx: 16, marginy: 16 });
     const byId = new Map(graph.nodes.map((n) => [n.id, n]));
     for (const n of graph.nodes) {
       if (n.container) g.setNode(n.id, { label: n.name, clusterLabelPos: "top", paddingTop: 34 });

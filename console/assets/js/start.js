@@ -86,7 +86,13 @@ const startPage = (() => {
         : dom.h("span", { class: "ok-text" }, "Valid job config"));
     };
 
-    editor.addEventListener("input", () => { clearTimeout(timer); submit.disabled = true; timer = setTimeout(check, 200); });
+    editor.addEventListener("input", () => {
+      // a check still in flight is about older text: its answer is dropped
+      seq += 1;
+      clearTimeout(timer);
+      submit.disabled = true;
+      timer = setTimeout(check, 200);
+    });
     upload.addEventListener("change", async () => {
       const f = upload.files && upload.files[0];
       if (!f) return;

@@ -15,7 +15,7 @@ use stepscore_local::views::{self, ExecutionCursor, ExecutionQuery};
 use super::{path, query};
 use crate::app::Shared;
 use crate::error::{ApiError, ApiResult};
-use crate::states::state_runs;
+use crate::states::{StateStatus, add_current, state_runs};
 
 /// The list's query string.
 #[derive(Debug, Deserialize)]
@@ -113,7 +113,19 @@ pub(crate) async fn describe(s: &Shared, name: &str, skip: usize) -> ApiResult<V
         .and_then(|h| h["events"].as_array())
         .cloned()
         .unwrap_or_default();
-    let states: BTreeMap<_, _> = state_runs(&events);
+    let mut states: BTreeMap<_, _> = state_runs(&events);
+    let snapshot = s.rt.executions().snapshot(name)?;
+    let current = match info.status {
+        ExecutionState::Running => Some(StateStatus::InProgress),
+        ExecutionState::Aborted => Some(StateStatus::Aborted),
+        ExecutionState::TimedOut | ExecutionState::Failed => Some(StateStatus::Failed),
+        ExecutionState::Succeeded => None,
+    };
+    if let (Some(snap), Some(status)) = (&snapshot, current)
+        && let Some(next) = snap.get("next_state").and_then(Value::as_str)
+    {
+        add_current(&mut states, next, snap.get("document").cloned(), status);
+    }
     let job_id = job_of(s, name, &info.execution_arn).await?;
     let total = events.len();
     Ok(json!({

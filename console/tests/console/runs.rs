@@ -49,7 +49,9 @@ async fn a_run_started_over_http_succeeds_and_its_detail_colours_every_state() {
         .collect();
     assert_eq!(types.first(), Some(&"ExecutionStarted"));
     assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
-    assert_eq!(detail["states"]["Register"]["input"]["continued"], Value::Null);
+    // each state's input and output are JSON documents, not the history's text
+    assert!(detail["states"]["Register"]["input"].is_object(), "{}", detail["states"]["Register"]);
+    assert!(detail["states"]["Register"]["output"].is_object());
 
     // the job table says so, with its rows and one attempt whose logs are readable by id
     let job = c
@@ -107,10 +109,9 @@ async fn a_failed_job_shows_the_scorers_reason_and_a_stopped_one_ends_aborted() 
         .wait_for(&format!("jobs/{failed}"), LONG, |j| j["status"] == "FAILED")
         .await;
     let reason = job["failure_reason"].as_str().unwrap();
-    assert!(
-        reason.contains("exit code 65") && reason.contains("is not a number"),
-        "{reason}"
-    );
+    // the script leaves no failure report, so the reason is Batch's (the real scorer's message
+    // is in the browser test's reason)
+    assert!(reason.contains("exit code 65"), "{reason}");
     let detail = c
         .wait_for(&format!("executions/{failed}"), LONG, |d| {
             d["execution"]["status"] != "RUNNING"
