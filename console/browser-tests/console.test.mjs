@@ -53,6 +53,11 @@ test("every problem of a pasted config is shown at its field before submit", asy
   assert.match(await page.locator("#document-problems").innerText(), /shard/);
   assert.equal(await page.locator("#start-run").isDisabled(), true);
   await shot(page, "start-problems");
+  // a well-formed config naming an input that is not there: admit's own check, at its field
+  await typeConfig({ name: "no-input", model: "s3://stepscore/demo/models/forest.json", input: "s3://stepscore/demo/input/missing.csv", output: "s3://stepscore/outputs/no-input/" });
+  await page.locator('.fl-row.has-problem[data-field="input"]').waitFor({ timeout: 10_000 });
+  assert.match(await page.locator('.fl-row[data-field="input"] .fl-problem').innerText(), /missing\.csv.*upload the input CSV first/);
+  assert.equal(await page.locator("#start-run").isDisabled(), true);
 });
 
 test("a run started from the page reaches SUCCEEDED with the graph coloured", async () => {
@@ -81,10 +86,10 @@ test("a run started from the page reaches SUCCEEDED with the graph coloured", as
 
 test("a failed job shows its reason", async () => {
   const id = await startFromPage({
-    name: "missing-input",
-    model: "s3://stepscore/demo/models/forest.json",
-    input: "s3://stepscore/demo/input/missing.csv",
-    output: "s3://stepscore/outputs/missing-input/",
+    name: "not-a-model",
+    model: "s3://stepscore/demo/input/score.csv",
+    input: "s3://stepscore/demo/input/score.csv",
+    output: "s3://stepscore/outputs/not-a-model/",
     capacity: "on-demand",
     poll_interval_seconds: 1,
   });
@@ -93,7 +98,9 @@ test("a failed job shows its reason", async () => {
   await page.goto(`${consoleProc.url}/#/jobs/${encodeURIComponent(id)}`);
   const reason = page.locator("#job-reason");
   await reason.waitFor({ timeout: 20_000 });
-  assert.match(await reason.innerText(), /missing\.csv/);
+  // the scorer's own message, from its failure report
+  assert.match(await reason.innerText(), /exit code 65/);
+  assert.match(await reason.innerText(), /score\.csv/);
   await shot(page, "job-failed");
 });
 

@@ -50,6 +50,12 @@ const executionPage = (() => {
           dom.clear(main).appendChild(dom.errorBox(e));
           return null;
         }
+        // a config admit rejected has a FAILED record and no execution: show the record
+        const job = await api.get(`jobs/${api.seg(name)}`).catch(() => null);
+        if (job && job.status === "FAILED" && !job.execution_arn) {
+          location.hash = dom.route("jobs", name);
+          return null;
+        }
       }
       await new Promise((r) => setTimeout(r, 500));
     }

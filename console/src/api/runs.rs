@@ -14,7 +14,7 @@ use stepscore_core::{JobId, ObjectUri};
 use super::{body, path};
 use crate::app::Shared;
 use crate::error::{ApiError, ApiResult};
-use crate::validate::check;
+use crate::validate::{Checked, Problem, check};
 
 /// The most a pasted config may weigh.
 const MAX_CONFIG_BYTES: usize = 256 * 1024;
@@ -37,10 +37,35 @@ fn config_text(bytes: &Bytes) -> ApiResult<String> {
     Ok(b.config)
 }
 
+/// The config's problems, as admit finds them: its fields (`validate::check`), then whether the
+/// model and input it names exist (admit's own check on the store).
+async fn check_all(s: &Shared, text: &str) -> ApiResult<Checked> {
+    let mut checked = check(text, &s.bucket);
+    if let Some(config) = &checked.config {
+        let missing = s
+            .rt
+            .missing_objects(config)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot read the bucket: {e}")))?;
+        for m in missing {
+            let (field, message) = m.split_once(": ").unwrap_or(("(document)", m.as_str()));
+            checked.problems.push(Problem {
+                field: field.to_owned(),
+                message: message.to_owned(),
+                source: "stepscore",
+            });
+        }
+        if !checked.problems.is_empty() {
+            checked.config = None;
+        }
+    }
+    Ok(checked)
+}
+
 /// `POST /api/validate {"config": "<text>"}`: every problem, at its field.
 pub(crate) async fn validate(State(s): State<Shared>, bytes: Bytes) -> ApiResult<Json<Value>> {
     let text = config_text(&bytes)?;
-    let checked = check(&text, &s.bucket);
+    let checked = check_all(&s, &text).await?;
     Ok(Json(json!({
         "valid": checked.problems.is_empty(),
         "problems": checked.problems,
@@ -54,7 +79,7 @@ pub(crate) async fn validate(State(s): State<Shared>, bytes: Bytes) -> ApiResult
 /// when the config is not valid.
 pub(crate) async fn start(State(s): State<Shared>, bytes: Bytes) -> ApiResult<Response> {
     let text = config_text(&bytes)?;
-    let checked = check(&text, &s.bucket);
+    let checked = check_all(&s, &text).await?;
     let Some(config) = checked.config else {
         return Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -182,6 +182,15 @@ impl LocalRuntime {
         stepscore_handlers::stop_job(&self.inner.executions, &self.inner.table, id, cause).await
     }
 
+    /// What admit would say about the objects `config` names (`<field>: <problem>` each):
+    /// admit's own check, on this runtime's store.
+    pub async fn missing_objects(
+        &self,
+        config: &stepscore_core::config::JobConfig,
+    ) -> Result<Vec<String>, stepscore_handlers::HandlerError> {
+        stepscore_handlers::admit::missing_objects(&self.inner.store, config).await
+    }
+
     pub(super) fn dberr(&self, e: rusqlite::Error) -> RuntimeError {
         RuntimeError::Database {
             path: self
