@@ -29,8 +29,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use commands::{
-    JobArg, asl, console, demo, history, list, logs, put, run, schedule, score, start, status, stop, train,
-    validate, watch,
+    JobArg, asl, console, demo, history, list, logs, put, run, schedule, score, start, status,
+    stop, train, validate, watch,
 };
 
 /// Batch ML scoring pipeline for AWS — and the same pipeline on one machine.

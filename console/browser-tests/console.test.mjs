@@ -79,6 +79,9 @@ test("a run started from the page reaches SUCCEEDED with the graph coloured", as
   await page.locator('g.node[data-state="FinalizeSucceeded"]').click();
   await page.locator(".state-panel h2", { hasText: "FinalizeSucceeded" }).waitFor();
   await shot(page, "execution-succeeded");
+  // the README's picture (docs/console.png): the first screenful
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "console", { fullPage: false });
   const job = await getJson(`${consoleProc.url}/api/jobs/${id}`);
   assert.equal(job.body.status, "SUCCEEDED");
   assert.equal(job.body.metrics.rows_scored, 3000);

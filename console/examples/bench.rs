@@ -31,10 +31,10 @@ async fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let rt = open(dir.path());
     let snapshot = one_real_run(&rt).await;
-    let events = snapshot["history"]["events"]
-        .as_array()
-        .map_or(0, Vec::len);
-    eprintln!("seeding {EXECUTIONS} executions, each with the real run's history ({events} events)");
+    let events = snapshot["history"]["events"].as_array().map_or(0, Vec::len);
+    eprintln!(
+        "seeding {EXECUTIONS} executions, each with the real run's history ({events} events)"
+    );
     let seeding = Instant::now();
     for i in 0..EXECUTIONS {
         let name = format!("bench-{i:05}");
@@ -56,14 +56,20 @@ async fn main() {
     }
     eprintln!("seeded in {:.1}s", seeding.elapsed().as_secs_f64());
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let config = ConsoleConfig {
         runtime: rt.clone(),
         bucket: "stepscore".into(),
         schedules: Schedules::default(),
     };
-    tokio::spawn(stepscore_console::serve(listener, config, std::future::pending()));
+    tokio::spawn(stepscore_console::serve(
+        listener,
+        config,
+        std::future::pending(),
+    ));
     let http = reqwest::Client::new();
     // a cursor 9,000 executions deep, for the deep page
     let mut deep = String::new();
@@ -78,13 +84,30 @@ async fn main() {
             .expect("JSON");
         deep = page["next"].as_str().unwrap_or_default().to_owned();
     }
-    println!("console API, {EXECUTIONS} executions, {REQUESTS} requests each (sequential, keep-alive)");
-    let cases: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
-        ("list: first page (50)", Box::new(|_| "executions?limit=50".to_owned())),
-        ("list: page 9,000 deep (50)", Box::new(move |_| format!("executions?limit=50&after={deep}"))),
-        ("list: status FAILED (50)", Box::new(|_| "executions?status=FAILED&limit=50".to_owned())),
-        ("list: search job id prefix", Box::new(|i| format!("executions?search=bench-0{}", i % 10))),
-        ("detail: one execution", Box::new(|i| format!("executions/bench-{:05}", (i * 7919) % EXECUTIONS))),
+    println!(
+        "console API, {EXECUTIONS} executions, {REQUESTS} requests each (sequential, keep-alive)"
+    );
+    let cases: Vec<(&str, PathOf)> = vec![
+        (
+            "list: first page (50)",
+            Box::new(|_| "executions?limit=50".to_owned()),
+        ),
+        (
+            "list: page 9,000 deep (50)",
+            Box::new(move |_| format!("executions?limit=50&after={deep}")),
+        ),
+        (
+            "list: status FAILED (50)",
+            Box::new(|_| "executions?status=FAILED&limit=50".to_owned()),
+        ),
+        (
+            "list: search job id prefix",
+            Box::new(|i| format!("executions?search=bench-0{}", i % 10)),
+        ),
+        (
+            "detail: one execution",
+            Box::new(|i| format!("executions/bench-{:05}", (i * 7919) % EXECUTIONS)),
+        ),
     ];
     for (label, path) in cases {
         let mut times = Vec::with_capacity(REQUESTS);
@@ -109,6 +132,9 @@ async fn main() {
     }
 }
 
+/// The request path of the `i`-th request of a case.
+type PathOf = Box<dyn Fn(usize) -> String>;
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -128,8 +154,12 @@ fn open(dir: &std::path::Path) -> LocalRuntime {
 /// Runs one job through the pipeline and returns its execution's snapshot.
 async fn one_real_run(rt: &LocalRuntime) -> serde_json::Value {
     let uri = |k: &str| stepscore_core::ObjectUri::new("stepscore", k).expect("uri");
-    rt.drop_config(&uri("models/m.json"), b"{}".to_vec()).await.expect("model");
-    rt.drop_config(&uri("data/in.csv"), b"id,x\n1,2\n".to_vec()).await.expect("input");
+    rt.drop_config(&uri("models/m.json"), b"{}".to_vec())
+        .await
+        .expect("model");
+    rt.drop_config(&uri("data/in.csv"), b"id,x\n1,2\n".to_vec())
+        .await
+        .expect("input");
     let server = rt.serve().expect("serve");
     let config = json!({"name": "real", "model": "s3://stepscore/models/m.json", "input": "s3://stepscore/data/in.csv",
         "output": "s3://stepscore/outputs/real/", "capacity": "on-demand", "poll_interval_seconds": 1});

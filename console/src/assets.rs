@@ -7,20 +7,48 @@ use axum::response::{IntoResponse, Response};
 /// Every file the page loads: its path under `/assets/`, content type and bytes.
 const FILES: &[(&str, &str, &[u8])] = &[
     ("css/app.css", CSS, include_bytes!("../assets/css/app.css")),
-    ("css/pages.css", CSS, include_bytes!("../assets/css/pages.css")),
+    (
+        "css/pages.css",
+        CSS,
+        include_bytes!("../assets/css/pages.css"),
+    ),
     ("js/dom.js", JS, include_bytes!("../assets/js/dom.js")),
     ("js/api.js", JS, include_bytes!("../assets/js/api.js")),
     ("js/graph.js", JS, include_bytes!("../assets/js/graph.js")),
-    ("js/json_view.js", JS, include_bytes!("../assets/js/json_view.js")),
-    ("js/executions.js", JS, include_bytes!("../assets/js/executions.js")),
-    ("js/execution.js", JS, include_bytes!("../assets/js/execution.js")),
+    (
+        "js/json_view.js",
+        JS,
+        include_bytes!("../assets/js/json_view.js"),
+    ),
+    (
+        "js/executions.js",
+        JS,
+        include_bytes!("../assets/js/executions.js"),
+    ),
+    (
+        "js/execution.js",
+        JS,
+        include_bytes!("../assets/js/execution.js"),
+    ),
     ("js/jobs.js", JS, include_bytes!("../assets/js/jobs.js")),
     ("js/batch.js", JS, include_bytes!("../assets/js/batch.js")),
     ("js/start.js", JS, include_bytes!("../assets/js/start.js")),
-    ("js/schedules.js", JS, include_bytes!("../assets/js/schedules.js")),
-    ("js/machine.js", JS, include_bytes!("../assets/js/machine.js")),
+    (
+        "js/schedules.js",
+        JS,
+        include_bytes!("../assets/js/schedules.js"),
+    ),
+    (
+        "js/machine.js",
+        JS,
+        include_bytes!("../assets/js/machine.js"),
+    ),
     ("js/app.js", JS, include_bytes!("../assets/js/app.js")),
-    ("vendor/dagre.min.js", JS, include_bytes!("../assets/vendor/dagre.min.js")),
+    (
+        "vendor/dagre.min.js",
+        JS,
+        include_bytes!("../assets/vendor/dagre.min.js"),
+    ),
     (
         "vendor/dagre.LICENSE.txt",
         "text/plain; charset=utf-8",

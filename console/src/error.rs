@@ -52,11 +52,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let name = self
-            .status
-            .canonical_reason()
-            .unwrap_or("Error")
-            .to_owned();
+        let name = self.status.canonical_reason().unwrap_or("Error").to_owned();
         (
             self.status,
             Json(json!({"error": name, "message": self.message})),

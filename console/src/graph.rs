@@ -138,7 +138,7 @@ fn scope(g: &mut Graph, def: &Value, prefix: &str, parent: Option<&str>) -> Scop
         let target = |n: &Value| {
             n.as_str()
                 .filter(|n| states.contains_key(*n))
-                .map(|n| id(n))
+                .map(&id)
         };
         if let Some(next) = state.get("Next").and_then(target) {
             g.edges.push(edge(&this, &next, "next", None));
@@ -219,7 +219,10 @@ fn describe(rule: &Value, depth: usize) -> String {
         return variable.into();
     };
     for (key, value) in obj {
-        if matches!(key.as_str(), "Variable" | "Next" | "Comment" | "Assign" | "Output") {
+        if matches!(
+            key.as_str(),
+            "Variable" | "Next" | "Comment" | "Assign" | "Output"
+        ) {
             continue;
         }
         let op = operator(key);
@@ -322,7 +325,11 @@ mod tests {
 
     #[test]
     fn a_definition_that_is_not_one_gives_start_and_end_only() {
-        for def in [json!(null), json!({"States": 3}), json!({"StartAt": "Nope", "States": {}})] {
+        for def in [
+            json!(null),
+            json!({"States": 3}),
+            json!({"StartAt": "Nope", "States": {}}),
+        ] {
             let g = build(&def);
             assert_eq!(g.nodes.len(), 2, "{def}");
             assert!(g.edges.is_empty(), "{def}");

@@ -81,9 +81,8 @@ fn summarize(reports: &[ScoringProgress]) -> Option<JobProgress> {
     } else {
         0.0
     };
-    let eta_seconds = (bytes_read > 0 && seconds > 0.0).then(|| {
-        bytes_total.saturating_sub(bytes_read) as f64 * seconds / bytes_read as f64
-    });
+    let eta_seconds = (bytes_read > 0 && seconds > 0.0)
+        .then(|| bytes_total.saturating_sub(bytes_read) as f64 * seconds / bytes_read as f64);
     Some(JobProgress {
         rows_read,
         rows_scored: sum(|p| p.rows_scored),

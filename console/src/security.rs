@@ -138,10 +138,7 @@ pub async fn guard(State(guard): State<Arc<Guard>>, req: Request, next: Next) ->
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -156,7 +153,12 @@ mod tests {
     #[test]
     fn only_the_bound_address_and_localhost_are_hosts_of_a_loopback_console() {
         let g = loopback();
-        for ok in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080", "[::1]:8080"] {
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost:8080",
+            "LOCALHOST:8080",
+            "[::1]:8080",
+        ] {
             assert!(g.host_allowed(ok), "{ok}");
         }
         for refused in [
@@ -200,10 +202,7 @@ mod tests {
             ("host", "127.0.0.1:8080"),
             ("origin", "http://evil.example")
         ])));
-        assert!(!g.same_origin(&headers(&[
-            ("host", "127.0.0.1:8080"),
-            ("origin", "null")
-        ])));
+        assert!(!g.same_origin(&headers(&[("host", "127.0.0.1:8080"), ("origin", "null")])));
         assert!(!g.same_origin(&headers(&[
             ("host", "127.0.0.1:8080"),
             ("sec-fetch-site", "cross-site")

@@ -51,7 +51,10 @@ pub fn state_runs(events: &[Value]) -> BTreeMap<String, StateRun> {
     let mut open: Vec<String> = Vec::new();
     for ev in events {
         let kind = ev.get("type").and_then(Value::as_str).unwrap_or_default();
-        let time = ev.get("timestamp").and_then(Value::as_str).map(str::to_owned);
+        let time = ev
+            .get("timestamp")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         if kind.ends_with("StateEntered") {
             let d = &ev["stateEnteredEventDetails"];
             let Some(name) = d.get("name").and_then(Value::as_str) else {
@@ -99,8 +102,14 @@ pub fn state_runs(events: &[Value]) -> BTreeMap<String, StateRun> {
         } else if is_state_failure(kind) {
             let details = failure_details(ev);
             if let Some(run) = open.last().and_then(|n| runs.get_mut(n)) {
-                run.error = details.get("error").and_then(Value::as_str).map(str::to_owned);
-                run.cause = details.get("cause").and_then(Value::as_str).map(str::to_owned);
+                run.error = details
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                run.cause = details
+                    .get("cause")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
                 run.status = StateStatus::Failed;
             }
         } else if is_task_success(kind) {
@@ -123,8 +132,14 @@ pub fn state_runs(events: &[Value]) -> BTreeMap<String, StateRun> {
                 {
                     run.status = end;
                     if end != StateStatus::Succeeded && run.error.is_none() {
-                        run.error = details.get("error").and_then(Value::as_str).map(str::to_owned);
-                        run.cause = details.get("cause").and_then(Value::as_str).map(str::to_owned);
+                        run.error = details
+                            .get("error")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
+                        run.cause = details
+                            .get("cause")
+                            .and_then(Value::as_str)
+                            .map(str::to_owned);
                     }
                 }
             }
@@ -260,7 +275,12 @@ mod tests {
             exited("WaitStateExited", "Wait", "{}"),
         ];
         let mut runs = state_runs(&events);
-        add_current(&mut runs, "Wait", Some(json!({"n": 2})), StateStatus::InProgress);
+        add_current(
+            &mut runs,
+            "Wait",
+            Some(json!({"n": 2})),
+            StateStatus::InProgress,
+        );
         assert_eq!(runs["Wait"].status, StateStatus::InProgress);
         assert_eq!(runs["Wait"].entered, 2);
         assert_eq!(runs["Wait"].input, Some(json!({"n": 2})));

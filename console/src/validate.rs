@@ -95,14 +95,24 @@ fn schema_problems(value: &Value) -> Vec<Problem> {
     };
     let mut out = Vec::new();
     for e in validator.iter_errors(value) {
-        let path = e.instance_path.as_str().trim_start_matches('/').replace('/', ".");
+        let path = e
+            .instance_path
+            .as_str()
+            .trim_start_matches('/')
+            .replace('/', ".");
         let fields: Vec<String> = match &e.kind {
             ValidationErrorKind::Required { property } => {
                 vec![property.as_str().unwrap_or("(document)").to_owned()]
             }
             ValidationErrorKind::AdditionalProperties { unexpected } => unexpected
                 .iter()
-                .map(|u| if path.is_empty() { u.clone() } else { format!("{path}.{u}") })
+                .map(|u| {
+                    if path.is_empty() {
+                        u.clone()
+                    } else {
+                        format!("{path}.{u}")
+                    }
+                })
                 .collect(),
             _ if path.is_empty() => vec!["(document)".to_owned()],
             _ => vec![path.clone()],
@@ -140,7 +150,10 @@ mod tests {
         }
         let missing = fields(r#"{"name": "x"}"#);
         for field in ["model", "input", "output"] {
-            assert!(missing.contains(&field.to_owned()), "{field} in {missing:?}");
+            assert!(
+                missing.contains(&field.to_owned()),
+                "{field} in {missing:?}"
+            );
         }
         assert_eq!(fields("{not json"), vec!["(document)"]);
     }

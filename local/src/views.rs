@@ -93,23 +93,24 @@ pub fn execution_page(
     let limit = q.limit.clamp(1, 1000);
     let (after_us, after_name) = match &q.after {
         Some(a) => (a.start_us, a.name.clone()),
+        // above every (start_us, name): no execution starts at i64::MAX
         None => (i64::MAX, String::new()),
     };
     // names are letters, digits, '-' and '_': every name with the prefix sorts below prefix+DEL
     let prefix = q.name_prefix.clone().unwrap_or_default();
     let upper = format!("{prefix}\u{7f}");
     let status = q.status.map(ExecutionState::as_str);
-    // two statements, so each uses its index: (status, start_us, name) or (start_us, name)
+    // two statements, so each walks its index backwards: (status, start_us, name) or
+    // (start_us, name); `+name` keeps the planner off the name index (a prefix is checked on the
+    // index entries, not sorted afterwards), the row value is the keyset bound
     let mut st = c.prepare_cached(if status.is_some() {
         "SELECT name, status, start_us, stop_us, error FROM executions
-         WHERE status = ?1 AND name >= ?2 AND name < ?3
-           AND (start_us < ?4 OR (start_us = ?4 AND (?5 = '' OR name < ?5)))
+         WHERE status = ?1 AND +name >= ?2 AND +name < ?3 AND (start_us, name) < (?4, ?5)
          ORDER BY status DESC, start_us DESC, name DESC
          LIMIT ?6"
     } else {
         "SELECT name, status, start_us, stop_us, error FROM executions
-         WHERE ?1 IS NULL AND name >= ?2 AND name < ?3
-           AND (start_us < ?4 OR (start_us = ?4 AND (?5 = '' OR name < ?5)))
+         WHERE ?1 IS NULL AND +name >= ?2 AND +name < ?3 AND (start_us, name) < (?4, ?5)
          ORDER BY start_us DESC, name DESC
          LIMIT ?6"
     })?;
@@ -199,8 +200,15 @@ mod tests {
         for i in 0..25 {
             ex.start(&format!("job-{i:02}"), &json!({})).await.unwrap();
         }
-        ex.save("job-03", &json!({}), ExecutionState::Failed, None, Some("E"), None)
-            .unwrap();
+        ex.save(
+            "job-03",
+            &json!({}),
+            ExecutionState::Failed,
+            None,
+            Some("E"),
+            None,
+        )
+        .unwrap();
         let c = open_read_only(&db).unwrap();
         let mut seen = Vec::new();
         let mut after = None;
@@ -222,7 +230,11 @@ mod tests {
         sorted.sort();
         expected.sort();
         assert_eq!(sorted, expected, "every execution once");
-        assert_eq!(seen.first().map(String::as_str), Some("job-24"), "newest first");
+        assert_eq!(
+            seen.first().map(String::as_str),
+            Some("job-24"),
+            "newest first"
+        );
 
         let failed = ExecutionQuery {
             status: Some(ExecutionState::Failed),

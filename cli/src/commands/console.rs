@@ -36,8 +36,9 @@ pub async fn run(args: &ConsoleArgs, g: &Global) -> Result<(), Failure> {
             let bytes = read_file(path)?;
             let document: Value = serde_json::from_slice(&bytes)
                 .map_err(|e| invalid(format!("{} is not JSON: {e}", path.display())))?;
-            let parsed = stepscore_local::schedule::schedules_from_json(&document, chrono::Utc::now())
-                .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+            let parsed =
+                stepscore_local::schedule::schedules_from_json(&document, chrono::Utc::now())
+                    .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
             Schedules {
                 source: Some(path.display().to_string()),
                 document,
@@ -56,11 +57,7 @@ pub async fn run(args: &ConsoleArgs, g: &Global) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port))
         .await
         .map_err(|e| {
-            Failure::Environment(anyhow!(
-                "cannot listen on {}:{}: {e}",
-                args.bind,
-                args.port
-            ))
+            Failure::Environment(anyhow!("cannot listen on {}:{}: {e}", args.bind, args.port))
         })?;
     let addr = listener.local_addr().map_err(env_fail)?;
     let shown = if args.bind.is_unspecified() {

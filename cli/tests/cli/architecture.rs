@@ -147,7 +147,12 @@ const UNLINKED: &[(&str, &[&str], &[&str], &str)] = &[
     ),
     (
         "stepscore-console",
-        &["aws-sdk-*", "aws-config", "lambda_runtime", "tracing-subscriber"],
+        &[
+            "aws-sdk-*",
+            "aws-config",
+            "lambda_runtime",
+            "tracing-subscriber",
+        ],
         &[],
         "the console runs with no cloud and installs no log subscriber (the CLI does)",
     ),

@@ -103,7 +103,7 @@ const graphView = (() => {
       const l = g.edge(e);
       const pts = l.points || [];
       if (pts.length < 2) continue;
-      const d = pts.map((p, i) => `${i ? "L" : "M"}${p.x.toFixed(1)},${p.y.toFixed(1)}`).join(" ");
+      const d = smooth(pts);
       const kind = l.kind === "catch" ? "catch" : "plain";
       edges.appendChild(s("path", { d, class: `edge edge-${l.kind}`, "marker-end": `url(#arrow-${kind})` }));
       if (l.label) {
@@ -137,6 +137,19 @@ const graphView = (() => {
         for (const [n, els] of elements) for (const el of els) el.classList.toggle("selected", n === name);
       },
     };
+  }
+
+  // a path through dagre's points with rounded bends: each inner point is a quadratic
+  // control point between the midpoints of its two segments
+  function smooth(pts) {
+    const f = (p) => `${p.x.toFixed(1)},${p.y.toFixed(1)}`;
+    if (pts.length < 3) return `M${f(pts[0])} L${f(pts[pts.length - 1])}`;
+    let d = `M${f(pts[0])}`;
+    for (let i = 1; i < pts.length - 1; i++) {
+      const mid = { x: (pts[i].x + pts[i + 1].x) / 2, y: (pts[i].y + pts[i + 1].y) / 2 };
+      d += ` Q${f(pts[i])} ${i === pts.length - 2 ? f(pts[i + 1]) : f(mid)}`;
+    }
+    return d;
   }
 
   function remember(map, name, el) {

@@ -96,15 +96,16 @@ pub(crate) async fn reclaim(
             job.status.as_str()
         )));
     }
-    let marked = s
-        .rt
-        .batch()
-        .request_reclaim(&id)
-        .map_err(|e| ApiError::internal(format!("cannot record the reclaim: {e}")))?;
+    let marked =
+        s.rt.batch()
+            .request_reclaim(&id)
+            .map_err(|e| ApiError::internal(format!("cannot record the reclaim: {e}")))?;
     if marked == 0 {
         return Err(ApiError::conflict(format!(
             "Batch job '{id}' stopped running before the reclaim was recorded"
         )));
     }
-    Ok(Json(json!({"batch_job_id": id, "reclaim_requested": marked})))
+    Ok(Json(
+        json!({"batch_job_id": id, "reclaim_requested": marked}),
+    ))
 }

@@ -53,9 +53,15 @@ pub(crate) async fn list(
         Some(t) => Some(parse_status(t)?),
         None => None,
     };
-    let search = q.search.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    let search = q
+        .search
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty());
     if let Some(t) = &search
-        && (t.len() > 80 || !t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        && (t.len() > 80
+            || !t
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
     {
         return Err(ApiError::bad_request(format!(
             "'{t}' cannot begin a job id or execution name: those are letters, digits, '-' and '_'"
@@ -103,10 +109,9 @@ pub(crate) async fn describe(s: &Shared, name: &str, skip: usize) -> ApiResult<V
             "'{name}' is not an execution name: those are 1-80 letters, digits, '-' and '_'"
         )));
     }
-    let info = s
-        .rt
-        .execution(name)?
-        .ok_or_else(|| ApiError::not_found(format!("no execution named '{name}'")))?;
+    let info =
+        s.rt.execution(name)?
+            .ok_or_else(|| ApiError::not_found(format!("no execution named '{name}'")))?;
     let history = s.rt.history(name)?;
     let events: Vec<Value> = history
         .as_ref()

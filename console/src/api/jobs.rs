@@ -8,8 +8,8 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use stepscore_core::JobStatus;
 use stepscore_core::JobId;
+use stepscore_core::JobStatus;
 use stepscore_core::ports::ListFilter;
 use stepscore_core::record::JobRecord;
 
@@ -63,11 +63,10 @@ pub(crate) async fn list(
         status,
         limit: q.limit.unwrap_or(100).clamp(1, 1000),
     };
-    let records = s
-        .rt
-        .jobs(&filter)
-        .await
-        .map_err(|e| ApiError::internal(format!("cannot list the job table: {e}")))?;
+    let records =
+        s.rt.jobs(&filter)
+            .await
+            .map_err(|e| ApiError::internal(format!("cannot list the job table: {e}")))?;
     let mut jobs = Vec::with_capacity(records.len());
     for r in records {
         jobs.push(with_progress(&s, r).await);
@@ -104,8 +103,7 @@ pub(crate) async fn detail(
 }
 
 async fn load(s: &Shared, id: &JobId) -> ApiResult<JobRecord> {
-    s.rt
-        .job(id)
+    s.rt.job(id)
         .await
         .map_err(|e| ApiError::internal(format!("cannot read the job table: {e}")))?
         .ok_or_else(|| ApiError::not_found(format!("no job '{id}' in the job table")))

@@ -79,5 +79,7 @@ pub(crate) async fn schedules(State(s): State<Shared>) -> Json<Value> {
 pub(crate) async fn config_schema() -> ApiResult<Json<Value>> {
     serde_json::from_str(crate::validate::JOB_CONFIG_SCHEMA)
         .map(Json)
-        .map_err(|e| crate::error::ApiError::internal(format!("the bundled config schema is not JSON: {e}")))
+        .map_err(|e| {
+            crate::error::ApiError::internal(format!("the bundled config schema is not JSON: {e}"))
+        })
 }

@@ -42,11 +42,10 @@ fn config_text(bytes: &Bytes) -> ApiResult<String> {
 async fn check_all(s: &Shared, text: &str) -> ApiResult<Checked> {
     let mut checked = check(text, &s.bucket);
     if let Some(config) = &checked.config {
-        let missing = s
-            .rt
-            .missing_objects(config)
-            .await
-            .map_err(|e| ApiError::internal(format!("cannot read the bucket: {e}")))?;
+        let missing =
+            s.rt.missing_objects(config)
+                .await
+                .map_err(|e| ApiError::internal(format!("cannot read the bucket: {e}")))?;
         for m in missing {
             let (field, message) = m.split_once(": ").unwrap_or(("(document)", m.as_str()));
             checked.problems.push(Problem {
@@ -123,14 +122,13 @@ pub(crate) async fn stop(
 ) -> ApiResult<Json<Value>> {
     let _: Value = body(&bytes)?;
     let id = JobId::parse(&path(id)?).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let report = s
-        .rt
-        .stop_job(&id, "stopped from the stepscore console")
-        .await
-        .map_err(|e| match e {
-            stepscore_local::runtime::HandlerError::NotFound(m) => ApiError::not_found(m),
-            other => ApiError::internal(other.to_string()),
-        })?;
+    let report =
+        s.rt.stop_job(&id, "stopped from the stepscore console")
+            .await
+            .map_err(|e| match e {
+                stepscore_local::runtime::HandlerError::NotFound(m) => ApiError::not_found(m),
+                other => ApiError::internal(other.to_string()),
+            })?;
     let serving = if report.stopped.is_empty() {
         s.serving.state().await?
     } else {

@@ -55,7 +55,9 @@ impl Console {
             ("data/slow.csv", "id,x\n1,2\n"),
         ] {
             let uri = stepscore_core::ObjectUri::new("stepscore", key).unwrap();
-            rt.drop_config(&uri, body.as_bytes().to_vec()).await.unwrap();
+            rt.drop_config(&uri, body.as_bytes().to_vec())
+                .await
+                .unwrap();
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -132,7 +134,12 @@ impl Console {
     }
 
     /// Polls `path` until `done` holds for its body (or panics after `timeout`).
-    pub async fn wait_for(&self, path: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    pub async fn wait_for(
+        &self,
+        path: &str,
+        timeout: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let (status, body) = self.get(path).await;

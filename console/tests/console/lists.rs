@@ -25,9 +25,7 @@ async fn pages_walk_every_execution_once_and_filters_narrow_them() {
     let mut seen = Vec::new();
     let mut after = String::new();
     loop {
-        let (status, page) = c
-            .get(&format!("executions?limit=100&after={after}"))
-            .await;
+        let (status, page) = c.get(&format!("executions?limit=100&after={after}")).await;
         assert_eq!(status, 200, "{page}");
         let rows = page["executions"].as_array().unwrap();
         assert!(rows.len() <= 100);
@@ -69,7 +67,15 @@ async fn the_state_machine_graph_has_the_pipelines_states_choices_and_catches() 
         .iter()
         .map(|n| n["id"].as_str().unwrap())
         .collect();
-    for s in ["__start", "__end", "Register", "Submit", "CheckStatus", "JobDone?", "JobFailed"] {
+    for s in [
+        "__start",
+        "__end",
+        "Register",
+        "Submit",
+        "CheckStatus",
+        "JobDone?",
+        "JobFailed",
+    ] {
         assert!(nodes.contains(s), "{s} in {nodes:?}");
     }
     let edges = sm["graph"]["edges"].as_array().unwrap();
@@ -79,9 +85,9 @@ async fn the_state_machine_graph_has_the_pipelines_states_choices_and_catches() 
         ["catch", "choice", "default", "next"].into_iter().collect()
     );
     assert!(
-        edges
-            .iter()
-            .any(|e| e["from"] == "Register" && e["to"] == "RegisterFailed" && e["kind"] == "catch"),
+        edges.iter().any(|e| e["from"] == "Register"
+            && e["to"] == "RegisterFailed"
+            && e["kind"] == "catch"),
         "{edges:?}"
     );
     let (status, schedules) = c.get("schedules").await;

@@ -37,7 +37,14 @@ async fn a_run_started_over_http_succeeds_and_its_detail_colours_every_state() {
         })
         .await;
     assert_eq!(detail["job_id"], id.as_str());
-    for s in ["Register", "Submit", "Wait", "CheckStatus", "FinalizeSucceeded", "JobSucceeded"] {
+    for s in [
+        "Register",
+        "Submit",
+        "Wait",
+        "CheckStatus",
+        "FinalizeSucceeded",
+        "JobSucceeded",
+    ] {
         assert_eq!(state(&detail, s), "succeeded", "{s}: {}", detail["states"]);
     }
     assert!(detail["states"].get("FinalizeFailed").is_none());
@@ -50,7 +57,11 @@ async fn a_run_started_over_http_succeeds_and_its_detail_colours_every_state() {
     assert_eq!(types.first(), Some(&"ExecutionStarted"));
     assert_eq!(types.last(), Some(&"ExecutionSucceeded"));
     // each state's input and output are JSON documents, not the history's text
-    assert!(detail["states"]["Register"]["input"].is_object(), "{}", detail["states"]["Register"]);
+    assert!(
+        detail["states"]["Register"]["input"].is_object(),
+        "{}",
+        detail["states"]["Register"]
+    );
     assert!(detail["states"]["Register"]["output"].is_object());
 
     // the job table says so, with its rows and one attempt whose logs are readable by id
@@ -117,7 +128,12 @@ async fn a_failed_job_shows_the_scorers_reason_and_a_stopped_one_ends_aborted() 
             d["execution"]["status"] != "RUNNING"
         })
         .await;
-    assert_eq!(state(&detail, "JobFailed"), "failed", "{}", detail["states"]);
+    assert_eq!(
+        state(&detail, "JobFailed"),
+        "failed",
+        "{}",
+        detail["states"]
+    );
 
     let slow = c.start_run("slow", "slow.csv", "on-demand").await;
     c.wait_for(&format!("jobs/{slow}"), LONG, |j| j["status"] == "RUNNING")
@@ -198,7 +214,10 @@ async fn a_reclaimed_spot_attempt_ends_as_a_lost_host_and_is_retried() {
         .find(|j| j["job_id"] == batch_id.as_str())
         .unwrap();
     assert!(
-        job["status_reason"].as_str().unwrap_or("").starts_with("Host EC2")
+        job["status_reason"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Host EC2")
             || job["status"] == "RUNNING",
         "{job}"
     );
