@@ -135,11 +135,7 @@ fn scope(g: &mut Graph, def: &Value, prefix: &str, parent: Option<&str>) -> Scop
             }
             _ => {}
         }
-        let target = |n: &Value| {
-            n.as_str()
-                .filter(|n| states.contains_key(*n))
-                .map(&id)
-        };
+        let target = |n: &Value| n.as_str().filter(|n| states.contains_key(*n)).map(&id);
         if let Some(next) = state.get("Next").and_then(target) {
             g.edges.push(edge(&this, &next, "next", None));
         }
