@@ -104,6 +104,10 @@ test("a failed job shows its reason", async () => {
   // the scorer's own message, from its failure report
   assert.match(await reason.innerText(), /exit code 65/);
   assert.match(await reason.innerText(), /score\.csv/);
+  // the container's logs of that attempt, by job, Batch job and attempt
+  await page.locator("button", { hasText: "stderr" }).first().click();
+  await page.locator("#log-card pre.log").waitFor({ timeout: 10_000 });
+  assert.match(await page.locator("#log-card pre.log").innerText(), /corrupt model artifact/);
   await shot(page, "job-failed");
 });
 

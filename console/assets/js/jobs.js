@@ -64,7 +64,7 @@ const jobsPage = (() => {
     leave();
     const box = dom.h("div", {});
     main.append(dom.h("div", { class: "crumbs" }, dom.h("a", { href: "#/jobs" }, "Jobs"), " / ", dom.h("span", { class: "mono" }, id)), box);
-    const logBox = dom.h("div", { class: "card", id: "log-card" });
+    const logBox = dom.h("div", { class: "card log-card", id: "log-card" });
     const load = async () => {
       let j;
       try {
