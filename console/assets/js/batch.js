@@ -35,7 +35,7 @@ const batchPage = (() => {
         { title: "Status", cell: (j) => dom.badge(j.status) },
         { title: "Attempts", cell: (j) => String(j.attempts), class: "num" },
         { title: "Exit code", cell: (j) => (j.exit_code === null ? "" : String(j.exit_code)), class: "num" },
-        { title: "Status reason", cell: (j) => dom.h("span", { class: "reason" }, j.status_reason || "") },
+        { title: "Status reason", cell: (j) => dom.h("span", { class: j.status === "FAILED" ? "reason" : "muted" }, j.status_reason || "") },
         { title: "", cell: (j) => (j.status === "RUNNING" && spotQueues.has(j.job_queue) && !j.parent_id
           ? dom.h("button", { class: "button small warn", onclick: (ev) => reclaim(ev.target, j, note) }, "Reclaim spot")
           : "") },
