@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// Any `/api/…` path no route takes.
 pub(crate) async fn not_found() -> ApiError {
-    ApiError::not_found("no such API route: the console's API is listed in ARCHITECTURE.md")
+    ApiError::not_found("no such API route (the routes are listed in console/src/app.rs)")
 }
 
 /// A path parameter, or a JSON error saying why it could not be read.
