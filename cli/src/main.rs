@@ -29,8 +29,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use commands::{
-    JobArg, asl, demo, history, list, logs, put, run, schedule, score, start, status, stop, train,
-    validate, watch,
+    JobArg, asl, console, demo, history, list, logs, put, run, schedule, score, start, status,
+    stop, train, validate, watch,
 };
 
 /// Batch ML scoring pipeline for AWS — and the same pipeline on one machine.
@@ -112,6 +112,8 @@ enum Command {
     Schedule(schedule::ScheduleArgs),
     /// Copy a local file into a local bucket (like `aws s3 cp`)
     Put(put::PutArgs),
+    /// Serve the web console over the state directory (graph, executions, jobs, Batch, runs)
+    Console(console::ConsoleArgs),
     /// Amazon States Language tools: validate, run, conformance
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -162,6 +164,7 @@ fn dispatch(cli: Cli) -> Result<(), exit::Failure> {
                     Command::Watch(args) => watch::run(&args, &g).await,
                     Command::Schedule(args) => schedule::run(&args, &g).await,
                     Command::Put(args) => put::run(&args, &g).await,
+                    Command::Console(args) => console::run(&args, &g).await,
                     _ => Err(exit::Failure::Invalid(anyhow::anyhow!(
                         "this command does not support --aws"
                     ))),

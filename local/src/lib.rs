@@ -21,6 +21,8 @@
 //! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
 //! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it
 //!   (`runtime/`: one file per job — server, outbox, runner, dispatcher, execution ends, …).
+//! - [`views`]: read-only queries for viewers beside the serving process (the console):
+//!   keyset pages of executions, counts by status.
 //! - [`db`]: the state database shared by the table, Batch, executions and the event outbox.
 //!
 //! # Architecture invariants
@@ -55,6 +57,7 @@ pub mod runtime;
 pub mod scanner;
 pub mod schedule;
 pub mod table;
+pub mod views;
 
 /// The directory object store, its own crate so the scoring container links it without SQLite.
 pub use stepscore_dirstore::store;

@@ -4,6 +4,7 @@
 //! argument names (a file, an `s3://` URI, a job id), each failing with its exit class.
 
 pub mod asl;
+pub mod console;
 pub mod demo;
 pub mod history;
 pub mod list;

@@ -58,6 +58,16 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         "the embedded world has no AWS adapter",
     ),
     (
+        "stepscore-console",
+        &[
+            "stepscore-core",
+            "stepscore-asl",
+            "stepscore-local",
+            "stepscore-dirstore",
+        ],
+        "the console is a view of the embedded world: no AWS adapter, no handler of its own",
+    ),
+    (
         "stepscore-batch",
         &["stepscore-core", "stepscore-aws-s3", "stepscore-dirstore"],
         "the scoring container needs the ports, S3 and the directory store, nothing else",
@@ -79,6 +89,7 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
             "stepscore-aws",
             "stepscore-local",
             "stepscore-batch",
+            "stepscore-console",
         ],
         "the CLI drives both worlds but deploys no Lambda function",
     ),
@@ -133,6 +144,17 @@ const UNLINKED: &[(&str, &[&str], &[&str], &str)] = &[
         &["aws-sdk-*", "aws-config", "lambda_runtime"],
         &[],
         "the embedded world runs with no cloud: no AWS SDK or Lambda runtime",
+    ),
+    (
+        "stepscore-console",
+        &[
+            "aws-sdk-*",
+            "aws-config",
+            "lambda_runtime",
+            "tracing-subscriber",
+        ],
+        &[],
+        "the console runs with no cloud and installs no log subscriber (the CLI does)",
     ),
     (
         "stepscore-lambda",

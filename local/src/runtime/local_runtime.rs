@@ -171,6 +171,26 @@ impl LocalRuntime {
         Ok(self.inner.executions.start(name, input).await?)
     }
 
+    /// Stops every running execution of job `id`, as `stepscore stop` does (the same function:
+    /// `stepscore_handlers::stop_job`); the executions' ends then reach cleanup, which
+    /// terminates the Batch job and fails the record.
+    pub async fn stop_job(
+        &self,
+        id: &stepscore_core::JobId,
+        cause: &str,
+    ) -> Result<stepscore_handlers::StopReport, stepscore_handlers::HandlerError> {
+        stepscore_handlers::stop_job(&self.inner.executions, &self.inner.table, id, cause).await
+    }
+
+    /// What admit would say about the objects `config` names (`<field>: <problem>` each):
+    /// admit's own check, on this runtime's store.
+    pub async fn missing_objects(
+        &self,
+        config: &stepscore_core::config::JobConfig,
+    ) -> Result<Vec<String>, stepscore_handlers::HandlerError> {
+        stepscore_handlers::admit::missing_objects(&self.inner.store, config).await
+    }
+
     pub(super) fn dberr(&self, e: rusqlite::Error) -> RuntimeError {
         RuntimeError::Database {
             path: self

@@ -54,3 +54,5 @@ pub use names::{
 };
 pub use placeholders::{fill_placeholders, local_placeholders};
 pub use server::Server;
+/// What [`LocalRuntime::stop_job`] reports and fails with (the handlers' own types).
+pub use stepscore_handlers::{HandlerError, StopReport};
