@@ -33,7 +33,7 @@ cat > "$out/manifest-0.json" <<JSON
 JSON
 "#;
 
-/// Fails like the real scorer on bad data, after a garbled progress report.
+/// Exits 65 as the real scorer does on bad data, after a garbled progress report.
 const GARBLING_SCORER: &str = r#"#!/bin/sh
 out="$STEPSCORE_LOCAL_S3_ROOT/${STEPSCORE_OUTPUT#s3://}"
 mkdir -p "$out"
