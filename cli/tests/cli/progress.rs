@@ -14,8 +14,10 @@ use serde_json::Value;
 use super::text;
 
 /// Writes `progress-<i>.json` as the scorer does (rows read 100, 200, 300 over a file of 3,000
-/// bytes, `$STEP` seconds apart), then the part and the manifest finalize reads.
+/// bytes, as many seconds apart as the file `step` beside it says, else 1), then the part and
+/// the manifest finalize reads. (The local Batch passes the scorer no environment of the test.)
 const REPORTING_SCORER: &str = r#"#!/bin/sh
+step=$(cat "$(dirname "$0")/step" 2>/dev/null || echo 1)
 i=${AWS_BATCH_JOB_ARRAY_INDEX:-0}
 out="$STEPSCORE_LOCAL_S3_ROOT/${STEPSCORE_OUTPUT#s3://}"
 mkdir -p "$out"
@@ -26,7 +28,7 @@ for rows in 100 200 300; do
 {"version": 1, "job_id": "$STEPSCORE_JOB_ID", "shard_index": $i, "shard_count": 1, "rows_read": $rows, "rows_scored": $((rows - rows / 10)), "rows_rejected": $((rows / 10)), "bytes_read": $((rows * 10)), "bytes_total": 3000, "seconds": $((rows / 100)).0, "done": $done, "batch_job_id": "$AWS_BATCH_JOB_ID"}
 JSON
   mv "$out/progress-$i.json.tmp" "$out/progress-$i.json"
-  sleep "${STEP:-1}"
+  sleep "$step"
 done
 printf 'id,score\n1,0.5\n' > "$out/part-$i.csv"
 cat > "$out/manifest-$i.json" <<JSON
@@ -82,8 +84,7 @@ impl Setup {
         c.arg("--state-dir")
             .arg(&self.state)
             .args(args)
-            .env("STEPSCORE_LOCAL_SCORER", &self.scorer)
-            .env("STEP", "1");
+            .env("STEPSCORE_LOCAL_SCORER", &self.scorer);
         c
     }
 
@@ -207,9 +208,9 @@ struct Watch {
 
 impl Watch {
     fn start(s: &Setup, args: &[&str], step: &str) -> Watch {
+        std::fs::write(s.root.join("step"), step).unwrap();
         let mut child = s
             .stepscore(args)
-            .env("STEP", step)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
