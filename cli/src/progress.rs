@@ -1,7 +1,8 @@
 //! Running jobs' progress on the terminal: the figures the check task copies into each record
 //! ([`LiveProgress`]) as one indicatif bar per job (rows/s, ETA) when stdout is a terminal, else
-//! as a plain line, or a JSON line with `--json`, each time they change. Lines go to stderr,
-//! beside the execution events: stdout keeps the results.
+//! as a plain line, or a JSON line with `--json`, each time they change; nothing with `--quiet`
+//! ("only the result"). Lines go to stderr, beside the execution events: stdout keeps the
+//! results.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -23,6 +24,8 @@ pub enum Mode {
     Lines,
     /// A JSON object per change (`--json`).
     Json,
+    /// Nothing (`--quiet`).
+    Off,
 }
 
 impl Mode {
@@ -30,7 +33,9 @@ impl Mode {
     pub fn of(g: &Global) -> Self {
         if g.json {
             Mode::Json
-        } else if !g.quiet && std::io::stdout().is_terminal() {
+        } else if g.quiet {
+            Mode::Off
+        } else if std::io::stdout().is_terminal() {
             Mode::Bars
         } else {
             Mode::Lines
@@ -91,6 +96,7 @@ impl ProgressView {
             }
             Mode::Lines => eprintln!("{}", plain_line(record, live)),
             Mode::Json => eprintln!("{}", json_line(record, live)),
+            Mode::Off => {}
         }
     }
 

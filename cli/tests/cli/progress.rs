@@ -154,6 +154,23 @@ fn run_prints_a_plain_line_each_time_the_figures_grow_when_not_on_a_terminal() {
         !stderr.contains('\u{1b}'),
         "escape codes on a pipe:\n{stderr}"
     );
+
+    // --quiet: only the result
+    let config = s.config("quiet");
+    let out = s.run(&[
+        "--quiet",
+        "--time-scale",
+        "20",
+        "run",
+        config.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !stderr.contains("rows scored"),
+        "progress with --quiet:\n{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" SUCCEEDED"));
 }
 
 #[test]
