@@ -399,3 +399,63 @@ fn watch_and_status_show_a_running_job_and_on_complete_gets_each_end_once_across
     let log = events_written(&s.state.join("events.jsonl"));
     assert_eq!(log, got);
 }
+
+#[test]
+fn status_aws_shows_a_running_jobs_figures_from_the_dynamodb_record() {
+    use stepscore_core::ports::JobTable;
+    use stepscore_core::record::{JobRecord, JobUpdate};
+    let moto = stepscore_aws::moto::shared();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let table = format!("cli-live-{}", std::process::id());
+    let id = stepscore_core::JobId::parse("daily-live").unwrap();
+    rt.block_on(async {
+        let jobs = stepscore_aws::DynamoTable::new(&moto.sdk_config().await, &table);
+        jobs.create_table().await.unwrap();
+        let now = chrono::Utc::now();
+        jobs.create(&JobRecord::pending(id.clone(), "console", serde_json::json!({"name": "daily"}), now))
+            .await
+            .unwrap();
+        jobs.update(&id, &JobUpdate::to(stepscore_core::JobStatus::Running, 1, now))
+            .await
+            .unwrap();
+        let report = serde_json::from_value(serde_json::json!({"version": 1, "job_id": "daily-live",
+            "shard_index": 0, "shard_count": 1, "rows_read": 4000, "rows_scored": 3990, "rows_rejected": 10,
+            "bytes_read": 250_000, "bytes_total": 1_000_000, "seconds": 8.0, "done": false}))
+        .unwrap();
+        let live = stepscore_core::live::LiveProgress::sum(1, 1, &[report], now);
+        jobs.record_live(&id, &live).await.unwrap();
+    });
+    let status = |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_stepscore"));
+        if json {
+            c.arg("--json");
+        }
+        let out = c
+            .args(["--aws", "--table", &table, "status", id.as_str()])
+            .env("AWS_ENDPOINT_URL", moto.endpoint())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let plain = status(false);
+    let line = plain
+        .lines()
+        .find(|l| l.starts_with("progress:"))
+        .unwrap_or_else(|| panic!("no progress line:\n{plain}"));
+    assert!(
+        line.contains(
+            "3990 rows scored, 10 rejected, 25% of 976.56 KiB read, 500 rows/s, ETA 24 seconds"
+        ),
+        "{line}"
+    );
+    let record: Value = serde_json::from_str(&status(true)).unwrap();
+    assert_eq!(record["live"]["rows_scored"], 3990, "{record}");
+    assert_eq!(
+        record["live"]["shards"][0]["bytes_read"], 250_000,
+        "{record}"
+    );
+}
