@@ -22,9 +22,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Map, Number, Value};
 use stepscore_core::JobId;
-use stepscore_core::event::Notification;
 use stepscore_core::live::LiveProgress;
 use stepscore_core::ports::{Created, JobTable, ListFilter, TableError, Updated};
+use stepscore_core::record::Notification;
 use stepscore_core::record::{JobRecord, JobUpdate};
 use stepscore_core::status::JobStatus;
 

@@ -376,7 +376,7 @@ impl JobTable for ToyTable {
         let applied = if matches!(self.defect, Some(TableDefect::MarksNotifiedTwice)) {
             let ok = record.notification.is_some();
             if ok {
-                record.notification = Some(crate::event::Notification::Sent);
+                record.notification = Some(crate::record::Notification::Sent);
             }
             ok
         } else {

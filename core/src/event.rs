@@ -2,7 +2,7 @@
 //! to the events log of the state directory in the embedded world (the `Notifier` port).
 //!
 //! One event per terminal transition: the write that makes a record terminal also marks its
-//! notification `pending` (an outbox on the record, [`Notification`]); whoever made that write
+//! notification `pending` (an outbox on the record, [`Notification`](crate::record::Notification)); whoever made that write
 //! publishes and then marks it `sent`, so a duplicate finalize or cleanup finds `sent` and
 //! publishes nothing. A publisher that dies after publishing but before marking leaves
 //! `pending`, and the next finalize or cleanup of the job (a task's retry, a resumed execution)
@@ -23,16 +23,6 @@ pub const EVENT_SOURCE: &str = "stepscore";
 pub const EVENT_DETAIL_TYPE: &str = "stepscore Job Status Change";
 /// The detail format this build publishes.
 pub const EVENT_VERSION: u32 = 1;
-
-/// Where a terminal record's status change is in being published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Notification {
-    /// The record became terminal; the event is not known to be published yet.
-    Pending,
-    /// The event was published.
-    Sent,
-}
 
 /// The event's `detail`: a job that reached SUCCEEDED or FAILED.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::event::Notification;
 use crate::id::JobId;
 use crate::live::LiveProgress;
 use crate::status::{JobStatus, Progress};
@@ -153,6 +152,16 @@ impl JobRecord {
         self.notification = Some(Notification::Sent);
         true
     }
+}
+
+/// How far a terminal record's status change event has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notification {
+    /// The record became terminal; the event is not known to be published yet.
+    Pending,
+    /// The event was published.
+    Sent,
 }
 
 /// One Batch submission of a job.

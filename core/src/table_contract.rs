@@ -16,11 +16,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
-use crate::event::Notification;
 use crate::id::JobId;
 use crate::live::{LiveProgress, ShardProgress};
 use crate::ports::{Created, JobTable, ListFilter, Updated};
-use crate::record::{Attempt, JobRecord, JobUpdate, Metrics};
+use crate::record::{Attempt, JobRecord, JobUpdate, Metrics, Notification};
 use crate::status::JobStatus;
 
 /// How many writers race in the concurrency cases.

@@ -7,9 +7,9 @@
 //! publishing and marking leaves `pending`, and the task's retry (or the cleanup that follows a
 //! failed execution) publishes again, with the same `event_id`: at least once, never lost.
 
-use stepscore_core::event::{JobStatusChange, Notification};
+use stepscore_core::event::JobStatusChange;
 use stepscore_core::ports::{JobTable, Notifier, Updated};
-use stepscore_core::record::JobRecord;
+use stepscore_core::record::{JobRecord, Notification};
 
 use crate::error::HandlerError;
 

@@ -11,7 +11,13 @@ use stepscore_core::manifest::{MANIFEST_VERSION, ScoringProgress, progress_name}
 use stepscore_core::ports::{Clock, JobTable, ObjectStore, StoreError, Updated};
 
 use crate::job::Job;
-use crate::tasks::{MANIFEST_READS_IN_FLIGHT, MAX_MANIFEST_BYTES};
+
+/// Largest progress report read: the scorer's are a few hundred bytes.
+pub const MAX_PROGRESS_BYTES: u64 = 64 * 1024;
+
+/// Reports read at once: an array job's are read like finalize reads its manifests, a few dozen
+/// in flight, so 10,000 shards take seconds.
+pub const PROGRESS_READS_IN_FLIGHT: usize = 64;
 
 /// Reads every shard's progress report of the job's running attempt and copies the summed
 /// figures into its record. Returns the figures written (`None` when there were none to write,
@@ -50,7 +56,7 @@ async fn read_reports(store: &dyn ObjectStore, job: &Job) -> Vec<ScoringProgress
     let mut next = 0u32;
     let mut pending = FuturesUnordered::new();
     loop {
-        while next < shards && pending.len() < MANIFEST_READS_IN_FLIGHT {
+        while next < shards && pending.len() < PROGRESS_READS_IN_FLIGHT {
             let i = next;
             next += 1;
             pending.push(read_report(store, job, i));
@@ -66,7 +72,7 @@ async fn read_reports(store: &dyn ObjectStore, job: &Job) -> Vec<ScoringProgress
 /// Shard `i`'s report, when it has a usable one for this attempt.
 async fn read_report(store: &dyn ObjectStore, job: &Job, i: u32) -> Option<ScoringProgress> {
     let uri = job.config.output.join(&progress_name(i));
-    let bytes = match store.get_bytes(&uri, MAX_MANIFEST_BYTES).await {
+    let bytes = match store.get_bytes(&uri, MAX_PROGRESS_BYTES).await {
         Ok(b) => b,
         Err(StoreError::NotFound { .. }) => {
             tracing::debug!(uri = %uri, "no progress report yet");

@@ -26,9 +26,9 @@ use stepscore_aws::policy::{PolicyFile, app_name_of, check_calls};
 use stepscore_aws::{
     BatchClient, DynamoTable, EventBridgeNotifier, S3Store, SdkConfig, SfnExecutions,
 };
-use stepscore_core::event::Notification;
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
 use stepscore_core::ports::{Executions, JobTable, ObjectMeta, ObjectStore, SystemClock};
+use stepscore_core::record::Notification;
 use stepscore_core::status::JobStatus;
 use stepscore_core::{JobId, ObjectUri};
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};

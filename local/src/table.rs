@@ -252,7 +252,7 @@ fn update_expression(
     if u.status.is_terminal() {
         // the outbox of the status change event, in the write that ends the record
         expr.push_str(", '$.notification', json(?)");
-        args.push(ser(&stepscore_core::event::Notification::Pending)?);
+        args.push(ser(&stepscore_core::record::Notification::Pending)?);
     }
     expr.push(')');
     if let Some(a) = &u.new_attempt {

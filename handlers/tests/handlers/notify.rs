@@ -3,7 +3,7 @@
 
 use serde_json::json;
 use stepscore_core::JobStatus;
-use stepscore_core::event::Notification;
+use stepscore_core::record::Notification;
 use stepscore_handlers::{Job, check, cleanup, finalize, register, submit};
 
 use crate::fakes::*;

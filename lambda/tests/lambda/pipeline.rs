@@ -315,7 +315,7 @@ async fn an_uploaded_config_is_admitted_once_scored_on_batch_and_finalized() {
     assert_eq!(record.status, JobStatus::Succeeded);
     assert_eq!(
         record.notification,
-        Some(stepscore_core::event::Notification::Sent),
+        Some(stepscore_core::record::Notification::Sent),
         "the status change was put on the default bus"
     );
     let m = record.metrics.expect("metrics from the manifests");

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stepscore_core::event::Notification;
 use stepscore_core::ports::ListFilter;
 use stepscore_core::record::JobRecord;
+use stepscore_core::record::Notification;
 use stepscore_core::{JobStatus, ObjectUri};
 use stepscore_local::events::LogLine;
 use stepscore_local::{LocalRuntime, RuntimeConfig, pipeline};
