@@ -196,7 +196,7 @@ async fn a_garbled_progress_report_is_ignored_and_a_failed_job_is_published_with
             .reason
             .as_deref()
             .unwrap_or_default()
-            .contains("is not a number"),
+            .contains("exit code 65"),
         "{detail:?}"
     );
     server.shutdown();
