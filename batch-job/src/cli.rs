@@ -55,6 +55,10 @@ pub struct ScoreArgs {
     /// Seconds between progress reports (progress-<i>.json under the output).
     #[arg(long, env = "STEPSCORE_PROGRESS_SECONDS", default_value_t = 5.0)]
     pub progress_seconds: f64,
+    /// The Batch job this run is (set by AWS Batch), recorded in the progress reports so the
+    /// pipeline tells them from an earlier attempt's.
+    #[arg(long, env = "AWS_BATCH_JOB_ID", hide = true)]
+    pub batch_job_id: Option<String>,
 }
 
 /// `--on-bad-row`.
@@ -121,6 +125,7 @@ impl ScoreArgs {
             },
             shard,
             progress_interval,
+            batch_job_id: self.batch_job_id.clone(),
         })
     }
 }

@@ -58,6 +58,8 @@ pub struct ScoreJob {
     pub shard: Shard,
     /// How often the run reports its progress (log line and `progress-<i>.json`).
     pub progress_interval: Duration,
+    /// The Batch job running this shard (`AWS_BATCH_JOB_ID`), recorded in progress reports.
+    pub batch_job_id: Option<String>,
 }
 
 /// One unit of a shard's work: a whole input, or a byte range of one.

@@ -19,8 +19,10 @@
 mod aws;
 mod commands;
 mod exit;
+mod on_complete;
 mod pipeline;
 mod print;
+mod progress;
 mod scorer;
 
 use std::path::PathBuf;

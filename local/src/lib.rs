@@ -18,6 +18,9 @@
 //!   hand: each completely written content version registered once (durable cursor in
 //!   `state.db`), its S3 event queued in the outbox; the bytes are never rewritten.
 //! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
+//! - [`events`]: [`EventsLog`](events::EventsLog), the `Notifier`: "stepscore Job Status
+//!   Change" events appended to `events.jsonl` in the state directory, and the record of which
+//!   ones `watch --on-complete` delivered.
 //! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
 //! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it
 //!   (`runtime/`: one file per job — server, outbox, runner, dispatcher, execution ends, …).
@@ -51,6 +54,7 @@
 
 pub mod batch;
 pub mod db;
+pub mod events;
 pub mod executions;
 pub mod pipeline;
 pub mod runtime;

@@ -11,6 +11,7 @@ use stepscore_core::ObjectUri;
 use stepscore_core::ports::{Executions, ObjectMeta, Started};
 
 use crate::batch::LocalBatch;
+use crate::events::EventsLog;
 use crate::executions::LocalExecutions;
 use crate::store::{DirStore, NotificationFilter};
 use crate::table::SqliteTable;
@@ -39,6 +40,7 @@ pub(super) struct Inner {
     /// Rung when this process adds to the outbox, so delivery does not wait for the next poll.
     pub(super) outbox_wake: Arc<tokio::sync::Notify>,
     pub(super) clock: ScaledClock,
+    pub(super) events: EventsLog,
 }
 
 impl std::fmt::Debug for LocalRuntime {
@@ -96,6 +98,7 @@ impl LocalRuntime {
             LocalExecutions::open(&db_path, LOCAL_REGION, LOCAL_ACCOUNT, STATE_MACHINE_NAME)
                 .map_err(dberr)?;
         let clock = ScaledClock::new(config.time_scale);
+        let events = EventsLog::new(&dir);
         Ok(LocalRuntime {
             inner: Arc::new(Inner {
                 config,
@@ -108,6 +111,7 @@ impl LocalRuntime {
                 outbox: Mutex::new(outbox.conn),
                 outbox_wake,
                 clock,
+                events,
             }),
         })
     }
@@ -145,6 +149,11 @@ impl LocalRuntime {
     /// The runtime's clock (scaled real time), for handlers that need one.
     pub fn clock(&self) -> ScaledClock {
         self.inner.clock.clone()
+    }
+
+    /// The events log: where finalize and cleanup publish a job's end.
+    pub fn events(&self) -> &EventsLog {
+        &self.inner.events
     }
 
     /// The configuration.

@@ -5,6 +5,7 @@ mod batch;
 mod executions;
 mod failing_db;
 mod pipeline;
+mod progress;
 mod runtime;
 mod scanner;
 mod schedule;
