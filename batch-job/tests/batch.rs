@@ -1520,3 +1520,6 @@ mod object_stores {
         );
     }
 }
+
+#[path = "batch/s3_transfers.rs"]
+mod s3_transfers;
