@@ -71,6 +71,9 @@ impl Runner<'_> {
         vars: &mut Vars,
         mut insp: Option<&mut Inspection>,
     ) -> Result<Arc<Value>, BodyError> {
+        if let Some(d) = &m.dist {
+            return self.distributed_map(st, entered, m, d, eff, vars);
+        }
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
         let items_val: Value = match &m.items {
             Some(t) => {

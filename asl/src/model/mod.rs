@@ -5,11 +5,13 @@
 //!
 //! # Layout
 //! - this file: the typed model, [`StateMachine`] down to the fields of each state type.
+//! - [`distributed`]: the fields only a Distributed Map has.
 //! - `diagnostic`: [`Diagnostic`], one problem found in a definition.
 //! - `validate`: [`parse_definition`], the validator that builds the model from JSON, one file
 //!   per concern.
 
 mod diagnostic;
+pub mod distributed;
 mod validate;
 
 use std::collections::HashMap;
@@ -23,8 +25,9 @@ use crate::template::Template;
 
 pub use diagnostic::Diagnostic;
 pub use validate::{
-    MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_WAIT_SECONDS, is_variable_name,
-    json_depth, parse_definition, parse_timestamp, uses_jsonata,
+    MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_LABEL_CHARS,
+    MAX_WAIT_SECONDS, is_variable_name, json_depth, parse_definition, parse_timestamp,
+    uses_jsonata,
 };
 
 /// Maximum nesting of a definition (objects, arrays, Parallel/Map branches) that is accepted.
@@ -265,6 +268,9 @@ pub struct MapSpec {
     /// `ProcessorConfig.Mode` is `DISTRIBUTED`: on AWS each iteration is a child execution with a
     /// history of its own.
     pub distributed: bool,
+    /// A distributed Map's own fields (`ItemReader`, `ItemBatcher`, `ResultWriter`, ...); the
+    /// engine runs such a Map as a Map Run of child executions.
+    pub dist: Option<Box<distributed::DistributedSpec>>,
 }
 
 /// A percentage that is literal or read from the input.

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::Validator;
-use crate::model::{Diagnostic, MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
+use crate::model::{MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
 
 impl Validator {
     pub(super) fn map(
@@ -17,13 +17,9 @@ impl Validator {
         depth: usize,
         jp: bool,
     ) -> Option<MapSpec> {
-        if obj.contains_key("ItemReader")
-            || obj.contains_key("ResultWriter")
-            || obj.contains_key("ItemBatcher")
-        {
-            self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", base, "Distributed Map (ItemReader, ItemBatcher, ResultWriter) is not supported by the embedded engine; use an inline Map"));
-        }
-        let (processor, distributed) = self.item_processor(obj, base, ql, top_ql, depth)?;
+        let (processor, distributed, processor_config) =
+            self.item_processor(obj, base, ql, top_ql, depth)?;
+        let dist = self.distributed_map(obj, base, processor_config.as_ref(), distributed, jp);
         if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
             self.err(
                 base,
@@ -84,6 +80,7 @@ impl Validator {
             tolerated_failure_count,
             tolerated_failure_percentage,
             distributed,
+            dist,
         })
     }
 
@@ -96,7 +93,7 @@ impl Validator {
         ql: QueryLanguage,
         top_ql: QueryLanguage,
         depth: usize,
-    ) -> Option<(StateMachine, bool)> {
+    ) -> Option<(StateMachine, bool, Option<Value>)> {
         let (proc_field, proc_val) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (Some(p), None) => ("ItemProcessor", p),
             (None, Some(i)) => ("Iterator", i),
@@ -133,8 +130,6 @@ impl Validator {
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
-                // Without ItemReader/ResultWriter a distributed Map computes the same result as an
-                // inline one, so the engine runs it inline.
                 Some("DISTRIBUTED") => distributed = true,
                 Some(m) => self.err(
                     format!("{ploc}/ProcessorConfig/Mode"),
@@ -143,7 +138,7 @@ impl Validator {
             }
         }
         let processor = self.machine(po, &ploc, ql, top_ql, depth + 1)?;
-        Some((processor, distributed))
+        Some((processor, distributed, po.get("ProcessorConfig").cloned()))
     }
 
     /// `ToleratedFailurePercentage` (0 to 100) or `ToleratedFailurePercentagePath`.
