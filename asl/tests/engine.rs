@@ -5,6 +5,8 @@
 mod behaviour;
 #[path = "engine/conformance.rs"]
 mod conformance;
+#[path = "engine/distributed.rs"]
+mod distributed;
 #[path = "engine/history_limit.rs"]
 mod history_limit;
 #[path = "engine/numeric_limits.rs"]
