@@ -7,6 +7,8 @@ mod behaviour;
 mod conformance;
 #[path = "engine/distributed.rs"]
 mod distributed;
+#[path = "engine/distributed_samples.rs"]
+mod distributed_samples;
 #[path = "engine/history_limit.rs"]
 mod history_limit;
 #[path = "engine/numeric_limits.rs"]

@@ -15,14 +15,14 @@ use stepscore_asl::{
 
 /// An object store in memory, with a Map Run journal.
 #[derive(Default)]
-struct MemStore {
+pub(super) struct MemStore {
     objects: Mutex<BTreeMap<(String, String), Vec<u8>>>,
     journal: Mutex<Vec<(String, ChildRecord)>>,
     children_run: Mutex<u64>,
 }
 
 impl MemStore {
-    fn with(objects: &[(&str, &[u8])]) -> MemStore {
+    pub(super) fn with(objects: &[(&str, &[u8])]) -> MemStore {
         let s = MemStore::default();
         for (k, v) in objects {
             s.put(k, v);
@@ -31,10 +31,14 @@ impl MemStore {
     }
 
     fn put(&self, key: &str, bytes: &[u8]) {
+        self.put_in("in", key, bytes);
+    }
+
+    pub(super) fn put_in(&self, bucket: &str, key: &str, bytes: &[u8]) {
         self.objects
             .lock()
             .unwrap()
-            .insert(("in".into(), key.into()), bytes.to_vec());
+            .insert((bucket.into(), key.into()), bytes.to_vec());
     }
 
     fn object(&self, bucket: &str, key: &str) -> Option<Value> {

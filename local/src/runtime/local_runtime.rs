@@ -33,6 +33,8 @@ pub(super) struct Inner {
     pub(super) table: SqliteTable,
     pub(super) batch: LocalBatch,
     pub(super) executions: LocalExecutions,
+    /// Finished children of Distributed Map runs.
+    pub(super) map_runs: super::map_run::MapRunJournal,
     pub(super) functions: RwLock<BTreeMap<String, LambdaFn>>,
     /// The S3 event outbox's connection, for the pump and the counts.
     pub(super) outbox: Mutex<rusqlite::Connection>,
@@ -95,6 +97,7 @@ impl LocalRuntime {
         let executions =
             LocalExecutions::open(&db_path, LOCAL_REGION, LOCAL_ACCOUNT, STATE_MACHINE_NAME)
                 .map_err(dberr)?;
+        let map_runs = super::map_run::MapRunJournal::open(&db_path).map_err(dberr)?;
         let clock = ScaledClock::new(config.time_scale);
         Ok(LocalRuntime {
             inner: Arc::new(Inner {
@@ -104,6 +107,7 @@ impl LocalRuntime {
                 table,
                 batch,
                 executions,
+                map_runs,
                 functions: RwLock::new(BTreeMap::new()),
                 outbox: Mutex::new(outbox.conn),
                 outbox_wake,
