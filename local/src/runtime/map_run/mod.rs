@@ -45,6 +45,11 @@ impl DirItemStore {
         }
     }
 
+    /// Whether finished children are journaled (a Map Run then resumes where it stopped).
+    pub fn journal_enabled(&self) -> bool {
+        self.journal.is_some()
+    }
+
     fn uri(bucket: &str, key: &str) -> Result<ObjectUri, String> {
         ObjectUri::new(bucket, key).map_err(|e| format!("s3://{bucket}/{key}: {e}"))
     }
