@@ -9,6 +9,7 @@
 //! - [`template`]: payload templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`).
 //! - [`engine`]: the interpreter, history recording, snapshots for persistence/resume.
 //! - [`env`]: the embedder's side: [`env::Clock`] (real and virtual) and [`env::TaskDispatcher`].
+//! - [`store`]: the object store port a Distributed Map reads items from and writes results to.
 //! - [`history`]: execution history events in `GetExecutionHistory` shape.
 //! - [`test_state`]: run one state alone with inspection data, like the TestState API.
 //! - [`conformance`]: runner for the recorded-against-AWS conformance corpus.
@@ -28,6 +29,7 @@ pub mod intrinsics;
 pub mod jsonpath;
 pub mod model;
 pub mod query;
+pub mod store;
 pub mod template;
 pub mod test_state;
 

@@ -7,6 +7,10 @@ mod aws_samples;
 mod behaviour;
 #[path = "engine/conformance.rs"]
 mod conformance;
+#[path = "engine/distributed.rs"]
+mod distributed;
+#[path = "engine/distributed_samples.rs"]
+mod distributed_samples;
 #[path = "engine/history_limit.rs"]
 mod history_limit;
 #[path = "engine/integrations.rs"]

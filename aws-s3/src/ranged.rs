@@ -242,5 +242,4 @@ fn backoff(first: Duration, attempt: u32, salt: u64) -> Duration {
 }
 
 #[cfg(test)]
-#[path = "ranged_tests.rs"]
 mod tests;

@@ -4,9 +4,6 @@ use std::ops::Range;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use chrono::{DateTime, Utc};
 use stepscore_core::ObjectUri;
@@ -15,7 +12,7 @@ use stepscore_core::ports::{
 };
 use tokio::io::AsyncReadExt;
 
-use crate::errors::{Failure, classify};
+use crate::errors::{classify, store_error};
 use crate::transfer::TransferSettings;
 use crate::upload::read_chunk;
 
@@ -364,30 +361,4 @@ async fn read_small(
 
 fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
-}
-
-pub(crate) fn store_error<E>(uri: &ObjectUri, err: &SdkError<E, HttpResponse>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let f: Failure = classify(err);
-    let uri = uri.to_string();
-    if f.is_not_found() {
-        StoreError::NotFound { uri }
-    } else if f.status == Some(403) || f.code.as_deref() == Some("AccessDenied") {
-        StoreError::AccessDenied {
-            uri,
-            message: f.message,
-        }
-    } else if f.transient {
-        StoreError::Transient {
-            uri,
-            message: f.message,
-        }
-    } else {
-        StoreError::Other {
-            uri,
-            message: f.message,
-        }
-    }
 }

@@ -16,7 +16,7 @@ use stepscore_core::ports::{ByteStream, ObjectMeta, StoreError};
 use tokio::io::AsyncReadExt;
 use tokio::task::JoinSet;
 
-use crate::s3::store_error;
+use crate::errors::store_error;
 use crate::transfer::TransferSettings;
 
 /// S3 allows at most this many parts per upload.

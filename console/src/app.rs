@@ -1,19 +1,14 @@
-//! The console's shared state and its routes.
+//! The console's shared state: the runtime, the database connections and what the pages show.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use axum::Router;
-use axum::routing::{get, post};
 use rusqlite::Connection;
 use serde_json::Value;
 use stepscore_local::{LocalRuntime, Schedule};
 
-use crate::api;
-use crate::assets;
 use crate::error::{ApiError, ApiResult};
 use crate::graph::Graph;
-use crate::security::{self, Guard};
 use crate::serving::OnDemand;
 
 /// What every handler shares.
@@ -85,32 +80,4 @@ impl AppState {
         .await
         .map_err(|e| ApiError::internal(format!("a database read did not finish: {e}")))?
     }
-}
-
-/// Every route: the API under `/api/`, the page and its files, behind the guard.
-pub(crate) fn router(state: Shared, guard: Arc<Guard>) -> Router {
-    let api = Router::new()
-        .route("/overview", get(api::meta::overview))
-        .route("/state-machine", get(api::meta::state_machine))
-        .route("/schedules", get(api::meta::schedules))
-        .route("/config-schema", get(api::meta::config_schema))
-        .route("/executions", get(api::executions::list))
-        .route("/executions/{name}", get(api::executions::detail))
-        .route("/executions/{name}/stream", get(api::stream::follow))
-        .route("/jobs", get(api::jobs::list))
-        .route("/jobs/{id}", get(api::jobs::detail))
-        .route("/jobs/{id}/logs", get(api::jobs::logs))
-        .route("/jobs/{id}/stop", post(api::runs::stop))
-        .route("/batch", get(api::batch::overview))
-        .route("/batch/jobs/{id}/reclaim", post(api::batch::reclaim))
-        .route("/validate", post(api::runs::validate))
-        .route("/runs", post(api::runs::start))
-        .fallback(api::not_found);
-    Router::new()
-        .nest("/api", api)
-        .route("/", get(assets::index))
-        .route("/assets/{*path}", get(assets::file))
-        .fallback(assets::not_found)
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(guard, security::guard))
 }

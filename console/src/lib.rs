@@ -9,8 +9,8 @@
 //! (validated field by field) and stop one; schedules with their next fire times.
 //!
 //! # Layout
-//! - `app`: shared state (the runtime, read-only database connections) and the routes.
-//! - `api/`: one module per page of the API.
+//! - `app`: shared state (the runtime, read-only database connections).
+//! - `api/`: one module per page of the API; `routes`: which path reaches which handler.
 //! - `security`: the guard every request passes (Host, Origin, JSON bodies, CSP).
 //! - `serving`: serving the pipeline on demand when nobody else does.
 //! - `graph`, `states`, `validate`, `progress`: what the pages show, computed from the
@@ -31,6 +31,7 @@ mod assets;
 mod error;
 mod graph;
 mod progress;
+mod routes;
 mod security;
 mod serving;
 mod states;
@@ -90,7 +91,7 @@ pub async fn serve(
         config.schedules,
         definition,
     ));
-    let router = app::router(state.clone(), Arc::new(Guard::new(addr)));
+    let router = routes::router(state.clone(), Arc::new(Guard::new(addr)));
     tracing::info!(%addr, "console listening");
     let (tx, mut rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

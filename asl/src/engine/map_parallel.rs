@@ -72,6 +72,9 @@ impl Runner<'_> {
         vars: &mut Vars,
         mut insp: Option<&mut Inspection>,
     ) -> Result<Arc<Value>, BodyError> {
+        if let Some(d) = &m.dist {
+            return self.distributed_map(st, entered, m, d, eff, vars);
+        }
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
         let query = Self::is_query(st);
         let test_items = self

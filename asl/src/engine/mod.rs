@@ -8,7 +8,8 @@
 //! This file is the public API (configuration, [`Execution`], snapshots, outcomes); the
 //! interpreter is split by job: `runner` (entering a state, Retry/Catch, faults), `data` (paths,
 //! Parameters, ResultPath, Assign, Fail, Wait targets), `query` (the data flow of JSONata
-//! states: `Arguments`, `Output`, `Assign`, `$states`), `map_parallel`, `task`, `names` (event
+//! states: `Arguments`, `Output`, `Assign`, `$states`), `map_parallel`, `distributed` (a
+//! Distributed Map's Map Run), `task`, `names` (event
 //! type names) and `payload` (document size and depth).
 
 use std::collections::HashMap;
@@ -23,6 +24,7 @@ use crate::history::{Details, History, history_limit_cause};
 use crate::model::{StateMachine, Transition};
 
 mod data;
+pub mod distributed;
 mod map_parallel;
 mod names;
 mod payload;

@@ -5,6 +5,7 @@
 //!
 //! # Layout
 //! - this file: the typed model, [`StateMachine`] down to the fields of each state type.
+//! - [`distributed`]: the fields only a Distributed Map has.
 //! - `diagnostic`: [`Diagnostic`], one problem found in a definition.
 //! - [`integrations`]: the Task resources AWS recognises (optimized integrations and their
 //!   patterns, as AWS documents them).
@@ -12,6 +13,7 @@
 //!   per concern.
 
 mod diagnostic;
+pub mod distributed;
 pub mod integrations;
 mod validate;
 
@@ -27,8 +29,8 @@ use crate::template::Template;
 
 pub use diagnostic::Diagnostic;
 pub use validate::{
-    MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_WAIT_SECONDS, is_variable_name,
-    json_depth, parse_definition, parse_timestamp,
+    MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_LABEL_CHARS,
+    MAX_WAIT_SECONDS, is_variable_name, json_depth, parse_definition, parse_timestamp,
 };
 
 /// Maximum nesting of a definition (objects, arrays, Parallel/Map branches) that is accepted.
@@ -317,6 +319,9 @@ pub struct MapSpec {
     /// `ProcessorConfig.Mode` is `DISTRIBUTED`: on AWS each iteration is a child execution with a
     /// history of its own.
     pub distributed: bool,
+    /// A distributed Map's own fields (`ItemReader`, `ItemBatcher`, `ResultWriter`, ...); the
+    /// engine runs such a Map as a Map Run of child executions.
+    pub dist: Option<Box<distributed::DistributedSpec>>,
 }
 
 /// A percentage that is literal or read from the input.

@@ -1,6 +1,6 @@
 //! AWS's own public collection of Step Functions workflows (`asl/testdata/aws-samples/`, 170
-//! definitions): every definition AWS accepts validates here, and the ones AWS refuses are
-//! refused, each for the reason written next to it.
+//! definitions, 13 of them Distributed Maps): every definition AWS accepts validates here, and
+//! the ones AWS refuses are refused, each for the reason written next to it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,24 +25,6 @@ const REFUSED_BY_AWS: &[(&str, &str)] = &[
         "textract-analyze-expense-tf/statemachine/statemachine.asl.json",
         "must be a valid JSONPath",
     ),
-];
-
-/// Distributed Map definitions (ItemReader, ItemBatcher, ResultWriter): valid on AWS; this
-/// engine refuses them as unsupported until it runs Distributed Map.
-const DISTRIBUTED_MAP: &[&str] = &[
-    "distributed-data-stream-aggregator/statemachine/statemachine.asl.json",
-    "distributed-map-csv-iterator-tf/statemachines/statemachine.asl.json",
-    "distributed-map-csv-iterator/sam/statemachine.asl.json",
-    "distributed-map-csv-iterator/statemachine/statemachine.asl.json",
-    "distributed-map-montecarlo/statemachine/statemachine.asl.json",
-    "distributed-map-state-gif-generator/statemachine/workflow.asl.json",
-    "ingest-and-analyze-historical-storm-events/statemachine/statemachine.asl.json",
-    "migrate-csv-to-ddb-distributed-map-main/statemachine/statemachine.asl.json",
-    "s3-bucket-nested-distributed-map/statemachine/statemachine.asl.json",
-    "sfn-bedrock-describe-assets/statemachine/statemachine.asl.json",
-    "sfn-dynamodb-batchwriteitem/statemachine/statemachine.asl.json",
-    "sfn-eks-inventory/statemachine/statemachine.asl.json",
-    "sfn-rekognition-video-catalog-workflow/statemachine/statemachine.asl.json",
 ];
 
 fn samples() -> Vec<(String, Option<Value>)> {
@@ -81,9 +63,8 @@ fn every_definition_aws_accepts_validates_and_those_it_refuses_are_refused_for_t
     for (path, definition) in &samples {
         let found = problems(definition);
         let refused_by_aws = REFUSED_BY_AWS.iter().find(|(p, _)| p == path);
-        let distributed = DISTRIBUTED_MAP.contains(&path.as_str());
-        match (refused_by_aws, distributed) {
-            (Some((_, reason)), _) => {
+        match refused_by_aws {
+            Some((_, reason)) => {
                 refused += 1;
                 if !found.iter().any(|f| f.contains(reason)) {
                     wrong.insert(
@@ -92,12 +73,7 @@ fn every_definition_aws_accepts_validates_and_those_it_refuses_are_refused_for_t
                     );
                 }
             }
-            (None, true) => {
-                if !found.iter().all(|f| f.starts_with("UNSUPPORTED_FEATURE")) || found.is_empty() {
-                    wrong.insert(path.clone(), format!("Distributed Map: {found:?}"));
-                }
-            }
-            (None, false) => {
+            None => {
                 accepted += 1;
                 if !found.is_empty() {
                     wrong.insert(path.clone(), format!("valid on AWS, refused: {found:?}"));
@@ -106,5 +82,5 @@ fn every_definition_aws_accepts_validates_and_those_it_refuses_are_refused_for_t
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
-    assert_eq!((accepted, refused), (170 - 3 - 13, 3));
+    assert_eq!((accepted, refused), (167, 3));
 }

@@ -34,6 +34,8 @@ pub(super) struct Inner {
     pub(super) table: SqliteTable,
     pub(super) batch: LocalBatch,
     pub(super) executions: LocalExecutions,
+    /// Finished children of Distributed Map runs.
+    pub(super) map_runs: super::map_run::MapRunJournal,
     pub(super) functions: RwLock<BTreeMap<String, LambdaFn>>,
     /// The S3 event outbox's connection, for the pump and the counts.
     pub(super) outbox: Mutex<rusqlite::Connection>,
@@ -97,6 +99,7 @@ impl LocalRuntime {
         let executions =
             LocalExecutions::open(&db_path, LOCAL_REGION, LOCAL_ACCOUNT, STATE_MACHINE_NAME)
                 .map_err(dberr)?;
+        let map_runs = super::map_run::MapRunJournal::open(&db_path).map_err(dberr)?;
         let clock = ScaledClock::new(config.time_scale);
         let events = EventsLog::new(&dir);
         Ok(LocalRuntime {
@@ -107,6 +110,7 @@ impl LocalRuntime {
                 table,
                 batch,
                 executions,
+                map_runs,
                 functions: RwLock::new(BTreeMap::new()),
                 outbox: Mutex::new(outbox.conn),
                 outbox_wake,

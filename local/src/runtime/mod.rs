@@ -34,6 +34,7 @@ mod error;
 mod execution_ends;
 mod lambda;
 mod local_runtime;
+pub mod map_run;
 mod names;
 mod outbox;
 mod placeholders;

@@ -4,6 +4,7 @@
 mod batch;
 mod executions;
 mod failing_db;
+mod map_run;
 mod pipeline;
 mod progress;
 mod runtime;

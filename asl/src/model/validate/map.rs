@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::Validator;
-use crate::model::{Diagnostic, MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
+use crate::model::distributed::DistributedSpec;
+use crate::model::{MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
 use crate::query::{self, QueryTemplate};
 
 impl Validator {
@@ -18,11 +19,9 @@ impl Validator {
         depth: usize,
         jp: bool,
     ) -> Option<MapSpec> {
-        let reads_items = obj.contains_key("ItemReader") && !self.options.test_state;
-        if reads_items || obj.contains_key("ResultWriter") || obj.contains_key("ItemBatcher") {
-            self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", base, "Distributed Map (ItemReader, ItemBatcher, ResultWriter) is not supported by the embedded engine; use an inline Map"));
-        }
-        let (processor, distributed) = self.item_processor(obj, base, ql, top_ql, depth)?;
+        let (processor, distributed, processor_config) =
+            self.item_processor(obj, base, ql, top_ql, depth)?;
+        let dist = self.distributed_map(obj, base, processor_config.as_ref(), distributed, jp);
         if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
             self.err(
                 base,
@@ -36,7 +35,7 @@ impl Validator {
             );
         }
         if !jp {
-            return Some(self.query_map(obj, base, processor, distributed));
+            return Some(self.query_map(obj, base, processor, distributed, dist));
         }
         let item_selector = obj
             .get("ItemSelector")
@@ -62,6 +61,7 @@ impl Validator {
             tolerated_failure_count,
             tolerated_failure_percentage,
             distributed,
+            dist,
         })
     }
 
@@ -73,6 +73,7 @@ impl Validator {
         base: &str,
         processor: StateMachine,
         distributed: bool,
+        dist: Option<Box<DistributedSpec>>,
     ) -> MapSpec {
         let items = self.query_field(obj, base, "Items");
         if let Some(QueryTemplate::Literal(v)) = &items
@@ -103,6 +104,7 @@ impl Validator {
             tolerated_failure_count: self.query_count(obj, base, "ToleratedFailureCount", None),
             tolerated_failure_percentage: percentage,
             distributed,
+            dist,
         }
     }
 
@@ -115,7 +117,7 @@ impl Validator {
         ql: QueryLanguage,
         top_ql: QueryLanguage,
         depth: usize,
-    ) -> Option<(StateMachine, bool)> {
+    ) -> Option<(StateMachine, bool, Option<Value>)> {
         let (proc_field, proc_val) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (Some(p), None) => ("ItemProcessor", p),
             (None, Some(i)) => ("Iterator", i),
@@ -152,8 +154,6 @@ impl Validator {
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
-                // Without ItemReader/ResultWriter a distributed Map computes the same result as an
-                // inline one, so the engine runs it inline.
                 Some("DISTRIBUTED") => distributed = true,
                 Some(m) => self.err(
                     format!("{ploc}/ProcessorConfig/Mode"),
@@ -162,7 +162,7 @@ impl Validator {
             }
         }
         let processor = self.machine(po, &ploc, ql, top_ql, depth + 1)?;
-        Some((processor, distributed))
+        Some((processor, distributed, po.get("ProcessorConfig").cloned()))
     }
 
     /// `ToleratedFailurePercentage` (0 to 100) or `ToleratedFailurePercentagePath`.

@@ -9,10 +9,12 @@
 //! - `state`: one state: its type and allowed fields, its transition, its input/output fields,
 //!   its `Retry` and `Catch` lists, then its type's own fields from:
 //! - `task`, `choice`, `wait`, `fail`, `parallel`, `map`: the fields of each state type.
+//! - `distributed`: a Distributed Map's `ItemReader`, `ItemBatcher`, `ResultWriter`, `Label`.
 //! - `retry_catch`: one `Retry` or `Catch` element.
 //! - `query`: JSONata templates and the fields only one query language has.
 
 mod choice;
+mod distributed;
 mod fail;
 mod fields;
 mod machine;
@@ -28,6 +30,7 @@ use serde_json::Value;
 
 use super::{Diagnostic, MAX_DEFINITION_DEPTH, QueryLanguage, StateMachine, ValidationOptions};
 
+pub use distributed::{MAX_BATCH_BYTES, MAX_LABEL_CHARS};
 pub use fields::is_variable_name;
 pub use retry_catch::{MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS};
 pub use wait::{MAX_WAIT_SECONDS, parse_timestamp};
