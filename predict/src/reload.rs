@@ -169,8 +169,7 @@ async fn read(source: &ModelSource) -> Result<(ServedModel, Stamp), LoadError> {
     let fetched = source.fetch().await?;
     let name = source.uri().to_string();
     let model = tokio::task::spawn_blocking(move || {
-        ServedModel::from_bytes(&fetched.bytes, &name, fetched.version)
-            .map(|m| (m, fetched.stamp))
+        ServedModel::from_bytes(&fetched.bytes, &name, fetched.version).map(|m| (m, fetched.stamp))
     })
     .await
     .map_err(|e| LoadError::Interrupted {

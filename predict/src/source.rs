@@ -122,7 +122,9 @@ enum Reader {
 
 impl fmt::Debug for ModelSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ModelSource").field("uri", &self.uri).finish()
+        f.debug_struct("ModelSource")
+            .field("uri", &self.uri)
+            .finish()
     }
 }
 
@@ -150,7 +152,11 @@ impl ModelSource {
             Reader::Local(path) => local_stamp(path).await,
             Reader::Object(uri, store) => {
                 let meta = store.head(uri).await?;
-                Ok(Stamp(meta.etag.map(|e| unquoted(&e).to_owned()).unwrap_or_default()))
+                Ok(Stamp(
+                    meta.etag
+                        .map(|e| unquoted(&e).to_owned())
+                        .unwrap_or_default(),
+                ))
             }
         }
     }
@@ -162,7 +168,9 @@ impl ModelSource {
                 // the stamp is taken first: a file replaced while it is read gets a newer stamp,
                 // so the next check reads it again
                 let stamp = local_stamp(path).await?;
-                let bytes = tokio::fs::read(path).await.map_err(|e| file_error(path, &e))?;
+                let bytes = tokio::fs::read(path)
+                    .await
+                    .map_err(|e| file_error(path, &e))?;
                 if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
                     return Err(SourceError::File {
                         path: path.display().to_string(),
@@ -181,7 +189,10 @@ impl ModelSource {
             }
             Reader::Object(uri, store) => {
                 let meta = store.head(uri).await?;
-                let etag = meta.etag.map(|e| unquoted(&e).to_owned()).unwrap_or_default();
+                let etag = meta
+                    .etag
+                    .map(|e| unquoted(&e).to_owned())
+                    .unwrap_or_default();
                 let bytes = if etag.is_empty() {
                     store.get_bytes(uri, MAX_ARTIFACT_BYTES).await?
                 } else {

@@ -65,8 +65,7 @@ pub fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 /// A service named `churn` over the artifact at `path`, checked every `check_every`.
 pub async fn service(path: &Path, check_every: Duration, limits: Limits) -> Arc<PredictService> {
-    let source =
-        ModelSource::new(ModelUri::parse(path.to_str().unwrap()).unwrap(), None).unwrap();
+    let source = ModelSource::new(ModelUri::parse(path.to_str().unwrap()).unwrap(), None).unwrap();
     let model = ReloadingModel::load(source, check_every).await.unwrap();
     Arc::new(PredictService::new("churn", model, limits))
 }

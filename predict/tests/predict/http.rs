@@ -108,7 +108,11 @@ async fn concurrent_clients_all_get_their_answer() {
                     let answer =
                         raw(addr, &request("POST", "/v1/models/churn:predict", &body)).await;
                     assert_eq!(answer.status, 200, "{answer:?}");
-                    assert!(answer.head.contains("content-type: application/json"), "{}", answer.head);
+                    assert!(
+                        answer.head.contains("content-type: application/json"),
+                        "{}",
+                        answer.head
+                    );
                     let value = fixtures::json(&answer.body);
                     assert_eq!(value["predictions"].as_array().unwrap().len(), 1);
                 }
@@ -132,9 +136,14 @@ async fn a_body_over_the_limit_is_refused_before_it_is_read() {
         max_body_bytes: 1024,
         ..Limits::default()
     };
-    let server = Server::start(churn_service(dir.path(), limits).await, ServerConfig::default()).await;
+    let server = Server::start(
+        churn_service(dir.path(), limits).await,
+        ServerConfig::default(),
+    )
+    .await;
     // declared too long: answered from the headers alone, the body never sent
-    let head = "POST /v1/models/churn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n";
+    let head =
+        "POST /v1/models/churn:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 50000000\r\n\r\n";
     let answer = raw(server.addr, head.as_bytes()).await;
     assert_eq!(answer.status, 413, "{answer:?}");
     assert!(String::from_utf8_lossy(&answer.body).contains("over 1024 bytes"));
@@ -147,7 +156,11 @@ async fn a_body_over_the_limit_is_refused_before_it_is_read() {
     let answer = raw(server.addr, &chunked).await;
     assert_eq!(answer.status, 413, "{answer:?}");
     // the server is still there for the next client
-    let ok = raw(server.addr, &request("POST", "/v1/models/churn:predict", ROW)).await;
+    let ok = raw(
+        server.addr,
+        &request("POST", "/v1/models/churn:predict", ROW),
+    )
+    .await;
     assert_eq!(ok.status, 200);
     server.stop().await;
 }
@@ -176,9 +189,17 @@ async fn a_stalled_client_times_out_without_holding_up_others() {
     slow_head.write_all(b"POST /v1/mod").await.unwrap();
 
     let started = Instant::now();
-    let ok = raw(server.addr, &request("POST", "/v1/models/churn:predict", ROW)).await;
+    let ok = raw(
+        server.addr,
+        &request("POST", "/v1/models/churn:predict", ROW),
+    )
+    .await;
     assert_eq!(ok.status, 200);
-    assert!(started.elapsed() < Duration::from_millis(250), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
 
     let answer = tokio::time::timeout(Duration::from_secs(5), read_answer(&mut slow_body))
         .await
@@ -211,8 +232,7 @@ async fn a_reload_during_requests_fails_none() {
             tokio::spawn(async move {
                 let mut versions = Vec::new();
                 for _ in 0..40 {
-                    let answer =
-                        raw(addr, &request("POST", "/v1/models/churn:predict", ROW)).await;
+                    let answer = raw(addr, &request("POST", "/v1/models/churn:predict", ROW)).await;
                     assert_eq!(answer.status, 200, "{answer:?}");
                     versions.push(fixtures::json(&answer.body)["model_version"].clone());
                     tokio::time::sleep(Duration::from_millis(2)).await;
@@ -245,12 +265,24 @@ async fn errors_travel_as_json_with_their_status() {
         ServerConfig::default(),
     )
     .await;
-    let bad = raw(server.addr, &request("POST", "/v1/models/churn:predict", r#"{"instances": [{"age": 1}]}"#)).await;
+    let bad = raw(
+        server.addr,
+        &request(
+            "POST",
+            "/v1/models/churn:predict",
+            r#"{"instances": [{"age": 1}]}"#,
+        ),
+    )
+    .await;
     assert_eq!(bad.status, 422);
     let value = fixtures::json(&bad.body);
     assert_eq!(value["problems"][0]["feature"], "income");
     let wrong = raw(server.addr, &request("DELETE", "/v1/models/churn", "")).await;
     assert_eq!(wrong.status, 405);
-    assert!(wrong.head.to_ascii_lowercase().contains("allow: get"), "{}", wrong.head);
+    assert!(
+        wrong.head.to_ascii_lowercase().contains("allow: get"),
+        "{}",
+        wrong.head
+    );
     server.stop().await;
 }

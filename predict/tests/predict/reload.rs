@@ -28,14 +28,21 @@ async fn a_changed_file_is_served_after_the_next_check() {
 
     std::fs::write(&path, &v2).unwrap();
     // not yet due: the loaded version answers
-    let before = service.handle(&Method::POST, "/v1/models/churn:predict", ROW).await;
+    let before = service
+        .handle(&Method::POST, "/v1/models/churn:predict", ROW)
+        .await;
     assert_eq!(version(&before.body), fixtures::md5_hex(&v1));
     tokio::time::sleep(Duration::from_millis(350)).await;
-    let after = service.handle(&Method::POST, "/v1/models/churn:predict", ROW).await;
+    let after = service
+        .handle(&Method::POST, "/v1/models/churn:predict", ROW)
+        .await;
     assert_eq!(after.status, StatusCode::OK);
     assert_eq!(version(&after.body), fixtures::md5_hex(&v2));
     let meta = service.handle(&Method::GET, "/v1/models/churn", b"").await;
-    assert_eq!(fixtures::json(&meta.body)["version"], fixtures::md5_hex(&v2));
+    assert_eq!(
+        fixtures::json(&meta.body)["version"],
+        fixtures::md5_hex(&v2)
+    );
 }
 
 #[tokio::test]
@@ -46,8 +53,7 @@ async fn checks_are_at_most_one_per_interval() {
         "churn.json",
         &fixtures::artifact(Algorithm::LogisticRegression, 1),
     );
-    let source =
-        ModelSource::new(ModelUri::parse(path.to_str().unwrap()).unwrap(), None).unwrap();
+    let source = ModelSource::new(ModelUri::parse(path.to_str().unwrap()).unwrap(), None).unwrap();
     let model = ReloadingModel::load(source, Duration::from_secs(3600))
         .await
         .unwrap();
@@ -72,12 +78,22 @@ async fn a_broken_artifact_leaves_the_working_model_serving() {
         }
         other => panic!("{other:?}"),
     }
-    let reply = service.handle(&Method::POST, "/v1/models/churn:predict", ROW).await;
+    let reply = service
+        .handle(&Method::POST, "/v1/models/churn:predict", ROW)
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(fixtures::json(&reply.body)["model_version"], fixtures::md5_hex(&v1));
+    assert_eq!(
+        fixtures::json(&reply.body)["model_version"],
+        fixtures::md5_hex(&v1)
+    );
     std::fs::remove_file(&path).unwrap();
-    assert!(matches!(service.model().check_now().await, CheckOutcome::Failed { .. }));
-    let reply = service.handle(&Method::POST, "/v1/models/churn:predict", ROW).await;
+    assert!(matches!(
+        service.model().check_now().await,
+        CheckOutcome::Failed { .. }
+    ));
+    let reply = service
+        .handle(&Method::POST, "/v1/models/churn:predict", ROW)
+        .await;
     assert_eq!(reply.status, StatusCode::OK);
 }
 
@@ -87,14 +103,26 @@ async fn a_model_that_cannot_be_loaded_at_start_names_the_problem() {
     let missing = dir.path().join("absent.json");
     let source =
         ModelSource::new(ModelUri::parse(missing.to_str().unwrap()).unwrap(), None).unwrap();
-    let err = ReloadingModel::load(source, Duration::ZERO).await.unwrap_err();
+    let err = ReloadingModel::load(source, Duration::ZERO)
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("absent.json"), "{err}");
     let path = fixtures::write(dir.path(), "notes.json", br#"{"hello": 1}"#);
     let source = ModelSource::new(ModelUri::parse(path.to_str().unwrap()).unwrap(), None).unwrap();
-    let err = ReloadingModel::load(source, Duration::ZERO).await.unwrap_err();
-    assert!(err.to_string().contains("not a stepscore model artifact"), "{err}");
+    let err = ReloadingModel::load(source, Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not a stepscore model artifact"),
+        "{err}"
+    );
     let uri = ModelUri::parse("s3://bucket/model.json").unwrap();
-    assert!(ModelSource::new(uri, None).unwrap_err().to_string().contains("no object store"));
+    assert!(
+        ModelSource::new(uri, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no object store")
+    );
 }
 
 #[tokio::test]
@@ -110,11 +138,19 @@ async fn an_object_is_reloaded_when_its_etag_changes() {
     let source = ModelSource::new(ModelUri::Object(uri.clone()), Some(store.clone())).unwrap();
     assert_eq!(source.uri().stem(), "v");
     let model = ReloadingModel::load(source, Duration::ZERO).await.unwrap();
-    assert_eq!(model.current().version, unquoted(put1.etag.as_deref().unwrap()));
+    assert_eq!(
+        model.current().version,
+        unquoted(put1.etag.as_deref().unwrap())
+    );
     assert_eq!(model.check_if_due().await, CheckOutcome::Unchanged);
     let put2 = store.put_bytes(&uri, v2).await.unwrap();
     let version = unquoted(put2.etag.as_deref().unwrap()).to_owned();
-    assert_eq!(model.check_if_due().await, CheckOutcome::Reloaded { version: version.clone() });
+    assert_eq!(
+        model.check_if_due().await,
+        CheckOutcome::Reloaded {
+            version: version.clone()
+        }
+    );
     assert_eq!(model.current().version, version);
 }
 
@@ -149,8 +185,15 @@ async fn requests_in_flight_during_reloads_all_succeed() {
             tokio::spawn(async move {
                 let mut seen = Vec::new();
                 for _ in 0..60 {
-                    let reply = service.handle(&Method::POST, "/v1/models/churn:predict", ROW).await;
-                    assert_eq!(reply.status, StatusCode::OK, "{}", String::from_utf8_lossy(&reply.body));
+                    let reply = service
+                        .handle(&Method::POST, "/v1/models/churn:predict", ROW)
+                        .await;
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::OK,
+                        "{}",
+                        String::from_utf8_lossy(&reply.body)
+                    );
                     seen.push(fixtures::json(&reply.body));
                 }
                 seen
