@@ -19,7 +19,8 @@ if ! "$venv/bin/python" -c 'import sklearn, joblib, gunicorn' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 fi
 
-(cd "$root" && cargo build --release -p stepscore -p stepscore-predict --example http_load --example handler_latency >&2)
+# two builds: naming --example targets builds only those, not the stepscore binary
+(cd "$root" && cargo build --release -p stepscore >&2 && cargo build --release -p stepscore-predict --example http_load --example handler_latency >&2)
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin="$target/release"
 

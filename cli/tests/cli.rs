@@ -393,3 +393,6 @@ fn asl_jsonata_suite_runs_the_committed_suite_and_ends_with_the_counts() {
         text(&not_a_suite)
     );
 }
+
+#[path = "cli/serve.rs"]
+mod serve;
