@@ -127,7 +127,7 @@ def main():
         print(f"{s.name}: cold start", file=sys.stderr)
         r["cold_ms"] = s.cold_start(one, a.cold_runs) * 1e3
         print(f"{s.name}: handler latency", file=sys.stderr)
-        for n, iterations in ((1, 5000), (100, 500)):
+        for n, iterations in ((1, 2000), (100, 200)):
             if s.name == "stepscore":
                 out = subprocess.run([a.handler_latency, model, bodies[n], str(iterations)], check=True, capture_output=True, text=True)
                 r[f"handler_{n}"] = json.loads(out.stdout)
