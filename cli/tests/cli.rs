@@ -396,6 +396,8 @@ fn asl_jsonata_suite_runs_the_committed_suite_and_ends_with_the_counts() {
 
 #[path = "cli/progress.rs"]
 mod progress;
+#[path = "cli/serve.rs"]
+mod serve;
 
 #[test]
 fn asl_run_with_a_store_runs_a_distributed_map_over_a_csv_and_writes_results() {

@@ -13,6 +13,7 @@ pub mod put;
 pub mod run;
 pub mod schedule;
 pub mod score;
+pub mod serve;
 pub mod start;
 pub mod status;
 pub mod stop;

@@ -78,6 +78,11 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         "a Lambda function is a handler wired to the AWS adapters",
     ),
     (
+        "stepscore-predict",
+        &["stepscore-core", "stepscore-batch"],
+        "online scoring is the scorer's model code behind HTTP: the ports and the scorer, nothing of the pipeline",
+    ),
+    (
         "stepscore",
         &[
             "stepscore-core",
@@ -90,6 +95,7 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
             "stepscore-local",
             "stepscore-batch",
             "stepscore-console",
+            "stepscore-predict",
         ],
         "the CLI drives both worlds but deploys no Lambda function",
     ),
@@ -179,6 +185,23 @@ const UNLINKED: &[(&str, &[&str], &[&str], &str)] = &[
         &["aws-sdk-*", "libsqlite3-sys", "tracing-subscriber"],
         &[],
         "the JSONata evaluator does no IO: no AWS SDK, SQLite or log subscriber",
+    ),
+    (
+        "stepscore-predict",
+        &[
+            "libsqlite3-sys",
+            "stepscore-asl",
+            "stepscore-handlers",
+            "lambda_runtime",
+            "aws-sdk-*",
+        ],
+        &[
+            "aws-sdk-s3",
+            "aws-sdk-sts",
+            "aws-sdk-sso",
+            "aws-sdk-ssooidc",
+        ],
+        "the predict service links what the scoring container links, plus HTTP: no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3",
     ),
     (
         "stepscore-dirstore",
@@ -338,7 +361,9 @@ fn the_container_may_link_s3_and_the_credential_clients_but_no_other_aws_sdk() {
     assert_eq!(
         broken,
         [
-            "stepscore-batch → aws-sdk-sqs is forbidden: the scoring container links no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3 (through stepscore-batch → stepscore-aws-s3 → aws-sdk-sqs)"
+            "stepscore-batch → aws-sdk-sqs is forbidden: the scoring container links no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3 (through stepscore-batch → stepscore-aws-s3 → aws-sdk-sqs)",
+            // the predict service links the container's closure, so the same edge breaks its rule
+            "stepscore-predict → aws-sdk-sqs is forbidden: the predict service links what the scoring container links, plus HTTP: no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3 (through stepscore-predict → stepscore-batch → stepscore-aws-s3 → aws-sdk-sqs)",
         ]
     );
 }
