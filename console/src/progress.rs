@@ -115,6 +115,7 @@ mod tests {
             bytes_total: 1000,
             seconds,
             done,
+            batch_job_id: None,
         }
     }
 
