@@ -71,6 +71,7 @@ fn score_job(model: &Path, input: Location, output: PathBuf, shard: Shard) -> Sc
         on_bad_row: BadRowPolicy::Fail,
         shard,
         progress_interval: std::time::Duration::from_secs(5),
+        batch_job_id: None,
     }
 }
 
