@@ -583,6 +583,23 @@ fn a_resumed_map_run_takes_finished_children_from_its_journal() {
 }
 
 #[test]
+fn a_retried_map_run_runs_its_children_again_rather_than_reading_the_failed_ones_back() {
+    let store = MemStore::default();
+    let mut def = machine(json!({}), json!({"P": {"Type": "Fail", "Error": "Boom"}}));
+    def["States"]["Map"]["Retry"] =
+        json!([{"ErrorEquals": ["States.ALL"], "MaxAttempts": 1, "IntervalSeconds": 1}]);
+    let r = run(&def, json!([1, 2, 3]), &store);
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    // children run in order and the first failure ends a Map Run with no tolerance: one child
+    // in each of two Map Runs. The retry is a new Map Run, not the failed one read back from
+    // the journal (which ran one child in all).
+    assert_eq!(*store.children_run.lock().unwrap(), 2);
+}
+
+#[test]
 fn an_oversized_child_input_fails_that_child_with_data_limit_exceeded() {
     let fields = json!({"ItemsPath": "$.xs", "ToleratedFailureCount": 1, "ItemSelector": {"a.$": "$.big", "b.$": "$.big", "i.$": "$$.Map.Item.Value"}});
     let def = machine(

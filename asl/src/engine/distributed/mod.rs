@@ -117,7 +117,7 @@ impl Runner<'_> {
         };
         self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
         let limits = self.batcher_limits(st, entered, d, eff, vars)?;
-        let identity = self.run_identity(st, entered, d);
+        let identity = self.run_identity(st, d);
         let k = self.names.get("MapRunStarted").clone();
         self.push(
             &k,
@@ -208,9 +208,13 @@ impl Runner<'_> {
         Ok(Some((items.unwrap_or(0), bytes, input)))
     }
 
-    /// The Map Run's ARN (its id derived from the execution, the state and the event that
-    /// entered it, so a resumed execution finds the same Map Run) and its children's ARNs.
-    fn run_identity(&self, st: &State, entered: u64, d: &DistributedSpec) -> RunIdentity {
+    /// The Map Run's ARN and its children's ARNs. Its id is derived from the execution, the
+    /// state and the id its `MapRunStarted` event is about to get: a resumed execution replays
+    /// the same events and finds the same Map Run (and its journal), while a Retry of the state
+    /// starts after more events and so starts a new Map Run rather than reading the failed one's
+    /// children back.
+    fn run_identity(&self, st: &State, d: &DistributedSpec) -> RunIdentity {
+        let started_event = self.history.last_id + 1;
         let text = |p: &str| {
             self.ctx
                 .pointer(p)
@@ -225,7 +229,7 @@ impl Runner<'_> {
         h.update(execution_arn.as_bytes());
         h.update([0]);
         h.update(st.name.as_bytes());
-        h.update(entered.to_be_bytes());
+        h.update(started_event.to_be_bytes());
         let id = digest_uuid(&h.finalize());
         let label = d.label.as_deref().unwrap_or(&st.name);
         let base = sm_arn
