@@ -535,6 +535,20 @@ impl Notifier for RecNotifier {
 }
 
 impl World {
+    /// Runs the check handler over `input` with this world's ports.
+    pub fn check(
+        &self,
+        input: &Value,
+    ) -> Result<stepscore_handlers::tasks::CheckOutput, stepscore_handlers::HandlerError> {
+        block_on(stepscore_handlers::check(
+            &self.batch,
+            &self.store,
+            &self.table,
+            &self.clock,
+            input,
+        ))
+    }
+
     pub fn admit_ports(&self) -> stepscore_handlers::AdmitPorts<'_> {
         stepscore_handlers::AdmitPorts {
             store: &self.store,

@@ -4,7 +4,7 @@
 use serde_json::json;
 use stepscore_core::JobStatus;
 use stepscore_core::record::Notification;
-use stepscore_handlers::{Job, check, cleanup, finalize, register, submit};
+use stepscore_handlers::{Job, cleanup, finalize, register, submit};
 
 use crate::fakes::*;
 
@@ -39,15 +39,7 @@ fn report(w: &World, shard: u32, rows: u64, batch_job_id: &str) {
 }
 
 fn checked(w: &World, job: &Job) -> Job {
-    block_on(check(
-        &w.batch,
-        &w.store,
-        &w.table,
-        &w.clock,
-        &json!({"job": job}),
-    ))
-    .unwrap()
-    .job
+    w.check(&json!({"job": job})).unwrap().job
 }
 
 #[test]
@@ -81,13 +73,7 @@ fn check_sums_this_attempts_usable_reports_into_the_record_and_skips_the_rest() 
     let job = checked(&w, &job);
     assert_eq!(w.table.record(&job.job_id).live.unwrap().rows_read, 200);
     *w.store.transient.lock().unwrap() = true;
-    let out = block_on(check(
-        &w.batch,
-        &w.store,
-        &w.table,
-        &w.clock,
-        &json!({"job": job}),
-    ));
+    let out = w.check(&json!({"job": job}));
     assert!(out.is_ok(), "{out:?}");
     assert_eq!(w.table.record(&job.job_id).live.unwrap().rows_read, 200);
 }
