@@ -162,16 +162,18 @@ impl Bindings {
 
     /// Binds `$name` to a JSON value.
     pub fn value(&mut self, name: &str, value: &serde_json::Value) {
-        self.entries.push((Rc::from(name), Value::from_json(value)));
+        self.bound(name, &Bound::json(value));
     }
 
     /// Binds `$name` to an object of these members (without first assembling it as JSON).
     pub fn object(&mut self, name: &str, members: &[(&str, &serde_json::Value)]) {
-        let map: runtime::value::Object = members
-            .iter()
-            .map(|(k, v)| (Rc::from(*k), Value::from_json(v)))
-            .collect();
-        self.entries.push((Rc::from(name), Value::object(map)));
+        self.bound(name, &Bound::object(members));
+    }
+
+    /// Binds `$name` to a value converted beforehand (no conversion: the value is shared). The
+    /// name may be an `Rc<str>` kept by the caller, to bind without allocating.
+    pub fn bound(&mut self, name: impl Into<Rc<str>>, value: &Bound) {
+        self.entries.push((name.into(), value.value.clone()));
     }
 
     /// Binds `$<its name>` to a native function.
@@ -181,6 +183,33 @@ impl Bindings {
             name,
             Value::Function(Rc::new(runtime::value::Function::Native(function))),
         ));
+    }
+}
+
+/// A JSON value converted into the evaluator's values once, to bind in many evaluations: the
+/// conversion of a bound value otherwise costs as much as evaluating a simple expression.
+#[derive(Debug, Clone)]
+pub struct Bound {
+    value: Value,
+}
+
+impl Bound {
+    /// Converts a JSON value.
+    pub fn json(value: &serde_json::Value) -> Bound {
+        Bound {
+            value: Value::from_json(value),
+        }
+    }
+
+    /// Converts an object of these members (without first assembling it as JSON).
+    pub fn object(members: &[(&str, &serde_json::Value)]) -> Bound {
+        let map: runtime::value::Object = members
+            .iter()
+            .map(|(k, v)| (Rc::from(*k), Value::from_json(v)))
+            .collect();
+        Bound {
+            value: Value::object(map),
+        }
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 #[derive(Clone, Copy)]
 pub(super) struct StatesData<'d> {
     pub(super) input: &'d Value,
+    /// The input as the caller shares it, where it does (see [`QueryScope::shared_input`]).
+    pub(super) shared_input: Option<&'d Arc<Value>>,
     pub(super) result: Option<&'d Value>,
     pub(super) error_output: Option<&'d Value>,
 }
@@ -27,8 +29,16 @@ impl<'d> StatesData<'d> {
     pub(super) fn input(input: &'d Value) -> Self {
         StatesData {
             input,
+            shared_input: None,
             result: None,
             error_output: None,
+        }
+    }
+
+    pub(super) fn shared(input: &'d Arc<Value>) -> Self {
+        StatesData {
+            shared_input: Some(input),
+            ..StatesData::input(input)
         }
     }
 }
@@ -47,6 +57,7 @@ impl Runner<'_> {
     ) -> Result<Value, StateError> {
         let scope = QueryScope {
             input: data.input,
+            shared_input: data.shared_input,
             context: self.ctx,
             result: data.result,
             error_output: data.error_output,
@@ -117,7 +128,7 @@ impl Runner<'_> {
         input: &Arc<Value>,
         vars: &mut Vars,
     ) -> Result<Arc<Value>, Fault> {
-        let data = StatesData::input(input);
+        let data = StatesData::shared(input);
         Ok(self.query_finish_fields(st, entered, st.common.query.as_deref(), data, input, vars)?)
     }
 
@@ -158,7 +169,7 @@ impl Runner<'_> {
         input: &Arc<Value>,
         vars: &mut Vars,
     ) -> Result<(usize, Arc<Value>), Fault> {
-        let data = StatesData::input(input);
+        let data = StatesData::shared(input);
         let mut chosen = None;
         for b in choices {
             let ChoiceTest::Condition(t) = &b.test else {

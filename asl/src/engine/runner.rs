@@ -504,6 +504,7 @@ impl Runner<'_> {
                     }
                     let data = StatesData {
                         input: &input,
+                        shared_input: None,
                         result: Some(&raw),
                         error_output: None,
                     };
@@ -628,6 +629,7 @@ impl Runner<'_> {
         if Self::is_query(st) {
             let data = StatesData {
                 input,
+                shared_input: None,
                 result: None,
                 error_output: Some(&error_output),
             };

@@ -79,6 +79,9 @@ pub struct QueryCompileError {
 pub struct QueryScope<'a> {
     /// `$states.input`: the state's input.
     pub input: &'a Value,
+    /// The same input, where the caller holds it shared: then its conversion is reused by the
+    /// next evaluation over the same input.
+    pub shared_input: Option<&'a Arc<Value>>,
     /// `$states.context`: the context object.
     pub context: &'a Value,
     /// `$states.result`: a Task's, Parallel's or Map's result, where there is one.

@@ -7,6 +7,7 @@ use serde_json::Value;
 use stepscore_jsonata::Bindings;
 
 use super::QueryScope;
+use super::cache;
 use super::functions;
 
 /// What an expression can read.
@@ -81,21 +82,32 @@ impl Uses {
     pub(super) fn bindings(&self, scope: &QueryScope) -> Bindings {
         let mut b = Bindings::new();
         let all = self.everything;
-        let mut members: Vec<(&str, &Value)> = Vec::with_capacity(4);
+        // at most four members: on the stack, as this runs for every evaluation
+        let mut members: [(&str, &Value); 4] = [("", scope.input); 4];
+        let mut count = 0;
+        let mut add = |name, value| {
+            members[count] = (name, value);
+            count += 1;
+        };
         if all || self.input {
-            members.push(("input", scope.input));
+            add("input", scope.input);
         }
         if all || self.context {
-            members.push(("context", scope.context));
+            add("context", scope.context);
         }
         if let Some(r) = scope.result.filter(|_| all || self.result) {
-            members.push(("result", r));
+            add("result", r);
         }
         if let Some(e) = scope.error_output.filter(|_| all || self.error_output) {
-            members.push(("errorOutput", e));
+            add("errorOutput", e);
         }
-        if !members.is_empty() || all {
-            b.object("states", &members);
+        let members = &members[..count];
+        match scope.shared_input {
+            Some(input) if !all && count == 1 && members[0].0 == "input" => {
+                b.bound(cache::states_name(), &cache::states_of_input(input));
+            }
+            _ if count > 0 || all => b.object("states", members),
+            _ => {}
         }
         if all {
             for name in scope.variables.visible_names() {

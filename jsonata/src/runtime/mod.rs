@@ -2,7 +2,7 @@
 //! built-in applies user functions, the evaluator calls built-ins), so they live under one
 //! module.
 //!
-//! - [`value`]: values and sequences.
+//! - [`value`]: values and sequences; [`object`]: an object's members.
 //! - [`evaluator`]: paths and tuple streams, operators, function application, transforms, scopes.
 //! - [`functions`]: the library, one module per family.
 //! - [`validate`]: checking arguments against signatures.
@@ -11,5 +11,6 @@
 pub mod evaluator;
 pub mod functions;
 pub mod native;
+pub mod object;
 pub mod validate;
 pub mod value;

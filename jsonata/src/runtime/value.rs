@@ -4,8 +4,6 @@
 use std::fmt::Write as _;
 use std::rc::Rc;
 
-use indexmap::IndexMap;
-
 use crate::ast::{LambdaDef, TransformDef};
 use crate::jsregex::Matcher;
 use crate::number;
@@ -13,10 +11,7 @@ use crate::runtime::evaluator::frame::Env;
 use crate::runtime::functions::Builtin;
 use crate::runtime::native::NativeFunction;
 
-/// An object's members: keys in insertion order. Hashed with foldhash (randomly seeded per
-/// process): field lookups are most of the work of a path over many objects, and SipHash made
-/// them twice as slow.
-pub type Object = IndexMap<Rc<str>, Value, foldhash::fast::RandomState>;
+pub use super::object::Object;
 
 /// An object value: its members and how deeply values nest inside it.
 #[derive(Debug, Clone, Default)]

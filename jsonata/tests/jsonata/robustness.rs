@@ -9,6 +9,15 @@ use serde_json::{Value, json};
 use stepscore_jsonata::{Expression, Limits};
 
 fn outcome(expr: &str, input: &Value, limits: Limits) -> Result<Option<Value>, &'static str> {
+    // JSONATA_FUZZ_LOG=<file>: the case about to run is written there first, so a case that
+    // kills the process (a stack overflow aborts; proptest cannot report it) is left behind
+    if let Ok(log) = std::env::var("JSONATA_FUZZ_LOG") {
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("main")
+            .replace("::", "-");
+        std::fs::write(format!("{log}.{thread}"), format!("{expr}\n{input}\n")).ok();
+    }
     Expression::compile(expr)
         .and_then(|e| e.evaluate_with(Some(input), &serde_json::Map::new(), limits))
         .map_err(|e| e.code)

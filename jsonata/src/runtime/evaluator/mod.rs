@@ -63,6 +63,9 @@ pub const DEFAULT_MAX_STACK: usize = 1 << 20;
 pub struct Evaluator {
     limits: Limits,
     depth: usize,
+    /// When the time limit runs out. Set at the first check (the 64th step, or a long
+    /// built-in's first check), not at the start: most evaluations are shorter than that, and
+    /// reading the clock for them cost a tenth of a simple expression's evaluation.
     deadline: Option<Instant>,
     ticks: u32,
     /// `$now()`/`$millis()`: one instant for the whole evaluation.
@@ -79,7 +82,7 @@ impl Evaluator {
         Evaluator {
             limits,
             depth: 0,
-            deadline: limits.time_limit.map(|t| Instant::now() + t),
+            deadline: None,
             ticks: 0,
             now_millis: None,
             captured: Vec::new(),
@@ -119,6 +122,21 @@ impl Evaluator {
         }
     }
 
+    /// True once the time limit has run out; the first call starts the clock.
+    fn past_deadline(&mut self) -> bool {
+        let Some(limit) = self.limits.time_limit else {
+            return false;
+        };
+        let now = Instant::now();
+        match self.deadline {
+            Some(deadline) => now > deadline,
+            None => {
+                self.deadline = Some(now + limit);
+                false
+            }
+        }
+    }
+
     fn check_limits(&mut self, position: usize) -> Result<(), Error> {
         if self.depth > self.limits.max_depth || self.stack.exceeded() {
             return Err(Error::at("U1001", position).with_value(
@@ -126,10 +144,7 @@ impl Evaluator {
             ));
         }
         self.ticks = self.ticks.wrapping_add(1);
-        if let Some(deadline) = self.deadline
-            && self.ticks.is_multiple_of(64)
-            && Instant::now() > deadline
-        {
+        if self.ticks.is_multiple_of(64) && self.past_deadline() {
             return Err(Error::at("U1001", position)
                 .with_value("Expression evaluation timeout: Check for infinite loop"));
         }
@@ -138,9 +153,7 @@ impl Evaluator {
 
     /// Checks the time limit inside long-running built-ins.
     pub fn check_time(&mut self) -> Result<(), Error> {
-        if let Some(deadline) = self.deadline
-            && Instant::now() > deadline
-        {
+        if self.past_deadline() {
             return Err(Error::new("U1001")
                 .with_value("Expression evaluation timeout: Check for infinite loop"));
         }
