@@ -12,5 +12,6 @@ pub mod evaluator;
 pub mod functions;
 pub mod native;
 pub mod object;
+mod teardown;
 pub mod validate;
 pub mod value;

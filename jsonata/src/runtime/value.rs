@@ -140,6 +140,26 @@ pub enum Function {
     },
 }
 
+impl Drop for Function {
+    /// Chains of compositions and partial applications drop without deep recursion (see
+    /// `teardown`); a closure's scope does so by itself.
+    fn drop(&mut self) {
+        let values = match self {
+            Function::Partial { target, args } => {
+                let mut values: Vec<Value> = std::mem::take(args).into_iter().flatten().collect();
+                values.push(std::mem::replace(target, Value::Undefined));
+                values
+            }
+            Function::Compose { first, second } => vec![
+                std::mem::replace(first, Value::Undefined),
+                std::mem::replace(second, Value::Undefined),
+            ],
+            _ => return,
+        };
+        super::teardown::release_values(values);
+    }
+}
+
 impl Function {
     /// How many arguments the function declares (higher-order functions pass that many).
     pub fn arity(&self) -> usize {

@@ -41,6 +41,32 @@ fn runaway_recursion_is_a_limit_error_not_a_stack_overflow() {
 }
 
 #[test]
+fn long_chains_of_closures_compositions_and_partials_neither_overflow_nor_fail_to_drop() {
+    // Found by fuzzing: a closure whose scope holds the previous closure, 5,000 deep, aborted
+    // the process with a stack overflow when the chain was dropped; so did applying a chain of
+    // compositions or partial applications. Values nest without bound here (no array or
+    // object in between), so the value-depth limit does not apply.
+    let ok = |expr: &str| {
+        outcome(expr, &json!(null), Limits::default())
+            .unwrap_or_else(|e| panic!("{expr} failed with {e}"))
+    };
+    let closures = "$reduce([1..100000], function($a, $b) { function() { $a } }, 0)";
+    assert_eq!(ok(closures), Some(json!("")));
+    assert_eq!(ok(&format!("{closures}()")), Some(json!("")));
+    let wrapped = "$reduce([1..20000], function($a, $b) { [function() { $a }] }, 0)";
+    assert_eq!(ok(wrapped), Some(json!([""])));
+    let compose = "($f := function($n, $acc) { $n = 0 ? $acc : $f($n - 1, $acc ~> $string) }; $f(20000, $string))";
+    assert_eq!(ok(compose), Some(json!("")));
+    assert_eq!(code(&format!("{compose}(1)")), "U1001");
+    let partial =
+        "($f := function($n, $acc) { $n = 0 ? $acc : $f($n - 1, $acc(?)) }; $f(20000, $string)(1))";
+    assert_eq!(code(partial), "U1001");
+    // a chain short enough for the stack still answers
+    let short = "($f := function($n, $acc) { $n = 0 ? $acc : $f($n - 1, $acc ~> $string) }; $f(50, $string)(1))";
+    assert_eq!(ok(short), Some(json!("1")));
+}
+
+#[test]
 fn deeply_nested_expressions_are_refused_while_parsing() {
     for depth in [2_000, 100_000] {
         let nested = format!("{}1{}", "(".repeat(depth), ")".repeat(depth));

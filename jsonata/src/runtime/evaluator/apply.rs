@@ -213,6 +213,7 @@ impl Evaluator {
                 target,
                 args: bound,
             } => {
+                self.check_stack()?;
                 let mut supplied = args.into_iter();
                 let full: Vec<Value> = bound
                     .iter()
@@ -237,6 +238,7 @@ impl Evaluator {
                 from,
             } => functions::regex::next_match(matcher, text, *from),
             Function::Compose { first, second } => {
+                self.check_stack()?;
                 let x = self.apply(first, args, &Value::Null, env)?;
                 self.apply(second, vec![x], &Value::Null, env)
             }

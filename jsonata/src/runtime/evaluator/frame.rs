@@ -61,8 +61,16 @@ impl Frame {
     }
 
     /// Drops every binding: breaks the cycles closures make with the scope they live in.
+    /// (`Drop` below: a scope's contents are dropped without deep recursion.)
     pub fn clear(&self) {
         let taken = std::mem::take(&mut *self.vars.borrow_mut());
         drop(taken);
+    }
+}
+
+impl Drop for Frame {
+    fn drop(&mut self) {
+        let vars = std::mem::take(self.vars.get_mut());
+        crate::runtime::teardown::release_scope(vars, self.parent.take());
     }
 }

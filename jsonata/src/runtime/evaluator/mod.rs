@@ -139,14 +139,22 @@ impl Evaluator {
 
     fn check_limits(&mut self, position: usize) -> Result<(), Error> {
         if self.depth > self.limits.max_depth || self.stack.exceeded() {
-            return Err(Error::at("U1001", position).with_value(
-                "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
-            ));
+            return Err(stack_overflow().or_position(position));
         }
         self.ticks = self.ticks.wrapping_add(1);
         if self.ticks.is_multiple_of(64) && self.past_deadline() {
             return Err(Error::at("U1001", position)
                 .with_value("Expression evaluation timeout: Check for infinite loop"));
+        }
+        Ok(())
+    }
+
+    /// Checks the native stack where functions apply functions without evaluating a node in
+    /// between (a chain of `~>` compositions or partial applications, built as deep as a
+    /// loop likes).
+    pub fn check_stack(&self) -> Result<(), Error> {
+        if self.stack.exceeded() {
+            return Err(stack_overflow());
         }
         Ok(())
     }
@@ -446,4 +454,11 @@ fn recurse_descendants(input: &Value, out: &mut Vec<Value>) {
         }
         v => out.push(v.clone()),
     }
+}
+
+/// JSONata's error for recursion too deep (the reference implementation's words).
+fn stack_overflow() -> Error {
+    Error::new("U1001").with_value(
+        "Stack overflow error: Check for non-terminating recursive function.  Consider rewriting as tail-recursive.",
+    )
 }
