@@ -325,6 +325,7 @@ proptest! {
 
 #[test]
 fn extreme_arguments_to_the_library_are_answers_or_errors() {
+    assert_eq!(code("$formatInteger(73/0, 'w;o')"), "D1001");
     let input = json!(null);
     for expr in [
         "$round(1.5, 1e300)",
@@ -333,6 +334,10 @@ fn extreme_arguments_to_the_library_are_answers_or_errors() {
         "$fromMillis(1e300)",
         "$formatInteger(1000, 'w')",
         "$formatInteger(1e308, 'w')",
+        // found by fuzzing: Infinity and NaN in words recursed until the stack overflowed
+        "$formatInteger(73/0, 'w;o')",
+        "$formatInteger(-1/0, 'W')",
+        "$formatInteger(1e308 * 10, 'I')",
         "$formatNumber(-1e300, '0.0e0')",
         "$toMillis('99999999999999999999', '[Y]')",
         "$formatBase(1e300, 36)",

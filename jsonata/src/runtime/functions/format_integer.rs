@@ -438,6 +438,11 @@ pub fn format_integer_fn(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<V
     };
     let picture = arg(args, 1);
     let f = analyse(picture.as_str().unwrap_or_default())?;
+    if !n.is_finite() {
+        // Infinity and NaN have no digits, words or numerals (the words recursed forever,
+        // found by fuzzing): the reference implementation's error for a number out of range
+        return Err(Error::new("D1001").with_value(crate::number::js_to_string(n)));
+    }
     Ok(Value::string(format(n.floor(), &f)?))
 }
 
