@@ -185,7 +185,7 @@ impl Evaluator {
                 return None;
             }
             value = match &value {
-                Value::Object(o) => o.get(&**field).cloned().unwrap_or(Value::Undefined),
+                Value::Object(o) => o.get(field).cloned().unwrap_or(Value::Undefined),
                 Value::Undefined => return Some(Value::Undefined),
                 _ => return None,
             };
