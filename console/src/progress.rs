@@ -196,7 +196,8 @@ mod tests {
         p.job_id = record.id.as_str().into();
         p.shard_count = 1;
         p.rows_read = rows;
-        let uri = ObjectUri::parse(&format!("s3://bucket/out/{}/progress-0.json", record.id)).unwrap();
+        let uri =
+            ObjectUri::parse(&format!("s3://bucket/out/{}/progress-0.json", record.id)).unwrap();
         store
             .put_bytes(&uri, serde_json::to_vec(&p).unwrap())
             .await
@@ -209,7 +210,9 @@ mod tests {
         let store = DirStore::open(dir.path()).unwrap();
         let mut r = running("j-1", 1);
         r.live = Some(live(1, 4321));
-        let p = job_progress(&store, &r).await.expect("the record's figures");
+        let p = job_progress(&store, &r)
+            .await
+            .expect("the record's figures");
         assert_eq!(p.rows_read, 4321);
         assert_eq!(p.rows_scored, 4321);
         assert_eq!((p.bytes_read, p.bytes_total), (1000, 2000));

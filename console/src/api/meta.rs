@@ -34,12 +34,7 @@ pub(crate) async fn overview(State(s): State<Shared>) -> ApiResult<Json<Value>> 
 
 /// `GET /api/state-machine`: the pipeline's definition (placeholders filled) and its graph.
 pub(crate) async fn state_machine(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({
-        "name": "scoring-pipeline",
-        "arn": s.rt.executions().state_machine_arn(),
-        "graph": s.graph,
-        "definition": s.definition,
-    }))
+    Json(super::machines::pipeline(&s))
 }
 
 /// `GET /api/schedules`: the loaded schedules, each with its next three fire times.
