@@ -345,3 +345,185 @@ fn record_version(
         created: true,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views;
+    use serde_json::json;
+    use stepscore_asl::{NoTasks, ValidationOptions, VirtualClock, parse_definition};
+
+    fn machine(definition: &Value) -> StateMachine {
+        parse_definition(definition, ValidationOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn the_pipelines_executions_never_include_a_recorded_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let definition = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+        let recorder = Recorder::open(
+            dir.path(),
+            "other",
+            Path::new("other.asl.json"),
+            &definition.to_string(),
+        )
+        .unwrap();
+        let db = database_path(dir.path());
+        let pipeline =
+            LocalExecutions::open(&db, LOCAL_REGION, LOCAL_ACCOUNT, STATE_MACHINE_NAME).unwrap();
+        // a recorded execution left RUNNING (its `asl run` was killed) and one that failed
+        recorder
+            .executions
+            .start_blocking("left-running", &json!({}))
+            .unwrap();
+        recorder
+            .executions
+            .start_blocking("failed", &json!({}))
+            .unwrap();
+        recorder
+            .executions
+            .save(
+                "failed",
+                &json!({}),
+                ExecutionState::Failed,
+                None,
+                Some("E"),
+                None,
+            )
+            .unwrap();
+        pipeline.start_blocking("job-1", &json!({})).unwrap();
+        // what the serving process runs, and what it hands to cleanup
+        let running: Vec<String> = pipeline
+            .list(Some(ExecutionState::Running), 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(running, ["job-1"]);
+        assert!(
+            pipeline
+                .undelivered_ends(&["FAILED", "ABORTED", "TIMED_OUT"], 100)
+                .unwrap()
+                .is_empty()
+        );
+        let mine: Vec<String> = recorder
+            .executions
+            .list(None, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(mine.len(), 2);
+        assert!(mine.contains(&"left-running".to_owned()) && mine.contains(&"failed".to_owned()));
+        // the same name under another machine is refused, whatever the input
+        assert!(matches!(
+            recorder.run(
+                &machine(&definition),
+                Some("job-1"),
+                json!({}),
+                ExecutionConfig::default(),
+                &VirtualClock::new(Utc::now()),
+                &NoTasks
+            ),
+            Err(RunFailure::Record(RecordError::ExecutionName { .. }))
+        ));
+    }
+
+    #[test]
+    fn a_reader_beside_a_recording_run_always_reads_a_whole_row() {
+        let dir = tempfile::tempdir().unwrap();
+        // never ends by itself: the engine stops it at AWS's 25,000 history events
+        let definition =
+            json!({"StartAt": "Spin", "States": {"Spin": {"Type": "Pass", "Next": "Spin"}}});
+        let recorder = Recorder::open(
+            dir.path(),
+            "spin",
+            Path::new("spin.asl.json"),
+            &definition.to_string(),
+        )
+        .unwrap();
+        let db = database_path(dir.path());
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let reader = std::thread::spawn({
+            let (db, done) = (db.clone(), done.clone());
+            move || {
+                let c = views::open_read_only(&db).unwrap();
+                let (mut reads, mut running) = (0, 0);
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    let q = views::ExecutionQuery {
+                        state_machine: Some(views::MachineFilter::Recorded("spin".into())),
+                        limit: 10,
+                        ..Default::default()
+                    };
+                    let (rows, _) = views::execution_page(&c, &q).expect("a page");
+                    if let Some(row) = rows.first() {
+                        let snapshot: Option<String> = c
+                            .query_row(
+                                "SELECT snapshot FROM executions WHERE name = ?1",
+                                [&row.name],
+                                |r| r.get(0),
+                            )
+                            .expect("the row");
+                        if let Some(text) = snapshot {
+                            let snap: Value = serde_json::from_str(&text).expect("whole JSON");
+                            assert!(snap["history"]["events"].is_array(), "{snap}");
+                        }
+                        running += usize::from(row.status == ExecutionState::Running);
+                        reads += 1;
+                    }
+                }
+                (reads, running)
+            }
+        });
+        let run = recorder
+            .run(
+                &machine(&definition),
+                Some("spin-1"),
+                json!({}),
+                ExecutionConfig::default(),
+                &VirtualClock::new(Utc::now()),
+                &NoTasks,
+            )
+            .unwrap();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (reads, running) = reader.join().unwrap();
+        assert!(
+            reads > 0 && running > 0,
+            "{reads} reads, {running} while RUNNING"
+        );
+        assert_eq!(run.outcome.status, stepscore_asl::ExecutionStatus::Failed);
+        let c = views::open_read_only(&db).unwrap();
+        let (rows, _) = views::execution_page(
+            &c,
+            &views::ExecutionQuery {
+                limit: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].status, ExecutionState::Failed);
+        assert_eq!(rows[0].state_machine.as_deref(), Some("spin"));
+        let machines = views::recorded_machines(&c).unwrap();
+        assert_eq!(machines.len(), 1);
+        assert_eq!((machines[0].version, machines[0].executions), (1, 1));
+    }
+
+    #[test]
+    fn names_come_from_the_file_and_only_safe_ones_are_kept() {
+        assert_eq!(
+            machine_name_for_file(Path::new("a/my flow.asl.json")),
+            "my-flow"
+        );
+        assert_eq!(machine_name_for_file(Path::new("x.json")), "x");
+        assert!(matches!(
+            Recorder::open(
+                Path::new("/nonexistent"),
+                STATE_MACHINE_NAME,
+                Path::new("f"),
+                "{}"
+            ),
+            Err(RecordError::MachineName(_))
+        ));
+    }
+}
