@@ -12,3 +12,6 @@ mod security;
 
 #[path = "console/lists.rs"]
 mod lists;
+
+#[path = "console/machines.rs"]
+mod machines;
