@@ -15,3 +15,6 @@ mod lists;
 
 #[path = "console/machines.rs"]
 mod machines;
+
+#[path = "console/schedules.rs"]
+mod schedules;

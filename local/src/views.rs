@@ -311,6 +311,60 @@ pub fn pipeline_executions(c: &Connection) -> rusqlite::Result<(u64, Option<Date
         })
 }
 
+/// A schedule the runtime loaded (`stepscore schedule`), as recorded in state.db.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadedSchedule {
+    /// Its name.
+    pub name: String,
+    /// `cron(…)`, `rate(…)` or `at(…)`.
+    pub expression: String,
+    /// The IANA zone the expression is read in.
+    pub timezone: String,
+    /// What it is for.
+    pub description: String,
+    /// The target input each fire carries (the job-config template inside).
+    pub input: serde_json::Value,
+    /// The first possible fire (a rate's anchor).
+    pub start: DateTime<Utc>,
+    /// Its next fire, as the loading process computed it (`None`: never again).
+    pub next_fire: Option<DateTime<Utc>>,
+    /// The scheduled time of its last fire.
+    pub last_fire: Option<DateTime<Utc>>,
+    /// Its fires since it was first loaded.
+    pub fires: u64,
+    /// When it was (last) loaded.
+    pub loaded_at: DateTime<Utc>,
+    /// When the process that loaded it stopped running it (`None`: loaded).
+    pub unloaded_at: Option<DateTime<Utc>>,
+}
+
+/// The schedules the runtime loaded, loaded ones first, by name.
+pub fn loaded_schedules(c: &Connection) -> rusqlite::Result<Vec<LoadedSchedule>> {
+    let time = |us: i64| DateTime::<Utc>::from_timestamp_micros(us).unwrap_or_default();
+    let mut st = c.prepare_cached(
+        "SELECT name, expression, timezone, description, input, start_us, next_fire_us,
+                last_fire_us, fires, loaded_us, unloaded_us
+         FROM schedules ORDER BY unloaded_us IS NOT NULL, name",
+    )?;
+    st.query_map([], |r| {
+        let input: String = r.get(4)?;
+        Ok(LoadedSchedule {
+            name: r.get(0)?,
+            expression: r.get(1)?,
+            timezone: r.get(2)?,
+            description: r.get(3)?,
+            input: serde_json::from_str(&input).unwrap_or(serde_json::Value::String(input)),
+            start: time(r.get(5)?),
+            next_fire: r.get::<_, Option<i64>>(6)?.map(time),
+            last_fire: r.get::<_, Option<i64>>(7)?.map(time),
+            fires: r.get::<_, i64>(8)?.max(0) as u64,
+            loaded_at: time(r.get(9)?),
+            unloaded_at: r.get::<_, Option<i64>>(10)?.map(time),
+        })
+    })?
+    .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -72,6 +72,7 @@ impl LocalRuntime {
         // the tables other processes record into (`asl run`'s state machines, the schedules a
         // `schedule` process loaded), so that a viewer finds them empty rather than missing
         crate::machines::create_schema(&outbox.conn).map_err(dberr)?;
+        super::schedules::create_schema(&outbox.conn).map_err(dberr)?;
         let outbox_wake = outbox.wake.clone();
         let sink = outbox.sink;
         let store = DirStore::with_events(
