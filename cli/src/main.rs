@@ -28,7 +28,8 @@ mod scorer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use commands::{
     JobArg, asl, console, demo, history, list, logs, put, run, schedule, score, serve, start,
@@ -56,6 +57,10 @@ pub struct Global {
         default_value = ".stepscore"
     )]
     pub state_dir: PathBuf,
+    /// True when the state directory was named (`--state-dir` or `STEPSCORE_STATE_DIR`), not
+    /// the default: `asl run` then records into it even when it does not exist yet
+    #[arg(skip)]
+    pub state_dir_named: bool,
     /// Compress time: Wait states and polling run this many times faster
     #[arg(long, global = true, default_value_t = 1.0)]
     pub time_scale: f64,
@@ -136,7 +141,14 @@ fn main() -> ExitCode {
             std::iter::once("stepscore-batch".into()).chain(rest),
         );
     }
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.global.state_dir_named = matches
+        .value_source("state_dir")
+        .is_some_and(|s| s != ValueSource::DefaultValue);
     init_tracing();
     exit::report(dispatch(cli))
 }
@@ -145,7 +157,7 @@ fn main() -> ExitCode {
 fn dispatch(cli: Cli) -> Result<(), exit::Failure> {
     let g = cli.global;
     match cli.command {
-        Command::Asl(cmd) => asl::run(cmd),
+        Command::Asl(cmd) => asl::run(cmd, &g),
         Command::Validate(args) => validate::run(&args, &g),
         Command::Train(args) => train::run(&args, &g),
         Command::Score(args) => score::run(&args, &g),

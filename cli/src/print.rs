@@ -19,6 +19,36 @@ pub fn say(g: &Global, line: String) {
     }
 }
 
+/// Prints one execution (DescribeExecution's fields), human or JSON.
+pub fn print_execution(g: &Global, e: &stepscore_local::ExecutionInfo) -> Result<(), Failure> {
+    if g.json {
+        println!("{}", serde_json::to_string(e).map_err(env_fail)?);
+        return Ok(());
+    }
+    let machine = match (&e.state_machine, e.state_machine_version) {
+        (Some(m), Some(v)) => format!("{m} (version {v})"),
+        (Some(m), None) => m.clone(),
+        (None, _) => stepscore_local::runtime::STATE_MACHINE_NAME.to_owned(),
+    };
+    println!("execution:  {}", e.name);
+    println!("machine:    {machine}");
+    println!("status:     {}", e.status.as_str());
+    println!("started:    {}", e.start_date.to_rfc3339());
+    if let Some(t) = e.stop_date {
+        println!("stopped:    {}", t.to_rfc3339());
+    }
+    if let Some(o) = &e.output {
+        println!("output:     {o}");
+    }
+    if let Some(err) = &e.error {
+        println!("error:      {err}");
+    }
+    if let Some(c) = &e.cause {
+        println!("cause:      {c}");
+    }
+    Ok(())
+}
+
 /// Prints one record, human or JSON.
 pub fn print_record(g: &Global, record: &JobRecord) -> Result<(), Failure> {
     if g.json {

@@ -450,3 +450,110 @@ fn asl_run_with_a_store_runs_a_distributed_map_over_a_csv_and_writes_results() {
         ]
     );
 }
+
+/// `asl run` records the definition and the execution with its history in the state directory
+/// (for the console, `history` and `status`), a changed definition as a new version; with no
+/// state directory it records nothing and creates none.
+#[test]
+fn asl_run_records_its_definition_and_execution_where_history_and_status_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let definition = dir.path().join("greet.asl.json");
+    let v1 = serde_json::json!({"StartAt": "Hello", "States": {
+        "Hello": {"Type": "Pass", "Result": "hi", "ResultPath": "$.greeting", "Next": "Done"},
+        "Done": {"Type": "Succeed"}}});
+    std::fs::write(&definition, v1.to_string()).unwrap();
+    let def = definition.to_str().unwrap();
+    let out = stepscore(
+        &state,
+        &[
+            "asl",
+            "run",
+            def,
+            "--input",
+            r#"{"who": "ada"}"#,
+            "--name",
+            "first",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&out.stdout).unwrap(),
+        serde_json::json!({"who": "ada", "greeting": "hi"}),
+        "stdout is the output, as without recording"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("recorded as execution first of state machine greet (version 1)"),
+        "{}",
+        text(&out)
+    );
+
+    let history = stepscore(&state, &["--json", "history", "first"]);
+    assert!(history.status.success(), "{}", text(&history));
+    let h: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let types: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let status = stepscore(&state, &["--json", "status", "first"]);
+    assert!(status.status.success(), "{}", text(&status));
+    let e: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(e["status"], "SUCCEEDED");
+    assert_eq!(e["state_machine"], "greet");
+    assert_eq!(e["state_machine_version"], 1);
+    assert_eq!(
+        e["execution_arn"],
+        "arn:aws:states:local:000000000000:execution:greet:first"
+    );
+
+    // the same text again: the same version; a name already used is refused, naming the fix
+    let again = stepscore(&state, &["asl", "run", def, "--name", "first"]);
+    assert_eq!(again.status.code(), Some(2), "{}", text(&again));
+    assert!(
+        text(&again).contains("choose another --name"),
+        "{}",
+        text(&again)
+    );
+    let unnamed = stepscore(&state, &["asl", "run", def]);
+    assert!(unnamed.status.success(), "{}", text(&unnamed));
+    assert!(text(&unnamed).contains("(version 1)"), "{}", text(&unnamed));
+    // a changed definition: version 2, and the executions keep theirs
+    let mut v2 = v1.clone();
+    v2["States"]["Hello"]["Result"] = serde_json::json!("hello");
+    std::fs::write(&definition, v2.to_string()).unwrap();
+    let second = stepscore(&state, &["asl", "run", def, "--name", "second"]);
+    assert!(text(&second).contains("(version 2)"), "{}", text(&second));
+    let first = stepscore(&state, &["--json", "status", "first"]);
+    let first: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(first["state_machine_version"], 1);
+
+    // no state directory (the default one absent): runs, records nothing, creates nothing
+    let bare = Command::new(env!("CARGO_BIN_EXE_stepscore"))
+        .current_dir(dir.path())
+        .env_remove("STEPSCORE_STATE_DIR")
+        .args(["asl", "run", def])
+        .output()
+        .unwrap();
+    assert!(bare.status.success(), "{}", text(&bare));
+    assert!(text(&bare).contains("not recorded: no state directory at .stepscore"));
+    assert!(!dir.path().join(".stepscore").exists());
+    // --no-record leaves a named state directory alone
+    let fresh = dir.path().join("fresh");
+    let none = stepscore(&fresh, &["asl", "run", def, "--no-record"]);
+    assert!(none.status.success(), "{}", text(&none));
+    assert!(!fresh.exists());
+}

@@ -1,10 +1,14 @@
 // The console in a real browser: start a run from the page and watch it reach SUCCEEDED with
-// the graph coloured; a failed job's reason; a job named like markup stays text; a
-// cross-origin POST is refused. Screenshots go to $SCREENSHOTS.
+// the graph coloured; a definition run with `stepscore asl run` has its graph and its
+// execution; a failed job's reason; a job named like markup stays text; a cross-origin POST
+// is refused. Screenshots go to $SCREENSHOTS.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { prepareState, putConfig, startConsole, launchBrowser, shot, getJson } from "./harness.mjs";
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { prepareState, putConfig, startConsole, launchBrowser, shot, getJson, stepscore, BIN } from "./harness.mjs";
 
 const XSS_NAME = "<img src=x onerror=alert(1)>";
 let world, consoleProc, browser, page;
@@ -167,4 +171,99 @@ test("the executions list and the Batch page render", async () => {
   await page.goto(`${consoleProc.url}/#/machine`);
   await page.locator('g.node[data-state="CheckStatus"]').waitFor();
   await shot(page, "machine");
+});
+
+test("a definition run with `asl run` has its graph and its execution, coloured per state", async () => {
+  // a Choice, a Task that fails (`asl run` binds no resources) and is caught, a Map
+  const definition = {
+    Comment: "Greets each item, after a call that fails and is caught",
+    StartAt: "Route",
+    States: {
+      Route: { Type: "Choice", Choices: [{ Variable: "$.n", NumericGreaterThan: 1, Next: "Call" }], Default: "Skip" },
+      Skip: { Type: "Pass", End: true },
+      Call: { Type: "Task", Resource: "arn:aws:lambda:local:000000000000:function:none", Catch: [{ ErrorEquals: ["States.ALL"], ResultPath: "$.error", Next: "Each" }], End: true },
+      Each: { Type: "Map", ItemsPath: "$.items", ItemProcessor: { StartAt: "Greet", States: { Greet: { Type: "Pass", End: true } } }, Next: "Done" },
+      Done: { Type: "Succeed" },
+    },
+  };
+  const file = path.join(world.dir, "greeter.asl.json");
+  writeFileSync(file, JSON.stringify(definition, null, 2));
+  const run = stepscore(world.state, ["asl", "run", file, "--name", "greeter-run-1", "--input", JSON.stringify({ n: 2, items: ["ada", "grace"] })]);
+  assert.match(run.stderr, /recorded as execution greeter-run-1 of state machine greeter \(version 1\)/);
+
+  await page.goto(`${consoleProc.url}/#/machines`);
+  await page.locator("a.machine-link", { hasText: "stepscore-scoring-pipeline" }).waitFor({ timeout: 10_000 });
+  await shot(page, "machines", { fullPage: false });
+  await page.locator("a.machine-link", { hasText: "greeter" }).click();
+  await page.locator('#machine-graph g.node[data-state="Route"]').waitFor({ timeout: 10_000 });
+  for (const s of ["Skip", "Call", "Done"]) assert.equal(await page.locator(`#machine-graph g.node[data-state="${s}"]`).count(), 1, `${s} is drawn`);
+  assert.equal(await page.locator('#machine-graph g.box[data-state="Each"]').count(), 1, "the Map is a box");
+  assert.ok(await page.locator("#machine-graph path.edge-catch").count() >= 1, "the Catch is an edge");
+  await shot(page, "machine-recorded", { fullPage: false });
+
+  await page.locator("table.table a", { hasText: "greeter-run-1" }).click();
+  await page.locator("#execution-status", { hasText: "SUCCEEDED" }).waitFor({ timeout: 10_000 });
+  assert.match(await page.locator("#execution-machine").innerText(), /greeter v1/);
+  for (const s of ["Route", "Done"]) assert.equal(await page.locator(`g.node.st-succeeded[data-state="${s}"]`).count(), 1, `${s} is green`);
+  assert.equal(await page.locator('g.box.st-succeeded[data-state="Each"]').count(), 1, "the Map is green");
+  assert.equal(await page.locator('g.node.st-caught[data-state="Call"]').count(), 1, "the caught Task is orange");
+  assert.equal(await page.locator('g.node[data-state="Skip"][class*="st-"]').count(), 0, "the branch not taken stays plain");
+  assert.equal(await page.locator("g.node.kind-end.st-succeeded").count(), 1);
+  assert.ok(await page.locator("table.table td", { hasText: "ExecutionSucceeded" }).count() >= 1);
+  await page.locator('g.node[data-state="Call"]').click();
+  await page.locator(".state-panel .alert-error", { hasText: "States.TaskFailed" }).waitFor();
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await shot(page, "execution-recorded", { fullPage: false });
+
+  // the executions list names each run's state machine and filters by it
+  await page.goto(`${consoleProc.url}/#/executions?machine=greeter`);
+  await page.locator("table.table td a", { hasText: "greeter-run-1" }).waitFor();
+  assert.equal(await page.locator("table.table tbody tr").count(), 1);
+});
+
+test("the schedules `stepscore schedule` loaded are shown with their next fire times", async () => {
+  const template = { name: "nightly-score", model: "s3://stepscore/demo/models/forest.json", input: "s3://stepscore/demo/input/score.csv", output: "s3://stepscore/outputs/nightly/{{date}}/" };
+  const file = path.join(world.dir, "schedules.json");
+  writeFileSync(file, JSON.stringify({
+    nightly: { expression: "cron(0 2 * * ? *)", timezone: "Europe/Berlin", template, description: "score yesterday's rows" },
+    "every-6h": { expression: "rate(6 hours)", template },
+  }));
+  // a schedule's row, by the name in its first cell (the templates name "nightly" too)
+  const rowOf = (name, cls = "schedule-row") => page.locator(`tr.${cls}`, { has: page.locator("td:first-child b", { hasText: new RegExp(`^${name}$`) }) });
+  await page.goto(`${consoleProc.url}/#/schedules`);
+  await page.locator(".empty-card", { hasText: "No schedules have been loaded" }).waitFor({ timeout: 10_000 });
+  // `schedule` serves the state directory: wait until the console let go of it
+  for (let i = 0; i < 100 && (await getJson(`${consoleProc.url}/api/overview`)).body.serving === "console"; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const proc = spawn(BIN, ["--state-dir", world.state, "schedule", file], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  proc.stderr.on("data", (d) => { stderr += d; });
+  const exited = new Promise((r) => proc.on("exit", r));
+  try {
+    // the page was left on #/schedules: a reload reads the schedules again
+    for (let i = 0; i < 20; i++) {
+      await page.reload();
+      await page.locator("main h1", { hasText: "Schedules" }).waitFor();
+      if (await page.locator("td b", { hasText: "nightly" }).count()) break;
+      await page.waitForTimeout(500);
+    }
+    const row = rowOf("nightly");
+    await row.waitFor({ timeout: 5_000 });
+    assert.match(await row.innerText(), /LOADED/);
+    assert.match(await row.innerText(), /Europe\/Berlin/);
+    assert.match(await row.innerText(), /score yesterday's rows/);
+    assert.equal(await row.locator(".next-fires .mono").count(), 3, "three next fire times");
+    assert.equal(await rowOf("every-6h").locator(".next-fires .mono").count(), 3);
+    assert.doesNotMatch(await page.locator("main").innerText(), /^(null|false|undefined)$/m, "no stray value is printed");
+    await shot(page, "schedules", { fullPage: false });
+  } finally {
+    proc.kill("SIGINT");
+  }
+  const code = await exited;
+  assert.equal(code, 0, stderr);
+  await page.reload();
+  const row = rowOf("nightly", "schedule-row.unloaded");
+  await row.waitFor({ timeout: 10_000 });
+  assert.match(await row.innerText(), /NOT LOADED/);
 });

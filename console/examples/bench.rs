@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use stepscore_console::{ConsoleConfig, Schedules};
+use stepscore_console::ConsoleConfig;
 use stepscore_core::ports::Executions;
 use stepscore_local::{ExecutionState, LocalRuntime, RuntimeConfig, pipeline};
 
@@ -63,7 +63,6 @@ async fn main() {
     let config = ConsoleConfig {
         runtime: rt.clone(),
         bucket: "stepscore".into(),
-        schedules: Schedules::default(),
     };
     tokio::spawn(stepscore_console::serve(
         listener,

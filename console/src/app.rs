@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 use serde_json::Value;
-use stepscore_local::{LocalRuntime, Schedule};
+use stepscore_local::LocalRuntime;
 
 use crate::error::{ApiError, ApiResult};
 use crate::graph::Graph;
@@ -16,7 +16,6 @@ pub(crate) struct AppState {
     pub(crate) rt: LocalRuntime,
     pub(crate) db_path: PathBuf,
     pub(crate) bucket: String,
-    pub(crate) schedules: Schedules,
     pub(crate) serving: OnDemand,
     pub(crate) graph: Graph,
     pub(crate) definition: Value,
@@ -24,27 +23,11 @@ pub(crate) struct AppState {
     pool: Mutex<Vec<Connection>>,
 }
 
-/// The schedules the console shows: parsed, with the document they came from.
-#[derive(Debug, Clone, Default)]
-pub struct Schedules {
-    /// Where they were read from (a file name), if anywhere.
-    pub source: Option<String>,
-    /// The schedules document (for each schedule's expression and zone as written).
-    pub document: Value,
-    /// The enabled schedules.
-    pub parsed: Vec<Schedule>,
-}
-
 /// Shared state handle.
 pub(crate) type Shared = Arc<AppState>;
 
 impl AppState {
-    pub(crate) fn new(
-        rt: LocalRuntime,
-        bucket: String,
-        schedules: Schedules,
-        definition: Value,
-    ) -> Self {
+    pub(crate) fn new(rt: LocalRuntime, bucket: String, definition: Value) -> Self {
         let db_path = stepscore_local::runtime::database_path(&rt.config().state_dir);
         AppState {
             serving: OnDemand::new(rt.clone()),
@@ -53,7 +36,6 @@ impl AppState {
             rt,
             db_path,
             bucket,
-            schedules,
             pool: Mutex::new(Vec::new()),
         }
     }

@@ -6,7 +6,8 @@
 //! filter, search) and one execution (graph coloured per state, event table, each state's
 //! input/output/error/cause, live over server-sent events); jobs with progress and container
 //! logs; the local Batch with spot-reclaim injection; start a run from a pasted config
-//! (validated field by field) and stop one; schedules with their next fire times.
+//! (validated field by field) and stop one; the state machines run with `asl run`; the
+//! schedules the runtime loaded with their next fire times.
 //!
 //! # Layout
 //! - `app`: shared state (the runtime, read-only database connections).
@@ -43,7 +44,6 @@ use std::sync::Arc;
 use serde_json::Value;
 use stepscore_local::LocalRuntime;
 
-pub use app::Schedules;
 pub use error::ApiError;
 pub use security::{CONTENT_SECURITY_POLICY, Guard};
 
@@ -54,8 +54,6 @@ pub struct ConsoleConfig {
     pub runtime: LocalRuntime,
     /// The bucket configs are dropped into (`s3://<bucket>/jobs/`).
     pub bucket: String,
-    /// The schedules to show.
-    pub schedules: Schedules,
 }
 
 /// Why the console could not serve.
@@ -85,12 +83,7 @@ pub async fn serve(
     .map_err(|e| ConsoleError::Definition(e.to_string()))?;
     let definition: Value =
         serde_json::from_str(&text).map_err(|e| ConsoleError::Definition(e.to_string()))?;
-    let state = Arc::new(app::AppState::new(
-        rt,
-        config.bucket,
-        config.schedules,
-        definition,
-    ));
+    let state = Arc::new(app::AppState::new(rt, config.bucket, definition));
     let router = routes::router(state.clone(), Arc::new(Guard::new(addr)));
     tracing::info!(%addr, "console listening");
     let (tx, mut rx) = tokio::sync::watch::channel(false);

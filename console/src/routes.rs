@@ -16,6 +16,8 @@ pub(crate) fn router(state: Shared, guard: Arc<Guard>) -> Router {
     let api = Router::new()
         .route("/overview", get(api::meta::overview))
         .route("/state-machine", get(api::meta::state_machine))
+        .route("/state-machines", get(api::machines::list))
+        .route("/state-machines/{name}", get(api::machines::detail))
         .route("/schedules", get(api::meta::schedules))
         .route("/config-schema", get(api::meta::config_schema))
         .route("/executions", get(api::executions::list))

@@ -12,3 +12,9 @@ mod security;
 
 #[path = "console/lists.rs"]
 mod lists;
+
+#[path = "console/machines.rs"]
+mod machines;
+
+#[path = "console/schedules.rs"]
+mod schedules;

@@ -4,6 +4,12 @@
 //! An execution row holds its input and the interpreter's latest snapshot (written after every
 //! top-level state), so a process killed at any moment resumes each unfinished execution from
 //! its last completed state.
+//!
+//! The table holds the executions of every state machine of the state directory: the pipeline's
+//! (`state_machine` NULL, every row from before the column) and those of definitions run with
+//! `stepscore asl run` (their recorded name and version, [`crate::machines`]). A
+//! [`LocalExecutions`] lists and delivers only its own machine's, so the serving process never
+//! runs another definition's execution with the pipeline's; names are unique across machines.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -79,9 +85,26 @@ pub struct ExecutionInfo {
     pub start_date: DateTime<Utc>,
     /// When it ended.
     pub stop_date: Option<DateTime<Utc>>,
+    /// The recorded state machine it ran (`None`: the pipeline's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine: Option<String>,
+    /// The version of that state machine's definition it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_machine_version: Option<u32>,
 }
 
-/// The executions of the local state machine.
+impl From<stepscore_asl::ExecutionStatus> for ExecutionState {
+    fn from(s: stepscore_asl::ExecutionStatus) -> Self {
+        match s {
+            stepscore_asl::ExecutionStatus::Running => ExecutionState::Running,
+            stepscore_asl::ExecutionStatus::Succeeded => ExecutionState::Succeeded,
+            stepscore_asl::ExecutionStatus::Failed => ExecutionState::Failed,
+            stepscore_asl::ExecutionStatus::TimedOut => ExecutionState::TimedOut,
+        }
+    }
+}
+
+/// The executions of one local state machine.
 #[derive(Clone)]
 pub struct LocalExecutions {
     inner: Arc<Inner>,
@@ -92,6 +115,8 @@ struct Inner {
     conn: Mutex<Connection>,
     state_machine_arn: String,
     execution_prefix: String,
+    /// The recorded state machine and version whose rows these are (`None`: the pipeline's).
+    machine: Option<(String, u32)>,
     started: Notify,
 }
 
@@ -105,8 +130,37 @@ impl std::fmt::Debug for LocalExecutions {
 }
 
 impl LocalExecutions {
-    /// Opens the executions of state machine `name` (region, account for ARNs) in the database.
+    /// Opens the executions of the pipeline's state machine `name` (region, account for ARNs)
+    /// in the database.
     pub fn open(db_path: &Path, region: &str, account: &str, name: &str) -> rusqlite::Result<Self> {
+        Self::open_machine(db_path, region, account, name, None)
+    }
+
+    /// Opens the executions of version `version` of the recorded state machine `name` (a
+    /// definition run with `stepscore asl run`): its rows carry both, and only they are listed.
+    pub fn open_recorded(
+        db_path: &Path,
+        region: &str,
+        account: &str,
+        name: &str,
+        version: u32,
+    ) -> rusqlite::Result<Self> {
+        Self::open_machine(
+            db_path,
+            region,
+            account,
+            name,
+            Some((name.to_owned(), version)),
+        )
+    }
+
+    fn open_machine(
+        db_path: &Path,
+        region: &str,
+        account: &str,
+        name: &str,
+        machine: Option<(String, u32)>,
+    ) -> rusqlite::Result<Self> {
         let conn = db::open(db_path)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS executions (
@@ -140,12 +194,19 @@ impl LocalExecutions {
                 [],
             )?;
         }
+        db::add_column(&conn, "executions", "state_machine", "TEXT")?;
+        db::add_column(&conn, "executions", "state_machine_version", "INTEGER")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS executions_machine_start_name
+                ON executions(state_machine, start_us, name);",
+        )?;
         Ok(LocalExecutions {
             inner: Arc::new(Inner {
                 path: db_path.to_path_buf(),
                 conn: Mutex::new(conn),
                 state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{name}"),
                 execution_prefix: format!("arn:aws:states:{region}:{account}:execution:{name}:"),
+                machine,
                 started: Notify::new(),
             }),
         })
@@ -180,16 +241,20 @@ impl LocalExecutions {
     ) -> rusqlite::Result<Vec<ExecutionInfo>> {
         let c = self.lock();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let machine = self.machine_name();
         match status {
             Some(s) => c
                 .prepare(&format!(
-                    "{SELECT} WHERE status = ?1 ORDER BY start_us DESC, name LIMIT ?2"
+                    "{SELECT} WHERE status = ?1 AND state_machine IS ?3
+                     ORDER BY start_us DESC, name LIMIT ?2"
                 ))?
-                .query_map(params![s.as_str(), limit], row_info)?
+                .query_map(params![s.as_str(), limit, machine], row_info)?
                 .collect(),
             None => c
-                .prepare(&format!("{SELECT} ORDER BY start_us DESC, name LIMIT ?1"))?
-                .query_map(params![limit], row_info)?
+                .prepare(&format!(
+                    "{SELECT} WHERE state_machine IS ?2 ORDER BY start_us DESC, name LIMIT ?1"
+                ))?
+                .query_map(params![limit, machine], row_info)?
                 .collect(),
         }
     }
@@ -258,9 +323,10 @@ impl LocalExecutions {
             .collect::<Vec<_>>()
             .join(",");
         c.prepare(&format!(
-            "{SELECT} WHERE end_delivered = 0 AND status IN ({list}) ORDER BY stop_us, name LIMIT ?1"
+            "{SELECT} WHERE end_delivered = 0 AND status IN ({list}) AND state_machine IS ?2
+             ORDER BY stop_us, name LIMIT ?1"
         ))?
-        .query_map(params![limit], row_info)?
+        .query_map(params![limit, self.machine_name()], row_info)?
         .collect()
     }
 
@@ -273,13 +339,68 @@ impl LocalExecutions {
         Ok(())
     }
 
+    /// [`Executions::start`] on the calling thread (for a caller outside an async runtime, or
+    /// one whose runtime must not be blocked inside: `stepscore asl run`).
+    pub fn start_blocking(&self, name: &str, input: &Value) -> Result<Started, ExecutionError> {
+        let valid = !name.is_empty()
+            && name.len() <= 80
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid {
+            return Err(ExecutionError::Other {
+                name: name.into(),
+                message: "execution names are 1-80 characters of letters, digits, '-' and '_'"
+                    .into(),
+            });
+        }
+        let arn = self.execution_arn(name);
+        let (machine, version) = match &self.inner.machine {
+            Some((m, v)) => (Some(m.as_str()), Some(*v)),
+            None => (None, None),
+        };
+        let result = (|| {
+            let c = self.lock();
+            let n = c.execute(
+                "INSERT INTO executions (name, arn, input, status, start_us, state_machine, state_machine_version)
+                 VALUES (?1, ?2, ?3, 'RUNNING', ?4, ?5, ?6)
+                 ON CONFLICT(name) DO NOTHING",
+                params![name, arn, input.to_string(), Utc::now().timestamp_micros(), machine, version],
+            )?;
+            if n == 1 {
+                return Ok(Ok(Started::Started { execution_arn: arn.clone() }));
+            }
+            let existing: String = c.query_row("SELECT input FROM executions WHERE name = ?1", params![name], |r| r.get(0))?;
+            let same = serde_json::from_str::<Value>(&existing).is_ok_and(|v| v == *input);
+            Ok(if same {
+                Ok(Started::AlreadyExists { execution_arn: arn.clone() })
+            } else {
+                Err(ExecutionError::NameConflict {
+                    name: name.to_owned(),
+                    message: "ExecutionAlreadyExists: start it under a new name, or with the same input".into(),
+                })
+            })
+        })()
+        .map_err(|e: rusqlite::Error| ExecutionError::Transient { name: String::new(), message: format!("executions database: {e}") })?;
+        if let Ok(Started::Started { execution_arn }) = &result {
+            tracing::info!(execution_arn = %execution_arn, "execution started");
+            self.inner.started.notify_one();
+        }
+        result
+    }
+
+    /// The `state_machine` column of this machine's rows.
+    fn machine_name(&self) -> Option<&str> {
+        self.inner.machine.as_ref().map(|(n, _)| n.as_str())
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.inner.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
-const SELECT: &str =
-    "SELECT name, arn, status, input, output, error, cause, start_us, stop_us FROM executions";
+const SELECT: &str = "SELECT name, arn, status, input, output, error, cause, start_us, stop_us,
+    state_machine, state_machine_version FROM executions";
 
 fn row_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionInfo> {
     let json = |t: Option<String>| t.and_then(|t| serde_json::from_str(&t).ok());
@@ -295,6 +416,8 @@ fn row_info(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionInfo> {
         cause: r.get(6)?,
         start_date: time(r.get(7)?),
         stop_date: r.get::<_, Option<i64>>(8)?.map(time),
+        state_machine: r.get(9)?,
+        state_machine_version: r.get(10)?,
     })
 }
 
@@ -305,51 +428,14 @@ impl Executions for LocalExecutions {
     }
 
     async fn start(&self, name: &str, input: &Value) -> Result<Started, ExecutionError> {
-        let valid = !name.is_empty()
-            && name.len() <= 80
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
-            return Err(ExecutionError::Other {
-                name: name.into(),
-                message: "execution names are 1-80 characters of letters, digits, '-' and '_'"
-                    .into(),
-            });
-        }
         let this = self.clone();
-        let name = name.to_owned();
-        let input = input.clone();
-        let arn = self.execution_arn(&name);
-        let result = tokio::task::spawn_blocking(move || {
-            let c = this.lock();
-            let n = c.execute(
-                "INSERT INTO executions (name, arn, input, status, start_us) VALUES (?1, ?2, ?3, 'RUNNING', ?4)
-                 ON CONFLICT(name) DO NOTHING",
-                params![name, arn, input.to_string(), Utc::now().timestamp_micros()],
-            )?;
-            if n == 1 {
-                return Ok(Ok(Started::Started { execution_arn: arn }));
-            }
-            let existing: String = c.query_row("SELECT input FROM executions WHERE name = ?1", params![name], |r| r.get(0))?;
-            let same = serde_json::from_str::<Value>(&existing).is_ok_and(|v| v == input);
-            Ok(if same {
-                Ok(Started::AlreadyExists { execution_arn: arn })
-            } else {
-                Err(ExecutionError::NameConflict {
-                    name,
-                    message: "ExecutionAlreadyExists: start it under a new name, or with the same input".into(),
-                })
-            })
-        })
-        .await
-        .map_err(|e| ExecutionError::Transient { name: String::new(), message: e.to_string() })?
-        .map_err(|e: rusqlite::Error| ExecutionError::Transient { name: String::new(), message: format!("executions database: {e}") })?;
-        if let Ok(Started::Started { execution_arn }) = &result {
-            tracing::info!(execution_arn = %execution_arn, "execution started");
-            self.inner.started.notify_one();
-        }
-        result
+        let (name, input) = (name.to_owned(), input.clone());
+        tokio::task::spawn_blocking(move || this.start_blocking(&name, &input))
+            .await
+            .map_err(|e| ExecutionError::Transient {
+                name: String::new(),
+                message: e.to_string(),
+            })?
     }
 
     async fn stop(&self, name: &str, error: &str, cause: &str) -> Result<Stopped, ExecutionError> {

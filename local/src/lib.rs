@@ -18,6 +18,8 @@
 //!   hand: each completely written content version registered once (durable cursor in
 //!   `state.db`), its S3 event queued in the outbox; the bytes are never rewritten.
 //! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
+//! - [`machines`]: state machines run with `stepscore asl run`, recorded by name and version
+//!   with their executions ([`Recorder`](machines::Recorder)), for the console and `history`.
 //! - [`events`]: [`EventsLog`](events::EventsLog), the `Notifier`: "stepscore Job Status
 //!   Change" events appended to `events.jsonl` in the state directory, and the record of which
 //!   ones `watch --on-complete` delivered.
@@ -56,6 +58,7 @@ pub mod batch;
 pub mod db;
 pub mod events;
 pub mod executions;
+pub mod machines;
 pub mod pipeline;
 pub mod runtime;
 pub mod scanner;

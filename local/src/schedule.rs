@@ -367,6 +367,8 @@ pub struct Schedule {
     pub end: Option<DateTime<Utc>>,
     /// The input each fire carries (the config template).
     pub input: Value,
+    /// What it is for (the spec's `description`).
+    pub description: String,
 }
 
 impl Schedule {
@@ -767,6 +769,7 @@ pub fn schedules_from_json(
             start,
             end: None,
             input,
+            description: spec.description,
         });
     }
     Ok(out)

@@ -7,6 +7,7 @@ use clap::Subcommand;
 use serde_json::Value;
 use stepscore_asl::{ExecutionConfig, ExecutionStatus, NoTasks, ValidationOptions, VirtualClock};
 
+use crate::Global;
 use crate::exit::Failure;
 
 /// The `asl` subcommands.
@@ -21,7 +22,10 @@ pub enum AslCommand {
         json: bool,
     },
     /// Run a definition on a virtual clock (Wait states take no time); Task states fail with
-    /// States.TaskFailed since no resources are bound
+    /// States.TaskFailed since no resources are bound. The definition (as a version of a state
+    /// machine named after its file) and the execution with its history are recorded in the
+    /// state directory, for `stepscore console`, `history` and `status`, when it exists or is
+    /// named with --state-dir
     Run {
         /// The definition (.asl.json)
         definition: PathBuf,
@@ -35,6 +39,15 @@ pub enum AslCommand {
         /// ResultWriter use as S3
         #[arg(long)]
         store: Option<PathBuf>,
+        /// The recorded state machine's name (default: the file name without .asl.json)
+        #[arg(long)]
+        state_machine: Option<String>,
+        /// The execution's name (default: a new UUID, as StartExecution gives)
+        #[arg(long)]
+        name: Option<String>,
+        /// Record nothing in the state directory
+        #[arg(long)]
+        no_record: bool,
     },
     /// Run the JSONata reference test suite (a folder with groups/ and datasets/): prints each
     /// failure with expression, expected and actual, then `N passed, N failed`
@@ -53,7 +66,7 @@ pub enum AslCommand {
 }
 
 /// Runs an `asl` subcommand.
-pub fn run(cmd: AslCommand) -> Result<(), Failure> {
+pub fn run(cmd: AslCommand, g: &Global) -> Result<(), Failure> {
     match cmd {
         AslCommand::Validate { definition, json } => validate(&definition, json),
         AslCommand::Run {
@@ -61,7 +74,25 @@ pub fn run(cmd: AslCommand) -> Result<(), Failure> {
             input,
             history,
             store,
-        } => run_definition(&definition, &input, history, store.as_deref()),
+            state_machine,
+            name,
+            no_record,
+        } => {
+            let record =
+                (!no_record && (g.state_dir_named || g.state_dir.is_dir())).then(|| Record {
+                    state_dir: g.state_dir.clone(),
+                    quiet: g.quiet,
+                    state_machine,
+                    name,
+                });
+            if record.is_none() && !no_record && !g.quiet {
+                eprintln!(
+                    "not recorded: no state directory at {} (name one with --state-dir, or create it, to see this run in `stepscore console`)",
+                    g.state_dir.display()
+                );
+            }
+            run_definition(&definition, &input, history, store.as_deref(), record)
+        }
         AslCommand::Conformance { cases, quiet } => conformance(&cases, quiet),
         AslCommand::JsonataSuite { dir } => jsonata_suite(&dir),
     }
@@ -135,13 +166,23 @@ impl stepscore_asl::TaskDispatcher for StoreTasks {
     }
 }
 
+/// Where and under which names `asl run` records a run.
+struct Record {
+    state_dir: PathBuf,
+    quiet: bool,
+    state_machine: Option<String>,
+    name: Option<String>,
+}
+
 fn run_definition(
     path: &Path,
     input: &str,
     history: bool,
     store: Option<&Path>,
+    record: Option<Record>,
 ) -> Result<(), Failure> {
-    let definition: Value = serde_json::from_str(&read(path)?)
+    let text = read(path)?;
+    let definition: Value = serde_json::from_str(&text)
         .map_err(|e| Failure::Invalid(anyhow!("{} is not valid JSON: {e}", path.display())))?;
     let input_text = match input.strip_prefix('@') {
         Some(file) => read(Path::new(file))?,
@@ -174,15 +215,50 @@ fn run_definition(
             ))
         }
     };
-    let result = stepscore_asl::run(&definition, input, config, &clock, &*tasks).map_err(|e| {
-        Failure::Invalid(anyhow::Error::new(e).context(format!("cannot run {}", path.display())))
-    })?;
+    let cannot_run =
+        |e: anyhow::Error| Failure::Invalid(e.context(format!("cannot run {}", path.display())));
+    let (outcome, events) = match record {
+        None => {
+            let result = stepscore_asl::run(&definition, input, config, &clock, &*tasks)
+                .map_err(|e| cannot_run(e.into()))?;
+            (result.outcome, result.history.events)
+        }
+        Some(r) => {
+            let machine =
+                stepscore_asl::parse_definition(&definition, ValidationOptions::default())
+                    .map_err(|d| cannot_run(stepscore_asl::RunError::Invalid(d).into()))?;
+            let name = r
+                .state_machine
+                .unwrap_or_else(|| stepscore_local::machines::machine_name_for_file(path));
+            let recorder =
+                stepscore_local::machines::Recorder::open(&r.state_dir, &name, path, &text)
+                    .map_err(|e| record_failure(e, &r.state_dir))?;
+            let run = recorder
+                .run(&machine, r.name.as_deref(), input, config, &clock, &*tasks)
+                .map_err(|e| match e {
+                    stepscore_local::machines::RunFailure::Engine(e) => cannot_run(e.into()),
+                    stepscore_local::machines::RunFailure::Record(e) => {
+                        record_failure(e, &r.state_dir)
+                    }
+                })?;
+            let v = recorder.version();
+            if !r.quiet {
+                eprintln!(
+                    "recorded as execution {} of state machine {} (version {}) in {}",
+                    run.name,
+                    v.name,
+                    v.version,
+                    r.state_dir.display()
+                );
+            }
+            (run.outcome, run.history.events)
+        }
+    };
     if history {
-        for event in &result.history.events {
+        for event in &events {
             println!("{}", event.to_aws_json());
         }
     }
-    let outcome = result.outcome;
     match outcome.status {
         ExecutionStatus::Succeeded => {
             println!("{}", outcome.output.unwrap_or(Value::Null));
@@ -195,6 +271,25 @@ fn run_definition(
             );
             Err(Failure::Outcome)
         }
+    }
+}
+
+/// A run that could not be recorded: a name that cannot be used is the user's to change; a
+/// database that refused is the environment's (and `--no-record` gets past it).
+fn record_failure(e: stepscore_local::machines::RecordError, state_dir: &Path) -> Failure {
+    use stepscore_local::machines::RecordError;
+    let invalid = matches!(
+        e,
+        RecordError::MachineName(_) | RecordError::ExecutionName { .. }
+    );
+    let e = anyhow::Error::new(e).context(format!(
+        "cannot record the run in {} (--no-record records nothing)",
+        state_dir.display()
+    ));
+    if invalid {
+        Failure::Invalid(e)
+    } else {
+        Failure::Environment(e)
     }
 }
 

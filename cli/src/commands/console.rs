@@ -2,16 +2,13 @@
 //! `stepscore-console`), on 127.0.0.1 unless `--bind` says otherwise.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::Args;
-use serde_json::Value;
-use stepscore_console::{ConsoleConfig, Schedules};
+use stepscore_console::ConsoleConfig;
 
-use super::read_file;
 use crate::Global;
-use crate::exit::{Failure, env_fail, invalid};
+use crate::exit::{Failure, env_fail};
 use crate::pipeline::{self, PipelineOptions};
 
 /// Arguments of `console`.
@@ -24,29 +21,10 @@ pub struct ConsoleArgs {
     /// starting and stopping runs) to the network
     #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
     pub bind: IpAddr,
-    /// Schedules to show with their next fire times (the file `stepscore schedule` runs)
-    #[arg(long)]
-    pub schedules: Option<PathBuf>,
 }
 
 /// `stepscore console`.
 pub async fn run(args: &ConsoleArgs, g: &Global) -> Result<(), Failure> {
-    let schedules = match &args.schedules {
-        Some(path) => {
-            let bytes = read_file(path)?;
-            let document: Value = serde_json::from_slice(&bytes)
-                .map_err(|e| invalid(format!("{} is not JSON: {e}", path.display())))?;
-            let parsed =
-                stepscore_local::schedule::schedules_from_json(&document, chrono::Utc::now())
-                    .map_err(|e| invalid(format!("{}: {e}", path.display())))?;
-            Schedules {
-                source: Some(path.display().to_string()),
-                document,
-                parsed,
-            }
-        }
-        None => Schedules::default(),
-    };
     if !args.bind.is_loopback() {
         eprintln!(
             "warning: the console listens on {}: anyone who can reach this address can read the state directory and start or stop runs",
@@ -74,7 +52,6 @@ pub async fn run(args: &ConsoleArgs, g: &Global) -> Result<(), Failure> {
     let config = ConsoleConfig {
         runtime: rt,
         bucket: g.bucket.clone(),
-        schedules,
     };
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;

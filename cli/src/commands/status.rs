@@ -9,12 +9,13 @@ use super::job_id;
 use crate::Global;
 use crate::exit::{Failure, env_fail};
 use crate::pipeline::{self, PipelineOptions};
-use crate::print::{print_counts, print_record};
+use crate::print::{print_counts, print_execution, print_record};
 
 /// Arguments of `status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// The job id (default: a count of jobs by status)
+    /// The job id, or the name of an execution run with `asl run` (default: a count of jobs
+    /// by status)
     pub job: Option<String>,
 }
 
@@ -24,10 +25,17 @@ pub async fn local(args: &StatusArgs, g: &Global) -> Result<(), Failure> {
     match &args.job {
         Some(id) => {
             let id = job_id(id)?;
-            let record = rt.job(&id).await.map_err(env_fail)?.ok_or_else(|| {
-                Failure::NotFound(anyhow!("no job '{id}' in {}", g.state_dir.display()))
-            })?;
-            print_record(g, &record)
+            if let Some(record) = rt.job(&id).await.map_err(env_fail)? {
+                return print_record(g, &record);
+            }
+            // not a job: an execution of a definition run with `asl run` has no job record
+            match rt.execution(id.as_str()).map_err(env_fail)? {
+                Some(e) => print_execution(g, &e),
+                None => Err(Failure::NotFound(anyhow!(
+                    "no job or execution '{id}' in {}",
+                    g.state_dir.display()
+                ))),
+            }
         }
         None => {
             let jobs = rt

@@ -16,11 +16,14 @@
     const [path, query] = hash.slice(2).split("?");
     const parts = path.split("/").map((p) => { try { return decodeURIComponent(p); } catch (_) { return p; } });
     const params = new URLSearchParams(query || "");
-    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === parts[0]);
+    const section = parts[0] === "machine" ? "machines" : parts[0];
+    for (const a of document.querySelectorAll("#nav a")) a.classList.toggle("active", a.dataset.page === section);
     dom.clear(main);
     try {
       switch (parts[0]) {
-        case "machine": await machinePage.show(main); break;
+        case "machines": parts[1] ? await machinePage.show(main, parts[1], params.get("version")) : await machinePage.list(main); break;
+        // the pipeline's state machine (the address of earlier versions of the console)
+        case "machine": await machinePage.show(main, machinePage.PIPELINE, null); break;
         case "executions": parts[1] ? await executionPage.show(main, parts[1]) : await executionsPage.show(main, params); break;
         case "jobs": parts[1] ? await jobsPage.showJob(main, parts[1]) : await jobsPage.show(main, params); break;
         case "batch": await batchPage.show(main); break;

@@ -11,15 +11,20 @@ const executionPage = (() => {
 
   async function show(main, name) {
     leave();
-    const [machine, first] = await Promise.all([api.get("state-machine"), waitForExecution(main, name)]);
+    const first = await waitForExecution(main, name);
     if (!first) return;
+    // the graph of the state machine (and version) this execution ran
+    const sm = first.state_machine;
+    const machine = await api.get(`state-machines/${api.seg(sm.name)}`, { version: sm.version });
     const view = { detail: first, events: first.events.slice(), selected: null };
     const head = dom.h("div", { class: "exec-head" });
     const graphBox = dom.h("div", { class: "graph-box" });
     const panel = dom.h("div", { class: "state-panel" });
     const eventsBox = dom.h("div", {});
     dom.clear(main).append(
-      dom.h("div", { class: "crumbs" }, dom.h("a", { href: "#/executions" }, "Executions"), " / ", dom.h("span", { class: "mono" }, name)),
+      dom.h("div", { class: "crumbs" }, dom.h("a", { href: "#/machines" }, "State machines"), " / ",
+        dom.h("a", { href: dom.route("machines", sm.name), class: "mono" }, sm.name), " / ",
+        dom.h("a", { href: `#/executions?machine=${encodeURIComponent(sm.name)}` }, "Executions"), " / ", dom.h("span", { class: "mono" }, name)),
       head,
       dom.h("div", { class: "split" },
         dom.h("div", { class: "card graph-card" }, dom.h("div", { class: "card-head" }, dom.h("h2", {}, "Graph view"), graphView.legend()), graphBox),
@@ -102,7 +107,9 @@ const executionPage = (() => {
       dom.page(x.name, stop),
       dom.h("div", { class: "card fields" },
         field("Execution status", dom.h("span", { id: "execution-status" }, dom.badge(x.status))),
-        field("Job", d.job_id ? dom.h("a", { href: dom.route("jobs", d.job_id), class: "mono" }, d.job_id) : "—"),
+        field("State machine", dom.h("a", { href: d.state_machine.version ? `${dom.route("machines", d.state_machine.name)}?version=${d.state_machine.version}` : dom.route("machines", d.state_machine.name), class: "mono", id: "execution-machine" },
+          d.state_machine.version ? `${d.state_machine.name} v${d.state_machine.version}` : d.state_machine.name)),
+        d.state_machine.kind === "pipeline" ? field("Job", d.job_id ? dom.h("a", { href: dom.route("jobs", d.job_id), class: "mono" }, d.job_id) : "—") : null,
         field("Start time", dom.when(x.start_date)),
         field("End time", dom.when(x.stop_date)),
         field("Duration", dom.duration(x.start_date, x.stop_date)),

@@ -1,26 +1,31 @@
-// The executions list: filter by status, search by job id (prefix), keyset pages.
+// The executions list: filter by state machine and status, search by job id or execution name
+// (prefix), keyset pages.
 "use strict";
 
 const executionsPage = (() => {
   const STATUSES = ["", "RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 
   async function show(main, params) {
-    const state = { status: params.get("status") || "", search: params.get("search") || "", cursors: [""], page: 0 };
+    const state = { machine: params.get("machine") || "", status: params.get("status") || "", search: params.get("search") || "", cursors: [""], page: 0 };
+    const machines = await api.get("state-machines").catch(() => ({ state_machines: [] }));
+    const machine = dom.h("select", { "aria-label": "state machine", id: "exec-machine" },
+      dom.h("option", { value: "" }, "All state machines"),
+      machines.state_machines.map((m) => { const o = dom.h("option", { value: m.name }, m.name); if (m.name === state.machine) o.selected = true; return o; }));
     const body = dom.h("div", { class: "card" });
     const status = dom.h("select", { "aria-label": "status", id: "exec-status" },
       STATUSES.map((s) => { const o = dom.h("option", { value: s }, s ? s.replace("_", " ") : "All statuses"); if (s === state.status) o.selected = true; return o; }));
-    const search = dom.h("input", { type: "search", placeholder: "Search by job id (or its beginning)", id: "exec-search", value: state.search, spellcheck: "false" });
+    const search = dom.h("input", { type: "search", placeholder: "Search by job id or execution name (or its beginning)", id: "exec-search", value: state.search, spellcheck: "false" });
     const counts = dom.h("div", { class: "counts" });
     const pager = dom.h("div", { class: "pager" });
     main.append(dom.page("Executions", dom.h("a", { class: "button primary", href: "#/start" }, "Start a run")),
-      counts, dom.h("div", { class: "toolbar" }, status, search), body, pager);
+      counts, dom.h("div", { class: "toolbar" }, machine, status, search), body, pager);
 
     const load = async () => {
       dom.clear(body);
       body.appendChild(dom.h("div", { class: "loading" }, "Loading…"));
       try {
         const [data, overview] = await Promise.all([
-          api.get("executions", { status: state.status, search: state.search, after: state.cursors[state.page], limit: 50 }),
+          api.get("executions", { state_machine: state.machine, status: state.status, search: state.search, after: state.cursors[state.page], limit: 50 }),
           api.get("overview"),
         ]);
         renderCounts(counts, overview.executions || {});
@@ -28,11 +33,12 @@ const executionsPage = (() => {
         body.appendChild(dom.table([
           { title: "Name", cell: (r) => dom.h("a", { href: dom.route("executions", r.name), class: "mono" }, r.name) },
           { title: "Status", cell: (r) => dom.badge(r.status) },
+          { title: "State machine", cell: (r) => dom.h("a", { href: dom.route("machines", r.state_machine), class: "mono small" }, r.state_machine) },
           { title: "Started", cell: (r) => dom.when(r.start_date) },
           { title: "Ended", cell: (r) => dom.when(r.stop_date) },
           { title: "Duration", cell: (r) => dom.duration(r.start_date, r.stop_date), class: "num" },
           { title: "Error", cell: (r) => r.error || "" },
-        ], data.executions, { empty: state.search || state.status ? "No execution matches." : "No executions yet: start a run." }));
+        ], data.executions, { empty: state.search || state.status || state.machine ? "No execution matches." : "No executions yet: start a run." }));
         state.cursors[state.page + 1] = data.next || null;
         dom.clear(pager);
         pager.append(
@@ -45,6 +51,7 @@ const executionsPage = (() => {
     };
     const restart = () => { state.cursors = [""]; state.page = 0; load(); };
     status.addEventListener("change", () => { state.status = status.value; restart(); });
+    machine.addEventListener("change", () => { state.machine = machine.value; restart(); });
     let timer = null;
     search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(() => { state.search = search.value.trim(); restart(); }, 250); });
     await load();

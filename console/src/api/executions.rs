@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use stepscore_core::JobId;
 use stepscore_local::ExecutionState;
+use stepscore_local::runtime::STATE_MACHINE_NAME;
 use stepscore_local::views::{self, ExecutionCursor, ExecutionQuery};
 
 use super::{path, query};
@@ -20,6 +21,7 @@ use crate::states::{StateStatus, add_current, state_runs};
 /// The list's query string.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListQuery {
+    state_machine: Option<String>,
     status: Option<String>,
     search: Option<String>,
     after: Option<String>,
@@ -42,8 +44,8 @@ pub(crate) fn parse_status(text: &str) -> ApiResult<ExecutionState> {
     })
 }
 
-/// `GET /api/executions?status=&search=&after=&limit=`: a page, newest first, and the cursor
-/// of the next.
+/// `GET /api/executions?state_machine=&status=&search=&after=&limit=`: a page, newest first,
+/// and the cursor of the next; each row names its state machine.
 pub(crate) async fn list(
     State(s): State<Shared>,
     q: Result<Query<ListQuery>, QueryRejection>,
@@ -73,13 +75,30 @@ pub(crate) async fn list(
         })?),
         None => None,
     };
+    let state_machine = match q.state_machine.as_deref().filter(|t| !t.is_empty()) {
+        Some(t) => Some(super::machines::filter(t)?),
+        None => None,
+    };
     let query = ExecutionQuery {
+        state_machine,
         status,
         name_prefix: search,
         after,
         limit: q.limit.unwrap_or(50).clamp(1, 500),
     };
     let (rows, next) = s.read(move |c| views::execution_page(c, &query)).await?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            let machine = r
+                .state_machine
+                .clone()
+                .unwrap_or_else(|| STATE_MACHINE_NAME.to_owned());
+            let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
+            v["state_machine"] = json!(machine);
+            v
+        })
+        .collect();
     Ok(Json(json!({
         "executions": rows,
         "next": next.map(|n| n.encode()),
@@ -131,13 +150,34 @@ pub(crate) async fn describe(s: &Shared, name: &str, skip: usize) -> ApiResult<V
     {
         add_current(&mut states, next, snap.get("document").cloned(), status);
     }
-    let job_id = job_of(s, name, &info.execution_arn).await?;
+    // a recorded state machine's execution runs no job
+    let (job_id, machine) = match &info.state_machine {
+        None => (
+            job_of(s, name, &info.execution_arn).await?,
+            json!({
+                "name": STATE_MACHINE_NAME,
+                "kind": "pipeline",
+                "version": null,
+                "arn": s.rt.executions().state_machine_arn(),
+            }),
+        ),
+        Some(m) => (
+            None,
+            json!({
+                "name": m,
+                "kind": "recorded",
+                "version": info.state_machine_version,
+                "arn": super::machines::recorded_arn(m),
+            }),
+        ),
+    };
     let total = events.len();
     Ok(json!({
+        "state_machine": machine,
         "execution": {
             "name": info.name,
             "execution_arn": info.execution_arn,
-            "state_machine_arn": s.rt.executions().state_machine_arn(),
+            "state_machine_arn": machine["arn"],
             "status": info.status,
             "start_date": info.start_date,
             "stop_date": info.stop_date,

@@ -1,10 +1,10 @@
-//! The overview, the state machine's graph and the schedules.
+//! The overview, the pipeline's state machine and the loaded schedules.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::State;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::app::Shared;
@@ -34,45 +34,64 @@ pub(crate) async fn overview(State(s): State<Shared>) -> ApiResult<Json<Value>> 
 
 /// `GET /api/state-machine`: the pipeline's definition (placeholders filled) and its graph.
 pub(crate) async fn state_machine(State(s): State<Shared>) -> Json<Value> {
-    Json(json!({
-        "name": "scoring-pipeline",
-        "arn": s.rt.executions().state_machine_arn(),
-        "graph": s.graph,
-        "definition": s.definition,
-    }))
+    Json(super::machines::pipeline(&s))
 }
 
-/// `GET /api/schedules`: the loaded schedules, each with its next three fire times.
-pub(crate) async fn schedules(State(s): State<Shared>) -> Json<Value> {
+/// `GET /api/schedules`: the schedules the runtime loaded (recorded in state.db by the
+/// process running them), each with its last fire and, while loaded, its next three fire times;
+/// and who serves the state directory (a schedule loaded by a process that is gone fires no
+/// more, and nobody serves).
+pub(crate) async fn schedules(State(s): State<Shared>) -> ApiResult<Json<Value>> {
     let now = Utc::now();
-    let list: Vec<Value> = s
-        .schedules
-        .parsed
-        .iter()
+    let loaded = s.read(stepscore_local::views::loaded_schedules).await?;
+    let serving = s.serving.state().await?;
+    let list: Vec<Value> = loaded
+        .into_iter()
         .map(|sch| {
-            let spec = &s.schedules.document[&sch.name];
-            let mut next = Vec::new();
-            let mut after = now;
-            while next.len() < 3 {
-                match sch.next_after(after) {
-                    Some(t) => {
-                        next.push(t.to_rfc3339());
-                        after = t;
-                    }
-                    None => break,
-                }
-            }
+            let next = if sch.unloaded_at.is_none() {
+                upcoming(&sch, 3)
+            } else {
+                Vec::new()
+            };
             json!({
                 "name": sch.name,
-                "expression": sch.expression.to_string(),
-                "timezone": sch.time_zone.name(),
-                "description": spec.get("description").and_then(Value::as_str).unwrap_or_default(),
+                "expression": sch.expression,
+                "timezone": sch.timezone,
+                "description": sch.description,
+                "loaded": sch.unloaded_at.is_none(),
+                "loaded_at": sch.loaded_at,
+                "unloaded_at": sch.unloaded_at,
+                "next_fire": sch.next_fire,
+                "last_fire": sch.last_fire,
+                "fires": sch.fires,
                 "next": next,
-                "template": sch.input,
+                "template": sch.input.get("template").cloned().unwrap_or(Value::Null),
             })
         })
         .collect();
-    Json(json!({"source": s.schedules.source, "now": now.to_rfc3339(), "schedules": list}))
+    Ok(Json(
+        json!({"now": now.to_rfc3339(), "serving": serving, "schedules": list}),
+    ))
+}
+
+/// The recorded next fire of `sch` and the ones after it, `n` in all, by the scheduler's own
+/// rules (its expression in its zone, from its anchor).
+fn upcoming(sch: &stepscore_local::views::LoadedSchedule, n: usize) -> Vec<DateTime<Utc>> {
+    let (Ok(expression), Ok(zone)) = (
+        stepscore_local::ScheduleExpression::parse(&sch.expression),
+        stepscore_local::schedule::parse_time_zone(&sch.timezone),
+    ) else {
+        return sch.next_fire.into_iter().collect();
+    };
+    let mut out = Vec::new();
+    let mut next = sch.next_fire;
+    while let Some(t) = next
+        && out.len() < n
+    {
+        out.push(t);
+        next = expression.next_after(t, zone, sch.start);
+    }
+    out
 }
 
 /// `GET /api/config-schema`: `schemas/job-config.schema.json`, for the Start page's fields.

@@ -1,10 +1,12 @@
-//! The JSON API, one module per page: `meta` (overview, state machine, schedules),
+//! The JSON API, one module per page: `meta` (overview, schedules), `machines` (the
+//! pipeline's and the recorded state machines with their graphs),
 //! `executions` and `stream` (list, detail, live updates), `jobs` (records, logs), `batch`
 //! (queues, reclaim injection) and `runs` (validate, start, stop).
 
 pub(crate) mod batch;
 pub(crate) mod executions;
 pub(crate) mod jobs;
+pub(crate) mod machines;
 pub(crate) mod meta;
 pub(crate) mod runs;
 pub(crate) mod stream;

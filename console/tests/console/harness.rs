@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use stepscore_console::{ConsoleConfig, Schedules};
+use stepscore_console::ConsoleConfig;
 use stepscore_local::{LocalRuntime, RuntimeConfig, pipeline};
 
 /// A scorer that writes what the real one writes (a progress report, a part and the manifest
@@ -65,7 +65,6 @@ impl Console {
         let config = ConsoleConfig {
             runtime: rt.clone(),
             bucket: "stepscore".into(),
-            schedules: Schedules::default(),
         };
         let task = tokio::spawn(async move {
             stepscore_console::serve(listener, config, async {

@@ -69,6 +69,10 @@ impl LocalRuntime {
             message: e.to_string(),
         };
         let outbox = outbox::open(&db_path).map_err(dberr)?;
+        // the tables other processes record into (`asl run`'s state machines, the schedules a
+        // `schedule` process loaded), so that a viewer finds them empty rather than missing
+        crate::machines::create_schema(&outbox.conn).map_err(dberr)?;
+        super::schedules::create_schema(&outbox.conn).map_err(dberr)?;
         let outbox_wake = outbox.wake.clone();
         let sink = outbox.sink;
         let store = DirStore::with_events(

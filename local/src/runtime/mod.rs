@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! <state>/buckets/<bucket>/<key>   objects (DirStore; STEPSCORE_LOCAL_S3_ROOT for the scorer)
-//! <state>/state.db                 job records, Batch jobs, executions, the S3 event outbox
+//! <state>/state.db                 job records, Batch jobs, executions, the S3 event outbox,
+//!                                  the state machines `asl run` recorded, the loaded schedules
 //! <state>/logs/<batch job id>/     stdout and stderr of each Batch attempt
 //! <state>/runtime.lock             held by the one process that runs things (`serve`)
 //! ```
@@ -23,7 +24,8 @@
 //! - `outbox`: the S3 event outbox and its delivery to admit.
 //! - `runner`, `dispatcher`: executions run in the interpreter, and their tasks.
 //! - `execution_ends`: ended executions delivered to cleanup, as EventBridge does.
-//! - `schedules`: schedules fired into the schedule function.
+//! - `schedules`: schedules fired into the schedule function, and recorded as loaded (next and
+//!   last fire) for viewers.
 //! - `clock`: [`ScaledClock`].
 //! - `refused`: how serving tasks wait after state.db refused a write.
 

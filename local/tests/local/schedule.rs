@@ -269,6 +269,7 @@ async fn the_scheduler_fires_each_due_template_in_order() {
         start,
         end: None,
         input: json!({"name": name}),
+        description: String::new(),
     };
     let s = Scheduler::new(vec![
         mk("every-2h", "rate(2 hours)"),
