@@ -134,6 +134,13 @@ pub trait TaskDispatcher {
     fn item_store(&self) -> Option<&dyn crate::store::ItemStore> {
         None
     }
+
+    /// This dispatcher, when it may be called from several threads at once (return `Some(self)`):
+    /// a Distributed Map then runs its child executions concurrently, up to `MaxConcurrency`.
+    /// `None` (the default) runs them one at a time on the execution's thread.
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        None
+    }
 }
 
 /// A dispatcher that knows no resources: every Task fails with `States.TaskFailed`.

@@ -84,6 +84,10 @@ impl TaskDispatcher for Dispatcher {
         Some(&self.items)
     }
 
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        Some(self)
+    }
+
     fn dispatch(
         &self,
         request: &TaskRequest<'_>,

@@ -1,0 +1,363 @@
+//! The child executions of a Map Run. Each runs on a runner of its own (its own history, context
+//! object and task-token counter), so several can run at once: on worker threads, up to
+//! `MaxConcurrency`, when the embedder's dispatcher may be called from several threads
+//! ([`TaskDispatcher::concurrent`]); one at a time on the execution's thread otherwise.
+//!
+//! A child is journaled by the thread that ran it, before its end is reported, so whatever the
+//! Map Run has seen finish is in the journal when the process dies.
+
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::Scope;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::results::RunIdentity;
+use super::*;
+use crate::env::{Clock, TaskDispatcher};
+use crate::history::{Details, History, history_limit_cause};
+use crate::model::StateMachine;
+use crate::store::{ChildRecord, ItemStore};
+
+/// What every child of one Map Run shares; read by every worker thread.
+pub(super) struct ChildEnv<'e> {
+    pub(super) clock: &'e dyn Clock,
+    pub(super) names: &'e Names,
+    pub(super) processor: &'e StateMachine,
+    pub(super) vars: &'e Vars<'e>,
+    pub(super) deadline: Option<DateTime<Utc>>,
+    pub(super) depth: usize,
+    pub(super) identity: &'e RunIdentity,
+    pub(super) state_name: &'e str,
+    pub(super) store: Option<&'e dyn ItemStore>,
+    /// `$$.Execution.RoleArn` of every child: the parent's role, which runs them.
+    pub(super) role_arn: String,
+    /// STANDARD children (EXPRESS ones have no `RedriveCount`).
+    pub(super) standard: bool,
+}
+
+/// A child to run: its position, input and the items in it.
+pub(super) struct Launch {
+    pub(super) index: u64,
+    pub(super) input: Value,
+    pub(super) items: u64,
+}
+
+/// How a child ended (journaled), or the fault that ends the parent (its deadline, a journal
+/// that refused the record).
+pub(super) type Finished = Result<ChildRecord, Fault>;
+
+impl ChildEnv<'_> {
+    /// Runs one child execution with a history of its own and journals it.
+    pub(super) fn run(&self, tasks: &dyn TaskDispatcher, job: Launch) -> Finished {
+        let Launch {
+            index,
+            input,
+            items,
+        } = job;
+        let name = child_name(&self.identity.map_run_arn, index);
+        let start = self.clock.now();
+        let input_text = serde_json::to_string(&input).unwrap_or_default();
+        let mut history = History::new();
+        let input = Arc::new(input);
+        history.push(
+            &self.names.execution_started,
+            start,
+            Details {
+                input: Some(input.clone()),
+                ..Details::default()
+            },
+        );
+        let result = if input_text.len() > MAX_PAYLOAD_BYTES {
+            Err(StateError::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The input of child execution {index} of Map state '{}' is {} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit; lower ItemBatcher's MaxItemsPerBatch or set MaxInputBytesPerBatch",
+                    self.state_name,
+                    input_text.len()
+                ),
+            ))
+        } else {
+            let mut ctx = self.context(&name, &input, start);
+            // Concurrent children must never hand out the same task token: child i numbers
+            // its tokens from (i + 1) * 2^32.
+            let mut tokens = (index + 1) << 32;
+            let mut runner = Runner {
+                clock: self.clock,
+                tasks,
+                history: &mut history,
+                ctx: &mut ctx,
+                deadline: self.deadline,
+                names: self.names,
+                token_counter: &mut tokens,
+                depth: self.depth,
+                test: None,
+            };
+            match runner.run_machine(self.processor, input, self.vars) {
+                Ok(out) => Ok(out),
+                Err(Fault::TimedOut) => return Err(Fault::TimedOut),
+                Err(Fault::HistoryLimit) => {
+                    Err(StateError::new("States.Runtime", history_limit_cause()))
+                }
+                Err(Fault::Error(e) | Fault::Retriable(e)) => Err(e),
+            }
+        };
+        let stop = self.clock.now();
+        let mut record = ChildRecord {
+            index,
+            name,
+            status: String::new(),
+            input: input_text,
+            output: None,
+            error: None,
+            cause: None,
+            items,
+            start_date: format_time(start),
+            stop_date: format_time(stop),
+        };
+        match result {
+            Ok(out) => {
+                history.push(
+                    &self.names.execution_succeeded,
+                    stop,
+                    Details {
+                        output: Some(out.clone()),
+                        ..Details::default()
+                    },
+                );
+                record.status = "SUCCEEDED".into();
+                record.output = Some(serde_json::to_string(&*out).unwrap_or_default());
+            }
+            Err(e) => {
+                history.push(
+                    &self.names.execution_failed,
+                    stop,
+                    Details {
+                        error: e.error.clone(),
+                        cause: e.cause.clone(),
+                        ..Details::default()
+                    },
+                );
+                record.status = "FAILED".into();
+                record.error = e.error;
+                record.cause = e.cause;
+            }
+        }
+        if let Some(s) = self.store {
+            let arn = &self.identity.map_run_arn;
+            let kept = s
+                .record_child(arn, &record)
+                .and_then(|()| s.keep_child_history(arn, &record, &history));
+            if let Err(e) = kept {
+                return Err(Fault::Error(StateError::new(
+                    "States.Runtime",
+                    format!("child {index} of Map Run {arn} could not be recorded: {e}"),
+                )));
+            }
+        }
+        Ok(record)
+    }
+}
+
+impl ChildEnv<'_> {
+    /// A child's context object: a child is an execution of its own, so `$$.Execution` is the
+    /// child's (its ARN under the Map Run's labelled state machine, its name, input and start),
+    /// not the parent's; `$$.StateMachine` is the labelled state machine
+    /// (`arn:…:stateMachine:<name>/<label>`, the ARN AWS documents for a Distributed Map).
+    fn context(&self, name: &str, input: &Value, start: DateTime<Utc>) -> Value {
+        let id = self.identity;
+        let mut execution = json!({
+            "Id": format!("{}{name}", id.execution_arn_prefix),
+            "Input": input,
+            "Name": name,
+            "RoleArn": self.role_arn,
+            "StartTime": format_time(start),
+        });
+        if self.standard {
+            execution["RedriveCount"] = json!(0);
+        }
+        json!({
+            "Execution": execution,
+            "StateMachine": {"Id": id.state_machine_arn, "Name": id.state_machine_name},
+            "State": {"EnteredTime": "", "Name": ""},
+        })
+    }
+}
+
+/// Runs children: on worker threads started as they are needed (at most `max_workers`), or on
+/// the calling thread when there are none.
+pub(super) struct Children<'scope, 'env> {
+    env: &'env ChildEnv<'env>,
+    tasks: &'env dyn TaskDispatcher,
+    threads: Option<Threads<'scope, 'env>>,
+    /// Ends of children run on the calling thread, not yet taken.
+    done_here: VecDeque<(u64, Finished)>,
+    /// Children launched whose end has not been taken yet.
+    pub(super) running: usize,
+}
+
+struct Threads<'scope, 'env> {
+    scope: &'scope Scope<'scope, 'env>,
+    tasks: &'env (dyn TaskDispatcher + Sync),
+    jobs: Option<Sender<Launch>>,
+    queue: Arc<Mutex<Receiver<Launch>>>,
+    done_tx: Sender<(u64, Finished)>,
+    done: Receiver<(u64, Finished)>,
+    workers: usize,
+    max_workers: usize,
+}
+
+impl<'scope, 'env> Children<'scope, 'env> {
+    /// Children run on threads of `scope` when `concurrent` is given and `max_workers` > 1.
+    pub(super) fn new(
+        env: &'env ChildEnv<'env>,
+        tasks: &'env dyn TaskDispatcher,
+        concurrent: Option<&'env (dyn TaskDispatcher + Sync)>,
+        scope: &'scope Scope<'scope, 'env>,
+        max_workers: usize,
+    ) -> Self {
+        let threads = concurrent.filter(|_| max_workers > 1).map(|tasks| {
+            let (jobs, queue) = channel();
+            let (done_tx, done) = channel();
+            Threads {
+                scope,
+                tasks,
+                jobs: Some(jobs),
+                queue: Arc::new(Mutex::new(queue)),
+                done_tx,
+                done,
+                workers: 0,
+                max_workers,
+            }
+        });
+        Children {
+            env,
+            tasks,
+            threads,
+            done_here: VecDeque::new(),
+            running: 0,
+        }
+    }
+
+    /// Starts a child (on the calling thread it runs to its end here).
+    pub(super) fn launch(&mut self, job: Launch) {
+        self.running += 1;
+        let env = self.env;
+        if let Some(t) = self.threads.as_mut() {
+            if t.workers < t.max_workers && self.running > t.workers {
+                t.spawn(env);
+            }
+            if t.workers > 0
+                && let Some(jobs) = &t.jobs
+            {
+                match jobs.send(job) {
+                    Ok(()) => return,
+                    // every worker is gone (they only leave when the queue closes): run it here
+                    Err(std::sync::mpsc::SendError(job)) => {
+                        let index = job.index;
+                        self.done_here
+                            .push_back((index, guarded(|| env.run(self.tasks, job))));
+                        return;
+                    }
+                }
+            }
+        }
+        let index = job.index;
+        self.done_here
+            .push_back((index, guarded(|| env.run(self.tasks, job))));
+    }
+
+    /// The end of a child that has ended, if one has; waits for one when `wait` and some child
+    /// is running.
+    pub(super) fn next_end(&mut self, wait: bool) -> Option<(u64, Finished)> {
+        if let Some(d) = self.done_here.pop_front() {
+            self.running -= 1;
+            return Some(d);
+        }
+        let t = self.threads.as_ref()?;
+        let got = if wait && self.running > 0 {
+            t.done.recv().ok()
+        } else {
+            t.done.try_recv().ok()
+        };
+        if got.is_some() {
+            self.running -= 1;
+        }
+        got
+    }
+}
+
+impl<'scope, 'env> Threads<'scope, 'env> {
+    /// Starts one more worker; when the system refuses a thread, the workers there are take
+    /// the queue (with none, children run on the calling thread).
+    fn spawn(&mut self, env: &'env ChildEnv<'env>) {
+        let queue = self.queue.clone();
+        let done = self.done_tx.clone();
+        let tasks = self.tasks;
+        let started = std::thread::Builder::new()
+            .name("map-run-child".into())
+            .spawn_scoped(self.scope, move || {
+                loop {
+                    let job = {
+                        let q = queue.lock().unwrap_or_else(|e| e.into_inner());
+                        q.recv()
+                    };
+                    let Ok(job) = job else { break };
+                    let index = job.index;
+                    let end = guarded(|| env.run(tasks, job));
+                    if done.send((index, end)).is_err() {
+                        break;
+                    }
+                }
+            });
+        match started {
+            Ok(_) => self.workers += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, workers = self.workers, "no thread for another child execution; the running ones take the queue");
+                self.max_workers = self.workers;
+            }
+        }
+    }
+}
+
+impl Drop for Children<'_, '_> {
+    fn drop(&mut self) {
+        // Closing the queue lets every worker leave once its child has ended; the scope joins them.
+        if let Some(t) = self.threads.as_mut() {
+            t.jobs = None;
+        }
+    }
+}
+
+/// Runs a child, turning a panic into that child's failure rather than a lost child the Map
+/// Run would wait for forever.
+fn guarded(f: impl FnOnce() -> Finished) -> Finished {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(Fault::Error(StateError::new(
+            "States.Runtime",
+            format!("a child execution of the Map Run panicked: {what}"),
+        )))
+    })
+}
+
+/// A child execution's name: UUID-shaped, derived from the Map Run and the child's index.
+pub(super) fn child_name(map_run_arn: &str, index: u64) -> String {
+    let mut h = sha1::Sha1::new();
+    sha1::Digest::update(&mut h, map_run_arn.as_bytes());
+    sha1::Digest::update(&mut h, index.to_be_bytes());
+    digest_uuid(&sha1::Digest::finalize(h)).to_string()
+}
+
+pub(super) fn digest_uuid(d: &[u8]) -> uuid::Uuid {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    uuid::Builder::from_sha1_bytes(b).into_uuid()
+}
