@@ -141,6 +141,14 @@ pub trait TaskDispatcher {
     fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
         None
     }
+
+    /// Whether the execution has been stopped (StopExecution) while one of its states runs: a
+    /// Distributed Map then aborts its Map Run (`MapRunAborted`) and its children, and the
+    /// execution ends ABORTED. Polled a few times a second during a Map Run; the default never
+    /// stops.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// A dispatcher that knows no resources: every Task fails with `States.TaskFailed`.

@@ -46,7 +46,9 @@ impl Runner<'_> {
                 self.push(&k, Details::default())?;
                 Ok(Arc::new(Value::Array(outs)))
             }
-            Some(f @ (Fault::TimedOut | Fault::HistoryLimit)) => Err(BodyError::Fatal(f)),
+            Some(f @ (Fault::TimedOut | Fault::HistoryLimit | Fault::Aborted)) => {
+                Err(BodyError::Fatal(f))
+            }
             Some(Fault::Error(e) | Fault::Retriable(e)) => {
                 let k = self.names.get("ParallelStateFailed").clone();
                 self.push(
@@ -327,7 +329,9 @@ impl Runner<'_> {
                     )?;
                     outs.push(Arc::unwrap_or_clone(o));
                 }
-                Err(f @ (Fault::TimedOut | Fault::HistoryLimit)) => return Err(f.into()),
+                Err(f @ (Fault::TimedOut | Fault::HistoryLimit | Fault::Aborted)) => {
+                    return Err(f.into());
+                }
                 Err(Fault::Error(e) | Fault::Retriable(e)) => {
                     self.push_iteration(
                         m,

@@ -137,6 +137,10 @@ pub enum ExecutionStatus {
     Failed,
     /// Hit the state machine's `TimeoutSeconds`.
     TimedOut,
+    /// Stopped (StopExecution) while a state ran (see [`TaskDispatcher::stop_requested`]). The
+    /// history ends at the last event of that state (`MapRunAborted` for a Distributed Map): the
+    /// embedder that stopped it adds `ExecutionAborted` with the stop's error and cause.
+    Aborted,
 }
 
 /// Everything needed to continue an execution, serializable to JSON.
@@ -376,6 +380,11 @@ impl<'m> Execution<'m> {
                 self.snap
                     .history
                     .push(&self.names.execution_timed_out, at, Details::default());
+                Some(self.outcome())
+            }
+            Err(Fault::Aborted) => {
+                self.snap.next_state = None;
+                self.snap.status = ExecutionStatus::Aborted;
                 Some(self.outcome())
             }
             Err(Fault::HistoryLimit) => Some(self.end_failed(

@@ -713,6 +713,8 @@ struct Concurrent<'s> {
     in_flight: AtomicUsize,
     most_in_flight: AtomicUsize,
     calls: Mutex<Vec<Value>>,
+    /// The execution counts as stopped (StopExecution) once this many calls have begun.
+    stop_after_calls: Option<usize>,
 }
 
 impl TaskDispatcher for Concurrent<'_> {
@@ -736,6 +738,10 @@ impl TaskDispatcher for Concurrent<'_> {
     }
     fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
         Some(self)
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop_after_calls
+            .is_some_and(|n| self.calls.lock().unwrap().len() >= n)
     }
 }
 
@@ -951,4 +957,47 @@ fn a_child_execution_has_a_context_object_of_its_own() {
             "{seen}"
         );
     }
+}
+
+#[test]
+fn stopping_the_parent_aborts_the_map_run_and_its_children() {
+    let store = MemStore::default();
+    let tasks = Concurrent {
+        store: Some(&store),
+        stop_after_calls: Some(2),
+        ..Concurrent::default()
+    };
+    let fields = json!({
+        "MaxConcurrency": 2,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out"}},
+    });
+    let processor = json!({
+        "P": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:slow", "Next": "After"},
+        "After": {"Type": "Pass", "End": true}
+    });
+    // the stop comes while children 0 and 1 are in their Task (300 ms)
+    let r = run_concurrent(
+        &machine(fields, processor),
+        timed_items(10, |_| 300),
+        &tasks,
+    );
+    assert_eq!(r.outcome.status, ExecutionStatus::Aborted);
+    let kinds: Vec<&str> = r.history.events.iter().map(|e| &*e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapRunStarted",
+            "MapRunAborted"
+        ]
+    );
+    // no child started after the stop; the two running end ABORTED before their next state
+    assert_eq!(tasks.calls.lock().unwrap().len(), 2);
+    let journal = store.journal.lock().unwrap();
+    let statuses: Vec<&str> = journal.iter().map(|(_, c)| c.status.as_str()).collect();
+    assert_eq!(statuses, ["ABORTED", "ABORTED"]);
+    drop(journal);
+    // an aborted Map Run publishes no results
+    assert_eq!(store.keys("out"), Vec::<String>::new());
 }

@@ -6,11 +6,13 @@
 //! A child is journaled by the thread that ran it, before its end is reported, so whatever the
 //! Map Run has seen finish is in the journal when the process dies.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -19,7 +21,7 @@ use super::results::RunIdentity;
 use super::*;
 use crate::env::{Clock, TaskDispatcher};
 use crate::history::{Details, History, history_limit_cause};
-use crate::model::StateMachine;
+use crate::model::{StateMachine, Transition};
 use crate::store::{ChildRecord, ItemStore};
 
 /// What every child of one Map Run shares; read by every worker thread.
@@ -37,7 +39,12 @@ pub(super) struct ChildEnv<'e> {
     pub(super) role_arn: String,
     /// STANDARD children (EXPRESS ones have no `RedriveCount`).
     pub(super) standard: bool,
+    /// Set when the parent is stopped: every child ends ABORTED before its next state.
+    pub(super) abort: &'e AtomicBool,
 }
+
+/// How long the Map Run waits for a child to end before it looks whether it was stopped.
+pub(super) const STOP_POLL: Duration = Duration::from_millis(100);
 
 /// A child to run: its position, input and the items in it.
 pub(super) struct Launch {
@@ -46,8 +53,8 @@ pub(super) struct Launch {
     pub(super) items: u64,
 }
 
-/// How a child ended (journaled), or the fault that ends the parent (its deadline, a journal
-/// that refused the record).
+/// How a child ended (journaled, ABORTED when the parent was stopped), or the fault that ends
+/// the parent (its deadline, a journal that refused the record).
 pub(super) type Finished = Result<ChildRecord, Fault>;
 
 impl ChildEnv<'_> {
@@ -96,8 +103,9 @@ impl ChildEnv<'_> {
                 depth: self.depth,
                 test: None,
             };
-            match runner.run_machine(self.processor, input, self.vars) {
-                Ok(out) => Ok(out),
+            match self.run_states(&mut runner, input) {
+                Ok(out) => Ok(Some(out)),
+                Err(Fault::Aborted) => Ok(None),
                 Err(Fault::TimedOut) => return Err(Fault::TimedOut),
                 Err(Fault::HistoryLimit) => {
                     Err(StateError::new("States.Runtime", history_limit_cause()))
@@ -119,7 +127,11 @@ impl ChildEnv<'_> {
             stop_date: format_time(stop),
         };
         match result {
-            Ok(out) => {
+            Ok(None) => {
+                history.push(&Arc::from("ExecutionAborted"), stop, Details::default());
+                record.status = "ABORTED".into();
+            }
+            Ok(Some(out)) => {
                 history.push(
                     &self.names.execution_succeeded,
                     stop,
@@ -163,6 +175,29 @@ impl ChildEnv<'_> {
 }
 
 impl ChildEnv<'_> {
+    /// Runs the processor's states from `StartAt` to the end, looking before each whether the
+    /// parent was stopped.
+    fn run_states(&self, runner: &mut Runner<'_>, input: Arc<Value>) -> Result<Arc<Value>, Fault> {
+        let mut vars = Vars {
+            local: HashMap::new(),
+            parent: Some(self.vars),
+        };
+        let mut cur = self.processor.start_at;
+        let mut doc = input;
+        loop {
+            if self.abort.load(Ordering::SeqCst) {
+                return Err(Fault::Aborted);
+            }
+            match runner.run_state(self.processor, cur, doc, &mut vars)? {
+                (Transition::Next(n), out) => {
+                    cur = n;
+                    doc = out;
+                }
+                (Transition::End, out) => return Ok(out),
+            }
+        }
+    }
+
     /// A child's context object: a child is an execution of its own, so `$$.Execution` is the
     /// child's (its ARN under the Map Run's labelled state machine, its name, input and start),
     /// not the parent's; `$$.StateMachine` is the labelled state machine
@@ -270,8 +305,8 @@ impl<'scope, 'env> Children<'scope, 'env> {
             .push_back((index, guarded(|| env.run(self.tasks, job))));
     }
 
-    /// The end of a child that has ended, if one has; waits for one when `wait` and some child
-    /// is running.
+    /// The end of a child that has ended, if one has; when `wait` and some child is running,
+    /// waits for one up to [`STOP_POLL`].
     pub(super) fn next_end(&mut self, wait: bool) -> Option<(u64, Finished)> {
         if let Some(d) = self.done_here.pop_front() {
             self.running -= 1;
@@ -279,7 +314,10 @@ impl<'scope, 'env> Children<'scope, 'env> {
         }
         let t = self.threads.as_ref()?;
         let got = if wait && self.running > 0 {
-            t.done.recv().ok()
+            match t.done.recv_timeout(STOP_POLL) {
+                Ok(d) => Some(d),
+                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
+            }
         } else {
             t.done.try_recv().ok()
         };

@@ -29,6 +29,8 @@ mod results;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
@@ -40,7 +42,7 @@ use crate::model::distributed::{DistributedSpec, Transformation};
 use crate::model::{MapSpec, PathField, PercentField, State};
 use crate::store::ChildRecord;
 use batcher::Batcher;
-use children::{ChildEnv, Children, Launch, child_name, digest_uuid};
+use children::{ChildEnv, Children, Launch, STOP_POLL, child_name, digest_uuid};
 use reader::{Items, Source};
 use results::{Destination, ResultsWriter, RunIdentity};
 
@@ -165,6 +167,11 @@ impl Runner<'_> {
             }
         }
         self.depth -= 1;
+        if let Err(BodyError::Fatal(Fault::Aborted)) = run {
+            let k = self.names.get("MapRunAborted").clone();
+            self.push(&k, Details::default())?;
+            return Err(BodyError::Fatal(Fault::Aborted));
+        }
         match run? {
             Ok((_, out)) => {
                 let k = self.names.get("MapRunSucceeded").clone();
@@ -375,6 +382,7 @@ impl Runner<'_> {
             transformation,
         };
         let mut failure: Option<StateError> = None;
+        let abort = AtomicBool::new(false);
         let env = ChildEnv {
             clock: self.clock,
             names: self.names,
@@ -392,6 +400,7 @@ impl Runner<'_> {
                 .unwrap_or_default()
                 .to_string(),
             standard: d.execution_type == crate::model::MachineType::Standard,
+            abort: &abort,
         };
         let tasks = self.tasks;
         // TestState runs a Map's children on its own thread, one at a time.
@@ -411,13 +420,18 @@ impl Runner<'_> {
             let mut next_index: u64 = 0;
             let mut item_index: u64 = 0;
             let mut exhausted = false;
+            let mut next_poll = Instant::now();
             loop {
-                let mut wait = false;
-                loop {
-                    let Some((index, end)) = children.next_end(wait) else {
-                        break;
-                    };
-                    wait = false;
+                // A stopped parent aborts the Map Run: no child starts, the running ones end
+                // ABORTED before their next state, and nothing is handed to the results.
+                if !abort.load(Ordering::SeqCst) && Instant::now() >= next_poll {
+                    next_poll = Instant::now() + STOP_POLL;
+                    if tasks.stop_requested() {
+                        abort.store(true, Ordering::SeqCst);
+                    }
+                }
+                let aborting = abort.load(Ordering::SeqCst);
+                while let Some((index, end)) = children.next_end(false) {
                     let record = end.map_err(BodyError::Fatal)?;
                     if order.finished(index, record, threshold) {
                         failure.get_or_insert_with(|| {
@@ -427,6 +441,13 @@ impl Runner<'_> {
                             )
                         });
                     }
+                }
+                if aborting {
+                    if children.running == 0 {
+                        return Err(BodyError::Fatal(Fault::Aborted));
+                    }
+                    children.next_end(true);
+                    continue;
                 }
                 if let Err(e) = order.hand_over(&mut sink, identity) {
                     return Ok(Err(e));
@@ -440,9 +461,8 @@ impl Runner<'_> {
                         break;
                     }
                     // nothing to start until a child ends
-                    wait = true;
-                    let Some((index, end)) = children.next_end(wait) else {
-                        break;
+                    let Some((index, end)) = children.next_end(true) else {
+                        continue;
                     };
                     let record = end.map_err(BodyError::Fatal)?;
                     if order.finished(index, record, threshold) {
