@@ -1001,3 +1001,141 @@ fn stopping_the_parent_aborts_the_map_run_and_its_children() {
     // an aborted Map Run publishes no results
     assert_eq!(store.keys("out"), Vec::<String>::new());
 }
+
+/// A JSONata machine: Distributed Map `Map` with these fields, then `After` (its output is the
+/// Map's output and the variable `run`).
+fn jsonata_machine(fields: Value, processor: Value) -> Value {
+    let mut def = machine(fields, processor);
+    def["QueryLanguage"] = json!("JSONata");
+    def["States"]["Map"]["End"] = Value::Null;
+    def["States"]["Map"].as_object_mut().unwrap().remove("End");
+    def["States"]["Map"]["Next"] = json!("After");
+    def["States"]["After"] = json!({"Type": "Pass", "Output": {"map": "{% $states.input %}", "run": "{% $exists($run) ? $run : null %}"}, "End": true});
+    def
+}
+
+/// The Map ran as a Map Run of child executions, not as an inline Map's iterations.
+fn assert_ran_as_a_map_run(r: &RunResult) {
+    let kinds: Vec<&str> = r.history.events.iter().map(|e| &*e.kind).collect();
+    assert!(
+        kinds.contains(&"MapRunSucceeded") && !kinds.contains(&"MapIterationStarted"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_jsonata_distributed_map_evaluates_every_field_as_an_expression() {
+    let store = MemStore::default();
+    store.put_in("in", "rows.csv", b"id,v\n1,a\n2,b\n3,c\n4,d\n");
+    let fields = json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "MaxItems": "{% $states.input.max %}"},
+            "Arguments": {"Bucket": "{% $states.input.bucket %}", "Key": "{% $states.input.key %}"}
+        },
+        "ItemSelector": {"id": "{% $states.context.Map.Item.Value.id %}", "i": "{% $states.context.Map.Item.Index %}"},
+        "ItemBatcher": {"MaxItemsPerBatch": "{% $states.input.per %}", "BatchInput": {"job": "{% $states.input.job %}"}},
+        "MaxConcurrency": "{% $states.input.conc %}",
+        "ToleratedFailureCount": "{% $states.input.tolerated %}",
+        "ToleratedFailurePercentage": "{% $states.input.pct %}",
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Arguments": {"Bucket": "{% $states.input.out %}", "Prefix": "{% 'runs/' & $states.input.job %}"},
+            "WriterConfig": {"Transformation": "COMPACT"}
+        },
+        "Output": {"manifest": "{% $states.result.ResultWriterDetails.Key %}"},
+        "Assign": {"run": "{% $states.result.MapRunArn %}"}
+    });
+    let processor = json!({"P": {"Type": "Pass", "Output": {
+        "ids": "{% $states.input.Items.id %}",
+        "at": "{% $states.input.Items.i %}",
+        "job": "{% $states.input.job %}",
+        "me": "{% $states.context.Execution.Name %}"
+    }, "End": true}});
+    let input = json!({"bucket": "in", "key": "rows.csv", "max": 3, "per": 2, "job": "j1", "conc": 2, "tolerated": 0, "pct": 0, "out": "out"});
+    let r = run(&jsonata_machine(fields, processor), input, &store);
+    assert_eq!(r.outcome.error, None, "{:?}", r.outcome.cause);
+    let out = r.outcome.output.unwrap();
+    let run_arn = out["run"]
+        .as_str()
+        .expect("Assign set $run to the Map Run's ARN");
+    let id = run_arn.rsplit(':').next().unwrap();
+    assert_eq!(
+        out["map"],
+        json!({"manifest": format!("runs/j1/{id}/manifest.json")})
+    );
+    let results = store
+        .object("out", &format!("runs/j1/{id}/SUCCEEDED_0.json"))
+        .unwrap();
+    // MaxItems 3 of 4 rows, batches of 2, each batch with its BatchInput
+    assert_eq!(results[0]["ids"], json!(["1", "2"]));
+    assert_eq!(results[0]["at"], json!([0, 1]));
+    assert_eq!(results[1]["ids"], json!("3"));
+    assert_eq!(results[1]["job"], "j1");
+    assert!(results[0]["me"].as_str().unwrap().len() == 36);
+}
+
+#[test]
+fn a_jsonata_distributed_map_takes_items_from_an_expression() {
+    let def = jsonata_machine(
+        json!({
+            "Items": "{% $states.input.xs %}",
+            "ItemSelector": {"x": "{% $states.context.Map.Item.Value %}", "i": "{% $states.context.Map.Item.Index %}"}
+        }),
+        pass(),
+    );
+    let r = run(&def, json!({"xs": ["a", "b"]}), &MemStore::default());
+    assert_ran_as_a_map_run(&r);
+    assert_eq!(
+        r.outcome.output.unwrap()["map"],
+        json!([{"x": "a", "i": 0}, {"x": "b", "i": 1}])
+    );
+    // Items that are not an array is the state's catchable States.QueryEvaluationError
+    let mut def = def;
+    def["States"]["Map"]["Catch"] = json!([{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "After", "Output": "caught"}]);
+    let r = run(&def, json!({"xs": "nope"}), &MemStore::default());
+    assert_eq!(r.outcome.output.unwrap()["map"], "caught");
+}
+
+#[test]
+fn a_jsonata_tolerated_failure_percentage_holds_at_the_boundary() {
+    let def = jsonata_machine(
+        json!({
+            "Items": "{% $states.input.xs %}",
+            "ToleratedFailurePercentage": "{% $states.input.pct %}"
+        }),
+        json!({
+            "P": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.v = 'bad' %}", "Next": "F"}], "Default": "S"},
+            "F": {"Type": "Fail", "Error": "Bad", "Cause": "bad item"},
+            "S": {"Type": "Succeed"}
+        }),
+    );
+    let xs = json!([{"v": "bad"}, {"v": "ok"}, {"v": "ok"}, {"v": "ok"}]);
+    let r = run(&def, json!({"xs": xs, "pct": 25}), &MemStore::default());
+    assert_eq!(r.outcome.error, None, "{:?}", r.outcome.cause);
+    assert_ran_as_a_map_run(&r);
+    let r = run(&def, json!({"xs": xs, "pct": 24}), &MemStore::default());
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+}
+
+#[test]
+fn a_jsonata_distributed_map_refuses_jsonpath_fields() {
+    let mut def = jsonata_machine(get_object("CSV"), pass());
+    let errors: Vec<String> = stepscore_asl::validate(&def, ValidationOptions::default())
+        .iter()
+        .map(|d| format!("{}: {}", d.location.clone().unwrap_or_default(), d.message))
+        .collect();
+    assert_eq!(
+        errors,
+        ["/States/Map/ItemReader/Parameters: Field 'Parameters' is not supported"]
+    );
+    def["States"]["Map"]["ItemReader"]["Arguments"] = json!({"Bucket": "in", "Key": "data"});
+    def["States"]["Map"]["ItemReader"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Parameters");
+    assert!(stepscore_asl::validate(&def, ValidationOptions::default()).is_empty());
+}

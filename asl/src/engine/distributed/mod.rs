@@ -38,8 +38,9 @@ use sha1::{Digest, Sha1};
 use super::*;
 use crate::history::Details;
 use crate::jsonpath::Scope;
-use crate::model::distributed::{DistributedSpec, Transformation};
+use crate::model::distributed::{Arguments, DistributedSpec, Transformation};
 use crate::model::{MapSpec, PathField, PercentField, State};
+use crate::query::Expected;
 use crate::store::ChildRecord;
 use batcher::Batcher;
 use children::{ChildEnv, Children, Launch, STOP_POLL, child_name, digest_uuid};
@@ -50,10 +51,6 @@ pub use reader::MAX_JSON_OBJECT_BYTES;
 
 /// Most child executions of one Map Run that may run at once (AWS's hard limit).
 pub const MAX_CONCURRENT_CHILDREN: u64 = 10_000;
-
-/// Why a Distributed Map in a JSONata state fails (`States.Runtime`): its `Items`, selector and
-/// thresholds are JSONata templates, which the Map Run does not evaluate yet.
-const JSONATA_NOT_RUN: &str = "A Distributed Map in a JSONata state is not run by this engine yet; write the state in JSONPath (QueryLanguage JSONPath on the state) to run it locally";
 
 /// Cause of `States.ExceedToleratedFailureThreshold`.
 const THRESHOLD_CAUSE: &str = "The specified tolerated failure threshold was exceeded";
@@ -90,13 +87,6 @@ impl Runner<'_> {
         vars: &Vars,
     ) -> Result<Arc<Value>, BodyError> {
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
-        if Self::is_query(st) {
-            return Err(fatal(self.runtime(
-                st,
-                entered,
-                JSONATA_NOT_RUN.to_string(),
-            )));
-        }
         let tolerated_count = self.resolve_count(
             st,
             entered,
@@ -108,12 +98,28 @@ impl Runner<'_> {
         let tolerated_pct = match &m.tolerated_failure_percentage {
             None => None,
             Some(PercentField::Literal(p)) => Some(*p),
-            Some(PercentField::Query(_)) => {
-                return Err(fatal(self.runtime(
-                    st,
-                    entered,
-                    JSONATA_NOT_RUN.to_string(),
-                )));
+            Some(PercentField::Query(t)) => {
+                let v = self
+                    .query(
+                        st,
+                        entered,
+                        t,
+                        StatesData::input(eff),
+                        vars,
+                        Some(Expected::Number),
+                    )
+                    .map_err(BodyError::Catchable)?;
+                match v.as_f64().filter(|p| (0.0..=100.0).contains(p)) {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(BodyError::Catchable(self.state_error(
+                            QUERY_EVALUATION_ERROR,
+                            st,
+                            entered,
+                            format!("The ToleratedFailurePercentage field must be a number from 0 to 100 but the JSONata expression returned {v}"),
+                        )));
+                    }
+                }
             }
             Some(PercentField::Path(p)) => {
                 let v = p
@@ -193,6 +199,26 @@ impl Runner<'_> {
         }
     }
 
+    /// Evaluates `Parameters`/`BatchInput` (JSONPath: a failure is `States.Runtime`) or
+    /// `Arguments`/`BatchInput` (JSONata: a catchable `States.QueryEvaluationError`).
+    fn arguments(
+        &self,
+        st: &State,
+        entered: u64,
+        a: &Arguments,
+        eff: &Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Value, BodyError> {
+        match a {
+            Arguments::Path(t) => t
+                .evaluate(&self.scope(eff, vars))
+                .map_err(|e| BodyError::Fatal(self.template_error(st, entered, e, eff))),
+            Arguments::Query(t) => self
+                .query(st, entered, t, StatesData::input(eff), vars, None)
+                .map_err(BodyError::Catchable),
+        }
+    }
+
     fn scope<'s>(&'s self, eff: &'s Value, vars: &'s Vars) -> Scope<'s> {
         Scope {
             input: eff,
@@ -224,16 +250,15 @@ impl Runner<'_> {
         )?;
         let input = match &b.batch_input {
             None => None,
-            Some(t) => match t.evaluate(&self.scope(eff, vars)) {
-                Ok(Value::Object(m)) => Some(m),
-                Ok(other) => {
+            Some(a) => match self.arguments(st, entered, a, eff, vars)? {
+                Value::Object(m) => Some(m),
+                other => {
                     return Err(BodyError::Fatal(Fault::Error(self.runtime(
                         st,
                         entered,
                         format!("BatchInput must produce a JSON object but produced {other}"),
                     ))));
                 }
-                Err(e) => return Err(BodyError::Fatal(self.template_error(st, entered, e, eff))),
             },
         };
         let bytes = bytes.unwrap_or(0).min(MAX_PAYLOAD_BYTES as u64);
@@ -308,10 +333,7 @@ impl Runner<'_> {
         };
         let mut items: Items<'_> = match &d.item_reader {
             Some(r) => {
-                let p = r
-                    .parameters
-                    .evaluate(&self.scope(eff, vars))
-                    .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff)))?;
+                let p = self.arguments(st, 0, &r.parameters, eff, vars)?;
                 let source = match Source::from_parameters(r, &p) {
                     Ok(s) => s,
                     Err(e) => return Ok(Err(reader_failed(e))),
@@ -342,9 +364,7 @@ impl Runner<'_> {
         let writer = match exporting {
             None => None,
             Some((w, p)) => {
-                let p = p
-                    .evaluate(&self.scope(eff, vars))
-                    .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff)))?;
+                let p = self.arguments(st, 0, p, eff, vars)?;
                 let dest = match Destination::from_parameters(&p, map_run_id) {
                     Ok(dest) => dest,
                     Err(e) => return Ok(Err(writer_failed(e))),
@@ -570,7 +590,16 @@ impl Runner<'_> {
         vars: &Vars,
     ) -> Result<Result<Vec<Value>, StateError>, BodyError> {
         let v = match (&m.items, &m.items_path) {
-            (Some(_), _) => return Ok(Err(self.runtime(st, 0, JSONATA_NOT_RUN.to_string()))),
+            (Some(t), _) => self
+                .query(
+                    st,
+                    0,
+                    t,
+                    StatesData::input(eff),
+                    vars,
+                    Some(Expected::Array),
+                )
+                .map_err(BodyError::Catchable)?,
             (None, PathField::Path(p)) => match p.resolve(&self.scope(eff, vars)) {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(self.runtime(st, 0, path_error_text(p, &e)))),
@@ -597,17 +626,24 @@ impl Runner<'_> {
         item: Value,
         index: u64,
     ) -> Result<Value, BodyError> {
-        let Some(t) = &m.item_selector else {
+        if m.item_selector.is_none() && m.query_item_selector.is_none() {
             return Ok(item);
-        };
+        }
         if let Value::Object(c) = &mut *self.ctx {
             c.insert(
                 "Map".into(),
                 json!({"Item": {"Index": index, "Value": item}}),
             );
         }
-        t.evaluate(&self.scope(eff, vars))
-            .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff)))
+        match (&m.item_selector, &m.query_item_selector) {
+            (_, Some(t)) => self
+                .query(st, 0, t, StatesData::input(eff), vars, None)
+                .map_err(BodyError::Catchable),
+            (Some(t), None) => t
+                .evaluate(&self.scope(eff, vars))
+                .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff))),
+            (None, None) => Ok(Value::Null),
+        }
     }
 
     /// The next child's input and its item count: the next item, selected, or the next batch
