@@ -74,7 +74,11 @@ impl Runner<'_> {
         vars: &mut Vars,
         mut insp: Option<&mut Inspection>,
     ) -> Result<Arc<Value>, BodyError> {
-        if let Some(d) = &m.dist {
+        // TestState runs a Map's body through the inline path, which knows its mocks and
+        // `stateConfiguration` (mapItemReaderData, mapIterationFailureCount)
+        if let Some(d) = &m.dist
+            && self.test.is_none()
+        {
             return self.distributed_map(st, entered, m, d, eff, vars);
         }
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
