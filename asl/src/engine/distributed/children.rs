@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
 use std::time::Duration;
@@ -314,10 +314,7 @@ impl<'scope, 'env> Children<'scope, 'env> {
         }
         let t = self.threads.as_ref()?;
         let got = if wait && self.running > 0 {
-            match t.done.recv_timeout(STOP_POLL) {
-                Ok(d) => Some(d),
-                Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => None,
-            }
+            t.done.recv_timeout(STOP_POLL).ok()
         } else {
             t.done.try_recv().ok()
         };

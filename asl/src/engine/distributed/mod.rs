@@ -472,8 +472,10 @@ impl Runner<'_> {
                 if let Err(e) = order.hand_over(&mut sink, identity) {
                     return Ok(Err(e));
                 }
-                let pulling = !exhausted
-                    && !(order.stopped && sink.writer.is_none())
+                // once stopped, without a writer no further child is needed at all; with one,
+                // the rest are read to be listed as PENDING
+                let done_reading = exhausted || (order.stopped && sink.writer.is_none());
+                let pulling = !done_reading
                     && children.running < concurrency
                     && next_index - order.next < window;
                 if !pulling {
