@@ -3,12 +3,18 @@
 //! `MaxConcurrency`, when the embedder's dispatcher may be called from several threads
 //! ([`TaskDispatcher::concurrent`]); one at a time on the execution's thread otherwise.
 //!
+//! Workers are started as children wait for one, but only while fewer workers than the machine
+//! has cores are computing: a worker in a Task call or a Wait (counted by [`Waiting`]) does not
+//! count. So children that wait on the outside world run up to `MaxConcurrency` at once, while
+//! children that only compute run on about one thread per core, and at most one child waits
+//! for a worker: memory stays bounded by the children in flight.
+//!
 //! A child is journaled by the thread that ran it, before its end is reported, so whatever the
 //! Map Run has seen finish is in the journal when the process dies.
 
 use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::Scope;
@@ -41,10 +47,87 @@ pub(super) struct ChildEnv<'e> {
     pub(super) standard: bool,
     /// Set when the parent is stopped: every child ends ABORTED before its next state.
     pub(super) abort: &'e AtomicBool,
+    /// Whether a state of the processor reads the context object: only then is a child's
+    /// input copied into its `$$.Execution.Input` (a copy per child costs as much as the rest
+    /// of a Pass child).
+    pub(super) reads_context: bool,
 }
 
 /// How long the Map Run waits for a child to end before it looks whether it was stopped.
 pub(super) const STOP_POLL: Duration = Duration::from_millis(100);
+
+/// How long the Map Run waits for a child to end, while a child waits for a worker, before it
+/// looks whether a running child now waits on the outside world (and another worker may start).
+const GROW_POLL: Duration = Duration::from_millis(5);
+
+/// Counts the children that wait on the outside world (in a Task call or a Wait) rather than
+/// compute: the dispatcher and clock they are given count them.
+pub(super) struct Waiting<'a> {
+    count: &'a AtomicUsize,
+    tasks: Option<&'a (dyn TaskDispatcher + Sync)>,
+    clock: &'a dyn Clock,
+}
+
+impl<'a> Waiting<'a> {
+    pub(super) fn new(
+        count: &'a AtomicUsize,
+        tasks: Option<&'a (dyn TaskDispatcher + Sync)>,
+        clock: &'a dyn Clock,
+    ) -> Self {
+        Waiting {
+            count,
+            tasks,
+            clock,
+        }
+    }
+
+    /// The dispatcher children use on worker threads, when they may use any.
+    pub(super) fn tasks(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        self.tasks.map(|_| self as &(dyn TaskDispatcher + Sync))
+    }
+
+    fn waiting<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.count.fetch_add(1, Ordering::SeqCst);
+        let out = f();
+        self.count.fetch_sub(1, Ordering::SeqCst);
+        out
+    }
+}
+
+impl TaskDispatcher for Waiting<'_> {
+    fn dispatch(
+        &self,
+        request: &crate::env::TaskRequest<'_>,
+        clock: &dyn Clock,
+    ) -> crate::env::TaskOutcome {
+        match self.tasks {
+            Some(t) => self.waiting(|| t.dispatch(request, clock)),
+            None => crate::env::NoTasks.dispatch(request, clock),
+        }
+    }
+
+    fn item_store(&self) -> Option<&dyn ItemStore> {
+        self.tasks.and_then(|t| t.item_store())
+    }
+
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        self.tasks()
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.tasks.is_some_and(|t| t.stop_requested())
+    }
+}
+
+impl Clock for Waiting<'_> {
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) {
+        self.waiting(|| self.clock.sleep_until(deadline));
+    }
+}
 
 /// A child to run: its position, input and the items in it.
 pub(super) struct Launch {
@@ -206,7 +289,7 @@ impl ChildEnv<'_> {
         let id = self.identity;
         let mut execution = json!({
             "Id": format!("{}{name}", id.execution_arn_prefix),
-            "Input": input,
+            "Input": if self.reads_context { input.clone() } else { Value::Null },
             "Name": name,
             "RoleArn": self.role_arn,
             "StartTime": format_time(start),
@@ -228,6 +311,10 @@ pub(super) struct Children<'scope, 'env> {
     env: &'env ChildEnv<'env>,
     tasks: &'env dyn TaskDispatcher,
     threads: Option<Threads<'scope, 'env>>,
+    /// Children waiting on the outside world rather than computing.
+    waiting: &'env AtomicUsize,
+    /// Workers that may compute at once: the machine's cores.
+    cores: usize,
     /// Ends of children run on the calling thread, not yet taken.
     done_here: VecDeque<(u64, Finished)>,
     /// Children launched whose end has not been taken yet.
@@ -246,11 +333,13 @@ struct Threads<'scope, 'env> {
 }
 
 impl<'scope, 'env> Children<'scope, 'env> {
-    /// Children run on threads of `scope` when `concurrent` is given and `max_workers` > 1.
+    /// Children run on threads of `scope` when `concurrent` is given and `max_workers` > 1;
+    /// `waiting` counts those of them in a Task call or a Wait.
     pub(super) fn new(
         env: &'env ChildEnv<'env>,
         tasks: &'env dyn TaskDispatcher,
         concurrent: Option<&'env (dyn TaskDispatcher + Sync)>,
+        waiting: &'env AtomicUsize,
         scope: &'scope Scope<'scope, 'env>,
         max_workers: usize,
     ) -> Self {
@@ -272,8 +361,33 @@ impl<'scope, 'env> Children<'scope, 'env> {
             env,
             tasks,
             threads,
+            waiting,
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
             done_here: VecDeque::new(),
             running: 0,
+        }
+    }
+
+    /// Whether another child may start now: fewer than `limit` running, and on worker threads
+    /// none already waiting for a worker.
+    pub(super) fn has_room(&self, limit: usize) -> bool {
+        self.running < limit
+            && self
+                .threads
+                .as_ref()
+                .is_none_or(|t| self.running <= t.workers)
+    }
+
+    /// Starts a worker for a child waiting for one, while fewer workers than cores compute.
+    fn grow(&mut self) {
+        let waiting = self.waiting.load(Ordering::SeqCst);
+        let env = self.env;
+        if let Some(t) = self.threads.as_mut()
+            && t.workers < t.max_workers
+            && self.running > t.workers
+            && t.workers.saturating_sub(waiting) < self.cores
+        {
+            t.spawn(env);
         }
     }
 
@@ -281,10 +395,8 @@ impl<'scope, 'env> Children<'scope, 'env> {
     pub(super) fn launch(&mut self, job: Launch) {
         self.running += 1;
         let env = self.env;
+        self.grow();
         if let Some(t) = self.threads.as_mut() {
-            if t.workers < t.max_workers && self.running > t.workers {
-                t.spawn(env);
-            }
             if t.workers > 0
                 && let Some(jobs) = &t.jobs
             {
@@ -312,9 +424,12 @@ impl<'scope, 'env> Children<'scope, 'env> {
             self.running -= 1;
             return Some(d);
         }
+        self.grow();
         let t = self.threads.as_ref()?;
         let got = if wait && self.running > 0 {
-            t.done.recv_timeout(STOP_POLL).ok()
+            let queued = self.running > t.workers;
+            let poll = if queued { GROW_POLL } else { STOP_POLL };
+            t.done.recv_timeout(poll).ok()
         } else {
             t.done.try_recv().ok()
         };

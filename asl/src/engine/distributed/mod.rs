@@ -29,7 +29,7 @@ mod results;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -43,7 +43,7 @@ use crate::model::{MapSpec, PathField, PercentField, State};
 use crate::query::Expected;
 use crate::store::ChildRecord;
 use batcher::Batcher;
-use children::{ChildEnv, Children, Launch, STOP_POLL, child_name, digest_uuid};
+use children::{ChildEnv, Children, Launch, STOP_POLL, Waiting, child_name, digest_uuid};
 use reader::{Items, Source};
 use results::{Destination, ResultsWriter, RunIdentity};
 
@@ -403,8 +403,17 @@ impl Runner<'_> {
         };
         let mut failure: Option<StateError> = None;
         let abort = AtomicBool::new(false);
+        let tasks = self.tasks;
+        // TestState runs a Map's children on its own thread, one at a time.
+        let concurrent = if self.test.is_none() {
+            tasks.concurrent()
+        } else {
+            None
+        };
+        let waiting_count = AtomicUsize::new(0);
+        let waiting = Waiting::new(&waiting_count, concurrent, self.clock);
         let env = ChildEnv {
-            clock: self.clock,
+            clock: &waiting,
             names: self.names,
             processor: &m.processor,
             vars,
@@ -421,20 +430,21 @@ impl Runner<'_> {
                 .to_string(),
             standard: d.execution_type == crate::model::MachineType::Standard,
             abort: &abort,
-        };
-        let tasks = self.tasks;
-        // TestState runs a Map's children on its own thread, one at a time.
-        let concurrent = if self.test.is_none() {
-            tasks.concurrent()
-        } else {
-            None
+            reads_context: m.processor.states.iter().any(|s| s.common.uses_context),
         };
         // A child may finish before one launched ahead of it, and results are handed on in
         // order: at most `window` children are between launch and hand-over, so a slow early
         // child cannot make finished ones pile up without bound.
         let window = (concurrency as u64).saturating_mul(2);
         let ended = std::thread::scope(|scope| -> Result<Result<(), String>, BodyError> {
-            let mut children = Children::new(&env, tasks, concurrent, scope, concurrency);
+            let mut children = Children::new(
+                &env,
+                tasks,
+                waiting.tasks(),
+                &waiting_count,
+                scope,
+                concurrency,
+            );
             let mut order = Order::default();
             let mut journal = journal;
             let mut next_index: u64 = 0;
@@ -476,7 +486,7 @@ impl Runner<'_> {
                 // the rest are read to be listed as PENDING
                 let done_reading = exhausted || (order.stopped && sink.writer.is_none());
                 let pulling = !done_reading
-                    && children.running < concurrency
+                    && children.has_room(concurrency)
                     && next_index - order.next < window;
                 if !pulling {
                     if children.running == 0 {
