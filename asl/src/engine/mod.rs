@@ -3,7 +3,8 @@
 //!
 //! Branches of Parallel and iterations of Map run one after another on the calling thread, in
 //! order; that is observably equivalent for the outputs AWS guarantees (results keep their
-//! positions) and makes runs deterministic.
+//! positions) and makes runs deterministic. A Distributed Map's child executions are the
+//! exception: they may run concurrently, up to `MaxConcurrency` (`distributed`).
 //!
 //! This file is the public API (configuration, [`Execution`], snapshots, outcomes); the
 //! interpreter is split by job: `runner` (entering a state, Retry/Catch, faults), `data` (paths,

@@ -396,20 +396,15 @@ impl<'scope, 'env> Children<'scope, 'env> {
         self.running += 1;
         let env = self.env;
         self.grow();
-        if let Some(t) = self.threads.as_mut() {
-            if t.workers > 0
-                && let Some(jobs) = &t.jobs
-            {
-                match jobs.send(job) {
-                    Ok(()) => return,
-                    // every worker is gone (they only leave when the queue closes): run it here
-                    Err(std::sync::mpsc::SendError(job)) => {
-                        let index = job.index;
-                        self.done_here
-                            .push_back((index, guarded(|| env.run(self.tasks, job))));
-                        return;
-                    }
-                }
+        let mut job = job;
+        if let Some(t) = self.threads.as_ref()
+            && t.workers > 0
+            && let Some(jobs) = &t.jobs
+        {
+            match jobs.send(job) {
+                Ok(()) => return,
+                // every worker is gone (they only leave when the queue closes): run it here
+                Err(std::sync::mpsc::SendError(back)) => job = back,
             }
         }
         let index = job.index;

@@ -404,12 +404,9 @@ impl Runner<'_> {
         let mut failure: Option<StateError> = None;
         let abort = AtomicBool::new(false);
         let tasks = self.tasks;
-        // TestState runs a Map's children on its own thread, one at a time.
-        let concurrent = if self.test.is_none() {
-            tasks.concurrent()
-        } else {
-            None
-        };
+        // children share the dispatcher across threads only when it says it may be shared
+        // (TestState never gets here: it runs a Distributed Map's body as an inline Map)
+        let concurrent = tasks.concurrent();
         let waiting_count = AtomicUsize::new(0);
         let waiting = Waiting::new(&waiting_count, concurrent, self.clock);
         let env = ChildEnv {
