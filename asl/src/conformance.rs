@@ -219,6 +219,7 @@ fn execution_case(case: &Value) -> Verdict {
         ExecutionStatus::Succeeded => "SUCCEEDED",
         ExecutionStatus::Failed => "FAILED",
         ExecutionStatus::TimedOut => "TIMED_OUT",
+        ExecutionStatus::Aborted => "ABORTED",
         ExecutionStatus::Running => "RUNNING",
     };
     let mut actual = serde_json::Map::new();

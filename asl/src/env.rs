@@ -134,6 +134,21 @@ pub trait TaskDispatcher {
     fn item_store(&self) -> Option<&dyn crate::store::ItemStore> {
         None
     }
+
+    /// This dispatcher, when it may be called from several threads at once (return `Some(self)`):
+    /// a Distributed Map then runs its child executions concurrently, up to `MaxConcurrency`.
+    /// `None` (the default) runs them one at a time on the execution's thread.
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        None
+    }
+
+    /// Whether the execution has been stopped (StopExecution) while one of its states runs: a
+    /// Distributed Map then aborts its Map Run (`MapRunAborted`) and its children, and the
+    /// execution ends ABORTED. Polled a few times a second during a Map Run; the default never
+    /// stops.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// A dispatcher that knows no resources: every Task fails with `States.TaskFailed`.

@@ -76,7 +76,7 @@ pub struct ChildRecord {
     pub index: u64,
     /// Execution name (a UUID-shaped id derived from the Map Run and the index).
     pub name: String,
-    /// `SUCCEEDED` or `FAILED`.
+    /// `SUCCEEDED`, `FAILED`, or `ABORTED` (the parent was stopped while it ran).
     pub status: String,
     /// The child's input, as JSON text.
     pub input: String,

@@ -278,6 +278,15 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
             next_state: None,
             inspection_data: None,
         },
+        // TestState has no StopExecution: nothing raises it there
+        Err(Fault::Aborted) => TestStateResult {
+            status: TestStatus::Failed,
+            output: None,
+            error: None,
+            cause: Some("the execution was stopped".into()),
+            next_state: None,
+            inspection_data: None,
+        },
         Err(Fault::TimedOut) => TestStateResult {
             status: TestStatus::Failed,
             output: None,

@@ -25,6 +25,9 @@ impl TaskDispatcher for Store {
     fn item_store(&self) -> Option<&dyn stepscore_asl::store::ItemStore> {
         Some(&self.0)
     }
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        Some(self)
+    }
 }
 
 fn peak_rss_kib() -> u64 {

@@ -308,6 +308,16 @@ impl LocalExecutions {
         Ok(())
     }
 
+    /// Writes the snapshot of an execution that was stopped while a state ran (its row is
+    /// ABORTED, which `save` leaves alone), so its history shows how that state ended.
+    pub fn save_stopped_snapshot(&self, name: &str, snapshot: &Value) -> rusqlite::Result<()> {
+        self.lock().execute(
+            "UPDATE executions SET snapshot = ?1 WHERE name = ?2 AND status = 'ABORTED'",
+            params![snapshot.to_string(), name],
+        )?;
+        Ok(())
+    }
+
     /// Executions that ended in one of `statuses` whose end has not been delivered yet, oldest
     /// first.
     pub fn undelivered_ends(

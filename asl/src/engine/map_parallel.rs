@@ -46,7 +46,9 @@ impl Runner<'_> {
                 self.push(&k, Details::default())?;
                 Ok(Arc::new(Value::Array(outs)))
             }
-            Some(f @ (Fault::TimedOut | Fault::HistoryLimit)) => Err(BodyError::Fatal(f)),
+            Some(f @ (Fault::TimedOut | Fault::HistoryLimit | Fault::Aborted)) => {
+                Err(BodyError::Fatal(f))
+            }
             Some(Fault::Error(e) | Fault::Retriable(e)) => {
                 let k = self.names.get("ParallelStateFailed").clone();
                 self.push(
@@ -72,7 +74,11 @@ impl Runner<'_> {
         vars: &mut Vars,
         mut insp: Option<&mut Inspection>,
     ) -> Result<Arc<Value>, BodyError> {
-        if let Some(d) = &m.dist {
+        // TestState runs a Map's body through the inline path, which knows its mocks and
+        // `stateConfiguration` (mapItemReaderData, mapIterationFailureCount)
+        if let Some(d) = &m.dist
+            && self.test.is_none()
+        {
             return self.distributed_map(st, entered, m, d, eff, vars);
         }
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
@@ -327,7 +333,9 @@ impl Runner<'_> {
                     )?;
                     outs.push(Arc::unwrap_or_clone(o));
                 }
-                Err(f @ (Fault::TimedOut | Fault::HistoryLimit)) => return Err(f.into()),
+                Err(f @ (Fault::TimedOut | Fault::HistoryLimit | Fault::Aborted)) => {
+                    return Err(f.into());
+                }
                 Err(Fault::Error(e) | Fault::Retriable(e)) => {
                     self.push_iteration(
                         m,

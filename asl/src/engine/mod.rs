@@ -3,7 +3,8 @@
 //!
 //! Branches of Parallel and iterations of Map run one after another on the calling thread, in
 //! order; that is observably equivalent for the outputs AWS guarantees (results keep their
-//! positions) and makes runs deterministic.
+//! positions) and makes runs deterministic. A Distributed Map's child executions are the
+//! exception: they may run concurrently, up to `MaxConcurrency` (`distributed`).
 //!
 //! This file is the public API (configuration, [`Execution`], snapshots, outcomes); the
 //! interpreter is split by job: `runner` (entering a state, Retry/Catch, faults), `data` (paths,
@@ -137,6 +138,10 @@ pub enum ExecutionStatus {
     Failed,
     /// Hit the state machine's `TimeoutSeconds`.
     TimedOut,
+    /// Stopped (StopExecution) while a state ran (see [`TaskDispatcher::stop_requested`]). The
+    /// history ends at the last event of that state (`MapRunAborted` for a Distributed Map): the
+    /// embedder that stopped it adds `ExecutionAborted` with the stop's error and cause.
+    Aborted,
 }
 
 /// Everything needed to continue an execution, serializable to JSON.
@@ -376,6 +381,11 @@ impl<'m> Execution<'m> {
                 self.snap
                     .history
                     .push(&self.names.execution_timed_out, at, Details::default());
+                Some(self.outcome())
+            }
+            Err(Fault::Aborted) => {
+                self.snap.next_state = None;
+                self.snap.status = ExecutionStatus::Aborted;
                 Some(self.outcome())
             }
             Err(Fault::HistoryLimit) => Some(self.end_failed(

@@ -42,6 +42,9 @@ pub(crate) enum Fault {
     HistoryLimit,
     /// TestState only: a retrier would retry this error.
     Retriable(StateError),
+    /// The execution was stopped (StopExecution) while a state ran; it ends ABORTED, past
+    /// every Retry and Catch.
+    Aborted,
 }
 
 /// A mocked Task (or Map/Parallel) result, for TestState.

@@ -3,7 +3,19 @@
 //! child executions' type.
 
 use crate::model::{MachineType, SecondsField};
+use crate::query::QueryTemplate;
 use crate::template::Template;
+
+/// What an `ItemReader` or `ResultWriter` passes to S3, or an `ItemBatcher` adds to every batch:
+/// a JSONPath state's payload template (`Parameters`, `BatchInput`) or a JSONata state's
+/// (`Arguments`, `BatchInput` with `{% %}` expressions).
+#[derive(Debug, Clone)]
+pub enum Arguments {
+    /// JSONPath: `Parameters` / `BatchInput` (`.$` keys, intrinsic functions).
+    Path(Template),
+    /// JSONata: `Arguments` / `BatchInput`, evaluated against `$states.input`.
+    Query(QueryTemplate),
+}
 
 /// A Distributed Map's own fields, validated.
 #[derive(Debug, Clone)]
@@ -56,27 +68,28 @@ pub enum CsvHeader {
 pub struct ItemReader {
     /// `Resource`.
     pub resource: ReaderResource,
-    /// `Parameters` (`Bucket`, `Key` or `Prefix`), evaluated against the state input.
-    pub parameters: Template,
+    /// `Parameters` or `Arguments` (`Bucket`, `Key` or `Prefix`), evaluated against the state
+    /// input.
+    pub parameters: Arguments,
     /// `ReaderConfig.InputType` (required for `getObject`).
     pub input_type: Option<InputType>,
     /// `ReaderConfig.CSVHeaderLocation` / `CSVHeaders`.
     pub csv_header: CsvHeader,
     /// `ReaderConfig.CSVDelimiter` as a byte.
     pub csv_delimiter: u8,
-    /// `ReaderConfig.MaxItems` / `MaxItemsPath`.
+    /// `ReaderConfig.MaxItems` / `MaxItemsPath` (JSONata: `MaxItems`, literal or `{% %}`).
     pub max_items: Option<SecondsField>,
 }
 
 /// `ItemBatcher`.
 #[derive(Debug, Clone)]
 pub struct ItemBatcher {
-    /// `MaxItemsPerBatch` / `MaxItemsPerBatchPath`.
+    /// `MaxItemsPerBatch` / `MaxItemsPerBatchPath` (JSONata: literal or `{% %}`).
     pub max_items: Option<SecondsField>,
     /// `MaxInputBytesPerBatch` / `MaxInputBytesPerBatchPath`.
     pub max_bytes: Option<SecondsField>,
     /// `BatchInput`, merged into every batch beside `Items`.
-    pub batch_input: Option<Template>,
+    pub batch_input: Option<Arguments>,
 }
 
 /// How results are shaped (`WriterConfig.Transformation`).
@@ -93,8 +106,9 @@ pub enum Transformation {
 /// `ResultWriter`.
 #[derive(Debug, Clone)]
 pub struct ResultWriter {
-    /// `Parameters` (`Bucket`, `Prefix`); absent when only `WriterConfig` is given.
-    pub parameters: Option<Template>,
+    /// `Parameters` or `Arguments` (`Bucket`, `Prefix`); absent when only `WriterConfig` is
+    /// given.
+    pub parameters: Option<Arguments>,
     /// `WriterConfig.Transformation` (NONE when exporting and not given).
     pub transformation: Transformation,
     /// `WriterConfig.OutputType` is `JSONL` (else a JSON array).

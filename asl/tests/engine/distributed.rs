@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 use stepscore_asl::store::{ChildRecord, ItemStore, ObjectInfo, ObjectSink};
@@ -702,4 +703,439 @@ fn validation_checks_distributed_fields_structurally() {
             "/States/Map/Label: Label 'has space' must be 1 to 40 characters without whitespace, brackets, wildcards or any of \" # % \\ ^ | ~ ` $ & , ; : /"
         ]
     );
+}
+
+/// A dispatcher that may be called from several threads: each call sleeps the item's `ms`
+/// (real time) and counts how many calls are in flight at once; an item with `"v": "bad"` fails.
+#[derive(Default)]
+struct Concurrent<'s> {
+    store: Option<&'s MemStore>,
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
+    calls: Mutex<Vec<Value>>,
+    /// The execution counts as stopped (StopExecution) once this many calls have begun.
+    stop_after_calls: Option<usize>,
+}
+
+impl TaskDispatcher for Concurrent<'_> {
+    fn dispatch(&self, request: &TaskRequest<'_>, _clock: &dyn Clock) -> TaskOutcome {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        self.calls.lock().unwrap().push(request.input.clone());
+        let ms = request.input["ms"].as_u64().unwrap_or(0);
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if request.input["v"] == "bad" {
+            return TaskOutcome::Failed {
+                error: "Bad".into(),
+                cause: Some("bad item".into()),
+            };
+        }
+        TaskOutcome::Succeeded(request.input["v"].clone())
+    }
+    fn item_store(&self) -> Option<&dyn ItemStore> {
+        self.store.map(|s| s as &dyn ItemStore)
+    }
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        Some(self)
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop_after_calls
+            .is_some_and(|n| self.calls.lock().unwrap().len() >= n)
+    }
+}
+
+/// Each child calls the dispatcher once with its item.
+fn slow_task() -> Value {
+    json!({"P": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:slow", "End": true}})
+}
+
+fn run_concurrent(def: &Value, input: Value, tasks: &Concurrent<'_>) -> RunResult {
+    let clock = VirtualClock::default();
+    stepscore_asl::run(def, input, ExecutionConfig::default(), &clock, tasks).expect("valid")
+}
+
+/// `n` items that each take `ms` milliseconds, with values 0, 1, ...
+fn timed_items(n: u64, ms: impl Fn(u64) -> u64) -> Value {
+    Value::Array((0..n).map(|i| json!({"v": i, "ms": ms(i)})).collect())
+}
+
+#[test]
+fn children_run_concurrently_up_to_max_concurrency() {
+    let tasks = Concurrent::default();
+    let def = machine(json!({"MaxConcurrency": 3}), slow_task());
+    let r = run_concurrent(&def, timed_items(9, |_| 100), &tasks);
+    assert_eq!(r.outcome.output, Some(json!([0, 1, 2, 3, 4, 5, 6, 7, 8])));
+    assert_eq!(tasks.most_in_flight.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn without_max_concurrency_every_child_may_run_at_once() {
+    let tasks = Concurrent::default();
+    let def = machine(json!({}), slow_task());
+    let r = run_concurrent(&def, timed_items(6, |_| 300), &tasks);
+    assert_eq!(r.outcome.output, Some(json!([0, 1, 2, 3, 4, 5])));
+    assert_eq!(tasks.most_in_flight.load(Ordering::SeqCst), 6);
+}
+
+#[test]
+fn max_concurrency_one_runs_children_one_at_a_time() {
+    let tasks = Concurrent::default();
+    let def = machine(json!({"MaxConcurrency": 1}), slow_task());
+    let r = run_concurrent(&def, timed_items(4, |_| 20), &tasks);
+    assert_eq!(r.outcome.output, Some(json!([0, 1, 2, 3])));
+    assert_eq!(tasks.most_in_flight.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn results_keep_item_order_when_later_children_end_first() {
+    let store = MemStore::default();
+    let tasks = Concurrent {
+        store: Some(&store),
+        ..Concurrent::default()
+    };
+    let fields = json!({
+        "MaxConcurrency": 5,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out"}, "WriterConfig": {"Transformation": "COMPACT"}},
+    });
+    // child i sleeps (5 - i) * 40 ms: they end in the reverse of their order
+    let r = run_concurrent(
+        &machine(fields, slow_task()),
+        timed_items(5, |i| (5 - i) * 40),
+        &tasks,
+    );
+    let out = r.outcome.output.expect("the Map Run succeeds");
+    let id = out["MapRunArn"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    assert_eq!(
+        store.object("out", &format!("{id}/SUCCEEDED_0.json")),
+        Some(json!([0, 1, 2, 3, 4]))
+    );
+    assert!(tasks.most_in_flight.load(Ordering::SeqCst) > 1);
+}
+
+#[test]
+fn once_the_tolerated_failures_are_exceeded_no_child_starts() {
+    let store = MemStore::default();
+    let tasks = Concurrent {
+        store: Some(&store),
+        ..Concurrent::default()
+    };
+    let fields = json!({
+        "MaxConcurrency": 2,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out"}},
+    });
+    // child 0 fails after 50 ms while child 1 (300 ms) runs; children 2..9 never start
+    let mut items = timed_items(10, |_| 300);
+    items[0] = json!({"v": "bad", "ms": 50});
+    let r = run_concurrent(&machine(fields, slow_task()), items, &tasks);
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    assert_eq!(tasks.calls.lock().unwrap().len(), 2);
+    let manifest_key = store
+        .keys("out")
+        .into_iter()
+        .find(|k| k.ends_with("manifest.json"))
+        .unwrap();
+    let manifest = store.object("out", &manifest_key).unwrap();
+    let file = |status: &str| {
+        store
+            .object(
+                "out",
+                manifest["ResultFiles"][status][0]["Key"].as_str().unwrap(),
+            )
+            .unwrap()
+    };
+    let names = |v: Value| -> Vec<Value> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| serde_json::from_str(e["Input"].as_str().unwrap()).unwrap())
+            .map(|i: Value| i["v"].clone())
+            .collect()
+    };
+    assert_eq!(names(file("FAILED")), [json!("bad")]);
+    assert_eq!(names(file("SUCCEEDED")), [json!(1)]);
+    assert_eq!(
+        names(file("PENDING")),
+        (2..10).map(|i| json!(i)).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_resumed_concurrent_map_run_runs_no_finished_child_again() {
+    let store = MemStore::default();
+    let tasks = Concurrent {
+        store: Some(&store),
+        ..Concurrent::default()
+    };
+    let def = machine(json!({"MaxConcurrency": 4}), slow_task());
+    let first = run_concurrent(&def, timed_items(8, |i| (8 - i) * 10), &tasks);
+    assert_eq!(first.outcome.output, Some(json!([0, 1, 2, 3, 4, 5, 6, 7])));
+    assert_eq!(tasks.calls.lock().unwrap().len(), 8);
+    assert_eq!(*store.children_run.lock().unwrap(), 8);
+    // a resume finds all eight in the journal (journaled in the order they ended) and runs none
+    store.journal.lock().unwrap()[0].1.output = Some("\"from journal\"".into());
+    let again = run_concurrent(&def, timed_items(8, |i| (8 - i) * 10), &tasks);
+    let out = again.outcome.output.unwrap();
+    assert_eq!(out.as_array().unwrap().len(), 8);
+    assert_eq!(
+        out.as_array()
+            .unwrap()
+            .iter()
+            .filter(|v| **v == json!("from journal"))
+            .count(),
+        1
+    );
+    assert_eq!(tasks.calls.lock().unwrap().len(), 8);
+    assert_eq!(*store.children_run.lock().unwrap(), 8);
+}
+
+#[test]
+fn a_child_execution_has_a_context_object_of_its_own() {
+    let store = MemStore::default();
+    let r = run(
+        &machine(
+            json!({
+                "Label": "rows",
+                "ItemsPath": "$.items",
+                "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out"}},
+            }),
+            json!({"P": {"Type": "Pass", "Parameters": {
+                "id.$": "$$.Execution.Id",
+                "name.$": "$$.Execution.Name",
+                "input.$": "$$.Execution.Input",
+                "start.$": "$$.Execution.StartTime",
+                "role.$": "$$.Execution.RoleArn",
+                "redrives.$": "$$.Execution.RedriveCount",
+                "machine.$": "$$.StateMachine.Id",
+                "machineName.$": "$$.StateMachine.Name"
+            }, "End": true}}),
+        ),
+        json!({"parent": "input", "items": [{"k": 1}, {"k": 2}]}),
+        &store,
+    );
+    let out = r.outcome.output.expect("the Map Run succeeds");
+    let id = out["MapRunArn"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap();
+    let results = store
+        .object("out", &format!("{id}/SUCCEEDED_0.json"))
+        .unwrap();
+    for (i, entry) in results.as_array().unwrap().iter().enumerate() {
+        let seen: Value = serde_json::from_str(entry["Output"].as_str().unwrap()).unwrap();
+        // the child's context names the child execution the results file lists
+        assert_eq!(seen["id"], entry["ExecutionArn"]);
+        assert_eq!(seen["name"], entry["Name"]);
+        assert_eq!(seen["start"], entry["StartDate"]);
+        assert_eq!(seen["input"], json!({"k": i + 1}));
+        assert_eq!(seen["machine"], entry["StateMachineArn"]);
+        assert_eq!(
+            seen["machine"],
+            "arn:aws:states:us-east-1:111111111111:stateMachine:StateMachine/rows"
+        );
+        assert_eq!(seen["machineName"], "StateMachine/rows");
+        assert_eq!(
+            seen["role"],
+            "arn:aws:iam::111111111111:role/StepFunctionsRole"
+        );
+        assert_eq!(seen["redrives"], 0);
+        assert!(
+            seen["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("arn:aws:states:us-east-1:111111111111:execution:StateMachine/rows:"),
+            "{seen}"
+        );
+    }
+}
+
+#[test]
+fn stopping_the_parent_aborts_the_map_run_and_its_children() {
+    let store = MemStore::default();
+    let tasks = Concurrent {
+        store: Some(&store),
+        stop_after_calls: Some(2),
+        ..Concurrent::default()
+    };
+    let fields = json!({
+        "MaxConcurrency": 2,
+        "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "out"}},
+    });
+    let processor = json!({
+        "P": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:slow", "Next": "After"},
+        "After": {"Type": "Pass", "End": true}
+    });
+    // the stop comes while children 0 and 1 are in their Task (300 ms)
+    let r = run_concurrent(
+        &machine(fields, processor),
+        timed_items(10, |_| 300),
+        &tasks,
+    );
+    assert_eq!(r.outcome.status, ExecutionStatus::Aborted);
+    let kinds: Vec<&str> = r.history.events.iter().map(|e| &*e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "MapStateEntered",
+            "MapRunStarted",
+            "MapRunAborted"
+        ]
+    );
+    // no child started after the stop; the two running end ABORTED before their next state
+    assert_eq!(tasks.calls.lock().unwrap().len(), 2);
+    let journal = store.journal.lock().unwrap();
+    let statuses: Vec<&str> = journal.iter().map(|(_, c)| c.status.as_str()).collect();
+    assert_eq!(statuses, ["ABORTED", "ABORTED"]);
+    drop(journal);
+    // an aborted Map Run publishes no results
+    assert_eq!(store.keys("out"), Vec::<String>::new());
+}
+
+/// A JSONata machine: Distributed Map `Map` with these fields, then `After` (its output is the
+/// Map's output and the variable `run`).
+fn jsonata_machine(fields: Value, processor: Value) -> Value {
+    let mut def = machine(fields, processor);
+    def["QueryLanguage"] = json!("JSONata");
+    def["States"]["Map"]["End"] = Value::Null;
+    def["States"]["Map"].as_object_mut().unwrap().remove("End");
+    def["States"]["Map"]["Next"] = json!("After");
+    def["States"]["After"] = json!({"Type": "Pass", "Output": {"map": "{% $states.input %}", "run": "{% $exists($run) ? $run : null %}"}, "End": true});
+    def
+}
+
+/// The Map ran as a Map Run of child executions, not as an inline Map's iterations.
+fn assert_ran_as_a_map_run(r: &RunResult) {
+    let kinds: Vec<&str> = r.history.events.iter().map(|e| &*e.kind).collect();
+    assert!(
+        kinds.contains(&"MapRunSucceeded") && !kinds.contains(&"MapIterationStarted"),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_jsonata_distributed_map_evaluates_every_field_as_an_expression() {
+    let store = MemStore::default();
+    store.put_in("in", "rows.csv", b"id,v\n1,a\n2,b\n3,c\n4,d\n");
+    let fields = json!({
+        "ItemReader": {
+            "Resource": "arn:aws:states:::s3:getObject",
+            "ReaderConfig": {"InputType": "CSV", "MaxItems": "{% $states.input.max %}"},
+            "Arguments": {"Bucket": "{% $states.input.bucket %}", "Key": "{% $states.input.key %}"}
+        },
+        "ItemSelector": {"id": "{% $states.context.Map.Item.Value.id %}", "i": "{% $states.context.Map.Item.Index %}"},
+        "ItemBatcher": {"MaxItemsPerBatch": "{% $states.input.per %}", "BatchInput": {"job": "{% $states.input.job %}"}},
+        "MaxConcurrency": "{% $states.input.conc %}",
+        "ToleratedFailureCount": "{% $states.input.tolerated %}",
+        "ToleratedFailurePercentage": "{% $states.input.pct %}",
+        "ResultWriter": {
+            "Resource": "arn:aws:states:::s3:putObject",
+            "Arguments": {"Bucket": "{% $states.input.out %}", "Prefix": "{% 'runs/' & $states.input.job %}"},
+            "WriterConfig": {"Transformation": "COMPACT"}
+        },
+        "Output": {"manifest": "{% $states.result.ResultWriterDetails.Key %}"},
+        "Assign": {"run": "{% $states.result.MapRunArn %}"}
+    });
+    let processor = json!({"P": {"Type": "Pass", "Output": {
+        "ids": "{% $states.input.Items.id %}",
+        "at": "{% $states.input.Items.i %}",
+        "job": "{% $states.input.job %}",
+        "me": "{% $states.context.Execution.Name %}"
+    }, "End": true}});
+    let input = json!({"bucket": "in", "key": "rows.csv", "max": 3, "per": 2, "job": "j1", "conc": 2, "tolerated": 0, "pct": 0, "out": "out"});
+    let r = run(&jsonata_machine(fields, processor), input, &store);
+    assert_eq!(r.outcome.error, None, "{:?}", r.outcome.cause);
+    let out = r.outcome.output.unwrap();
+    let run_arn = out["run"]
+        .as_str()
+        .expect("Assign set $run to the Map Run's ARN");
+    let id = run_arn.rsplit(':').next().unwrap();
+    assert_eq!(
+        out["map"],
+        json!({"manifest": format!("runs/j1/{id}/manifest.json")})
+    );
+    let results = store
+        .object("out", &format!("runs/j1/{id}/SUCCEEDED_0.json"))
+        .unwrap();
+    // MaxItems 3 of 4 rows, batches of 2, each batch with its BatchInput
+    assert_eq!(results[0]["ids"], json!(["1", "2"]));
+    assert_eq!(results[0]["at"], json!([0, 1]));
+    assert_eq!(results[1]["ids"], json!("3"));
+    assert_eq!(results[1]["job"], "j1");
+    assert!(results[0]["me"].as_str().unwrap().len() == 36);
+}
+
+#[test]
+fn a_jsonata_distributed_map_takes_items_from_an_expression() {
+    let def = jsonata_machine(
+        json!({
+            "Items": "{% $states.input.xs %}",
+            "ItemSelector": {"x": "{% $states.context.Map.Item.Value %}", "i": "{% $states.context.Map.Item.Index %}"}
+        }),
+        pass(),
+    );
+    let r = run(&def, json!({"xs": ["a", "b"]}), &MemStore::default());
+    assert_ran_as_a_map_run(&r);
+    assert_eq!(
+        r.outcome.output.unwrap()["map"],
+        json!([{"x": "a", "i": 0}, {"x": "b", "i": 1}])
+    );
+    // Items that are not an array is the state's catchable States.QueryEvaluationError
+    let mut def = def;
+    def["States"]["Map"]["Catch"] = json!([{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "After", "Output": "caught"}]);
+    let r = run(&def, json!({"xs": "nope"}), &MemStore::default());
+    assert_eq!(r.outcome.output.unwrap()["map"], "caught");
+}
+
+#[test]
+fn a_jsonata_tolerated_failure_percentage_holds_at_the_boundary() {
+    let def = jsonata_machine(
+        json!({
+            "Items": "{% $states.input.xs %}",
+            "ToleratedFailurePercentage": "{% $states.input.pct %}"
+        }),
+        json!({
+            "P": {"Type": "Choice", "Choices": [{"Condition": "{% $states.input.v = 'bad' %}", "Next": "F"}], "Default": "S"},
+            "F": {"Type": "Fail", "Error": "Bad", "Cause": "bad item"},
+            "S": {"Type": "Succeed"}
+        }),
+    );
+    let xs = json!([{"v": "bad"}, {"v": "ok"}, {"v": "ok"}, {"v": "ok"}]);
+    let r = run(&def, json!({"xs": xs, "pct": 25}), &MemStore::default());
+    assert_eq!(r.outcome.error, None, "{:?}", r.outcome.cause);
+    assert_ran_as_a_map_run(&r);
+    let r = run(&def, json!({"xs": xs, "pct": 24}), &MemStore::default());
+    assert_eq!(
+        r.outcome.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+}
+
+#[test]
+fn a_jsonata_distributed_map_refuses_jsonpath_fields() {
+    let mut def = jsonata_machine(get_object("CSV"), pass());
+    let errors: Vec<String> = stepscore_asl::validate(&def, ValidationOptions::default())
+        .iter()
+        .map(|d| format!("{}: {}", d.location.clone().unwrap_or_default(), d.message))
+        .collect();
+    assert_eq!(
+        errors,
+        ["/States/Map/ItemReader/Parameters: Field 'Parameters' is not supported"]
+    );
+    def["States"]["Map"]["ItemReader"]["Arguments"] = json!({"Bucket": "in", "Key": "data"});
+    def["States"]["Map"]["ItemReader"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Parameters");
+    assert!(stepscore_asl::validate(&def, ValidationOptions::default()).is_empty());
 }

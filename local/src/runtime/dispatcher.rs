@@ -13,6 +13,8 @@ pub(super) struct Dispatcher {
     pub(super) handle: tokio::runtime::Handle,
     /// A Distributed Map's objects and Map Run journal.
     pub(super) items: super::map_run::DirItemStore,
+    /// The execution's name, to see whether it was stopped.
+    pub(super) execution: String,
 }
 
 /// The optimized integration that starts an execution (fire and forget; no `.sync`).
@@ -82,6 +84,21 @@ impl Dispatcher {
 impl TaskDispatcher for Dispatcher {
     fn item_store(&self) -> Option<&dyn stepscore_asl::store::ItemStore> {
         Some(&self.items)
+    }
+
+    fn concurrent(&self) -> Option<&(dyn TaskDispatcher + Sync)> {
+        Some(self)
+    }
+
+    fn stop_requested(&self) -> bool {
+        match super::runner::stopped_by_request(&self.runtime.inner, &self.execution) {
+            Ok(stopped) => stopped,
+            Err(e) => {
+                // no stop then: the runner looks again before the execution's next state
+                tracing::warn!(execution = %self.execution, error = %e, "cannot see whether the execution was stopped");
+                false
+            }
+        }
     }
 
     fn dispatch(

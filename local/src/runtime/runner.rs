@@ -114,6 +114,7 @@ fn run_execution(
         runtime: runtime.clone(),
         handle,
         items,
+        execution: info.name.clone(),
     };
     save(inner, &info.name, &exec)?;
     loop {
@@ -124,6 +125,18 @@ fn run_execution(
         if stop.load(Ordering::SeqCst) {
             // the step may have been cut short by shutdown: keep the last whole snapshot
             return Ok(());
+        }
+        if exec.status() == ExecutionStatus::Aborted {
+            // stopped during the step (a Map Run it aborted): keep the history up to
+            // MapRunAborted; the row is ABORTED already, with the stop's error and cause
+            return inner
+                .executions
+                .save_stopped_snapshot(
+                    &info.name,
+                    &serde_json::to_value(exec.snapshot())
+                        .map_err(|e| format!("cannot serialize its snapshot: {e}"))?,
+                )
+                .map_err(|e| format!("cannot save its snapshot in state.db: {e}"));
         }
         save(inner, &info.name, &exec)?;
         if let Some(outcome) = done {
@@ -204,7 +217,7 @@ fn fail<T>(inner: &Inner, name: &str, message: String) -> Result<Option<T>, Stri
 
 /// True when execution `name` was stopped (StopExecution) while this runner ran it: its row is
 /// ABORTED, so it must not run another state.
-fn stopped_by_request(inner: &Inner, name: &str) -> Result<bool, String> {
+pub(super) fn stopped_by_request(inner: &Inner, name: &str) -> Result<bool, String> {
     match inner.executions.describe(name) {
         Ok(e) => Ok(e.is_some_and(|e| e.status == ExecutionState::Aborted)),
         Err(e) => Err(format!(
@@ -224,6 +237,7 @@ fn save(inner: &Inner, name: &str, exec: &Execution<'_>) -> Result<(), String> {
         ExecutionStatus::Succeeded => ExecutionState::Succeeded,
         ExecutionStatus::Failed => ExecutionState::Failed,
         ExecutionStatus::TimedOut => ExecutionState::TimedOut,
+        ExecutionStatus::Aborted => ExecutionState::Aborted,
     };
     let mut tries = 1;
     loop {

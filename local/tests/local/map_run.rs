@@ -109,14 +109,15 @@ async fn a_sigkilled_map_run_resumes_without_rerunning_finished_children() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(info.status, ExecutionState::Succeeded, "{info:?}");
-    // every row was processed; only the batch in flight at the kill (2 rows) may run twice
+    // every row was processed; only the batches in flight at the kill (MaxConcurrency 2 of 2
+    // rows) may run twice
     let all = calls(d.path());
     let mut distinct = all.clone();
     distinct.sort();
     distinct.dedup();
     assert_eq!(distinct.len(), n);
     assert!(
-        all.len() <= n + 2,
+        all.len() <= n + 4,
         "{} calls for {n} rows: finished children ran again",
         all.len()
     );
@@ -164,4 +165,78 @@ async fn a_sigkilled_map_run_resumes_without_rerunning_finished_children() {
         parent_kinds.contains(&"MapRunStarted") && parent_kinds.contains(&"MapRunSucceeded"),
         "{parent_kinds:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_an_execution_aborts_its_map_run() {
+    use stepscore_core::ports::Executions;
+    let d = tempfile::tempdir().unwrap();
+    let rt = LocalRuntime::open(server::config(d.path())).unwrap();
+    let n = 40;
+    let mut csv = String::from("id,value\n");
+    for i in 0..n {
+        csv.push_str(&format!("r{i},{i}\n"));
+    }
+    rt.store()
+        .put_bytes(
+            &ObjectUri::new("data-1", "in/items.csv").unwrap(),
+            csv.into_bytes(),
+        )
+        .await
+        .unwrap();
+    rt.start_execution("mr-stop", &json!({"key": "in/items.csv"}))
+        .await
+        .unwrap();
+    let _child = spawn_server(d.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while calls(d.path()).len() < 4 {
+        assert!(
+            Instant::now() < deadline,
+            "the Map Run never got going: {}",
+            std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    rt.executions()
+        .stop("mr-stop", "Operator", "stopped by the test")
+        .await
+        .unwrap();
+    // the runner saves the history that ends with MapRunAborted once the running children end
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let kinds = loop {
+        let h = rt.history("mr-stop").unwrap().unwrap();
+        let kinds: Vec<String> = h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect();
+        if kinds.iter().any(|k| k == "MapRunAborted") {
+            break kinds;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no MapRunAborted: {kinds:?}\n{}",
+            std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        kinds[kinds.len() - 3..],
+        ["MapRunStarted", "MapRunAborted", "ExecutionAborted"]
+    );
+    let info = rt.execution("mr-stop").unwrap().unwrap();
+    assert_eq!(info.status, ExecutionState::Aborted);
+    // no child starts after the stop: the rows called stay short of all of them
+    let called = calls(d.path()).len();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(calls(d.path()).len(), called);
+    assert!(called < n, "{called} of {n} rows were processed");
+    // nothing is published under the results prefix
+    let results = rt
+        .store()
+        .list(&ObjectUri::new("data-1", "results/").unwrap())
+        .await
+        .unwrap();
+    assert!(results.is_empty(), "{results:?}");
 }

@@ -2,37 +2,48 @@
 //! own, over items streamed from the object store (`ItemReader`), grouped by `ItemBatcher`,
 //! within the tolerated failures, with results written back by `ResultWriter`.
 //!
-//! Children run one after another on the calling thread, so at most one is in flight: AWS's
-//! 10,000-concurrent-children limit and any `MaxConcurrency` hold trivially, and memory is
-//! bounded by one batch plus the reader's buffer. A child's input over 256 KiB fails that child
-//! with `States.DataLimitExceeded`, as on AWS.
+//! The execution's thread reads, selects and batches items and launches children; up to
+//! `MaxConcurrency` of them (0: AWS's limit of 10,000) run at once on worker threads when the
+//! embedder's dispatcher may be shared ([`crate::TaskDispatcher::concurrent`]), one at a time
+//! otherwise. Children end in any order and are handed to the results in item order; at most
+//! twice `MaxConcurrency` children are between launch and hand-over, so memory is bounded by
+//! the batches in flight, not by the item count. Once the failures exceed the tolerated
+//! threshold no child starts (the children not started are `PENDING`), as on AWS. A child's
+//! input over 256 KiB fails that child with `States.DataLimitExceeded`, as on AWS.
 //!
-//! Crash safety comes from the store port's Map Run journal: the Map Run's id is derived from
-//! the execution, the state and the event that entered it, so a resumed execution re-enters the
-//! same Map Run, skips every child the journal holds, and writes its results files once, at
-//! the end (nothing is published under the results prefix before then).
+//! Crash safety comes from the store port's Map Run journal: each child is journaled when it
+//! ends, before the Map Run sees it end; the Map Run's id is derived from the execution, the
+//! state and the event that entered it, so a resumed execution re-enters the same Map Run,
+//! skips every child the journal holds, and writes its results files once, at the end (nothing
+//! is published under the results prefix before then).
 //!
 //! - `reader`: the item stream (`ItemReader`).
 //! - `batcher`: `ItemBatcher`.
+//! - `children`: running child executions, each with its own history and context object.
 //! - `results`: `ResultWriter`'s files and manifest.
 
 mod batcher;
+mod children;
 mod reader;
 mod results;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
 use super::*;
-use crate::history::{Details, History, history_limit_cause};
+use crate::history::Details;
 use crate::jsonpath::Scope;
-use crate::model::distributed::DistributedSpec;
+use crate::model::distributed::{Arguments, DistributedSpec, Transformation};
 use crate::model::{MapSpec, PathField, PercentField, State};
+use crate::query::Expected;
 use crate::store::ChildRecord;
 use batcher::Batcher;
+use children::{ChildEnv, Children, Launch, STOP_POLL, Waiting, child_name, digest_uuid};
 use reader::{Items, Source};
 use results::{Destination, ResultsWriter, RunIdentity};
 
@@ -40,10 +51,6 @@ pub use reader::MAX_JSON_OBJECT_BYTES;
 
 /// Most child executions of one Map Run that may run at once (AWS's hard limit).
 pub const MAX_CONCURRENT_CHILDREN: u64 = 10_000;
-
-/// Why a Distributed Map in a JSONata state fails (`States.Runtime`): its `Items`, selector and
-/// thresholds are JSONata templates, which the Map Run does not evaluate yet.
-const JSONATA_NOT_RUN: &str = "A Distributed Map in a JSONata state is not run by this engine yet; write the state in JSONPath (QueryLanguage JSONPath on the state) to run it locally";
 
 /// Cause of `States.ExceedToleratedFailureThreshold`.
 const THRESHOLD_CAUSE: &str = "The specified tolerated failure threshold was exceeded";
@@ -80,13 +87,6 @@ impl Runner<'_> {
         vars: &Vars,
     ) -> Result<Arc<Value>, BodyError> {
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
-        if Self::is_query(st) {
-            return Err(fatal(self.runtime(
-                st,
-                entered,
-                JSONATA_NOT_RUN.to_string(),
-            )));
-        }
         let tolerated_count = self.resolve_count(
             st,
             entered,
@@ -98,12 +98,28 @@ impl Runner<'_> {
         let tolerated_pct = match &m.tolerated_failure_percentage {
             None => None,
             Some(PercentField::Literal(p)) => Some(*p),
-            Some(PercentField::Query(_)) => {
-                return Err(fatal(self.runtime(
-                    st,
-                    entered,
-                    JSONATA_NOT_RUN.to_string(),
-                )));
+            Some(PercentField::Query(t)) => {
+                let v = self
+                    .query(
+                        st,
+                        entered,
+                        t,
+                        StatesData::input(eff),
+                        vars,
+                        Some(Expected::Number),
+                    )
+                    .map_err(BodyError::Catchable)?;
+                match v.as_f64().filter(|p| (0.0..=100.0).contains(p)) {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(BodyError::Catchable(self.state_error(
+                            QUERY_EVALUATION_ERROR,
+                            st,
+                            entered,
+                            format!("The ToleratedFailurePercentage field must be a number from 0 to 100 but the JSONata expression returned {v}"),
+                        )));
+                    }
+                }
             }
             Some(PercentField::Path(p)) => {
                 let v = p
@@ -115,7 +131,14 @@ impl Runner<'_> {
                 }
             }
         };
-        self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
+        let concurrency = concurrency_limit(self.resolve_count(
+            st,
+            entered,
+            "MaxConcurrency",
+            &m.max_concurrency,
+            eff,
+            vars,
+        )?);
         let limits = self.batcher_limits(st, entered, d, eff, vars)?;
         let identity = self.run_identity(st, d);
         let k = self.names.get("MapRunStarted").clone();
@@ -132,7 +155,17 @@ impl Runner<'_> {
         };
         self.enter_nested()?;
         let saved_state = self.ctx.get("State").cloned();
-        let run = self.map_run(st, m, d, eff, vars, &identity, limits, &threshold);
+        let run = self.map_run(
+            st,
+            m,
+            d,
+            eff,
+            vars,
+            &identity,
+            limits,
+            &threshold,
+            concurrency,
+        );
         if let Value::Object(c) = &mut *self.ctx {
             c.remove("Map");
             if let Some(s) = saved_state {
@@ -140,6 +173,11 @@ impl Runner<'_> {
             }
         }
         self.depth -= 1;
+        if let Err(BodyError::Fatal(Fault::Aborted)) = run {
+            let k = self.names.get("MapRunAborted").clone();
+            self.push(&k, Details::default())?;
+            return Err(BodyError::Fatal(Fault::Aborted));
+        }
         match run? {
             Ok((_, out)) => {
                 let k = self.names.get("MapRunSucceeded").clone();
@@ -158,6 +196,26 @@ impl Runner<'_> {
                 )?;
                 Err(BodyError::Catchable(e))
             }
+        }
+    }
+
+    /// Evaluates `Parameters`/`BatchInput` (JSONPath: a failure is `States.Runtime`) or
+    /// `Arguments`/`BatchInput` (JSONata: a catchable `States.QueryEvaluationError`).
+    fn arguments(
+        &self,
+        st: &State,
+        entered: u64,
+        a: &Arguments,
+        eff: &Arc<Value>,
+        vars: &Vars,
+    ) -> Result<Value, BodyError> {
+        match a {
+            Arguments::Path(t) => t
+                .evaluate(&self.scope(eff, vars))
+                .map_err(|e| BodyError::Fatal(self.template_error(st, entered, e, eff))),
+            Arguments::Query(t) => self
+                .query(st, entered, t, StatesData::input(eff), vars, None)
+                .map_err(BodyError::Catchable),
         }
     }
 
@@ -192,16 +250,15 @@ impl Runner<'_> {
         )?;
         let input = match &b.batch_input {
             None => None,
-            Some(t) => match t.evaluate(&self.scope(eff, vars)) {
-                Ok(Value::Object(m)) => Some(m),
-                Ok(other) => {
+            Some(a) => match self.arguments(st, entered, a, eff, vars)? {
+                Value::Object(m) => Some(m),
+                other => {
                     return Err(BodyError::Fatal(Fault::Error(self.runtime(
                         st,
                         entered,
                         format!("BatchInput must produce a JSON object but produced {other}"),
                     ))));
                 }
-                Err(e) => return Err(BodyError::Fatal(self.template_error(st, entered, e, eff))),
             },
         };
         let bytes = bytes.unwrap_or(0).min(MAX_PAYLOAD_BYTES as u64);
@@ -244,6 +301,7 @@ impl Runner<'_> {
         RunIdentity {
             map_run_arn: format!("{base}:mapRun:{sm_name}/{label}:{id}"),
             state_machine_arn: format!("{sm_arn}/{label}"),
+            state_machine_name: format!("{sm_name}/{label}"),
             execution_arn_prefix: format!("{base}:{kind}:{sm_name}/{label}:"),
         }
     }
@@ -261,6 +319,7 @@ impl Runner<'_> {
         identity: &RunIdentity,
         limits: BatchLimits,
         threshold: &Threshold,
+        concurrency: usize,
     ) -> Result<RunResult, BodyError> {
         let reader_failed = |cause: String| StateError::new("States.ItemReaderFailed", cause);
         let writer_failed = |cause: String| StateError::new("States.ResultWriterFailed", cause);
@@ -274,10 +333,7 @@ impl Runner<'_> {
         };
         let mut items: Items<'_> = match &d.item_reader {
             Some(r) => {
-                let p = r
-                    .parameters
-                    .evaluate(&self.scope(eff, vars))
-                    .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff)))?;
+                let p = self.arguments(st, 0, &r.parameters, eff, vars)?;
                 let source = match Source::from_parameters(r, &p) {
                     Ok(s) => s,
                     Err(e) => return Ok(Err(reader_failed(e))),
@@ -305,12 +361,10 @@ impl Runner<'_> {
             .result_writer
             .as_ref()
             .and_then(|w| w.parameters.as_ref().map(|p| (w, p)));
-        let mut writer = match exporting {
+        let writer = match exporting {
             None => None,
             Some((w, p)) => {
-                let p = p
-                    .evaluate(&self.scope(eff, vars))
-                    .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff)))?;
+                let p = self.arguments(st, 0, p, eff, vars)?;
                 let dest = match Destination::from_parameters(&p, map_run_id) {
                     Ok(dest) => dest,
                     Err(e) => return Ok(Err(writer_failed(e))),
@@ -338,91 +392,166 @@ impl Runner<'_> {
             },
         };
         let mut batcher = limits.map(|(n, b, input)| Batcher::new(n, b, input));
-        let mut tally = Tally::default();
-        let mut collected = Collected {
-            values: Vec::new(),
-            bytes: 2,
+        let mut sink = Sink {
+            writer,
+            collected: Collected {
+                values: Vec::new(),
+                bytes: 2,
+            },
+            tally: Tally::default(),
+            transformation,
         };
-        let mut index: u64 = 0;
-        let mut item_index: u64 = 0;
-        let mut stopped = false;
         let mut failure: Option<StateError> = None;
-        loop {
-            let next = match items.next() {
-                None => None,
-                Some(Err(e)) => {
-                    failure = Some(reader_failed(e));
-                    None
-                }
-                Some(Ok(item)) => Some(item),
-            };
-            let child_input = match (next, batcher.as_mut()) {
-                (Some(item), b) => {
-                    let selected = self.select_item(st, m, eff, vars, item, item_index)?;
-                    item_index += 1;
-                    match b {
-                        Some(b) => match b.push(selected) {
-                            Some(batch) => batch,
-                            None => continue,
-                        },
-                        None => (selected, 1),
+        let abort = AtomicBool::new(false);
+        let tasks = self.tasks;
+        // children share the dispatcher across threads only when it says it may be shared
+        // (TestState never gets here: it runs a Distributed Map's body as an inline Map)
+        let concurrent = tasks.concurrent();
+        let waiting_count = AtomicUsize::new(0);
+        let waiting = Waiting::new(&waiting_count, concurrent, self.clock);
+        let env = ChildEnv {
+            clock: &waiting,
+            names: self.names,
+            processor: &m.processor,
+            vars,
+            deadline: self.deadline,
+            depth: self.depth,
+            identity,
+            state_name: &st.name,
+            store,
+            role_arn: self
+                .ctx
+                .pointer("/Execution/RoleArn")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            standard: d.execution_type == crate::model::MachineType::Standard,
+            abort: &abort,
+            reads_context: m.processor.states.iter().any(|s| s.common.uses_context),
+        };
+        // A child may finish before one launched ahead of it, and results are handed on in
+        // order: at most `window` children are between launch and hand-over, so a slow early
+        // child cannot make finished ones pile up without bound.
+        let window = (concurrency as u64).saturating_mul(2);
+        let ended = std::thread::scope(|scope| -> Result<Result<(), String>, BodyError> {
+            let mut children = Children::new(
+                &env,
+                tasks,
+                waiting.tasks(),
+                &waiting_count,
+                scope,
+                concurrency,
+            );
+            let mut order = Order::default();
+            let mut journal = journal;
+            let mut next_index: u64 = 0;
+            let mut item_index: u64 = 0;
+            let mut exhausted = false;
+            let mut next_poll = Instant::now();
+            loop {
+                // A stopped parent aborts the Map Run: no child starts, the running ones end
+                // ABORTED before their next state, and nothing is handed to the results.
+                if !abort.load(Ordering::SeqCst) && Instant::now() >= next_poll {
+                    next_poll = Instant::now() + STOP_POLL;
+                    if tasks.stop_requested() {
+                        abort.store(true, Ordering::SeqCst);
                     }
                 }
-                (None, Some(b)) if failure.is_none() => match b.finish() {
-                    Some(batch) => batch,
-                    None => break,
-                },
-                (None, _) => break,
-            };
-            let (input, n) = child_input;
-            let record = if stopped {
-                pending(index, identity, &input, n)
-            } else if let Some(done) = journal.get(&index) {
-                done.clone()
-            } else {
-                let (record, history) = self.run_child(st, m, identity, index, input, n, vars)?;
-                if let Some(s) = store {
-                    let kept = s
-                        .record_child(&identity.map_run_arn, &record)
-                        .and_then(|()| {
-                            s.keep_child_history(&identity.map_run_arn, &record, &history)
+                let aborting = abort.load(Ordering::SeqCst);
+                while let Some((index, end)) = children.next_end(false) {
+                    let record = end.map_err(BodyError::Fatal)?;
+                    if order.finished(index, record, threshold) {
+                        failure.get_or_insert_with(|| {
+                            StateError::new(
+                                "States.ExceedToleratedFailureThreshold",
+                                THRESHOLD_CAUSE,
+                            )
                         });
-                    if let Err(e) = kept {
-                        return Err(BodyError::Fatal(Fault::Error(StateError::new(
-                            "States.Runtime",
-                            format!(
-                                "child {index} of Map Run {} could not be recorded: {e}",
-                                identity.map_run_arn
-                            ),
-                        ))));
                     }
                 }
-                record
-            };
-            index += 1;
-            match record.status.as_str() {
-                "SUCCEEDED" => tally.succeeded += record.items,
-                "FAILED" => tally.failed += record.items,
-                _ => {}
-            }
-            if let Some(w) = writer.as_mut() {
-                if let Err(e) = w.add(&record, identity) {
-                    return Ok(Err(writer_failed(e)));
+                if aborting {
+                    if children.running == 0 {
+                        return Err(BodyError::Fatal(Fault::Aborted));
+                    }
+                    children.next_end(true);
+                    continue;
                 }
-            } else if !stopped {
-                collect(&mut collected, &record, identity, transformation);
-            }
-            if !stopped && threshold.exceeded_already(tally.failed) {
-                stopped = true;
-                failure = Some(StateError::new(
-                    "States.ExceedToleratedFailureThreshold",
-                    THRESHOLD_CAUSE,
-                ));
-                if writer.is_none() {
-                    break;
+                if let Err(e) = order.hand_over(&mut sink, identity) {
+                    return Ok(Err(e));
+                }
+                // once stopped, without a writer no further child is needed at all; with one,
+                // the rest are read to be listed as PENDING
+                let done_reading = exhausted || (order.stopped && sink.writer.is_none());
+                let pulling = !done_reading
+                    && children.has_room(concurrency)
+                    && next_index - order.next < window;
+                if !pulling {
+                    if children.running == 0 {
+                        break;
+                    }
+                    // nothing to start until a child ends
+                    let Some((index, end)) = children.next_end(true) else {
+                        continue;
+                    };
+                    let record = end.map_err(BodyError::Fatal)?;
+                    if order.finished(index, record, threshold) {
+                        failure.get_or_insert_with(|| {
+                            StateError::new(
+                                "States.ExceedToleratedFailureThreshold",
+                                THRESHOLD_CAUSE,
+                            )
+                        });
+                    }
+                    continue;
+                }
+                let next = self.next_child(
+                    st,
+                    m,
+                    eff,
+                    vars,
+                    &mut items,
+                    batcher.as_mut(),
+                    &mut item_index,
+                    &mut failure,
+                )?;
+                let Some((input, n)) = next else {
+                    exhausted = true;
+                    continue;
+                };
+                let index = next_index;
+                next_index += 1;
+                if order.stopped {
+                    order
+                        .ready
+                        .insert(index, pending(index, identity, &input, n));
+                } else if let Some(done) = journal.remove(&index) {
+                    if order.finished(index, done, threshold) {
+                        failure.get_or_insert_with(|| {
+                            StateError::new(
+                                "States.ExceedToleratedFailureThreshold",
+                                THRESHOLD_CAUSE,
+                            )
+                        });
+                    }
+                } else {
+                    children.launch(Launch {
+                        index,
+                        input,
+                        items: n,
+                    });
                 }
             }
+            Ok(Ok(()))
+        })?;
+        if let Err(e) = ended {
+            return Ok(Err(writer_failed(e)));
         }
+        let Sink {
+            writer,
+            collected,
+            tally,
+            ..
+        } = sink;
         if failure.is_none() && threshold.exceeded(&tally) {
             failure = Some(StateError::new(
                 "States.ExceedToleratedFailureThreshold",
@@ -470,7 +599,16 @@ impl Runner<'_> {
         vars: &Vars,
     ) -> Result<Result<Vec<Value>, StateError>, BodyError> {
         let v = match (&m.items, &m.items_path) {
-            (Some(_), _) => return Ok(Err(self.runtime(st, 0, JSONATA_NOT_RUN.to_string()))),
+            (Some(t), _) => self
+                .query(
+                    st,
+                    0,
+                    t,
+                    StatesData::input(eff),
+                    vars,
+                    Some(Expected::Array),
+                )
+                .map_err(BodyError::Catchable)?,
             (None, PathField::Path(p)) => match p.resolve(&self.scope(eff, vars)) {
                 Ok(v) => v,
                 Err(e) => return Ok(Err(self.runtime(st, 0, path_error_text(p, &e)))),
@@ -497,108 +635,62 @@ impl Runner<'_> {
         item: Value,
         index: u64,
     ) -> Result<Value, BodyError> {
-        let Some(t) = &m.item_selector else {
+        if m.item_selector.is_none() && m.query_item_selector.is_none() {
             return Ok(item);
-        };
+        }
         if let Value::Object(c) = &mut *self.ctx {
             c.insert(
                 "Map".into(),
                 json!({"Item": {"Index": index, "Value": item}}),
             );
         }
-        t.evaluate(&self.scope(eff, vars))
-            .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff)))
+        match (&m.item_selector, &m.query_item_selector) {
+            (_, Some(t)) => self
+                .query(st, 0, t, StatesData::input(eff), vars, None)
+                .map_err(BodyError::Catchable),
+            (Some(t), None) => t
+                .evaluate(&self.scope(eff, vars))
+                .map_err(|e| BodyError::Fatal(self.template_error(st, 0, e, eff))),
+            (None, None) => Ok(Value::Null),
+        }
     }
 
-    /// Runs one child execution with a history of its own.
+    /// The next child's input and its item count: the next item, selected, or the next batch
+    /// of them; `None` once the items are exhausted or the reader failed (`failure` then says
+    /// how).
     #[allow(clippy::too_many_arguments)]
-    fn run_child(
+    fn next_child(
         &mut self,
         st: &State,
         m: &MapSpec,
-        identity: &RunIdentity,
-        index: u64,
-        input: Value,
-        items: u64,
+        eff: &Arc<Value>,
         vars: &Vars,
-    ) -> Result<(ChildRecord, History), BodyError> {
-        let name = child_name(&identity.map_run_arn, index);
-        let start = self.now();
-        let input_text = serde_json::to_string(&input).unwrap_or_default();
-        let mut history = History::new();
-        let input = Arc::new(input);
-        history.push(
-            &self.names.execution_started,
-            start,
-            Details {
-                input: Some(input.clone()),
-                ..Details::default()
-            },
-        );
-        let result = if input_text.len() > MAX_PAYLOAD_BYTES {
-            Err(StateError::new(
-                "States.DataLimitExceeded",
-                format!(
-                    "The input of child execution {index} of Map state '{}' is {} bytes, over the {MAX_PAYLOAD_BYTES}-byte limit; lower ItemBatcher's MaxItemsPerBatch or set MaxInputBytesPerBatch",
-                    st.name,
-                    input_text.len()
-                ),
-            ))
-        } else {
-            std::mem::swap(self.history, &mut history);
-            let r = self.run_machine(&m.processor, input, vars);
-            std::mem::swap(self.history, &mut history);
-            match r {
-                Ok(out) => Ok(out),
-                Err(Fault::TimedOut) => return Err(BodyError::Fatal(Fault::TimedOut)),
-                Err(Fault::HistoryLimit) => {
-                    Err(StateError::new("States.Runtime", history_limit_cause()))
+        items: &mut Items<'_>,
+        mut batcher: Option<&mut Batcher>,
+        item_index: &mut u64,
+        failure: &mut Option<StateError>,
+    ) -> Result<Option<(Value, u64)>, BodyError> {
+        loop {
+            match items.next() {
+                Some(Err(e)) => {
+                    failure.get_or_insert_with(|| StateError::new("States.ItemReaderFailed", e));
+                    return Ok(None);
                 }
-                Err(Fault::Error(e) | Fault::Retriable(e)) => Err(e),
-            }
-        };
-        let stop = self.now();
-        let mut record = ChildRecord {
-            index,
-            name,
-            status: String::new(),
-            input: input_text,
-            output: None,
-            error: None,
-            cause: None,
-            items,
-            start_date: format_time(start),
-            stop_date: format_time(stop),
-        };
-        match result {
-            Ok(out) => {
-                history.push(
-                    &self.names.execution_succeeded,
-                    stop,
-                    Details {
-                        output: Some(out.clone()),
-                        ..Details::default()
-                    },
-                );
-                record.status = "SUCCEEDED".into();
-                record.output = Some(serde_json::to_string(&*out).unwrap_or_default());
-            }
-            Err(e) => {
-                history.push(
-                    &self.names.execution_failed,
-                    stop,
-                    Details {
-                        error: e.error.clone(),
-                        cause: e.cause.clone(),
-                        ..Details::default()
-                    },
-                );
-                record.status = "FAILED".into();
-                record.error = e.error;
-                record.cause = e.cause;
+                Some(Ok(item)) => {
+                    let selected = self.select_item(st, m, eff, vars, item, *item_index)?;
+                    *item_index += 1;
+                    match batcher.as_deref_mut() {
+                        Some(b) => {
+                            if let Some(batch) = b.push(selected) {
+                                return Ok(Some(batch));
+                            }
+                        }
+                        None => return Ok(Some((selected, 1))),
+                    }
+                }
+                None => return Ok(batcher.and_then(Batcher::finish)),
             }
         }
-        Ok((record, history))
     }
 }
 
@@ -645,13 +737,85 @@ fn pending(index: u64, identity: &RunIdentity, input: &Value, items: u64) -> Chi
     }
 }
 
+/// `MaxConcurrency` as a number of children at once: 0 (or none) is AWS's limit.
+fn concurrency_limit(max_concurrency: Option<u64>) -> usize {
+    let n = match max_concurrency {
+        None | Some(0) => MAX_CONCURRENT_CHILDREN,
+        Some(n) => n.min(MAX_CONCURRENT_CHILDREN),
+    };
+    usize::try_from(n).unwrap_or(usize::MAX)
+}
+
+/// Children between their end and their hand-over to the results, which takes them in index
+/// order whatever order they end in.
+#[derive(Default)]
+struct Order {
+    ready: BTreeMap<u64, ChildRecord>,
+    /// Index of the next child to hand over.
+    next: u64,
+    /// Items of the failed children seen so far, in the order they ended.
+    failed: u64,
+    /// Whether the tolerated failures are exceeded: no child starts any more.
+    stopped: bool,
+}
+
+impl Order {
+    /// Takes a child's end; true when it is the one that exceeded the threshold.
+    fn finished(&mut self, index: u64, record: ChildRecord, threshold: &Threshold) -> bool {
+        if record.status == "FAILED" {
+            self.failed += record.items;
+        }
+        self.ready.insert(index, record);
+        if !self.stopped && threshold.exceeded_already(self.failed) {
+            self.stopped = true;
+            return true;
+        }
+        false
+    }
+
+    /// Hands every child that is next in order to the results.
+    fn hand_over(&mut self, sink: &mut Sink<'_>, identity: &RunIdentity) -> Result<(), String> {
+        while let Some(r) = self.ready.remove(&self.next) {
+            self.next += 1;
+            sink.add(&r, identity)?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the children's results go, in order: the tally, and the results files or the state's
+/// raw result.
+struct Sink<'s> {
+    writer: Option<ResultsWriter<'s>>,
+    collected: Collected,
+    tally: Tally,
+    transformation: Option<Transformation>,
+}
+
+impl Sink<'_> {
+    fn add(&mut self, record: &ChildRecord, identity: &RunIdentity) -> Result<(), String> {
+        match record.status.as_str() {
+            "SUCCEEDED" => self.tally.succeeded += record.items,
+            "FAILED" => self.tally.failed += record.items,
+            _ => {}
+        }
+        match self.writer.as_mut() {
+            Some(w) => w.add(record, identity),
+            None => {
+                collect(&mut self.collected, record, identity, self.transformation);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Adds a child's result to the state's raw result, stopping (the result is then too large)
 /// once it passes the payload limit, so memory stays bounded.
 fn collect(
     c: &mut Collected,
     record: &ChildRecord,
     identity: &RunIdentity,
-    transformation: Option<crate::model::distributed::Transformation>,
+    transformation: Option<Transformation>,
 ) {
     if c.bytes > MAX_PAYLOAD_BYTES {
         return;
@@ -678,18 +842,4 @@ fn collect(
         c.bytes += json_size(&v) + 1;
         c.values.push(v);
     }
-}
-
-/// A child execution's name: UUID-shaped, derived from the Map Run and the child's index.
-fn child_name(map_run_arn: &str, index: u64) -> String {
-    let mut h = Sha1::new();
-    h.update(map_run_arn.as_bytes());
-    h.update(index.to_be_bytes());
-    digest_uuid(&h.finalize()).to_string()
-}
-
-fn digest_uuid(d: &[u8]) -> uuid::Uuid {
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    uuid::Builder::from_sha1_bytes(b).into_uuid()
 }

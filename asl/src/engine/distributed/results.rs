@@ -51,6 +51,8 @@ impl Destination {
 pub(super) struct RunIdentity {
     pub(super) map_run_arn: String,
     pub(super) state_machine_arn: String,
+    /// The labelled state machine's name, `<name>/<label>`.
+    pub(super) state_machine_name: String,
     /// Child execution ARNs are this followed by the child's name.
     pub(super) execution_arn_prefix: String,
 }

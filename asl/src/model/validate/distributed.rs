@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 use super::Validator;
 use crate::model::MachineType;
 use crate::model::distributed::{
-    CsvHeader, DistributedSpec, InputType, ItemBatcher, ItemReader, ReaderResource, ResultWriter,
-    Transformation,
+    Arguments, CsvHeader, DistributedSpec, InputType, ItemBatcher, ItemReader, ReaderResource,
+    ResultWriter, Transformation,
 };
 
 /// Longest `Label` AWS accepts.
@@ -45,19 +45,15 @@ impl Validator {
         let label = obj
             .get("Label")
             .and_then(|v| self.label(v, &Self::loc(base, "Label")));
-        if !jp {
-            // JSONata states are parsed for their diagnostics only; the engine does not run them.
-            return None;
-        }
         let item_reader = obj
             .get("ItemReader")
-            .and_then(|v| self.item_reader(v, &Self::loc(base, "ItemReader")));
+            .and_then(|v| self.item_reader(v, &Self::loc(base, "ItemReader"), jp));
         let item_batcher = obj
             .get("ItemBatcher")
-            .and_then(|v| self.item_batcher(v, &Self::loc(base, "ItemBatcher")));
+            .and_then(|v| self.item_batcher(v, &Self::loc(base, "ItemBatcher"), jp));
         let result_writer = obj
             .get("ResultWriter")
-            .and_then(|v| self.result_writer(v, &Self::loc(base, "ResultWriter")));
+            .and_then(|v| self.result_writer(v, &Self::loc(base, "ResultWriter"), jp));
         Some(Box::new(DistributedSpec {
             item_reader,
             item_batcher,
@@ -104,7 +100,69 @@ impl Validator {
         Some(s.to_string())
     }
 
-    fn item_reader(&mut self, v: &Value, loc: &str) -> Option<ItemReader> {
+    /// `Parameters` (JSONPath, an object) or `Arguments` (JSONata, an object or one `{% %}`
+    /// expression) of an `ItemReader` or `ResultWriter`; the other language's field is refused.
+    fn arguments(
+        &mut self,
+        obj: &Map<String, Value>,
+        loc: &str,
+        jp: bool,
+    ) -> Option<Option<Arguments>> {
+        let (field, other) = if jp {
+            ("Parameters", "Arguments")
+        } else {
+            ("Arguments", "Parameters")
+        };
+        if obj.contains_key(other) {
+            self.err(
+                Self::loc(loc, other),
+                format!("Field '{other}' is not supported"),
+            );
+            return None;
+        }
+        let floc = Self::loc(loc, field);
+        match obj.get(field) {
+            None => Some(None),
+            Some(p) if jp && p.is_object() => {
+                self.template(p, &floc).map(|t| Some(Arguments::Path(t)))
+            }
+            Some(p)
+                if !jp
+                    && (p.is_object() || p.as_str().is_some_and(crate::query::is_expression)) =>
+            {
+                self.query_template(p, &floc, field)
+                    .map(|t| Some(Arguments::Query(t)))
+            }
+            Some(p) => {
+                self.err(floc, format!("Expected value of type: Object but got {p}"));
+                None
+            }
+        }
+    }
+
+    /// A count of `obj` (`MaxItems`, `MaxItemsPerBatch`, …): literal or `…Path` in JSONPath,
+    /// literal or `{% %}` in JSONata.
+    fn count(
+        &mut self,
+        obj: &Map<String, Value>,
+        loc: &str,
+        field: &str,
+        path: &str,
+        jp: bool,
+    ) -> Option<crate::model::SecondsField> {
+        if jp {
+            return self.seconds_field(obj, loc, field, path);
+        }
+        if obj.contains_key(path) {
+            self.err(
+                Self::loc(loc, path),
+                format!("Field '{path}' is not supported"),
+            );
+        }
+        self.query_count(obj, loc, field, None)
+    }
+
+    fn item_reader(&mut self, v: &Value, loc: &str, jp: bool) -> Option<ItemReader> {
         let Some(obj) = v.as_object() else {
             self.err(loc, format!("Expected value of type: Object but got {v}"));
             return None;
@@ -133,19 +191,14 @@ impl Validator {
                 None
             }
         };
-        let parameters = match obj.get("Parameters") {
-            Some(p) if p.is_object() => self.template(p, &Self::loc(loc, "Parameters")),
-            Some(p) => {
-                self.err(
-                    Self::loc(loc, "Parameters"),
-                    format!("Expected value of type: Object but got {p}"),
-                );
+        let parameters = match self.arguments(obj, loc, jp) {
+            Some(Some(p)) => Some(p),
+            Some(None) => {
+                let field = if jp { "Parameters" } else { "Arguments" };
+                self.err(loc, format!("These fields are required: [{field}]"));
                 None
             }
-            None => {
-                self.err(loc, "These fields are required: [Parameters]");
-                None
-            }
+            None => None,
         };
         let rc_loc = Self::loc(loc, "ReaderConfig");
         let empty = Map::new();
@@ -217,7 +270,7 @@ impl Validator {
         {
             self.err(Self::loc(&rc_loc, "ManifestType"), format!("Value {m} is not supported by the embedded engine; only S3_INVENTORY manifests are read"));
         }
-        let max_items = self.seconds_field(rc, &rc_loc, "MaxItems", "MaxItemsPath");
+        let max_items = self.count(rc, &rc_loc, "MaxItems", "MaxItemsPath", jp);
         Some(ItemReader {
             resource: resource?,
             parameters: parameters?,
@@ -289,7 +342,7 @@ impl Validator {
         }
     }
 
-    fn item_batcher(&mut self, v: &Value, loc: &str) -> Option<ItemBatcher> {
+    fn item_batcher(&mut self, v: &Value, loc: &str, jp: bool) -> Option<ItemBatcher> {
         let Some(obj) = v.as_object() else {
             self.err(loc, format!("Expected value of type: Object but got {v}"));
             return None;
@@ -306,12 +359,13 @@ impl Validator {
             ],
             &[],
         );
-        let max_items = self.seconds_field(obj, loc, "MaxItemsPerBatch", "MaxItemsPerBatchPath");
-        let max_bytes = self.seconds_field(
+        let max_items = self.count(obj, loc, "MaxItemsPerBatch", "MaxItemsPerBatchPath", jp);
+        let max_bytes = self.count(
             obj,
             loc,
             "MaxInputBytesPerBatch",
             "MaxInputBytesPerBatchPath",
+            jp,
         );
         if let Some(crate::model::SecondsField::Literal(b)) = &max_bytes
             && *b > MAX_BATCH_BYTES
@@ -343,7 +397,16 @@ impl Validator {
         }
         let batch_input = match obj.get("BatchInput") {
             None => None,
-            Some(b) if b.is_object() => self.template(b, &Self::loc(loc, "BatchInput")),
+            Some(b) if jp && b.is_object() => self
+                .template(b, &Self::loc(loc, "BatchInput"))
+                .map(Arguments::Path),
+            Some(b)
+                if !jp
+                    && (b.is_object() || b.as_str().is_some_and(crate::query::is_expression)) =>
+            {
+                self.query_template(b, &Self::loc(loc, "BatchInput"), "BatchInput")
+                    .map(Arguments::Query)
+            }
             Some(b) => {
                 self.err(
                     Self::loc(loc, "BatchInput"),
@@ -359,7 +422,7 @@ impl Validator {
         })
     }
 
-    fn result_writer(&mut self, v: &Value, loc: &str) -> Option<ResultWriter> {
+    fn result_writer(&mut self, v: &Value, loc: &str, jp: bool) -> Option<ResultWriter> {
         let Some(obj) = v.as_object() else {
             self.err(loc, format!("Expected value of type: Object but got {v}"));
             return None;
@@ -370,7 +433,9 @@ impl Validator {
             &["Resource", "Parameters", "WriterConfig", "Arguments"],
             &[],
         );
-        let exports = obj.contains_key("Resource") || obj.contains_key("Parameters");
+        let exports = obj.contains_key("Resource")
+            || obj.contains_key("Parameters")
+            || obj.contains_key("Arguments");
         if exports {
             match obj.get("Resource").and_then(Value::as_str).map(s3_action) {
                 Some(Some("putObject")) => {}
@@ -381,20 +446,17 @@ impl Validator {
                 None => self.err(loc, "These fields are required: [Resource] with Parameters"),
             }
         }
-        let parameters = match obj.get("Parameters") {
-            Some(p) if p.is_object() => self.template(p, &Self::loc(loc, "Parameters")),
-            Some(p) => {
+        let parameters = match self.arguments(obj, loc, jp) {
+            Some(Some(p)) => Some(p),
+            Some(None) if exports => {
+                let field = if jp { "Parameters" } else { "Arguments" };
                 self.err(
-                    Self::loc(loc, "Parameters"),
-                    format!("Expected value of type: Object but got {p}"),
+                    loc,
+                    format!("These fields are required: [{field}] with Resource"),
                 );
                 None
             }
-            None if exports => {
-                self.err(loc, "These fields are required: [Parameters] with Resource");
-                None
-            }
-            None => None,
+            _ => None,
         };
         let wc_loc = Self::loc(loc, "WriterConfig");
         let (mut transformation, mut jsonl) = (
