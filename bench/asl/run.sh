@@ -18,8 +18,8 @@ if ! "$venv/bin/python" -c 'import moto, sys; sys.exit(moto.__version__ != "5.2.
   python3 -m venv "$venv"
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$moto_pin" >&2
 fi
-cargo build --quiet --release -p stepscore-asl --example bench --manifest-path "$root/Cargo.toml"
-ours="${CARGO_TARGET_DIR:-$root/target}/release/examples/bench"
+cargo build --quiet --release -p stepscore-asl --example asl_bench --manifest-path "$root/Cargo.toml"
+ours="${CARGO_TARGET_DIR:-$root/target}/release/examples/asl_bench"
 
 rate() { sed -n 's/.*rate=\([0-9]*\).*/\1/p'; }
 

@@ -5,4 +5,4 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 profile=${PROFILE:-release}
-cargo run --quiet --profile "$profile" -p stepscore-console --example bench --manifest-path "$root/Cargo.toml"
+cargo run --quiet --profile "$profile" -p stepscore-console --example console_bench --manifest-path "$root/Cargo.toml"

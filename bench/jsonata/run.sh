@@ -13,9 +13,9 @@ trap 'rm -rf "$work"' EXIT
 
 python3 "$here/gen_data.py" "$work/data.json"
 (cd "$here/node" && npm ci --no-audit --no-fund --silent)
-cargo build --quiet --release -p stepscore-jsonata --example bench --manifest-path "$root/Cargo.toml"
+cargo build --quiet --release -p stepscore-jsonata --example jsonata_bench --manifest-path "$root/Cargo.toml"
 pin=()
 if taskset -c 0 true 2>/dev/null; then pin=(taskset -c 0); fi
-"${pin[@]}" "$root/target/release/examples/bench" "$here/cases.json" "$work/data.json" "$seconds" > "$work/ours.jsonl"
+"${pin[@]}" "$root/target/release/examples/jsonata_bench" "$here/cases.json" "$work/data.json" "$seconds" > "$work/ours.jsonl"
 "${pin[@]}" node "$here/node/bench.mjs" "$here/cases.json" "$work/data.json" "$seconds" > "$work/peer.jsonl"
 python3 "$here/compare.py" "$work/ours.jsonl" "$work/peer.jsonl" 3

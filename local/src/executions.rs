@@ -100,6 +100,7 @@ impl From<stepscore_asl::ExecutionStatus> for ExecutionState {
             stepscore_asl::ExecutionStatus::Succeeded => ExecutionState::Succeeded,
             stepscore_asl::ExecutionStatus::Failed => ExecutionState::Failed,
             stepscore_asl::ExecutionStatus::TimedOut => ExecutionState::TimedOut,
+            stepscore_asl::ExecutionStatus::Aborted => ExecutionState::Aborted,
         }
     }
 }

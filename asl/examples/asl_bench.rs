@@ -1,7 +1,7 @@
 //! Measures state transitions per second (one core, full history recorded) for a definition
 //! file and an input; prints `transitions=N seconds=S rate=R`.
 //!
-//! `cargo run --release -p stepscore-asl --example bench -- bench/asl/loop.asl.json '{"count":0}'`
+//! `cargo run --release -p stepscore-asl --example asl_bench -- bench/asl/loop.asl.json '{"count":0}'`
 //! An input of the form `items:N` is expanded to `{"items":[0,1,...,N-1]}`.
 
 use std::process::ExitCode;

@@ -3,7 +3,7 @@
 //! case (name, evaluations per second, result), the same shape as the jsonata-js runner, so that
 //! `bench/jsonata/run.sh` can compare speeds and check that both give the same result.
 //!
-//! Usage: cargo run --release -p stepscore-jsonata --example bench -- <cases.json> <data.json> [seconds [case name]]
+//! Usage: cargo run --release -p stepscore-jsonata --example jsonata_bench -- <cases.json> <data.json> [seconds [case name]]
 
 use std::time::Instant;
 
