@@ -5,6 +5,7 @@
 mod environment;
 mod finalize;
 mod pipeline;
+mod predict;
 
 use stepscore_aws::SdkConfig;
 
