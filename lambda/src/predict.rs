@@ -302,6 +302,8 @@ mod tests {
         let response = answer(&service, &event(name)).await;
         // what API Gateway reads: the response serialized by the runtime
         let wire = serde_json::to_value(&response).unwrap();
+        // the 2.0 response format API Gateway documents: statusCode, headers, body, isBase64Encoded
+        assert_eq!(wire["statusCode"], response.status_code, "{name}");
         assert_eq!(wire["isBase64Encoded"], false, "{name}");
         assert_eq!(
             wire["headers"]["content-type"], "application/json",
@@ -516,6 +518,125 @@ mod tests {
         for (e, expected) in cases {
             let message = PredictSettings::from_env(e).unwrap_err().to_string();
             assert!(message.contains(expected), "{message}");
+        }
+    }
+
+    mod never_a_server_error {
+        //! Whatever API Gateway hands over (any method, path, body, base64 flag), the client gets
+        //! a JSON 2xx or 4xx and the function does not panic.
+
+        use std::sync::LazyLock;
+
+        use base64::Engine;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        static WORLD: LazyLock<(tokio::runtime::Runtime, PredictService, tempfile::TempDir)> =
+            LazyLock::new(|| {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                let limits = Limits {
+                    max_body_bytes: 2048,
+                    max_rows: 8,
+                    ..Limits::default()
+                };
+                let (service, dir) = rt.block_on(service_with(limits));
+                (rt, service, dir)
+            });
+
+        fn methods() -> impl Strategy<Value = Method> {
+            prop_oneof![
+                Just(Method::GET),
+                Just(Method::POST),
+                Just(Method::PUT),
+                Just(Method::DELETE),
+                Just(Method::HEAD),
+                Just(Method::OPTIONS),
+            ]
+        }
+
+        fn paths() -> impl Strategy<Value = String> {
+            let segment = prop_oneof![
+                Just("v1".to_owned()),
+                Just("models".to_owned()),
+                Just("churn".to_owned()),
+                Just("churn:predict".to_owned()),
+                Just(":predict".to_owned()),
+                Just("%3Apredict".to_owned()),
+                Just("%ZZ".to_owned()),
+                Just(String::new()),
+                "[^/]{0,12}",
+            ];
+            proptest::collection::vec(segment, 0..6).prop_map(|s| format!("/{}", s.join("/")))
+        }
+
+        fn bodies() -> impl Strategy<Value = String> {
+            let value = prop_oneof![
+                Just("1".to_owned()),
+                Just("-2.5e3".to_owned()),
+                Just("\"x\"".to_owned()),
+                Just("null".to_owned()),
+                Just("true".to_owned()),
+                Just("[]".to_owned()),
+                Just("{}".to_owned()),
+                Just("1e999".to_owned()),
+            ];
+            let row = prop_oneof![
+                proptest::collection::vec(value.clone(), 0..5)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![Just("age"), Just("income"), Just("tenure"), Just("tenur")],
+                        value
+                    ),
+                    0..5
+                )
+                .prop_map(|kv| format!(
+                    "{{{}}}",
+                    kv.iter()
+                        .map(|(k, v)| format!("\"{k}\":{v}"))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )),
+            ];
+            prop_oneof![
+                proptest::collection::vec(row, 0..12)
+                    .prop_map(|rows| format!("{{\"instances\":[{}]}}", rows.join(","))),
+                ".{0,64}",
+                proptest::collection::vec(any::<u8>(), 0..64)
+                    .prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            #[test]
+            fn any_request_is_answered_with_json_below_500(
+                method in methods(),
+                path in paths(),
+                body in proptest::option::of(bodies()),
+                encode in any::<bool>(),
+                garble in any::<bool>(),
+            ) {
+                let (rt, service, _) = &*WORLD;
+                let mut e = event("predict-ok.json");
+                e.request_context.http.method = method;
+                e.raw_path = Some(path);
+                e.is_base64_encoded = encode;
+                e.body = body.map(|b| match (encode, garble) {
+                    (true, false) => base64::engine::general_purpose::STANDARD.encode(b),
+                    _ => b,
+                });
+                let response = rt.block_on(answer(service, &e));
+                prop_assert!((200..500).contains(&response.status_code), "{response:?}");
+                let Some(Body::Text(text)) = &response.body else {
+                    return Err(TestCaseError::fail(format!("no text body: {response:?}")));
+                };
+                prop_assert!(serde_json::from_str::<Value>(text).is_ok(), "{text}");
+            }
         }
     }
 }
