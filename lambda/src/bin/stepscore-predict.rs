@@ -18,12 +18,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         check_seconds: std::env::var("STEPSCORE_MODEL_CHECK_SECONDS").ok(),
         max_body_bytes: std::env::var("STEPSCORE_MAX_BODY_BYTES").ok(),
         max_rows: std::env::var("STEPSCORE_MAX_ROWS").ok(),
-    })?;
+    })
+    // the message, not the Debug form main's error return would print
+    .map_err(|e| e.to_string())?;
     let config = sdk_config("stepscore-predict").await;
     let store = Arc::new(stepscore_aws::S3Store::new(&config));
     // a model that cannot be loaded fails the init, so Lambda reports it and retries the cold
     // start, rather than each request answering 500
-    let service = leak(service(&settings, store).await?);
+    let service = leak(service(&settings, store).await.map_err(|e| e.to_string())?);
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<ApiGatewayV2httpRequest>| async move {
             Ok::<_, lambda_runtime::Error>(answer(service, &event.payload).await)
