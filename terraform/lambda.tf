@@ -15,10 +15,10 @@ resource "aws_cloudwatch_log_group" "lambda" {
 resource "aws_lambda_function" "this" {
   for_each = local.lambda_functions
 
-  #checkov:skip=CKV_AWS_117:The handlers call only regional AWS APIs (S3, DynamoDB, Step Functions, Batch); a VPC would add NAT or endpoint cost and cold-start latency and protect nothing
+  #checkov:skip=CKV_AWS_117:The handlers call only regional AWS APIs (S3, DynamoDB, Step Functions, Batch, EventBridge); a VPC would add NAT or endpoint cost and cold-start latency and protect nothing
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile and signed uploads the build does not produce; the zips come from the pinned cargo lambda build in CI
-  #checkov:skip=CKV_AWS_173:The environment holds only the table name and the state machine ARN, no secrets; Lambda encrypts it at rest with its service key
-  #checkov:skip=CKV_AWS_116:admit, schedule and cleanup, the asynchronously invoked functions, send failed events to SQS through an on-failure destination (aws_lambda_function_event_invoke_config), which supersedes dead_letter_config; the other four are called synchronously by Step Functions, whose Retry and Catch handle their failures
+  #checkov:skip=CKV_AWS_173:The environment holds only resource names and ARNs, the served model's S3 URI and request limits, no secrets; Lambda encrypts it at rest with its service key
+  #checkov:skip=CKV_AWS_116:admit, schedule and cleanup, the asynchronously invoked functions, send failed events to SQS through an on-failure destination (aws_lambda_function_event_invoke_config), which supersedes dead_letter_config; the other four are called synchronously by Step Functions, whose Retry and Catch handle their failures, and predict synchronously by the HTTP API, whose caller gets the answer
   function_name = "${var.name}-${each.key}"
   description   = each.value.description
   role          = aws_iam_role.lambda[each.key].arn

@@ -61,14 +61,19 @@ locals {
     function_arn_prefix     = local.function_arn_prefix
     scheduler_dlq_arn       = aws_sqs_queue.scheduler_dlq.arn
     event_bus_arn           = local.event_bus_arn
+    predict_model_arn       = local.predict_model_arn
   })).principals
 
-  # One entry per handler of handlers/lambda-functions.json. The role policy of each is its
-  # principal's statements in local.policies (exactly the AWS API calls the function's code
-  # makes, each on only the resources it touches); iam.tf adds only what the platform itself
-  # needs (own log group, X-Ray, and the on-failure destination of the asynchronously invoked
-  # functions). terraform/tests checks both.
-  lambda_functions = {
+  # One entry per function of handlers/lambda-functions.json: the pipeline's, and the predict
+  # function when it is enabled. The role policy of each is its principal's statements in
+  # local.policies (exactly the AWS API calls the function's code makes, each on only the
+  # resources it touches); iam.tf adds only what the platform itself needs (own log group, X-Ray,
+  # and the on-failure destination of the asynchronously invoked functions). terraform/tests
+  # checks both.
+  # (a for expression, not `cond ? map : {}`: a conditional's two object types must agree)
+  lambda_functions = merge(local.pipeline_functions, { for name, f in local.predict_function : name => f if local.predict_enabled })
+
+  pipeline_functions = {
     admit = {
       binary      = "stepscore-admit"
       description = "Validates a job config dropped under ${var.jobs_prefix}, records the job and starts the scoring pipeline"
@@ -134,6 +139,26 @@ locals {
       environment = {
         STEPSCORE_TABLE             = local.table_name
         STEPSCORE_STATE_MACHINE_ARN = local.state_machine_arn
+      }
+    }
+  }
+
+  # Online predictions (api.tf): the function behind the HTTP API, deployed when a model is named.
+  predict_enabled = var.predict_model_uri != null
+  # s3://bucket/key as the object's ARN: the predict role may read that one object
+  predict_model_arn = local.predict_enabled ? "arn:${local.partition}:s3:::${trimprefix(var.predict_model_uri, "s3://")}" : "arn:${local.partition}:s3:::${local.bucket_name}/${var.models_prefix}predict-disabled"
+
+  predict_function = {
+    predict = {
+      binary      = "stepscore-predict"
+      description = "Answers KServe v1 predict and metadata requests of the HTTP API with the model artifact at predict_model_uri"
+      async       = false
+      environment = {
+        STEPSCORE_MODEL_URI           = coalesce(var.predict_model_uri, "s3://${local.bucket_name}/${var.models_prefix}predict-disabled")
+        STEPSCORE_MODEL_NAME          = var.predict_model_name
+        STEPSCORE_MODEL_CHECK_SECONDS = tostring(var.predict_model_check_seconds)
+        STEPSCORE_MAX_BODY_BYTES      = tostring(var.predict_max_body_bytes)
+        STEPSCORE_MAX_ROWS            = tostring(var.predict_max_rows)
       }
     }
   }

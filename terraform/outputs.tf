@@ -113,3 +113,13 @@ output "schedule_arns" {
   description = "ARN of each EventBridge Scheduler schedule, by name"
   value       = { for name, s in aws_scheduler_schedule.this : name => s.arn }
 }
+
+output "predict_api_endpoint" {
+  description = "Base URL of the HTTP API in front of the predict function (POST <endpoint>/v1/models/<name>:predict, SigV4-signed for service execute-api); null when predict_model_uri is not set"
+  value       = try(aws_apigatewayv2_api.predict[0].api_endpoint, null)
+}
+
+output "predict_api_execution_arn" {
+  description = "Execution ARN of the predict HTTP API: grant callers execute-api:Invoke on <arn>/*/POST/v1/models/* and <arn>/*/GET/v1/models/*; null when predict_model_uri is not set"
+  value       = try(aws_apigatewayv2_api.predict[0].execution_arn, null)
+}

@@ -507,3 +507,84 @@ variable "schedule_maximum_event_age_seconds" {
     error_message = "schedule_maximum_event_age_seconds must be between 60 and 86400."
   }
 }
+
+################################################################################
+# Online predictions (HTTP API in front of the predict function)
+################################################################################
+
+variable "predict_model_uri" {
+  description = "Model artifact the predict function serves, s3://bucket/key; null (the default) deploys no predict function and no HTTP API. The function reads this one object only, and serves a new version published under the same key within predict_model_check_seconds"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.predict_model_uri == null || can(regex("^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+[^/]$", var.predict_model_uri))
+    error_message = "predict_model_uri must be an S3 object, s3://bucket/key, for example \"s3://my-bucket/models/churn.json\"."
+  }
+}
+
+variable "predict_model_name" {
+  description = "Name the model is served under (POST /v1/models/<name>:predict); empty serves it under the artifact file's name without extension"
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = can(regex("^[^/:]*$", var.predict_model_name))
+    error_message = "predict_model_name is one path segment: no \"/\" and no \":\"."
+  }
+}
+
+variable "predict_model_check_seconds" {
+  description = "Seconds between checks (one HeadObject per warm function instance) for a new version of the served artifact"
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.predict_model_check_seconds >= 0 && floor(var.predict_model_check_seconds) == var.predict_model_check_seconds
+    error_message = "predict_model_check_seconds must be a whole number, 0 or more."
+  }
+}
+
+variable "predict_max_body_bytes" {
+  description = "Largest predict request body the function accepts (413 above it). HTTP APIs have a fixed 10 MB payload limit and Lambda a 6 MB synchronous one, so this limit is enforced in the function"
+  type        = number
+  default     = 6291456
+
+  validation {
+    condition     = var.predict_max_body_bytes >= 1 && var.predict_max_body_bytes <= 6291456 && floor(var.predict_max_body_bytes) == var.predict_max_body_bytes
+    error_message = "predict_max_body_bytes must be a whole number between 1 and 6291456 (Lambda's synchronous payload limit)."
+  }
+}
+
+variable "predict_max_rows" {
+  description = "Most instances one predict request may score (413 above it)"
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = var.predict_max_rows >= 1 && floor(var.predict_max_rows) == var.predict_max_rows
+    error_message = "predict_max_rows must be a whole number, 1 or more."
+  }
+}
+
+variable "predict_api_throttling_burst_limit" {
+  description = "Requests the HTTP API's stage accepts in a burst before answering 429"
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.predict_api_throttling_burst_limit >= 0 && floor(var.predict_api_throttling_burst_limit) == var.predict_api_throttling_burst_limit
+    error_message = "predict_api_throttling_burst_limit must be a whole number, 0 or more."
+  }
+}
+
+variable "predict_api_throttling_rate_limit" {
+  description = "Steady requests per second the HTTP API's stage accepts before answering 429"
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.predict_api_throttling_rate_limit >= 0
+    error_message = "predict_api_throttling_rate_limit must be 0 or more."
+  }
+}

@@ -9,9 +9,13 @@
 //! - [`runtime`]: what every binary shares: tracing setup, required environment variables, the
 //!   adapters built once per process, and the runtime loop that reports a handler's error
 //!   under its `stepscore.*` name.
+//! - [`predict`]: the `stepscore-predict` function: its settings, the model loaded through the S3
+//!   adapter, and API Gateway HTTP API (payload format 2.0) events answered by
+//!   `stepscore_predict::PredictService`.
 //!
 //! The tests here run the handlers over the AWS adapters against moto: the whole pipeline pass
 //! (`tests/lambda/pipeline.rs`), finalize over 10,000 manifests, and every component's calls
 //! evaluated against its principal in `iam/policies.json` (`tests/iam.rs`).
 
+pub mod predict;
 pub mod runtime;

@@ -33,17 +33,23 @@ use stepscore_core::status::JobStatus;
 use stepscore_core::{JobId, ObjectUri};
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
 use stepscore_handlers::tasks::{check, finalize, register, submit};
+use stepscore_lambda::predict::{PredictEnv, PredictSettings, answer, service};
 
 const REGION: &str = "us-east-1";
 const ACCOUNT: &str = "123456789012";
 /// Not Terraform's default `jobs/`: the prefix must reach admit from its configuration.
 const JOBS_PREFIX: &str = "incoming/configs/";
 
-/// The components this pass runs: the pipeline's Lambda functions and the CLI's `stop --aws`
-/// (the state machine and Scheduler roles are used by AWS services, not by our code).
-const COMPONENTS: [&str; 8] = [
-    "admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "cli",
+/// The components this pass runs: the pipeline's Lambda functions, the predict function and the
+/// CLI's `stop --aws` (the state machine and Scheduler roles are used by AWS services, not by our
+/// code).
+const COMPONENTS: [&str; 9] = [
+    "admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict", "cli",
 ];
+
+/// The one artifact the predict function serves: outside `models/`'s wildcard grants of the
+/// others, as any key a deployment names.
+const PREDICT_MODEL_KEY: &str = "online/churn.json";
 
 /// The AWS side Terraform would create, here in moto.
 struct Deployment {
@@ -97,6 +103,10 @@ impl Deployment {
                 arn("sqs", &format!("{}-scheduler-dlq", self.name)),
             ),
             ("event_bus_arn", arn("events", "event-bus/default")),
+            (
+                "predict_model_arn",
+                format!("arn:aws:s3:::{}/{PREDICT_MODEL_KEY}", self.bucket),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -499,6 +509,52 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
         Some(Notification::Sent),
         "cleanup put the job's status change on the bus"
     );
+
+    predict(d, admin, &configs["predict"]).await;
+}
+
+/// The predict function as its binary runs it: the artifact read at init, one API Gateway event
+/// answered, then a republished artifact found by its ETag (HeadObject) and read again.
+async fn predict(d: &Deployment, admin: &SdkConfig, config: &SdkConfig) {
+    let fixture = |name: &str| {
+        std::fs::read(format!(
+            "{}/tests/fixtures/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    };
+    let setup = S3Store::new(admin);
+    let model = uri(&d.bucket, PREDICT_MODEL_KEY);
+    let artifact = fixture("churn.json");
+    setup.put_bytes(&model, artifact.clone()).await.unwrap();
+    let settings = PredictSettings::from_env(PredictEnv {
+        model_uri: Some(model.to_string()),
+        check_seconds: Some("0".into()),
+        ..PredictEnv::default()
+    })
+    .unwrap();
+    let service = service(&settings, std::sync::Arc::new(S3Store::new(config)))
+        .await
+        .unwrap();
+    let event: aws_lambda_events::apigw::ApiGatewayV2httpRequest =
+        serde_json::from_slice(&fixture("apigw/predict-ok.json")).unwrap();
+    let first = answer(&service, &event).await;
+    assert_eq!(first.status_code, 200, "{first:?}");
+    let republished = String::from_utf8(artifact)
+        .unwrap()
+        .replace("\"seed\":42", "\"seed\":7");
+    let put = setup
+        .put_bytes(&model, republished.into_bytes())
+        .await
+        .unwrap();
+    let second = answer(&service, &event).await;
+    assert_eq!(second.status_code, 200, "{second:?}");
+    let version = &service.model().current().version;
+    assert_eq!(
+        Some(version.as_str()),
+        put.etag.as_deref().map(stepscore_core::ports::unquoted),
+        "the predict function serves the republished artifact"
+    );
 }
 
 fn testing_credentials() -> aws_sdk_s3::config::Credentials {
@@ -615,7 +671,32 @@ fn a_component_without_its_grants_is_refused_by_moto() {
             )
             .unwrap();
         let register = server.sdk_config_as(key, None).await;
+        let key = server
+            .create_user(
+                &format!("{}-predict", d.name),
+                &MotoServer::enforceable(&file.document("predict", &d.values()).unwrap()),
+            )
+            .unwrap();
+        let predict = server.sdk_config_as(key, None).await;
+        S3Store::new(&setup)
+            .put_bytes(&uri(&d.bucket, PREDICT_MODEL_KEY), b"{}".to_vec())
+            .await
+            .unwrap();
         server.enforce_iam().unwrap();
+        // the predict principal reads its one artifact and no other object
+        let predict = S3Store::new(&predict);
+        predict
+            .get_bytes(&uri(&d.bucket, PREDICT_MODEL_KEY), 1024)
+            .await
+            .unwrap();
+        let denied = predict
+            .get_bytes(&uri(&d.bucket, "models/churn.json"), 1024)
+            .await
+            .unwrap_err();
+        assert!(
+            denied.to_string().contains("denied"),
+            "predict may read only {PREDICT_MODEL_KEY}: {denied}"
+        );
         let denied = S3Store::new(&register)
             .get_bytes(&uri(&d.bucket, "models/churn.json"), 1024)
             .await

@@ -43,7 +43,8 @@ RUNTIME_ENVIRONMENT = re.compile(
 
 
 def lambda_table(module):
-    return unquote(module.local("lambda_functions"))
+    """Every function the module can deploy: the pipeline's, and predict (optional, see api.tf)."""
+    return {**unquote(module.local("pipeline_functions")), **unquote(module.local("predict_function"))}
 
 
 def statement_actions(statements):
@@ -69,9 +70,16 @@ def state_machine_functions(contract):
 
 def test_every_contract_function_is_deployed_and_every_deployed_function_is_in_the_contract(module, contract):
     assert sorted(lambda_table(module)) == sorted(contract["functions"])
+    # the pipeline's functions always, predict only with a model to serve
+    assert module.local("lambda_functions") == (
+        "${merge(local.pipeline_functions, {for name, f in local.predict_function : name => f if local.predict_enabled})}"
+    )
+    assert sorted(unquote(module.local("predict_function"))) == ["predict"]
+    assert module.local("predict_enabled") == "${var.predict_model_uri != null}"
+    assert module.variables["predict_model_uri"]["default"] is None
 
 
-@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule"])
+@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict"])
 def test_function_runs_the_contract_binary(module, contract, function):
     assert lambda_table(module)[function]["binary"] == contract["functions"][function]["binary"]
 
@@ -119,7 +127,7 @@ def test_every_lambda_binary_is_a_contract_function(contract):
 # --- environment -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule"])
+@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict"])
 def test_function_sets_every_environment_variable_of_the_contract(module, contract, function):
     environment = lambda_table(module)[function]["environment"]
     assert isinstance(environment, dict), f"local.lambda_functions.{function}.environment must be a literal map"
@@ -237,7 +245,11 @@ def test_lambda_role_policy_adds_only_platform_actions(module):
 def test_only_the_asynchronously_invoked_functions_may_dead_letter(module, contract):
     table = lambda_table(module)
     async_functions = {name for name, f in table.items() if f["async"] is True}
-    expected = {name for name, f in contract["functions"].items() if "state machine" not in f["trigger"]}
+    expected = {
+        name
+        for name, f in contract["functions"].items()
+        if "state machine" not in f["trigger"] and "synchronous" not in f["trigger"]
+    }
     assert async_functions == expected == {"admit", "schedule", "cleanup"}
     invoke_config = module.resource("aws_lambda_function_event_invoke_config", "async")
     assert invoke_config["for_each"] == "${local.async_functions}"
@@ -659,7 +671,7 @@ def test_exactly_finalize_and_cleanup_publish_job_status_changes_to_the_module_b
         statements = [s for s in rendered_policies()[name]["statements"] if "events:PutEvents" in s["Action"]]
         assert [s["Action"] for s in statements] == [["events:PutEvents"]]
         assert [s["Resource"] for s in statements] == [["<event_bus_arn>"]]
-        environment = module.local("lambda_functions")[name]["environment"]
+        environment = lambda_table(module)[name]["environment"]
         assert environment["STEPSCORE_EVENT_BUS"] == "${local.event_bus_name}"
     assert "event_bus_arn           = local.event_bus_arn" in module.raw["locals.tf"]
     assert unquote(module.local("event_bus_arn")) == (

@@ -2,9 +2,11 @@
 //! server on 127.0.0.1 (one server per test binary, see `stepscore_aws::moto`; a distinct
 //! bucket, table and state machine per test), and the binaries against their contract.
 
+mod binary;
 mod environment;
 mod finalize;
 mod pipeline;
+mod predict;
 
 use stepscore_aws::SdkConfig;
 

@@ -52,6 +52,9 @@ module "stepscore" {
   lambda_image_tag     = var.lambda_image_tag
   lambda_artifacts_dir = "${path.root}/../../../target/lambda"
 
+  # online predictions behind an HTTP API, when a model is named
+  predict_model_uri = var.predict_model_uri
+
   batch_compute_type = var.batch_compute_type
   batch_image_tag    = var.batch_image_tag
   batch_max_vcpus    = 32

@@ -27,3 +27,8 @@ output "events_dlq_url" {
   description = "Dead-letter queue of failed S3 events and scheduled runs"
   value       = module.stepscore.events_dlq_url
 }
+
+output "predict_api_endpoint" {
+  description = "Base URL of the online predictions API (null without predict_model_uri); sign requests with `curl --aws-sigv4 \"aws:amz:<region>:execute-api\"`"
+  value       = module.stepscore.predict_api_endpoint
+}

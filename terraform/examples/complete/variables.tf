@@ -57,6 +57,12 @@ variable "lambda_image_tag" {
   default     = "0.1.0"
 }
 
+variable "predict_model_uri" {
+  description = "s3://bucket/key of a model artifact to serve online behind an HTTP API (POST /v1/models/<name>:predict, SigV4-signed); null deploys no API"
+  type        = string
+  default     = null
+}
+
 variable "allow_destroy" {
   description = "Lift the protections so `terraform destroy` can remove the job table (deletion protection), the bucket with every object version, and the ECR repositories with their images"
   type        = bool
