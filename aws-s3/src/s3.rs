@@ -100,7 +100,11 @@ impl S3Store {
         uri: &ObjectUri,
         version: &ObjectVersion,
     ) -> Result<ObjectMeta, StoreError> {
-        let request = self.client.head_object().bucket(uri.bucket()).key(uri.key());
+        let request = self
+            .client
+            .head_object()
+            .bucket(uri.bucket())
+            .key(uri.key());
         let request = match version {
             ObjectVersion::Id(id) => request.version_id(id),
             ObjectVersion::ETag(etag) => request.if_match(quoted(etag)),
@@ -409,12 +413,10 @@ where
         }
         ObjectVersion::Id(_) if failure.code.as_deref() == Some("NoSuchVersion") => changed(None),
         // a HeadObject's 404 has no body to tell a missing key from a missing version
-        ObjectVersion::Id(_) if failure.is_not_found() => {
-            match now().await {
-                Ok(_) => changed(None),
-                Err(_) => store_error(uri, err),
-            }
-        }
+        ObjectVersion::Id(_) if failure.is_not_found() => match now().await {
+            Ok(_) => changed(None),
+            Err(_) => store_error(uri, err),
+        },
         _ => store_error(uri, err),
     }
 }

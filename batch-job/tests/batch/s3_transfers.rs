@@ -353,11 +353,7 @@ fn an_s3_input_replaced_between_two_reads_of_one_attempt_exits_75() {
     let csv = quoted_csv(150);
     let (inner, object) = store_with(&rt, "in/between.csv", &csv, 211);
     let writer = Arc::new(S3Store::from_client(inner.client().clone()));
-    check_replaced_between_reads(
-        &rt,
-        ReplacedBetweenReads::new(inner, writer, &csv),
-        &object,
-    );
+    check_replaced_between_reads(&rt, ReplacedBetweenReads::new(inner, writer, &csv), &object);
 }
 
 #[test]
@@ -370,9 +366,5 @@ fn a_directory_store_input_replaced_between_two_reads_of_one_attempt_exits_75() 
     rt.block_on(store.put_bytes(&object, csv.clone().into_bytes()))
         .unwrap();
     let writer = Arc::new(store.clone());
-    check_replaced_between_reads(
-        &rt,
-        ReplacedBetweenReads::new(store, writer, &csv),
-        &object,
-    );
+    check_replaced_between_reads(&rt, ReplacedBetweenReads::new(store, writer, &csv), &object);
 }
