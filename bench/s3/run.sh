@@ -9,7 +9,8 @@
 # connection; checked by pacing_check.py before any run). The scorer is the release
 # stepscore-batch run as a Batch job runs it: no subcommand, the job in STEPSCORE_* variables,
 # s3:// model, input and output. Each run's output must be byte-identical to the local run's and
-# its manifest must count every row before a ratio is printed. Peak RSS is GNU time's.
+# its manifest must count every row before a ratio is printed. Peak RSS and CPU are GNU time's;
+# the endpoint's CPU (from /proc) is shown apart: on AWS it is not on the scorer's cores.
 # Environment: STEPSCORE_BENCH_DIR (work dir; default a new temp dir, removed at the end),
 # BIG_ROWS (default 10000000), RATE (bytes/s per connection, default 100000000).
 set -euo pipefail
@@ -64,7 +65,7 @@ for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 port=$(cat "$work/port")
 python3 "$here/pacing_check.py" --port "$port" --path /bench/in/big.csv --rate "$rate" >&2
 
-# runs the scorer as a Batch job does; prints "wall_seconds max_rss_kib"
+# runs the scorer as a Batch job does; prints "wall_seconds max_rss_kib cpu_seconds"
 score() { # mode dataset out_location
   local mode=$1 ds=$2 out=$3 model input
   local -a env=(env -u AWS_BATCH_JOB_ID -u STEPSCORE_LOCAL_S3_ROOT -u AWS_PROFILE
@@ -80,11 +81,11 @@ score() { # mode dataset out_location
     [ "$mode" = one-stream ] && env+=(STEPSCORE_S3_CONCURRENCY=1)
   fi
   env+=(STEPSCORE_MODEL="$model" STEPSCORE_INPUT="$input" STEPSCORE_OUTPUT="$out")
-  /usr/bin/time -f '%e %M' -o "$work/time.log" "${env[@]}" "$bin" >/dev/null 2>"$work/stderr.log" || {
+  /usr/bin/time -f '%e %M %U %S' -o "$work/time.log" "${env[@]}" "$bin" >/dev/null 2>"$work/stderr.log" || {
     cat "$work/stderr.log" >&2
     exit 1
   }
-  cat "$work/time.log"
+  awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$work/time.log"
 }
 
 # where a run's outputs land on this machine
@@ -92,20 +93,27 @@ out_dir() { # mode dataset rep
   if [ "$1" = local ]; then echo "$work/out/$2-$1-$3"; else echo "$work/s3/bench/out/$2-$1-$3"; fi
 }
 
-declare -A wall rss digest
+# the endpoint's CPU seconds so far: it runs on the scorer's cores, which S3 does not
+tck=$(getconf CLK_TCK)
+server_cpu() { awk -v t="$tck" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$server_pid/stat"; }
+
+declare -A wall rss cpu srv digest
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for ds in small big; do
   rows=$(( $(wc -l < "$work/$ds.csv") - 1 ))
   bytes=$(stat -c %s "$work/$ds.csv")
   for mode in local one-stream concurrent; do
-    walls=() rsss=()
+    walls=() rsss=() cpus=() srvs=()
     for rep in $(seq "$repeats"); do
       cat "$work/$ds.csv" >/dev/null # every mode reads the file from the page cache
       dir=$(out_dir "$mode" "$ds" "$rep")
       if [ "$mode" = local ]; then loc=$dir/; else loc=s3://bench/out/$ds-$mode-$rep/; fi
       : > "$log"
+      s0=$(server_cpu)
       score "$mode" "$ds" "$loc" > "$work/run.out"
-      read -r w k < "$work/run.out"
+      s1=$(server_cpu)
+      read -r w k c < "$work/run.out"
+      sc=$(awk -v a="$s0" -v b="$s1" 'BEGIN { printf "%.2f", b - a }')
       load=$(cut -d' ' -f1 /proc/loadavg)
       # every row in, every row scored, and the same bytes out as every other run
       python3 - "$dir/manifest-0.json" "$rows" <<'PY'
@@ -128,13 +136,15 @@ for line in open(sys.argv[1]):
     e = json.loads(line); ops[e["op"]] += 1
     if e["op"] == "GetObject" and "/in/" in "/" + e["key"]: conns.add(e["conn"])
 print(" ".join(f"{k}={v}" for k, v in sorted(ops.items())) + f" input_connections={len(conns)}")' "$log")
-      printf '%-5s %-10s run %d: %6.2f s  %6.1f MiB  load %s  %s\n' "$ds" "$mode" "$rep" "$w" \
-        "$(awk -v k="$k" 'BEGIN{print k/1024}')" "$load" "${calls:-}" >&2
+      printf '%-5s %-10s run %d: %6.2f s  %6.1f MiB  cpu %5.2f s  endpoint cpu %5.2f s  load %s  %s\n' \
+        "$ds" "$mode" "$rep" "$w" "$(awk -v k="$k" 'BEGIN{print k/1024}')" "$c" "$sc" "$load" "${calls:-}" >&2
       rm -rf "$dir"
-      walls+=("$w") rsss+=("$k")
+      walls+=("$w") rsss+=("$k") cpus+=("$c") srvs+=("$sc")
     done
     wall[$ds,$mode]=$(printf '%s\n' "${walls[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
     rss[$ds,$mode]=$(printf '%s\n' "${rsss[@]}" | sort -g | tail -1)
+    cpu[$ds,$mode]=$(printf '%s\n' "${cpus[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
+    srv[$ds,$mode]=$(printf '%s\n' "${srvs[@]}" | sort -g | awk '{a[NR]=$1} END{print a[int((NR+1)/2)]}')
   done
   echo "$ds: $rows rows, $bytes bytes; outputs identical across all runs (sha256 ${digest[$ds]:0:16}…)" >&2
 done
@@ -147,6 +157,11 @@ for ds in small big; do
     -v lk="${rss[$ds,local]}" -v ok="${rss[$ds,one-stream]}" -v ck="${rss[$ds,concurrent]}" 'BEGIN {
     printf "%-6s %9.2f %9.2f %9.2f %9.1f %9.1f %9.1f %11.1fx %11.2fx\n", ds, l, o, c, lk/1024, ok/1024,
       ck/1024, o/c, c/l }'
+done
+printf '\n%-6s %12s %12s %10s %18s\n' file local_cpu_s conc_cpu_s cpu_ratio endpoint_cpu_s
+for ds in small big; do
+  awk -v ds="$ds" -v l="${cpu[$ds,local]}" -v c="${cpu[$ds,concurrent]}" -v e="${srv[$ds,concurrent]}" 'BEGIN {
+    printf "%-6s %12.2f %12.2f %9.2fx %18.2f\n", ds, l, c, c/l, e }'
 done
 awk -v o="${wall[big,one-stream]}" -v c="${wall[big,concurrent]}" -v l="${wall[big,local]}" \
   -v ck="${rss[big,concurrent]}" 'BEGIN {
