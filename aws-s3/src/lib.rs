@@ -11,6 +11,7 @@
 //!   multipart puts).
 //! - [`transfer`]: [`TransferSettings`], how transfers are split: part size, parts in flight,
 //!   attempts per part (`STEPSCORE_S3_PART_SIZE`, `STEPSCORE_S3_CONCURRENCY`).
+//! - `buffers`: part buffers reused within a transfer (allocator churn held memory).
 //! - `upload`: multipart uploads with concurrent parts, aborted on any failure.
 //! - [`ranged`]: ranged parts fetched concurrently and read in order, generic over the fetch.
 //! - [`errors`]: the transient/permanent split of SDK errors the ports' errors carry.
@@ -22,6 +23,7 @@
 //! Only this crate and `stepscore-aws` know the AWS SDK types; nothing the adapters return
 //! mentions them.
 
+mod buffers;
 pub mod calllog;
 pub mod errors;
 pub mod ranged;

@@ -5,8 +5,9 @@
 //! while the reader parses. At most `concurrency` tasks exist at once, and a finished part waits
 //! in its task until the reader reaches it: memory is bounded by (parts in flight + the part
 //! being read) × part size. The window opens slowly — one part, then doubling per part read —
-//! because the scorer often opens an object only to read its header line. Dropping the stream
-//! aborts every task.
+//! because the scorer often opens an object only to read its header line; and no part is
+//! started while [`MOST_READY_AHEAD`] finished ones wait, so a reader slower than the network
+//! holds a few parts, not `concurrency` of them. Dropping the stream aborts every task.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -25,8 +26,15 @@ use tokio_util::io::StreamReader;
 
 use crate::transfer::TransferSettings;
 
-/// One part's bytes, as the connection delivered them (segments, not copied into one buffer).
+/// One part's bytes, in one or more segments.
 pub type PartBytes = Vec<Bytes>;
+
+/// While the parts at the front of the queue are finished (the reader can take them without
+/// waiting), new parts are started only up to this many ahead of it: a reader slower than the
+/// network (parsing on busy cores) gains nothing from more parts downloaded ahead, and each holds
+/// a part of memory. While the reader waits for the front part, the window opens to
+/// `concurrency`.
+pub const MOST_READY_AHEAD: usize = 2;
 
 /// Reads `range` of the object named `uri` (for messages) as parts fetched by `fetch`, in order,
 /// with retries per part. `fetch` gets a non-empty range within `range` and returns its bytes;
@@ -95,7 +103,18 @@ where
     Fut: Future<Output = Result<PartBytes, StoreError>> + Send + 'static,
 {
     fn top_up(&mut self) {
-        while self.in_flight.len() < self.window && self.next < self.end {
+        // finished parts the reader can take without waiting: it is behind the network
+        let ready = self
+            .in_flight
+            .iter()
+            .take_while(|t| t.0.is_finished())
+            .count();
+        let mut room = match ready {
+            0 => usize::MAX,
+            _ => MOST_READY_AHEAD.saturating_sub(ready),
+        };
+        while self.in_flight.len() < self.window && self.next < self.end && room > 0 {
+            room -= 1;
             let part = self.next..self.end.min(self.next.saturating_add(self.part_size));
             self.next = part.end;
             let task = fetch_with_retry(

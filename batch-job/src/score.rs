@@ -379,7 +379,7 @@ fn score_piece(
         return Ok(());
     }
     let opened = csvread::open_piece(
-        |range| storage.open(loc, Some(range.unwrap_or(0..size))),
+        |range| storage.open_input(&piece.input, Some(range.unwrap_or(0..size))),
         size,
         piece.range,
         csvread::CHUNK_BYTES,

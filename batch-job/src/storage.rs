@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use stepscore_core::ObjectUri;
-use stepscore_core::ports::{ObjectStore, StoreError};
+use stepscore_core::ports::{ObjectStore, ObjectVersion, StoreError};
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio_util::io::{StreamReader, SyncIoBridge};
@@ -211,6 +211,30 @@ impl Storage {
                 )))
             }
         }
+    }
+
+    /// Opens `input` (or its byte range `[start, end)`) as [`list_inputs`](Self::list_inputs)
+    /// saw it: an object is read at the ETag listed, the one its manifest records, so every
+    /// read of one input in an attempt (its header, what precedes a shard's range, the range)
+    /// gets the same bytes, and an object replaced in between fails the attempt with
+    /// [`StoreError::Changed`] (exit 75) rather than mixing two uploads. An object listed
+    /// without an ETag, and a local file, are read as they are now.
+    pub fn open_input(
+        &self,
+        input: &InputObject,
+        range: Option<Range<u64>>,
+    ) -> Result<Box<dyn Read + Send>, Error> {
+        let (Location::Object(uri), Some(etag)) = (&input.location, &input.etag) else {
+            return self.open(&input.location, range);
+        };
+        let (store, handle) = self.store(uri)?;
+        let body = handle
+            .block_on(store.get_at(uri, &ObjectVersion::etag(etag), range))
+            .map_err(|e| store_error("input", e))?;
+        Ok(Box::new(SyncIoBridge::new_with_handle(
+            body,
+            handle.clone(),
+        )))
     }
 
     /// Reads a whole small file or object (a model artifact).

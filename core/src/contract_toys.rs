@@ -81,6 +81,10 @@ async fn the_object_store_suite_catches_a_broken_store() {
             StoreDefect::ReadsAnyEtag,
             "an ETag reads the current object only while it has that ETag",
         ),
+        (
+            StoreDefect::RangeAtAnyVersion,
+            "a range read at a version streams only that version: a range at the overwritten",
+        ),
     ] {
         let store = ToyStore {
             defect: Some(defect),
@@ -175,6 +179,8 @@ enum StoreDefect {
     ListsTheWholeBucket,
     /// A read by ETag returns the current object even when its ETag is another.
     ReadsAnyEtag,
+    /// A streamed read at a version reads whatever the object holds now (an unpinned `get`).
+    RangeAtAnyVersion,
 }
 
 /// One version of an object: its id and bytes.
@@ -241,6 +247,23 @@ impl ObjectStore for ToyStore {
         if let Some(r) = range.filter(|_| !matches!(self.defect, Some(StoreDefect::IgnoresRange))) {
             let len = bytes.len();
             let end = (r.end as usize).min(len);
+            bytes = bytes[(r.start as usize).min(end)..end].to_vec();
+        }
+        Ok(Box::pin(std::io::Cursor::new(bytes)))
+    }
+
+    async fn get_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        if matches!(self.defect, Some(StoreDefect::RangeAtAnyVersion)) {
+            return self.get(uri, range).await;
+        }
+        let mut bytes = self.get_bytes_at(uri, version, u64::MAX).await?;
+        if let Some(r) = range {
+            let end = (r.end as usize).min(bytes.len());
             bytes = bytes[(r.start as usize).min(end)..end].to_vec();
         }
         Ok(Box::pin(std::io::Cursor::new(bytes)))

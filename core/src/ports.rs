@@ -156,6 +156,34 @@ pub trait ObjectStore: Send + Sync + Debug {
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError>;
 
+    /// Streams an object, or the byte range `[start, end)` of it, exactly as it was at
+    /// `version`: every byte comes from that version or the read fails. A reader that opens one
+    /// object several times (a header, then a range) pins the version its first look saw, so a
+    /// replacement between the reads fails the reader instead of mixing two uploads' bytes.
+    ///
+    /// The rules of [`get_bytes_at`](Self::get_bytes_at) hold: a version that is gone, or an
+    /// ETag the object no longer has, is [`StoreError::Changed`] (when the read is opened, or
+    /// from the stream, as an `io::Error` carrying it, if the object changes mid-read); an
+    /// object that does not exist (read by ETag) is [`StoreError::NotFound`].
+    ///
+    /// The default reads the version whole into memory through `get_bytes_at`: right for
+    /// in-memory stores; a store of large objects streams instead.
+    async fn get_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        let mut bytes = self.get_bytes_at(uri, version, u64::MAX).await?;
+        if let Some(r) = range {
+            let len = bytes.len() as u64;
+            let (start, end) = (r.start.min(len), r.end.clamp(r.start.min(len), len));
+            bytes.truncate(end as usize);
+            bytes.drain(..start as usize);
+        }
+        Ok(Box::pin(std::io::Cursor::new(bytes)))
+    }
+
     /// Streams `body` into an object, replacing it atomically (large bodies go up in parts).
     async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError>;
 
@@ -173,7 +201,7 @@ pub trait ObjectStore: Send + Sync + Debug {
         let mut buf = Vec::with_capacity(meta.size as usize);
         // take() guards against an object that grew between head and get
         (&mut body)
-            .take(limit + 1)
+            .take(limit.saturating_add(1))
             .read_to_end(&mut buf)
             .await
             .map_err(|e| StoreError::Other {

@@ -23,6 +23,7 @@ pub async fn check_object_store(store: &dyn ObjectStore, bucket: &str) {
     an_etag_reads_the_current_object_only_while_it_has_that_etag(store, bucket).await;
     reads_at_a_version_refuse_objects_over_the_limit(store, bucket).await;
     a_read_by_etag_of_a_missing_object_is_not_found(store, bucket).await;
+    a_range_read_at_a_version_streams_only_that_version(store, bucket).await;
 }
 
 fn uri(bucket: &str, key: &str) -> ObjectUri {
@@ -318,5 +319,93 @@ async fn a_read_by_etag_of_a_missing_object_is_not_found(store: &dyn ObjectStore
     {
         Err(StoreError::NotFound { uri: at }) => assert_eq!(at, u.to_string(), "{case}"),
         other => panic!("{case}: gave {other:?}"),
+    }
+}
+
+/// The bytes of `range` of `u` at `version`, read through [`ObjectStore::get_at`]; a failure
+/// when opening or from the stream (an `io::Error` carrying the store's error) alike.
+async fn read_at(
+    store: &dyn ObjectStore,
+    u: &ObjectUri,
+    version: &ObjectVersion,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Vec<u8>, StoreError> {
+    let mut body = store.get_at(u, version, range).await?;
+    let mut bytes = Vec::new();
+    match body.read_to_end(&mut bytes).await {
+        Ok(_) => Ok(bytes),
+        Err(e) => match e.into_inner().map(|inner| inner.downcast::<StoreError>()) {
+            Some(Ok(store)) => Err(*store),
+            other => Err(StoreError::Other {
+                uri: u.to_string(),
+                message: format!("the stream broke without a store error: {other:?}"),
+            }),
+        },
+    }
+}
+
+async fn a_range_read_at_a_version_streams_only_that_version(
+    store: &dyn ObjectStore,
+    bucket: &str,
+) {
+    let case = "a range read at a version streams only that version";
+    let u = uri(bucket, "pinned.csv");
+    let first = store.put_bytes(&u, b"0123456789".to_vec()).await;
+    let first = first.unwrap_or_else(|e| panic!("{case}: first put: {e}"));
+    let e1 = ObjectVersion::etag(first.etag.as_deref().unwrap_or_default());
+    let v1 = ObjectVersion::Id(first.version_id.clone().unwrap_or_default());
+    for at in [&e1, &v1] {
+        for (range, expected) in [
+            (None, &b"0123456789"[..]),
+            (Some(2..5), b"234"),
+            (Some(8..20), b"89"),
+        ] {
+            let read = read_at(store, &u, at, range.clone()).await;
+            assert_eq!(
+                read.unwrap_or_else(|e| panic!("{case}: {at}, range {range:?}: {e}")),
+                expected,
+                "{case}: {at}, range {range:?}"
+            );
+        }
+    }
+    let second = store.put_bytes(&u, b"abcdefghij".to_vec()).await;
+    let second = second.unwrap_or_else(|e| panic!("{case}: second put: {e}"));
+    let e2 = second
+        .etag
+        .unwrap_or_else(|| panic!("{case}: a put returned no ETag"));
+    match read_at(store, &u, &e1, Some(2..5)).await {
+        Err(StoreError::Changed {
+            uri: at,
+            expected,
+            current,
+        }) => {
+            assert_eq!(at, u.to_string(), "{case}: the error names the object");
+            assert_eq!(expected, e1, "{case}");
+            assert_eq!(
+                current.as_deref(),
+                Some(unquoted(&e2)),
+                "{case}: the error names the ETag the object has now"
+            );
+        }
+        other => panic!("{case}: a range at the overwritten {e1} gave {other:?}"),
+    }
+    let old = read_at(store, &u, &v1, Some(2..5)).await;
+    assert_eq!(
+        old.unwrap_or_else(|e| panic!("{case}: {v1} after the overwrite: {e}")),
+        b"234",
+        "{case}: a version id still reads its own bytes after the overwrite"
+    );
+    let now = read_at(store, &u, &ObjectVersion::etag(&e2), Some(2..5)).await;
+    assert_eq!(
+        now.unwrap_or_else(|e| panic!("{case}: the current ETag: {e}")),
+        b"cde",
+        "{case}: the current ETag reads the new bytes"
+    );
+    let missing = uri(bucket, "never-written.csv");
+    match read_at(store, &missing, &e1, Some(0..4)).await {
+        Err(StoreError::NotFound { uri: at }) => {
+            assert_eq!(at, missing.to_string(), "{case}: a missing object")
+        }
+        other => panic!("{case}: a range at an ETag of a missing object gave {other:?}"),
     }
 }

@@ -519,3 +519,70 @@ async fn version_ids_the_store_never_issued_are_gone_wherever_they_point() {
         Err(StoreError::Changed { .. })
     ));
 }
+
+/// The bytes of `range` of `u` read at `version`, or the store error the read failed with.
+async fn read_at(
+    s: &DirStore,
+    u: &ObjectUri,
+    version: &ObjectVersion,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Vec<u8>, StoreError> {
+    let mut body = s.get_at(u, version, range).await?;
+    let mut out = Vec::new();
+    body.read_to_end(&mut out).await.unwrap();
+    Ok(out)
+}
+
+#[tokio::test]
+async fn a_pinned_read_streams_its_version_to_the_end_while_a_put_replaces_the_file() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/in/big.csv");
+    let first: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
+    let put = s.put_bytes(&u, first.clone()).await.unwrap();
+    let e1 = ObjectVersion::etag(put.etag.as_deref().unwrap());
+    let mut body = s.get_at(&u, &e1, Some(1000..(3 << 20))).await.unwrap();
+    let mut head = vec![0u8; 4096];
+    body.read_exact(&mut head).await.unwrap();
+    // the put renames a new file into place; the open one keeps the version's bytes
+    let second = s.put_bytes(&u, vec![b'x'; 3 << 20]).await.unwrap();
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest).await.unwrap();
+    head.extend(rest);
+    assert!(head == first[1000..], "every byte is the first version's");
+    match read_at(&s, &u, &e1, Some(0..10)).await {
+        Err(StoreError::Changed { current, .. }) => {
+            assert_eq!(current, second.etag, "the error names the ETag it has now")
+        }
+        other => panic!("a read at the replaced ETag gave {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_file_rewritten_in_place_by_hand_no_longer_reads_at_its_etag() {
+    let (_d, s) = store();
+    let u = uri("s3://data-1/in/edited.csv");
+    let put = s.put_bytes(&u, b"id,x\n1,2\n".to_vec()).await.unwrap();
+    let e1 = ObjectVersion::etag(put.etag.as_deref().unwrap());
+    // same size, same inode: only the bytes (and the modification time) differ
+    std::fs::write(s.root().join("data-1/in/edited.csv"), b"id,x\n1,9\n").unwrap();
+    match read_at(&s, &u, &e1, Some(5..9)).await {
+        Err(StoreError::Changed { current, .. }) => assert_eq!(
+            current.as_deref(),
+            Some(hex::encode(md5::Md5::digest(b"id,x\n1,9\n")).as_str()),
+            "the error names the digest of the bytes there now"
+        ),
+        other => panic!("a read at the ETag of the bytes before the edit gave {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_file_copied_in_by_hand_reads_at_the_etag_its_listing_gave() {
+    let (_d, s) = store();
+    let path = s.root().join("data-1/in/copied.csv");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"id,x\n1,2\n3,4\n").unwrap();
+    let listed = s.list(&uri("s3://data-1/in/")).await.unwrap();
+    let etag = ObjectVersion::etag(listed[0].etag.as_deref().unwrap());
+    let read = read_at(&s, &listed[0].uri, &etag, Some(5..9)).await;
+    assert_eq!(read.unwrap(), b"1,2\n");
+}

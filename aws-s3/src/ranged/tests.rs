@@ -10,7 +10,7 @@ use bytes::Bytes;
 use stepscore_core::ports::{ObjectVersion, StoreError};
 use tokio::io::AsyncReadExt;
 
-use super::{PartBytes, read_parts};
+use super::{MOST_READY_AHEAD, PartBytes, read_parts};
 use crate::transfer::TransferSettings;
 
 const URI: &str = "s3://bucket/input.csv";
@@ -264,5 +264,35 @@ async fn reading_only_the_start_fetches_one_part_and_dropping_the_reader_stops_t
         gauge.now.load(Ordering::SeqCst),
         0,
         "every part task is aborted when the reader is dropped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_slower_than_the_network_keeps_few_finished_parts_waiting() {
+    let data = object(2000);
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (d, c) = (data.clone(), calls.clone());
+    // parts arrive at once: the network is never what the reader waits for
+    let fetch = move |r: Range<u64>| {
+        c.fetch_add(1, Ordering::SeqCst);
+        let d = d.clone();
+        Box::pin(async move { Ok(segments(&d, &r)) }) as futures::future::BoxFuture<'static, _>
+    };
+    let mut body = read_parts(URI.into(), 0..2000, &settings(100, 8), fetch);
+    let mut got = Vec::new();
+    let mut most_ahead = 0;
+    let mut part = vec![0u8; 100];
+    for read in 1..=20 {
+        body.read_exact(&mut part).await.unwrap();
+        got.extend_from_slice(&part);
+        // a reader busy with what it read, long enough for every started part to finish
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        most_ahead = most_ahead.max(calls.load(Ordering::SeqCst) - read);
+    }
+    assert_eq!(got, *data);
+    assert!(
+        most_ahead <= MOST_READY_AHEAD,
+        "parts fetched ahead of the reader: {most_ahead}; a slow reader needs no more than \
+         {MOST_READY_AHEAD} finished parts waiting, each holding a part of memory"
     );
 }

@@ -137,6 +137,25 @@ struct ReplacedMidRead {
     replaced: AtomicBool,
 }
 
+impl ReplacedMidRead {
+    async fn replace_after_first_bytes(
+        &self,
+        uri: &ObjectUri,
+        mut body: ByteStream,
+    ) -> Result<ByteStream, StoreError> {
+        if self.replaced.swap(true, Ordering::SeqCst) {
+            return Ok(body);
+        }
+        let mut first = vec![0u8; 64];
+        body.read_exact(&mut first).await.unwrap();
+        self.inner
+            .put_bytes(uri, b"id,f0\n1,2\n".to_vec())
+            .await
+            .unwrap();
+        Ok(Box::pin(std::io::Cursor::new(first).chain(body)))
+    }
+}
+
 #[async_trait::async_trait]
 impl ObjectStore for ReplacedMidRead {
     async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
@@ -152,17 +171,18 @@ impl ObjectStore for ReplacedMidRead {
         uri: &ObjectUri,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
-        let mut body = self.inner.get(uri, range).await?;
-        if self.replaced.swap(true, Ordering::SeqCst) {
-            return Ok(body);
-        }
-        let mut first = vec![0u8; 64];
-        body.read_exact(&mut first).await.unwrap();
-        self.inner
-            .put_bytes(uri, b"id,f0\n1,2\n".to_vec())
-            .await
-            .unwrap();
-        Ok(Box::pin(std::io::Cursor::new(first).chain(body)))
+        let body = self.inner.get(uri, range).await?;
+        self.replace_after_first_bytes(uri, body).await
+    }
+
+    async fn get_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        let body = self.inner.get_at(uri, version, range).await?;
+        self.replace_after_first_bytes(uri, body).await
     }
 
     async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError> {
@@ -212,4 +232,139 @@ fn an_input_replaced_mid_read_fails_the_attempt_with_exit_75_naming_it() {
         !dir.path().join("out/part-0.csv").exists(),
         "nothing is published"
     );
+}
+
+/// A store whose object is replaced by a same-sized upload with other values (every `3` a `4`)
+/// just before the attempt's second read of it: a shard past the first reads its input more
+/// than once (the header, then what precedes its range, then its range).
+#[derive(Debug)]
+struct ReplacedBetweenReads<S> {
+    inner: S,
+    /// Writes the replacement (a store reading in tiny parts would upload in parts S3 refuses).
+    writer: Arc<dyn ObjectStore>,
+    replacement: Vec<u8>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl<S: ObjectStore> ReplacedBetweenReads<S> {
+    fn new(inner: S, writer: Arc<dyn ObjectStore>, original: &str) -> Self {
+        ReplacedBetweenReads {
+            inner,
+            writer,
+            replacement: original.replace('3', "4").into_bytes(),
+            reads: Default::default(),
+        }
+    }
+
+    async fn before_read(&self, uri: &ObjectUri) {
+        if self.reads.fetch_add(1, Ordering::SeqCst) == 1 {
+            self.writer
+                .put_bytes(uri, self.replacement.clone())
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: ObjectStore> ObjectStore for ReplacedBetweenReads<S> {
+    async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
+        self.inner.head(uri).await
+    }
+
+    async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.inner.list(prefix).await
+    }
+
+    async fn get(
+        &self,
+        uri: &ObjectUri,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        self.before_read(uri).await;
+        self.inner.get(uri, range).await
+    }
+
+    async fn get_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        self.before_read(uri).await;
+        self.inner.get_at(uri, version, range).await
+    }
+
+    async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError> {
+        self.inner.put(uri, body).await
+    }
+
+    async fn get_bytes_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        self.inner.get_bytes_at(uri, version, limit).await
+    }
+}
+
+/// Scores shard 1 of 3 of `object` from `store`, which replaces it between two reads, and checks
+/// the attempt fails with exit 75 naming the object, publishing nothing.
+fn check_replaced_between_reads<S: ObjectStore + 'static>(
+    rt: &tokio::runtime::Runtime,
+    store: ReplacedBetweenReads<S>,
+    object: &ObjectUri,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let model = logistic_model(dir.path());
+    let store = Arc::new(store);
+    let s3 = Storage::with_store(store.clone(), rt.handle().clone());
+    let result = stepscore_batch::score(
+        &score_job(
+            &model,
+            Location::Object(object.clone()),
+            dir.path().join("out"),
+            Shard { index: 1, count: 3 },
+        ),
+        &s3,
+    );
+    assert!(
+        store.reads.load(Ordering::SeqCst) >= 2,
+        "the shard read its input at least twice"
+    );
+    let err = result.expect_err("an input replaced between two reads fails the attempt");
+    assert_eq!(err.exit_code(), EXIT_TRANSIENT, "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("{object} no longer holds ETag"))
+            && message.contains("it was overwritten since (its ETag is now"),
+        "{message}"
+    );
+    assert!(
+        !dir.path().join("out/part-1.csv").exists(),
+        "nothing is published"
+    );
+}
+
+#[test]
+fn an_s3_input_replaced_between_two_reads_of_one_attempt_exits_75() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let csv = quoted_csv(150);
+    let (inner, object) = store_with(&rt, "in/between.csv", &csv, 211);
+    let writer = Arc::new(S3Store::from_client(inner.client().clone()));
+    check_replaced_between_reads(&rt, ReplacedBetweenReads::new(inner, writer, &csv), &object);
+}
+
+#[test]
+fn a_directory_store_input_replaced_between_two_reads_of_one_attempt_exits_75() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let store = stepscore_dirstore::DirStore::open(root.path()).unwrap();
+    let csv = quoted_csv(150);
+    let object = ObjectUri::new("data-bkt", "in/between.csv").unwrap();
+    rt.block_on(store.put_bytes(&object, csv.clone().into_bytes()))
+        .unwrap();
+    let writer = Arc::new(store.clone());
+    check_replaced_between_reads(&rt, ReplacedBetweenReads::new(store, writer, &csv), &object);
 }

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use super::files::{md5_file, nanos, sync_dir};
 use super::keys::{check_segments, create_dirs_checked, refuse_symlink};
 use super::sidecar::{Sidecar, next_sequencer, read_sidecar, write_sidecar};
-use super::versions::{KEPT_VERSION_BYTES, new_version_id};
+use super::versions::{KEPT_VERSION_BYTES, Opened, new_version_id};
 use super::{DirStore, TMP_PREFIX, not_found, other};
 
 #[async_trait]
@@ -42,6 +42,22 @@ impl ObjectStore for DirStore {
         let u = uri.clone();
         let (file, len) = blocking(move || this.open_for_read(&u, range)).await?;
         Ok(Box::pin(tokio::fs::File::from_std(file).take(len)))
+    }
+
+    /// The object's file, opened and then checked to hold `version`: a put renames a new file
+    /// into place, so the open file keeps the version's bytes however often the key is
+    /// overwritten while they stream. Earlier versions come from their kept bytes.
+    async fn get_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        let (this, uri, version) = (self.clone(), uri.clone(), version.clone());
+        match blocking(move || this.open_at(&uri, &version, range)).await? {
+            Opened::File(file, len) => Ok(Box::pin(tokio::fs::File::from_std(file).take(len))),
+            Opened::Bytes(bytes) => Ok(Box::pin(std::io::Cursor::new(bytes))),
+        }
     }
 
     async fn get_bytes_at(
@@ -166,7 +182,7 @@ impl DirStore {
         Ok(out)
     }
 
-    fn open_for_read(
+    pub(super) fn open_for_read(
         &self,
         uri: &ObjectUri,
         range: Option<Range<u64>>,

@@ -206,6 +206,100 @@ impl DirStore {
     }
 }
 
+/// A read at a version, opened: the object's file positioned at the range and the range's
+/// length, or an earlier version's kept bytes of the range.
+pub(super) enum Opened {
+    File(std::fs::File, u64),
+    Bytes(Vec<u8>),
+}
+
+impl DirStore {
+    /// Opens `range` of `uri` (all of it for `None`) at `version`. Blocking.
+    ///
+    /// The file is opened first and checked after, by its own metadata: what is checked is what
+    /// streams, whatever is renamed into place meanwhile. Its ETag is the sidecar's while the
+    /// file has the size and modification time the sidecar recorded, else (a file written by
+    /// something else) its MD5, read from the open file.
+    pub(super) fn open_at(
+        &self,
+        uri: &ObjectUri,
+        version: &ObjectVersion,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<Opened, StoreError> {
+        let changed = |current: Option<String>| StoreError::Changed {
+            uri: uri.to_string(),
+            expected: version.clone(),
+            current,
+        };
+        let sidecar = read_sidecar(&self.meta_path(uri), uri);
+        if let ObjectVersion::Id(id) = version {
+            let Some((wanted, is_current)) = sidecar.as_ref().and_then(|s| s.version(id)) else {
+                return Err(changed(None));
+            };
+            if !is_current {
+                // kept versions are small: read whole, checked against their MD5, then cut
+                let kept = self.version_path(uri, id);
+                let bytes = match kept.map(|k| read_small(&k, wanted.size)) {
+                    Some(Ok(Small::Bytes(b))) if md5_hex(&b) == wanted.etag => b,
+                    Some(Err(e)) if !is_missing(&e) => return Err(other(uri, e)),
+                    _ => return Err(changed(None)),
+                };
+                let len = bytes.len() as u64;
+                let r = range.unwrap_or(0..len);
+                let (start, end) = (r.start.min(len), r.end.min(len).max(r.start.min(len)));
+                return Ok(Opened::Bytes(bytes[start as usize..end as usize].to_vec()));
+            }
+        }
+        let (file, len) = match self.open_for_read(uri, range) {
+            // S3 answers a read by version id of a deleted key with NoSuchVersion
+            Err(StoreError::NotFound { .. }) if matches!(version, ObjectVersion::Id(_)) => {
+                return Err(changed(None));
+            }
+            other => other?,
+        };
+        let stamp = FileStamp::from_metadata(&file.metadata().map_err(|e| other(uri, e))?);
+        let recorded = sidecar
+            .as_ref()
+            .filter(|s| s.size == stamp.size && s.mtime_nanos == stamp.mtime_nanos);
+        let holds = match (version, recorded) {
+            (ObjectVersion::Id(id), Some(s)) => s.version_id == *id,
+            // rewritten since its version was recorded: it is not that version any more
+            (ObjectVersion::Id(_), None) => false,
+            (ObjectVersion::ETag(etag), _) => {
+                let now = match recorded {
+                    Some(s) => s.etag.clone(),
+                    None => md5_open_file(&file).map_err(|e| other(uri, e))?,
+                };
+                if now != unquoted(etag) {
+                    return Err(changed(Some(now)));
+                }
+                true
+            }
+        };
+        if !holds {
+            return Err(changed(None));
+        }
+        Ok(Opened::File(file, len))
+    }
+}
+
+/// The MD5 of an open file's bytes, read without moving its position (which is the range's).
+fn md5_open_file(file: &std::fs::File) -> io::Result<String> {
+    use std::os::unix::fs::FileExt;
+    let mut h = Md5::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
+    loop {
+        let n = file.read_at(&mut buf, at)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
 /// A new object version id: ordered by time, unique.
 pub fn new_version_id() -> String {
     // Ordered by time (like S3's, later puts sort later), unique by the counter and random tail
