@@ -34,12 +34,17 @@ fn properties_are_cores_fields_with_its_defaults() {
         let Some(default) = p.get("default") else {
             continue;
         };
-        // the canonical form leaves spot_wait_seconds out at its default
+        // the canonical form leaves spot_wait_seconds and the format fields out at their
+        // defaults
         let core_default = match canonical.get(name) {
             Some(v) => v.clone(),
             None if name == "spot_wait_seconds" => {
                 json!(stepscore_core::config::DEFAULT_SPOT_WAIT_SECONDS)
             }
+            None if name == "input_format" => {
+                json!(stepscore_core::config::InputFormat::default().as_str())
+            }
+            None if name == "features" => json!({}),
             None => panic!("the canonical config lacks {name}"),
         };
         assert_eq!(default, &core_default, "default of {name}");
