@@ -2,7 +2,9 @@
 //! conversion of raw flags into a validated [`ScoreJob`], and the exit-code contract.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use stepscore_core::config::{BadRowPolicy, check_id_columns, check_output_prefix};
+use stepscore_core::config::{
+    BadRowPolicy, FeatureMap, InputFormat, check_id_columns, check_output_prefix,
+};
 
 use crate::error::Error;
 use crate::score::{ScoreJob, Shard};
@@ -55,15 +57,26 @@ pub struct ScoreArgs {
     /// Seconds between progress reports (progress-<i>.json under the output).
     #[arg(long, env = "STEPSCORE_PROGRESS_SECONDS", default_value_t = 5.0)]
     pub progress_seconds: f64,
+    /// How input files are read; auto: Parquet by magic number or name, JSON Lines by a
+    /// .jsonl/.ndjson name, else CSV (gzip/zstd detected by content).
+    #[arg(long, env = "STEPSCORE_INPUT_FORMAT", value_enum, default_value_t = InputFormatArg::Auto)]
+    pub input_format: InputFormatArg,
+    /// Input column per model feature, as a JSON object: '{"age": "customer_age"}'.
+    #[arg(long, env = "STEPSCORE_FEATURES")]
+    pub features: Option<String>,
 }
 
-/// `--on-bad-row`.
+/// `--input-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OnBadRow {
-    /// Stop at the first bad row, naming file, line, column and value.
-    Fail,
-    /// Write the row and its reason to rejects-<i>.csv and go on.
-    Skip,
+pub enum InputFormatArg {
+    /// By each file's content and name.
+    Auto,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet.
+    Parquet,
 }
 
 impl ScoreArgs {
@@ -109,7 +122,23 @@ impl ScoreArgs {
                     self.progress_seconds
                 ))
             })?;
+        let features: FeatureMap = match &self.features {
+            None => FeatureMap::new(),
+            Some(text) if text.trim().is_empty() => FeatureMap::new(),
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                Error::usage(format!(
+                    "STEPSCORE_FEATURES / --features '{text}' is not a JSON object of feature name to column name ({e}); write it as {{\"age\": \"customer_age\"}}"
+                ))
+            })?,
+        };
         Ok(ScoreJob {
+            input_format: match self.input_format {
+                InputFormatArg::Auto => InputFormat::Auto,
+                InputFormatArg::Csv => InputFormat::Csv,
+                InputFormatArg::Jsonl => InputFormat::Jsonl,
+                InputFormatArg::Parquet => InputFormat::Parquet,
+            },
+            features,
             job_id: self.job_id.clone(),
             model: Location::parse(&self.model)?,
             input: Location::parse(&self.input)?,
@@ -157,7 +186,7 @@ pub struct GenArgs {
     name = "stepscore-batch",
     version,
     about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3",
-    long_about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3.\n\nWith no subcommand it scores the job described by the environment (STEPSCORE_JOB_ID, STEPSCORE_MODEL, STEPSCORE_INPUT, STEPSCORE_OUTPUT, STEPSCORE_ID_COLUMNS, STEPSCORE_ON_BAD_ROW, STEPSCORE_SHARDS, AWS_BATCH_JOB_ARRAY_INDEX). s3:// locations go to S3, or to the directory STEPSCORE_LOCAL_S3_ROOT when it is set.",
+    long_about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3.\n\nWith no subcommand it scores the job described by the environment (STEPSCORE_JOB_ID, STEPSCORE_MODEL, STEPSCORE_INPUT, STEPSCORE_OUTPUT, STEPSCORE_ID_COLUMNS, STEPSCORE_ON_BAD_ROW, STEPSCORE_SHARDS, AWS_BATCH_JOB_ARRAY_INDEX, STEPSCORE_INPUT_FORMAT, STEPSCORE_FEATURES). s3:// locations go to S3, or to the directory STEPSCORE_LOCAL_S3_ROOT when it is set.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {

@@ -9,7 +9,7 @@ use stepscore_batch::model::Model;
 use stepscore_batch::score::{ScoreJob, Shard};
 use stepscore_batch::storage::{Location, Storage};
 use stepscore_batch::train::{self, Dataset, Fitted, HyperParams, Trained};
-use stepscore_core::config::BadRowPolicy;
+use stepscore_core::config::{BadRowPolicy, FeatureMap, InputFormat};
 use stepscore_core::manifest::ScoringManifest;
 
 /// A deterministic classification data set (the benchmark's generator) as CSV text.
@@ -92,6 +92,8 @@ fn score_local(
         on_bad_row: policy,
         shard,
         progress_interval: std::time::Duration::from_secs(5),
+        input_format: InputFormat::Auto,
+        features: FeatureMap::new(),
     };
     stepscore_batch::score(&job, &Storage::local_only())
 }
@@ -614,6 +616,9 @@ mod artifact_mutations {
         }
     }
 }
+
+#[path = "batch/formats.rs"]
+mod formats;
 
 mod csv_input {
     use super::*;

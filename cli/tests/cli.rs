@@ -98,6 +98,34 @@ fn a_bad_config_is_named_field_by_field_with_exit_code_2() {
         t.contains("shard: unknown field: did you mean 'shards'?"),
         "{t}"
     );
+
+    // the data format fields, each named
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/m.json", "input": "s3://bkt/in.csv.gz", "output": "s3://bkt/out/", "shards": 4, "input_format": "xlsx", "features": {"age": 3}}"#).unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    for expected in [
+        "shards: is 4, but the input 's3://bkt/in.csv.gz' is one gzip-compressed file",
+        "input_format: 'xlsx' is not one of auto, csv, jsonl, parquet",
+        "features.age: must be the name of an input column, found a number",
+    ] {
+        assert!(t.contains(expected), "{t}\nlacks: {expected}");
+    }
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/m.json", "input": "s3://bkt/in.csv.gz", "output": "s3://bkt/out/", "input_format": "csv"}"#).unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("is one gzip-compressed file: it is scored by one shard"),
+        "{t}"
+    );
+    assert!(t.contains("input format csv"), "{t}");
 }
 
 #[test]
