@@ -50,7 +50,7 @@ resource "aws_lambda_permission" "events_cleanup" {
 }
 
 # EventBridge sends undeliverable events to the dead-letter queue as itself: the queue allows
-# exactly this rule.
+# exactly this rule and the job notifications' (notifications.tf).
 data "aws_iam_policy_document" "events_to_dlq" {
   statement {
     sid       = "EventBridgeDeadLetters"
@@ -65,7 +65,7 @@ data "aws_iam_policy_document" "events_to_dlq" {
     condition {
       test     = "ArnEquals"
       variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.execution_ended.arn]
+      values   = concat([aws_cloudwatch_event_rule.execution_ended.arn], aws_cloudwatch_event_rule.job_status_change[*].arn)
     }
   }
 }

@@ -60,6 +60,7 @@ locals {
     job_definition_arn      = local.job_definition_arn
     function_arn_prefix     = local.function_arn_prefix
     scheduler_dlq_arn       = aws_sqs_queue.scheduler_dlq.arn
+    event_bus_arn           = local.event_bus_arn
   })).principals
 
   # One entry per handler of handlers/lambda-functions.json. The role policy of each is its
@@ -99,7 +100,7 @@ locals {
 
     check = {
       binary      = "stepscore-check"
-      description = "Reads the Batch job's status for the pipeline's polling loop"
+      description = "Reads the Batch job's status for the pipeline's polling loop, and the scorer's progress into the job record"
       async       = false
       environment = {
         STEPSCORE_TABLE = local.table_name
@@ -108,19 +109,21 @@ locals {
 
     finalize = {
       binary      = "stepscore-finalize"
-      description = "Writes the run's outcome, metrics and reason to the job record"
+      description = "Writes the run's outcome, metrics and reason to the job record and publishes the job's status change"
       async       = false
       environment = {
-        STEPSCORE_TABLE = local.table_name
+        STEPSCORE_TABLE     = local.table_name
+        STEPSCORE_EVENT_BUS = local.event_bus_name
       }
     }
 
     cleanup = {
       binary      = "stepscore-cleanup"
-      description = "Terminates the Batch job of an execution that ended ABORTED, TIMED_OUT or FAILED and records the job FAILED"
+      description = "Terminates the Batch job of an execution that ended ABORTED, TIMED_OUT or FAILED, records the job FAILED and publishes its status change"
       async       = true
       environment = {
-        STEPSCORE_TABLE = local.table_name
+        STEPSCORE_TABLE     = local.table_name
+        STEPSCORE_EVENT_BUS = local.event_bus_name
       }
     }
 

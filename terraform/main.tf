@@ -88,8 +88,10 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
 
     filter {}
 
+    # a scorer killed mid-upload (spot reclaim, timeout) cannot abort its own upload; its parts
+    # are billed until this rule removes them, so a day, not a week
     abort_incomplete_multipart_upload {
-      days_after_initiation = 7
+      days_after_initiation = 1
     }
   }
 

@@ -271,6 +271,23 @@ variable "alarm_actions" {
   default     = []
 }
 
+variable "notification_emails" {
+  description = "E-mail addresses told of every job that reaches SUCCEEDED or FAILED (a topic is created for them; each address must confirm its subscription). Ignored when notification_topic_arn is set"
+  type        = list(string)
+  default     = []
+}
+
+variable "notification_topic_arn" {
+  description = "An existing SNS topic that every \"stepscore Job Status Change\" event is sent to (its policy must let events.amazonaws.com publish, and its key, if any, must let EventBridge use it); null to create one for notification_emails, or none"
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.notification_topic_arn == null || can(regex("^arn:[a-z-]+:sns:", var.notification_topic_arn))
+    error_message = "notification_topic_arn must be an SNS topic ARN (arn:PARTITION:sns:REGION:ACCOUNT:NAME) or null."
+  }
+}
+
 ################################################################################
 # Dead-letter queues
 ################################################################################

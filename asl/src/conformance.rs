@@ -4,7 +4,7 @@
 //! Each line is detected by its `api` field: executions (no `api`, `StartExecution`,
 //! `StartSyncExecution`), validation (`CreateStateMachine`, `ValidateStateMachineDefinition`)
 //! and `TestState`. Expected values may contain snapshot placeholders (`<uuid:1>`, `date`, ...)
-//! that match any text; JSONata cases are skipped.
+//! that match any text.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use crate::engine::{Execution, ExecutionConfig, ExecutionStatus};
 use crate::env::{NoTasks, VirtualClock};
 use crate::model::{self, MachineType, ValidationOptions};
-use crate::test_state::{InspectionLevel, Mock, TestStateError, TestStateRequest, test_state};
+use crate::test_state::{InspectionLevel, Mock, StateConfiguration, TestStateRequest, test_state};
 
 /// Result of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +24,7 @@ pub enum Verdict {
     Pass,
     /// Did not match; the text explains where.
     Fail(String),
-    /// Not run (JSONata, unverifiable).
+    /// Not run (an API the runner does not know).
     Skip(String),
 }
 
@@ -166,16 +166,12 @@ pub fn run_case(case: &Value) -> CaseResult {
         .and_then(Value::as_str)
         .unwrap_or("<unnamed>")
         .to_string();
-    let verdict = if case.get("query_language").and_then(Value::as_str) == Some("JSONata") {
-        Verdict::Skip("JSONata".into())
-    } else {
-        match case.get("api").and_then(Value::as_str) {
-            None | Some("StartExecution") | Some("StartSyncExecution") => execution_case(case),
-            Some("CreateStateMachine") => create_case(case),
-            Some("ValidateStateMachineDefinition") => validate_case(case),
-            Some("TestState") => test_state_case(case),
-            Some(other) => Verdict::Skip(format!("unknown api {other}")),
-        }
+    let verdict = match case.get("api").and_then(Value::as_str) {
+        None | Some("StartExecution") | Some("StartSyncExecution") => execution_case(case),
+        Some("CreateStateMachine") => create_case(case),
+        Some("ValidateStateMachineDefinition") => validate_case(case),
+        Some("TestState") => test_state_case(case),
+        Some(other) => Verdict::Skip(format!("unknown api {other}")),
     };
     CaseResult { name, verdict }
 }
@@ -185,7 +181,10 @@ fn options_for(case: &Value) -> ValidationOptions {
         Some("EXPRESS") => MachineType::Express,
         _ => MachineType::Standard,
     };
-    ValidationOptions { machine_type }
+    ValidationOptions {
+        machine_type,
+        ..ValidationOptions::default()
+    }
 }
 
 fn execution_case(case: &Value) -> Verdict {
@@ -458,6 +457,22 @@ fn shape(expected: &Value, actual: &Value, at: &str, diffs: &mut Vec<String>) {
     }
 }
 
+/// TestState's `stateConfiguration` from a case's arguments (`mapItemReaderData` is JSON text).
+fn state_configuration(v: Option<&Value>) -> StateConfiguration {
+    let Some(v) = v else {
+        return StateConfiguration::default();
+    };
+    let count = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    StateConfiguration {
+        retrier_retry_count: u32::try_from(count("retrierRetryCount")).unwrap_or(u32::MAX),
+        map_iteration_failure_count: count("mapIterationFailureCount"),
+        map_item_reader_data: v
+            .get("mapItemReaderData")
+            .and_then(Value::as_str)
+            .and_then(|t| serde_json::from_str::<Vec<Value>>(t).ok()),
+    }
+}
+
 /// Runs a `TestState` conformance case.
 fn test_state_case(case: &Value) -> Verdict {
     let args = case.get("test_state_args").cloned().unwrap_or(json!({}));
@@ -500,10 +515,10 @@ fn test_state_case(case: &Value) -> Verdict {
             .unwrap_or_default(),
         mock,
         context: parse_text(args.get("context")),
+        configuration: state_configuration(args.get("stateConfiguration")),
     };
     let result = match test_state(&req) {
         Ok(r) => r,
-        Err(TestStateError::Jsonata) => return Verdict::Skip("JSONata".into()),
         Err(e) => return Verdict::Fail(format!("TestState did not run: {e}")),
     };
     let mut actual = serde_json::Map::new();

@@ -128,6 +128,12 @@ pub enum TaskOutcome {
 pub trait TaskDispatcher {
     /// Runs one Task attempt to completion.
     fn dispatch(&self, request: &TaskRequest<'_>, clock: &dyn Clock) -> TaskOutcome;
+
+    /// The object store a Distributed Map reads its items from and writes its results to;
+    /// `None` (the default) when the embedder has none.
+    fn item_store(&self) -> Option<&dyn crate::store::ItemStore> {
+        None
+    }
 }
 
 /// A dispatcher that knows no resources: every Task fails with `States.TaskFailed`.

@@ -9,6 +9,7 @@
 //! - [`template`]: payload templates (`Parameters`, `ResultSelector`, `ItemSelector`, `Assign`).
 //! - [`engine`]: the interpreter, history recording, snapshots for persistence/resume.
 //! - [`env`]: the embedder's side: [`env::Clock`] (real and virtual) and [`env::TaskDispatcher`].
+//! - [`store`]: the object store port a Distributed Map reads items from and writes results to.
 //! - [`history`]: execution history events in `GetExecutionHistory` shape.
 //! - [`test_state`]: run one state alone with inspection data, like the TestState API.
 //! - [`conformance`]: runner for the recorded-against-AWS conformance corpus.
@@ -27,6 +28,8 @@ pub mod history;
 pub mod intrinsics;
 pub mod jsonpath;
 pub mod model;
+pub mod query;
+pub mod store;
 pub mod template;
 pub mod test_state;
 
@@ -106,7 +109,7 @@ pub enum RunError {
     /// The definition is invalid.
     #[error("invalid state machine definition: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Invalid(Vec<Diagnostic>),
-    /// The engine refused to start (JSONata, input too large).
+    /// The engine refused to start (input too large).
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
 }
@@ -132,6 +135,7 @@ pub fn run(
         definition,
         ValidationOptions {
             machine_type: config.machine_type,
+            ..ValidationOptions::default()
         },
     )
     .map_err(RunError::Invalid)?;

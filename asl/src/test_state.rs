@@ -43,6 +43,19 @@ pub struct TestStateRequest {
     pub mock: Option<Mock>,
     /// Context object to use instead of a generated one.
     pub context: Option<Value>,
+    /// `stateConfiguration`: what the test pretends already happened.
+    pub configuration: StateConfiguration,
+}
+
+/// TestState's `stateConfiguration`.
+#[derive(Debug, Clone, Default)]
+pub struct StateConfiguration {
+    /// `retrierRetryCount`: retries every retrier has already made.
+    pub retrier_retry_count: u32,
+    /// `mapIterationFailureCount`: iterations of a mocked Map that failed.
+    pub map_iteration_failure_count: u64,
+    /// `mapItemReaderData`: the items a Map's `ItemReader` reads.
+    pub map_item_reader_data: Option<Vec<Value>>,
 }
 
 /// TestState status.
@@ -98,23 +111,17 @@ pub enum TestStateError {
         "state '{0}' is not in the state machine definition; pass the name of one of its states"
     )]
     UnknownState(String),
-    /// JSONata states are not executed.
-    #[error("the state uses QueryLanguage JSONata, which the embedded engine does not support")]
-    Jsonata,
 }
 
 const TESTED: &str = "TestedState";
 
 /// Runs one state alone.
 pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateError> {
-    let state_def = match &req.state_name {
-        Some(name) => find_state(&req.definition, name, 0)
+    let (state_def, query_language) = match &req.state_name {
+        Some(name) => find_state(&req.definition, name, None, 0)
             .ok_or_else(|| TestStateError::UnknownState(name.clone()))?,
-        None => req.definition.clone(),
+        None => (req.definition.clone(), None),
     };
-    if model::uses_jsonata(&state_def) {
-        return Err(TestStateError::Jsonata);
-    }
     // Wrap the state in a one-state machine whose transition targets exist, so the validator
     // accepts it; the target names are reported back as `nextState`.
     let mut states = Map::new();
@@ -139,16 +146,23 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
             states.insert(t.clone(), json!({"Type": "Succeed"}));
         }
     }
-    let machine_def = json!({"StartAt": TESTED, "States": states});
-    let machine =
-        model::parse_definition(&machine_def, ValidationOptions::default()).map_err(|d| {
-            TestStateError::Invalid(
-                d.iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )
-        })?;
+    let mut machine_def = json!({"StartAt": TESTED, "States": states});
+    if let Some(ql) = query_language {
+        // The state takes its machine's (or Map processor's, branch's) query language.
+        machine_def["QueryLanguage"] = ql;
+    }
+    let options = ValidationOptions {
+        test_state: true,
+        ..ValidationOptions::default()
+    };
+    let machine = model::parse_definition(&machine_def, options).map_err(|d| {
+        TestStateError::Invalid(
+            d.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+    })?;
     let reachable_check_ok = machine.index.contains_key(TESTED);
     if !reachable_check_ok {
         return Err(TestStateError::Invalid(
@@ -159,13 +173,22 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
     let st = &machine.states[idx];
 
     let clock = VirtualClock::default();
-    let config = ExecutionConfig::default();
+    // TestState runs the state as an express execution; a state taken from a machine runs
+    // without a role.
+    let config = ExecutionConfig {
+        machine_type: model::MachineType::Express,
+        ..ExecutionConfig::default()
+    };
+    let role = match req.state_name {
+        Some(_) => Value::Null,
+        None => json!(config.role_arn),
+    };
     let mut ctx = match &req.context {
         Some(c) => c.clone(),
         None => json!({
-            "Execution": {"Id": config.execution_arn(), "Input": req.input, "StartTime": format_time(clock.now()), "Name": config.execution_name, "RoleArn": config.role_arn, "RedriveCount": 0},
+            "Execution": {"Id": config.execution_arn(), "Input": req.input, "StartTime": format_time(clock.now()), "Name": config.execution_name, "RoleArn": role},
             "StateMachine": {"Id": config.state_machine_arn(), "Name": config.state_machine_name},
-            "State": {"EnteredTime": format_time(clock.now()), "Name": st.name.to_string()}
+            "State": {"EnteredTime": format_time(clock.now()), "Name": "StateName"}
         }),
     };
     let mut history = History::new();
@@ -192,6 +215,10 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
             body_mock,
             caught: None,
             preserve_context: req.context.is_some(),
+            error_details: None,
+            retrier_retry_count: req.configuration.retrier_retry_count,
+            map_iteration_failures: req.configuration.map_iteration_failure_count,
+            map_items: req.configuration.map_item_reader_data.clone(),
         }),
     };
     let mut vars = Vars {
@@ -206,13 +233,10 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
     let input = Arc::new(req.input.clone());
     let result = runner.run_state_inspect(&machine, idx, input.clone(), &mut vars, Some(&mut insp));
     let caught = runner.test.as_mut().and_then(|t| t.caught.take());
-    let max_concurrency = match &st.kind {
-        StateKind::Map(m) => Some(match &m.max_concurrency {
-            Some(model::SecondsField::Literal(n)) => json!(n),
-            _ => json!(0),
-        }),
-        _ => None,
-    };
+    let error_details = runner.test.as_mut().and_then(|t| t.error_details.take());
+    if !vars.local.is_empty() {
+        insp.variables = Some(Value::Object(vars.local.clone().into_iter().collect()));
+    }
     let name_of = |t: Transition| match t {
         Transition::Next(n) => Some(machine.states[n].name.to_string()),
         Transition::End => None,
@@ -264,17 +288,62 @@ pub fn test_state(req: &TestStateRequest) -> Result<TestStateResult, TestStateEr
         },
     };
     if req.inspection_level != InspectionLevel::Info {
-        out.inspection_data = Some(inspection_json(st, &input, &insp, max_concurrency));
+        let mut data = match st.common.query_language {
+            model::QueryLanguage::JsonPath => inspection_json(st, &input, &insp),
+            model::QueryLanguage::Jsonata => query_inspection_json(st, &input, &insp),
+        };
+        if let Some(d) = error_details {
+            data.insert("errorDetails".into(), d);
+        }
+        if let Some(v) = insp.variables.take() {
+            data.insert("variables".into(), v);
+        }
+        out.inspection_data = Some(Value::Object(data));
     }
     Ok(out)
 }
 
-fn inspection_json(
+/// `maxConcurrency` and the tolerated failures of a Map whose items were selected.
+fn map_limits(insp: &Inspection, m: &mut Map<String, Value>) {
+    if insp.after_items_path.is_none() {
+        return;
+    }
+    m.insert(
+        "maxConcurrency".into(),
+        json!(insp.max_concurrency.unwrap_or(0)),
+    );
+    if let Some(c) = insp.tolerated_failure_count {
+        m.insert("toleratedFailureCount".into(), json!(c));
+    }
+    if let Some(p) = insp.tolerated_failure_percentage {
+        m.insert("toleratedFailurePercentage".into(), json!(p));
+    }
+}
+
+/// Inspection data of a JSONata state: its input, a Task's arguments and result, a Map's limits.
+fn query_inspection_json(
     st: &model::State,
     input: &Value,
     insp: &Inspection,
-    max_concurrency: Option<Value>,
-) -> Value {
+) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("input".into(), input.clone());
+    match &st.kind {
+        StateKind::Task(_) => {
+            if let Some(a) = &insp.after_parameters {
+                m.insert("afterArguments".into(), (**a).clone());
+            }
+            if let Some(r) = &insp.result {
+                m.insert("result".into(), (**r).clone());
+            }
+        }
+        StateKind::Map(_) => map_limits(insp, &mut m),
+        _ => {}
+    }
+    m
+}
+
+fn inspection_json(st: &model::State, input: &Value, insp: &Inspection) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert("input".into(), input.clone());
     let mut put = |k: &str, v: &Option<Arc<Value>>| {
@@ -313,39 +382,43 @@ fn inspection_json(
             put("afterItemsPath", &insp.after_items_path);
             put("afterResultSelector", &insp.after_result_selector);
             put("afterResultPath", &insp.after_result_path);
-            if insp.after_items_path.is_some()
-                && let Some(mc) = max_concurrency
-            {
-                m.insert("maxConcurrency".into(), mc);
-            }
+            map_limits(insp, &mut m);
         }
     }
     if matches!(st.kind, StateKind::Fail(_)) && !m.contains_key("afterInputPath") {
         m.insert("afterInputPath".into(), input.clone());
     }
-    Value::Object(m)
+    m
 }
 
-/// Finds a state by name anywhere in a machine (including Parallel branches and Map processors).
-fn find_state(machine: &Value, name: &str, depth: usize) -> Option<Value> {
+/// Finds a state by name anywhere in a machine (including Parallel branches and Map
+/// processors), with the query language it inherits from the machine around it.
+fn find_state(
+    machine: &Value,
+    name: &str,
+    inherited: Option<&Value>,
+    depth: usize,
+) -> Option<(Value, Option<Value>)> {
     if depth > model::MAX_DEFINITION_DEPTH {
         return None;
     }
+    let ql = machine.get("QueryLanguage").or(inherited);
     let states = machine.get("States")?.as_object()?;
     if let Some(s) = states.get(name) {
-        return Some(s.clone());
+        return Some((s.clone(), ql.cloned()));
     }
     for s in states.values() {
+        let ql = s.get("QueryLanguage").or(ql);
         for key in ["ItemProcessor", "Iterator"] {
             if let Some(p) = s.get(key)
-                && let Some(found) = find_state(p, name, depth + 1)
+                && let Some(found) = find_state(p, name, ql, depth + 1)
             {
                 return Some(found);
             }
         }
         if let Some(bs) = s.get("Branches").and_then(Value::as_array) {
             for b in bs {
-                if let Some(found) = find_state(b, name, depth + 1) {
+                if let Some(found) = find_state(b, name, ql, depth + 1) {
                     return Some(found);
                 }
             }

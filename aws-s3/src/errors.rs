@@ -3,6 +3,8 @@
 
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use stepscore_core::ObjectUri;
+use stepscore_core::ports::StoreError;
 
 /// Error codes AWS services use for throttling and brief unavailability.
 const TRANSIENT_CODES: &[&str] = &[
@@ -123,4 +125,32 @@ fn chain(err: &dyn std::error::Error, extra: Option<String>) -> String {
         out.push_str(&e);
     }
     out
+}
+
+/// The port's error for a failed S3 call on `uri`: not found, access denied, transient (retried)
+/// or other, each with S3's own message.
+pub(crate) fn store_error<E>(uri: &ObjectUri, err: &SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let f: Failure = classify(err);
+    let uri = uri.to_string();
+    if f.is_not_found() {
+        StoreError::NotFound { uri }
+    } else if f.status == Some(403) || f.code.as_deref() == Some("AccessDenied") {
+        StoreError::AccessDenied {
+            uri,
+            message: f.message,
+        }
+    } else if f.transient {
+        StoreError::Transient {
+            uri,
+            message: f.message,
+        }
+    } else {
+        StoreError::Other {
+            uri,
+            message: f.message,
+        }
+    }
 }

@@ -4,11 +4,7 @@ use std::ops::Range;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::ProvideErrorMetadata;
-use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use chrono::{DateTime, Utc};
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{
@@ -16,19 +12,19 @@ use stepscore_core::ports::{
 };
 use tokio::io::AsyncReadExt;
 
-use crate::errors::{Failure, classify};
+use crate::errors::{classify, store_error};
+use crate::transfer::TransferSettings;
+use crate::upload::read_chunk;
 
-/// The size of the first parts of a multipart upload; bodies up to this size go up in one
-/// PutObject. Memory used by a put is one part buffer.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
-
-/// S3 allows at most this many parts per upload.
-const MAX_PARTS: i32 = 10_000;
+/// The default size of ranged-read parts and of the first parts of a multipart upload
+/// ([`TransferSettings::part_size`]); bodies up to a part go up in one PutObject.
+pub const PART_SIZE: usize = crate::transfer::DEFAULT_PART_SIZE as usize;
 
 /// The object store port over S3.
 #[derive(Debug, Clone)]
 pub struct S3Store {
     client: Client,
+    transfer: TransferSettings,
 }
 
 impl S3Store {
@@ -44,17 +40,46 @@ impl S3Store {
         }
         S3Store {
             client: Client::from_conf(builder.build()),
+            transfer: TransferSettings::default(),
         }
     }
 
     /// A store over an existing client.
     pub fn from_client(client: Client) -> Self {
-        S3Store { client }
+        S3Store {
+            client,
+            transfer: TransferSettings::default(),
+        }
+    }
+
+    /// This store with transfers split as `transfer` says (part size, parts in flight).
+    pub fn with_transfer(mut self, transfer: TransferSettings) -> Self {
+        self.transfer = transfer;
+        self
+    }
+
+    /// How this store splits transfers.
+    pub fn transfer(&self) -> &TransferSettings {
+        &self.transfer
     }
 
     /// The underlying client (for administration, e.g. creating buckets in tests).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// One streaming GetObject (of `range`, when given and not empty).
+    async fn get_streaming(
+        &self,
+        uri: &ObjectUri,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        let mut request = self.client.get_object().bucket(uri.bucket()).key(uri.key());
+        if let Some(r) = &range {
+            request = request.range(format!("bytes={}-{}", r.start, r.end - 1));
+        }
+        let out = request.send().await.map_err(|e| store_error(uri, &e))?;
+        Ok(Box::pin(out.body.into_async_read()))
     }
 
     async fn put_single(&self, uri: &ObjectUri, bytes: Vec<u8>) -> Result<ObjectMeta, StoreError> {
@@ -73,111 +98,6 @@ impl S3Store {
             size,
             etag: out.e_tag().map(str::to_owned),
             version_id: out.version_id().map(str::to_owned),
-            last_modified: None,
-        })
-    }
-
-    async fn put_multipart(
-        &self,
-        uri: &ObjectUri,
-        first: Vec<u8>,
-        body: &mut ByteStream,
-    ) -> Result<ObjectMeta, StoreError> {
-        let created = self
-            .client
-            .create_multipart_upload()
-            .bucket(uri.bucket())
-            .key(uri.key())
-            .send()
-            .await
-            .map_err(|e| store_error(uri, &e))?;
-        let upload_id = created.upload_id().ok_or_else(|| StoreError::Other {
-            uri: uri.to_string(),
-            message: "CreateMultipartUpload returned no upload id".into(),
-        })?;
-        match self.upload_parts(uri, upload_id, first, body).await {
-            Ok(meta) => Ok(meta),
-            Err(e) => {
-                // An upload left open is billed and invisible; abort it so a failed put leaves
-                // nothing behind.
-                if let Err(abort) = self
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(uri.bucket())
-                    .key(uri.key())
-                    .upload_id(upload_id)
-                    .send()
-                    .await
-                {
-                    tracing::warn!(%uri, upload_id, error = %store_error(uri, &abort), "aborting a failed multipart upload failed");
-                }
-                Err(e)
-            }
-        }
-    }
-
-    async fn upload_parts(
-        &self,
-        uri: &ObjectUri,
-        upload_id: &str,
-        first: Vec<u8>,
-        body: &mut ByteStream,
-    ) -> Result<ObjectMeta, StoreError> {
-        let mut parts = Vec::new();
-        let mut size = 0u64;
-        let mut chunk = first;
-        let mut number = 1i32;
-        loop {
-            if number > MAX_PARTS {
-                return Err(StoreError::TooLarge {
-                    uri: uri.to_string(),
-                    size,
-                    limit: size,
-                });
-            }
-            size += chunk.len() as u64;
-            let out = self
-                .client
-                .upload_part()
-                .bucket(uri.bucket())
-                .key(uri.key())
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(SdkByteStream::from(chunk))
-                .send()
-                .await
-                .map_err(|e| store_error(uri, &e))?;
-            parts.push(
-                CompletedPart::builder()
-                    .part_number(number)
-                    .set_e_tag(out.e_tag().map(str::to_owned))
-                    .build(),
-            );
-            number += 1;
-            chunk = read_chunk(uri, body, part_size(number)).await?;
-            if chunk.is_empty() {
-                break;
-            }
-        }
-        let done = self
-            .client
-            .complete_multipart_upload()
-            .bucket(uri.bucket())
-            .key(uri.key())
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| store_error(uri, &e))?;
-        Ok(ObjectMeta {
-            uri: uri.clone(),
-            size,
-            etag: done.e_tag().map(str::to_owned),
-            version_id: done.version_id().map(str::to_owned),
             last_modified: None,
         })
     }
@@ -243,22 +163,44 @@ impl ObjectStore for S3Store {
         Ok(found)
     }
 
+    /// A range of at most one part (or any read when `concurrency` is 1) is one streaming
+    /// GetObject. Anything larger is read as concurrent ranged GETs with the ETag from a
+    /// HeadObject pinned by `If-Match` ([`crate::ranged`]): an object replaced mid-read fails
+    /// with [`StoreError::Changed`] instead of mixing two uploads' bytes.
     #[tracing::instrument(level = "debug", skip(self), fields(uri = %uri, ?range))]
     async fn get(
         &self,
         uri: &ObjectUri,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
-        let mut request = self.client.get_object().bucket(uri.bucket()).key(uri.key());
-        if let Some(r) = &range {
-            if r.start >= r.end {
-                // HTTP cannot express an empty range; the answer is known without asking
-                return Ok(Box::pin(tokio::io::empty()));
-            }
-            request = request.range(format!("bytes={}-{}", r.start, r.end - 1));
+        if let Some(r) = &range
+            && r.start >= r.end
+        {
+            // HTTP cannot express an empty range; the answer is known without asking
+            return Ok(Box::pin(tokio::io::empty()));
         }
-        let out = request.send().await.map_err(|e| store_error(uri, &e))?;
-        Ok(Box::pin(out.body.into_async_read()))
+        let part_size = self.transfer.part_size;
+        let one_part = range.as_ref().is_some_and(|r| r.end - r.start <= part_size);
+        if one_part || self.transfer.concurrency <= 1 {
+            return self.get_streaming(uri, range).await;
+        }
+        let meta = self.head(uri).await?;
+        let wanted = range.clone().unwrap_or(0..meta.size);
+        let within = wanted.start..wanted.end.min(meta.size);
+        let etag = meta.etag.as_deref().map(|e| unquoted(e).to_owned());
+        let (Some(etag), true) = (etag, within.end.saturating_sub(within.start) > part_size) else {
+            // one part after all, or a server that gives no ETag to pin; a range starting past
+            // the end gets S3's own answer
+            return self.get_streaming(uri, range).await;
+        };
+        let client = self.client.clone();
+        let target = uri.clone();
+        Ok(crate::ranged::read_parts(
+            uri.to_string(),
+            within,
+            &self.transfer,
+            move |part| get_part(client.clone(), target.clone(), etag.clone(), part),
+        ))
     }
 
     /// One GetObject instead of the port's HeadObject + GetObject: finalize reads up to 10,000
@@ -328,14 +270,60 @@ impl ObjectStore for S3Store {
             });
         }
         // Read one byte past the first part: if the body ends within it, one PutObject suffices.
-        let first = read_chunk(uri, &mut body, PART_SIZE + 1).await?;
-        if first.len() <= PART_SIZE {
+        let part = self.transfer.part_size as usize;
+        let first = read_chunk(uri, &mut body, part + 1).await?;
+        if first.len() <= part {
             return self.put_single(uri, first).await;
         }
         let mut first = first;
-        let extra = first.split_off(PART_SIZE);
+        let extra = first.split_off(part);
         let mut rest: ByteStream = Box::pin(std::io::Cursor::new(extra).chain(body));
-        self.put_multipart(uri, first, &mut rest).await
+        crate::upload::put_multipart(&self.client, &self.transfer, uri, first, &mut rest).await
+    }
+}
+
+/// One part of a ranged read: `part` of `uri` while its ETag is `etag`. A cut body is
+/// transient (the part is fetched again); a failed `If-Match` is [`StoreError::Changed`], naming
+/// the object's ETag now when a HeadObject can tell.
+async fn get_part(
+    client: Client,
+    uri: ObjectUri,
+    etag: String,
+    part: Range<u64>,
+) -> Result<crate::ranged::PartBytes, StoreError> {
+    let sent = client
+        .get_object()
+        .bucket(uri.bucket())
+        .key(uri.key())
+        .range(format!("bytes={}-{}", part.start, part.end - 1))
+        .if_match(format!("\"{etag}\""))
+        .send()
+        .await;
+    let out = match sent {
+        Ok(out) => out,
+        Err(err) => {
+            let failure = classify(&err);
+            if failure.status == Some(412) || failure.code.as_deref() == Some("PreconditionFailed")
+            {
+                let now = S3Store::from_client(client).head(&uri).await;
+                return Err(StoreError::Changed {
+                    uri: uri.to_string(),
+                    expected: ObjectVersion::ETag(etag),
+                    current: now
+                        .ok()
+                        .and_then(|m| m.etag)
+                        .map(|e| unquoted(&e).to_owned()),
+                });
+            }
+            return Err(store_error(&uri, &err));
+        }
+    };
+    match out.body.collect().await {
+        Ok(bytes) => Ok(bytes.into_segments().collect()),
+        Err(e) => Err(StoreError::Transient {
+            uri: uri.to_string(),
+            message: format!("the connection broke off mid-part: {e}"),
+        }),
     }
 }
 
@@ -371,57 +359,6 @@ async fn read_small(
     Ok(buf)
 }
 
-/// The size of part `number` (1-based): [`PART_SIZE`] for the first thousand parts, doubling for
-/// every thousand after, so objects up to several TiB fit S3's 10,000-part limit while small
-/// ones use little memory.
-fn part_size(number: i32) -> usize {
-    let doublings = ((number.max(1) - 1) / 1000).min(7) as u32;
-    PART_SIZE << doublings
-}
-
-/// Reads up to `limit` bytes (fewer only at the end of the body).
-async fn read_chunk(
-    uri: &ObjectUri,
-    body: &mut ByteStream,
-    limit: usize,
-) -> Result<Vec<u8>, StoreError> {
-    let mut buf = Vec::with_capacity(limit.min(PART_SIZE + 1));
-    body.take(limit as u64)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| StoreError::Other {
-            uri: uri.to_string(),
-            message: format!("reading the body to upload failed: {e}"),
-        })?;
-    Ok(buf)
-}
-
 fn to_chrono(t: &aws_sdk_s3::primitives::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
-}
-
-fn store_error<E>(uri: &ObjectUri, err: &SdkError<E, HttpResponse>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let f: Failure = classify(err);
-    let uri = uri.to_string();
-    if f.is_not_found() {
-        StoreError::NotFound { uri }
-    } else if f.status == Some(403) || f.code.as_deref() == Some("AccessDenied") {
-        StoreError::AccessDenied {
-            uri,
-            message: f.message,
-        }
-    } else if f.transient {
-        StoreError::Transient {
-            uri,
-            message: f.message,
-        }
-    } else {
-        StoreError::Other {
-            uri,
-            message: f.message,
-        }
-    }
 }

@@ -1,4 +1,4 @@
-//! The AWS call log of this crate's clients: DynamoDB's, Step Functions' and Batch's operations
+//! The AWS call log of this crate's clients: DynamoDB's, EventBridge's, Step Functions' and Batch's operations
 //! mapped to the IAM authorisations they need, following AWS's Service Authorization Reference: a
 //! DynamoDB Query on an index is authorised on the index's ARN, and SubmitJob on both the queue
 //! and the job definition (and `batch:TagResource` when it carries tags). The log itself and
@@ -12,6 +12,7 @@ pub use stepscore_aws_s3::calllog::*;
 pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authorisation>)> {
     use aws_sdk_batch::operation as batch;
     use aws_sdk_dynamodb::operation as ddb;
+    use aws_sdk_eventbridge::operation as events;
     use aws_sdk_sfn::operation as sfn;
 
     let table =
@@ -47,6 +48,22 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
         "dynamodb:CreateTable",
         table(i.table_name())
     )]);
+    // EventBridge: PutEvents is authorised on each entry's bus (a name, or an ARN)
+    on!(events::put_events::PutEventsInput, |i| i
+        .entries()
+        .iter()
+        .map(|e| {
+            let bus = e.event_bus_name().unwrap_or("default");
+            auth(
+                "events:PutEvents",
+                if bus.starts_with("arn:") {
+                    bus.to_owned()
+                } else {
+                    scope.arn("events", &format!("event-bus/{bus}"))
+                },
+            )
+        })
+        .collect());
     // Step Functions
     on!(sfn::start_execution::StartExecutionInput, |i| vec![auth(
         "states:StartExecution",

@@ -22,7 +22,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::{Map, Number, Value};
 use stepscore_core::JobId;
+use stepscore_core::live::LiveProgress;
 use stepscore_core::ports::{Created, JobTable, ListFilter, TableError, Updated};
+use stepscore_core::record::Notification;
 use stepscore_core::record::{JobRecord, JobUpdate};
 use stepscore_core::status::JobStatus;
 
@@ -286,6 +288,13 @@ impl JobTable for DynamoTable {
             );
         }
         if update.status.is_terminal() {
+            // the outbox of the status change event, in the write that ends the record
+            add(
+                "#notification = :notification",
+                "notification",
+                ":notification",
+                to_attr(&to_json(&Notification::Pending)?),
+            );
             let expiry = self.expiry(update.at);
             add(
                 "#expires_at = :expires_at",
@@ -311,25 +320,59 @@ impl JobTable for DynamoTable {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                let item = out.attributes().ok_or_else(|| TableError::Other {
-                    message: format!(
-                        "UpdateItem on '{id}' in table {} returned no attributes",
-                        self.table
-                    ),
-                })?;
-                Ok(Updated::Applied(record_from_item(id.as_str(), item)?))
-            }
-            Err(e) if is_condition_failure(&e) => match self.get(id).await? {
-                Some(current) => {
-                    tracing::debug!(job_id = %id, current = %current.status, "update was a duplicate or out of order; ignored");
-                    Ok(Updated::Ignored(current))
-                }
-                None => Err(TableError::NotFound { id: id.to_string() }),
-            },
-            Err(e) => Err(table_error(&e)),
-        }
+        self.applied_or_current(id, result).await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self, live), fields(table = %self.table, job_id = %id, attempt = live.attempt, sequence = live.sequence))]
+    async fn record_live(&self, id: &JobId, live: &LiveProgress) -> Result<Updated, TableError> {
+        // JobRecord::apply_live's rule as the condition: the record's attempt, not ended, and
+        // the attempt's first figures or further on than the kept ones
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET #live = :live")
+            .condition_expression(
+                "attribute_exists(#id) AND #progress < :ended AND #attempt = :attempt \
+                 AND (attribute_not_exists(#live) OR #live.#attempt < :attempt \
+                 OR #live.#sequence < :sequence)",
+            )
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#progress", "progress")
+            .expression_attribute_names("#attempt", "attempt")
+            .expression_attribute_names("#live", "live")
+            .expression_attribute_names("#sequence", "sequence")
+            .expression_attribute_values(":live", to_attr(&to_json(live)?))
+            .expression_attribute_values(
+                ":ended",
+                number(stepscore_core::status::Progress::of(JobStatus::Failed, 0).value()),
+            )
+            .expression_attribute_values(":attempt", number(u64::from(live.attempt)))
+            .expression_attribute_values(":sequence", number(live.sequence))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        self.applied_or_current(id, result).await
+    }
+
+    #[tracing::instrument(level = "debug", skip(self), fields(table = %self.table, job_id = %id))]
+    async fn mark_notified(&self, id: &JobId) -> Result<Updated, TableError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("id", AttributeValue::S(id.to_string()))
+            .update_expression("SET #notification = :sent")
+            .condition_expression("attribute_exists(#id) AND #notification = :pending")
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#notification", "notification")
+            .expression_attribute_values(":sent", to_attr(&to_json(&Notification::Sent)?))
+            .expression_attribute_values(":pending", to_attr(&to_json(&Notification::Pending)?))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        self.applied_or_current(id, result).await
     }
 
     #[tracing::instrument(level = "debug", skip(self), fields(table = %self.table, status = ?filter.status, limit = filter.limit))]
@@ -355,6 +398,40 @@ impl JobTable for DynamoTable {
 }
 
 impl DynamoTable {
+    /// The record a conditional UpdateItem wrote, or, when its condition held it back, the
+    /// record as it is (NotFound when there is none).
+    async fn applied_or_current(
+        &self,
+        id: &JobId,
+        result: Result<
+            aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+            aws_sdk_dynamodb::error::SdkError<
+                aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+                aws_sdk_dynamodb::config::http::HttpResponse,
+            >,
+        >,
+    ) -> Result<Updated, TableError> {
+        match result {
+            Ok(out) => {
+                let item = out.attributes().ok_or_else(|| TableError::Other {
+                    message: format!(
+                        "UpdateItem on '{id}' in table {} returned no attributes",
+                        self.table
+                    ),
+                })?;
+                Ok(Updated::Applied(record_from_item(id.as_str(), item)?))
+            }
+            Err(e) if is_condition_failure(&e) => match self.get(id).await? {
+                Some(current) => {
+                    tracing::debug!(job_id = %id, current = %current.status, "conditional update held back; ignored");
+                    Ok(Updated::Ignored(current))
+                }
+                None => Err(TableError::NotFound { id: id.to_string() }),
+            },
+            Err(e) => Err(table_error(&e)),
+        }
+    }
+
     async fn query_status(
         &self,
         status: JobStatus,

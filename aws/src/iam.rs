@@ -23,6 +23,12 @@ pub enum PortCall {
     TableUpdate,
     /// `JobTable::list` (Query on the status index).
     TableList,
+    /// `JobTable::record_live` (conditional UpdateItem, GetItem when held back).
+    TableRecordLive,
+    /// `JobTable::mark_notified` (conditional UpdateItem, GetItem when held back).
+    TableMarkNotified,
+    /// `Notifier::publish` (EventBridge PutEvents).
+    Notify,
     /// `Executions::start` (StartExecution; a DescribeExecution on a name clash is best effort).
     ExecutionStart,
     /// `BatchService::submit` without tags (SubmitJob).
@@ -50,7 +56,9 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::StorePut => &["s3:PutObject", "s3:AbortMultipartUpload"],
         PortCall::TableCreate => &["dynamodb:PutItem", "dynamodb:GetItem"],
         PortCall::TableGet => &["dynamodb:GetItem"],
-        PortCall::TableUpdate => &["dynamodb:UpdateItem", "dynamodb:GetItem"],
+        PortCall::TableUpdate | PortCall::TableRecordLive | PortCall::TableMarkNotified => {
+            &["dynamodb:UpdateItem", "dynamodb:GetItem"]
+        }
         PortCall::TableList => &["dynamodb:Query"],
         PortCall::ExecutionStart => &["states:StartExecution"],
         PortCall::BatchSubmit => &["batch:SubmitJob"],
@@ -59,6 +67,7 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::BatchFind => &["batch:ListJobs"],
         PortCall::BatchTerminate => &["batch:TerminateJob"],
         PortCall::ExecutionStop => &["states:DescribeExecution", "states:StopExecution"],
+        PortCall::Notify => &["events:PutEvents"],
     }
 }
 

@@ -1,4 +1,4 @@
-//! AWS adapters for the stepscore ports: S3, DynamoDB, Step Functions and Batch.
+//! AWS adapters for the stepscore ports: S3, DynamoDB, EventBridge, Step Functions and Batch.
 //!
 //! Each adapter wraps one AWS SDK client and implements one port of `stepscore-core`, mapping the
 //! SDK's errors onto the port's transient/permanent split (throttling, 5xx, timeouts and network
@@ -14,6 +14,7 @@
 //!   (re-exported).
 //! - [`s3`]: [`S3Store`], the object store (re-exported).
 //! - [`dynamo`]: [`DynamoTable`], the job table (conditional writes on the stored progress).
+//! - [`events`]: [`EventBridgeNotifier`], the notifier (PutEvents on one bus).
 //! - [`sfn`]: [`SfnExecutions`], idempotent StartExecution.
 //! - [`batch`]: [`BatchClient`], SubmitJob and DescribeJobs.
 //! - [`policy`]: `iam/policies.json` (every principal's permissions, the one source Terraform
@@ -32,6 +33,7 @@
 pub mod batch;
 pub mod calllog;
 pub mod dynamo;
+pub mod events;
 #[cfg(feature = "test-support")]
 pub mod fixtures;
 pub mod iam;
@@ -42,5 +44,6 @@ pub mod sfn;
 
 pub use batch::BatchClient;
 pub use dynamo::DynamoTable;
+pub use events::EventBridgeNotifier;
 pub use sfn::SfnExecutions;
 pub use stepscore_aws_s3::{AwsSettings, S3Store, SdkConfig, s3, settings};

@@ -64,6 +64,19 @@ pub struct ScoreArgs {
     /// Input column per model feature, as a JSON object: '{"age": "customer_age"}'.
     #[arg(long, env = "STEPSCORE_FEATURES")]
     pub features: Option<String>,
+    /// The Batch job this run is (set by AWS Batch), recorded in the progress reports so the
+    /// pipeline tells them from an earlier attempt's.
+    #[arg(long, env = "AWS_BATCH_JOB_ID", hide = true)]
+    pub batch_job_id: Option<String>,
+}
+
+/// `--on-bad-row`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnBadRow {
+    /// Stop at the first bad row, naming file, line, column and value.
+    Fail,
+    /// Write the row and its reason to rejects-<i>.csv and go on.
+    Skip,
 }
 
 /// `--input-format`.
@@ -150,6 +163,7 @@ impl ScoreArgs {
             },
             shard,
             progress_interval,
+            batch_job_id: self.batch_job_id.clone(),
         })
     }
 }

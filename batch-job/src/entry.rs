@@ -155,8 +155,10 @@ fn build_storage(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Storage> {
             // named so the AWS call log attributes its calls to the Batch job role
             let settings =
                 stepscore_aws_s3::AwsSettings::from_env().component("stepscore-batch-job");
+            let transfer = stepscore_aws_s3::TransferSettings::from_env()
+                .map_err(|e| Error::usage(e.to_string()))?;
             let config = runtime.block_on(settings.load());
-            Arc::new(stepscore_aws_s3::S3Store::new(&config))
+            Arc::new(stepscore_aws_s3::S3Store::new(&config).with_transfer(transfer))
         }
     };
     Ok(Storage::with_store(store, runtime.handle().clone()))

@@ -131,11 +131,10 @@ impl Error {
             | Error::Training { .. } => EXIT_DATA,
             Error::NotFound { .. } => EXIT_NO_INPUT,
             Error::Store(e) => match e {
-                // a version asked for that is gone is missing input, which no retry brings back
-                StoreError::NotFound { .. }
-                | StoreError::AccessDenied { .. }
-                | StoreError::Changed { .. } => EXIT_NO_INPUT,
-                StoreError::Transient { .. } => EXIT_TRANSIENT,
+                StoreError::NotFound { .. } | StoreError::AccessDenied { .. } => EXIT_NO_INPUT,
+                // the input was replaced while it was read (its ETag pinned, so no bytes of two
+                // uploads mixed): the next attempt reads the new object whole
+                StoreError::Transient { .. } | StoreError::Changed { .. } => EXIT_TRANSIENT,
                 StoreError::InvalidKey { .. } => EXIT_USAGE,
                 StoreError::TooLarge { .. } => EXIT_DATA,
                 StoreError::Other { .. } => EXIT_INTERNAL,

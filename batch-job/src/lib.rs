@@ -21,7 +21,7 @@
 //! | 65 | bad data (a bad row under `fail`, missing feature columns, rows the reader cannot account for), a bad model artifact, or a model failing while scoring | no |
 //! | 66 | the input or the model does not exist or cannot be read | no |
 //! | 70 | internal error | no |
-//! | 75 | transient infrastructure failure (S3 throttling, 5xx, network) | yes (`retry-strategy.json`) |
+//! | 75 | transient infrastructure failure (S3 throttling, 5xx, network), or an input replaced while it was read | yes (`retry-strategy.json`) |
 //!
 //! # Layout
 //! - [`algorithm`]: the algorithms `train` offers and what each predicts.

@@ -324,6 +324,25 @@ pub(crate) fn store_error(what: &'static str, e: StoreError) -> Error {
     }
 }
 
+/// A read of an object that broke mid-stream: the store's own error when the stream carries one
+/// (an object replaced mid-read is [`StoreError::Changed`]), else a broken stream.
+pub(crate) fn stream_error(location: &Location, e: std::io::Error) -> Error {
+    let broken = |source| Error::Stream {
+        location: location.to_string(),
+        source,
+    };
+    if !e.get_ref().is_some_and(|inner| inner.is::<StoreError>()) {
+        return broken(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<StoreError>()) {
+        Some(Ok(store)) => store_error("input", *store),
+        // not reached after the check above; kept total rather than panicking
+        Some(Err(other)) => broken(std::io::Error::new(kind, other)),
+        None => broken(std::io::Error::from(kind)),
+    }
+}
+
 fn sink_error(location: &str, e: std::io::Error) -> Error {
     Error::Stream {
         location: location.to_owned(),

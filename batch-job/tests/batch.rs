@@ -94,6 +94,7 @@ fn score_local(
         progress_interval: std::time::Duration::from_secs(5),
         input_format: InputFormat::Auto,
         features: FeatureMap::new(),
+        batch_job_id: None,
     };
     stepscore_batch::score(&job, &Storage::local_only())
 }
@@ -1086,6 +1087,7 @@ mod binary {
                 ("STEPSCORE_OUTPUT", "out"),
                 ("STEPSCORE_JOB_ID", "j-7"),
                 ("STEPSCORE_PROGRESS_SECONDS", "0.000001"),
+                ("AWS_BATCH_JOB_ID", "b-7:0"),
             ],
         );
         assert_eq!(code, 0, "{err}");
@@ -1096,6 +1098,8 @@ mod binary {
         let size = std::fs::metadata(dir.path().join("big.csv")).unwrap().len();
         assert!(p.done, "{p:?}");
         assert_eq!(p.job_id, "j-7");
+        // the pipeline tells this attempt's reports from an earlier one's by it
+        assert_eq!(p.batch_job_id.as_deref(), Some("b-7:0"));
         assert_eq!(
             (p.rows_read, p.rows_scored, p.rows_rejected),
             (40_000, 40_000, 0)
@@ -1521,3 +1525,6 @@ mod object_stores {
         );
     }
 }
+
+#[path = "batch/s3_transfers.rs"]
+mod s3_transfers;

@@ -19,8 +19,10 @@
 mod aws;
 mod commands;
 mod exit;
+mod on_complete;
 mod pipeline;
 mod print;
+mod progress;
 mod scorer;
 
 use std::path::PathBuf;
@@ -29,8 +31,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use commands::{
-    JobArg, asl, demo, history, list, logs, put, run, schedule, score, start, status, stop, train,
-    validate, watch,
+    JobArg, asl, console, demo, history, list, logs, put, run, schedule, score, serve, start,
+    status, stop, train, validate, watch,
 };
 
 /// Batch ML scoring pipeline for AWS — and the same pipeline on one machine.
@@ -110,8 +112,12 @@ enum Command {
     Validate(validate::ValidateArgs),
     /// Fire job configs from templates on EventBridge cron()/rate()/at() schedules
     Schedule(schedule::ScheduleArgs),
+    /// Serve a model artifact over HTTP on 127.0.0.1 (KServe v1 predict), reloaded when it changes
+    Serve(serve::ServeArgs),
     /// Copy a local file into a local bucket (like `aws s3 cp`)
     Put(put::PutArgs),
+    /// Serve the web console over the state directory (graph, executions, jobs, Batch, runs)
+    Console(console::ConsoleArgs),
     /// Amazon States Language tools: validate, run, conformance
     #[command(subcommand)]
     Asl(asl::AslCommand),
@@ -143,6 +149,7 @@ fn dispatch(cli: Cli) -> Result<(), exit::Failure> {
         Command::Validate(args) => validate::run(&args, &g),
         Command::Train(args) => train::run(&args, &g),
         Command::Score(args) => score::run(&args, &g),
+        Command::Serve(args) => serve::run(&args, &g),
         Command::Status(args) if g.aws => status::aws(&args, &g),
         Command::List(args) if g.aws => list::aws(&args, &g),
         Command::Start(args) if g.aws => start::aws(&args, &g),
@@ -162,6 +169,7 @@ fn dispatch(cli: Cli) -> Result<(), exit::Failure> {
                     Command::Watch(args) => watch::run(&args, &g).await,
                     Command::Schedule(args) => schedule::run(&args, &g).await,
                     Command::Put(args) => put::run(&args, &g).await,
+                    Command::Console(args) => console::run(&args, &g).await,
                     _ => Err(exit::Failure::Invalid(anyhow::anyhow!(
                         "this command does not support --aws"
                     ))),

@@ -22,10 +22,20 @@ pub struct PipelineOptions {
     pub reclaim_spot_after: Option<f64>,
 }
 
+/// The environment variable naming a program the local Batch runs as the scoring container
+/// instead of `stepscore-batch` (another container's entry point, or a stand-in in tests); it
+/// gets the same environment as the scorer would.
+pub const LOCAL_SCORER_ENV: &str = "STEPSCORE_LOCAL_SCORER";
+
 /// Opens the local runtime on `g.state_dir` with every handler registered.
 pub fn open(g: &Global, options: &PipelineOptions) -> Result<LocalRuntime, Failure> {
-    let scorer = default_scorer_path();
-    let fallback = self_as_scorer(&scorer);
+    let chosen = std::env::var_os(LOCAL_SCORER_ENV).map(std::path::PathBuf::from);
+    let scorer = chosen.clone().unwrap_or_else(default_scorer_path);
+    let fallback = if chosen.is_some() {
+        None
+    } else {
+        self_as_scorer(&scorer)
+    };
     let mut config = RuntimeConfig::new(
         &g.state_dir,
         stepscore_local::pipeline::STATE_MACHINE_TEMPLATE,

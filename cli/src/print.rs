@@ -3,6 +3,7 @@
 //! from the global options; results go to stdout, progress to stderr.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 
 use serde_json::Value;
 use stepscore_core::JobStatus;
@@ -50,6 +51,18 @@ pub fn print_record(g: &Global, record: &JobRecord) -> Result<(), Failure> {
     if let Some(r) = &record.failure_reason {
         println!("reason:     {r}");
     }
+    if let Some(live) = crate::progress::live_of(record) {
+        let line = crate::progress::plain_line(record, live);
+        // the line after the job's id and status
+        let figures = line.split_once(": ").map_or(line.as_str(), |(_, f)| f);
+        println!(
+            "progress:   {figures} (as of {})",
+            live.updated_at.to_rfc3339()
+        );
+        if !record.status.is_terminal() && std::io::stdout().is_terminal() && !g.quiet {
+            crate::progress::draw_once(record);
+        }
+    }
     Ok(())
 }
 
@@ -60,11 +73,28 @@ pub fn print_counts(g: &Global, jobs: &[JobRecord]) -> Result<(), Failure> {
     for j in jobs {
         *counts.entry(j.status.as_str()).or_default() += 1;
     }
+    let running: Vec<&JobRecord> = jobs
+        .iter()
+        .filter(|j| !j.status.is_terminal() && crate::progress::live_of(j).is_some())
+        .collect();
     if g.json {
-        println!("{}", serde_json::to_string(&counts).map_err(env_fail)?);
+        let mut out = serde_json::to_value(&counts).map_err(env_fail)?;
+        // the figures of every running job that has reported some
+        out["progress"] = running
+            .iter()
+            .filter_map(|j| crate::progress::live_of(j).map(|l| crate::progress::json_line(j, l)))
+            .collect();
+        println!("{out}");
     } else {
         for s in JobStatus::ALL {
             println!("{:<10} {}", s.as_str(), counts[s.as_str()]);
+        }
+        for j in running {
+            if std::io::stdout().is_terminal() && !g.quiet {
+                crate::progress::draw_once(j);
+            } else if let Some(live) = crate::progress::live_of(j) {
+                println!("{}", crate::progress::plain_line(j, live));
+            }
         }
     }
     Ok(())

@@ -19,6 +19,16 @@ pub fn storage(
     aws: bool,
     runtime: &tokio::runtime::Runtime,
 ) -> Result<Storage, Failure> {
+    let store = object_store(state_dir, aws, runtime)?;
+    Ok(Storage::with_store(store, runtime.handle().clone()))
+}
+
+/// The store of `s3://` locations: the state directory's buckets, or S3 when `aws` is set.
+pub fn object_store(
+    state_dir: &Path,
+    aws: bool,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Arc<dyn ObjectStore>, Failure> {
     let store: Arc<dyn ObjectStore> = if aws {
         Arc::new(stepscore_aws::S3Store::new(&crate::aws::sdk_config(
             runtime,
@@ -32,7 +42,7 @@ pub fn storage(
             ))
         })?)
     };
-    Ok(Storage::with_store(store, runtime.handle().clone()))
+    Ok(store)
 }
 
 /// Maps the scorer's error to the CLI's exit classes.

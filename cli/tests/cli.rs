@@ -421,3 +421,60 @@ fn asl_jsonata_suite_runs_the_committed_suite_and_ends_with_the_counts() {
         text(&not_a_suite)
     );
 }
+
+#[path = "cli/progress.rs"]
+mod progress;
+#[path = "cli/serve.rs"]
+mod serve;
+
+#[test]
+fn asl_run_with_a_store_runs_a_distributed_map_over_a_csv_and_writes_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("buckets");
+    std::fs::create_dir_all(store.join("data")).unwrap();
+    std::fs::write(store.join("data/rows.csv"), "id,v\n1,a\n2,b\n3,c\n").unwrap();
+    let definition = dir.path().join("dmap.asl.json");
+    std::fs::write(
+        &definition,
+        serde_json::json!({"StartAt": "M", "States": {"M": {
+            "Type": "Map",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "CSV"}, "Parameters": {"Bucket": "data", "Key": "rows.csv"}},
+            "ItemBatcher": {"MaxItemsPerBatch": 2},
+            "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "data", "Prefix": "out"}},
+            "End": true}}})
+        .to_string(),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stepscore"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .args(["asl", "run", definition.to_str().unwrap(), "--store"])
+        .arg(&store)
+        .output()
+        .expect("stepscore runs");
+    assert!(out.status.success(), "{}", text(&out));
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = result["ResultWriterDetails"]["Key"].as_str().unwrap();
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(store.join("data").join(key)).unwrap()).unwrap();
+    let succeeded_key = manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+        .as_str()
+        .unwrap();
+    let succeeded: Value =
+        serde_json::from_slice(&std::fs::read(store.join("data").join(succeeded_key)).unwrap())
+            .unwrap();
+    let outputs: Vec<Value> = succeeded
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| serde_json::from_str(e["Output"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        outputs,
+        [
+            serde_json::json!({"Items": [{"id": "1", "v": "a"}, {"id": "2", "v": "b"}]}),
+            serde_json::json!({"Items": [{"id": "3", "v": "c"}]})
+        ]
+    );
+}

@@ -22,6 +22,7 @@ use crate::batch::{BatchJobView, BatchStatus, SubmitJobRequest};
 use crate::batch_contract::{BatchSetup, check_batch_service};
 use crate::executions_contract::check_executions;
 use crate::id::JobId;
+use crate::live::LiveProgress;
 use crate::ports::*;
 use crate::record::{JobRecord, JobUpdate};
 use crate::store_contract::check_object_store;
@@ -100,6 +101,14 @@ async fn the_job_table_suite_catches_a_broken_table() {
         (
             TableDefect::CreateOverwrites,
             "create: a second create of one id must report Exists",
+        ),
+        (
+            TableDefect::LiveGoesBackwards,
+            "record_live: figures behind the kept ones must be ignored",
+        ),
+        (
+            TableDefect::MarksNotifiedTwice,
+            "mark_notified: a sent notification is not marked again",
         ),
     ] {
         let check = check_job_table(move || async move {
@@ -296,6 +305,10 @@ enum TableDefect {
     ListIgnoresFilter,
     /// `create` replaces an existing record.
     CreateOverwrites,
+    /// `record_live` keeps any figures of the attempt, older ones too.
+    LiveGoesBackwards,
+    /// `mark_notified` applies whenever the record has ended, sent or not.
+    MarksNotifiedTwice,
 }
 
 /// A job table in memory; one lock around each call makes every write atomic.
@@ -328,6 +341,48 @@ impl JobTable for ToyTable {
             .get_mut(id)
             .ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
         Ok(if record.apply(update) {
+            Updated::Applied(record.clone())
+        } else {
+            Updated::Ignored(record.clone())
+        })
+    }
+
+    async fn record_live(&self, id: &JobId, live: &LiveProgress) -> Result<Updated, TableError> {
+        let mut records = lock(&self.records);
+        let record = records
+            .get_mut(id)
+            .ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
+        let applied = if matches!(self.defect, Some(TableDefect::LiveGoesBackwards)) {
+            let ok = !record.status.is_terminal() && live.attempt == record.attempt;
+            if ok {
+                record.live = Some(live.clone());
+            }
+            ok
+        } else {
+            record.apply_live(live)
+        };
+        Ok(if applied {
+            Updated::Applied(record.clone())
+        } else {
+            Updated::Ignored(record.clone())
+        })
+    }
+
+    async fn mark_notified(&self, id: &JobId) -> Result<Updated, TableError> {
+        let mut records = lock(&self.records);
+        let record = records
+            .get_mut(id)
+            .ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
+        let applied = if matches!(self.defect, Some(TableDefect::MarksNotifiedTwice)) {
+            let ok = record.notification.is_some();
+            if ok {
+                record.notification = Some(crate::record::Notification::Sent);
+            }
+            ok
+        } else {
+            record.mark_notified()
+        };
+        Ok(if applied {
             Updated::Applied(record.clone())
         } else {
             Updated::Ignored(record.clone())

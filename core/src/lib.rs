@@ -13,10 +13,12 @@
 //! - [`status`]: job status names (AWS Batch's) and the rule that status never moves backwards.
 //! - [`record`]: the job record kept in the job table, and the updates applied to it.
 //! - [`manifest`]: the scoring manifest the batch job writes and finalize reads.
+//! - [`live`]: a running job's progress figures, summed from the scorer's progress reports.
+//! - [`event`]: the "stepscore Job Status Change" event published when a job ends.
 //! - [`batch`]: the shape of a Batch submission and of a Batch job as the pipeline sees it.
 //! - [`status_reason`]: the Batch statusReason texts AWS documents that the pipeline acts on
 //!   (spot reclaimed, no capacity), in one place.
-//! - [`ports`]: object store, job table, batch service, executions, clock.
+//! - [`ports`]: object store, job table, batch service, executions, notifier, clock.
 //! - The contract suites (feature `test-support`), one per port, each run against every
 //!   implementation of it (the AWS adapter over moto, the embedded adapter, the handlers' test
 //!   fake): `store_contract`, `table_contract`, `batch_contract`, `executions_contract`.
@@ -27,9 +29,11 @@ pub mod batch_contract;
 pub mod config;
 #[cfg(test)]
 mod contract_toys;
+pub mod event;
 #[cfg(any(test, feature = "test-support"))]
 pub mod executions_contract;
 pub mod id;
+pub mod live;
 pub mod manifest;
 pub mod ports;
 pub mod record;

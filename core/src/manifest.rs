@@ -117,6 +117,10 @@ pub struct ScoringProgress {
     pub seconds: f64,
     /// True in the last report, written when the shard's output is complete.
     pub done: bool,
+    /// The Batch job that wrote it (`AWS_BATCH_JOB_ID`, `<parent>:<index>` for an array child),
+    /// so that a report left by an earlier attempt is told from the running one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_job_id: Option<String>,
 }
 
 impl ScoringProgress {
@@ -172,6 +176,7 @@ mod progress_tests {
             bytes_total: 1_000_000,
             seconds,
             done: false,
+            batch_job_id: None,
         }
     }
 

@@ -18,7 +18,9 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::batch::{BatchJobView, SubmitJobRequest};
+use crate::event::JobStatusChange;
 use crate::id::JobId;
+use crate::live::LiveProgress;
 use crate::record::{JobRecord, JobUpdate};
 use crate::status::JobStatus;
 use crate::uri::ObjectUri;
@@ -294,6 +296,16 @@ pub trait JobTable: Send + Sync + Debug {
     /// Applies `update` if it moves the record forward, atomically with respect to other writers.
     async fn update(&self, id: &JobId, update: &JobUpdate) -> Result<Updated, TableError>;
 
+    /// Keeps a running attempt's progress figures if they are newer than the record's, by
+    /// [`JobRecord::apply_live`]'s rule, atomically with respect to other writers: figures only
+    /// grow within an attempt, a new attempt starts again, an ended record keeps what it has.
+    /// Status and `updated_at` do not change.
+    async fn record_live(&self, id: &JobId, live: &LiveProgress) -> Result<Updated, TableError>;
+
+    /// Marks an ended record's status change published (`pending` to `sent`,
+    /// [`JobRecord::mark_notified`]), atomically: of two callers one applies.
+    async fn mark_notified(&self, id: &JobId) -> Result<Updated, TableError>;
+
     /// Records, most recently updated first.
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, TableError>;
 }
@@ -417,6 +429,32 @@ pub trait BatchService: Send + Sync + Debug {
     /// cancelled, a running one is stopped, an array job's children go with it. A job that has
     /// already ended is left as it is, so terminating twice is harmless.
     async fn terminate(&self, job_id: &str, reason: &str) -> Result<(), BatchError>;
+}
+
+/// Why publishing an event failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// A failure that may go away on retry (throttling, 5xx, network).
+    #[error("transient failure publishing event {event_id}: {message}")]
+    Transient { event_id: String, message: String },
+    /// Any other failure (no such bus, access denied, a log that cannot be written).
+    #[error("cannot publish event {event_id}: {message}")]
+    Other { event_id: String, message: String },
+}
+
+impl NotifyError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, NotifyError::Transient { .. })
+    }
+}
+
+/// Where a job's end is announced: EventBridge on AWS, the state directory's events log in
+/// the embedded world.
+#[async_trait]
+pub trait Notifier: Send + Sync + Debug {
+    /// Publishes one "stepscore Job Status Change" event.
+    async fn publish(&self, event: &JobStatusChange) -> Result<(), NotifyError>;
 }
 
 /// The time, from the system or from a test.

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::id::JobId;
+use crate::live::LiveProgress;
 use crate::status::{JobStatus, Progress};
 
 /// The record format this build writes.
@@ -36,8 +37,17 @@ pub struct JobRecord {
     pub failure_reason: Option<String>,
     /// When the record was created.
     pub created_at: DateTime<Utc>,
-    /// When the record last changed.
+    /// When the record's status last changed (progress figures carry their own time).
     pub updated_at: DateTime<Utc>,
+    /// The running attempt's latest progress figures, copied by the check task from the
+    /// scorer's progress reports; kept after the job ends as its last figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveProgress>,
+    /// Whether the job's terminal status change has been published: set `pending` by the write
+    /// that makes the record terminal, `sent` once published (see [`crate::event`]). Absent on
+    /// a record that has not ended, and on a config refused at admission.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
 }
 
 impl JobRecord {
@@ -61,6 +71,8 @@ impl JobRecord {
             failure_reason: None,
             created_at: now,
             updated_at: now,
+            live: None,
+            notification: None,
         }
     }
 
@@ -106,8 +118,50 @@ impl JobRecord {
         if let Some(r) = &update.failure_reason {
             self.failure_reason = Some(r.clone());
         }
+        if update.status.is_terminal() {
+            self.notification = Some(Notification::Pending);
+        }
         true
     }
+
+    /// Keeps `live` if it is newer than the figures the record has: of the record's current
+    /// attempt, on a record that has not ended, and either the attempt's first figures or
+    /// further on ([`LiveProgress::sequence`]) than the ones kept. Status and `updated_at` do
+    /// not change. Returns false (and changes nothing) otherwise. Adapters that cannot run
+    /// this code server-side (DynamoDB) encode the same rule in a condition.
+    pub fn apply_live(&mut self, live: &LiveProgress) -> bool {
+        if self.status.is_terminal() || live.attempt != self.attempt {
+            return false;
+        }
+        if let Some(kept) = &self.live
+            && kept.attempt == live.attempt
+            && kept.sequence >= live.sequence
+        {
+            return false;
+        }
+        self.live = Some(live.clone());
+        true
+    }
+
+    /// Marks the terminal status change published: `pending` becomes `sent`. Returns false
+    /// (and changes nothing) when it was not pending: already sent, or nothing to send.
+    pub fn mark_notified(&mut self) -> bool {
+        if self.notification != Some(Notification::Pending) {
+            return false;
+        }
+        self.notification = Some(Notification::Sent);
+        true
+    }
+}
+
+/// How far a terminal record's status change event has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Notification {
+    /// The record became terminal; the event is not known to be published yet.
+    Pending,
+    /// The event was published.
+    Sent,
 }
 
 /// One Batch submission of a job.

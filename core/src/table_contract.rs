@@ -17,8 +17,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
 use crate::id::JobId;
+use crate::live::{LiveProgress, ShardProgress};
 use crate::ports::{Created, JobTable, ListFilter, Updated};
-use crate::record::{Attempt, JobRecord, JobUpdate, Metrics};
+use crate::record::{Attempt, JobRecord, JobUpdate, Metrics, Notification};
 use crate::status::JobStatus;
 
 /// How many writers race in the concurrency cases.
@@ -33,6 +34,7 @@ where
 {
     check_job_table_without_update_races(&make).await;
     concurrent_conflicting_updates_apply_once(Arc::new(make().await)).await;
+    concurrent_marks_of_one_notification_apply_once(Arc::new(make().await)).await;
 }
 
 /// Every case but racing conflicting updates: for a table whose *server* does not serialize
@@ -55,6 +57,8 @@ where
     list_by_status_newest_first(make().await).await;
     rejected_records_are_stored_failed(make().await).await;
     concurrent_creates_of_one_id_create_once(Arc::new(make().await)).await;
+    live_progress_grows_within_an_attempt_and_restarts_with_the_next(make().await).await;
+    an_ended_record_has_one_notification_to_send(make().await).await;
 }
 
 /// A fixed instant plus `s` seconds, so cases are reproducible.
@@ -436,5 +440,231 @@ async fn concurrent_conflicting_updates_apply_once<T: JobTable + 'static>(table:
     assert_eq!(
         stored, applied[0],
         "concurrent updates: the stored record is the winner's"
+    );
+}
+
+/// Figures of `attempt` that have got as far as `rows` rows (one shard, ten bytes a row).
+fn live(attempt: u32, rows: u64, at: i64) -> LiveProgress {
+    LiveProgress {
+        attempt,
+        sequence: rows * 11,
+        rows_read: rows,
+        rows_scored: rows - rows / 4,
+        rows_rejected: rows / 4,
+        bytes_read: rows * 10,
+        bytes_total: 10_000,
+        shard_count: 1,
+        shards_reporting: 1,
+        shards_done: 0,
+        seconds: 0.5 + at as f64,
+        shards: vec![ShardProgress {
+            index: 0,
+            rows_read: rows,
+            rows_scored: rows - rows / 4,
+            rows_rejected: rows / 4,
+            bytes_read: rows * 10,
+            bytes_total: 10_000,
+            seconds: 0.5 + at as f64,
+            done: false,
+        }],
+        updated_at: t(at),
+    }
+}
+
+async fn live_progress_grows_within_an_attempt_and_restarts_with_the_next<T: JobTable>(table: T) {
+    let r = pending("live", 0);
+    table.create(&r).await.unwrap();
+    table.update(&r.id, &submitted(1, 1, "spot")).await.unwrap();
+    let Updated::Applied(running) = table
+        .update(&r.id, &JobUpdate::to(JobStatus::Running, 1, t(2)))
+        .await
+        .unwrap()
+    else {
+        panic!("update: RUNNING after SUBMITTED must apply")
+    };
+    let mut expected = running.clone();
+    let first = live(1, 100, 3);
+    match table.record_live(&r.id, &first).await.unwrap() {
+        Updated::Applied(after) => {
+            assert!(expected.apply_live(&first));
+            assert_eq!(
+                after, expected,
+                "record_live: an attempt's first figures are kept, status and updated_at unchanged"
+            );
+        }
+        Updated::Ignored(now) => {
+            panic!("record_live: first figures were ignored; record is {now:?}")
+        }
+    }
+    for (what, stale) in [
+        ("figures behind the kept ones", live(1, 50, 4)),
+        ("the same figures again", live(1, 100, 5)),
+        ("figures of an attempt not yet submitted", live(2, 500, 6)),
+    ] {
+        match table.record_live(&r.id, &stale).await.unwrap() {
+            Updated::Ignored(now) => assert_eq!(
+                now, expected,
+                "record_live: {what} leave the record unchanged"
+            ),
+            Updated::Applied(now) => {
+                panic!("record_live: {what} must be ignored, but the record became {now:?}")
+            }
+        }
+    }
+    let further = live(1, 400, 7);
+    assert!(expected.apply_live(&further));
+    assert_eq!(
+        table.record_live(&r.id, &further).await.unwrap(),
+        Updated::Applied(expected.clone()),
+        "record_live: figures further on replace the kept ones"
+    );
+    // a status update keeps the figures
+    let Updated::Applied(after_status) = table
+        .update(&r.id, &submitted(2, 8, "on-demand"))
+        .await
+        .unwrap()
+    else {
+        panic!("update: a resubmission after RUNNING must apply")
+    };
+    assert_eq!(
+        after_status.live,
+        Some(further),
+        "update: a status change keeps the progress figures"
+    );
+    // the on-demand attempt starts from nothing: smaller figures of attempt 2 are kept
+    let restart = live(2, 10, 9);
+    match table.record_live(&r.id, &restart).await.unwrap() {
+        Updated::Applied(after) => assert_eq!(
+            after.live,
+            Some(restart.clone()),
+            "record_live: a new attempt's figures replace the last attempt's, however small"
+        ),
+        Updated::Ignored(now) => {
+            panic!("record_live: a new attempt's first figures were ignored; record is {now:?}")
+        }
+    }
+    assert!(
+        matches!(
+            table.record_live(&r.id, &live(1, 900, 10)).await.unwrap(),
+            Updated::Ignored(_)
+        ),
+        "record_live: figures of an earlier attempt are ignored"
+    );
+    let Updated::Applied(ended) = table
+        .update(&r.id, &JobUpdate::to(JobStatus::Failed, 2, t(11)))
+        .await
+        .unwrap()
+    else {
+        panic!("update: FAILED must apply")
+    };
+    assert_eq!(
+        table.record_live(&r.id, &live(2, 2_000, 12)).await.unwrap(),
+        Updated::Ignored(ended),
+        "record_live: an ended record keeps its last figures"
+    );
+    let err = table
+        .record_live(&id("ghost-live"), &live(1, 1, 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, crate::ports::TableError::NotFound { id } if id == "ghost-live"),
+        "record_live: a missing record is NotFound naming it, got {err}"
+    );
+}
+
+async fn an_ended_record_has_one_notification_to_send<T: JobTable>(table: T) {
+    let r = pending("notify", 0);
+    table.create(&r).await.unwrap();
+    table.update(&r.id, &submitted(1, 1, "spot")).await.unwrap();
+    let Updated::Ignored(running) = table.mark_notified(&r.id).await.unwrap() else {
+        panic!("mark_notified: a record that has not ended has nothing to send")
+    };
+    assert_eq!(
+        running.notification, None,
+        "a running record has no notification"
+    );
+    let Updated::Applied(ended) = table
+        .update(&r.id, &JobUpdate::to(JobStatus::Succeeded, 1, t(5)))
+        .await
+        .unwrap()
+    else {
+        panic!("update: SUCCEEDED must apply")
+    };
+    assert_eq!(
+        ended.notification,
+        Some(Notification::Pending),
+        "update: the write that ends a record leaves its notification pending"
+    );
+    let Updated::Applied(sent) = table.mark_notified(&r.id).await.unwrap() else {
+        panic!("mark_notified: a pending notification must be marked sent")
+    };
+    let mut expected = ended.clone();
+    expected.notification = Some(Notification::Sent);
+    assert_eq!(
+        sent, expected,
+        "mark_notified: only the notification changes"
+    );
+    assert_eq!(
+        table.mark_notified(&r.id).await.unwrap(),
+        Updated::Ignored(expected.clone()),
+        "mark_notified: a sent notification is not marked again"
+    );
+    assert_eq!(
+        table
+            .update(&r.id, &JobUpdate::to(JobStatus::Failed, 1, t(6)))
+            .await
+            .unwrap(),
+        Updated::Ignored(expected),
+        "update: a late terminal update does not make the notification pending again"
+    );
+    let rejected = JobRecord::rejected(
+        id("notify-bad"),
+        "s3://b/jobs/bad.json",
+        json!({}),
+        "bad",
+        t(0),
+    );
+    table.create(&rejected).await.unwrap();
+    assert_eq!(
+        table.mark_notified(&rejected.id).await.unwrap(),
+        Updated::Ignored(rejected),
+        "mark_notified: a config refused at admission has nothing to send"
+    );
+    assert!(
+        matches!(
+            table.mark_notified(&id("ghost-notify")).await.unwrap_err(),
+            crate::ports::TableError::NotFound { .. }
+        ),
+        "mark_notified: a missing record is NotFound"
+    );
+}
+
+async fn concurrent_marks_of_one_notification_apply_once<T: JobTable + 'static>(table: Arc<T>) {
+    let race = id("race-notify");
+    table.create(&pending("race-notify", 0)).await.unwrap();
+    table
+        .update(&race, &JobUpdate::to(JobStatus::Failed, 0, t(1)))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|_| {
+            let table = Arc::clone(&table);
+            let race = race.clone();
+            tokio::spawn(async move { table.mark_notified(&race).await })
+        })
+        .collect();
+    let mut applied = 0;
+    for task in tasks {
+        if let Updated::Applied(_) = task
+            .await
+            .expect("mark task panicked")
+            .unwrap_or_else(|e| panic!("concurrent mark_notified failed: {e}"))
+        {
+            applied += 1;
+        }
+    }
+    assert_eq!(
+        applied, 1,
+        "concurrent marks: exactly one publisher marks a notification sent"
     );
 }

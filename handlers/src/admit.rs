@@ -261,8 +261,9 @@ fn check_admission(
     }
 }
 
-/// The problems with the objects a config names (model missing, input empty, ...).
-async fn missing_objects(
+/// The problems with the objects a config names (model missing, input empty, ...), each
+/// `<field>: <what>`; admit rejects a config that has any (and so does the console's check).
+pub async fn missing_objects(
     store: &dyn ObjectStore,
     config: &JobConfig,
 ) -> Result<Vec<String>, HandlerError> {

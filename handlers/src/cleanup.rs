@@ -13,7 +13,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepscore_core::config::JobConfig;
-use stepscore_core::ports::{BatchService, Clock, Executions, JobTable, Stopped, Updated};
+use stepscore_core::ports::{
+    BatchService, Clock, Executions, JobTable, Notifier, Stopped, Updated,
+};
 use stepscore_core::record::JobUpdate;
 use stepscore_core::{JobId, JobStatus};
 
@@ -76,10 +78,12 @@ pub struct CleanupOutput {
 }
 
 /// Handles one execution status change: for an execution that ended ABORTED, TIMED_OUT or
-/// FAILED, terminates the job's Batch attempts and records the job FAILED with why.
+/// FAILED, terminates the job's Batch attempts and records the job FAILED with why, then
+/// publishes the job's status change if it is still pending ([`crate::notify`]).
 pub async fn cleanup(
     batch: &dyn BatchService,
     table: &dyn JobTable,
+    notifier: &dyn Notifier,
     clock: &dyn Clock,
     event: &Value,
 ) -> Result<CleanupOutput, HandlerError> {
@@ -132,6 +136,7 @@ pub async fn cleanup(
             r
         }
     };
+    crate::notify::publish_pending(notifier, table, &record).await?;
     Ok(CleanupOutput {
         job_id: Some(job_id),
         terminated,

@@ -1,6 +1,6 @@
 //! The handlers' one error type and its Lambda error names.
 
-use stepscore_core::ports::{BatchError, ExecutionError, StoreError, TableError};
+use stepscore_core::ports::{BatchError, ExecutionError, NotifyError, StoreError, TableError};
 
 /// Error name of a failure that may go away on retry; the state machine retries it.
 pub const TRANSIENT: &str = "stepscore.Transient";
@@ -60,4 +60,10 @@ macro_rules! from_port_error {
         }
     )*};
 }
-from_port_error!(StoreError, TableError, ExecutionError, BatchError);
+from_port_error!(
+    StoreError,
+    TableError,
+    ExecutionError,
+    BatchError,
+    NotifyError
+);

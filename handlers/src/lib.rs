@@ -11,6 +11,9 @@
 //! - [`tasks`]: the state machine's tasks `register`, `submit`, `check`, `finalize`.
 //! - [`cleanup`]: `cleanup` (an execution ended ABORTED, TIMED_OUT or FAILED: terminate its
 //!   Batch job, fail the record) and `stop_job` (`stepscore stop`).
+//! - [`progress`]: check's copy of the scorer's progress reports into the record.
+//! - [`notify`]: the "stepscore Job Status Change" event finalize and cleanup publish, once per
+//!   terminal transition (the record is the outbox).
 //! - [`job`]: the job as it travels between tasks, and the growing polling interval.
 //! - [`error`]: [`HandlerError`] and the fixed error names (`stepscore.Transient`, …) the state
 //!   machine's Retry/Catch match.
@@ -29,6 +32,8 @@ pub mod columns;
 pub mod contract;
 pub mod error;
 pub mod job;
+pub mod notify;
+pub mod progress;
 pub mod tasks;
 
 pub use admit::{AdmitPorts, Admitted, DEFAULT_JOBS_PREFIX, ScheduledRun, admit, schedule};

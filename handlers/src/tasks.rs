@@ -10,7 +10,7 @@ use stepscore_core::batch::{BatchJobView, BatchStatus, RetryStrategy, SubmitJobR
 use stepscore_core::config::JobConfig;
 use stepscore_core::manifest::{ScoringFailure, ScoringManifest, failure_name, manifest_name};
 use stepscore_core::ports::{
-    BatchService, Clock, Created, JobTable, ObjectStore, StoreError, Updated,
+    BatchService, Clock, Created, JobTable, Notifier, ObjectStore, StoreError, Updated,
 };
 use stepscore_core::record::{Attempt, JobRecord, JobUpdate, Metrics};
 use stepscore_core::status_reason::{self, FailureCause};
@@ -273,9 +273,11 @@ pub struct CheckOutput {
 }
 
 /// Describes the Batch job, moves the record forward (never to a terminal status: finalize does
-/// that) and computes the next wait.
+/// that), copies the scorer's progress figures into it once the job has started (best effort:
+/// see [`crate::progress`]) and computes the next wait.
 pub async fn check(
     batch: &dyn BatchService,
+    store: &dyn ObjectStore,
     table: &dyn JobTable,
     clock: &dyn Clock,
     input: &Value,
@@ -306,6 +308,9 @@ pub async fn check(
                 tracing::debug!(job_id = %job.job_id, status = %status, current = %r.status, "status unchanged")
             }
         }
+    }
+    if view.has_started() {
+        crate::progress::copy_progress(store, table, clock, &job).await;
     }
     let on_spot_with_fallback =
         job.config.capacity.allows_fallback() && job.queue_kind == QueueKind::Spot;
@@ -438,10 +443,12 @@ pub struct FinalizeOutput {
 }
 
 /// Ends the job: on success sums every shard's manifest into the record's metrics (a missing or
-/// unreadable manifest fails the job, naming it); on failure records why.
+/// unreadable manifest fails the job, naming it); on failure records why. Then publishes the
+/// job's status change, once ([`crate::notify`]).
 pub async fn finalize(
     store: &dyn ObjectStore,
     table: &dyn JobTable,
+    notifier: &dyn Notifier,
     clock: &dyn Clock,
     input: &Value,
 ) -> Result<FinalizeOutput, HandlerError> {
@@ -479,6 +486,7 @@ pub async fn finalize(
         }
     };
     tracing::info!(job_id = %job.job_id, status = %record.status, reason = ?record.failure_reason, "job finalized");
+    crate::notify::publish_pending(notifier, table, &record).await?;
     Ok(FinalizeOutput {
         job_id: record.id,
         status: record.status,

@@ -51,6 +51,14 @@ impl Error {
         }))
     }
 
+    /// An error with the embedder's own message in place of the code's template (a
+    /// [`crate::NativeFunction`]'s failure).
+    pub fn custom(code: &'static str, message: impl Into<String>) -> Self {
+        let mut e = Error::new(code);
+        e.custom_message = Some(message.into());
+        e
+    }
+
     /// An error at a position in the expression.
     pub fn at(code: &'static str, position: usize) -> Self {
         let mut e = Error::new(code);

@@ -3,6 +3,7 @@
 
 mod jsonata {
     mod language;
+    mod native;
     mod robustness;
     mod suite;
 }

@@ -23,9 +23,12 @@ use aws_sdk_s3::types::{BucketVersioningStatus, VersioningConfiguration};
 use serde_json::json;
 use stepscore_aws::moto::MotoServer;
 use stepscore_aws::policy::{PolicyFile, app_name_of, check_calls};
-use stepscore_aws::{BatchClient, DynamoTable, S3Store, SdkConfig, SfnExecutions};
+use stepscore_aws::{
+    BatchClient, DynamoTable, EventBridgeNotifier, S3Store, SdkConfig, SfnExecutions,
+};
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
 use stepscore_core::ports::{Executions, JobTable, ObjectMeta, ObjectStore, SystemClock};
+use stepscore_core::record::Notification;
 use stepscore_core::status::JobStatus;
 use stepscore_core::{JobId, ObjectUri};
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
@@ -93,6 +96,7 @@ impl Deployment {
                 "scheduler_dlq_arn",
                 arn("sqs", &format!("{}-scheduler-dlq", self.name)),
             ),
+            ("event_bus_arn", arn("events", "event-bus/default")),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
@@ -329,10 +333,13 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     )
     .await
     .unwrap();
-    assert!(
-        matches!(scheduled, Admitted::Started { .. }),
-        "{scheduled:?}"
-    );
+    let Admitted::Started {
+        job_id: scheduled_id,
+        ..
+    } = scheduled
+    else {
+        panic!("the scheduled run must start: {scheduled:?}")
+    };
 
     let execution_input =
         json!({"job_id": job_id, "config": config, "source": format!("s3://{b}/{key}")});
@@ -355,9 +362,23 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
         .unwrap(),
     )
     .unwrap();
+    // the scorer's progress reports, which check copies into the record
+    for shard in 0..2u32 {
+        let report = json!({"version": 1, "job_id": job_id, "shard_index": shard, "shard_count": 2,
+            "rows_read": 1, "rows_scored": 1, "rows_rejected": 0, "bytes_read": 9, "bytes_total": 18,
+            "seconds": 1.0, "done": true});
+        setup
+            .put_bytes(
+                &uri(b, &format!("outputs/daily/progress-{shard}.json")),
+                serde_json::to_vec(&report).unwrap(),
+            )
+            .await
+            .unwrap();
+    }
     let checked = serde_json::to_value(
         check(
             &BatchClient::new(&configs["check"]),
+            &S3Store::new(&configs["check"]),
             &DynamoTable::new(&configs["check"], &d.table),
             &clock,
             &json!({"job": job}),
@@ -367,6 +388,12 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     )
     .unwrap();
     assert_eq!(checked["check"]["status"], "SUCCEEDED", "{checked}");
+    let live = records.get(&id).await.unwrap().unwrap().live;
+    assert_eq!(
+        live.map(|l| (l.shards_reporting, l.rows_scored)),
+        Some((2, 2)),
+        "check read both progress reports"
+    );
 
     // the scorer's manifests (the scoring container's own calls are proven in batch-job)
     for shard in 0..2u32 {
@@ -405,6 +432,7 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     let done = finalize(
         &S3Store::new(&configs["finalize"]),
         &DynamoTable::new(&configs["finalize"], &d.table),
+        &EventBridgeNotifier::new(&configs["finalize"], "default"),
         &clock,
         &finalize_input,
     )
@@ -414,6 +442,11 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     let record = records.get(&id).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
     assert_eq!(record.metrics.map(|m| m.parts), Some(2));
+    assert_eq!(
+        record.notification,
+        Some(Notification::Sent),
+        "finalize put the job's status change on the bus"
+    );
 
     // the stopped execution's end reaches cleanup: it terminates the attempt; the record,
     // already final, stays as it is
@@ -430,6 +463,7 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     let cleaned = stepscore_handlers::cleanup(
         &BatchClient::new(&configs["cleanup"]),
         &DynamoTable::new(&configs["cleanup"], &d.table),
+        &EventBridgeNotifier::new(&configs["cleanup"], "default"),
         &clock,
         &ended,
     )
@@ -437,6 +471,34 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     .unwrap();
     assert_eq!(cleaned.terminated.len(), 1);
     assert_eq!(cleaned.status, Some(JobStatus::Succeeded));
+
+    // the scheduled run's execution is stopped before it submitted anything: cleanup fails
+    // its record and publishes that
+    let stopped = json!({
+        "detail-type": "Step Functions Execution Status Change", "source": "aws.states",
+        "detail": {"executionArn": SfnExecutions::new(admin, &d.state_machine_arn).execution_arn(&scheduled_id),
+                   "name": scheduled_id, "status": "ABORTED"}
+    });
+    let cleaned = stepscore_handlers::cleanup(
+        &BatchClient::new(&configs["cleanup"]),
+        &DynamoTable::new(&configs["cleanup"], &d.table),
+        &EventBridgeNotifier::new(&configs["cleanup"], "default"),
+        &clock,
+        &stopped,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cleaned.status, Some(JobStatus::Failed));
+    let scheduled = records
+        .get(&JobId::parse(&scheduled_id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        scheduled.notification,
+        Some(Notification::Sent),
+        "cleanup put the job's status change on the bus"
+    );
 }
 
 fn testing_credentials() -> aws_sdk_s3::config::Credentials {

@@ -47,7 +47,7 @@ impl ExecutionState {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    pub(crate) fn parse(s: &str) -> Self {
         match s {
             "SUCCEEDED" => ExecutionState::Succeeded,
             "FAILED" => ExecutionState::Failed,
@@ -121,7 +121,10 @@ impl LocalExecutions {
                 start_us INTEGER NOT NULL,
                 stop_us INTEGER
              );
-             CREATE INDEX IF NOT EXISTS executions_status ON executions(status, start_us);",
+             CREATE INDEX IF NOT EXISTS executions_status ON executions(status, start_us);
+             CREATE INDEX IF NOT EXISTS executions_start_name ON executions(start_us, name);
+             CREATE INDEX IF NOT EXISTS executions_status_start_name
+                ON executions(status, start_us, name);",
         )?;
         // Whether the execution's end has been delivered as an EventBridge "Execution Status
         // Change" (to cleanup). A database from before the column gets it with every ended

@@ -18,9 +18,14 @@
 //!   hand: each completely written content version registered once (durable cursor in
 //!   `state.db`), its S3 event queued in the outbox; the bytes are never rewritten.
 //! - [`executions`]: [`LocalExecutions`], the executions port, persisted with snapshots.
+//! - [`events`]: [`EventsLog`](events::EventsLog), the `Notifier`: "stepscore Job Status
+//!   Change" events appended to `events.jsonl` in the state directory, and the record of which
+//!   ones `watch --on-complete` delivered.
 //! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
 //! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it
 //!   (`runtime/`: one file per job — server, outbox, runner, dispatcher, execution ends, …).
+//! - [`views`]: read-only queries for viewers beside the serving process (the console):
+//!   keyset pages of executions, counts by status.
 //! - [`db`]: the state database shared by the table, Batch, executions and the event outbox.
 //!
 //! # Architecture invariants
@@ -49,12 +54,14 @@
 
 pub mod batch;
 pub mod db;
+pub mod events;
 pub mod executions;
 pub mod pipeline;
 pub mod runtime;
 pub mod scanner;
 pub mod schedule;
 pub mod table;
+pub mod views;
 
 /// The directory object store, its own crate so the scoring container links it without SQLite.
 pub use stepscore_dirstore::store;

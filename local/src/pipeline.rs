@@ -54,16 +54,29 @@ pub fn register_pipeline_functions(rt: &LocalRuntime) {
         out(stepscore_handlers::submit(rt.batch(), rt.table(), &rt.clock(), &input).await)
     });
     add(rt, "stepscore-check", |rt, input| async move {
-        out(stepscore_handlers::check(rt.batch(), rt.table(), &rt.clock(), &input).await)
+        out(
+            stepscore_handlers::check(rt.batch(), rt.store(), rt.table(), &rt.clock(), &input)
+                .await,
+        )
     });
     add(rt, "stepscore-finalize", |rt, input| async move {
-        out(stepscore_handlers::finalize(rt.store(), rt.table(), &rt.clock(), &input).await)
+        out(
+            stepscore_handlers::finalize(rt.store(), rt.table(), rt.events(), &rt.clock(), &input)
+                .await,
+        )
     });
     add(
         rt,
         crate::runtime::CLEANUP_FUNCTION,
         |rt, event| async move {
-            out(stepscore_handlers::cleanup(rt.batch(), rt.table(), &rt.clock(), &event).await)
+            out(stepscore_handlers::cleanup(
+                rt.batch(),
+                rt.table(),
+                rt.events(),
+                &rt.clock(),
+                &event,
+            )
+            .await)
         },
     );
 }

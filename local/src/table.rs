@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 use stepscore_core::JobId;
+use stepscore_core::live::LiveProgress;
 use stepscore_core::ports::{Created, JobTable, ListFilter, TableError, Updated};
 use stepscore_core::record::{JobRecord, JobUpdate, RECORD_VERSION};
 use stepscore_core::status::Progress;
@@ -137,13 +138,56 @@ impl JobTable for SqliteTable {
                 .query_row(&sql, rusqlite::params_from_iter(args.iter()), |r| r.get(0))
                 .optional()
                 .map_err(|e| sql_error(&format!("updating job record '{id}'"), e))?;
-            match applied {
-                Some(text) => Ok(Updated::Applied(parse(&id, &text)?)),
-                None => match read(c, &id)? {
-                    Some(r) => Ok(Updated::Ignored(r)),
-                    None => Err(TableError::NotFound { id }),
-                },
-            }
+            applied_or_current(c, id, applied)
+        })
+        .await
+    }
+
+    async fn record_live(&self, id: &JobId, live: &LiveProgress) -> Result<Updated, TableError> {
+        let id = id.as_str().to_owned();
+        let text = serde_json::to_string(live).map_err(|e| TableError::Other {
+            message: format!("progress of job record '{id}' cannot be serialized: {e}"),
+        })?;
+        let attempt = i64::from(live.attempt);
+        let sequence = i64::try_from(live.sequence).unwrap_or(i64::MAX);
+        self.with_conn(move |c| {
+            // JobRecord::apply_live's rule as the UPDATE's condition: the record's attempt, not
+            // ended, and the attempt's first figures or further on than the kept ones
+            let applied: Option<String> = c
+                .query_row(
+                    "UPDATE job_records SET record = json_set(record, '$.live', json(?1))
+                     WHERE id = ?2 AND progress < ?3
+                       AND json_extract(record, '$.attempt') = ?4
+                       AND (json_extract(record, '$.live') IS NULL
+                            OR json_extract(record, '$.live.attempt') < ?4
+                            OR json_extract(record, '$.live.sequence') < ?5)
+                     RETURNING record",
+                    params![text, id, i64::MAX, attempt, sequence],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| {
+                    sql_error(&format!("recording the progress of job record '{id}'"), e)
+                })?;
+            applied_or_current(c, id, applied)
+        })
+        .await
+    }
+
+    async fn mark_notified(&self, id: &JobId) -> Result<Updated, TableError> {
+        let id = id.as_str().to_owned();
+        self.with_conn(move |c| {
+            let applied: Option<String> = c
+                .query_row(
+                    "UPDATE job_records SET record = json_set(record, '$.notification', 'sent')
+                     WHERE id = ?1 AND json_extract(record, '$.notification') = 'pending'
+                     RETURNING record",
+                    params![id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| sql_error(&format!("marking job record '{id}' notified"), e))?;
+            applied_or_current(c, id, applied)
         })
         .await
     }
@@ -205,6 +249,11 @@ fn update_expression(
         expr.push_str(", '$.failure_reason', json(?)");
         args.push(ser(r)?);
     }
+    if u.status.is_terminal() {
+        // the outbox of the status change event, in the write that ends the record
+        expr.push_str(", '$.notification', json(?)");
+        args.push(ser(&stepscore_core::record::Notification::Pending)?);
+    }
     expr.push(')');
     if let Some(a) = &u.new_attempt {
         // '$.attempts[#]' appends, like DynamoDB's list_append
@@ -231,6 +280,22 @@ mod erased_ser {
                     message: format!("update of job record '{id}' cannot be serialized: {e}"),
                 })
         }
+    }
+}
+
+/// The record a conditional `UPDATE … RETURNING record` wrote, or, when its condition held
+/// it back, the record as it is.
+fn applied_or_current(
+    c: &Connection,
+    id: String,
+    applied: Option<String>,
+) -> Result<Updated, TableError> {
+    match applied {
+        Some(text) => Ok(Updated::Applied(parse(&id, &text)?)),
+        None => match read(c, &id)? {
+            Some(r) => Ok(Updated::Ignored(r)),
+            None => Err(TableError::NotFound { id }),
+        },
     }
 }
 

@@ -636,3 +636,56 @@ def test_enum_like_variables_validate_their_values(module, name, allowed):
     expected = "contains([" + ", ".join(f'"{a}"' for a in allowed) + f"], var.{name})"
     assert any(expected in c for c in conditions), f"variable {name} must validate against {allowed}: {conditions}"
     assert unquote(variable["default"]) in allowed
+
+
+def test_check_reads_only_the_progress_reports_under_the_outputs_prefix():
+    grants = {}
+    for statement in rendered_policies()["check"]["statements"]:
+        for action in statement["Action"]:
+            grants.setdefault(action, []).extend(statement["Resource"])
+    assert grants["s3:GetObject"] == ["<bucket_arn>/<outputs_prefix>*"]
+    assert not any(a.startswith("s3:") and a != "s3:GetObject" for a in grants), grants
+
+
+def test_exactly_finalize_and_cleanup_publish_job_status_changes_to_the_module_bus(module):
+    publishers = {
+        name
+        for name, principal in rendered_policies().items()
+        for s in principal["statements"]
+        if any(a.startswith("events:") for a in s["Action"])
+    }
+    assert publishers == {"finalize", "cleanup"}
+    for name in publishers:
+        statements = [s for s in rendered_policies()[name]["statements"] if "events:PutEvents" in s["Action"]]
+        assert [s["Action"] for s in statements] == [["events:PutEvents"]]
+        assert [s["Resource"] for s in statements] == [["<event_bus_arn>"]]
+        environment = module.local("lambda_functions")[name]["environment"]
+        assert environment["STEPSCORE_EVENT_BUS"] == "${local.event_bus_name}"
+    assert "event_bus_arn           = local.event_bus_arn" in module.raw["locals.tf"]
+    assert unquote(module.local("event_bus_arn")) == (
+        "arn:${local.partition}:events:${local.region}:${local.account_id}:event-bus/${local.event_bus_name}"
+    )
+
+
+def test_job_status_changes_reach_the_notification_topic_when_one_is_asked_for(module):
+    core_event = (REPO / "core" / "src" / "event.rs").read_text()
+    assert 'pub const EVENT_SOURCE: &str = "stepscore";' in core_event
+    assert 'pub const EVENT_DETAIL_TYPE: &str = "stepscore Job Status Change";' in core_event
+    rule = module.resource("aws_cloudwatch_event_rule", "job_status_change")
+    assert rule["count"] == "${local.notify ? 1 : 0}"
+    for needed in ('"stepscore"', '"stepscore Job Status Change"'):
+        assert needed in rule["event_pattern"], rule["event_pattern"]
+    target = module.resource("aws_cloudwatch_event_target", "job_status_change")
+    assert target["arn"] == "${local.notification_topic_arn}"
+    assert block(target, "dead_letter_config")["arn"] == "${aws_sqs_queue.lambda_dlq.arn}"
+    topic = module.resource("aws_sns_topic", "job_notifications")
+    assert topic["kms_master_key_id"] == "${aws_kms_key.observability.arn}"
+    document = module.data_source("aws_iam_policy_document", "job_notifications_topic")
+    [statement] = policy_statements(document)
+    assert statement[0]["actions"] == ["sns:Publish"] or unquote(statement[0]["actions"]) == ["sns:Publish"]
+    assert "aws_cloudwatch_event_rule.job_status_change[0].arn" in str(statement[0]["condition"])
+    # the dead-letter queue takes this rule's undeliverable events too
+    dlq = module.data_source("aws_iam_policy_document", "events_to_dlq")
+    assert "aws_cloudwatch_event_rule.job_status_change[*].arn" in str(dlq)
+    for name in ("notification_emails", "notification_topic_arn"):
+        assert name in module.variables

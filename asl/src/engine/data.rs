@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use super::*;
 use crate::jsonpath::{self, JsonPath, JsonPathError, Scope};
 use crate::model::{DynamicString, FailSpec, PathField, SecondsField, State, WaitSpec};
+use crate::query::Expected;
 use crate::template::{Template, TemplateError};
 
 impl Runner<'_> {
@@ -78,7 +79,7 @@ impl Runner<'_> {
         };
         // AWS keeps wait delays in 32-bit seconds.
         let max = i64::from(i32::MAX);
-        match self.wait_target(st, entered, w, &scope)? {
+        match self.wait_target(st, entered, w, &scope, vars)? {
             WaitFor::Seconds(s) if s > max as u64 => Err(too_long()),
             WaitFor::Seconds(s) => add_seconds(now, s).ok_or_else(too_long),
             WaitFor::Until(t) if (t - now).num_seconds() > max => Err(too_long()),
@@ -92,9 +93,27 @@ impl Runner<'_> {
         entered: u64,
         w: &WaitSpec,
         scope: &Scope,
+        vars: &Vars,
     ) -> Result<WaitFor, Fault> {
+        let data = StatesData::input(scope.input);
         Ok(match w {
             WaitSpec::Seconds(s) => WaitFor::Seconds(*s),
+            WaitSpec::SecondsQuery(t) => {
+                let v = self.query(st, entered, t, data, vars, Some(Expected::Integer))?;
+                WaitFor::Seconds(integer(&v))
+            }
+            WaitSpec::TimestampQuery(t) => {
+                let v = self.query(st, entered, t, data, vars, Some(Expected::String))?;
+                let s = v.as_str().unwrap_or_default();
+                match crate::model::parse_timestamp(s) {
+                    Some(t) => WaitFor::Until(t),
+                    None => {
+                        return Err(self
+                            .state_error(QUERY_EVALUATION_ERROR, st, entered, format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {s}"))
+                            .into());
+                    }
+                }
+            }
             WaitSpec::Timestamp(t) => WaitFor::Until(*t),
             WaitSpec::SecondsPath(p) => {
                 let v = p
@@ -282,6 +301,19 @@ impl Runner<'_> {
         match f {
             None => Ok(None),
             Some(SecondsField::Literal(n)) => Ok(Some(*n)),
+            Some(SecondsField::Query(t)) => {
+                let v = self
+                    .query(
+                        st,
+                        entered,
+                        t,
+                        StatesData::input(eff),
+                        vars,
+                        Some(Expected::Integer),
+                    )
+                    .map_err(BodyError::Catchable)?;
+                Ok(Some(integer(&v)))
+            }
             Some(SecondsField::Path(p)) => {
                 let scope = Scope {
                     input: eff,
@@ -331,6 +363,12 @@ pub(super) fn path_error_text(p: &JsonPath, e: &JsonPathError) -> String {
         }
         other => format!("Invalid path '{}' : {other}", p.as_str()),
     }
+}
+
+/// A JSON number already checked to be a non-negative integer (`Expected::Integer`), as `u64`.
+pub(super) fn integer(v: &Value) -> u64 {
+    v.as_u64()
+        .unwrap_or_else(|| v.as_f64().map_or(0, |f| f as u64))
 }
 
 /// What a Wait state waits for.

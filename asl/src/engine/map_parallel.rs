@@ -8,6 +8,7 @@ use super::*;
 use crate::history::{Details, History, history_limit_cause};
 use crate::jsonpath::Scope;
 use crate::model::{MapSpec, PathField, PercentField, State, StateMachine};
+use crate::query::Expected;
 
 impl Runner<'_> {
     pub(super) fn parallel(
@@ -71,21 +72,29 @@ impl Runner<'_> {
         vars: &mut Vars,
         mut insp: Option<&mut Inspection>,
     ) -> Result<Arc<Value>, BodyError> {
+        if let Some(d) = &m.dist {
+            return self.distributed_map(st, entered, m, d, eff, vars);
+        }
         let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
-        let items_val: Value = match &m.items {
-            Some(t) => {
-                let scope = Scope {
-                    input: eff,
-                    context: self.ctx,
-                    variables: vars,
-                };
-                t.evaluate(&scope)
-                    .map_err(|e| match self.template_error(st, entered, e, eff) {
-                        Fault::Error(e) => fatal(e),
-                        f => BodyError::Fatal(f),
-                    })?
-            }
-            None => match &m.items_path {
+        let query = Self::is_query(st);
+        let test_items = self
+            .test
+            .as_ref()
+            .filter(|_| self.depth == 0)
+            .and_then(|t| t.map_items.clone());
+        let items_val: Value = match (test_items, &m.items) {
+            (Some(items), _) => Value::Array(items),
+            (None, Some(t)) => self
+                .query(
+                    st,
+                    entered,
+                    t,
+                    StatesData::input(eff),
+                    vars,
+                    Some(Expected::Array),
+                )
+                .map_err(BodyError::Catchable)?,
+            (None, None) => match &m.items_path {
                 PathField::Path(p) => {
                     let scope = Scope {
                         input: eff,
@@ -110,12 +119,21 @@ impl Runner<'_> {
                 }
                 _ => format!("Map state input must be an array but was: {items_val}"),
             };
+            if query {
+                return Err(BodyError::Catchable(self.state_error(
+                    QUERY_EVALUATION_ERROR,
+                    st,
+                    entered,
+                    detail,
+                )));
+            }
             return Err(fatal(self.runtime(st, entered, detail)));
         };
         if let Some(i) = insp.as_deref_mut() {
             i.after_items_path = Some(Arc::new(Value::Array(items.clone())));
         }
-        self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
+        let max_concurrency =
+            self.resolve_count(st, entered, "MaxConcurrency", &m.max_concurrency, eff, vars)?;
         let tolerated_count = self.resolve_count(
             st,
             entered,
@@ -127,6 +145,28 @@ impl Runner<'_> {
         let tolerated_pct = match &m.tolerated_failure_percentage {
             None => None,
             Some(PercentField::Literal(p)) => Some(*p),
+            Some(PercentField::Query(t)) => {
+                let v = self
+                    .query(
+                        st,
+                        entered,
+                        t,
+                        StatesData::input(eff),
+                        vars,
+                        Some(Expected::Number),
+                    )
+                    .map_err(BodyError::Catchable)?;
+                let p = v.as_f64().unwrap_or(-1.0);
+                if !(0.0..=100.0).contains(&p) {
+                    return Err(BodyError::Catchable(self.state_error(
+                        QUERY_EVALUATION_ERROR,
+                        st,
+                        entered,
+                        format!("The ToleratedFailurePercentage field must be a number from 0 to 100 but the JSONata expression returned {v}"),
+                    )));
+                }
+                Some(p)
+            }
             Some(PercentField::Path(p)) => {
                 let scope = Scope {
                     input: eff,
@@ -142,12 +182,30 @@ impl Runner<'_> {
                 }
             }
         };
+        if let Some(i) = insp.as_deref_mut() {
+            i.max_concurrency = max_concurrency;
+            i.tolerated_failure_count = tolerated_count;
+            i.tolerated_failure_percentage = tolerated_pct;
+        }
         if self.depth == 0
-            && let Some(mock) = self.test.as_ref().and_then(|t| t.body_mock.clone())
+            && let Some(t) = &self.test
+            && let Some(mock) = t.body_mock.clone()
         {
             // TestState with a mocked Map result: items are still selected and checked, the
-            // iterations are not run.
+            // iterations are not run; `mapIterationFailureCount` of them count as failed.
+            let failed = usize::try_from(t.map_iteration_failures).unwrap_or(usize::MAX);
+            let tolerance = Tolerance {
+                count: tolerated_count,
+                percentage: tolerated_pct,
+            };
+            let tolerated = tolerance.count.is_none() && tolerance.percentage.is_none()
+                || failed == 0
+                || tolerance.tolerates(failed, items.len().max(1));
             return match mock {
+                Mock::Result(_) if !tolerated => Err(BodyError::Catchable(StateError::new(
+                    "States.ExceedToleratedFailureThreshold",
+                    "The specified tolerated failure threshold was exceeded",
+                ))),
                 Mock::Result(v) => Ok(Arc::new(v)),
                 Mock::Error { error, cause } => Err(BodyError::Catchable(StateError {
                     error: Some(error),
@@ -222,8 +280,15 @@ impl Runner<'_> {
         let mut failed = 0usize;
         let mut selected_inputs = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
-            let iter_input = match &m.item_selector {
-                Some(t) => {
+            let iter_input = match (&m.item_selector, &m.query_item_selector) {
+                (_, Some(t)) => {
+                    if let Value::Object(c) = &mut *self.ctx {
+                        c.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+                    }
+                    self.query(st, entered, t, StatesData::input(eff), vars, None)
+                        .map_err(BodyError::Catchable)?
+                }
+                (Some(t), None) => {
                     if let Value::Object(c) = &mut *self.ctx {
                         c.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
                     }
@@ -235,7 +300,7 @@ impl Runner<'_> {
                     t.evaluate(&scope)
                         .map_err(|e| self.template_error(st, entered, e, eff))?
                 }
-                None => item,
+                (None, None) => item,
             };
             if keep_inputs {
                 selected_inputs.push(iter_input.clone());

@@ -7,7 +7,9 @@
 //!
 //! This file is the public API (configuration, [`Execution`], snapshots, outcomes); the
 //! interpreter is split by job: `runner` (entering a state, Retry/Catch, faults), `data` (paths,
-//! Parameters, ResultPath, Assign, Fail, Wait targets), `map_parallel`, `task`, `names` (event
+//! Parameters, ResultPath, Assign, Fail, Wait targets), `query` (the data flow of JSONata
+//! states: `Arguments`, `Output`, `Assign`, `$states`), `map_parallel`, `distributed` (a
+//! Distributed Map's Map Run), `task`, `names` (event
 //! type names) and `payload` (document size and depth).
 
 use std::collections::HashMap;
@@ -22,9 +24,11 @@ use crate::history::{Details, History, history_limit_cause};
 use crate::model::{StateMachine, Transition};
 
 mod data;
+pub mod distributed;
 mod map_parallel;
 mod names;
 mod payload;
+mod query;
 mod runner;
 mod task;
 
@@ -34,6 +38,7 @@ pub(crate) use runner::{Fault, Runner, TestMode, Vars};
 pub use runner::{Inspection, Mock, StateError, error_matches};
 // Shared by the files of the engine; each file imports `super::*`.
 use data::{add_seconds, path_error_text, value_text};
+use query::{QUERY_EVALUATION_ERROR, StatesData};
 use runner::{BodyError, MapIterations, Tolerance};
 
 /// Maximum size of a state's input or output (AWS's 256 KiB payload limit).
@@ -185,11 +190,6 @@ pub struct ExecutionOutcome {
 /// Why an execution cannot be started or resumed.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    /// The definition uses JSONata, which this engine does not execute.
-    #[error(
-        "state machine uses QueryLanguage JSONata, which the embedded engine does not support; use JSONPath"
-    )]
-    JsonataUnsupported,
     /// A snapshot refers to a state that is not in the definition.
     #[error(
         "snapshot names state '{0}', which the definition does not contain; resume with the definition the execution started with"
@@ -230,9 +230,6 @@ impl<'m> Execution<'m> {
         config: ExecutionConfig,
         clock: &dyn Clock,
     ) -> Result<Self, EngineError> {
-        if machine.uses_jsonata {
-            return Err(EngineError::JsonataUnsupported);
-        }
         let size = json_size(&input);
         if size > MAX_PAYLOAD_BYTES {
             return Err(EngineError::InputTooLarge(size));
@@ -281,9 +278,6 @@ impl<'m> Execution<'m> {
     ) -> Result<Self, EngineError> {
         if snapshot.version != SNAPSHOT_VERSION {
             return Err(EngineError::SnapshotVersion(snapshot.version));
-        }
-        if machine.uses_jsonata {
-            return Err(EngineError::JsonataUnsupported);
         }
         if let Some(n) = &snapshot.next_state
             && !machine.index.contains_key(n)

@@ -12,7 +12,7 @@ use crate::env::{Clock, TaskDispatcher};
 use crate::history::{Details, History, MAX_HISTORY_EVENTS};
 use crate::jsonpath::{Scope, Variables};
 use crate::model::{
-    Catcher, MAX_DELAY_SECONDS, Retrier, State, StateKind, StateMachine, Transition,
+    Catcher, ChoiceTest, MAX_DELAY_SECONDS, Retrier, State, StateKind, StateMachine, Transition,
 };
 
 /// An error raised by a state, with AWS's error name and cause.
@@ -64,6 +64,14 @@ pub(crate) struct TestMode {
     pub(crate) body_mock: Option<Mock>,
     pub(crate) caught: Option<StateError>,
     pub(crate) preserve_context: bool,
+    /// `errorDetails`: which retrier would retry and after how long, or which catcher caught.
+    pub(crate) error_details: Option<Value>,
+    /// `stateConfiguration.retrierRetryCount`: retries already made by every retrier.
+    pub(crate) retrier_retry_count: u32,
+    /// `stateConfiguration.mapIterationFailureCount`: iterations of a mocked Map that failed.
+    pub(crate) map_iteration_failures: u64,
+    /// `stateConfiguration.mapItemReaderData`: the items a Map's `ItemReader` would read.
+    pub(crate) map_items: Option<Vec<Value>>,
 }
 
 impl From<StateError> for Fault {
@@ -84,6 +92,25 @@ impl Variables for Vars<'_> {
             Some(v) => Some(v.clone()),
             None => self.parent.and_then(|p| p.get(name)),
         }
+    }
+
+    fn get_ref(&self, name: &str) -> Option<std::borrow::Cow<'_, Value>> {
+        match self.local.get(name) {
+            Some(v) => Some(std::borrow::Cow::Borrowed(v)),
+            None => self.parent.and_then(|p| p.get_ref(name)),
+        }
+    }
+
+    fn visible_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.local.keys().cloned().collect();
+        if let Some(p) = self.parent {
+            names.extend(
+                p.visible_names()
+                    .into_iter()
+                    .filter(|n| !self.local.contains_key(n)),
+            );
+        }
+        names
     }
 }
 
@@ -117,6 +144,12 @@ pub struct Inspection {
     pub after_result_path: Option<Arc<Value>>,
     /// Variables after Assign.
     pub variables: Option<Value>,
+    /// Map only: `MaxConcurrency` as resolved.
+    pub max_concurrency: Option<u64>,
+    /// Map only: `ToleratedFailureCount` as resolved.
+    pub tolerated_failure_count: Option<u64>,
+    /// Map only: `ToleratedFailurePercentage` as resolved.
+    pub tolerated_failure_percentage: Option<f64>,
 }
 
 /// Maximum nesting of Parallel/Map executions.
@@ -176,12 +209,23 @@ impl Runner<'_> {
         entered: u64,
         detail: impl std::fmt::Display,
     ) -> StateError {
+        self.state_error("States.Runtime", st, entered, detail)
+    }
+
+    /// Error `name` of state `st`, its cause naming the state and the event it entered at.
+    pub(super) fn state_error(
+        &self,
+        name: &str,
+        st: &State,
+        entered: u64,
+        detail: impl std::fmt::Display,
+    ) -> StateError {
         if self.test.is_some() {
             // TestState reports the bare detail, without the execution-history prefix.
-            return StateError::new("States.Runtime", detail.to_string());
+            return StateError::new(name, detail.to_string());
         }
         StateError::new(
-            "States.Runtime",
+            name,
             format!(
                 "An error occurred while executing the state '{}' (entered at the event id #{entered}). {detail}",
                 st.name
@@ -242,7 +286,13 @@ impl Runner<'_> {
         let now = format_time(self.now());
         let mut s = Map::new();
         s.insert("EnteredTime".into(), Value::String(now));
-        s.insert("Name".into(), Value::String(st.name.to_string()));
+        // TestState runs the state under the name "StateName", whatever it is called.
+        let name = if self.test.is_some() {
+            "StateName"
+        } else {
+            &st.name
+        };
+        s.insert("Name".into(), Value::String(name.to_string()));
         if matches!(
             st.kind,
             StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
@@ -286,6 +336,34 @@ impl Runner<'_> {
         self.set_state_context(st, 0);
         let c = &st.common;
         let result = match &st.kind {
+            StateKind::Succeed | StateKind::Pass { .. } if Self::is_query(st) => {
+                if let Some(i) = insp.as_deref_mut() {
+                    i.after_input_path = Some(input.clone());
+                }
+                let out = self.query_pass(st, entered, &input, vars)?;
+                let next = match st.kind {
+                    StateKind::Succeed => Transition::End,
+                    _ => c.transition,
+                };
+                Ok((next, out))
+            }
+            StateKind::Fail(f) if Self::is_query(st) => {
+                return Err(Fault::Error(self.query_fail(st, entered, f, &input, vars)?));
+            }
+            StateKind::Choice { choices, default } if Self::is_query(st) => {
+                if let Some(i) = insp.as_deref_mut() {
+                    i.after_input_path = Some(input.clone());
+                }
+                let (next, out) =
+                    self.query_choice(st, entered, choices, *default, &input, vars)?;
+                Ok((Transition::Next(next), out))
+            }
+            StateKind::Wait(w) if Self::is_query(st) => {
+                let until = self.wait_until(st, entered, w, &input, vars)?;
+                self.sleep_until(until)?;
+                let out = self.query_pass(st, entered, &input, vars)?;
+                Ok((c.transition, out))
+            }
             StateKind::Succeed => {
                 let eff = self.input_path(st, entered, &input, vars)?;
                 if let Some(i) = insp.as_deref_mut() {
@@ -308,10 +386,13 @@ impl Runner<'_> {
                     variables: vars,
                 };
                 let mut chosen = None;
-                for (rule, next, assign) in choices {
+                for b in choices {
+                    let ChoiceTest::Rule(rule) = &b.test else {
+                        continue;
+                    };
                     match rule.evaluate(&scope) {
                         Ok(true) => {
-                            chosen = Some((*next, assign.as_ref()));
+                            chosen = Some((b.next, b.assign.as_ref()));
                             break;
                         }
                         Ok(false) => {}
@@ -402,15 +483,42 @@ impl Runner<'_> {
         mut insp: Option<&mut Inspection>,
     ) -> Result<(Transition, Arc<Value>), Fault> {
         let c = &st.common;
-        let eff = self.input_path(st, entered, &input, vars)?;
+        let query = Self::is_query(st);
+        let eff = if query {
+            input.clone()
+        } else {
+            self.input_path(st, entered, &input, vars)?
+        };
         if let Some(i) = insp.as_deref_mut() {
             i.after_input_path = Some(eff.clone());
         }
-        let mut attempts: Vec<u32> = vec![0; c.retry.len()];
+        let done = self.test.as_ref().map_or(0, |t| t.retrier_retry_count);
+        let mut attempts: Vec<u32> = vec![done; c.retry.len()];
         let mut retry_count = 0u32;
         loop {
             let body = self.body(st, entered, &eff, vars, retry_count, insp.as_deref_mut());
             let err = match body {
+                Ok(raw) if query => {
+                    if let Some(i) = insp.as_deref_mut() {
+                        i.result = Some(raw.clone());
+                    }
+                    let data = StatesData {
+                        input: &input,
+                        result: Some(&raw),
+                        error_output: None,
+                    };
+                    match self.query_finish_fields(
+                        st,
+                        entered,
+                        c.query.as_deref(),
+                        data,
+                        &raw,
+                        vars,
+                    ) {
+                        Ok(out) => return Ok((c.transition, out)),
+                        Err(e) => e,
+                    }
+                }
                 Ok(raw) => {
                     if let Some(i) = insp.as_deref_mut() {
                         i.result = Some(raw.clone());
@@ -455,10 +563,20 @@ impl Runner<'_> {
                 .position(|r| error_matches(&r.error_equals, name))
             {
                 let r: &Retrier = &c.retry[ri];
-                if attempts[ri] < r.max_attempts {
-                    if self.test.is_some() {
+                if let Some(t) = &mut self.test {
+                    let mut details = Map::new();
+                    details.insert("retryIndex".into(), json!(ri));
+                    if attempts[ri] < r.max_attempts {
+                        details.insert(
+                            "retryBackoffIntervalSeconds".into(),
+                            json_number(backoff_seconds(r, attempts[ri])),
+                        );
+                        t.error_details = Some(Value::Object(details));
                         return Err(Fault::Retriable(err));
                     }
+                    t.error_details = Some(Value::Object(details));
+                }
+                if attempts[ri] < r.max_attempts {
                     let delay = retry_delay(r, attempts[ri]);
                     attempts[ri] += 1;
                     retry_count = retry_count.saturating_add(1);
@@ -473,13 +591,15 @@ impl Runner<'_> {
                     continue;
                 }
             }
-            if let Some(catcher) = c
+            if let Some((ci, catcher)) = c
                 .catch
                 .iter()
-                .find(|k| error_matches(&k.error_equals, name))
+                .enumerate()
+                .find(|(_, k)| error_matches(&k.error_equals, name))
             {
                 if let Some(t) = &mut self.test {
                     t.caught = Some(err.clone());
+                    t.error_details = Some(json!({"catchIndex": ci}));
                 }
                 return self.catch(st, entered, catcher, &input, err, vars);
             }
@@ -505,6 +625,22 @@ impl Runner<'_> {
             eo.insert("Cause".into(), Value::String(cause));
         }
         let error_output = Arc::new(Value::Object(eo));
+        if Self::is_query(st) {
+            let data = StatesData {
+                input,
+                result: None,
+                error_output: Some(&error_output),
+            };
+            let out = self.query_finish_fields(
+                st,
+                entered,
+                catcher.query.as_deref(),
+                data,
+                &error_output,
+                vars,
+            )?;
+            return Ok((Transition::Next(catcher.next), out));
+        }
         if let Some(a) = &catcher.assign {
             self.assign(st, entered, a, &error_output, vars)?;
         }
@@ -541,20 +677,30 @@ impl Runner<'_> {
                 if let Value::Object(c) = &mut *self.ctx {
                     c.insert("Task".into(), json!({"Token": token}));
                 }
-                let params = self.parameters(st, entered, eff.clone(), vars);
+                let params = if Self::is_query(st) {
+                    self.query_arguments(st, entered, eff, vars)
+                        .map_err(BodyError::Catchable)
+                } else {
+                    self.parameters(st, entered, eff.clone(), vars)
+                        .map_err(BodyError::Fatal)
+                };
                 if let Value::Object(c) = &mut *self.ctx {
                     c.remove("Task");
                 }
-                let params = params.map_err(BodyError::Fatal)?;
+                let params = params?;
                 if let Some(i) = insp {
                     i.after_parameters = Some(params.clone());
                 }
                 self.task(st, entered, t, &params, eff, vars, retry_count, &token)
             }
             StateKind::Parallel { branches } => {
-                let params = self
-                    .parameters(st, entered, eff.clone(), vars)
-                    .map_err(BodyError::Fatal)?;
+                let params = if Self::is_query(st) {
+                    self.query_arguments(st, entered, eff, vars)
+                        .map_err(BodyError::Catchable)?
+                } else {
+                    self.parameters(st, entered, eff.clone(), vars)
+                        .map_err(BodyError::Fatal)?
+                };
                 if let Some(i) = insp {
                     i.after_parameters = Some(params.clone());
                 }
@@ -591,6 +737,21 @@ pub fn error_matches(error_equals: &[String], error: &str) -> bool {
                 && error != "States.HeartbeatTimeout"
                 && !error.is_empty())
     })
+}
+
+/// The backoff before retry number `attempt` (0-based), without jitter: what TestState reports.
+fn backoff_seconds(r: &Retrier, attempt: u32) -> f64 {
+    let d = r.interval_seconds * r.backoff_rate.powf(f64::from(attempt));
+    r.max_delay_seconds.map_or(d, |m| d.min(m))
+}
+
+/// A number as JSON, an integer when it is whole (as AWS writes seconds).
+fn json_number(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        json!(f as i64)
+    } else {
+        json!(f)
+    }
 }
 
 /// Seconds to wait before retry number `attempt` (0-based), at most [`MAX_DELAY_SECONDS`].

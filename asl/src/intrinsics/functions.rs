@@ -364,20 +364,9 @@ impl IntrinsicCall {
         };
         self.check_length(&data, "data to hash")?;
         let algorithm = self.string_arg(args, 1)?;
-        let bytes = data.as_bytes();
-        let digest = match algorithm {
-            "MD5" => hex::encode(md5::Md5::digest(bytes)),
-            "SHA-1" => hex::encode(sha1::Sha1::digest(bytes)),
-            "SHA-256" => hex::encode(sha2::Sha256::digest(bytes)),
-            "SHA-384" => hex::encode(sha2::Sha384::digest(bytes)),
-            "SHA-512" => hex::encode(sha2::Sha512::digest(bytes)),
-            other => {
-                return Err(self.invalid(format!(
-                    "the hash algorithm '{other}' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
-                )));
-            }
-        };
-        Ok(Value::String(digest))
+        hash_hex(&data, algorithm)
+            .map(Value::String)
+            .map_err(|reason| self.invalid(reason))
     }
 
     fn check_length(&self, s: &str, what: &str) -> Result<(), IntrinsicError> {
@@ -494,4 +483,22 @@ fn describe(v: &Value) -> String {
         text.push_str("...");
     }
     format!("the {kind} {text}")
+}
+
+/// The hex digest of `data` by `algorithm` (`MD5`, `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`), or
+/// why the algorithm is refused. Shared by `States.Hash` and JSONata's `$hash`.
+pub(crate) fn hash_hex(data: &str, algorithm: &str) -> Result<String, String> {
+    let bytes = data.as_bytes();
+    Ok(match algorithm {
+        "MD5" => hex::encode(md5::Md5::digest(bytes)),
+        "SHA-1" => hex::encode(sha1::Sha1::digest(bytes)),
+        "SHA-256" => hex::encode(sha2::Sha256::digest(bytes)),
+        "SHA-384" => hex::encode(sha2::Sha384::digest(bytes)),
+        "SHA-512" => hex::encode(sha2::Sha512::digest(bytes)),
+        other => {
+            return Err(format!(
+                "the hash algorithm '{other}' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
+            ));
+        }
+    })
 }

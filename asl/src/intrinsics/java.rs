@@ -6,7 +6,7 @@ use serde_json::Value;
 
 /// `java.util.Random`, so that a seeded `States.MathRandom` gives the number AWS's Java
 /// service gives for the same seed (a seed's sequence is part of Java's documented contract).
-pub(super) struct JavaRandom {
+pub(crate) struct JavaRandom {
     state: i64,
 }
 
@@ -14,7 +14,7 @@ impl JavaRandom {
     const MULTIPLIER: i64 = 0x5_DEEC_E66D;
     const MASK: i64 = (1 << 48) - 1;
 
-    pub(super) fn new(seed: i64) -> Self {
+    pub(crate) fn new(seed: i64) -> Self {
         JavaRandom {
             state: (seed ^ Self::MULTIPLIER) & Self::MASK,
         }
@@ -23,6 +23,13 @@ impl JavaRandom {
     fn next(&mut self, bits: u32) -> i32 {
         self.state = (self.state.wrapping_mul(Self::MULTIPLIER).wrapping_add(0xB)) & Self::MASK;
         (self.state >> (48 - bits)) as i32
+    }
+
+    /// `Random.nextDouble()`: a number in [0, 1) from 53 random bits.
+    pub(crate) fn next_double(&mut self) -> f64 {
+        let high = i64::from(self.next(26)) << 27;
+        let low = i64::from(self.next(27));
+        (high + low) as f64 * (1.0 / (1u64 << 53) as f64)
     }
 
     /// `Random.nextInt(bound)` for a positive bound.
@@ -44,7 +51,7 @@ impl JavaRandom {
 }
 
 /// serde_json reads `-0` as the float -0.0; AWS (Jackson) reads it as the integer 0.
-pub(super) fn integer_zero(value: &mut Value) {
+pub(crate) fn integer_zero(value: &mut Value) {
     let mut stack = vec![value];
     while let Some(v) = stack.pop() {
         match v {
@@ -138,5 +145,12 @@ mod tests {
         let mut r = JavaRandom::new(7);
         assert!((0..1000).all(|_| (0..10).contains(&r.next_int(10))));
         assert!((0..1000).all(|_| (0..16).contains(&r.next_int(16))));
+    }
+
+    #[test]
+    fn java_random_next_double_reproduces_javas_numbers() {
+        // Well-known values of `new Random(0).nextDouble()` and `new Random(42).nextDouble()`.
+        assert_eq!(JavaRandom::new(0).next_double(), 0.730967787376657);
+        assert_eq!(JavaRandom::new(42).next_double(), 0.7275636800328681);
     }
 }

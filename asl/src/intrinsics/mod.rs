@@ -31,6 +31,8 @@ use format_template::Piece;
 use functions::Function;
 
 pub use error::IntrinsicError;
+pub(crate) use functions::hash_hex;
+pub(crate) use java::{JavaRandom, integer_zero};
 pub use parse::parse;
 
 /// A parsed intrinsic function call, ready to evaluate many times.

@@ -70,6 +70,9 @@ pub trait Variables {
     fn get_ref(&self, name: &str) -> Option<Cow<'_, Value>> {
         self.get(name).map(Cow::Owned)
     }
+
+    /// The names of every variable visible (JSONata's `$eval` may read any of them).
+    fn visible_names(&self) -> Vec<String>;
 }
 
 impl Variables for Map<String, Value> {
@@ -80,6 +83,10 @@ impl Variables for Map<String, Value> {
     fn get_ref(&self, name: &str) -> Option<Cow<'_, Value>> {
         Map::get(self, name).map(Cow::Borrowed)
     }
+
+    fn visible_names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
 }
 
 impl Variables for HashMap<String, Value> {
@@ -89,5 +96,9 @@ impl Variables for HashMap<String, Value> {
 
     fn get_ref(&self, name: &str) -> Option<Cow<'_, Value>> {
         HashMap::get(self, name).map(Cow::Borrowed)
+    }
+
+    fn visible_names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
     }
 }

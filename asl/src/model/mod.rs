@@ -5,11 +5,16 @@
 //!
 //! # Layout
 //! - this file: the typed model, [`StateMachine`] down to the fields of each state type.
+//! - [`distributed`]: the fields only a Distributed Map has.
 //! - `diagnostic`: [`Diagnostic`], one problem found in a definition.
+//! - [`integrations`]: the Task resources AWS recognises (optimized integrations and their
+//!   patterns, as AWS documents them).
 //! - `validate`: [`parse_definition`], the validator that builds the model from JSON, one file
 //!   per concern.
 
 mod diagnostic;
+pub mod distributed;
+pub mod integrations;
 mod validate;
 
 use std::collections::HashMap;
@@ -19,23 +24,24 @@ use serde_json::Value;
 
 use crate::choice::ChoiceRule;
 use crate::jsonpath::JsonPath;
+use crate::query::QueryTemplate;
 use crate::template::Template;
 
 pub use diagnostic::Diagnostic;
 pub use validate::{
-    MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_WAIT_SECONDS, is_variable_name,
-    json_depth, parse_definition, parse_timestamp, uses_jsonata,
+    MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_LABEL_CHARS,
+    MAX_WAIT_SECONDS, is_variable_name, json_depth, parse_definition, parse_timestamp,
 };
 
 /// Maximum nesting of a definition (objects, arrays, Parallel/Map branches) that is accepted.
 pub const MAX_DEFINITION_DEPTH: usize = 128;
 
-/// Query language of a state (only JSONPath is executed; JSONata is parsed and reported).
+/// Query language of a state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum QueryLanguage {
     /// The classic JSONPath + intrinsic functions language.
     JsonPath,
-    /// JSONata (`{% ... %}` expressions); not executed by this engine.
+    /// JSONata (`{% ... %}` expressions, `Arguments`/`Output`, `$states`).
     Jsonata,
 }
 
@@ -62,8 +68,6 @@ pub struct StateMachine {
     pub timeout_seconds: Option<u64>,
     /// Default query language for states that do not set one.
     pub query_language: QueryLanguage,
-    /// True when any state selects JSONata (the engine refuses to run such machines).
-    pub uses_jsonata: bool,
 }
 
 /// Where control goes after a state.
@@ -114,6 +118,19 @@ pub struct Catcher {
     pub result_path: PathField,
     /// Variables assigned when the catcher fires (`$` is the error output).
     pub assign: Option<Template>,
+    /// JSONata: `Output` (default `$states.errorOutput`) and `Assign`.
+    pub query: Option<Box<QueryFields>>,
+}
+
+/// The JSONata fields of a state, a Choice rule or a Catch (`QueryLanguage: JSONata`).
+#[derive(Debug, Clone, Default)]
+pub struct QueryFields {
+    /// `Arguments` (Task, Parallel): their input; the state input when absent.
+    pub arguments: Option<QueryTemplate>,
+    /// `Output`: the state output; when absent, the result (or the input where there is none).
+    pub output: Option<QueryTemplate>,
+    /// `Assign`: variables set from templates.
+    pub assign: Option<QueryTemplate>,
 }
 
 /// A seconds-like field that is either literal or read from the input.
@@ -123,6 +140,8 @@ pub enum SecondsField {
     Literal(u64),
     /// Read from the effective input with a path.
     Path(JsonPath),
+    /// A JSONata template.
+    Query(QueryTemplate),
 }
 
 /// Fields shared by the states that process data.
@@ -146,9 +165,12 @@ pub struct Common {
     pub retry: Vec<Retrier>,
     /// `Catch`.
     pub catch: Vec<Catcher>,
+    /// JSONata fields (`Arguments`, `Output`, `Assign`) of a JSONata state.
+    pub query: Option<Box<QueryFields>>,
     /// Effective query language of this state.
     pub query_language: QueryLanguage,
-    /// True when the state reads the context object (`$$`), so the engine keeps `$$.State` current.
+    /// True when the state reads the context object (`$$`, `$states`), so the engine keeps
+    /// `$$.State` current.
     pub uses_context: bool,
 }
 
@@ -177,8 +199,8 @@ pub enum StateKind {
     Task(Box<TaskSpec>),
     /// Choice state.
     Choice {
-        /// Rules with their target state index and compiled `Assign`.
-        choices: Vec<(ChoiceRule, usize, Option<Template>)>,
+        /// Rules in order.
+        choices: Vec<ChoiceBranch>,
         /// `Default` target.
         default: Option<usize>,
     },
@@ -187,7 +209,7 @@ pub enum StateKind {
     /// Succeed state.
     Succeed,
     /// Fail state.
-    Fail(FailSpec),
+    Fail(Box<FailSpec>),
     /// Parallel state.
     Parallel {
         /// Branches, each a state machine.
@@ -195,6 +217,28 @@ pub enum StateKind {
     },
     /// Inline Map state.
     Map(Box<MapSpec>),
+}
+
+/// One Choice rule: its test, target and variables.
+#[derive(Debug, Clone)]
+pub struct ChoiceBranch {
+    /// What decides the branch.
+    pub test: ChoiceTest,
+    /// Index of the target state.
+    pub next: usize,
+    /// JSONPath: the rule's `Assign`.
+    pub assign: Option<Template>,
+    /// JSONata: the rule's `Assign` and `Output`.
+    pub query: Option<Box<QueryFields>>,
+}
+
+/// A Choice rule's test.
+#[derive(Debug, Clone)]
+pub enum ChoiceTest {
+    /// JSONPath: a `Variable` comparison or a boolean combination.
+    Rule(ChoiceRule),
+    /// JSONata: a `Condition` template that evaluates to a boolean.
+    Condition(QueryTemplate),
 }
 
 /// Task-specific fields.
@@ -221,6 +265,10 @@ pub enum WaitSpec {
     Timestamp(chrono::DateTime<chrono::Utc>),
     /// `TimestampPath`.
     TimestampPath(JsonPath),
+    /// JSONata `Seconds` template.
+    SecondsQuery(QueryTemplate),
+    /// JSONata `Timestamp` template.
+    TimestampQuery(QueryTemplate),
 }
 
 /// Fail-specific fields.
@@ -234,6 +282,10 @@ pub struct FailSpec {
     pub error_path: Option<DynamicString>,
     /// `CausePath` (a path or an intrinsic).
     pub cause_path: Option<DynamicString>,
+    /// JSONata `Error` template.
+    pub error_query: Option<QueryTemplate>,
+    /// JSONata `Cause` template.
+    pub cause_query: Option<QueryTemplate>,
 }
 
 /// A string computed from a path or an intrinsic function (Fail's ErrorPath/CausePath).
@@ -250,10 +302,12 @@ pub enum DynamicString {
 pub struct MapSpec {
     /// `ItemsPath` (default `$`).
     pub items_path: PathField,
-    /// `Items` (a literal array or a template producing one).
-    pub items: Option<Template>,
+    /// JSONata `Items` (a literal array or a template producing one).
+    pub items: Option<QueryTemplate>,
     /// `ItemSelector` or legacy `Parameters`.
     pub item_selector: Option<Template>,
+    /// JSONata `ItemSelector`.
+    pub query_item_selector: Option<QueryTemplate>,
     /// `ItemProcessor` or legacy `Iterator`.
     pub processor: StateMachine,
     /// `MaxConcurrency` / `MaxConcurrencyPath`.
@@ -265,6 +319,9 @@ pub struct MapSpec {
     /// `ProcessorConfig.Mode` is `DISTRIBUTED`: on AWS each iteration is a child execution with a
     /// history of its own.
     pub distributed: bool,
+    /// A distributed Map's own fields (`ItemReader`, `ItemBatcher`, `ResultWriter`, ...); the
+    /// engine runs such a Map as a Map Run of child executions.
+    pub dist: Option<Box<distributed::DistributedSpec>>,
 }
 
 /// A percentage that is literal or read from the input.
@@ -274,6 +331,8 @@ pub enum PercentField {
     Literal(f64),
     /// Read from the input.
     Path(JsonPath),
+    /// A JSONata template.
+    Query(QueryTemplate),
 }
 
 /// Options for [`parse_definition`].
@@ -281,4 +340,7 @@ pub enum PercentField {
 pub struct ValidationOptions {
     /// STANDARD or EXPRESS.
     pub machine_type: MachineType,
+    /// Building a state for TestState, which may be given a Map's `ItemReader` data instead of
+    /// reading it, so a Map with an `ItemReader` is accepted.
+    pub test_state: bool,
 }

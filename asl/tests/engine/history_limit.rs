@@ -231,7 +231,7 @@ fn distributed_map(items: usize, processor_states: Value) -> (Value, Value) {
 #[test]
 fn a_distributed_map_iteration_is_a_child_execution_with_a_history_of_its_own() {
     // 13,000 iterations would be 52,000 events inline; as child executions they leave the
-    // parent's history at entered, started, succeeded, exited.
+    // parent's history at entered, Map Run started and succeeded, exited.
     let (definition, input) =
         distributed_map(13_000, json!({"Work": {"Type": "Pass", "End": true}}));
     let (outcome, history) = run_bounded(definition, input, 10);
@@ -244,18 +244,35 @@ fn a_distributed_map_iteration_is_a_child_execution_with_a_history_of_its_own() 
         [
             "ExecutionStarted",
             "MapStateEntered",
-            "MapStateStarted",
-            "MapStateSucceeded",
+            "MapRunStarted",
+            "MapRunSucceeded",
             "MapStateExited",
             "ExecutionSucceeded"
         ]
     );
 
-    // A child that loops forever reaches its own limit: the iteration fails, and with it the Map.
-    let (definition, input) = distributed_map(2, json!({"Work": {"Type": "Pass", "Next": "Work"}}));
+    // A child that loops forever reaches its own limit: the child fails, and with no failure
+    // tolerated the Map Run fails; tolerated, the child's error is its result.
+    let (mut definition, input) =
+        distributed_map(2, json!({"Work": {"Type": "Pass", "Next": "Work"}}));
+    let (outcome, history) = run_bounded(definition.clone(), input.clone(), 10);
+    let outcome = outcome.expect("ends");
+    assert_eq!(
+        outcome.error.as_deref(),
+        Some("States.ExceedToleratedFailureThreshold")
+    );
+    assert!(history.last_id < 10, "{}", history.last_id);
+    let map = definition["States"]
+        .as_object_mut()
+        .and_then(|s| s.values_mut().find(|st| st["Type"] == "Map"))
+        .expect("the definition has a Map");
+    map["ToleratedFailurePercentage"] = json!(100);
+    map["ResultSelector"] = json!({"first.$": "$[0]"});
     let (outcome, history) = run_bounded(definition, input, 10);
     let outcome = outcome.expect("ends");
-    assert_eq!(outcome.error.as_deref(), Some("States.Runtime"));
-    assert_eq!(outcome.cause.as_deref(), Some(CAUSE));
+    assert_eq!(
+        outcome.output,
+        Some(json!({"first": {"Error": "States.Runtime", "Cause": CAUSE}}))
+    );
     assert!(history.last_id < 10, "{}", history.last_id);
 }

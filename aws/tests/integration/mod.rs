@@ -1,5 +1,6 @@
 mod batch;
 mod dynamo;
+mod events;
 mod s3;
 mod sfn;
 

@@ -8,6 +8,7 @@ use futures::StreamExt;
 use stepscore_aws::S3Store;
 use stepscore_aws::fixtures::{store_with_bucket, store_with_versioned_bucket};
 use stepscore_aws::s3::PART_SIZE;
+use stepscore_aws_s3::TransferSettings;
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{ObjectStore, ObjectVersion, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
@@ -328,4 +329,154 @@ async fn an_unreachable_endpoint_is_transient() {
         .await
         .unwrap_err();
     assert!(err.is_transient(), "{err}");
+}
+
+/// `store`'s client with reads and uploads split into `part_size` parts, `concurrency` in flight.
+fn in_parts(store: &S3Store, part_size: u64, concurrency: usize) -> S3Store {
+    S3Store::from_client(store.client().clone()).with_transfer(TransferSettings {
+        part_size,
+        concurrency,
+        ..TransferSettings::default()
+    })
+}
+
+#[tokio::test]
+async fn large_reads_are_ranged_parts_read_back_in_order_across_part_boundaries() {
+    let (store, bucket) = store_with_bucket().await;
+    let u = uri(&bucket, "parts.csv");
+    let data: Vec<u8> = (0..10_500).map(byte_at).collect();
+    store.put_bytes(&u, data.clone()).await.unwrap();
+    let parts = in_parts(&store, 1000, 3);
+    for range in [
+        None,
+        Some(0..10_500),
+        Some(999..3001),
+        Some(1000..2000),
+        Some(9_990..20_000),
+        Some(10..20),
+    ] {
+        let mut got = Vec::new();
+        let mut body = parts.get(&u, range.clone()).await.unwrap();
+        body.read_to_end(&mut got).await.unwrap();
+        let r = range.unwrap_or(0..10_500);
+        let expected = &data[r.start as usize..(r.end as usize).min(data.len())];
+        assert!(got == expected, "range {r:?}: {} bytes", got.len());
+    }
+    // a range starting past the end gets S3's answer, as one GET would
+    assert!(parts.get(&u, Some(20_000..30_000)).await.is_err());
+}
+
+#[tokio::test]
+async fn an_object_replaced_mid_read_fails_as_changed_naming_both_etags() {
+    let (store, bucket) = store_with_bucket().await;
+    let u = uri(&bucket, "replaced-mid-read.csv");
+    let first = store
+        .put_bytes(&u, (0..50_000).map(byte_at).collect())
+        .await
+        .unwrap();
+    let parts = in_parts(&store, 1000, 2);
+    let mut body = parts.get(&u, None).await.unwrap();
+    let mut start = vec![0u8; 1500];
+    body.read_exact(&mut start).await.unwrap();
+    let second = store.put_bytes(&u, b"id\n1\n".to_vec()).await.unwrap();
+    let mut rest = Vec::new();
+    let err = body.read_to_end(&mut rest).await.unwrap_err();
+    let inner = err
+        .into_inner()
+        .expect("the read error carries the store's");
+    let changed = inner.downcast::<StoreError>().expect("a StoreError");
+    let unq = |e: &Option<String>| e.as_deref().unwrap().trim_matches('"').to_owned();
+    match *changed {
+        StoreError::Changed {
+            uri: ref at,
+            expected: ObjectVersion::ETag(ref was),
+            current: Some(ref now),
+        } => {
+            assert_eq!(
+                (at.as_str(), was, now),
+                (
+                    u.to_string().as_str(),
+                    &unq(&first.etag),
+                    &unq(&second.etag)
+                )
+            );
+        }
+        ref other => panic!("expected Changed, got {other:?}"),
+    }
+    assert!(
+        rest.len() < 50_000 - 1500,
+        "no bytes of the new object were mixed in"
+    );
+}
+
+#[tokio::test]
+async fn parts_go_up_concurrently_and_complete_only_when_every_part_is_whole() {
+    let (store, bucket) = store_with_bucket().await;
+    let u = uri(&bucket, "up/concurrent.csv");
+    let part = 5 * 1024 * 1024;
+    let len = 4 * part + 7;
+    let meta = in_parts(&store, part, 3)
+        .put(&u, Box::pin(Generated { pos: 0, len }))
+        .await
+        .unwrap();
+    assert_eq!(meta.size, len);
+    assert!(
+        meta.etag
+            .as_deref()
+            .unwrap()
+            .trim_matches('"')
+            .ends_with("-5"),
+        "five parts: {:?}",
+        meta.etag
+    );
+    let mut got = Vec::new();
+    store
+        .get(&u, None)
+        .await
+        .unwrap()
+        .read_to_end(&mut got)
+        .await
+        .unwrap();
+    assert!(
+        got.len() as u64 == len && got.iter().enumerate().all(|(i, b)| *b == byte_at(i as u64)),
+        "the parts are put together in order"
+    );
+}
+
+#[tokio::test]
+async fn a_body_failing_while_parts_are_in_flight_leaves_no_object_and_no_open_upload() {
+    let (store, bucket) = store_with_bucket().await;
+    let u = uri(&bucket, "up/cut-concurrent.csv");
+    let part = 5 * 1024 * 1024;
+    let body = FailsAfter {
+        inner: Generated {
+            pos: 0,
+            len: 3 * part + 10,
+        },
+    };
+    let err = in_parts(&store, part, 3)
+        .put(&u, Box::pin(body))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("source connection reset")
+            && err.to_string().contains(&u.to_string()),
+        "{err}"
+    );
+    assert!(matches!(
+        store.head(&u).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let open = store
+        .client()
+        .list_multipart_uploads()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        open.uploads().is_empty(),
+        "the upload was aborted: {:?}",
+        open.uploads()
+    );
 }

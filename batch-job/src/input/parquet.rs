@@ -105,10 +105,7 @@ impl RangedObject {
             .open(&self.location, Some(range))?
             .take(len)
             .read_to_end(&mut buf)
-            .map_err(|e| Error::Stream {
-                location: self.location.to_string(),
-                source: e,
-            })?;
+            .map_err(|e| crate::storage::stream_error(&self.location, e))?;
         Ok(Bytes::from(buf))
     }
 

@@ -113,10 +113,7 @@ pub(super) fn chunk_error(source: &Location, offset: u64, e: ChunkError) -> Erro
             message: format!("{e} (read from offset {offset})"),
         },
         (ChunkError::Io(e), Location::Local(_)) => Error::io(source, e),
-        (ChunkError::Io(e), Location::Object(_)) => Error::Stream {
-            location: source.to_string(),
-            source: e,
-        },
+        (ChunkError::Io(e), Location::Object(_)) => crate::storage::stream_error(source, e),
         (ChunkError::RecordTooLong { offset: at }, _) => Error::BadInput {
             source_name: source.to_string(),
             message: format!(

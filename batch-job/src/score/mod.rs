@@ -70,6 +70,8 @@ pub struct ScoreJob {
     pub shard: Shard,
     /// How often the run reports its progress (log line and `progress-<i>.json`).
     pub progress_interval: Duration,
+    /// The Batch job running this shard (`AWS_BATCH_JOB_ID`), recorded in progress reports.
+    pub batch_job_id: Option<String>,
 }
 
 /// One unit of a shard's work: a whole input, or a byte range of one.
@@ -363,10 +365,7 @@ fn detect(
             .read_to_end(&mut head)
             .map_err(|e| match &input.location {
                 Location::Local(_) => Error::io(&input.location, e),
-                Location::Object(_) => Error::Stream {
-                    location: input.location.to_string(),
-                    source: e,
-                },
+                Location::Object(_) => crate::storage::stream_error(&input.location, e),
             })?;
     }
     input::detect(forced, &input.location.to_string(), &head).map_err(|message| Error::BadInput {

@@ -40,6 +40,7 @@ impl<'a> Progress<'a> {
                 bytes_total,
                 seconds: 0.0,
                 done: false,
+                batch_job_id: job.batch_job_id.clone(),
             },
             interval: job.progress_interval,
             started: now,

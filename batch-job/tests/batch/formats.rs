@@ -41,6 +41,7 @@ fn job(dir: &Path, model: &Path, input: &Path, out: &str) -> ScoreJob {
         progress_interval: std::time::Duration::from_secs(5),
         input_format: InputFormat::Auto,
         features: FeatureMap::new(),
+        batch_job_id: None,
     }
 }
 

@@ -31,6 +31,10 @@ pub enum AslCommand {
         /// Print the execution history events (like GetExecutionHistory)
         #[arg(long)]
         history: bool,
+        /// A directory of buckets (one folder per bucket) that a Distributed Map's ItemReader and
+        /// ResultWriter use as S3
+        #[arg(long)]
+        store: Option<PathBuf>,
     },
     /// Run the JSONata reference test suite (a folder with groups/ and datasets/): prints each
     /// failure with expression, expected and actual, then `N passed, N failed`
@@ -56,7 +60,8 @@ pub fn run(cmd: AslCommand) -> Result<(), Failure> {
             definition,
             input,
             history,
-        } => run_definition(&definition, &input, history),
+            store,
+        } => run_definition(&definition, &input, history, store.as_deref()),
         AslCommand::Conformance { cases, quiet } => conformance(&cases, quiet),
         AslCommand::JsonataSuite { dir } => jsonata_suite(&dir),
     }
@@ -113,7 +118,29 @@ fn validate(path: &Path, json: bool) -> Result<(), Failure> {
     }
 }
 
-fn run_definition(path: &Path, input: &str, history: bool) -> Result<(), Failure> {
+/// Tasks fail as with no resources bound; a Distributed Map reads and writes `--store`.
+struct StoreTasks(stepscore_local::runtime::map_run::DirItemStore);
+
+impl stepscore_asl::TaskDispatcher for StoreTasks {
+    fn dispatch(
+        &self,
+        request: &stepscore_asl::TaskRequest<'_>,
+        clock: &dyn stepscore_asl::Clock,
+    ) -> stepscore_asl::TaskOutcome {
+        stepscore_asl::TaskDispatcher::dispatch(&NoTasks, request, clock)
+    }
+
+    fn item_store(&self) -> Option<&dyn stepscore_asl::store::ItemStore> {
+        Some(&self.0)
+    }
+}
+
+fn run_definition(
+    path: &Path,
+    input: &str,
+    history: bool,
+    store: Option<&Path>,
+) -> Result<(), Failure> {
     let definition: Value = serde_json::from_str(&read(path)?)
         .map_err(|e| Failure::Invalid(anyhow!("{} is not valid JSON: {e}", path.display())))?;
     let input_text = match input.strip_prefix('@') {
@@ -127,7 +154,27 @@ fn run_definition(path: &Path, input: &str, history: bool) -> Result<(), Failure
         record_history: history,
         ..ExecutionConfig::default()
     };
-    let result = stepscore_asl::run(&definition, input, config, &clock, &NoTasks).map_err(|e| {
+    // the store's writes go through its async API, on a runtime of their own
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Invalid(anyhow!("cannot start the store's runtime: {e}")))?;
+    let tasks: Box<dyn stepscore_asl::TaskDispatcher> = match store {
+        None => Box::new(NoTasks),
+        Some(dir) => {
+            let dirstore = stepscore_local::DirStore::open(dir)
+                .map_err(|e| Failure::Invalid(anyhow!("--store {}: {e}", dir.display())))?;
+            Box::new(StoreTasks(
+                stepscore_local::runtime::map_run::DirItemStore::new(
+                    dirstore,
+                    None,
+                    tokio.handle().clone(),
+                    std::env::temp_dir(),
+                ),
+            ))
+        }
+    };
+    let result = stepscore_asl::run(&definition, input, config, &clock, &*tasks).map_err(|e| {
         Failure::Invalid(anyhow::Error::new(e).context(format!("cannot run {}", path.display())))
     })?;
     if history {

@@ -4,6 +4,7 @@
 //! argument names (a file, an `s3://` URI, a job id), each failing with its exit class.
 
 pub mod asl;
+pub mod console;
 pub mod demo;
 pub mod history;
 pub mod list;
@@ -12,6 +13,7 @@ pub mod put;
 pub mod run;
 pub mod schedule;
 pub mod score;
+pub mod serve;
 pub mod start;
 pub mod status;
 pub mod stop;

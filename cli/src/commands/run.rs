@@ -16,6 +16,7 @@ use crate::Global;
 use crate::exit::{Failure, env_fail};
 use crate::pipeline::{self, PipelineOptions};
 use crate::print::{event_line, say};
+use crate::progress::{Mode, ProgressView};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -135,12 +136,26 @@ pub(super) async fn print_outcome(
     }
 }
 
-/// Follows job `id`: its execution's events as they happen, until the record is terminal.
+/// Follows job `id`: its execution's events and its progress as they happen, until the record
+/// is terminal.
 async fn follow(
     rt: &LocalRuntime,
     g: &Global,
     id: &JobId,
     timeout: Duration,
+) -> Result<JobRecord, Failure> {
+    let mut view = ProgressView::new(Mode::of(g));
+    let result = follow_with(rt, g, id, timeout, &mut view).await;
+    view.clear();
+    result
+}
+
+async fn follow_with(
+    rt: &LocalRuntime,
+    g: &Global,
+    id: &JobId,
+    timeout: Duration,
+    view: &mut ProgressView,
 ) -> Result<JobRecord, Failure> {
     let deadline = Instant::now() + timeout;
     let mut printed = 0u64;
@@ -151,12 +166,15 @@ async fn follow(
                 if n > printed {
                     printed = n;
                     if !g.quiet && !g.json {
-                        eprintln!("  {}", event_line(ev));
+                        view.println(&format!("  {}", event_line(ev)));
                     }
                 }
             }
         }
         let record = rt.job(id).await.map_err(env_fail)?;
+        if let Some(r) = &record {
+            view.show(r);
+        }
         let execution_done = rt
             .execution(id.as_str())
             .map_err(env_fail)?

@@ -1,5 +1,6 @@
 //! `stepscore watch`: serves the pipeline and runs any config copied into the bucket's `jobs/`
-//! (the scanner registers it), printing each job as it ends.
+//! (the scanner registers it), showing running jobs' progress and printing each job as it ends;
+//! with `--on-complete`, runs a command for each job status change event.
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -12,8 +13,10 @@ use stepscore_local::{Found, ScanConfig, Scanner};
 
 use crate::Global;
 use crate::exit::{Failure, env_fail};
+use crate::on_complete::OnComplete;
 use crate::pipeline::{self, PipelineOptions};
 use crate::print::say;
+use crate::progress::{Mode, ProgressView};
 
 /// Arguments of `watch`.
 #[derive(Debug, Args)]
@@ -25,6 +28,11 @@ pub struct WatchArgs {
     /// parses as JSON, or 30 s passed); write to a temp name and rename to skip the wait
     #[arg(long, default_value_t = 1.0)]
     pub settle: f64,
+    /// Run this shell command (`sh -c`) once for each job that reaches SUCCEEDED or FAILED,
+    /// with the "stepscore Job Status Change" event as JSON on its stdin; events handed to it
+    /// are remembered in the state directory, so a restarted watch does not repeat them
+    #[arg(long, value_name = "COMMAND")]
+    pub on_complete: Option<String>,
 }
 
 /// `stepscore watch`: serve, and run any config copied into the bucket's jobs/ folder.
@@ -57,6 +65,13 @@ pub async fn run(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
     let deadline = args
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let mut on_complete = args
+        .on_complete
+        .as_deref()
+        .map(|command| OnComplete::open(rt.events(), &g.state_dir, command))
+        .transpose()
+        .map_err(env_fail)?;
+    let mut view = ProgressView::new(Mode::of(g));
     let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
     loop {
         // a failed scan is retried on the next tick: watch keeps serving
@@ -89,12 +104,19 @@ pub async fn run(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
         {
             Ok(jobs) => {
                 for j in jobs {
+                    view.show(&j);
                     if j.status.is_terminal() && reported.insert(j.id.to_string()) {
                         print_watched(g, &j)?;
                     }
                 }
             }
             Err(e) => eprintln!("stepscore: cannot list jobs: {e}; retrying"),
+        }
+        if let Some(hook) = &mut on_complete {
+            // a failure to read the log or record a delivery is retried on the next tick
+            if let Err(e) = hook.deliver_new().await {
+                eprintln!("stepscore: --on-complete: {e}; retrying");
+            }
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
             break;
@@ -104,6 +126,7 @@ pub async fn run(args: &WatchArgs, g: &Global) -> Result<(), Failure> {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
         }
     }
+    view.clear();
     server.shutdown();
     Ok(())
 }

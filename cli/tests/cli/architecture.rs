@@ -19,8 +19,8 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "stepscore-asl",
-        &[],
-        "the ASL interpreter knows nothing of the pipeline",
+        &["stepscore-jsonata"],
+        "the ASL interpreter knows nothing of the pipeline; its JSONata states run on the JSONata evaluator",
     ),
     (
         "stepscore-jsonata",
@@ -58,6 +58,16 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         "the embedded world has no AWS adapter",
     ),
     (
+        "stepscore-console",
+        &[
+            "stepscore-core",
+            "stepscore-asl",
+            "stepscore-local",
+            "stepscore-dirstore",
+        ],
+        "the console is a view of the embedded world: no AWS adapter, no handler of its own",
+    ),
+    (
         "stepscore-batch",
         &["stepscore-core", "stepscore-aws-s3", "stepscore-dirstore"],
         "the scoring container needs the ports, S3 and the directory store, nothing else",
@@ -66,6 +76,11 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         "stepscore-lambda",
         &["stepscore-core", "stepscore-handlers", "stepscore-aws"],
         "a Lambda function is a handler wired to the AWS adapters",
+    ),
+    (
+        "stepscore-predict",
+        &["stepscore-core", "stepscore-batch"],
+        "online scoring is the scorer's model code behind HTTP: the ports and the scorer, nothing of the pipeline",
     ),
     (
         "stepscore",
@@ -79,6 +94,8 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
             "stepscore-aws",
             "stepscore-local",
             "stepscore-batch",
+            "stepscore-console",
+            "stepscore-predict",
         ],
         "the CLI drives both worlds but deploys no Lambda function",
     ),
@@ -135,6 +152,17 @@ const UNLINKED: &[(&str, &[&str], &[&str], &str)] = &[
         "the embedded world runs with no cloud: no AWS SDK or Lambda runtime",
     ),
     (
+        "stepscore-console",
+        &[
+            "aws-sdk-*",
+            "aws-config",
+            "lambda_runtime",
+            "tracing-subscriber",
+        ],
+        &[],
+        "the console runs with no cloud and installs no log subscriber (the CLI does)",
+    ),
+    (
         "stepscore-lambda",
         &["libsqlite3-sys", "stepscore-asl", "stepscore-local"],
         &[],
@@ -157,6 +185,23 @@ const UNLINKED: &[(&str, &[&str], &[&str], &str)] = &[
         &["aws-sdk-*", "libsqlite3-sys", "tracing-subscriber"],
         &[],
         "the JSONata evaluator does no IO: no AWS SDK, SQLite or log subscriber",
+    ),
+    (
+        "stepscore-predict",
+        &[
+            "libsqlite3-sys",
+            "stepscore-asl",
+            "stepscore-handlers",
+            "lambda_runtime",
+            "aws-sdk-*",
+        ],
+        &[
+            "aws-sdk-s3",
+            "aws-sdk-sts",
+            "aws-sdk-sso",
+            "aws-sdk-ssooidc",
+        ],
+        "the predict service links what the scoring container links, plus HTTP: no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3",
     ),
     (
         "stepscore-dirstore",
@@ -316,7 +361,9 @@ fn the_container_may_link_s3_and_the_credential_clients_but_no_other_aws_sdk() {
     assert_eq!(
         broken,
         [
-            "stepscore-batch → aws-sdk-sqs is forbidden: the scoring container links no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3 (through stepscore-batch → stepscore-aws-s3 → aws-sdk-sqs)"
+            "stepscore-batch → aws-sdk-sqs is forbidden: the scoring container links no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3 (through stepscore-batch → stepscore-aws-s3 → aws-sdk-sqs)",
+            // the predict service links the container's closure, so the same edge breaks its rule
+            "stepscore-predict → aws-sdk-sqs is forbidden: the predict service links what the scoring container links, plus HTTP: no SQLite, ASL interpreter, handlers, Lambda runtime or AWS SDK but S3 (through stepscore-predict → stepscore-batch → stepscore-aws-s3 → aws-sdk-sqs)",
         ]
     );
 }

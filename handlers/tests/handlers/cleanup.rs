@@ -39,6 +39,7 @@ fn an_aborted_execution_terminates_every_attempt_and_fails_the_job_as_stopped() 
     let out = block_on(cleanup(
         &w.batch,
         &w.table,
+        &w.events,
         &w.clock,
         &fixture_json("execution-aborted.json"),
     ))
@@ -86,6 +87,7 @@ fn a_timed_out_or_failed_execution_says_so_on_the_record() {
         block_on(cleanup(
             &w.batch,
             &w.table,
+            &w.events,
             &w.clock,
             &event(status, error, cause),
         ))
@@ -101,7 +103,7 @@ fn a_redelivered_event_or_a_job_finalize_already_failed_changes_no_record() {
     let (w, job) = running_job();
     let fin = json!({"outcome": "FAILED", "state": {"job": job, "error": {"Error": "stepscore.Transient", "Cause": "DynamoDB throttled"}}});
     block_on(stepscore_handlers::finalize(
-        &w.store, &w.table, &w.clock, &fin,
+        &w.store, &w.table, &w.events, &w.clock, &fin,
     ))
     .unwrap();
     let before = w.table.record(&JobId::parse(JOB).unwrap());
@@ -109,6 +111,7 @@ fn a_redelivered_event_or_a_job_finalize_already_failed_changes_no_record() {
         let out = block_on(cleanup(
             &w.batch,
             &w.table,
+            &w.events,
             &w.clock,
             &event("FAILED", Some("stepscore.JobFailed"), None),
         ))
@@ -128,7 +131,7 @@ fn a_succeeded_execution_or_another_event_is_left_alone() {
         e["detail-type"] = json!("Step Functions State Machine Status Change");
         e
     }] {
-        let out = block_on(cleanup(&w.batch, &w.table, &w.clock, &e)).unwrap();
+        let out = block_on(cleanup(&w.batch, &w.table, &w.events, &w.clock, &e)).unwrap();
         assert_eq!(out.job_id, None);
     }
     assert!(w.batch.terminated.lock().unwrap().is_empty());
@@ -144,7 +147,7 @@ fn a_continued_execution_names_its_job_in_its_input() {
     let mut e = event("ABORTED", None, None);
     e["detail"]["name"] = json!(format!("{JOB}-c3"));
     e["detail"]["input"] = json!(json!({"continued": {"job": job}}).to_string());
-    let out = block_on(cleanup(&w.batch, &w.table, &w.clock, &e)).unwrap();
+    let out = block_on(cleanup(&w.batch, &w.table, &w.events, &w.clock, &e)).unwrap();
     assert_eq!(out.job_id, Some(JobId::parse(JOB).unwrap()));
     assert_eq!(out.status, Some(JobStatus::Failed));
 }
@@ -155,6 +158,7 @@ fn an_execution_that_ended_before_its_job_was_recorded_is_reported_not_failed() 
     let out = block_on(cleanup(
         &w.batch,
         &w.table,
+        &w.events,
         &w.clock,
         &event("FAILED", Some("stepscore.RegisterFailed"), None),
     ))
@@ -170,6 +174,7 @@ fn an_event_that_is_not_an_execution_status_change_is_a_clear_error() {
     let err = block_on(cleanup(
         &w.batch,
         &w.table,
+        &w.events,
         &w.clock,
         &json!({"Records": []}),
     ))

@@ -105,6 +105,7 @@ fn each_handlers_port_calls_are_granted_to_its_function() {
 
     block_on(stepscore_handlers::check(
         &w.batch,
+        &w.store,
         &w.table,
         &w.clock,
         &json!({"job": job}),
@@ -115,6 +116,7 @@ fn each_handlers_port_calls_are_granted_to_its_function() {
     block_on(stepscore_handlers::finalize(
         &w.store,
         &w.table,
+        &w.events,
         &w.clock,
         &json!({"outcome": "SUCCEEDED", "state": {"job": job}}),
     ))
@@ -124,7 +126,7 @@ fn each_handlers_port_calls_are_granted_to_its_function() {
     // cleanup after the execution was stopped, with the attempt submit recorded
     let event = fixture_json("execution-aborted.json");
     let out = block_on(stepscore_handlers::cleanup(
-        &w.batch, &w.table, &w.clock, &event,
+        &w.batch, &w.table, &w.events, &w.clock, &event,
     ));
     out.unwrap();
     let calls = w.calls();
@@ -150,6 +152,7 @@ fn each_handlers_port_calls_are_granted_to_its_function() {
     w.calls();
     block_on(stepscore_handlers::check(
         &w.batch,
+        &w.store,
         &w.table,
         &w.clock,
         &json!({"job": job}),

@@ -11,6 +11,8 @@ use stepscore_aws::iam::PortCall;
 use stepscore_core::JobId;
 use stepscore_core::ObjectUri;
 use stepscore_core::batch::{BatchJobView, SubmitJobRequest};
+use stepscore_core::event::JobStatusChange;
+use stepscore_core::live::LiveProgress;
 use stepscore_core::ports::*;
 use stepscore_core::record::{JobRecord, JobUpdate};
 
@@ -265,6 +267,32 @@ impl JobTable for MemTable {
             Updated::Ignored(r.clone())
         })
     }
+    async fn record_live(&self, id: &JobId, live: &LiveProgress) -> Result<Updated, TableError> {
+        self.calls.push(PortCall::TableRecordLive);
+        self.fail()?;
+        let mut m = self.records.lock().unwrap();
+        let r = m
+            .get_mut(id)
+            .ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
+        Ok(if r.apply_live(live) {
+            Updated::Applied(r.clone())
+        } else {
+            Updated::Ignored(r.clone())
+        })
+    }
+    async fn mark_notified(&self, id: &JobId) -> Result<Updated, TableError> {
+        self.calls.push(PortCall::TableMarkNotified);
+        self.fail()?;
+        let mut m = self.records.lock().unwrap();
+        let r = m
+            .get_mut(id)
+            .ok_or_else(|| TableError::NotFound { id: id.to_string() })?;
+        Ok(if r.mark_notified() {
+            Updated::Applied(r.clone())
+        } else {
+            Updated::Ignored(r.clone())
+        })
+    }
     async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>, TableError> {
         self.calls.push(PortCall::TableList);
         self.fail()?;
@@ -467,9 +495,60 @@ pub struct World {
     pub executions: RecExecutions,
     pub batch: FakeBatch,
     pub clock: FixedClock,
+    pub events: RecNotifier,
+}
+
+/// A notifier that keeps every event published; `failing` makes publishing fail, transiently
+/// or not.
+#[derive(Debug, Default)]
+pub struct RecNotifier {
+    pub published: Mutex<Vec<JobStatusChange>>,
+    pub failing: Mutex<Option<bool>>,
+    pub calls: Calls,
+}
+
+impl RecNotifier {
+    pub fn published(&self) -> Vec<JobStatusChange> {
+        self.published.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl Notifier for RecNotifier {
+    async fn publish(&self, event: &JobStatusChange) -> Result<(), NotifyError> {
+        self.calls.push(PortCall::Notify);
+        match *self.failing.lock().unwrap() {
+            Some(true) => Err(NotifyError::Transient {
+                event_id: event.event_id.clone(),
+                message: "ThrottlingException: Rate exceeded".into(),
+            }),
+            Some(false) => Err(NotifyError::Other {
+                event_id: event.event_id.clone(),
+                message: "AccessDeniedException: not authorized to perform events:PutEvents".into(),
+            }),
+            None => {
+                self.published.lock().unwrap().push(event.clone());
+                Ok(())
+            }
+        }
+    }
 }
 
 impl World {
+    /// Runs the check handler over `input` with this world's ports.
+    pub fn check(
+        &self,
+        input: &Value,
+    ) -> Result<stepscore_handlers::tasks::CheckOutput, stepscore_handlers::HandlerError> {
+        block_on(stepscore_handlers::check(
+            &self.batch,
+            &self.store,
+            &self.table,
+            &self.clock,
+            input,
+        ))
+    }
+
     pub fn admit_ports(&self) -> stepscore_handlers::AdmitPorts<'_> {
         stepscore_handlers::AdmitPorts {
             store: &self.store,

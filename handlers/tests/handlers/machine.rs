@@ -170,10 +170,12 @@ impl TaskDispatcher for Handlers<'_> {
                     &stepscore_handlers::submit(&w.batch, &w.table, &w.clock, payload).await?,
                 ),
                 "stepscore-check" => to_json(
-                    &stepscore_handlers::check(&w.batch, &w.table, &w.clock, payload).await?,
+                    &stepscore_handlers::check(&w.batch, &w.store, &w.table, &w.clock, payload)
+                        .await?,
                 ),
                 "stepscore-finalize" => to_json(
-                    &stepscore_handlers::finalize(&w.store, &w.table, &w.clock, payload).await?,
+                    &stepscore_handlers::finalize(&w.store, &w.table, &w.events, &w.clock, payload)
+                        .await?,
                 ),
                 other => panic!("the state machine invokes an unknown function {other}"),
             })

@@ -6,5 +6,6 @@ mod contract;
 mod fakes;
 mod fakes_contract;
 mod machine;
+mod notify;
 mod schema;
 mod tasks;

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 use stepscore_core::manifest::{ModelIdentity, ScoringManifest, manifest_name};
 use stepscore_core::{JobId, JobStatus};
-use stepscore_handlers::{Job, QueueKind, check, finalize, register, submit};
+use stepscore_handlers::{Job, QueueKind, finalize, register, submit};
 
 use crate::fakes::*;
 
@@ -137,7 +137,7 @@ fn check_moves_the_record_forward_only_and_never_to_an_end() {
     let mut job = job;
     let mut seen = Vec::new();
     for _ in 0..3 {
-        let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+        let out = w.check(&json!({"job": job})).unwrap();
         seen.push((w.table.record(&out.job.job_id).status, out.check.clone()));
         job = out.job;
     }
@@ -158,7 +158,7 @@ fn check_of_an_unknown_batch_job_is_not_found() {
     let w = World::with_data();
     let mut job = registered(&w, "config-daily.json");
     job.batch_job_id = Some("gone".into());
-    let err = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap_err();
+    let err = w.check(&json!({"job": job})).unwrap_err();
     assert_eq!(err.error_type(), "stepscore.NotFound");
 }
 
@@ -197,6 +197,7 @@ fn finalized(
     block_on(finalize(
         &w.store,
         &w.table,
+        &w.events,
         &w.clock,
         &json!({"outcome": outcome, "state": state}),
     ))
@@ -313,14 +314,14 @@ fn a_spot_job_that_never_starts_is_terminated_and_run_on_demand_after_spot_wait_
 
     // 899 s RUNNABLE: still waiting for spot
     later(&w, 899);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     assert!(!out.check.fallback && !out.check.done, "{:?}", out.check);
     assert!(w.batch.terminated.lock().unwrap().is_empty());
     job = out.job;
 
     // 901 s: the spot submission is terminated and the job falls back with the reason
     later(&w, 2);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     let c = &out.check;
     assert!(
         c.fallback && c.no_capacity && !c.reclaimed && c.done && c.failed,
@@ -355,7 +356,7 @@ fn a_spot_job_that_started_is_never_given_up_on() {
         .push_back(vec![view("RUNNING")]);
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
     later(&w, 5 * 3600);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     assert!(!out.check.fallback && !out.check.done);
     assert!(w.batch.terminated.lock().unwrap().is_empty());
 }
@@ -372,7 +373,7 @@ fn a_queue_time_limit_cancel_falls_back_on_spot_and_explains_itself_on_demand() 
         .unwrap()
         .extend([vec![cancelled.clone()], vec![cancelled]]);
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     assert!(
         out.check.fallback && out.check.no_capacity,
         "{:?}",
@@ -381,11 +382,12 @@ fn a_queue_time_limit_cancel_falls_back_on_spot_and_explains_itself_on_demand() 
 
     // on demand there is nowhere left to go: finalize says what the cancel means
     let job = submitted(&w, &out.job, true);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     assert!(!out.check.fallback && out.check.failed);
     let fin = block_on(finalize(
         &w.store,
         &w.table,
+        &w.events,
         &w.clock,
         &json!({"outcome": "FAILED", "state": {"job": out.job, "check": out.check}}),
     ))
@@ -405,7 +407,7 @@ fn a_fargate_spot_interruption_counts_as_a_reclaim() {
     interrupted.status_reason = Some("Your Spot Task was interrupted.".into());
     w.batch.scripts.lock().unwrap().push_back(vec![interrupted]);
     let job = submitted(&w, &registered(&w, "config-daily.json"), false);
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     assert!(out.check.reclaimed && out.check.fallback, "{:?}", out.check);
 }
 
@@ -419,15 +421,9 @@ fn after_a_thousand_checks_the_job_continues_in_its_next_execution() {
         .push_back(vec![view("RUNNING")]);
     let mut job = submitted(&w, &registered(&w, "config-daily.json"), false);
     job.checks_in_execution = stepscore_handlers::MAX_CHECKS_PER_EXECUTION - 2;
-    let out = block_on(check(&w.batch, &w.table, &w.clock, &json!({"job": job}))).unwrap();
+    let out = w.check(&json!({"job": job})).unwrap();
     assert_eq!(out.check.continue_as, None);
-    let out = block_on(check(
-        &w.batch,
-        &w.table,
-        &w.clock,
-        &json!({"job": out.job}),
-    ))
-    .unwrap();
+    let out = w.check(&json!({"job": out.job})).unwrap();
     assert_eq!(
         out.check.continue_as.as_deref(),
         Some("daily-0123456789abcdef-c2")

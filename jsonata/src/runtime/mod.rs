@@ -6,8 +6,10 @@
 //! - [`evaluator`]: paths and tuple streams, operators, function application, transforms, scopes.
 //! - [`functions`]: the library, one module per family.
 //! - [`validate`]: checking arguments against signatures.
+//! - [`native`]: functions an embedder adds to the library.
 
 pub mod evaluator;
 pub mod functions;
+pub mod native;
 pub mod validate;
 pub mod value;

@@ -11,9 +11,12 @@ use crate::jsregex::Matcher;
 use crate::number;
 use crate::runtime::evaluator::frame::Env;
 use crate::runtime::functions::Builtin;
+use crate::runtime::native::NativeFunction;
 
-/// An object's members: keys in insertion order.
-pub type Object = IndexMap<Rc<str>, Value>;
+/// An object's members: keys in insertion order. Hashed with foldhash (randomly seeded per
+/// process): field lookups are most of the work of a path over many objects, and SipHash made
+/// them twice as slow.
+pub type Object = IndexMap<Rc<str>, Value, foldhash::fast::RandomState>;
 
 /// An object value: its members and how deeply values nest inside it.
 #[derive(Debug, Clone, Default)]
@@ -106,6 +109,8 @@ pub enum Function {
     },
     /// A function of the library.
     Builtin(&'static Builtin),
+    /// A function the embedder added ([`crate::Bindings::function`]).
+    Native(Rc<NativeFunction>),
     /// `f(a, ?)`: the arguments so far, `None` where a `?` stands.
     Partial {
         /// The function applied.
@@ -146,6 +151,7 @@ impl Function {
         match self {
             Function::Lambda { def, .. } => def.params.len(),
             Function::Builtin(b) => b.arity,
+            Function::Native(n) => n.arity(),
             Function::Partial { args, .. } => args.iter().filter(|a| a.is_none()).count(),
             Function::Regex(_) => 1,
             Function::RegexNext { .. } => 0,
@@ -236,6 +242,16 @@ impl Value {
         match self {
             Value::String(s) => Some(s),
             _ => None,
+        }
+    }
+
+    /// Items of an array, or the value alone (nothing for undefined), borrowed: what
+    /// [`Value::members`] copies.
+    pub fn member_slice(&self) -> &[Value] {
+        match self {
+            Value::Undefined => &[],
+            Value::Array(a) => &a.items,
+            v => std::slice::from_ref(v),
         }
     }
 

@@ -225,3 +225,63 @@ fn errors_carry_jsonata_codes() {
         .unwrap_err();
     assert_eq!((e.code, e.message()), ("D3141", "must hold".to_owned()));
 }
+
+#[test]
+fn a_predicate_that_is_the_same_for_every_item_selects_as_if_evaluated_per_item() {
+    let nums = json!({"n": [10, 11, 12, 13]});
+    check("n[[0..1]]", nums.clone(), json!([10, 11]));
+    check("n[[-1, 0]]", nums.clone(), json!([10, 13]));
+    // a position named twice selects its item twice, in item order
+    check("n[[2, 0, 2]]", nums.clone(), json!([10, 12, 12]));
+    check("n[[1.7]]", nums.clone(), json!(11));
+    check("n[[0..9]]", nums.clone(), json!([10, 11, 12, 13]));
+    check("n[true]", nums.clone(), json!([10, 11, 12, 13]));
+    check("n[1 = 1 and \"a\"]", nums.clone(), json!([10, 11, 12, 13]));
+    assert_eq!(eval("n[false]", nums.clone()), None);
+    assert_eq!(eval("n[[]]", nums.clone()), None);
+    assert_eq!(eval("n[[7..9]]", nums), None);
+    assert_eq!(
+        error_code("n[[1..10000000000]]", json!({"n": [1]})),
+        "D2014"
+    );
+}
+
+#[test]
+fn field_paths_through_nested_objects_meet_arrays_and_missing_fields_as_the_general_walk_does() {
+    let doc = json!({"a": {"b": {"c": [{"d": 1}, {"d": 2}], "e": {"f": "x"}, "g": [5]}}});
+    check("a.b.e.f", doc.clone(), json!("x"));
+    check("a.b.c.d", doc.clone(), json!([1, 2]));
+    check("a.b.c", doc.clone(), json!([{"d": 1}, {"d": 2}]));
+    check("a.b.g", doc.clone(), json!([5]));
+    check("a.b.g[]", doc.clone(), json!([5]));
+    assert_eq!(eval("a.b.x.y", doc.clone()), None);
+    assert_eq!(eval("a.b.e.f.g", doc.clone()), None);
+    check("[a.b.e.f]", doc, json!(["x"]));
+}
+
+#[test]
+fn grouping_many_items_appends_each_group_in_order() {
+    let people = json!({"p": [
+        {"k": "x", "v": 1}, {"k": "y", "v": [2, 3]}, {"k": "x", "v": [4]}, {"k": "x", "v": 5}
+    ]});
+    check(
+        "p{k: v}",
+        people.clone(),
+        json!({"x": [1, 4, 5], "y": [2, 3]}),
+    );
+    check("p{k: $count(v)}", people.clone(), json!({"x": 3, "y": 2}));
+    check(
+        "p.{k: v}",
+        people,
+        json!([{"x": 1}, {"y": [2, 3]}, {"x": [4]}, {"x": 5}]),
+    );
+}
+
+#[test]
+fn now_is_one_instant_for_the_whole_evaluation() {
+    check(
+        "$now() = $now() and $millis() = $millis()",
+        json!({}),
+        json!(true),
+    );
+}

@@ -311,3 +311,28 @@ fn extreme_arguments_to_the_library_are_answers_or_errors() {
         let _ = outcome(expr, &input, limits);
     }
 }
+
+/// Found by `mutated_suite_expressions_evaluate_or_fail_cleanly` (a `[` added in front of a
+/// suite case): the largest range allowed, wrapped in an array and counted, took 29 s on a
+/// loaded machine, copied five times over. It is built once now, and bounded by the time limit.
+#[test]
+fn the_largest_range_is_counted_or_stopped_within_the_time_limit() {
+    let limits = Limits {
+        time_limit: Some(Duration::from_millis(500)),
+        ..Limits::default()
+    };
+    for expr in [
+        "[100..10000099] ~> $count()",
+        "$count([1..10000000])",
+        "$sum([1..10000000])",
+    ] {
+        let started = Instant::now();
+        let result = outcome(expr, &Value::Null, limits);
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(5), "{expr} took {took:?}");
+        assert!(
+            matches!(result, Ok(Some(_)) | Err("U1001")),
+            "{expr}: {result:?}"
+        );
+    }
+}

@@ -15,8 +15,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = stepscore_lambda::runtime::sdk_config("stepscore-check").await;
     let table = leak(stepscore_aws::DynamoTable::new(&config, table));
     let batch = leak(stepscore_aws::BatchClient::new(&config));
+    let store = leak(stepscore_aws::S3Store::new(&config));
     serve(move |event: serde_json::Value| async move {
-        stepscore_handlers::check(batch, table, &SystemClock, &event).await
+        stepscore_handlers::check(batch, store, table, &SystemClock, &event).await
     })
     .await
 }

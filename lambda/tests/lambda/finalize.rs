@@ -120,9 +120,11 @@ async fn finalize_reads_ten_thousand_shard_manifests_concurrently_and_sums_them(
         reads: AtomicUsize::new(0),
     };
     let started = Instant::now();
+    let events = stepscore_aws::EventBridgeNotifier::new(&moto().await, "default");
     let out = finalize(
         &counting,
         &table,
+        &events,
         &clock,
         &json!({"outcome": "SUCCEEDED", "state": {"job": job}}),
     )

@@ -6,7 +6,7 @@
 use aws_lambda_events::event::s3::S3Event;
 use serde_json::{Value, json};
 use stepscore_aws::fixtures::{batch_world, store_with_bucket, store_with_versioned_bucket};
-use stepscore_aws::{DynamoTable, S3Store, SfnExecutions};
+use stepscore_aws::{DynamoTable, EventBridgeNotifier, S3Store, SfnExecutions};
 use stepscore_core::JobId;
 use stepscore_core::ObjectUri;
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
@@ -21,6 +21,7 @@ struct World {
     store: S3Store,
     table: DynamoTable,
     executions: SfnExecutions,
+    events: EventBridgeNotifier,
     bucket: String,
 }
 
@@ -71,6 +72,7 @@ async fn world_on((store, bucket): (S3Store, String)) -> World {
         store,
         table,
         executions,
+        events: EventBridgeNotifier::new(&config, "default"),
         bucket,
     }
 }
@@ -223,13 +225,53 @@ async fn an_uploaded_config_is_admitted_once_scored_on_batch_and_finalized() {
         "{env:?}"
     );
 
-    let checked = serde_json::to_value(
-        check(&batch.client, &w.table, &clock, &json!({"job": job}))
+    // the scorer's progress reports, one per shard: one of this attempt, one left by another
+    for (shard, batch_id) in [
+        (0u32, format!("{batch_job_id}:0")),
+        (1, "an-earlier-attempt:1".to_owned()),
+    ] {
+        let report = json!({"version": 1, "job_id": job_id, "shard_index": shard, "shard_count": 2,
+            "rows_read": 10, "rows_scored": 9, "rows_rejected": 1, "bytes_read": 100, "bytes_total": 400,
+            "seconds": 2.5, "done": false, "batch_job_id": batch_id});
+        w.store
+            .put_bytes(
+                &uri(b, &format!("out/daily/progress-{shard}.json")),
+                serde_json::to_vec(&report).unwrap(),
+            )
             .await
-            .unwrap(),
+            .unwrap();
+    }
+    let checked = serde_json::to_value(
+        check(
+            &batch.client,
+            &w.store,
+            &w.table,
+            &clock,
+            &json!({"job": job}),
+        )
+        .await
+        .unwrap(),
     )
     .unwrap();
     assert_eq!(checked["check"]["status"], "SUCCEEDED", "{checked}");
+    let live = w
+        .table
+        .get(&id)
+        .await
+        .unwrap()
+        .unwrap()
+        .live
+        .expect("check copied the progress");
+    assert_eq!(
+        (
+            live.attempt,
+            live.shards_reporting,
+            live.rows_scored,
+            live.bytes_read
+        ),
+        (1, 1, 9, 100),
+        "only this attempt's report counts: {live:?}"
+    );
 
     // the scorer's manifests, one per shard
     for shard in 0..2u32 {
@@ -265,12 +307,17 @@ async fn an_uploaded_config_is_admitted_once_scored_on_batch_and_finalized() {
             .unwrap();
     }
     let finalize_input = json!({"outcome": "SUCCEEDED", "state": {"job": checked["job"], "check": checked["check"]}});
-    let done = finalize(&w.store, &w.table, &clock, &finalize_input)
+    let done = finalize(&w.store, &w.table, &w.events, &clock, &finalize_input)
         .await
         .unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     let record = w.table.get(&id).await.unwrap().unwrap();
     assert_eq!(record.status, JobStatus::Succeeded);
+    assert_eq!(
+        record.notification,
+        Some(stepscore_core::record::Notification::Sent),
+        "the status change was put on the default bus"
+    );
     let m = record.metrics.expect("metrics from the manifests");
     assert_eq!(
         (m.rows_read, m.rows_scored, m.rows_rejected, m.parts),

@@ -48,6 +48,14 @@ pub(super) fn open(db_path: &Path) -> rusqlite::Result<Connection> {
     // TerminateJob's reason, set by whichever process asked; the executor that runs the job
     // ends it (a database from an older stepscore lacks the column)
     db::add_column(&conn, "batch_jobs", "terminate_reason", "TEXT")?;
+    // a spot reclaim asked for by hand (the console), carried out by the executor running the
+    // attempt, as `SpotReclaim` injection does
+    db::add_column(
+        &conn,
+        "batch_jobs",
+        "reclaim_requested",
+        "INTEGER NOT NULL DEFAULT 0",
+    )?;
     Ok(conn)
 }
 

@@ -136,6 +136,23 @@ impl LocalBatch {
         load_job(&c, job_id).map_err(transient)
     }
 
+    /// Asks the executor running job `job_id` (or its array children) to reclaim its spot
+    /// attempt now, as [`SpotReclaim`](super::SpotReclaim) injection does: the attempt is killed
+    /// with a `Host EC2 (instance …) terminated.` reason and the retry strategy decides. Returns
+    /// how many running attempts were marked (0 when none runs).
+    pub fn request_reclaim(&self, job_id: &str) -> Result<usize, BatchError> {
+        let n = self
+            .conn()
+            .execute(
+                "UPDATE batch_jobs SET reclaim_requested = 1
+                 WHERE (id = ?1 OR parent_id = ?1) AND status = 'RUNNING'",
+                [job_id],
+            )
+            .map_err(transient)?;
+        self.wake_executor();
+        Ok(n)
+    }
+
     /// The stdout and stderr files of each attempt of a job, oldest first.
     pub fn log_files(&self, job_id: &str) -> Vec<(u32, PathBuf, PathBuf)> {
         let dir = self.inner.config.logs_dir.join(job_id);

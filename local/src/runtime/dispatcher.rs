@@ -11,6 +11,8 @@ use super::LocalRuntime;
 pub(super) struct Dispatcher {
     pub(super) runtime: LocalRuntime,
     pub(super) handle: tokio::runtime::Handle,
+    /// A Distributed Map's objects and Map Run journal.
+    pub(super) items: super::map_run::DirItemStore,
 }
 
 /// The optimized integration that starts an execution (fire and forget; no `.sync`).
@@ -78,6 +80,10 @@ impl Dispatcher {
 }
 
 impl TaskDispatcher for Dispatcher {
+    fn item_store(&self) -> Option<&dyn stepscore_asl::store::ItemStore> {
+        Some(&self.items)
+    }
+
     fn dispatch(
         &self,
         request: &TaskRequest<'_>,

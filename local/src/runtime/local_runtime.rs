@@ -11,6 +11,7 @@ use stepscore_core::ObjectUri;
 use stepscore_core::ports::{Executions, ObjectMeta, Started};
 
 use crate::batch::LocalBatch;
+use crate::events::EventsLog;
 use crate::executions::LocalExecutions;
 use crate::store::{DirStore, NotificationFilter};
 use crate::table::SqliteTable;
@@ -33,12 +34,15 @@ pub(super) struct Inner {
     pub(super) table: SqliteTable,
     pub(super) batch: LocalBatch,
     pub(super) executions: LocalExecutions,
+    /// Finished children of Distributed Map runs.
+    pub(super) map_runs: super::map_run::MapRunJournal,
     pub(super) functions: RwLock<BTreeMap<String, LambdaFn>>,
     /// The S3 event outbox's connection, for the pump and the counts.
     pub(super) outbox: Mutex<rusqlite::Connection>,
     /// Rung when this process adds to the outbox, so delivery does not wait for the next poll.
     pub(super) outbox_wake: Arc<tokio::sync::Notify>,
     pub(super) clock: ScaledClock,
+    pub(super) events: EventsLog,
 }
 
 impl std::fmt::Debug for LocalRuntime {
@@ -95,7 +99,9 @@ impl LocalRuntime {
         let executions =
             LocalExecutions::open(&db_path, LOCAL_REGION, LOCAL_ACCOUNT, STATE_MACHINE_NAME)
                 .map_err(dberr)?;
+        let map_runs = super::map_run::MapRunJournal::open(&db_path).map_err(dberr)?;
         let clock = ScaledClock::new(config.time_scale);
+        let events = EventsLog::new(&dir);
         Ok(LocalRuntime {
             inner: Arc::new(Inner {
                 config,
@@ -104,10 +110,12 @@ impl LocalRuntime {
                 table,
                 batch,
                 executions,
+                map_runs,
                 functions: RwLock::new(BTreeMap::new()),
                 outbox: Mutex::new(outbox.conn),
                 outbox_wake,
                 clock,
+                events,
             }),
         })
     }
@@ -147,6 +155,11 @@ impl LocalRuntime {
         self.inner.clock.clone()
     }
 
+    /// The events log: where finalize and cleanup publish a job's end.
+    pub fn events(&self) -> &EventsLog {
+        &self.inner.events
+    }
+
     /// The configuration.
     pub fn config(&self) -> &RuntimeConfig {
         &self.inner.config
@@ -169,6 +182,26 @@ impl LocalRuntime {
         input: &Value,
     ) -> Result<Started, RuntimeError> {
         Ok(self.inner.executions.start(name, input).await?)
+    }
+
+    /// Stops every running execution of job `id`, as `stepscore stop` does (the same function:
+    /// `stepscore_handlers::stop_job`); the executions' ends then reach cleanup, which
+    /// terminates the Batch job and fails the record.
+    pub async fn stop_job(
+        &self,
+        id: &stepscore_core::JobId,
+        cause: &str,
+    ) -> Result<stepscore_handlers::StopReport, stepscore_handlers::HandlerError> {
+        stepscore_handlers::stop_job(&self.inner.executions, &self.inner.table, id, cause).await
+    }
+
+    /// What admit would say about the objects `config` names (`<field>: <problem>` each):
+    /// admit's own check, on this runtime's store.
+    pub async fn missing_objects(
+        &self,
+        config: &stepscore_core::config::JobConfig,
+    ) -> Result<Vec<String>, stepscore_handlers::HandlerError> {
+        stepscore_handlers::admit::missing_objects(&self.inner.store, config).await
     }
 
     pub(super) fn dberr(&self, e: rusqlite::Error) -> RuntimeError {

@@ -34,6 +34,7 @@ mod error;
 mod execution_ends;
 mod lambda;
 mod local_runtime;
+pub mod map_run;
 mod names;
 mod outbox;
 mod placeholders;
@@ -54,3 +55,5 @@ pub use names::{
 };
 pub use placeholders::{fill_placeholders, local_placeholders};
 pub use server::Server;
+/// What [`LocalRuntime::stop_job`] reports and fails with (the handlers' own types).
+pub use stepscore_handlers::{HandlerError, StopReport};

@@ -104,9 +104,16 @@ fn run_execution(
     let Some(mut exec) = resume_or_start(inner, &machine, &info, &clock)? else {
         return Ok(());
     };
+    let items = super::map_run::DirItemStore::new(
+        inner.store.clone(),
+        Some(inner.map_runs.clone()),
+        handle.clone(),
+        inner.config.state_dir.join("tmp"),
+    );
     let dispatcher = Dispatcher {
         runtime: runtime.clone(),
         handle,
+        items,
     };
     save(inner, &info.name, &exec)?;
     loop {

@@ -34,7 +34,8 @@ impl LocalRuntime {
 
     /// An execution's history events, in GetExecutionHistory's shape (`{"events": […]}`). A
     /// stopped execution ends with `ExecutionAborted`, as on AWS: the interpreter's snapshot
-    /// stops at the last state it ran, so the event is added from the executions table.
+    /// stops at the last state it ran, so the event is added from the executions table. A
+    /// Distributed Map's child execution (named as in its Map Run's results) has its own.
     pub fn history(&self, name: &str) -> Result<Option<Value>, RuntimeError> {
         let snap = self
             .inner
@@ -45,7 +46,12 @@ impl LocalRuntime {
             .and_then(|s| serde_json::from_value::<ExecutionSnapshot>(s).ok())
             .map(|s| s.history.to_aws_json())
         else {
-            return Ok(None);
+            let child = self
+                .inner
+                .map_runs
+                .history(name)
+                .map_err(|e| self.dberr(e))?;
+            return Ok(child.map(|h| h.to_aws_json()));
         };
         if let Some(info) = self.execution(name)?
             && info.status == ExecutionState::Aborted

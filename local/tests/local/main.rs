@@ -4,7 +4,9 @@
 mod batch;
 mod executions;
 mod failing_db;
+mod map_run;
 mod pipeline;
+mod progress;
 mod runtime;
 mod scanner;
 mod schedule;

@@ -690,3 +690,39 @@ async fn an_execution_end_whose_delivery_cannot_be_recorded_is_redelivered_after
     assert_eq!(n, 0, "a delivered end was delivered again");
     server.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_jsonata_state_machine_calls_a_function_with_its_arguments_and_shapes_its_output() {
+    let d = tempfile::tempdir().unwrap();
+    let definition = json!({
+        "QueryLanguage": "JSONata",
+        "StartAt": "Double",
+        "States": {"Double": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Arguments": {"FunctionName": "double", "Payload": {"n": "{% $states.input.n %}"}},
+            "Output": {"doubled": "{% $states.result.Payload.n %}", "was": "{% $states.input.n %}"},
+            "End": true
+        }}
+    });
+    let container = functions::write_container(d.path());
+    let mut config = functions::config(d.path(), container, 100.0);
+    config.definition = definition.to_string();
+    let rt = LocalRuntime::open(config).unwrap();
+    rt.register_function(
+        "double",
+        std::sync::Arc::new(|event: Value| {
+            let n = event["n"].as_i64().unwrap_or(0);
+            Box::pin(async move { Ok(json!({"n": n * 2})) })
+        }),
+    );
+    let server = rt.serve().unwrap();
+    rt.start_execution("ata-1", &json!({"n": 21}))
+        .await
+        .unwrap();
+    server.wait_idle(Duration::from_secs(60)).await.unwrap();
+    server.shutdown();
+    let e = rt.execution("ata-1").unwrap().unwrap();
+    assert_eq!(e.status, ExecutionState::Succeeded, "{e:?}");
+    assert_eq!(e.output, Some(json!({"doubled": 42, "was": 21})));
+}

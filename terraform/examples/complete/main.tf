@@ -61,7 +61,8 @@ module "stepscore" {
   # reach ECR and S3 (EC2 instances get one from the subnet).
   batch_assign_public_ip = true
 
-  alarm_emails = var.alarm_emails
+  alarm_emails        = var.alarm_emails
+  notification_emails = var.notification_emails
 
   # Table, bucket and image repositories survive `terraform destroy` unless allow_destroy was
   # applied first (docs/deploy.md, "Teardown").

@@ -33,6 +33,12 @@ variable "alarm_emails" {
   default     = []
 }
 
+variable "notification_emails" {
+  description = "E-mail addresses told of every job that reaches SUCCEEDED or FAILED"
+  type        = list(string)
+  default     = []
+}
+
 variable "enable_example_schedule" {
   description = "Whether the nightly-churn schedule runs; turn it on once s3://<bucket>/models/churn/model.json and the daily inputs/customers/<date>.csv files are uploaded"
   type        = bool

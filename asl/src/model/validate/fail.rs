@@ -32,6 +32,17 @@ impl Validator {
                 .string(c, &Self::loc(base, "Cause"))
                 .map(str::to_string);
         }
+        if !jp {
+            for (field, slot, query) in [
+                ("Error", &mut f.error, &mut f.error_query),
+                ("Cause", &mut f.cause, &mut f.cause_query),
+            ] {
+                if slot.as_deref().is_some_and(crate::query::is_expression) {
+                    *slot = None;
+                    *query = self.query_string(obj, base, field);
+                }
+            }
+        }
         if jp {
             if let Some(e) = obj.get("ErrorPath") {
                 f.error_path = self.dynamic_string(e, &Self::loc(base, "ErrorPath"));

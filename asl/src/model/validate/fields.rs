@@ -13,10 +13,7 @@ impl Validator {
     pub(super) fn query_language(&mut self, v: &Value, loc: &str) -> Option<QueryLanguage> {
         match v.as_str() {
             Some("JSONPath") => Some(QueryLanguage::JsonPath),
-            Some("JSONata") => {
-                self.has_jsonata = true;
-                Some(QueryLanguage::Jsonata)
-            }
+            Some("JSONata") => Some(QueryLanguage::Jsonata),
             _ => {
                 self.err(loc, format!("Value {v} is not one of [JSONPath, JSONata]"));
                 None

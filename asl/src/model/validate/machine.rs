@@ -75,7 +75,6 @@ impl Validator {
             index,
             timeout_seconds: None,
             query_language: ql,
-            uses_jsonata: false,
         })
     }
 
@@ -147,7 +146,7 @@ impl Validator {
             }
             stack.extend(st.common.catch.iter().map(|c| c.next));
             if let StateKind::Choice { choices, default } = &st.kind {
-                stack.extend(choices.iter().map(|c| c.1));
+                stack.extend(choices.iter().map(|c| c.next));
                 stack.extend(default.iter().copied());
             }
         }

@@ -5,7 +5,9 @@
 use serde_json::{Map, Value};
 
 use super::Validator;
-use crate::model::{Diagnostic, MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
+use crate::model::distributed::DistributedSpec;
+use crate::model::{MapSpec, PathField, PercentField, QueryLanguage, StateMachine};
+use crate::query::{self, QueryTemplate};
 
 impl Validator {
     pub(super) fn map(
@@ -17,74 +19,93 @@ impl Validator {
         depth: usize,
         jp: bool,
     ) -> Option<MapSpec> {
-        if obj.contains_key("ItemReader")
-            || obj.contains_key("ResultWriter")
-            || obj.contains_key("ItemBatcher")
-        {
-            self.diags.push(Diagnostic::error("UNSUPPORTED_FEATURE", base, "Distributed Map (ItemReader, ItemBatcher, ResultWriter) is not supported by the embedded engine; use an inline Map"));
-        }
-        let (processor, distributed) = self.item_processor(obj, base, ql, top_ql, depth)?;
+        let (processor, distributed, processor_config) =
+            self.item_processor(obj, base, ql, top_ql, depth)?;
+        let dist = self.distributed_map(obj, base, processor_config.as_ref(), distributed, jp);
         if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
             self.err(
                 base,
                 "These fields are mutually exclusive: [ItemSelector, Parameters]",
             );
         }
-        let item_selector = if jp {
-            obj.get("ItemSelector")
-                .map(|v| ("ItemSelector", v))
-                .or(obj.get("Parameters").map(|v| ("Parameters", v)))
-                .and_then(|(f, v)| self.template(v, &Self::loc(base, f)))
-        } else {
-            None
-        };
         if obj.contains_key("Items") && obj.contains_key("ItemsPath") {
             self.err(
                 base,
                 "These fields are mutually exclusive: [Items, ItemsPath]",
             );
         }
-        let items_path = if jp {
-            self.path_field(obj, "ItemsPath", base, false)
-        } else {
-            PathField::Default
-        };
-        let items = if jp {
-            obj.get("Items")
-                .and_then(|v| self.template(v, &Self::loc(base, "Items")))
-        } else {
-            None
-        };
-        let max_concurrency = if jp {
-            self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath")
-        } else {
-            None
-        };
-        let tolerated_failure_count = if jp {
-            self.seconds_field(
-                obj,
-                base,
-                "ToleratedFailureCount",
-                "ToleratedFailureCountPath",
-            )
-        } else {
-            None
-        };
-        let tolerated_failure_percentage = if jp {
-            self.tolerated_failure_percentage(obj, base)
-        } else {
-            None
-        };
+        if !jp {
+            return Some(self.query_map(obj, base, processor, distributed, dist));
+        }
+        let item_selector = obj
+            .get("ItemSelector")
+            .map(|v| ("ItemSelector", v))
+            .or(obj.get("Parameters").map(|v| ("Parameters", v)))
+            .and_then(|(f, v)| self.template(v, &Self::loc(base, f)));
+        let items_path = self.path_field(obj, "ItemsPath", base, false);
+        let max_concurrency = self.seconds_field(obj, base, "MaxConcurrency", "MaxConcurrencyPath");
+        let tolerated_failure_count = self.seconds_field(
+            obj,
+            base,
+            "ToleratedFailureCount",
+            "ToleratedFailureCountPath",
+        );
+        let tolerated_failure_percentage = self.tolerated_failure_percentage(obj, base);
         Some(MapSpec {
             items_path,
-            items,
+            items: None,
             item_selector,
+            query_item_selector: None,
             processor,
             max_concurrency,
             tolerated_failure_count,
             tolerated_failure_percentage,
             distributed,
+            dist,
         })
+    }
+
+    /// A JSONata Map's fields: `Items`, `ItemSelector`, `MaxConcurrency` and the tolerated
+    /// failures, each literal or a template.
+    fn query_map(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        processor: StateMachine,
+        distributed: bool,
+        dist: Option<Box<DistributedSpec>>,
+    ) -> MapSpec {
+        let items = self.query_field(obj, base, "Items");
+        if let Some(QueryTemplate::Literal(v)) = &items
+            && !v.is_array()
+        {
+            self.err(
+                Self::loc(base, "Items"),
+                format!("Expected value of type: Array or a JSONata expression but got {v}"),
+            );
+        }
+        let percentage = match obj.get("ToleratedFailurePercentage") {
+            Some(v @ Value::String(s)) if query::is_expression(s) => self
+                .query_template(
+                    v,
+                    &Self::loc(base, "ToleratedFailurePercentage"),
+                    "ToleratedFailurePercentage",
+                )
+                .map(PercentField::Query),
+            _ => self.tolerated_failure_percentage(obj, base),
+        };
+        MapSpec {
+            items_path: PathField::Default,
+            items,
+            item_selector: None,
+            query_item_selector: self.query_field(obj, base, "ItemSelector"),
+            processor,
+            max_concurrency: self.query_count(obj, base, "MaxConcurrency", None),
+            tolerated_failure_count: self.query_count(obj, base, "ToleratedFailureCount", None),
+            tolerated_failure_percentage: percentage,
+            distributed,
+            dist,
+        }
     }
 
     /// The item processor's machine, and whether its `ProcessorConfig` asks for a distributed
@@ -96,7 +117,7 @@ impl Validator {
         ql: QueryLanguage,
         top_ql: QueryLanguage,
         depth: usize,
-    ) -> Option<(StateMachine, bool)> {
+    ) -> Option<(StateMachine, bool, Option<Value>)> {
         let (proc_field, proc_val) = match (obj.get("ItemProcessor"), obj.get("Iterator")) {
             (Some(p), None) => ("ItemProcessor", p),
             (None, Some(i)) => ("Iterator", i),
@@ -133,8 +154,6 @@ impl Validator {
         if let Some(pc) = po.get("ProcessorConfig") {
             match pc.get("Mode").and_then(Value::as_str) {
                 None | Some("INLINE") => {}
-                // Without ItemReader/ResultWriter a distributed Map computes the same result as an
-                // inline one, so the engine runs it inline.
                 Some("DISTRIBUTED") => distributed = true,
                 Some(m) => self.err(
                     format!("{ploc}/ProcessorConfig/Mode"),
@@ -143,7 +162,7 @@ impl Validator {
             }
         }
         let processor = self.machine(po, &ploc, ql, top_ql, depth + 1)?;
-        Some((processor, distributed))
+        Some((processor, distributed, po.get("ProcessorConfig").cloned()))
     }
 
     /// `ToleratedFailurePercentage` (0 to 100) or `ToleratedFailurePercentagePath`.

@@ -9,14 +9,18 @@
 //! - `state`: one state: its type and allowed fields, its transition, its input/output fields,
 //!   its `Retry` and `Catch` lists, then its type's own fields from:
 //! - `task`, `choice`, `wait`, `fail`, `parallel`, `map`: the fields of each state type.
+//! - `distributed`: a Distributed Map's `ItemReader`, `ItemBatcher`, `ResultWriter`, `Label`.
 //! - `retry_catch`: one `Retry` or `Catch` element.
+//! - `query`: JSONata templates and the fields only one query language has.
 
 mod choice;
+mod distributed;
 mod fail;
 mod fields;
 mod machine;
 mod map;
 mod parallel;
+mod query;
 mod retry_catch;
 mod state;
 mod task;
@@ -26,6 +30,7 @@ use serde_json::Value;
 
 use super::{Diagnostic, MAX_DEFINITION_DEPTH, QueryLanguage, StateMachine, ValidationOptions};
 
+pub use distributed::{MAX_BATCH_BYTES, MAX_LABEL_CHARS};
 pub use fields::is_variable_name;
 pub use retry_catch::{MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS};
 pub use wait::{MAX_WAIT_SECONDS, parse_timestamp};
@@ -38,7 +43,6 @@ pub fn parse_definition(
     let mut v = Validator {
         diags: Vec::new(),
         options,
-        has_jsonata: false,
     };
     let Some(obj) = definition.as_object() else {
         return Err(vec![Diagnostic {
@@ -84,28 +88,10 @@ pub fn parse_definition(
     if v.diags.is_empty() {
         let mut m = machine.expect("machine is built whenever no diagnostic was recorded");
         m.timeout_seconds = timeout_seconds;
-        m.uses_jsonata = v.has_jsonata;
         Ok(m)
     } else {
         Err(v.diags)
     }
-}
-
-/// True when any state of the definition (or the machine itself) selects JSONata.
-pub fn uses_jsonata(definition: &Value) -> bool {
-    fn walk(v: &Value, depth: usize) -> bool {
-        if depth > MAX_DEFINITION_DEPTH {
-            return false;
-        }
-        match v {
-            Value::Object(m) => m
-                .iter()
-                .any(|(k, v)| (k == "QueryLanguage" && v == "JSONata") || walk(v, depth + 1)),
-            Value::Array(a) => a.iter().any(|v| walk(v, depth + 1)),
-            _ => false,
-        }
-    }
-    walk(definition, 0)
 }
 
 /// Depth of a JSON value computed without recursion, so hostile input cannot overflow the stack.
@@ -126,7 +112,6 @@ pub fn json_depth(value: &Value) -> usize {
 struct Validator {
     diags: Vec<Diagnostic>,
     options: ValidationOptions,
-    has_jsonata: bool,
 }
 
 impl Validator {

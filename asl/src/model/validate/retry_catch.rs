@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::Validator;
-use crate::model::{Catcher, Diagnostic, PathField, Retrier};
+use crate::model::{Catcher, Diagnostic, PathField, QueryFields, Retrier};
 
 /// Largest Retry `IntervalSeconds` AWS accepts.
 pub const MAX_INTERVAL_SECONDS: u64 = 99_999_999;
@@ -180,22 +180,40 @@ impl Validator {
                 return None;
             }
         };
-        let result_path = if jp {
-            self.path_field(o, "ResultPath", loc, true)
-        } else {
-            PathField::Default
-        };
-        let assign = if jp {
-            o.get("Assign")
-                .and_then(|a| self.assign(a, &format!("{loc}/Assign")))
-        } else {
-            None
-        };
+        let refused = if jp { "Output" } else { "ResultPath" };
+        if o.contains_key(refused) {
+            self.err(
+                format!("{loc}/{refused}"),
+                format!("Field '{refused}' is not supported"),
+            );
+        }
+        if !jp {
+            let output = self.query_field(o, loc, "Output");
+            let assign = o
+                .get("Assign")
+                .and_then(|a| self.query_assign(a, &format!("{loc}/Assign")));
+            return Some(Catcher {
+                error_equals,
+                next,
+                result_path: PathField::Default,
+                assign: None,
+                query: Some(Box::new(QueryFields {
+                    arguments: None,
+                    output,
+                    assign,
+                })),
+            });
+        }
+        let result_path = self.path_field(o, "ResultPath", loc, true);
+        let assign = o
+            .get("Assign")
+            .and_then(|a| self.assign(a, &format!("{loc}/Assign")));
         Some(Catcher {
             error_equals,
             next,
             result_path,
             assign,
+            query: None,
         })
     }
 }

@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 
 use super::Validator;
 use crate::model::{
-    Catcher, Common, Diagnostic, PathField, QueryLanguage, Retrier, State, StateKind, Transition,
+    Catcher, Common, Diagnostic, PathField, QueryFields, QueryLanguage, Retrier, State, StateKind,
+    Transition,
 };
 use crate::template::Template;
 
@@ -120,6 +121,7 @@ struct DataFields {
     parameters: Option<Template>,
     result_selector: Option<Template>,
     assign: Option<Template>,
+    query: Option<Box<QueryFields>>,
 }
 
 impl Validator {
@@ -159,10 +161,7 @@ impl Validator {
         all.extend_from_slice(allowed);
         all.extend_from_slice(io);
         self.check_fields(obj, base, &all, &[]);
-        if ql == QueryLanguage::Jsonata {
-            // JSONata states are parsed for structure only; the engine reports them as unsupported.
-            self.has_jsonata = true;
-        }
+        self.language_fields(obj, base, ql);
         let transition = self.transition(obj, base, index, type_name);
         let jp = ql == QueryLanguage::JsonPath;
         let data = self.data_fields(obj, base, type_name, jp);
@@ -174,15 +173,16 @@ impl Validator {
                 result: obj.get("Result").cloned(),
             },
             "Succeed" => StateKind::Succeed,
-            "Fail" => StateKind::Fail(self.fail(obj, base, jp)),
-            "Task" => StateKind::Task(Box::new(self.task(obj, base)?)),
+            "Fail" => StateKind::Fail(Box::new(self.fail(obj, base, jp))),
+            "Task" => StateKind::Task(Box::new(self.task(obj, base, jp)?)),
             "Wait" => StateKind::Wait(self.wait(obj, base, jp)?),
             "Choice" => self.choice(obj, base, index, jp)?,
             "Parallel" => self.parallel(obj, base, ql, top_ql, depth)?,
             "Map" => StateKind::Map(Box::new(self.map(obj, base, ql, top_ql, depth, jp)?)),
             _ => return None,
         };
-        let uses_context = serde_json::to_string(obj).is_ok_and(|t| t.contains("$$"));
+        let uses_context = serde_json::to_string(obj)
+            .is_ok_and(|t| t.contains("$$") || (!jp && crate::query::reads_context(&t)));
         Some(State {
             name: name.into(),
             type_name,
@@ -193,6 +193,7 @@ impl Validator {
                 parameters: data.parameters,
                 result_selector: data.result_selector,
                 assign: data.assign,
+                query: data.query,
                 transition,
                 retry,
                 catch,
@@ -280,6 +281,9 @@ impl Validator {
         type_name: &str,
         jp: bool,
     ) -> DataFields {
+        if !jp {
+            return self.query_data_fields(obj, base, type_name);
+        }
         let input_path = if jp {
             self.path_field(obj, "InputPath", base, false)
         } else {
@@ -328,6 +332,41 @@ impl Validator {
             parameters,
             result_selector,
             assign,
+            query: None,
+        }
+    }
+
+    /// A JSONata state's `Arguments` (Task, Parallel), `Output` and `Assign`.
+    fn query_data_fields(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        type_name: &str,
+    ) -> DataFields {
+        let arguments = if matches!(type_name, "Task" | "Parallel") {
+            self.query_field(obj, base, "Arguments")
+        } else {
+            None
+        };
+        let output = self.query_field(obj, base, "Output");
+        let assign = obj
+            .get("Assign")
+            .and_then(|a| self.query_assign(a, &Self::loc(base, "Assign")));
+        let query = (arguments.is_some() || output.is_some() || assign.is_some()).then(|| {
+            Box::new(QueryFields {
+                arguments,
+                output,
+                assign,
+            })
+        });
+        DataFields {
+            input_path: PathField::Default,
+            output_path: PathField::Default,
+            result_path: PathField::Default,
+            parameters: None,
+            result_selector: None,
+            assign: None,
+            query,
         }
     }
 

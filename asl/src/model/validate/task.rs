@@ -1,13 +1,18 @@
-//! The Task state's own fields: `Resource` (a known ARN; `.waitForTaskToken` only in STANDARD
-//! machines), `Credentials`, and the timeout and heartbeat.
+//! The Task state's own fields: `Resource` (an ARN AWS recognises, see `model::integrations`;
+//! `.sync` and `.waitForTaskToken` only in STANDARD machines), `Credentials`, and the timeout and heartbeat.
 
 use serde_json::{Map, Value};
 
 use super::Validator;
-use crate::model::{MachineType, SecondsField, TaskSpec};
+use crate::model::{MachineType, SecondsField, TaskSpec, integrations};
 
 impl Validator {
-    pub(super) fn task(&mut self, obj: &Map<String, Value>, base: &str) -> Option<TaskSpec> {
+    pub(super) fn task(
+        &mut self,
+        obj: &Map<String, Value>,
+        base: &str,
+        jp: bool,
+    ) -> Option<TaskSpec> {
         let Some(r) = obj.get("Resource") else {
             self.err(base, "These fields are required: [Resource]");
             return None;
@@ -20,8 +25,18 @@ impl Validator {
                 "Express state machine does not support '.waitForTaskToken' service integration ",
             );
         }
-        if !resource_is_known(&resource) {
-            self.err(Self::loc(base, "Resource"), format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."));
+        match integrations::recognise(&resource) {
+            None => self.err(Self::loc(base, "Resource"), format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region.")),
+            Some(r) if r.runs_a_job() && self.options.machine_type == MachineType::Express => {
+                let pattern = resource.rsplit_once(".sync").map_or(".sync", |(_, tail)| {
+                    if tail.is_empty() { ".sync" } else { ".sync:2" }
+                });
+                self.err(
+                    Self::loc(base, "Resource"),
+                    format!("Express state machine does not support '{pattern}' service integration "),
+                );
+            }
+            Some(_) => {}
         }
         if let Some(c) = obj.get("Credentials") {
             match c.as_object() {
@@ -36,8 +51,17 @@ impl Validator {
                 ),
             }
         }
-        let timeout = self.seconds_field(obj, base, "TimeoutSeconds", "TimeoutSecondsPath");
-        let heartbeat = self.seconds_field(obj, base, "HeartbeatSeconds", "HeartbeatSecondsPath");
+        let (timeout, heartbeat) = if jp {
+            (
+                self.seconds_field(obj, base, "TimeoutSeconds", "TimeoutSecondsPath"),
+                self.seconds_field(obj, base, "HeartbeatSeconds", "HeartbeatSecondsPath"),
+            )
+        } else {
+            (
+                self.query_count(obj, base, "TimeoutSeconds", None),
+                self.query_count(obj, base, "HeartbeatSeconds", None),
+            )
+        };
         if let (Some(SecondsField::Literal(t)), Some(SecondsField::Literal(h))) =
             (&timeout, &heartbeat)
             && h >= t
@@ -54,67 +78,4 @@ impl Validator {
             wait_for_task_token,
         })
     }
-}
-
-/// Whether a Task `Resource` is an ARN the engine can accept: a Lambda function, an activity, or a
-/// known optimized/SDK service integration (AWS rejects unknown `arn:aws:states:::` integrations).
-fn resource_is_known(resource: &str) -> bool {
-    let Some(rest) = resource.strip_prefix("arn:") else {
-        // Templated resources (`${...}`) are filled in later by the deployment.
-        return resource.contains("${");
-    };
-    let parts: Vec<&str> = rest.splitn(5, ':').collect();
-    if parts.len() < 5 {
-        return false;
-    }
-    if parts[1] != "states" || !parts[3].is_empty() {
-        return true;
-    }
-    let api = parts[4];
-    let api = api
-        .strip_suffix(".waitForTaskToken")
-        .or_else(|| api.strip_suffix(".sync:2"))
-        .or_else(|| api.strip_suffix(".sync"))
-        .unwrap_or(api);
-    if api.starts_with("aws-sdk:") {
-        return true;
-    }
-    const KNOWN: &[&str] = &[
-        "lambda:invoke",
-        "sns:publish",
-        "sqs:sendMessage",
-        "dynamodb:getItem",
-        "dynamodb:putItem",
-        "dynamodb:deleteItem",
-        "dynamodb:updateItem",
-        "batch:submitJob",
-        "ecs:runTask",
-        "glue:startJobRun",
-        "states:startExecution",
-        "events:putEvents",
-        "apigateway:invoke",
-        "athena:startQueryExecution",
-        "athena:getQueryExecution",
-        "athena:getQueryResults",
-        "athena:stopQueryExecution",
-        "athena:getQueryExecution",
-        "codebuild:startBuild",
-        "eks:runJob",
-        "eks:call",
-        "eks:createCluster",
-        "eks:deleteCluster",
-        "elasticmapreduce:createCluster",
-        "elasticmapreduce:addStep",
-        "sagemaker:createTrainingJob",
-        "sagemaker:createTransformJob",
-        "sagemaker:createEndpoint",
-        "emr-serverless:startJobRun",
-        "emr-containers:startJobRun",
-        "http:invoke",
-        "bedrock:invokeModel",
-        "mediaconvert:createJob",
-        "glue:startCrawler",
-        "states:startExecution.sync",
-    ];
-    KNOWN.contains(&api)
 }

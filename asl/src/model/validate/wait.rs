@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::Validator;
 use crate::model::WaitSpec;
+use crate::query;
 
 /// Largest Wait `Seconds` AWS accepts.
 pub const MAX_WAIT_SECONDS: u64 = 99_999_999;
@@ -38,14 +39,19 @@ impl Validator {
         let field = present[0];
         let loc = Self::loc(base, field);
         let v = &obj[field];
+        if !jp && v.as_str().is_some_and(query::is_expression) {
+            let t = self.query_template(v, &loc, field)?;
+            return match field {
+                "Seconds" => Some(WaitSpec::SecondsQuery(t)),
+                "Timestamp" => Some(WaitSpec::TimestampQuery(t)),
+                // SecondsPath and TimestampPath are JSONPath fields, refused already.
+                _ => None,
+            };
+        }
         match field {
-            "Seconds" => {
-                if !jp && v.is_string() {
-                    return Some(WaitSpec::Seconds(0));
-                }
-                self.int_in_range(v, &loc, 0, MAX_WAIT_SECONDS)
-                    .map(WaitSpec::Seconds)
-            }
+            "Seconds" => self
+                .int_in_range(v, &loc, 0, MAX_WAIT_SECONDS)
+                .map(WaitSpec::Seconds),
             "Timestamp" => {
                 let s = self.string(v, &loc)?;
                 match parse_timestamp(s) {

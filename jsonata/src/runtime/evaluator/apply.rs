@@ -208,6 +208,7 @@ impl Evaluator {
                 };
                 (b.implementation)(self, &args, &ctx).map_err(|e| e.with_token(b.name))
             }
+            Function::Native(n) => n.call(&args, input),
             Function::Partial {
                 target,
                 args: bound,

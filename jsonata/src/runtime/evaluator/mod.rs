@@ -66,7 +66,7 @@ pub struct Evaluator {
     deadline: Option<Instant>,
     ticks: u32,
     /// `$now()`/`$millis()`: one instant for the whole evaluation.
-    pub now_millis: i64,
+    now_millis: Option<i64>,
     /// Scopes captured by closures: cleared at the end to break reference cycles.
     captured: Vec<Weak<Frame>>,
     captured_live_mark: usize,
@@ -76,17 +76,24 @@ pub struct Evaluator {
 impl Evaluator {
     /// A fresh evaluation under `limits`.
     pub fn new(limits: Limits) -> Self {
-        let now = chrono::Utc::now().timestamp_millis();
         Evaluator {
             limits,
             depth: 0,
             deadline: limits.time_limit.map(|t| Instant::now() + t),
             ticks: 0,
-            now_millis: now,
+            now_millis: None,
             captured: Vec::new(),
             captured_live_mark: 64,
             stack: crate::stack::StackGuard::new(limits.max_stack),
         }
+    }
+
+    /// The evaluation's time (`$now`, `$millis`): read from the clock at its first use and the
+    /// same for the rest of the evaluation. Read lazily, as most expressions never ask.
+    pub fn now_millis(&mut self) -> i64 {
+        *self
+            .now_millis
+            .get_or_insert_with(|| chrono::Utc::now().timestamp_millis())
     }
 
     /// Evaluates `node` as a whole expression over `input` in `env` (the entry point).
@@ -145,25 +152,10 @@ impl Evaluator {
         self.depth += 1;
         let result = self.eval_annotated(node, input, env);
         self.depth -= 1;
-        let mut result = result?;
+        let result = result?;
         self.check_limits(node.position)?;
         check_size(&result).map_err(|e| e.or_position(node.position))?;
-        if let Value::Array(a) = &result
-            && a.has(flags::SEQUENCE)
-            && !a.has(flags::TUPLE_STREAM)
-        {
-            if node.keep_array {
-                result = result.with_flag(flags::KEEP_SINGLETON);
-            }
-            if let Value::Array(a) = &result {
-                match a.items.len() {
-                    0 => return Ok(Value::Undefined),
-                    1 if !a.has(flags::KEEP_SINGLETON) => return Ok(a.items[0].clone()),
-                    _ => {}
-                }
-            }
-        }
-        Ok(result)
+        Ok(collapse_sequence(result, node.keep_array))
     }
 
     fn eval_annotated(&mut self, node: &Node, input: &Value, env: &Env) -> Result<Value, Error> {
@@ -280,8 +272,14 @@ impl Evaluator {
             if v.is_defined() {
                 if item.is_array_constructor() {
                     out.push(v);
-                } else if let Value::Array(a) = &v {
-                    out.extend(a.items.iter().cloned());
+                } else if let Value::Array(a) = v {
+                    // a sequence made for this constructor (a range, a path) is moved, not
+                    // copied: `[1..10000000]` would otherwise build its 10^7 items twice
+                    match Rc::try_unwrap(a) {
+                        Ok(owned) if out.is_empty() => out = owned.items,
+                        Ok(owned) => out.extend(owned.items),
+                        Err(shared) => out.extend(shared.items.iter().cloned()),
+                    }
                 } else {
                     out.push(v);
                 }
@@ -309,6 +307,27 @@ pub const MAX_ITEMS: usize = 1 << 25;
 pub const MAX_STRING: usize = 1 << 28;
 
 /// Refuses values past the size and nesting limits (each check is O(1)).
+/// A node's sequence as its value: no item is undefined, one item is that item (unless `[]`
+/// asked to keep it an array), more stay a sequence.
+pub(super) fn collapse_sequence(mut result: Value, keep_array: bool) -> Value {
+    if let Value::Array(a) = &result
+        && a.has(flags::SEQUENCE)
+        && !a.has(flags::TUPLE_STREAM)
+    {
+        if keep_array {
+            result = result.with_flag(flags::KEEP_SINGLETON);
+        }
+        if let Value::Array(a) = &result {
+            match a.items.len() {
+                0 => return Value::Undefined,
+                1 if !a.has(flags::KEEP_SINGLETON) => return a.items[0].clone(),
+                _ => {}
+            }
+        }
+    }
+    result
+}
+
 fn check_size(v: &Value) -> Result<(), Error> {
     let too_big = match v {
         Value::String(s) if s.len() > MAX_STRING => {

@@ -49,7 +49,12 @@ impl Evaluator {
             return Ok(Value::Bool(result));
         }
         let r = self.eval(rhs, input, env)?;
-        binary_values(op, &l, &r).map_err(|e| e.or_position(position).with_token(op.symbol()))
+        let result = match op {
+            // up to 10^7 items: the time limit is checked while they are made
+            BinOp::Range => range(&l, &r, || self.check_time()),
+            _ => binary_values(op, &l, &r),
+        };
+        result.map_err(|e| e.or_position(position).with_token(op.symbol()))
     }
 }
 
@@ -94,7 +99,7 @@ pub fn binary_values(op: BinOp, l: &Value, r: &Value) -> Result<Value, Error> {
             };
             Ok(Value::Bool(found))
         }
-        BinOp::Range => range(l, r),
+        BinOp::Range => range(l, r, || Ok(())),
         BinOp::And => Ok(Value::Bool(truthy(l) && truthy(r))),
         BinOp::Or => Ok(Value::Bool(truthy(l) || truthy(r))),
     }
@@ -134,7 +139,12 @@ fn compare(op: BinOp, l: &Value, r: &Value) -> Result<Value, Error> {
     Ok(Value::Bool(result))
 }
 
-fn range(l: &Value, r: &Value) -> Result<Value, Error> {
+/// `a..b`; `check` runs between chunks of items (the evaluator's time limit).
+fn range(
+    l: &Value,
+    r: &Value,
+    mut check: impl FnMut() -> Result<(), Error>,
+) -> Result<Value, Error> {
     let int = |v: &Value, code: &'static str| -> Result<Option<f64>, Error> {
         match v {
             Value::Undefined => Ok(None),
@@ -154,8 +164,13 @@ fn range(l: &Value, r: &Value) -> Result<Value, Error> {
     if size > MAX_RANGE {
         return Err(Error::new("D2014").with_value(crate::number::js_to_string(size)));
     }
-    let items = (0..size as u64)
-        .map(|i| Value::Number(a + i as f64))
-        .collect();
+    const CHUNK: u64 = 1 << 16;
+    let size = size as u64;
+    let mut items = Vec::with_capacity(size as usize);
+    for start in (0..size).step_by(CHUNK as usize) {
+        check()?;
+        let end = (start + CHUNK).min(size);
+        items.extend((start..end).map(|i| Value::Number(a + i as f64)));
+    }
     Ok(Value::seq(items))
 }

@@ -36,7 +36,7 @@ fn as_tuples(v: &Value) -> Vec<Tuple> {
         .map(|t| match t {
             Value::Object(o) => o,
             other => {
-                let mut o = Object::new();
+                let mut o = Object::default();
                 o.insert(Rc::from("@"), other);
                 tuple(o)
             }
@@ -60,8 +60,45 @@ impl Evaluator {
         input: &Value,
         env: &Env,
     ) -> Result<Value, Error> {
+        if let Some(v) = self.plain_lookup(node, steps, env) {
+            return Ok(v);
+        }
+        // One field of one object (`age` in a predicate, the commonest path there is): the
+        // field's value itself. The general walk below gives the same value through a one-item
+        // sequence that `eval` collapses, at the cost of two allocations per object.
+        if let [step] = steps
+            && let Kind::Name(name) = &step.kind
+            && is_plain_step(step)
+            && !node.keep_array
+            && !node.keep_singleton_array
+            && node.group.is_none()
+            && let Value::Object(o) = input
+        {
+            match o.get(name) {
+                None => return Ok(Value::Undefined),
+                Some(v) if !matches!(v, Value::Array(_)) => return Ok(v.clone()),
+                Some(_) => {}
+            }
+        }
+        // Plain field names down through single objects (`a.b.c` over a document): descend
+        // directly. The loop below gives the same, building a one-item sequence at each level.
+        let mut start = 0;
+        let mut descended = input;
+        while start + 1 < steps.len()
+            && let Kind::Name(name) = &steps[start].kind
+            && is_plain_step(&steps[start])
+            && let Value::Object(o) = descended
+            && let Some(field @ Value::Object(_)) = o.get(name)
+        {
+            descended = field;
+            start += 1;
+        }
         let first_is_variable = matches!(steps.first().map(|s| &s.kind), Some(Kind::Variable(_)));
         let mut input_seq = match input {
+            _ if start > 0 => {
+                self.check_limits(node.position)?;
+                Value::seq(vec![descended.clone()])
+            }
             Value::Array(_) if !first_is_variable => input.clone(),
             // an undefined context is still one (undefined) item: `$x.a` must evaluate `$x`
             v => Value::seq(vec![v.clone()]),
@@ -69,7 +106,7 @@ impl Evaluator {
         let mut result = Value::Undefined;
         let mut is_tuple = false;
         let mut tuples: Option<Vec<Tuple>> = None;
-        for (i, step) in steps.iter().enumerate() {
+        for (i, step) in steps.iter().enumerate().skip(start) {
             if step.tuple {
                 is_tuple = true;
             }
@@ -125,6 +162,40 @@ impl Evaluator {
         Ok(result)
     }
 
+    /// `$var.a.b` through objects only: the value plain lookups find, without the sequences the
+    /// general rules build (the commonest path of a host's bindings, `$states.input.x`). `None`
+    /// when a step or a value needs the general rules (arrays map, predicates filter…).
+    fn plain_lookup(&self, node: &Node, steps: &[Node], env: &Env) -> Option<Value> {
+        if node.group.is_some() || node.keep_singleton_array || node.tuple {
+            return None;
+        }
+        let (first, rest) = steps.split_first()?;
+        let Kind::Variable(name) = &first.kind else {
+            return None;
+        };
+        if name.is_empty() || rest.is_empty() || !is_plain_step(first) {
+            return None;
+        }
+        let mut value = self.lookup(env, name);
+        for step in rest {
+            let Kind::Name(field) = &step.kind else {
+                return None;
+            };
+            if !is_plain_step(step) {
+                return None;
+            }
+            value = match &value {
+                Value::Object(o) => o.get(&**field).cloned().unwrap_or(Value::Undefined),
+                Value::Undefined => return Some(Value::Undefined),
+                _ => return None,
+            };
+        }
+        match &value {
+            Value::Array(a) if a.flags != 0 => None,
+            _ => Some(value),
+        }
+    }
+
     #[inline(never)]
     fn step(&mut self, step: &Node, input: &Value, env: &Env, last: bool) -> Result<Value, Error> {
         if matches!(step.kind, Kind::Sort(_)) {
@@ -134,9 +205,24 @@ impl Evaluator {
             }
             return Ok(result);
         }
+        // A plain field name over objects is the commonest step: read the field directly
+        // rather than through `eval` and its bookkeeping for every item.
+        let plain_name = match &step.kind {
+            Kind::Name(name) if is_plain_step(step) => {
+                self.check_limits(step.position)?;
+                Some(name)
+            }
+            _ => None,
+        };
         let mut results = Vec::new();
-        for item in input.members() {
-            let mut res = self.eval(step, &item, env)?;
+        for item in input.member_slice() {
+            let mut res = match (plain_name, item) {
+                (Some(name), Value::Object(o)) => match o.get(name) {
+                    Some(v) => super::collapse_sequence(v.clone(), false),
+                    None => Value::Undefined,
+                },
+                _ => self.eval(step, item, env)?,
+            };
             for stage in &step.stages {
                 if let Stage::Filter(p) = stage {
                     res = self.filter(p, res, env)?;
@@ -204,7 +290,7 @@ impl Evaluator {
                         .into_iter()
                         .enumerate()
                         .map(|(i, v)| {
-                            let mut t = Object::new();
+                            let mut t = Object::default();
                             t.insert(Rc::from("@"), v);
                             if let Some(index) = &step.index {
                                 t.insert(index.clone(), Value::Number(i as f64));
@@ -227,7 +313,7 @@ impl Evaluator {
                 .members()
                 .into_iter()
                 .map(|item| {
-                    let mut t = Object::new();
+                    let mut t = Object::default();
                     t.insert(Rc::from("@"), item);
                     tuple(t)
                 })
@@ -313,6 +399,16 @@ impl Evaluator {
             }
             return Ok(Value::array_with(out, result_flags));
         }
+        // A predicate that reads neither the item nor a variable (`[[0..999]]`, `[true]`) has the
+        // same value for every item: evaluated once, it selects in one pass. Evaluated per item,
+        // as the general loop does, `[[0..999]]` over 10,000 items builds 10,000 ranges.
+        if !items.is_empty() && is_constant(predicate) {
+            let res = self.eval(predicate, &Value::Undefined, env)?;
+            return Ok(Value::array_with(
+                select_by_constant(&items, &res),
+                result_flags,
+            ));
+        }
         let mut out = Vec::new();
         let len = items.len() as f64;
         for (index, item) in items.iter().enumerate() {
@@ -321,16 +417,7 @@ impl Evaluator {
                 _ => (item.clone(), env.clone()),
             };
             let res = self.eval(predicate, &context, &env2)?;
-            let numbers: Option<Vec<f64>> = match &res {
-                Value::Number(n) => Some(vec![*n]),
-                Value::Array(a) if !a.items.is_empty() => a
-                    .items
-                    .iter()
-                    .map(|v| v.as_number())
-                    .collect::<Option<Vec<f64>>>(),
-                _ => None,
-            };
-            match numbers {
+            match predicate_indexes(&res) {
                 Some(ns) => {
                     for n in ns {
                         let mut i = n.floor();
@@ -397,7 +484,11 @@ impl Evaluator {
             items.push(Value::Undefined);
         }
         // key -> (data, index of the pair that produced it)
-        let mut groups: indexmap::IndexMap<Rc<str>, (Value, usize)> = indexmap::IndexMap::new();
+        let mut groups: indexmap::IndexMap<
+            Rc<str>,
+            (Vec<Value>, usize),
+            foldhash::fast::RandomState,
+        > = indexmap::IndexMap::default();
         for item in &items {
             let (context, env2) = match (reduce, item) {
                 (true, Value::Object(t)) => (tuple_context(t), frame_from_tuple(env, &t.map)),
@@ -418,17 +509,17 @@ impl Evaluator {
                         if *idx != pair_index {
                             return Err(Error::at("D1009", group.position).with_value(&*key));
                         }
-                        *data =
-                            crate::runtime::functions::array::append(data.clone(), item.clone());
+                        data.push(item.clone());
                     }
                     None => {
-                        groups.insert(key, (item.clone(), pair_index));
+                        groups.insert(key, (vec![item.clone()], pair_index));
                     }
                 }
             }
         }
-        let mut result = crate::runtime::value::Object::new();
-        for (key, (data, pair_index)) in groups {
+        let mut result = crate::runtime::value::Object::default();
+        for (key, (members, pair_index)) in groups {
+            let data = crate::runtime::functions::array::append_all(members);
             let (context, env2) = if reduce {
                 let tuple = reduce_tuple_stream(&data);
                 let context = tuple.get("@").cloned().unwrap_or(Value::Undefined);
@@ -447,29 +538,93 @@ impl Evaluator {
     }
 }
 
+/// The numbers a predicate's value selects by position (`None`: it is a condition instead).
+fn predicate_indexes(res: &Value) -> Option<Vec<f64>> {
+    match res {
+        Value::Number(n) => Some(vec![*n]),
+        Value::Array(a) if !a.items.is_empty() => a.items.iter().map(Value::as_number).collect(),
+        _ => None,
+    }
+}
+
+/// The items a predicate with one value for all of them selects: by position (each time a
+/// position is named, negative ones from the end) or all or none by its truth.
+fn select_by_constant(items: &[Value], res: &Value) -> Vec<Value> {
+    let Some(numbers) = predicate_indexes(res) else {
+        return if crate::runtime::functions::boolean::truthy(res) {
+            items.to_vec()
+        } else {
+            Vec::new()
+        };
+    };
+    let len = items.len() as f64;
+    let mut times = vec![0u32; items.len()];
+    for n in numbers {
+        let mut i = n.floor();
+        if i < 0.0 {
+            i += len;
+        }
+        if i >= 0.0 && i < len {
+            times[i as usize] += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (item, &n) in items.iter().zip(&times) {
+        out.extend(std::iter::repeat_n(item, n as usize).cloned());
+    }
+    out
+}
+
+/// True when `node`'s value depends on nothing but itself: literals, and array constructors,
+/// ranges and operators over literals.
+fn is_constant(node: &Node) -> bool {
+    let plain = node.predicate.is_empty() && node.stages.is_empty() && node.group.is_none();
+    plain
+        && match &node.kind {
+            Kind::Num(_) | Kind::Str(_) | Kind::Bool(_) | Kind::Null => true,
+            Kind::Array(items) => items.iter().all(is_constant),
+            Kind::Binary(_, a, b) => is_constant(a) && is_constant(b),
+            Kind::Negate(a) => is_constant(a),
+            _ => false,
+        }
+}
+
+/// A step with nothing on it but its own expression: no filter, binding, grouping or flag.
+fn is_plain_step(step: &Node) -> bool {
+    !step.keep_array
+        && step.predicate.is_empty()
+        && step.stages.is_empty()
+        && step.group.is_none()
+        && step.focus.is_none()
+        && step.index.is_none()
+        && !step.tuple
+        && step.ancestor.is_none()
+        && !step.consarray
+        && !step.keep_singleton_array
+        && step.seeking_parent.is_empty()
+}
+
 /// Merges the tuples of one group: each variable becomes the sequence of its values.
 fn reduce_tuple_stream(data: &Value) -> Object {
     match data {
         Value::Object(o) => o.map.clone(),
         Value::Array(a) => {
-            let mut result = Object::new();
-            for (i, t) in a.items.iter().enumerate() {
+            // each variable's values in tuple order, appended once at the end
+            let mut values: indexmap::IndexMap<Rc<str>, Vec<Value>, foldhash::fast::RandomState> =
+                indexmap::IndexMap::default();
+            for t in &a.items {
                 let Value::Object(t) = t else { continue };
                 for (k, v) in t.iter() {
-                    if i == 0 {
-                        result.insert(k.clone(), v.clone());
-                    } else {
-                        let prev = result.get(k).cloned().unwrap_or(Value::Undefined);
-                        result.insert(
-                            k.clone(),
-                            crate::runtime::functions::array::append(prev, v.clone()),
-                        );
-                    }
+                    values.entry(k.clone()).or_default().push(v.clone());
                 }
             }
+            let result: Object = values
+                .into_iter()
+                .map(|(k, vs)| (k, crate::runtime::functions::array::append_all(vs)))
+                .collect();
             result
         }
-        _ => Object::new(),
+        _ => Object::default(),
     }
 }
 

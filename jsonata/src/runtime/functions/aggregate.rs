@@ -9,7 +9,7 @@ fn numbers(v: &Value) -> Option<Vec<f64>> {
     match v {
         Value::Undefined => None,
         v => Some(
-            v.members()
+            v.member_slice()
                 .iter()
                 .filter_map(|n| match n {
                     Value::Number(x) => Some(*x),
@@ -30,7 +30,7 @@ pub fn sum(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
 
 /// `$count(array)`.
 pub fn count(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
-    Ok(Value::Number(arg(args, 0).members().len() as f64))
+    Ok(Value::Number(arg(args, 0).member_slice().len() as f64))
 }
 
 /// `$max(array)`.

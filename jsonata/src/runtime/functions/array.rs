@@ -22,6 +22,27 @@ pub fn append(a: Value, b: Value) -> Value {
     Value::array(items)
 }
 
+/// `append` folded over `values` in one pass: the same value as appending them one by one,
+/// without copying the growing array at every step (grouping a sequence of n items into a few
+/// groups would otherwise cost n² copies).
+pub fn append_all(values: Vec<Value>) -> Value {
+    let mut defined = values.into_iter().filter(Value::is_defined);
+    let Some(first) = defined.next() else {
+        return Value::Undefined;
+    };
+    let Some(second) = defined.next() else {
+        return first;
+    };
+    let mut items = Vec::new();
+    for v in [first, second].into_iter().chain(defined) {
+        match v {
+            Value::Array(a) => items.extend(a.items.iter().cloned()),
+            v => items.push(v),
+        }
+    }
+    Value::array(items)
+}
+
 /// `$append(a, b)`.
 pub fn append_fn(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error> {
     Ok(append(arg(args, 0), arg(args, 1)))

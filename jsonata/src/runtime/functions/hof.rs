@@ -118,7 +118,7 @@ pub fn reduce(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Er
 pub fn sift(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, Error> {
     let obj = arg(args, 0);
     let f = arg(args, 1);
-    let mut out = Object::new();
+    let mut out = Object::default();
     if let Value::Object(o) = &obj {
         for (k, v) in o.iter() {
             let r = call(

@@ -55,7 +55,7 @@ fn spread_into(v: &Value, out: &mut Vec<Value>) -> Option<Value> {
         }
         Value::Object(o) => {
             for (k, v) in o.iter() {
-                let mut single = Object::new();
+                let mut single = Object::default();
                 single.insert(k.clone(), v.clone());
                 out.push(Value::object(single));
             }
@@ -88,7 +88,7 @@ pub fn merge(_: &mut Evaluator, args: &[Value], _: &Ctx) -> Result<Value, Error>
     if !v.is_defined() {
         return Ok(Value::Undefined);
     }
-    let mut out = Object::new();
+    let mut out = Object::default();
     for item in v.members() {
         if let Value::Object(o) = item {
             for (k, v) in o.iter() {

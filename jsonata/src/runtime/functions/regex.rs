@@ -50,7 +50,7 @@ fn find(m: &Matcher, text: &str, from: usize) -> Option<(MatchInfo, usize)> {
 }
 
 fn info_object(info: &MatchInfo, next: Option<Value>) -> Value {
-    let mut o = Object::new();
+    let mut o = Object::default();
     o.insert(Rc::from("match"), Value::string(info.matched.as_str()));
     o.insert(Rc::from("start"), Value::Number(info.start as f64));
     o.insert(Rc::from("end"), Value::Number(info.end as f64));
@@ -221,7 +221,7 @@ pub fn match_fn(ev: &mut Evaluator, args: &[Value], ctx: &Ctx) -> Result<Value, 
             let Some((info, _)) = matches.next(ev, ctx)? else {
                 break;
             };
-            let mut o = Object::new();
+            let mut o = Object::default();
             o.insert(Rc::from("match"), Value::string(info.matched.as_str()));
             o.insert(Rc::from("index"), Value::Number(info.start as f64));
             o.insert(Rc::from("groups"), Value::array(info.groups));

@@ -17,6 +17,9 @@ use super::Executor;
 pub(super) enum Kill {
     Timeout,
     Reclaim,
+    /// A reclaim asked for by hand ([`LocalBatch::request_reclaim`](super::super::LocalBatch::request_reclaim)):
+    /// the same end as `Reclaim`, not counted against the injected ones.
+    ReclaimRequested,
     Terminated,
 }
 
@@ -75,8 +78,47 @@ impl Executor {
         }
     }
 
+    /// Kills the running spot attempts whose reclaim was asked for, and clears each request
+    /// once carried out (an attempt on on-demand capacity has no spot host to lose: its request
+    /// is dropped).
+    fn reclaim_requested(&mut self) {
+        let requested: Vec<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM batch_jobs WHERE reclaim_requested = 1 AND status = 'RUNNING'",
+            )
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "local Batch could not read reclaim requests; retrying next tick");
+                Vec::new()
+            });
+        for id in requested {
+            let Some(r) = self.running.get_mut(&id) else {
+                // run by another process, or ended and not yet recorded
+                continue;
+            };
+            let spot = self
+                .config
+                .compute_environments
+                .iter()
+                .any(|c| c.name == r.compute_environment && c.spot);
+            if spot && r.killed.is_none() {
+                tracing::warn!(job_id = %id, "reclaiming a spot attempt on request");
+                r.killed = Some(Kill::ReclaimRequested);
+                let _ = r.child.kill();
+            }
+            if let Err(e) = self.conn.execute(
+                "UPDATE batch_jobs SET reclaim_requested = 0 WHERE id = ?1",
+                params![id],
+            ) {
+                tracing::warn!(job_id = %id, error = %e, "cannot clear a reclaim request");
+            }
+        }
+    }
+
     pub(super) fn reap(&mut self) {
         self.terminate_requested();
+        self.reclaim_requested();
         let now = Instant::now();
         let mut finished = Vec::new();
         for (id, r) in self.running.iter_mut() {
@@ -117,7 +159,7 @@ impl Executor {
         let code = status.code().or_else(|| status.signal().map(|s| 128 + s));
         let (status_reason, exit_code) = match r.killed {
             Some(Kill::Timeout) => (TIMEOUT_REASON.to_string(), None),
-            Some(Kill::Reclaim) => (host_terminated_reason(), None),
+            Some(Kill::Reclaim | Kill::ReclaimRequested) => (host_terminated_reason(), None),
             Some(Kill::Terminated) => (self.terminate_reason(id), None),
             None => (EXITED_REASON.to_string(), code),
         };

@@ -1,0 +1,192 @@
+//! [`TransferSettings`]: how large objects move — part size, parts in flight, retries per part.
+//!
+//! One S3 connection delivers on the order of 100 MB/s; AWS's performance guidance is concurrent
+//! ranged requests of 8–16 MiB, one per connection. Gets and puts of more than one part use
+//! this many connections at once; memory is bounded by parts in flight × part size.
+
+use std::time::Duration;
+
+/// The default part size: the low end of AWS's 8–16 MiB guidance, to keep memory small.
+pub const DEFAULT_PART_SIZE: u64 = 8 * 1024 * 1024;
+
+/// The smallest part size accepted: S3 refuses multipart upload parts under 5 MiB (but the
+/// last), and ranged reads smaller than this cost more in requests than they gain.
+pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+
+/// The most parts in flight by default, whatever the vCPUs: 16 × 8 MiB is already 128 MiB.
+pub const MAX_DEFAULT_CONCURRENCY: usize = 16;
+
+/// Environment variable overriding [`TransferSettings::part_size`] (bytes).
+pub const PART_SIZE_ENV: &str = "STEPSCORE_S3_PART_SIZE";
+
+/// Environment variable overriding [`TransferSettings::concurrency`] (parts in flight; `1` reads
+/// each object with one streaming GET and uploads one part at a time).
+pub const CONCURRENCY_ENV: &str = "STEPSCORE_S3_CONCURRENCY";
+
+/// How the S3 adapter splits transfers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferSettings {
+    /// Bytes per ranged GET and per uploaded part (the first thousand of an upload; see
+    /// `crate::s3`). A read of at most this many bytes is one GET.
+    pub part_size: u64,
+    /// Parts in flight per get or put. `1` turns ranged reads off: one streaming GET.
+    pub concurrency: usize,
+    /// Attempts per part (the first included) on throttling, 5xx, network errors and bodies cut
+    /// mid-part, on top of the SDK's own retries of the request.
+    pub part_attempts: u32,
+    /// The pause before the second attempt; it doubles for each later one (with jitter).
+    pub first_backoff: Duration,
+}
+
+/// A transfer setting that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name}={value:?} is not usable: {reason}")]
+pub struct TransferSettingsError {
+    /// The variable.
+    pub name: &'static str,
+    /// What it held.
+    pub value: String,
+    /// Why it was refused, and what would do.
+    pub reason: String,
+}
+
+impl Default for TransferSettings {
+    /// 8 MiB parts, 4 in flight per vCPU up to 16, 5 attempts per part from 200 ms.
+    fn default() -> Self {
+        let vcpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        TransferSettings {
+            part_size: DEFAULT_PART_SIZE,
+            concurrency: default_concurrency(vcpus),
+            part_attempts: 5,
+            first_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+impl TransferSettings {
+    /// The defaults, with [`PART_SIZE_ENV`] and [`CONCURRENCY_ENV`] applied when set.
+    pub fn from_env() -> Result<Self, TransferSettingsError> {
+        Self::from_vars(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// The defaults with the variables `var` returns applied (for tests: no process env).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, TransferSettingsError> {
+        let mut settings = TransferSettings::default();
+        if let Some(value) = var(PART_SIZE_ENV) {
+            let refuse = |reason: String| TransferSettingsError {
+                name: PART_SIZE_ENV,
+                value: value.clone(),
+                reason,
+            };
+            let size: u64 = value
+                .trim()
+                .parse()
+                .map_err(|_| refuse("give a number of bytes, e.g. 8388608 for 8 MiB".into()))?;
+            if size < MIN_PART_SIZE {
+                return Err(refuse(format!(
+                    "parts must be at least {MIN_PART_SIZE} bytes (S3's multipart minimum)"
+                )));
+            }
+            if size > 1 << 30 {
+                return Err(refuse(
+                    "parts over 1 GiB would hold that much memory per connection".into(),
+                ));
+            }
+            settings.part_size = size;
+        }
+        if let Some(value) = var(CONCURRENCY_ENV) {
+            let refuse = |reason: &str| TransferSettingsError {
+                name: CONCURRENCY_ENV,
+                value: value.clone(),
+                reason: reason.to_owned(),
+            };
+            let n: usize = value
+                .trim()
+                .parse()
+                .map_err(|_| refuse("give a whole number of parts in flight, 1 to 64"))?;
+            if !(1..=64).contains(&n) {
+                return Err(refuse("give a whole number of parts in flight, 1 to 64"));
+            }
+            settings.concurrency = n;
+        }
+        Ok(settings)
+    }
+
+    /// At most this many bytes of part buffers per get or put: a part being consumed (or read
+    /// from the body) plus the parts in flight.
+    pub fn memory_bound(&self) -> u64 {
+        self.part_size * (self.concurrency as u64 + 1)
+    }
+}
+
+/// Four connections per vCPU keep a Batch job's network busy while its cores parse; capped so
+/// a large instance does not buffer hundreds of MiB per object.
+pub fn default_concurrency(vcpus: usize) -> usize {
+    (vcpus.max(1) * 4).min(MAX_DEFAULT_CONCURRENCY)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn concurrency_defaults_to_four_per_vcpu_capped_at_sixteen() {
+        let got: Vec<usize> = [0, 1, 2, 3, 4, 64]
+            .into_iter()
+            .map(default_concurrency)
+            .collect();
+        assert_eq!(got, [4, 4, 8, 12, 16, 16]);
+    }
+
+    #[test]
+    fn the_environment_sets_part_size_and_concurrency() {
+        let s = TransferSettings::from_vars(vars(&[
+            (PART_SIZE_ENV, "16777216"),
+            (CONCURRENCY_ENV, "1"),
+        ]))
+        .unwrap();
+        assert_eq!((s.part_size, s.concurrency), (16 << 20, 1));
+        assert_eq!(s.memory_bound(), 32 << 20);
+        let unset = TransferSettings::from_vars(|_| None).unwrap();
+        assert_eq!(unset, TransferSettings::default());
+        assert_eq!(unset.part_size, DEFAULT_PART_SIZE);
+    }
+
+    #[test]
+    fn unusable_settings_are_refused_naming_the_variable() {
+        for (pairs, expected) in [
+            (
+                &[(PART_SIZE_ENV, "8MiB")][..],
+                "STEPSCORE_S3_PART_SIZE=\"8MiB\" is not usable: give a number of bytes",
+            ),
+            (
+                &[(PART_SIZE_ENV, "1024")],
+                "STEPSCORE_S3_PART_SIZE=\"1024\" is not usable: parts must be at least 5242880",
+            ),
+            (
+                &[(CONCURRENCY_ENV, "0")],
+                "STEPSCORE_S3_CONCURRENCY=\"0\" is not usable: give a whole number",
+            ),
+            (
+                &[(CONCURRENCY_ENV, "many")],
+                "STEPSCORE_S3_CONCURRENCY=\"many\" is not usable: give a whole number",
+            ),
+        ] {
+            let pairs: &'static [(&'static str, &'static str)] = Box::leak(pairs.to_vec().into());
+            let err = TransferSettings::from_vars(vars(pairs)).unwrap_err();
+            assert!(
+                err.to_string().starts_with(expected),
+                "{err} should start with {expected}"
+            );
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! A Distributed Map in the local runtime: items from a CSV in the directory store, children
+//! through a local function, results written back in AWS's layout — and a Map Run that
+//! survives SIGKILL: the restarted runtime runs no finished child again and writes its results
+//! once.
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stepscore_core::ObjectUri;
+use stepscore_core::ports::ObjectStore;
+use stepscore_local::{ExecutionState, LocalRuntime};
+
+#[path = "../../examples/map_run_server/main.rs"]
+#[allow(dead_code)]
+mod server;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server(dir: &Path) -> Killed {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("map_run_server");
+    assert!(bin.exists(), "{} is built by cargo test", bin.display());
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("server.log"))
+        .unwrap();
+    Killed(
+        Command::new(bin)
+            .arg(dir)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn calls(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn object(rt: &LocalRuntime, key: &str) -> Value {
+    let uri = ObjectUri::new("data-1", key).unwrap();
+    serde_json::from_slice(&rt.store().get_bytes(&uri, 1 << 24).await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_map_run_resumes_without_rerunning_finished_children() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = LocalRuntime::open(server::config(d.path())).unwrap();
+    let n = 40;
+    let mut csv = String::from("id,value\n");
+    for i in 0..n {
+        csv.push_str(&format!("r{i},{i}\n"));
+    }
+    rt.store()
+        .put_bytes(
+            &ObjectUri::new("data-1", "in/items.csv").unwrap(),
+            csv.into_bytes(),
+        )
+        .await
+        .unwrap();
+    rt.start_execution("mr-1", &json!({"key": "in/items.csv"}))
+        .await
+        .unwrap();
+    let child = spawn_server(d.path());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while calls(d.path()).len() < 10 {
+        assert!(
+            Instant::now() < deadline,
+            "the Map Run never got going: {}",
+            std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    drop(child); // SIGKILL
+    let at_kill = calls(d.path()).len();
+    assert!(at_kill < n, "the kill came too late to test anything");
+    let _child = spawn_server(d.path());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let info = loop {
+        let info = rt.execution("mr-1").unwrap().unwrap();
+        if info.status != ExecutionState::Running {
+            break info;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the Map Run did not finish after the restart"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(info.status, ExecutionState::Succeeded, "{info:?}");
+    // every row was processed; only the batch in flight at the kill (2 rows) may run twice
+    let all = calls(d.path());
+    let mut distinct = all.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), n);
+    assert!(
+        all.len() <= n + 2,
+        "{} calls for {n} rows: finished children ran again",
+        all.len()
+    );
+    // results written once, in one Map Run folder, one entry per child
+    let keys: Vec<String> = rt
+        .store()
+        .list(&ObjectUri::new("data-1", "results/").unwrap())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.uri.key().to_string())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    let manifest_key = keys.iter().find(|k| k.ends_with("/manifest.json")).unwrap();
+    let manifest = object(&rt, manifest_key).await;
+    let succeeded = object(
+        &rt,
+        manifest["ResultFiles"]["SUCCEEDED"][0]["Key"]
+            .as_str()
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(succeeded.as_array().unwrap().len(), n / 2);
+    let output: Value = info.output.clone().unwrap();
+    assert_eq!(output["ResultWriterDetails"]["Key"], json!(manifest_key));
+    // each child execution's history is kept and readable by its name
+    let child_name = succeeded[0]["Name"].as_str().unwrap();
+    let h = rt.history(child_name).unwrap().expect("child history");
+    let kinds: Vec<&str> = h["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+    let parent = rt.history("mr-1").unwrap().unwrap();
+    let parent_kinds: Vec<&str> = parent["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(
+        parent_kinds.contains(&"MapRunStarted") && parent_kinds.contains(&"MapRunSucceeded"),
+        "{parent_kinds:?}"
+    );
+}
