@@ -103,7 +103,14 @@ fn canonical_forms_of_valid_configs_validate() {
             .unwrap()
             .clone(),
     );
-    let valid = [minimal(), full, single_id, formats];
+    let mut parquet_out = minimal();
+    parquet_out.as_object_mut().unwrap().extend(
+        json!({"output_format": "parquet", "parquet_compression": "zstd", "parquet_row_group_rows": 1000})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let valid = [minimal(), full, single_id, formats, parquet_out];
     let canonical: Vec<Value> = valid
         .iter()
         .map(|v| {
@@ -143,6 +150,8 @@ fn typical_mistakes_fail_the_schema_and_the_parser() {
         with("input_format", json!("xlsx")),
         with("features", json!({"age": ""})),
         with("features", json!(["age"])),
+        with("output_format", json!("avro")),
+        with("parquet_row_group_rows", json!(0)),
         missing_name,
     ];
     for (instance, errors) in bad.iter().zip(schema_errors(&bad)) {

@@ -156,7 +156,21 @@ pub async fn submit(
             "STEPSCORE_INPUT_FORMAT".to_owned(),
             c.input_format.as_str().to_owned(),
         ),
+        (
+            "STEPSCORE_OUTPUT_FORMAT".to_owned(),
+            c.output_format.as_str().to_owned(),
+        ),
     ]);
+    if c.output_format == stepscore_core::config::OutputFormat::Parquet {
+        environment.insert(
+            "STEPSCORE_PARQUET_COMPRESSION".to_owned(),
+            c.parquet_compression.as_str().to_owned(),
+        );
+        environment.insert(
+            "STEPSCORE_PARQUET_ROW_GROUP_ROWS".to_owned(),
+            c.parquet_row_group_rows.to_string(),
+        );
+    }
     if !c.features.is_empty() {
         // a JSON object: column names may hold any character, commas and '=' included
         environment.insert(

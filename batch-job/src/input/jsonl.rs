@@ -52,21 +52,16 @@ impl KeyPlan {
                 }
             };
         }
-        let mut text = String::new();
         for (i, key) in self.ids.iter().enumerate() {
             if i > 0 {
                 ids_out.push(b',');
             }
-            let field: &str = match object.get(key) {
+            match object.get(key) {
                 None => return Err(format!("id key '{key}' is missing")),
-                Some(Value::String(s)) => s,
-                Some(Value::Null) => "",
-                Some(other) => {
-                    text = other.to_string();
-                    &text
-                }
-            };
-            encode_field(field.as_bytes(), ids_out);
+                Some(Value::String(s)) => encode_field(s.as_bytes(), ids_out),
+                Some(Value::Null) => {}
+                Some(other) => encode_field(other.to_string().as_bytes(), ids_out),
+            }
         }
         Ok(())
     }

@@ -74,6 +74,7 @@ fn score_job(model: &Path, input: Location, output: PathBuf, shard: Shard) -> Sc
         input_format: InputFormat::Auto,
         features: FeatureMap::new(),
         batch_job_id: None,
+        output_format: OutputSpec::default(),
     }
 }
 
@@ -154,8 +155,10 @@ impl ObjectStore for ReplacedMidRead {
         uri: &ObjectUri,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
+        // the scorer's format sniff (the first 4 bytes) is not the large read
+        let small = range.as_ref().is_some_and(|r| r.end - r.start < 64);
         let mut body = self.inner.get(uri, range).await?;
-        if self.replaced.swap(true, Ordering::SeqCst) {
+        if small || self.replaced.swap(true, Ordering::SeqCst) {
             return Ok(body);
         }
         let mut first = vec![0u8; 64];

@@ -41,6 +41,73 @@ impl InputFormat {
     ];
 }
 
+/// How the scorer writes predictions (`part-<i>.<extension>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputFormat {
+    /// Comma-separated values with a header row: ids as read, `prediction`, `p_<label>`.
+    #[default]
+    Csv,
+    /// One JSON object per line, the same columns as keys.
+    Jsonl,
+    /// Apache Parquet: ids with their input types, `prediction`, `p_<label>` as doubles.
+    Parquet,
+}
+
+impl OutputFormat {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputFormat::Csv => "csv",
+            OutputFormat::Jsonl => "jsonl",
+            OutputFormat::Parquet => "parquet",
+        }
+    }
+
+    /// The extension of the part files (`part-<i>.<extension>`).
+    pub fn extension(self) -> &'static str {
+        self.as_str()
+    }
+
+    /// Every value, for messages and option lists.
+    pub const ALL: [OutputFormat; 3] = [
+        OutputFormat::Csv,
+        OutputFormat::Jsonl,
+        OutputFormat::Parquet,
+    ];
+}
+
+/// How Parquet predictions compress their pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParquetCompression {
+    /// Snappy: what Spark and pandas write by default, fast to read everywhere.
+    #[default]
+    Snappy,
+    /// Zstandard (level 3): smaller files, a little more CPU.
+    Zstd,
+}
+
+impl ParquetCompression {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParquetCompression::Snappy => "snappy",
+            ParquetCompression::Zstd => "zstd",
+        }
+    }
+
+    /// Every value, for messages and option lists.
+    pub const ALL: [ParquetCompression; 2] = [ParquetCompression::Snappy, ParquetCompression::Zstd];
+}
+
+/// Rows per row group of Parquet predictions by default: 128 Ki rows keep the writer's buffer
+/// to a few MiB while groups stay large enough for readers to skip and split on.
+pub const DEFAULT_PARQUET_ROW_GROUP_ROWS: u64 = 128 * 1024;
+/// The largest row group of Parquet predictions a config may ask for: the writer holds a group
+/// in memory until it is full.
+pub const MAX_PARQUET_ROW_GROUP_ROWS: u64 = 4 * 1024 * 1024;
+
 /// Which input column feeds each model feature (`{"age": "customer_age"}`); a feature not
 /// named reads the column of its own name.
 pub type FeatureMap = BTreeMap<String, String>;

@@ -19,7 +19,8 @@ mod formats;
 mod parse;
 
 pub use formats::{
-    FeatureMap, InputFormat, check_feature_map, compression_by_name, feature_columns,
+    DEFAULT_PARQUET_ROW_GROUP_ROWS, FeatureMap, InputFormat, MAX_PARQUET_ROW_GROUP_ROWS,
+    OutputFormat, ParquetCompression, check_feature_map, compression_by_name, feature_columns,
     format_by_name,
 };
 
@@ -81,6 +82,26 @@ pub struct JobConfig {
     /// Input column per model feature, for features whose column has another name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub features: FeatureMap,
+    /// How predictions are written.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub output_format: OutputFormat,
+    /// With `output_format` parquet: the pages' compression.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub parquet_compression: ParquetCompression,
+    /// With `output_format` parquet: rows per row group.
+    #[serde(
+        default = "default_row_group_rows",
+        skip_serializing_if = "is_default_row_group_rows"
+    )]
+    pub parquet_row_group_rows: u64,
+}
+
+fn default_row_group_rows() -> u64 {
+    DEFAULT_PARQUET_ROW_GROUP_ROWS
+}
+
+fn is_default_row_group_rows(rows: &u64) -> bool {
+    *rows == DEFAULT_PARQUET_ROW_GROUP_ROWS
 }
 
 // new fields are left out at their defaults, so configs and records written before them read
@@ -220,6 +241,9 @@ pub const FIELDS: &[&str] = &[
     "spot_wait_seconds",
     "input_format",
     "features",
+    "output_format",
+    "parquet_compression",
+    "parquet_row_group_rows",
 ];
 
 impl JobConfig {
@@ -499,6 +523,47 @@ mod tests {
         assert_eq!(c.input_format, InputFormat::Parquet);
         assert_eq!(c.features["age"], "customer_age");
         assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn output_formats_default_to_csv_and_parquet_settings_read_back_the_same() {
+        let c = JobConfig::from_value(&minimal(), "t").unwrap();
+        assert_eq!(c.output_format, OutputFormat::Csv);
+        assert_eq!(c.parquet_row_group_rows, DEFAULT_PARQUET_ROW_GROUP_ROWS);
+        let json = c.to_json();
+        for field in ["output_format", "parquet_compression", "parquet_row_group_rows"] {
+            assert!(json.get(field).is_none(), "{field} left out at its default");
+        }
+        let mut v = minimal();
+        v["output_format"] = json!("parquet");
+        v["parquet_compression"] = json!("zstd");
+        v["parquet_row_group_rows"] = json!(1000);
+        let c = JobConfig::from_value(&v, "t").unwrap();
+        assert_eq!(
+            (c.output_format, c.parquet_compression, c.parquet_row_group_rows),
+            (OutputFormat::Parquet, ParquetCompression::Zstd, 1000)
+        );
+        assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn parquet_settings_without_parquet_output_or_out_of_range_are_refused_by_field() {
+        let mut v = minimal();
+        v["output_format"] = json!("jsonl");
+        v["parquet_compression"] = json!("zstd");
+        v["parquet_row_group_rows"] = json!(10);
+        let p = problems(v);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].1.contains("applies only to output_format 'parquet'"), "{p:?}");
+        let mut v = minimal();
+        v["output_format"] = json!("xlsx");
+        v["parquet_row_group_rows"] = json!(0);
+        assert_eq!(fields(v), ["output_format", "parquet_row_group_rows"]);
+        let mut v = minimal();
+        v["output_format"] = json!("parquet");
+        v["parquet_compression"] = json!("brotli");
+        v["parquet_row_group_rows"] = json!(MAX_PARQUET_ROW_GROUP_ROWS + 1);
+        assert_eq!(fields(v), ["parquet_compression", "parquet_row_group_rows"]);
     }
 
     #[test]

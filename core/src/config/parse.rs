@@ -11,7 +11,8 @@ use serde_json::{Map, Value};
 
 use super::{
     BATCH_MAX_TAGS, BadRowPolicy, CONFIG_VERSION, Capacity, ConfigError, ConfigProblem,
-    DEFAULT_SPOT_WAIT_SECONDS, FIELDS, FeatureMap, InputFormat, JobConfig, MAX_CONFIG_BYTES,
+    DEFAULT_PARQUET_ROW_GROUP_ROWS, DEFAULT_SPOT_WAIT_SECONDS, FIELDS, FeatureMap, InputFormat,
+    JobConfig, MAX_CONFIG_BYTES, MAX_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression,
     MAX_SHARDS, PIPELINE_TAG_KEYS, check_id_columns, check_output_prefix, compression_by_name,
     prefix_form,
 };
@@ -132,6 +133,9 @@ impl JobConfig {
             spot_wait_seconds,
             input_format: formats.input,
             features: formats.features,
+            output_format: formats.output,
+            parquet_compression: formats.compression,
+            parquet_row_group_rows: formats.row_group_rows,
         })
     }
 }
@@ -140,6 +144,9 @@ impl JobConfig {
 struct Formats {
     input: InputFormat,
     features: FeatureMap,
+    output: OutputFormat,
+    compression: ParquetCompression,
+    row_group_rows: u64,
 }
 
 /// What the Batch job of a config asks for, checked together as one group of fields.
@@ -339,9 +346,43 @@ impl Validator<'_> {
             &InputFormat::ALL.map(|f| (f.as_str(), f)),
         );
         let features = self.features();
+        let output = self.enumerated(
+            "output_format",
+            OutputFormat::Csv,
+            &OutputFormat::ALL.map(|f| (f.as_str(), f)),
+        );
+        let compression = self.enumerated(
+            "parquet_compression",
+            ParquetCompression::Snappy,
+            &ParquetCompression::ALL.map(|c| (c.as_str(), c)),
+        );
+        let row_group_rows = self.int(
+            "parquet_row_group_rows",
+            Some(DEFAULT_PARQUET_ROW_GROUP_ROWS),
+            1,
+            MAX_PARQUET_ROW_GROUP_ROWS,
+        );
+        if let Some(o) = output
+            && o != OutputFormat::Parquet
+        {
+            for field in ["parquet_compression", "parquet_row_group_rows"] {
+                if self.obj.contains_key(field) {
+                    self.problem(
+                        field,
+                        format!(
+                            "applies only to output_format 'parquet' (this job's is '{}'): remove it, or set output_format to 'parquet'",
+                            o.as_str()
+                        ),
+                    );
+                }
+            }
+        }
         Some(Formats {
             input: input?,
             features: features?,
+            output: output?,
+            compression: compression?,
+            row_group_rows: row_group_rows?,
         })
     }
 

@@ -45,6 +45,15 @@ fn properties_are_cores_fields_with_its_defaults() {
                 json!(stepscore_core::config::InputFormat::default().as_str())
             }
             None if name == "features" => json!({}),
+            None if name == "output_format" => {
+                json!(stepscore_core::config::OutputFormat::default().as_str())
+            }
+            None if name == "parquet_compression" => {
+                json!(stepscore_core::config::ParquetCompression::default().as_str())
+            }
+            None if name == "parquet_row_group_rows" => {
+                json!(stepscore_core::config::DEFAULT_PARQUET_ROW_GROUP_ROWS)
+            }
             None => panic!("the canonical config lacks {name}"),
         };
         assert_eq!(default, &core_default, "default of {name}");
