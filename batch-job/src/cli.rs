@@ -3,11 +3,13 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use stepscore_core::config::{
-    BadRowPolicy, FeatureMap, InputFormat, check_id_columns, check_output_prefix,
+    BadRowPolicy, DEFAULT_PARQUET_ROW_GROUP_ROWS, FeatureMap, InputFormat,
+    MAX_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression, check_id_columns,
+    check_output_prefix,
 };
 
 use crate::error::Error;
-use crate::score::{ScoreJob, Shard};
+use crate::score::{OutputSpec, ScoreJob, Shard};
 use crate::storage::Location;
 use crate::train::TrainArgs;
 
@@ -64,6 +66,15 @@ pub struct ScoreArgs {
     /// Input column per model feature, as a JSON object: '{"age": "customer_age"}'.
     #[arg(long, env = "STEPSCORE_FEATURES")]
     pub features: Option<String>,
+    /// How predictions are written: part-<i>.csv, .jsonl or .parquet.
+    #[arg(long, env = "STEPSCORE_OUTPUT_FORMAT", value_enum, default_value_t = OutputFormatArg::Csv)]
+    pub output_format: OutputFormatArg,
+    /// Parquet output: the pages' compression.
+    #[arg(long, env = "STEPSCORE_PARQUET_COMPRESSION", value_enum, default_value_t = ParquetCompressionArg::Snappy)]
+    pub parquet_compression: ParquetCompressionArg,
+    /// Parquet output: rows per row group.
+    #[arg(long, env = "STEPSCORE_PARQUET_ROW_GROUP_ROWS", default_value_t = DEFAULT_PARQUET_ROW_GROUP_ROWS)]
+    pub parquet_row_group_rows: u64,
     /// The Batch job this run is (set by AWS Batch), recorded in the progress reports so the
     /// pipeline tells them from an earlier attempt's.
     #[arg(long, env = "AWS_BATCH_JOB_ID", hide = true)]
@@ -77,6 +88,26 @@ pub enum OnBadRow {
     Fail,
     /// Write the row and its reason to rejects-<i>.csv and go on.
     Skip,
+}
+
+/// `--output-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// `--parquet-compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParquetCompressionArg {
+    /// Snappy.
+    Snappy,
+    /// Zstandard.
+    Zstd,
 }
 
 /// `--input-format`.
@@ -144,7 +175,26 @@ impl ScoreArgs {
                 ))
             })?,
         };
+        if !(1..=MAX_PARQUET_ROW_GROUP_ROWS).contains(&self.parquet_row_group_rows) {
+            return Err(Error::usage(format!(
+                "STEPSCORE_PARQUET_ROW_GROUP_ROWS / --parquet-row-group-rows {} must be from 1 to {MAX_PARQUET_ROW_GROUP_ROWS}",
+                self.parquet_row_group_rows
+            )));
+        }
+        let output_format = OutputSpec {
+            format: match self.output_format {
+                OutputFormatArg::Csv => OutputFormat::Csv,
+                OutputFormatArg::Jsonl => OutputFormat::Jsonl,
+                OutputFormatArg::Parquet => OutputFormat::Parquet,
+            },
+            compression: match self.parquet_compression {
+                ParquetCompressionArg::Snappy => ParquetCompression::Snappy,
+                ParquetCompressionArg::Zstd => ParquetCompression::Zstd,
+            },
+            row_group_rows: self.parquet_row_group_rows as usize,
+        };
         Ok(ScoreJob {
+            output_format,
             input_format: match self.input_format {
                 InputFormatArg::Auto => InputFormat::Auto,
                 InputFormatArg::Csv => InputFormat::Csv,
@@ -200,7 +250,7 @@ pub struct GenArgs {
     name = "stepscore-batch",
     version,
     about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3",
-    long_about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3.\n\nWith no subcommand it scores the job described by the environment (STEPSCORE_JOB_ID, STEPSCORE_MODEL, STEPSCORE_INPUT, STEPSCORE_OUTPUT, STEPSCORE_ID_COLUMNS, STEPSCORE_ON_BAD_ROW, STEPSCORE_SHARDS, AWS_BATCH_JOB_ARRAY_INDEX, STEPSCORE_INPUT_FORMAT, STEPSCORE_FEATURES). s3:// locations go to S3, or to the directory STEPSCORE_LOCAL_S3_ROOT when it is set.",
+    long_about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3.\n\nWith no subcommand it scores the job described by the environment (STEPSCORE_JOB_ID, STEPSCORE_MODEL, STEPSCORE_INPUT, STEPSCORE_OUTPUT, STEPSCORE_ID_COLUMNS, STEPSCORE_ON_BAD_ROW, STEPSCORE_SHARDS, AWS_BATCH_JOB_ARRAY_INDEX, STEPSCORE_INPUT_FORMAT, STEPSCORE_FEATURES, STEPSCORE_OUTPUT_FORMAT, STEPSCORE_PARQUET_COMPRESSION, STEPSCORE_PARQUET_ROW_GROUP_ROWS). s3:// locations go to S3, or to the directory STEPSCORE_LOCAL_S3_ROOT when it is set.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {

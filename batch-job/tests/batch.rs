@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use stepscore_batch::artifact::{self, Algorithm};
 use stepscore_batch::kernel::{Kernel, Predictions, sigmoid};
 use stepscore_batch::model::Model;
-use stepscore_batch::score::{ScoreJob, Shard};
+use stepscore_batch::score::{OutputSpec, ScoreJob, Shard};
 use stepscore_batch::storage::{Location, Storage};
 use stepscore_batch::train::{self, Dataset, Fitted, HyperParams, Trained};
 use stepscore_core::config::{BadRowPolicy, FeatureMap, InputFormat};
@@ -95,6 +95,7 @@ fn score_local(
         input_format: InputFormat::Auto,
         features: FeatureMap::new(),
         batch_job_id: None,
+        output_format: OutputSpec::default(),
     };
     stepscore_batch::score(&job, &Storage::local_only())
 }

@@ -2,11 +2,11 @@
 //! model's predictions formatted after each row's ids, and the checks and writes of a block's
 //! result in input order.
 
-use std::io::Write;
-
-use stepscore_core::config::BadRowPolicy;
+use arrow_array::{ArrayRef, RecordBatch};
+use stepscore_core::config::{BadRowPolicy, OutputFormat};
 
 use super::Counts;
+use super::output::{self, OutputSpec, PartWriter};
 use super::progress::Progress;
 use super::rejects::Rejects;
 use crate::artifact::Task;
@@ -14,7 +14,7 @@ use crate::csvread;
 use crate::error::{Error, RowPlace};
 use crate::kernel::Predictions;
 use crate::model::Model;
-use crate::storage::{Location, OutputSink};
+use crate::storage::Location;
 
 /// A row the policy stopped at.
 pub(super) struct Fault {
@@ -33,8 +33,10 @@ pub(super) struct RejectRow {
 
 /// What scoring one block produced.
 pub(super) struct BlockOut {
-    /// The predictions, formatted.
+    /// The predictions, formatted (CSV, JSON Lines).
     pub out: Vec<u8>,
+    /// The predictions as a batch (Parquet output).
+    pub batch: Option<RecordBatch>,
     pub rejects: Vec<RejectRow>,
     /// Rows the format's independent count found in the block.
     pub counted: u64,
@@ -61,6 +63,7 @@ impl BlockOut {
     pub fn new(counted: u64, start: u64, end: u64) -> Self {
         BlockOut {
             out: Vec::new(),
+            batch: None,
             rejects: Vec::new(),
             counted,
             ends_at_record_end: true,
@@ -82,6 +85,9 @@ pub(super) struct Rows {
     pub x: Vec<f64>,
     pub ids: Vec<u8>,
     pub id_ends: Vec<usize>,
+    /// The ids with their input types (Parquet input), one array per id column, for the
+    /// JSON Lines and Parquet outputs; text inputs leave it `None`.
+    pub typed_ids: Option<Vec<ArrayRef>>,
 }
 
 /// The model with what formatting its predictions needs, shared by the workers.
@@ -89,16 +95,26 @@ pub(super) struct Scorer<'a> {
     pub model: &'a Model,
     pub policy: BadRowPolicy,
     pub n_ids: usize,
+    /// The id columns' names (the output's first columns).
+    pub id_names: &'a [String],
+    pub output: OutputSpec,
     labels: Vec<Vec<u8>>,
     shares: Option<VoteShares>,
 }
 
 impl<'a> Scorer<'a> {
-    pub fn new(model: &'a Model, policy: BadRowPolicy, n_ids: usize) -> Self {
+    pub fn new(
+        model: &'a Model,
+        policy: BadRowPolicy,
+        id_names: &'a [String],
+        output: OutputSpec,
+    ) -> Self {
         Scorer {
             model,
             policy,
-            n_ids,
+            n_ids: id_names.len(),
+            id_names,
+            output,
             labels: model
                 .header
                 .class_labels
@@ -155,6 +171,10 @@ impl<'a> Scorer<'a> {
         }
         let n = rows.id_ends.len();
         result.scored = n as u64;
+        if self.output.format != OutputFormat::Csv {
+            self.typed(rows, &preds, result);
+            return;
+        }
         let k = self.labels.len();
         let mut out = Vec::with_capacity(rows.ids.len() + n * (16 + 24 * k));
         let mut fbuf = ryu::Buffer::new();
@@ -181,6 +201,39 @@ impl<'a> Scorer<'a> {
             out.push(b'\n');
         }
         result.out = out;
+    }
+}
+
+impl Scorer<'_> {
+    /// The block's predictions as a batch (Parquet) or JSON lines formatted from one.
+    fn typed(&self, rows: &Rows, preds: &Predictions, result: &mut BlockOut) {
+        let ids = match &rows.typed_ids {
+            Some(ids) => ids.clone(),
+            None => output::text_ids(&rows.ids, &rows.id_ends, self.n_ids),
+        };
+        let built = output::prediction_batch(
+            self.model,
+            self.id_names,
+            ids,
+            &preds.class,
+            &preds.proba,
+            &preds.value,
+        );
+        let batch = match built {
+            Ok(b) => b,
+            Err(m) => {
+                result.model_fault = Some(m);
+                return;
+            }
+        };
+        match self.output.format {
+            OutputFormat::Jsonl => {
+                if let Err(m) = output::jsonl_lines(&batch, &mut result.out) {
+                    result.input_fault = Some(m);
+                }
+            }
+            _ => result.batch = Some(batch),
+        }
     }
 }
 
@@ -229,7 +282,7 @@ pub(super) struct PieceSink<'a, 's> {
     /// What `first_line` counts: "line" or "row".
     pub unit: &'static str,
     pub piece_start: u64,
-    pub part: &'a mut OutputSink,
+    pub part: &'a mut PartWriter,
     pub rejects: &'a mut Rejects<'s>,
     pub progress: &'a mut Progress<'s>,
     /// The counts of the pieces before this one.
@@ -288,10 +341,7 @@ impl PieceSink<'_, '_> {
                 ),
             });
         }
-        self.part.write_all(&out.out).map_err(|e| Error::Stream {
-            location: self.part.location().to_owned(),
-            source: e,
-        })?;
+        self.part.write_block(&out.out, out.batch.as_ref())?;
         for r in &out.rejects {
             let place = self.place(r.rel_line + out.line_base, r.offset);
             self.rejects.write(&place, &r.reason, &r.raw)?;

@@ -67,7 +67,7 @@ pub(super) fn score_csv(
         source_name: loc.to_string(),
         message: m,
     })?;
-    let scorer = Scorer::new(model, job.on_bad_row, plan.n_ids);
+    let scorer = Scorer::new(model, job.on_bad_row, &job.id_columns, job.output_format);
     sink.first_line = first_line;
     run_ordered(
         || {
@@ -135,6 +135,7 @@ fn process_chunk(scorer: &Scorer<'_>, plan: &ColumnPlan, chunk: &Chunk) -> Block
         x: Vec::with_capacity(nf * lines),
         ids: Vec::with_capacity(64 * 1024),
         id_ends: Vec::with_capacity(lines),
+        typed_ids: None,
     };
     let mut feats = vec![0.0f64; nf];
     // the invariant's independent side: records by a separate byte-level count, and whether

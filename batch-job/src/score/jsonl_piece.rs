@@ -48,7 +48,7 @@ pub(super) fn score_jsonl(
         features: feature_columns(&model.header.features, &job.features),
         ids: job.id_columns.clone(),
     };
-    let scorer = Scorer::new(model, job.on_bad_row, plan.ids.len());
+    let scorer = Scorer::new(model, job.on_bad_row, &job.id_columns, job.output_format);
     run_ordered(
         || {
             let at = chunker.offset();
@@ -66,6 +66,7 @@ fn process_chunk(scorer: &Scorer<'_>, plan: &KeyPlan, chunk: &Chunk) -> BlockOut
         x: Vec::with_capacity(nf * lines),
         ids: Vec::with_capacity(16 * lines),
         id_ends: Vec::with_capacity(lines),
+        typed_ids: None,
     };
     let mut feats = vec![0.0f64; nf];
     let mut result = BlockOut::new(

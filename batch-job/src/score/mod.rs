@@ -5,31 +5,32 @@
 //! the results in input order. Memory stays bounded by the number of chunks in flight, whatever
 //! the input size.
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
-use stepscore_core::config::{BadRowPolicy, FeatureMap, InputFormat};
+use stepscore_core::config::{BadRowPolicy, FeatureMap, InputFormat, OutputFormat};
 use stepscore_core::manifest::{
     InputIdentity, MANIFEST_VERSION, ModelIdentity, ScoringManifest, manifest_name, part_name,
     rejects_name,
 };
 
-use crate::artifact::Task;
 use crate::csvread;
 use crate::error::Error;
 use crate::input;
 use crate::model::Model;
-use crate::storage::{InputObject, Location, OutputSink, Storage};
+use crate::storage::{InputObject, Location, Storage};
 
 mod block;
 mod csv_piece;
 mod jsonl_piece;
 mod ordered;
+mod output;
 mod parquet_piece;
 mod progress;
 mod rejects;
 
 use block::PieceSink;
+pub use output::{OutputSpec, prediction_names};
+use output::PartWriter;
 use progress::Progress;
 use rejects::{Rejects, SinkLike};
 
@@ -72,6 +73,8 @@ pub struct ScoreJob {
     pub progress_interval: Duration,
     /// The Batch job running this shard (`AWS_BATCH_JOB_ID`), recorded in progress reports.
     pub batch_job_id: Option<String>,
+    /// How predictions are written.
+    pub output_format: OutputSpec,
 }
 
 /// One unit of a shard's work: a whole input, or a byte range of one.
@@ -204,17 +207,22 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
         shards = job.shard.count,
         "input planned"
     );
-    let part_loc = job.output.join(&part_name(job.shard.index));
+    let part_loc = job.output.join(&part_file_name(
+        job.shard.index,
+        job.output_format.format,
+    ));
     let rejects_loc = job.output.join(&rejects_name(job.shard.index));
-    let mut part = storage.create(&part_loc)?;
+    let mut part = PartWriter::new(
+        job.output_format,
+        storage.create(&part_loc)?,
+        &output_header(&model, &job.id_columns),
+    )?;
     let mut rejects = Rejects {
         storage,
         location: rejects_loc,
         sink: None,
     };
     let result = (|| {
-        part.write_all(&output_header(&model, &job.id_columns))
-            .map_err(|e| write_error(&part, e))?;
         let mut counts = Counts::default();
         let mut progress = Progress::new(job, storage, &pieces);
         for piece in &pieces {
@@ -254,7 +262,7 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
             return Err(e);
         }
     };
-    part.finish()?;
+    part.finish(|| output::empty_schema(&model, &job.id_columns))?;
     let rejects_written = match rejects.sink.take() {
         Some(s) => {
             s.finish()?;
@@ -304,13 +312,18 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
     Ok(manifest)
 }
 
+/// The name of shard `index`'s predictions file: `part-<i>.csv`, `.jsonl` or `.parquet`.
+pub fn part_file_name(index: u32, format: OutputFormat) -> String {
+    match format {
+        OutputFormat::Csv => part_name(index),
+        other => format!("part-{index}.{}", other.extension()),
+    }
+}
+
 /// The predictions header: id columns, `prediction`, then `p_<label>` per class.
 pub fn output_header(model: &Model, id_columns: &[String]) -> Vec<u8> {
     let mut names: Vec<String> = id_columns.to_vec();
-    names.push("prediction".into());
-    if model.task() == Task::Classification {
-        names.extend(model.header.class_labels.iter().map(|l| format!("p_{l}")));
-    }
+    names.extend(prediction_names(model));
     let mut out = Vec::new();
     let fields: Vec<&[u8]> = names.iter().map(|s| s.as_bytes()).collect();
     csvread::encode_ids(&fields, &mut out);
@@ -372,13 +385,6 @@ fn detect(
         source_name: input.location.to_string(),
         message,
     })
-}
-
-fn write_error(sink: &OutputSink, e: std::io::Error) -> Error {
-    Error::Stream {
-        location: sink.location().to_owned(),
-        source: e,
-    }
 }
 
 #[cfg(test)]

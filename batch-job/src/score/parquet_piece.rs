@@ -7,7 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::Float64Type;
 use arrow_array::{Array, Float64Array, RecordBatch};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
-use stepscore_core::config::feature_columns;
+use stepscore_core::config::{OutputFormat, feature_columns};
 
 use super::block::{BlockOut, PieceSink, Rows, Scorer};
 use super::ordered::run_ordered;
@@ -39,7 +39,7 @@ pub(super) fn score_parquet(
     sink.first_line = Some(file.rows_before + 1);
     sink.unit = "row";
     let plan = file.plan.clone();
-    let scorer = Scorer::new(model, job.on_bad_row, plan.ids.len());
+    let scorer = Scorer::new(model, job.on_bad_row, &job.id_columns, job.output_format);
     let (start, len, total) = (piece.start(), piece.byte_len(), file.rows.max(1));
     // progress in bytes, by the share of the piece's rows done
     let at = move |row: u64| start + (u128::from(len) * u128::from(row) / u128::from(total)) as u64;
@@ -92,12 +92,15 @@ fn process_batch(
         .map(|(c, _)| c.as_primitive::<Float64Type>())
         .collect();
     let nulls = f64s.iter().any(|a| a.null_count() > 0);
+    let typed = scorer.output.format != OutputFormat::Csv;
     let mut rows = Rows {
         x: Vec::with_capacity(n * f64s.len()),
         ids: Vec::with_capacity(n * 8 * ids.len()),
         id_ends: Vec::with_capacity(n),
+        typed_ids: None,
     };
     let mut text = String::new();
+    let mut kept: Vec<u32> = Vec::new();
     for r in 0..n {
         if nulls && let Some(j) = f64s.iter().position(|a| a.is_null(r)) {
             let raw = row_text(&cols, &f64s, &ids, plan, r);
@@ -108,6 +111,11 @@ fn process_batch(
             continue;
         }
         rows.x.extend(f64s.iter().map(|a| a.value(r)));
+        if typed {
+            kept.push(r as u32);
+            rows.id_ends.push(0);
+            continue;
+        }
         for (k, f) in ids.iter().enumerate() {
             if k > 0 {
                 rows.ids.push(b',');
@@ -117,6 +125,25 @@ fn process_batch(
             encode_field(text.as_bytes(), &mut rows.ids);
         }
         rows.id_ends.push(rows.ids.len());
+    }
+    if typed {
+        // the ids keep their Parquet types: the batch's own arrays, less the rejected rows
+        let columns = plan.ids.iter().map(|(c, _)| batch.column(*c));
+        let taken: Result<Vec<_>, _> = if kept.len() == n {
+            Ok(columns.cloned().collect())
+        } else {
+            let indices = arrow_array::UInt32Array::from(kept);
+            columns
+                .map(|c| arrow_select::take::take(c.as_ref(), &indices, None))
+                .collect()
+        };
+        match taken {
+            Ok(ids) => rows.typed_ids = Some(ids),
+            Err(e) => {
+                result.input_fault = Some(format!("the id columns cannot be carried over: {e}"));
+                return result;
+            }
+        }
     }
     scorer.predict(&rows, &mut result);
     result

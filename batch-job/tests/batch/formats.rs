@@ -7,13 +7,15 @@ use std::sync::Arc;
 use arrow_array::builder::{Float64Builder, Int64Builder, StringBuilder};
 use arrow_array::types::Int32Type;
 use arrow_array::{
-    ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Float64Array,
+    Array, ArrayRef, BooleanArray, Decimal128Array, DictionaryArray, Float32Array, Float64Array,
     Int32Array, RecordBatch, StructArray,
 };
 use arrow_schema::{DataType, Field, Fields, Schema};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use proptest::prelude::*;
+
+use stepscore_core::config::{OutputFormat, ParquetCompression};
 
 use super::*;
 
@@ -42,6 +44,7 @@ fn job(dir: &Path, model: &Path, input: &Path, out: &str) -> ScoreJob {
         input_format: InputFormat::Auto,
         features: FeatureMap::new(),
         batch_job_id: None,
+        output_format: OutputSpec::default(),
     }
 }
 
@@ -434,68 +437,411 @@ proptest! {
     }
 }
 
-/// Writes `script` (Python with pandas and pyarrow) output into `dir`, when the test venv has
-/// them (scripts/venv installs them); returns false without them.
-fn pandas(dir: &Path, script: &str) -> bool {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
-    let status = std::process::Command::new(&python)
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .status();
-    match status {
-        Ok(s) => {
-            assert!(s.success(), "the pandas fixture script failed");
-            true
-        }
-        Err(_) => false,
+/// A file of `tests/fixtures/parquet` (written by pandas and pyarrow: `make_fixtures.py` there).
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/parquet")
+        .join(name)
+}
+
+#[test]
+fn files_pandas_and_pyarrow_write_score_as_their_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = logistic_model(d);
+    let csv = fixture("rows.csv");
+    // one row group (snappy), 64-row groups (zstd, no statistics), dictionary pages (gzip, v2)
+    for name in ["pandas.parquet", "groups.parquet", "dictionary.parquet"] {
+        let m = same_as_csv(d, &model, &csv, &fixture(name));
+        assert_eq!(m.rows_scored, 600, "{name}");
+    }
+    // the 64-row groups shared by 4 shards: every row once, in order
+    let mut lines = Vec::new();
+    for i in 0..4 {
+        let mut j = job(d, &model, &fixture("groups.parquet"), "sharded");
+        j.shard = Shard { index: i, count: 4 };
+        let m = run(&j).unwrap();
+        assert!(m.rows_scored > 0, "shard {i} owns row groups");
+        lines.extend(part(d, "sharded", i).lines().skip(1).map(str::to_owned));
+    }
+    let whole: Vec<String> = part(d, "out-csv", 0).lines().skip(1).map(str::to_owned).collect();
+    assert_eq!(lines.len(), 600);
+    assert_eq!(lines, whole);
+    // int32, int64, float32, decimal(9,2) and boolean features read as the CSV text of them
+    same_as_csv(d, &model, &fixture("types.csv"), &fixture("types.parquet"));
+}
+
+#[test]
+fn int96_timestamps_dictionary_strings_dates_and_null_ids_pass_through_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = logistic_model(d);
+    let mut j = job(d, &model, &fixture("int96.parquet"), "out-int96");
+    j.id_columns = ["id", "when", "region", "day", "note"].map(String::from).to_vec();
+    assert_eq!(run(&j).unwrap().rows_scored, 600);
+    let ids = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.split(',').take(5).collect::<Vec<_>>().join(","))
+            .collect()
+    };
+    let want = ids(&std::fs::read_to_string(fixture("int96-ids.csv")).unwrap());
+    assert_eq!(ids(&part(d, "out-int96", 0)), want);
+}
+
+#[test]
+fn pyarrow_nulls_nested_columns_and_files_without_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = logistic_model(d);
+    let nulls = fixture("nulls-nested.parquet");
+    let e = run(&job(d, &model, &nulls, "out")).unwrap_err();
+    assert_eq!(e.exit_code(), 65);
+    assert!(
+        e.to_string().contains("nulls-nested.parquet row 3: column 'f2' is null"),
+        "{e}"
+    );
+    let mut j = job(d, &model, &nulls, "out-skip");
+    j.on_bad_row = BadRowPolicy::Skip;
+    let m = run(&j).unwrap();
+    assert_eq!((m.rows_read, m.rows_scored, m.rows_rejected), (20, 18, 2));
+    for column in ["extra", "tags"] {
+        let mut j = job(d, &model, &nulls, "out-nested");
+        j.id_columns = vec!["id".into(), column.into()];
+        let e = run(&j).unwrap_err();
+        assert_eq!(e.exit_code(), 65);
+        assert!(
+            e.to_string().contains(&format!("column '{column}' is nested")),
+            "{e}"
+        );
+    }
+    for (name, rows) in [
+        ("one-row.parquet", 1),
+        ("empty.parquet", 0),
+        ("no-row-groups.parquet", 0),
+    ] {
+        let m = run(&job(d, &model, &fixture(name), "out-small")).unwrap();
+        assert_eq!((m.rows_read, m.rows_scored), (rows, rows), "{name}");
+        assert_eq!(
+            part(d, "out-small", 0).lines().count() as u64,
+            1 + rows,
+            "{name}: the header and a line per row"
+        );
     }
 }
 
 #[test]
-fn files_pandas_writes_score_as_their_csv() {
+fn a_5000_column_file_reads_only_its_20_feature_columns_and_scores_as_its_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut text = Vec::new();
+    stepscore_batch::benchdata::write_bench_data(&mut text, 300, 20, 9).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let train_csv = write(d, "train20.csv", &text);
+    let data = train::load_dataset(
+        &Storage::local_only(),
+        &Location::Local(train_csv),
+        "label",
+        &[],
+        &["id".to_owned()],
+    )
+    .unwrap();
+    let (t, _) = trained(&data, Algorithm::LogisticRegression);
+    let model = write(d, "model20.json", t.artifact_json().unwrap());
+    // 4,980 filler columns around the 20 features and the id, as a wide lake table has
+    let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+    let body: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let mut columns: Vec<(String, ArrayRef)> = Vec::new();
+    for (c, name) in header.iter().enumerate() {
+        if *name == "label" {
+            continue;
+        }
+        let values: Vec<f64> = body.iter().map(|r| r[c].parse().unwrap()).collect();
+        let array: ArrayRef = if *name == "id" {
+            Arc::new(values.iter().map(|v| *v as i64).collect::<arrow_array::Int64Array>())
+        } else {
+            Arc::new(Float64Array::from(values))
+        };
+        columns.push((name.to_string(), array));
+    }
+    let filler: ArrayRef = Arc::new(Float64Array::from(vec![1.5; body.len()]));
+    for k in 0..4980 {
+        // interleaved, so the projected columns are not one contiguous run
+        let at = (k * 7) % (columns.len() + 1);
+        columns.insert(at, (format!("pad{k}"), Arc::clone(&filler)));
+    }
+    assert_eq!(columns.len(), 5001);
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let pq = write(d, "wide.parquet", write_parquet(batch, 100));
+    let csv = write(d, "wide.csv", &text);
+    let m = same_as_csv(d, &model, &csv, &pq);
+    assert_eq!(m.rows_scored, 300);
+}
+
+/// The predictions of `out` as text rows (ids, prediction, probabilities), whatever the part's
+/// format: the CSV as written, JSON Lines and Parquet through their readers (serde_json, and
+/// the parquet crate's Arrow reader), each value as the CSV would show it.
+fn predictions(dir: &Path, out: &str, format: OutputFormat) -> Vec<Vec<String>> {
+    let path = dir
+        .join(out)
+        .join(format!("part-0.{}", format.extension()));
+    match format {
+        OutputFormat::Csv => std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').map(str::to_owned).collect())
+            .collect(),
+        OutputFormat::Jsonl => std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(l).unwrap();
+                v.values()
+                    .map(|x| match x {
+                        serde_json::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect()
+            })
+            .collect(),
+        OutputFormat::Parquet => {
+            let file = std::fs::File::open(&path).unwrap();
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+                .unwrap();
+            let options = arrow_cast::display::FormatOptions::new();
+            let mut rows = Vec::new();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let fmts: Vec<_> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                    .collect();
+                for r in 0..batch.num_rows() {
+                    // doubles as the CSV writes them (ryu's shortest round-trip text)
+                    let text = |(c, f): (&ArrayRef, &arrow_cast::display::ArrayFormatter<'_>)| {
+                        match c.as_any().downcast_ref::<Float64Array>() {
+                            Some(a) => ryu::Buffer::new().format(a.value(r)).to_owned(),
+                            None => f.value(r).to_string(),
+                        }
+                    };
+                    rows.push(batch.columns().iter().zip(&fmts).map(text).collect());
+                }
+            }
+            rows
+        }
+    }
+}
+
+fn parquet_metadata(path: &Path) -> parquet::file::metadata::ParquetMetaData {
+    use parquet::file::reader::FileReader;
+    let file = std::fs::File::open(path).unwrap();
+    parquet::file::reader::SerializedFileReader::new(file)
+        .unwrap()
+        .metadata()
+        .clone()
+}
+
+fn with_output(mut j: ScoreJob, format: OutputFormat) -> ScoreJob {
+    j.output_format.format = format;
+    j
+}
+
+#[test]
+fn jsonl_and_parquet_predictions_hold_what_the_csv_predictions_hold() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = logistic_model(d);
-    write(d, "in.csv", bench_csv(2000, 5));
-    let script = r#"
-import numpy as np, pandas as pd
-df = pd.read_csv("in.csv", float_precision="round_trip").drop(columns=["label"])
-df.to_parquet("pandas.parquet", engine="pyarrow", index=False)
-df.to_parquet("groups.parquet", engine="pyarrow", index=False, row_group_size=300, compression="zstd")
-ts = df.assign(when=pd.Timestamp("2026-01-02") + pd.to_timedelta(df["id"], unit="s"), region=pd.Categorical(np.where(df["id"] % 2 == 0, "north", "south")))
-ts.to_parquet("int96.parquet", engine="pyarrow", index=False, use_deprecated_int96_timestamps=True, use_dictionary=True)
-ts[["id", "when", "region"]].assign(p=0).to_csv("int96-ids.csv", index=False, date_format="%Y-%m-%dT%H:%M:%S")
-wide = pd.DataFrame({f"c{i}": np.arange(50, dtype="float64") * i for i in range(5000)})
-for k in range(5):
-    wide[f"f{k}"] = df[f"f{k}"].head(50)
-wide["id"] = df["id"].head(50)
-wide.to_parquet("wide.parquet", engine="pyarrow", index=False)
-df.head(50).to_csv("wide.csv", index=False)
-"#;
-    if !pandas(d, script) {
-        panic!(
-            "{}: run scripts/venv to install pandas and pyarrow for this test",
-            d.display()
-        );
+    for input in ["rows.csv", "pandas.parquet"] {
+        let csv = with_output(job(d, &model, &fixture(input), "o-csv"), OutputFormat::Csv);
+        run(&csv).unwrap();
+        let want = predictions(d, "o-csv", OutputFormat::Csv);
+        assert_eq!(want.len(), 600);
+        for format in [OutputFormat::Jsonl, OutputFormat::Parquet] {
+            let out = format!("o-{}", format.as_str());
+            let mut j = with_output(job(d, &model, &fixture(input), &out), format);
+            j.output_format.row_group_rows = 128;
+            let m = run(&j).unwrap();
+            assert!(m.output.ends_with(&format!("part-0.{}", format.extension())), "{}", m.output);
+            assert_eq!(predictions(d, &out, format), want, "{input} to {format:?}");
+        }
     }
-    let csv = d.join("in.csv");
-    same_as_csv(d, &model, &csv, &d.join("pandas.parquet"));
-    same_as_csv(d, &model, &csv, &d.join("groups.parquet"));
-    same_as_csv(d, &model, &d.join("wide.csv"), &d.join("wide.parquet"));
-    // int96 timestamps and a dictionary of strings pass through as ids
-    let mut j = job(d, &model, &d.join("int96.parquet"), "out-int96");
-    j.id_columns = vec!["id".into(), "when".into(), "region".into()];
+    // Parquet output from Parquet input: the id keeps its type; 600 rows in groups of 128
+    let meta = parquet_metadata(&d.join("o-parquet/part-0.parquet"));
+    assert_eq!(meta.num_row_groups(), 5);
+    let schema = meta.file_metadata().schema_descr();
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["id", "prediction", "p_0", "p_1"]);
+    assert_eq!(
+        schema.column(0).physical_type(),
+        parquet::basic::Type::INT64
+    );
+    assert_eq!(
+        meta.row_group(0).column(0).compression(),
+        parquet::basic::Compression::SNAPPY
+    );
+}
+
+#[test]
+fn parquet_output_keeps_timestamp_ids_drops_rejected_rows_and_compresses_as_configured() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = logistic_model(d);
+    let mut j = with_output(job(d, &model, &fixture("int96.parquet"), "o-ts"), OutputFormat::Parquet);
+    j.id_columns = ["id", "when", "region", "day", "note"].map(String::from).to_vec();
+    j.output_format.compression = ParquetCompression::Zstd;
     run(&j).unwrap();
-    let got: Vec<String> = part(d, "out-int96", 0)
-        .lines()
-        .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+    let meta = parquet_metadata(&d.join("o-ts/part-0.parquet"));
+    assert!(matches!(
+        meta.row_group(0).column(0).compression(),
+        parquet::basic::Compression::ZSTD(_)
+    ));
+    let got: Vec<String> = predictions(d, "o-ts", OutputFormat::Parquet)
+        .iter()
+        .map(|r| r[..5].join(","))
         .collect();
-    let want: Vec<String> = std::fs::read_to_string(d.join("int96-ids.csv"))
+    let want: Vec<String> = std::fs::read_to_string(fixture("int96-ids.csv"))
         .unwrap()
         .lines()
-        .map(|l| l.split(',').take(3).collect::<Vec<_>>().join(","))
+        .skip(1)
+        .map(str::to_owned)
         .collect();
-    assert_eq!(got[1..], want[1..]);
-    assert_eq!(got[0], "id,when,region");
+    assert_eq!(got, want, "ids as pandas wrote them, in ISO 8601");
+    // rows 3 and 11 have a null feature: rejected under skip, absent from the predictions
+    let mut j = with_output(job(d, &model, &fixture("nulls-nested.parquet"), "o-nulls"), OutputFormat::Parquet);
+    j.on_bad_row = BadRowPolicy::Skip;
+    let m = run(&j).unwrap();
+    assert_eq!((m.rows_scored, m.rows_rejected), (18, 2));
+    let ids: Vec<String> = predictions(d, "o-nulls", OutputFormat::Parquet)
+        .iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(ids.len(), 18);
+    assert!(!ids.contains(&"3".to_owned()) && !ids.contains(&"11".to_owned()), "{ids:?}");
+    assert!(d.join("o-nulls/rejects-0.csv").exists());
+}
+
+#[test]
+fn an_input_without_rows_writes_a_parquet_part_with_the_columns_and_no_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = logistic_model(d);
+    for (input, out) in [("no-row-groups.parquet", "o-empty"), ("empty.parquet", "o-empty2")] {
+        let j = with_output(job(d, &model, &fixture(input), out), OutputFormat::Parquet);
+        assert_eq!(run(&j).unwrap().rows_scored, 0);
+        let meta = parquet_metadata(&d.join(out).join("part-0.parquet"));
+        assert_eq!(meta.file_metadata().num_rows(), 0);
+        let names: Vec<&str> = meta
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name())
+            .collect();
+        assert_eq!(names, ["id", "prediction", "p_0", "p_1"], "{input}");
+    }
+    let j = with_output(job(d, &model, &fixture("no-row-groups.parquet"), "o-jsonl"), OutputFormat::Jsonl);
+    run(&j).unwrap();
+    assert_eq!(std::fs::read_to_string(d.join("o-jsonl/part-0.jsonl")).unwrap(), "");
+}
+
+/// A directory store that records the byte range of every GET.
+#[derive(Debug)]
+struct RangeLog {
+    inner: stepscore_dirstore::DirStore,
+    gets: std::sync::Mutex<Vec<Option<std::ops::Range<u64>>>>,
+}
+
+#[async_trait::async_trait]
+impl stepscore_core::ports::ObjectStore for RangeLog {
+    async fn head(
+        &self,
+        uri: &stepscore_core::ObjectUri,
+    ) -> Result<stepscore_core::ports::ObjectMeta, stepscore_core::ports::StoreError> {
+        self.inner.head(uri).await
+    }
+
+    async fn list(
+        &self,
+        prefix: &stepscore_core::ObjectUri,
+    ) -> Result<Vec<stepscore_core::ports::ObjectMeta>, stepscore_core::ports::StoreError> {
+        self.inner.list(prefix).await
+    }
+
+    async fn get(
+        &self,
+        uri: &stepscore_core::ObjectUri,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<stepscore_core::ports::ByteStream, stepscore_core::ports::StoreError> {
+        self.gets.lock().unwrap().push(range.clone());
+        self.inner.get(uri, range).await
+    }
+
+    async fn put(
+        &self,
+        uri: &stepscore_core::ObjectUri,
+        body: stepscore_core::ports::ByteStream,
+    ) -> Result<stepscore_core::ports::ObjectMeta, stepscore_core::ports::StoreError> {
+        self.inner.put(uri, body).await
+    }
+
+    async fn get_bytes_at(
+        &self,
+        uri: &stepscore_core::ObjectUri,
+        version: &stepscore_core::ports::ObjectVersion,
+        limit: u64,
+    ) -> Result<Vec<u8>, stepscore_core::ports::StoreError> {
+        self.inner.get_bytes_at(uri, version, limit).await
+    }
+}
+
+#[test]
+fn parquet_in_a_bucket_is_read_by_ranged_gets_of_the_footer_and_the_projected_chunks_only() {
+    use stepscore_core::ports::ObjectStore;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let model = logistic_model(d);
+    // f0..f4 and the id among 400 wide filler columns, in 4 row groups
+    let rows = rows(&bench_csv(2000, 5));
+    let mut columns: Vec<(String, ArrayRef)> = Vec::new();
+    columns.push((
+        "id".into(),
+        Arc::new(rows.iter().map(|r| r.0).collect::<arrow_array::Int64Array>()),
+    ));
+    for k in 0..5 {
+        let c: Float64Array = rows.iter().map(|r| Some(r.1[k])).collect();
+        columns.push((format!("f{k}"), Arc::new(c)));
+    }
+    for k in 0..400 {
+        let c: Float64Array = (0..rows.len()).map(|i| Some((i * k) as f64 / 7.0)).collect();
+        columns.insert(k % columns.len(), (format!("pad{k}"), Arc::new(c)));
+    }
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let bytes = write_parquet(batch, 500);
+    let size = bytes.len() as u64;
+    let local = write(d, "wide.parquet", &bytes);
+    let store = RangeLog {
+        inner: stepscore_dirstore::DirStore::open(&d.join("buckets")).unwrap(),
+        gets: std::sync::Mutex::new(Vec::new()),
+    };
+    let object = stepscore_core::ObjectUri::parse("s3://data/in/wide.parquet").unwrap();
+    rt.block_on(store.put_bytes(&object, bytes)).unwrap();
+    let store = Arc::new(store);
+    let storage = Storage::with_store(Arc::clone(&store) as _, rt.handle().clone());
+    let mut j = job(d, &model, &local, "from-bucket");
+    j.input = Location::Object(object);
+    stepscore_batch::score(&j, &storage).unwrap();
+    run(&job(d, &model, &local, "from-disk")).unwrap();
+    assert_eq!(part(d, "from-bucket", 0), part(d, "from-disk", 0));
+    let gets = store.gets.lock().unwrap().clone();
+    assert!(gets.iter().all(Option::is_some), "every GET is ranged: {gets:?}");
+    let fetched: u64 = gets.iter().flatten().map(|r| r.end - r.start).sum();
+    assert!(
+        fetched * 20 < size,
+        "6 of 406 columns fetched: {fetched} of {size} bytes in {} GETs",
+        gets.len()
+    );
+    // the footer, then 6 chunks per row group
+    assert!(gets.len() <= 3 + 6 * 4, "{} GETs: {gets:?}", gets.len());
 }
