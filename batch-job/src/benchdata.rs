@@ -84,7 +84,10 @@ pub fn write_bench_parquet<W: Write + Send>(
             id += 1;
         }
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(Int64Array::from(ids))];
-        arrays.extend(cols.into_iter().map(|c| Arc::new(Float64Array::from(c)) as ArrayRef));
+        arrays.extend(
+            cols.into_iter()
+                .map(|c| Arc::new(Float64Array::from(c)) as ArrayRef),
+        );
         arrays.push(Arc::new(Int64Array::from(labels)));
         let batch = RecordBatch::try_new(Arc::clone(&schema), arrays).map_err(|e| e.to_string())?;
         writer.write(&batch).map_err(|e| e.to_string())?;

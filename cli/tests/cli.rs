@@ -28,7 +28,15 @@ fn demo_with_parquet_puts_parquet_scores_it_by_row_group_and_writes_parquet_pred
     let state = dir.path().join("state");
     let out = stepscore(
         &state,
-        &["demo", "--format", "parquet", "--rows", "3000", "--time-scale", "200"],
+        &[
+            "demo",
+            "--format",
+            "parquet",
+            "--rows",
+            "3000",
+            "--time-scale",
+            "200",
+        ],
     );
     assert!(out.status.success(), "demo failed:\n{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -39,21 +47,34 @@ fn demo_with_parquet_puts_parquet_scores_it_by_row_group_and_writes_parquet_pred
     assert_eq!(record["metrics"]["rows_scored"], 3000);
     assert_eq!(record["config"]["output_format"], "parquet");
     let output = record["config"]["output"].as_str().unwrap();
-    let out_dir = state.join("buckets").join(output.strip_prefix("s3://").unwrap());
+    let out_dir = state
+        .join("buckets")
+        .join(output.strip_prefix("s3://").unwrap());
     let mut shards_with_rows = 0;
     for shard in 0..2 {
         let part = std::fs::read(out_dir.join(format!("part-{shard}.parquet"))).unwrap();
-        assert!(part.starts_with(b"PAR1") && part.ends_with(b"PAR1"), "part-{shard}");
+        assert!(
+            part.starts_with(b"PAR1") && part.ends_with(b"PAR1"),
+            "part-{shard}"
+        );
         let manifest: Value = serde_json::from_slice(
             &std::fs::read(out_dir.join(format!("manifest-{shard}.json"))).unwrap(),
         )
         .unwrap();
-        assert!(manifest["output"].as_str().unwrap().ends_with(&format!("part-{shard}.parquet")));
+        assert!(
+            manifest["output"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("part-{shard}.parquet"))
+        );
         if manifest["rows_scored"].as_u64().unwrap() > 0 {
             shards_with_rows += 1;
         }
     }
-    assert_eq!(shards_with_rows, 2, "3 row groups of 1,024 rows split over both shards");
+    assert_eq!(
+        shards_with_rows, 2,
+        "3 row groups of 1,024 rows split over both shards"
+    );
 }
 
 #[test]
@@ -167,7 +188,8 @@ fn a_bad_config_is_named_field_by_field_with_exit_code_2() {
     );
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        text(&out).contains("input format auto, output format parquet (zstd, 131072 rows per row group)"),
+        text(&out)
+            .contains("input format auto, output format parquet (zstd, 131072 rows per row group)"),
         "{}",
         text(&out)
     );

@@ -29,8 +29,8 @@ mod progress;
 mod rejects;
 
 use block::PieceSink;
-pub use output::{OutputSpec, prediction_names};
 use output::PartWriter;
+pub use output::{OutputSpec, prediction_names};
 use progress::Progress;
 use rejects::{Rejects, SinkLike};
 
@@ -207,10 +207,9 @@ pub fn score(job: &ScoreJob, storage: &Storage) -> Result<ScoringManifest, Error
         shards = job.shard.count,
         "input planned"
     );
-    let part_loc = job.output.join(&part_file_name(
-        job.shard.index,
-        job.output_format.format,
-    ));
+    let part_loc = job
+        .output
+        .join(&part_file_name(job.shard.index, job.output_format.format));
     let rejects_loc = job.output.join(&rejects_name(job.shard.index));
     let mut part = PartWriter::new(
         job.output_format,

@@ -18,9 +18,7 @@ use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-use stepscore_core::config::{
-    DEFAULT_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression,
-};
+use stepscore_core::config::{DEFAULT_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression};
 
 use crate::artifact::Task;
 use crate::error::Error;
@@ -159,7 +157,11 @@ pub(super) fn jsonl_lines(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), 
         .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("a column cannot be written as JSON: {e}"))?;
-    let kinds: Vec<Kind> = batch.columns().iter().map(|c| kind(c.data_type())).collect();
+    let kinds: Vec<Kind> = batch
+        .columns()
+        .iter()
+        .map(|c| kind(c.data_type()))
+        .collect();
     let mut fbuf = ryu::Buffer::new();
     let mut text = String::new();
     for r in 0..batch.num_rows() {
@@ -187,8 +189,8 @@ pub(super) fn jsonl_lines(batch: &RecordBatch, out: &mut Vec<u8>) -> Result<(), 
                     text.clear();
                     use std::fmt::Write as _;
                     let _ = write!(text, "{}", formatters[c].value(r));
-                    let finite = kinds[c] == Kind::Boolean
-                        || text.parse::<f64>().is_ok_and(f64::is_finite);
+                    let finite =
+                        kinds[c] == Kind::Boolean || text.parse::<f64>().is_ok_and(f64::is_finite);
                     out.extend_from_slice(if finite { text.as_bytes() } else { b"null" });
                 }
                 Kind::Text => {

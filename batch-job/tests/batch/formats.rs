@@ -464,7 +464,11 @@ fn files_pandas_and_pyarrow_write_score_as_their_csv() {
         assert!(m.rows_scored > 0, "shard {i} owns row groups");
         lines.extend(part(d, "sharded", i).lines().skip(1).map(str::to_owned));
     }
-    let whole: Vec<String> = part(d, "out-csv", 0).lines().skip(1).map(str::to_owned).collect();
+    let whole: Vec<String> = part(d, "out-csv", 0)
+        .lines()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
     assert_eq!(lines.len(), 600);
     assert_eq!(lines, whole);
     // int32, int64, float32, decimal(9,2) and boolean features read as the CSV text of them
@@ -477,7 +481,9 @@ fn int96_timestamps_dictionary_strings_dates_and_null_ids_pass_through_as_text()
     let d = dir.path();
     let model = logistic_model(d);
     let mut j = job(d, &model, &fixture("int96.parquet"), "out-int96");
-    j.id_columns = ["id", "when", "region", "day", "note"].map(String::from).to_vec();
+    j.id_columns = ["id", "when", "region", "day", "note"]
+        .map(String::from)
+        .to_vec();
     assert_eq!(run(&j).unwrap().rows_scored, 600);
     let ids = |text: &str| -> Vec<String> {
         text.lines()
@@ -497,7 +503,8 @@ fn pyarrow_nulls_nested_columns_and_files_without_rows() {
     let e = run(&job(d, &model, &nulls, "out")).unwrap_err();
     assert_eq!(e.exit_code(), 65);
     assert!(
-        e.to_string().contains("nulls-nested.parquet row 3: column 'f2' is null"),
+        e.to_string()
+            .contains("nulls-nested.parquet row 3: column 'f2' is null"),
         "{e}"
     );
     let mut j = job(d, &model, &nulls, "out-skip");
@@ -510,7 +517,8 @@ fn pyarrow_nulls_nested_columns_and_files_without_rows() {
         let e = run(&j).unwrap_err();
         assert_eq!(e.exit_code(), 65);
         assert!(
-            e.to_string().contains(&format!("column '{column}' is nested")),
+            e.to_string()
+                .contains(&format!("column '{column}' is nested")),
             "{e}"
         );
     }
@@ -549,7 +557,11 @@ fn a_5000_column_file_reads_only_its_20_feature_columns_and_scores_as_its_csv() 
     let model = write(d, "model20.json", t.artifact_json().unwrap());
     // 4,980 filler columns around the 20 features and the id, as a wide lake table has
     let header: Vec<&str> = text.lines().next().unwrap().split(',').collect();
-    let body: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let body: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
     let mut columns: Vec<(String, ArrayRef)> = Vec::new();
     for (c, name) in header.iter().enumerate() {
         if *name == "label" {
@@ -557,7 +569,12 @@ fn a_5000_column_file_reads_only_its_20_feature_columns_and_scores_as_its_csv() 
         }
         let values: Vec<f64> = body.iter().map(|r| r[c].parse().unwrap()).collect();
         let array: ArrayRef = if *name == "id" {
-            Arc::new(values.iter().map(|v| *v as i64).collect::<arrow_array::Int64Array>())
+            Arc::new(
+                values
+                    .iter()
+                    .map(|v| *v as i64)
+                    .collect::<arrow_array::Int64Array>(),
+            )
         } else {
             Arc::new(Float64Array::from(values))
         };
@@ -581,9 +598,7 @@ fn a_5000_column_file_reads_only_its_20_feature_columns_and_scores_as_its_csv() 
 /// format: the CSV as written, JSON Lines and Parquet through their readers (serde_json, and
 /// the parquet crate's Arrow reader), each value as the CSV would show it.
 fn predictions(dir: &Path, out: &str, format: OutputFormat) -> Vec<Vec<String>> {
-    let path = dir
-        .join(out)
-        .join(format!("part-0.{}", format.extension()));
+    let path = dir.join(out).join(format!("part-0.{}", format.extension()));
     match format {
         OutputFormat::Csv => std::fs::read_to_string(&path)
             .unwrap()
@@ -595,7 +610,8 @@ fn predictions(dir: &Path, out: &str, format: OutputFormat) -> Vec<Vec<String>> 
             .unwrap()
             .lines()
             .map(|l| {
-                let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(l).unwrap();
+                let v: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(l).unwrap();
                 v.values()
                     .map(|x| match x {
                         serde_json::Value::String(s) => s.clone(),
@@ -606,8 +622,9 @@ fn predictions(dir: &Path, out: &str, format: OutputFormat) -> Vec<Vec<String>> 
             .collect(),
         OutputFormat::Parquet => {
             let file = std::fs::File::open(&path).unwrap();
-            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
-                .unwrap();
+            let reader =
+                parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(file, 1024)
+                    .unwrap();
             let options = arrow_cast::display::FormatOptions::new();
             let mut rows = Vec::new();
             for batch in reader {
@@ -615,16 +632,20 @@ fn predictions(dir: &Path, out: &str, format: OutputFormat) -> Vec<Vec<String>> 
                 let fmts: Vec<_> = batch
                     .columns()
                     .iter()
-                    .map(|c| arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+                    .map(|c| {
+                        arrow_cast::display::ArrayFormatter::try_new(c.as_ref(), &options).unwrap()
+                    })
                     .collect();
                 for r in 0..batch.num_rows() {
                     // doubles as the CSV writes them (ryu's shortest round-trip text)
-                    let text = |(c, f): (&ArrayRef, &arrow_cast::display::ArrayFormatter<'_>)| {
-                        match c.as_any().downcast_ref::<Float64Array>() {
+                    let text =
+                        |(c, f): (&ArrayRef, &arrow_cast::display::ArrayFormatter<'_>)| match c
+                            .as_any()
+                            .downcast_ref::<Float64Array>()
+                        {
                             Some(a) => ryu::Buffer::new().format(a.value(r)).to_owned(),
                             None => f.value(r).to_string(),
-                        }
-                    };
+                        };
                     rows.push(batch.columns().iter().zip(&fmts).map(text).collect());
                 }
             }
@@ -662,7 +683,12 @@ fn jsonl_and_parquet_predictions_hold_what_the_csv_predictions_hold() {
             let mut j = with_output(job(d, &model, &fixture(input), &out), format);
             j.output_format.row_group_rows = 128;
             let m = run(&j).unwrap();
-            assert!(m.output.ends_with(&format!("part-0.{}", format.extension())), "{}", m.output);
+            assert!(
+                m.output
+                    .ends_with(&format!("part-0.{}", format.extension())),
+                "{}",
+                m.output
+            );
             assert_eq!(predictions(d, &out, format), want, "{input} to {format:?}");
         }
     }
@@ -687,8 +713,13 @@ fn parquet_output_keeps_timestamp_ids_drops_rejected_rows_and_compresses_as_conf
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = logistic_model(d);
-    let mut j = with_output(job(d, &model, &fixture("int96.parquet"), "o-ts"), OutputFormat::Parquet);
-    j.id_columns = ["id", "when", "region", "day", "note"].map(String::from).to_vec();
+    let mut j = with_output(
+        job(d, &model, &fixture("int96.parquet"), "o-ts"),
+        OutputFormat::Parquet,
+    );
+    j.id_columns = ["id", "when", "region", "day", "note"]
+        .map(String::from)
+        .to_vec();
     j.output_format.compression = ParquetCompression::Zstd;
     run(&j).unwrap();
     let meta = parquet_metadata(&d.join("o-ts/part-0.parquet"));
@@ -708,7 +739,10 @@ fn parquet_output_keeps_timestamp_ids_drops_rejected_rows_and_compresses_as_conf
         .collect();
     assert_eq!(got, want, "ids as pandas wrote them, in ISO 8601");
     // rows 3 and 11 have a null feature: rejected under skip, absent from the predictions
-    let mut j = with_output(job(d, &model, &fixture("nulls-nested.parquet"), "o-nulls"), OutputFormat::Parquet);
+    let mut j = with_output(
+        job(d, &model, &fixture("nulls-nested.parquet"), "o-nulls"),
+        OutputFormat::Parquet,
+    );
     j.on_bad_row = BadRowPolicy::Skip;
     let m = run(&j).unwrap();
     assert_eq!((m.rows_scored, m.rows_rejected), (18, 2));
@@ -717,7 +751,10 @@ fn parquet_output_keeps_timestamp_ids_drops_rejected_rows_and_compresses_as_conf
         .map(|r| r[0].clone())
         .collect();
     assert_eq!(ids.len(), 18);
-    assert!(!ids.contains(&"3".to_owned()) && !ids.contains(&"11".to_owned()), "{ids:?}");
+    assert!(
+        !ids.contains(&"3".to_owned()) && !ids.contains(&"11".to_owned()),
+        "{ids:?}"
+    );
     assert!(d.join("o-nulls/rejects-0.csv").exists());
 }
 
@@ -726,7 +763,10 @@ fn an_input_without_rows_writes_a_parquet_part_with_the_columns_and_no_rows() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let model = logistic_model(d);
-    for (input, out) in [("no-row-groups.parquet", "o-empty"), ("empty.parquet", "o-empty2")] {
+    for (input, out) in [
+        ("no-row-groups.parquet", "o-empty"),
+        ("empty.parquet", "o-empty2"),
+    ] {
         let j = with_output(job(d, &model, &fixture(input), out), OutputFormat::Parquet);
         assert_eq!(run(&j).unwrap().rows_scored, 0);
         let meta = parquet_metadata(&d.join(out).join("part-0.parquet"));
@@ -740,9 +780,15 @@ fn an_input_without_rows_writes_a_parquet_part_with_the_columns_and_no_rows() {
             .collect();
         assert_eq!(names, ["id", "prediction", "p_0", "p_1"], "{input}");
     }
-    let j = with_output(job(d, &model, &fixture("no-row-groups.parquet"), "o-jsonl"), OutputFormat::Jsonl);
+    let j = with_output(
+        job(d, &model, &fixture("no-row-groups.parquet"), "o-jsonl"),
+        OutputFormat::Jsonl,
+    );
     run(&j).unwrap();
-    assert_eq!(std::fs::read_to_string(d.join("o-jsonl/part-0.jsonl")).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(d.join("o-jsonl/part-0.jsonl")).unwrap(),
+        ""
+    );
 }
 
 /// A directory store that records the byte range of every GET.
@@ -807,14 +853,20 @@ fn parquet_in_a_bucket_is_read_by_ranged_gets_of_the_footer_and_the_projected_ch
     let mut columns: Vec<(String, ArrayRef)> = Vec::new();
     columns.push((
         "id".into(),
-        Arc::new(rows.iter().map(|r| r.0).collect::<arrow_array::Int64Array>()),
+        Arc::new(
+            rows.iter()
+                .map(|r| r.0)
+                .collect::<arrow_array::Int64Array>(),
+        ),
     ));
     for k in 0..5 {
         let c: Float64Array = rows.iter().map(|r| Some(r.1[k])).collect();
         columns.push((format!("f{k}"), Arc::new(c)));
     }
     for k in 0..400 {
-        let c: Float64Array = (0..rows.len()).map(|i| Some((i * k) as f64 / 7.0)).collect();
+        let c: Float64Array = (0..rows.len())
+            .map(|i| Some((i * k) as f64 / 7.0))
+            .collect();
         columns.insert(k % columns.len(), (format!("pad{k}"), Arc::new(c)));
     }
     let batch = RecordBatch::try_from_iter(columns).unwrap();
@@ -835,7 +887,10 @@ fn parquet_in_a_bucket_is_read_by_ranged_gets_of_the_footer_and_the_projected_ch
     run(&job(d, &model, &local, "from-disk")).unwrap();
     assert_eq!(part(d, "from-bucket", 0), part(d, "from-disk", 0));
     let gets = store.gets.lock().unwrap().clone();
-    assert!(gets.iter().all(Option::is_some), "every GET is ranged: {gets:?}");
+    assert!(
+        gets.iter().all(Option::is_some),
+        "every GET is ranged: {gets:?}"
+    );
     let fetched: u64 = gets.iter().flatten().map(|r| r.end - r.start).sum();
     assert!(
         fetched * 20 < size,

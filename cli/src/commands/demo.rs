@@ -141,8 +141,14 @@ fn write_data(path: &Path, rows: u64, seed: u64) -> Result<(), Failure> {
 fn write_parquet(path: &Path, rows: u64, seed: u64) -> Result<(), Failure> {
     let f = std::fs::File::create(path)
         .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))?;
-    stepscore_batch::benchdata::write_bench_parquet(std::io::BufWriter::new(f), rows, 20, seed, 1024)
-        .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))
+    stepscore_batch::benchdata::write_bench_parquet(
+        std::io::BufWriter::new(f),
+        rows,
+        20,
+        seed,
+        1024,
+    )
+    .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Trains the demo's random forest on `train_csv` into `model`, on a blocking thread: training

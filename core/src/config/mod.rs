@@ -531,7 +531,11 @@ mod tests {
         assert_eq!(c.output_format, OutputFormat::Csv);
         assert_eq!(c.parquet_row_group_rows, DEFAULT_PARQUET_ROW_GROUP_ROWS);
         let json = c.to_json();
-        for field in ["output_format", "parquet_compression", "parquet_row_group_rows"] {
+        for field in [
+            "output_format",
+            "parquet_compression",
+            "parquet_row_group_rows",
+        ] {
             assert!(json.get(field).is_none(), "{field} left out at its default");
         }
         let mut v = minimal();
@@ -540,7 +544,11 @@ mod tests {
         v["parquet_row_group_rows"] = json!(1000);
         let c = JobConfig::from_value(&v, "t").unwrap();
         assert_eq!(
-            (c.output_format, c.parquet_compression, c.parquet_row_group_rows),
+            (
+                c.output_format,
+                c.parquet_compression,
+                c.parquet_row_group_rows
+            ),
             (OutputFormat::Parquet, ParquetCompression::Zstd, 1000)
         );
         assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
@@ -554,7 +562,10 @@ mod tests {
         v["parquet_row_group_rows"] = json!(10);
         let p = problems(v);
         assert_eq!(p.len(), 2, "{p:?}");
-        assert!(p[0].1.contains("applies only to output_format 'parquet'"), "{p:?}");
+        assert!(
+            p[0].1.contains("applies only to output_format 'parquet'"),
+            "{p:?}"
+        );
         let mut v = minimal();
         v["output_format"] = json!("xlsx");
         v["parquet_row_group_rows"] = json!(0);

@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use super::{
     BATCH_MAX_TAGS, BadRowPolicy, CONFIG_VERSION, Capacity, ConfigError, ConfigProblem,
     DEFAULT_PARQUET_ROW_GROUP_ROWS, DEFAULT_SPOT_WAIT_SECONDS, FIELDS, FeatureMap, InputFormat,
-    JobConfig, MAX_CONFIG_BYTES, MAX_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression,
-    MAX_SHARDS, PIPELINE_TAG_KEYS, check_id_columns, check_output_prefix, compression_by_name,
-    prefix_form,
+    JobConfig, MAX_CONFIG_BYTES, MAX_PARQUET_ROW_GROUP_ROWS, MAX_SHARDS, OutputFormat,
+    PIPELINE_TAG_KEYS, ParquetCompression, check_id_columns, check_output_prefix,
+    compression_by_name, prefix_form,
 };
 use crate::uri::ObjectUri;
 
