@@ -263,10 +263,10 @@ mod tests {
     }
 
     fn chunks(text: &str, start: u64, limit: Option<u64>, size: usize) -> Vec<String> {
-        let mut c = LineChunker::new(text[start as usize..].as_bytes(), start, limit, size);
+        let mut c = LineChunker::new(&text.as_bytes()[start as usize..], start, limit, size);
         if start > 0 {
             c = LineChunker::new(
-                text[start as usize - 1..].as_bytes(),
+                &text.as_bytes()[start as usize - 1..],
                 start - 1,
                 limit,
                 size,

@@ -238,8 +238,9 @@ enum PartKind {
     /// the sink waits in `pending`).
     Parquet {
         pending: Option<OutputSink>,
-        writer: Option<(ArrowWriter<OutputSink>, SchemaRef)>,
-        properties: WriterProperties,
+        // boxed: the writer and its properties are large beside a text sink
+        writer: Option<Box<(ArrowWriter<OutputSink>, SchemaRef)>>,
+        properties: Box<WriterProperties>,
     },
 }
 
@@ -257,19 +258,21 @@ impl PartWriter {
             OutputFormat::Parquet => PartKind::Parquet {
                 pending: Some(sink),
                 writer: None,
-                properties: WriterProperties::builder()
-                    .set_compression(match spec.compression {
-                        ParquetCompression::Snappy => Compression::SNAPPY,
-                        ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
-                    })
-                    .set_max_row_group_row_count(Some(spec.row_group_rows.max(1)))
-                    // probabilities are nearly all distinct: a dictionary would be built for
-                    // each column chunk and then abandoned (the writer's fallback to plain
-                    // pages); the label column keeps it, as it has few values
-                    .set_dictionary_enabled(false)
-                    .set_column_dictionary_enabled("prediction".into(), true)
-                    .set_created_by(format!("stepscore {}", env!("CARGO_PKG_VERSION")))
-                    .build(),
+                properties: Box::new(
+                    WriterProperties::builder()
+                        .set_compression(match spec.compression {
+                            ParquetCompression::Snappy => Compression::SNAPPY,
+                            ParquetCompression::Zstd => Compression::ZSTD(ZstdLevel::default()),
+                        })
+                        .set_max_row_group_row_count(Some(spec.row_group_rows.max(1)))
+                        // probabilities are nearly all distinct: a dictionary would be built for
+                        // each column chunk and then abandoned (the writer's fallback to plain
+                        // pages); the label column keeps it, as it has few values
+                        .set_dictionary_enabled(false)
+                        .set_column_dictionary_enabled("prediction".into(), true)
+                        .set_created_by(format!("stepscore {}", env!("CARGO_PKG_VERSION")))
+                        .build(),
+                ),
             },
         };
         Ok(PartWriter { location, kind })
@@ -292,11 +295,12 @@ impl PartWriter {
                 if writer.is_none() {
                     let schema = batch.schema();
                     let w = open_writer(&self.location, pending, Arc::clone(&schema), properties)?;
-                    *writer = Some((w, schema));
+                    *writer = Some(Box::new((w, schema)));
                 }
-                let Some((w, schema)) = writer.as_mut() else {
+                let Some(boxed) = writer.as_mut() else {
                     return Ok(());
                 };
+                let (w, schema) = &mut **boxed;
                 let batch = conform(batch, schema).map_err(|m| stream(&self.location, m))?;
                 w.write(&batch)
                     .map_err(|e| stream(&self.location, e.to_string()))
@@ -315,7 +319,7 @@ impl PartWriter {
                 properties,
             } => {
                 let writer = match writer {
-                    Some((w, _)) => w,
+                    Some(boxed) => boxed.0,
                     None => open_writer(&self.location, &mut pending, empty_schema(), &properties)?,
                 };
                 let sink = writer

@@ -874,7 +874,7 @@ fn parquet_in_a_bucket_is_read_by_ranged_gets_of_the_footer_and_the_projected_ch
     let size = bytes.len() as u64;
     let local = write(d, "wide.parquet", &bytes);
     let store = RangeLog {
-        inner: stepscore_dirstore::DirStore::open(&d.join("buckets")).unwrap(),
+        inner: stepscore_dirstore::DirStore::open(d.join("buckets")).unwrap(),
         gets: std::sync::Mutex::new(Vec::new()),
     };
     let object = stepscore_core::ObjectUri::parse("s3://data/in/wide.parquet").unwrap();
