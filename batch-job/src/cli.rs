@@ -2,10 +2,14 @@
 //! conversion of raw flags into a validated [`ScoreJob`], and the exit-code contract.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use stepscore_core::config::{BadRowPolicy, check_id_columns, check_output_prefix};
+use stepscore_core::config::{
+    BadRowPolicy, DEFAULT_PARQUET_ROW_GROUP_ROWS, FeatureMap, InputFormat,
+    MAX_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression, check_id_columns,
+    check_output_prefix,
+};
 
 use crate::error::Error;
-use crate::score::{ScoreJob, Shard};
+use crate::score::{OutputSpec, ScoreJob, Shard};
 use crate::storage::Location;
 use crate::train::TrainArgs;
 
@@ -55,6 +59,22 @@ pub struct ScoreArgs {
     /// Seconds between progress reports (progress-<i>.json under the output).
     #[arg(long, env = "STEPSCORE_PROGRESS_SECONDS", default_value_t = 5.0)]
     pub progress_seconds: f64,
+    /// How input files are read; auto: Parquet by magic number or name, JSON Lines by a
+    /// .jsonl/.ndjson name, else CSV (gzip/zstd detected by content).
+    #[arg(long, env = "STEPSCORE_INPUT_FORMAT", value_enum, default_value_t = InputFormatArg::Auto)]
+    pub input_format: InputFormatArg,
+    /// Input column per model feature, as a JSON object: '{"age": "customer_age"}'.
+    #[arg(long, env = "STEPSCORE_FEATURES")]
+    pub features: Option<String>,
+    /// How predictions are written: part-<i>.csv, .jsonl or .parquet.
+    #[arg(long, env = "STEPSCORE_OUTPUT_FORMAT", value_enum, default_value_t = OutputFormatArg::Csv)]
+    pub output_format: OutputFormatArg,
+    /// Parquet output: the pages' compression.
+    #[arg(long, env = "STEPSCORE_PARQUET_COMPRESSION", value_enum, default_value_t = ParquetCompressionArg::Snappy)]
+    pub parquet_compression: ParquetCompressionArg,
+    /// Parquet output: rows per row group.
+    #[arg(long, env = "STEPSCORE_PARQUET_ROW_GROUP_ROWS", default_value_t = DEFAULT_PARQUET_ROW_GROUP_ROWS)]
+    pub parquet_row_group_rows: u64,
     /// The Batch job this run is (set by AWS Batch), recorded in the progress reports so the
     /// pipeline tells them from an earlier attempt's.
     #[arg(long, env = "AWS_BATCH_JOB_ID", hide = true)]
@@ -68,6 +88,39 @@ pub enum OnBadRow {
     Fail,
     /// Write the row and its reason to rejects-<i>.csv and go on.
     Skip,
+}
+
+/// `--output-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormatArg {
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet.
+    Parquet,
+}
+
+/// `--parquet-compression`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ParquetCompressionArg {
+    /// Snappy.
+    Snappy,
+    /// Zstandard.
+    Zstd,
+}
+
+/// `--input-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormatArg {
+    /// By each file's content and name.
+    Auto,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// Apache Parquet.
+    Parquet,
 }
 
 impl ScoreArgs {
@@ -113,7 +166,42 @@ impl ScoreArgs {
                     self.progress_seconds
                 ))
             })?;
+        let features: FeatureMap = match &self.features {
+            None => FeatureMap::new(),
+            Some(text) if text.trim().is_empty() => FeatureMap::new(),
+            Some(text) => serde_json::from_str(text).map_err(|e| {
+                Error::usage(format!(
+                    "STEPSCORE_FEATURES / --features '{text}' is not a JSON object of feature name to column name ({e}); write it as {{\"age\": \"customer_age\"}}"
+                ))
+            })?,
+        };
+        if !(1..=MAX_PARQUET_ROW_GROUP_ROWS).contains(&self.parquet_row_group_rows) {
+            return Err(Error::usage(format!(
+                "STEPSCORE_PARQUET_ROW_GROUP_ROWS / --parquet-row-group-rows {} must be from 1 to {MAX_PARQUET_ROW_GROUP_ROWS}",
+                self.parquet_row_group_rows
+            )));
+        }
+        let output_format = OutputSpec {
+            format: match self.output_format {
+                OutputFormatArg::Csv => OutputFormat::Csv,
+                OutputFormatArg::Jsonl => OutputFormat::Jsonl,
+                OutputFormatArg::Parquet => OutputFormat::Parquet,
+            },
+            compression: match self.parquet_compression {
+                ParquetCompressionArg::Snappy => ParquetCompression::Snappy,
+                ParquetCompressionArg::Zstd => ParquetCompression::Zstd,
+            },
+            row_group_rows: self.parquet_row_group_rows as usize,
+        };
         Ok(ScoreJob {
+            output_format,
+            input_format: match self.input_format {
+                InputFormatArg::Auto => InputFormat::Auto,
+                InputFormatArg::Csv => InputFormat::Csv,
+                InputFormatArg::Jsonl => InputFormat::Jsonl,
+                InputFormatArg::Parquet => InputFormat::Parquet,
+            },
+            features,
             job_id: self.job_id.clone(),
             model: Location::parse(&self.model)?,
             input: Location::parse(&self.input)?,
@@ -162,7 +250,7 @@ pub struct GenArgs {
     name = "stepscore-batch",
     version,
     about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3",
-    long_about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3.\n\nWith no subcommand it scores the job described by the environment (STEPSCORE_JOB_ID, STEPSCORE_MODEL, STEPSCORE_INPUT, STEPSCORE_OUTPUT, STEPSCORE_ID_COLUMNS, STEPSCORE_ON_BAD_ROW, STEPSCORE_SHARDS, AWS_BATCH_JOB_ARRAY_INDEX). s3:// locations go to S3, or to the directory STEPSCORE_LOCAL_S3_ROOT when it is set.",
+    long_about = "The stepscore scoring container: train and score smartcore models on CSV, local or on S3.\n\nWith no subcommand it scores the job described by the environment (STEPSCORE_JOB_ID, STEPSCORE_MODEL, STEPSCORE_INPUT, STEPSCORE_OUTPUT, STEPSCORE_ID_COLUMNS, STEPSCORE_ON_BAD_ROW, STEPSCORE_SHARDS, AWS_BATCH_JOB_ARRAY_INDEX, STEPSCORE_INPUT_FORMAT, STEPSCORE_FEATURES, STEPSCORE_OUTPUT_FORMAT, STEPSCORE_PARQUET_COMPRESSION, STEPSCORE_PARQUET_ROW_GROUP_ROWS). s3:// locations go to S3, or to the directory STEPSCORE_LOCAL_S3_ROOT when it is set.",
     after_help = EXIT_CODES_HELP
 )]
 pub struct Cli {

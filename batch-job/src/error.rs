@@ -23,17 +23,19 @@ pub const EXIT_TRANSIENT: u8 = 75;
 pub struct RowPlace {
     /// The file or object.
     pub source: String,
-    /// 1-based physical line number (the header is line 1), when known: a shard that starts in
-    /// the middle of a file knows only byte offsets.
+    /// 1-based physical line number (the header is line 1; Parquet: the row number), when
+    /// known: a shard that starts in the middle of a file knows only byte offsets.
     pub line: Option<u64>,
-    /// Byte offset of the row's first byte in the file.
+    /// Byte offset of the row's first byte in the file (Parquet: of the row's row group).
     pub byte_offset: u64,
+    /// What `line` counts: `line` (CSV, JSON Lines) or `row` (Parquet, 1-based data rows).
+    pub unit: &'static str,
 }
 
 impl std::fmt::Display for RowPlace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{} line {line}", self.source),
+            Some(line) => write!(f, "{} {} {line}", self.source, self.unit),
             None => write!(f, "{} at byte offset {}", self.source, self.byte_offset),
         }
     }

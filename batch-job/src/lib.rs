@@ -31,6 +31,7 @@
 //! - [`model`]: a loaded model ready to score.
 //! - [`train`]: data loading, holdout split, fitting, metrics.
 //! - [`csvread`]: header mapping, record splitting, field parsing, chunking.
+//! - [`input`]: format and compression detection, gzip/zstd decoding, JSON Lines, Parquet.
 //! - [`score`]: sharding, the ordered parallel pipeline, rejects and manifest.
 //! - [`storage`]: local paths and `s3://` objects as blocking streams over the object store port.
 //! - [`cli`]: argument structs and the environment contract.
@@ -44,6 +45,7 @@ pub mod cli;
 pub mod csvread;
 pub mod entry;
 pub mod error;
+pub mod input;
 pub mod kernel;
 pub mod knn;
 pub mod model;

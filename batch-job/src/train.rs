@@ -463,6 +463,7 @@ pub fn load_dataset(
                     source: name.clone(),
                     line: Some(here),
                     byte_offset: offset,
+                    unit: "line",
                 },
                 reason: f.reason,
             })?;

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use stepscore_batch::artifact::{self, Algorithm};
 use stepscore_batch::kernel::{Kernel, Predictions, sigmoid};
 use stepscore_batch::model::Model;
-use stepscore_batch::score::{ScoreJob, Shard};
+use stepscore_batch::score::{OutputSpec, ScoreJob, Shard};
 use stepscore_batch::storage::{Location, Storage};
 use stepscore_batch::train::{self, Dataset, Fitted, HyperParams, Trained};
-use stepscore_core::config::BadRowPolicy;
+use stepscore_core::config::{BadRowPolicy, FeatureMap, InputFormat};
 use stepscore_core::manifest::ScoringManifest;
 
 /// A deterministic classification data set (the benchmark's generator) as CSV text.
@@ -92,7 +92,10 @@ fn score_local(
         on_bad_row: policy,
         shard,
         progress_interval: std::time::Duration::from_secs(5),
+        input_format: InputFormat::Auto,
+        features: FeatureMap::new(),
         batch_job_id: None,
+        output_format: OutputSpec::default(),
     };
     stepscore_batch::score(&job, &Storage::local_only())
 }
@@ -615,6 +618,9 @@ mod artifact_mutations {
         }
     }
 }
+
+#[path = "batch/formats.rs"]
+mod formats;
 
 mod csv_input {
     use super::*;

@@ -2,6 +2,8 @@
 
   peer.py train --data DATA --rows 100000 --model-dir DIR   fit both peer models (pickled)
   peer.py score --model FILE --input CSV --output CSV        read_csv -> predict_proba -> to_csv
+  peer.py score-parquet --model FILE --input PQ --output PQ  read_parquet -> predict_proba -> to_parquet
+  peer.py to-parquet --input CSV --output PQ --row-group-rows N   the bench data as pyarrow writes it
 
 Peer models use the hyper-parameters stepscore trains with: logistic regression without
 regularisation worth noting (smartcore alpha 0 = no penalty), and a random forest of 50 trees of
@@ -45,6 +47,28 @@ def score(args):
     out.to_csv(args.output, index=False)
 
 
+def predictions(model, df):
+    features = list(model.feature_names_in_)
+    proba = model.predict_proba(df[features])
+    out = pd.DataFrame({"id": df["id"]})
+    out["prediction"] = model.classes_[proba.argmax(axis=1)]
+    for i, label in enumerate(model.classes_):
+        out[f"p_{label}"] = proba[:, i]
+    return out
+
+
+def score_parquet(args):
+    with open(args.model, "rb") as f:
+        model = pickle.load(f)
+    df = pd.read_parquet(args.input, engine="pyarrow")
+    predictions(model, df).to_parquet(args.output, engine="pyarrow", index=False)
+
+
+def to_parquet(args):
+    df = pd.read_csv(args.input, float_precision="round_trip")
+    df.to_parquet(args.output, engine="pyarrow", index=False, row_group_size=args.row_group_rows)
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -56,8 +80,18 @@ def main():
     s.add_argument("--model", required=True)
     s.add_argument("--input", required=True)
     s.add_argument("--output", required=True)
+    sp = sub.add_parser("score-parquet")
+    sp.add_argument("--model", required=True)
+    sp.add_argument("--input", required=True)
+    sp.add_argument("--output", required=True)
+    tp = sub.add_parser("to-parquet")
+    tp.add_argument("--input", required=True)
+    tp.add_argument("--output", required=True)
+    tp.add_argument("--row-group-rows", type=int, required=True)
     args = p.parse_args()
-    {"train": train, "score": score}[args.cmd](args)
+    {"train": train, "score": score, "score-parquet": score_parquet, "to-parquet": to_parquet}[
+        args.cmd
+    ](args)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,61 @@ fn text(o: &Output) -> String {
 }
 
 #[test]
+fn demo_with_parquet_puts_parquet_scores_it_by_row_group_and_writes_parquet_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let out = stepscore(
+        &state,
+        &[
+            "demo",
+            "--format",
+            "parquet",
+            "--rows",
+            "3000",
+            "--time-scale",
+            "200",
+        ],
+    );
+    assert!(out.status.success(), "demo failed:\n{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let id = stdout.split_whitespace().nth(1).expect("job id").to_owned();
+    let status = stepscore(&state, &["--json", "status", &id]);
+    let record: Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(record["status"], "SUCCEEDED", "{record}");
+    assert_eq!(record["metrics"]["rows_scored"], 3000);
+    assert_eq!(record["config"]["output_format"], "parquet");
+    let output = record["config"]["output"].as_str().unwrap();
+    let out_dir = state
+        .join("buckets")
+        .join(output.strip_prefix("s3://").unwrap());
+    let mut shards_with_rows = 0;
+    for shard in 0..2 {
+        let part = std::fs::read(out_dir.join(format!("part-{shard}.parquet"))).unwrap();
+        assert!(
+            part.starts_with(b"PAR1") && part.ends_with(b"PAR1"),
+            "part-{shard}"
+        );
+        let manifest: Value = serde_json::from_slice(
+            &std::fs::read(out_dir.join(format!("manifest-{shard}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            manifest["output"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("part-{shard}.parquet"))
+        );
+        if manifest["rows_scored"].as_u64().unwrap() > 0 {
+            shards_with_rows += 1;
+        }
+    }
+    assert_eq!(
+        shards_with_rows, 2,
+        "3 row groups of 1,024 rows split over both shards"
+    );
+}
+
+#[test]
 fn demo_runs_the_pipeline_to_succeeded_and_the_record_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state");
@@ -97,6 +152,57 @@ fn a_bad_config_is_named_field_by_field_with_exit_code_2() {
     assert!(
         t.contains("shard: unknown field: did you mean 'shards'?"),
         "{t}"
+    );
+
+    // the data format fields, each named
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/m.json", "input": "s3://bkt/in.csv.gz", "output": "s3://bkt/out/", "shards": 4, "input_format": "xlsx", "features": {"age": 3}}"#).unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    for expected in [
+        "shards: is 4, but the input 's3://bkt/in.csv.gz' is one gzip-compressed file",
+        "input_format: 'xlsx' is not one of auto, csv, jsonl, parquet",
+        "features.age: must be the name of an input column, found a number",
+    ] {
+        assert!(t.contains(expected), "{t}\nlacks: {expected}");
+    }
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/m.json", "input": "s3://bkt/in.csv.gz", "output": "s3://bkt/out/", "input_format": "csv"}"#).unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("is one gzip-compressed file: it is scored by one shard"),
+        "{t}"
+    );
+    assert!(t.contains("input format csv, output format csv"), "{t}");
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/m.json", "input": "s3://bkt/in/", "output": "s3://bkt/out/", "output_format": "parquet", "parquet_compression": "zstd"}"#).unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out)
+            .contains("input format auto, output format parquet (zstd, 131072 rows per row group)"),
+        "{}",
+        text(&out)
+    );
+    std::fs::write(&config, r#"{"name": "x", "model": "s3://bkt/m.json", "input": "s3://bkt/in/", "output": "s3://bkt/out/", "output_format": "jsonl", "parquet_row_group_rows": 10}"#).unwrap();
+    let out = stepscore(
+        &dir.path().join("state"),
+        &["validate", config.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("parquet_row_group_rows: applies only to output_format 'parquet'"),
+        "{}",
+        text(&out)
     );
 }
 

@@ -218,6 +218,23 @@ pub trait ObjectStore: Send + Sync + Debug {
         Ok(buf)
     }
 
+    /// Reads the byte range `[start, end)` of an object into memory (a file's header, a Parquet
+    /// footer); `end` must not lie past the object's end.
+    async fn get_range(&self, uri: &ObjectUri, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        let len = range.end.saturating_sub(range.start);
+        let mut body = self.get(uri, Some(range)).await?;
+        let mut buf = Vec::with_capacity(len.min(1 << 20) as usize);
+        (&mut body)
+            .take(len)
+            .read_to_end(&mut buf)
+            .await
+            .map_err(|e| StoreError::Other {
+                uri: uri.to_string(),
+                message: e.to_string(),
+            })?;
+        Ok(buf)
+    }
+
     /// Reads a whole small object exactly as it was at `version`, refusing objects over `limit`
     /// bytes: the bytes returned are that version's or the read fails.
     ///

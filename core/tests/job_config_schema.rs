@@ -96,7 +96,21 @@ fn canonical_forms_of_valid_configs_validate() {
     let mut single_id = minimal();
     single_id["id_columns"] = json!("customer_id");
     single_id["input"] = json!("s3://data/in/2026-11-23.csv");
-    let valid = [minimal(), full, single_id];
+    let mut formats = minimal();
+    formats.as_object_mut().unwrap().extend(
+        json!({"input_format": "parquet", "features": {"age": "customer_age"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let mut parquet_out = minimal();
+    parquet_out.as_object_mut().unwrap().extend(
+        json!({"output_format": "parquet", "parquet_compression": "zstd", "parquet_row_group_rows": 1000})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    let valid = [minimal(), full, single_id, formats, parquet_out];
     let canonical: Vec<Value> = valid
         .iter()
         .map(|v| {
@@ -133,6 +147,11 @@ fn typical_mistakes_fail_the_schema_and_the_parser() {
         with("input", json!("/local/file.csv")),
         with("tags", json!({"team": 7})),
         with("version", json!(2)),
+        with("input_format", json!("xlsx")),
+        with("features", json!({"age": ""})),
+        with("features", json!(["age"])),
+        with("output_format", json!("avro")),
+        with("parquet_row_group_rows", json!(0)),
         missing_name,
     ];
     for (instance, errors) in bad.iter().zip(schema_errors(&bad)) {

@@ -165,7 +165,10 @@ pub(crate) async fn admit_document(
                 .and_then(|config| check_admission(config, ports.jobs_prefix, source))
             {
                 Ok(config) => {
-                    let missing = missing_objects(ports.store, &config).await?;
+                    let mut missing = missing_objects(ports.store, &config).await?;
+                    if missing.is_empty() {
+                        missing = crate::columns::column_problems(ports.store, &config).await?;
+                    }
                     if missing.is_empty() {
                         (raw, Ok(config))
                     } else {

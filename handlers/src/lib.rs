@@ -6,6 +6,8 @@
 //! - [`admit`]: `admit` (S3 ObjectCreated on `jobs/`) and `schedule` (EventBridge Scheduler), one
 //!   shared admission path: validate, check model and input, write the record, start the
 //!   execution named by the job id.
+//! - [`columns`]: admission's check of a feature map against the model and the first input
+//!   object's header.
 //! - [`tasks`]: the state machine's tasks `register`, `submit`, `check`, `finalize`.
 //! - [`cleanup`]: `cleanup` (an execution ended ABORTED, TIMED_OUT or FAILED: terminate its
 //!   Batch job, fail the record) and `stop_job` (`stepscore stop`).
@@ -26,6 +28,7 @@
 
 pub mod admit;
 pub mod cleanup;
+pub mod columns;
 pub mod contract;
 pub mod error;
 pub mod job;

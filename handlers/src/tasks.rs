@@ -141,7 +141,7 @@ pub async fn submit(
         QueueKind::Spot => input.spot_queue,
         QueueKind::OnDemand => input.on_demand_queue,
     };
-    let environment = BTreeMap::from([
+    let mut environment = BTreeMap::from([
         ("STEPSCORE_JOB_ID".to_owned(), job.job_id.to_string()),
         ("STEPSCORE_MODEL".to_owned(), c.model.to_string()),
         ("STEPSCORE_INPUT".to_owned(), c.input.to_string()),
@@ -152,7 +152,32 @@ pub async fn submit(
             c.on_bad_row.as_str().to_owned(),
         ),
         ("STEPSCORE_SHARDS".to_owned(), c.shards.to_string()),
+        (
+            "STEPSCORE_INPUT_FORMAT".to_owned(),
+            c.input_format.as_str().to_owned(),
+        ),
+        (
+            "STEPSCORE_OUTPUT_FORMAT".to_owned(),
+            c.output_format.as_str().to_owned(),
+        ),
     ]);
+    if c.output_format == stepscore_core::config::OutputFormat::Parquet {
+        environment.insert(
+            "STEPSCORE_PARQUET_COMPRESSION".to_owned(),
+            c.parquet_compression.as_str().to_owned(),
+        );
+        environment.insert(
+            "STEPSCORE_PARQUET_ROW_GROUP_ROWS".to_owned(),
+            c.parquet_row_group_rows.to_string(),
+        );
+    }
+    if !c.features.is_empty() {
+        // a JSON object: column names may hold any character, commas and '=' included
+        environment.insert(
+            "STEPSCORE_FEATURES".to_owned(),
+            serde_json::to_string(&c.features).unwrap_or_default(),
+        );
+    }
     let mut tags = c.tags.clone();
     tags.insert(
         stepscore_core::config::PIPELINE_TAG_JOB_ID.into(),

@@ -146,6 +146,11 @@ impl<R: Read> Chunker<R> {
         self
     }
 
+    /// Offset in the file of the next byte a chunk would hold.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Drops a UTF-8 BOM at the start of the stream (call it only at the file's start).
     pub fn skip_bom(&mut self) -> Result<(), ChunkError> {
         self.fill(BOM.len())?;

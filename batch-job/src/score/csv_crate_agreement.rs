@@ -61,6 +61,7 @@ fn scorer(bytes: &[u8], shards: u32, chunk_bytes: usize) -> Read {
                 index,
                 count: shards,
             },
+            true,
         );
         for piece in pieces {
             if piece.range.is_some_and(|(s, e)| s >= e) {

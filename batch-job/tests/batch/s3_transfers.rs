@@ -71,7 +71,10 @@ fn score_job(model: &Path, input: Location, output: PathBuf, shard: Shard) -> Sc
         on_bad_row: BadRowPolicy::Fail,
         shard,
         progress_interval: std::time::Duration::from_secs(5),
+        input_format: InputFormat::Auto,
+        features: FeatureMap::new(),
         batch_job_id: None,
+        output_format: OutputSpec::default(),
     }
 }
 
@@ -156,6 +159,11 @@ impl ReplacedMidRead {
     }
 }
 
+/// True for the scorer's format sniff (its first few bytes), which is not the large read.
+fn is_sniff(range: &Option<Range<u64>>) -> bool {
+    range.as_ref().is_some_and(|r| r.end - r.start < 64)
+}
+
 #[async_trait::async_trait]
 impl ObjectStore for ReplacedMidRead {
     async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
@@ -171,6 +179,10 @@ impl ObjectStore for ReplacedMidRead {
         uri: &ObjectUri,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
+        // the scorer's format sniff (the first 4 bytes) is not the large read
+        if is_sniff(&range) {
+            return self.inner.get(uri, range).await;
+        }
         let body = self.inner.get(uri, range).await?;
         self.replace_after_first_bytes(uri, body).await
     }
@@ -181,6 +193,9 @@ impl ObjectStore for ReplacedMidRead {
         version: &ObjectVersion,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
+        if is_sniff(&range) {
+            return self.inner.get_at(uri, version, range).await;
+        }
         let body = self.inner.get_at(uri, version, range).await?;
         self.replace_after_first_bytes(uri, body).await
     }

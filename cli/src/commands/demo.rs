@@ -27,6 +27,19 @@ pub struct DemoArgs {
     /// Reclaim the first spot attempt after this many seconds, to see the on-demand fallback
     #[arg(long)]
     pub reclaim_spot_after: Option<f64>,
+    /// The data's format: csv in and out, or parquet in and out (row groups of 1,024 rows,
+    /// sharded by row group)
+    #[arg(long, value_enum, default_value_t = DemoFormat::Csv)]
+    pub format: DemoFormat,
+}
+
+/// `demo --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoFormat {
+    /// CSV in, CSV out.
+    Csv,
+    /// Parquet in, Parquet out.
+    Parquet,
 }
 
 /// `stepscore demo`: generated data, a trained model, one config dropped, followed live.
@@ -57,11 +70,21 @@ pub async fn run(args: &DemoArgs, g: &Global) -> Result<(), Failure> {
         ),
     );
     let train_csv = data_dir.join("train.csv");
-    let score_csv = data_dir.join("score.csv");
     write_data(&train_csv, 5_000, 7)?;
-    write_data(&score_csv, args.rows, 8)?;
-    let input = parse_uri(&format!("s3://{bucket}/demo/input/score.csv"))?;
-    put_file(&rt, &score_csv, &input).await?;
+    let (score_file, name) = match args.format {
+        DemoFormat::Csv => {
+            let path = data_dir.join("score.csv");
+            write_data(&path, args.rows, 8)?;
+            (path, "score.csv")
+        }
+        DemoFormat::Parquet => {
+            let path = data_dir.join("score.parquet");
+            write_parquet(&path, args.rows, 8)?;
+            (path, "score.parquet")
+        }
+    };
+    let input = parse_uri(&format!("s3://{bucket}/demo/input/{name}"))?;
+    put_file(&rt, &score_file, &input).await?;
 
     say(
         g,
@@ -74,7 +97,7 @@ pub async fn run(args: &DemoArgs, g: &Global) -> Result<(), Failure> {
         g,
         "3/4 dropping a job config into the bucket's jobs/".to_owned(),
     );
-    let config = json!({
+    let mut config = json!({
         "name": "demo",
         "model": model,
         "input": input.to_string(),
@@ -85,6 +108,9 @@ pub async fn run(args: &DemoArgs, g: &Global) -> Result<(), Failure> {
         "poll_interval_seconds": 10,
         "tags": {"purpose": "demo"}
     });
+    if args.format == DemoFormat::Parquet {
+        config["output_format"] = json!("parquet");
+    }
     let key = parse_uri(&format!("s3://{bucket}/jobs/demo-{run}.json"))?;
     say(
         g,
@@ -108,6 +134,21 @@ fn write_data(path: &Path, rows: u64, seed: u64) -> Result<(), Failure> {
     stepscore_batch::benchdata::write_bench_data(&mut w, rows, 20, seed)
         .and_then(|()| std::io::Write::flush(&mut w))
         .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))
+}
+
+/// The demo's rows as Parquet, in row groups of 1,024 rows so the shards split the file by
+/// row group.
+fn write_parquet(path: &Path, rows: u64, seed: u64) -> Result<(), Failure> {
+    let f = std::fs::File::create(path)
+        .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))?;
+    stepscore_batch::benchdata::write_bench_parquet(
+        std::io::BufWriter::new(f),
+        rows,
+        20,
+        seed,
+        1024,
+    )
+    .map_err(|e| env_fail(format!("cannot write {}: {e}", path.display())))
 }
 
 /// Trains the demo's random forest on `train_csv` into `model`, on a blocking thread: training

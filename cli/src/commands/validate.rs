@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::Args;
 use serde_json::Value;
-use stepscore_core::config::JobConfig;
+use stepscore_core::config::{JobConfig, OutputFormat, compression_by_name};
 
 use super::read_file;
 use crate::exit::Failure;
@@ -67,6 +67,27 @@ pub fn run(args: &ValidateArgs, g: &crate::Global) -> Result<(), Failure> {
                     "{name}: valid job config '{}' ({} -> {})",
                     config.name, config.input, config.output
                 );
+                let output = match config.output_format {
+                    OutputFormat::Parquet => format!(
+                        "parquet ({}, {} rows per row group)",
+                        config.parquet_compression.as_str(),
+                        config.parquet_row_group_rows
+                    ),
+                    other => other.as_str().to_owned(),
+                };
+                println!(
+                    "{name}: input format {}, output format {output}",
+                    config.input_format.as_str()
+                );
+                if let Some(codec) = (!config.input.is_prefix())
+                    .then(|| compression_by_name(config.input.key()))
+                    .flatten()
+                {
+                    println!(
+                        "{name}: note: {} is one {codec}-compressed file: it is scored by one shard (a compressed file cannot be split by byte range)",
+                        config.input
+                    );
+                }
             }
             Ok(())
         }

@@ -74,8 +74,13 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
     ),
     (
         "stepscore-lambda",
-        &["stepscore-core", "stepscore-handlers", "stepscore-aws"],
-        "a Lambda function is a handler wired to the AWS adapters",
+        &[
+            "stepscore-core",
+            "stepscore-handlers",
+            "stepscore-aws",
+            "stepscore-predict",
+        ],
+        "a Lambda function is a handler (the pipeline's, or the predict service) wired to the AWS adapters",
     ),
     (
         "stepscore-predict",

@@ -15,7 +15,14 @@ use serde_json::Value;
 
 use crate::uri::ObjectUri;
 
+mod formats;
 mod parse;
+
+pub use formats::{
+    DEFAULT_PARQUET_ROW_GROUP_ROWS, FeatureMap, InputFormat, MAX_PARQUET_ROW_GROUP_ROWS,
+    OutputFormat, ParquetCompression, check_feature_map, compression_by_name, feature_columns,
+    format_by_name,
+};
 
 /// The config format this build reads and writes.
 pub const CONFIG_VERSION: u32 = 1;
@@ -69,6 +76,38 @@ pub struct JobConfig {
         skip_serializing_if = "is_default_spot_wait"
     )]
     pub spot_wait_seconds: u64,
+    /// How input files are read (`auto`: by each file's content and name).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub input_format: InputFormat,
+    /// Input column per model feature, for features whose column has another name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub features: FeatureMap,
+    /// How predictions are written.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub output_format: OutputFormat,
+    /// With `output_format` parquet: the pages' compression.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub parquet_compression: ParquetCompression,
+    /// With `output_format` parquet: rows per row group.
+    #[serde(
+        default = "default_row_group_rows",
+        skip_serializing_if = "is_default_row_group_rows"
+    )]
+    pub parquet_row_group_rows: u64,
+}
+
+fn default_row_group_rows() -> u64 {
+    DEFAULT_PARQUET_ROW_GROUP_ROWS
+}
+
+fn is_default_row_group_rows(rows: &u64) -> bool {
+    *rows == DEFAULT_PARQUET_ROW_GROUP_ROWS
+}
+
+// new fields are left out at their defaults, so configs and records written before them read
+// back the same
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 /// The default of `spot_wait_seconds`: 15 minutes, long enough for a spot compute environment
@@ -200,6 +239,11 @@ pub const FIELDS: &[&str] = &[
     "poll_interval_seconds",
     "tags",
     "spot_wait_seconds",
+    "input_format",
+    "features",
+    "output_format",
+    "parquet_compression",
+    "parquet_row_group_rows",
 ];
 
 impl JobConfig {
@@ -222,7 +266,8 @@ impl JobConfig {
         Ok(())
     }
 
-    /// The config as canonical JSON (every default written out).
+    /// The config as canonical JSON (every default written out, but those of the optional
+    /// fields added after version 1's first release, which are left out at their defaults).
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)
     }
@@ -463,6 +508,107 @@ mod tests {
                 assert!(e.to_string().contains("manifests would be admitted"), "{e}");
             }
         }
+    }
+
+    #[test]
+    fn formats_default_to_auto_and_read_back_the_same() {
+        let c = JobConfig::from_value(&minimal(), "t").unwrap();
+        assert_eq!(c.input_format, InputFormat::Auto);
+        assert!(c.features.is_empty());
+        assert!(c.to_json().get("input_format").is_none());
+        let mut v = minimal();
+        v["input_format"] = json!("parquet");
+        v["features"] = json!({"age": "customer_age"});
+        let c = JobConfig::from_value(&v, "t").unwrap();
+        assert_eq!(c.input_format, InputFormat::Parquet);
+        assert_eq!(c.features["age"], "customer_age");
+        assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn output_formats_default_to_csv_and_parquet_settings_read_back_the_same() {
+        let c = JobConfig::from_value(&minimal(), "t").unwrap();
+        assert_eq!(c.output_format, OutputFormat::Csv);
+        assert_eq!(c.parquet_row_group_rows, DEFAULT_PARQUET_ROW_GROUP_ROWS);
+        let json = c.to_json();
+        for field in [
+            "output_format",
+            "parquet_compression",
+            "parquet_row_group_rows",
+        ] {
+            assert!(json.get(field).is_none(), "{field} left out at its default");
+        }
+        let mut v = minimal();
+        v["output_format"] = json!("parquet");
+        v["parquet_compression"] = json!("zstd");
+        v["parquet_row_group_rows"] = json!(1000);
+        let c = JobConfig::from_value(&v, "t").unwrap();
+        assert_eq!(
+            (
+                c.output_format,
+                c.parquet_compression,
+                c.parquet_row_group_rows
+            ),
+            (OutputFormat::Parquet, ParquetCompression::Zstd, 1000)
+        );
+        assert_eq!(JobConfig::from_value(&c.to_json(), "t").unwrap(), c);
+    }
+
+    #[test]
+    fn parquet_settings_without_parquet_output_or_out_of_range_are_refused_by_field() {
+        let mut v = minimal();
+        v["output_format"] = json!("jsonl");
+        v["parquet_compression"] = json!("zstd");
+        v["parquet_row_group_rows"] = json!(10);
+        let p = problems(v);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(
+            p[0].1.contains("applies only to output_format 'parquet'"),
+            "{p:?}"
+        );
+        let mut v = minimal();
+        v["output_format"] = json!("xlsx");
+        v["parquet_row_group_rows"] = json!(0);
+        assert_eq!(fields(v), ["output_format", "parquet_row_group_rows"]);
+        let mut v = minimal();
+        v["output_format"] = json!("parquet");
+        v["parquet_compression"] = json!("brotli");
+        v["parquet_row_group_rows"] = json!(MAX_PARQUET_ROW_GROUP_ROWS + 1);
+        assert_eq!(fields(v), ["parquet_compression", "parquet_row_group_rows"]);
+    }
+
+    #[test]
+    fn format_problems_name_their_field() {
+        let mut v = minimal();
+        v["input_format"] = json!("xlsx");
+        v["features"] = json!({"age": "", "income": 3});
+        let p = problems(v);
+        let fields: Vec<&str> = p.iter().map(|(f, _)| f.as_str()).collect();
+        assert_eq!(fields, ["input_format", "features.age", "features.income"]);
+        assert!(p[0].1.contains("auto, csv, jsonl, parquet"), "{p:?}");
+        let mut v = minimal();
+        v["features"] = json!({"a": "x", "b": "x"});
+        let p = problems(v.clone());
+        assert_eq!(p[0].0, "features.b");
+        assert!(p[0].1.contains("feature 'a' reads too"), "{p:?}");
+        v["features"] = json!(["a"]);
+        assert_eq!(problems(v)[0].0, "features");
+    }
+
+    #[test]
+    fn a_compressed_single_input_is_one_shard() {
+        let mut v = minimal();
+        v["input"] = json!("s3://bkt/data/in.csv.gz");
+        v["shards"] = json!(4);
+        let p = problems(v.clone());
+        assert_eq!(p[0].0, "shards");
+        assert!(p[0].1.contains("gzip-compressed file"), "{p:?}");
+        assert!(p[0].1.contains("set shards to 1"), "{p:?}");
+        v["shards"] = json!(1);
+        assert!(JobConfig::from_value(&v, "t").is_ok());
+        v["input"] = json!("s3://bkt/data/parts/");
+        v["shards"] = json!(4);
+        assert!(JobConfig::from_value(&v, "t").is_ok());
     }
 
     #[test]

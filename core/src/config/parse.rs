@@ -11,8 +11,10 @@ use serde_json::{Map, Value};
 
 use super::{
     BATCH_MAX_TAGS, BadRowPolicy, CONFIG_VERSION, Capacity, ConfigError, ConfigProblem,
-    DEFAULT_SPOT_WAIT_SECONDS, FIELDS, JobConfig, MAX_CONFIG_BYTES, MAX_SHARDS, PIPELINE_TAG_KEYS,
-    check_id_columns, check_output_prefix, prefix_form,
+    DEFAULT_PARQUET_ROW_GROUP_ROWS, DEFAULT_SPOT_WAIT_SECONDS, FIELDS, FeatureMap, InputFormat,
+    JobConfig, MAX_CONFIG_BYTES, MAX_PARQUET_ROW_GROUP_ROWS, MAX_SHARDS, OutputFormat,
+    PIPELINE_TAG_KEYS, ParquetCompression, check_id_columns, check_output_prefix,
+    compression_by_name, prefix_form,
 };
 use crate::uri::ObjectUri;
 
@@ -69,6 +71,10 @@ impl JobConfig {
         let poll = v.int("poll_interval_seconds", Some(30), 1, 3600);
         let spot_wait_seconds = v.spot_wait_seconds(capacity);
         let tags = v.tags();
+        let formats = v.formats();
+        if let (Some(input), Some(r)) = (&locations, &resources) {
+            v.compressed_single_input(&input.0, r.shards);
+        }
         if !v.problems.is_empty() {
             return Err(ConfigError {
                 source_name: source_name.to_owned(),
@@ -87,6 +93,7 @@ impl JobConfig {
             Some(poll),
             Some(spot_wait_seconds),
             Some(tags),
+            Some(formats),
         ) = (
             name,
             model,
@@ -98,6 +105,7 @@ impl JobConfig {
             poll,
             spot_wait_seconds,
             tags,
+            formats,
         )
         else {
             return Err(ConfigError::single(
@@ -123,8 +131,22 @@ impl JobConfig {
             poll_interval_seconds: poll as u32,
             tags,
             spot_wait_seconds,
+            input_format: formats.input,
+            features: formats.features,
+            output_format: formats.output,
+            parquet_compression: formats.compression,
+            parquet_row_group_rows: formats.row_group_rows,
         })
     }
+}
+
+/// The data format fields.
+struct Formats {
+    input: InputFormat,
+    features: FeatureMap,
+    output: OutputFormat,
+    compression: ParquetCompression,
+    row_group_rows: u64,
 }
 
 /// What the Batch job of a config asks for, checked together as one group of fields.
@@ -314,6 +336,117 @@ impl Validator<'_> {
             );
         }
         seconds
+    }
+
+    /// `input_format` and `features`.
+    fn formats(&mut self) -> Option<Formats> {
+        let input = self.enumerated(
+            "input_format",
+            InputFormat::Auto,
+            &InputFormat::ALL.map(|f| (f.as_str(), f)),
+        );
+        let features = self.features();
+        let output = self.enumerated(
+            "output_format",
+            OutputFormat::Csv,
+            &OutputFormat::ALL.map(|f| (f.as_str(), f)),
+        );
+        let compression = self.enumerated(
+            "parquet_compression",
+            ParquetCompression::Snappy,
+            &ParquetCompression::ALL.map(|c| (c.as_str(), c)),
+        );
+        let row_group_rows = self.int(
+            "parquet_row_group_rows",
+            Some(DEFAULT_PARQUET_ROW_GROUP_ROWS),
+            1,
+            MAX_PARQUET_ROW_GROUP_ROWS,
+        );
+        if let Some(o) = output
+            && o != OutputFormat::Parquet
+        {
+            for field in ["parquet_compression", "parquet_row_group_rows"] {
+                if self.obj.contains_key(field) {
+                    self.problem(
+                        field,
+                        format!(
+                            "applies only to output_format 'parquet' (this job's is '{}'): remove it, or set output_format to 'parquet'",
+                            o.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+        Some(Formats {
+            input: input?,
+            features: features?,
+            output: output?,
+            compression: compression?,
+            row_group_rows: row_group_rows?,
+        })
+    }
+
+    /// `features`: model feature name to input column name, both non-empty strings.
+    fn features(&mut self) -> Option<FeatureMap> {
+        let m = match self.obj.get("features") {
+            None => return Some(FeatureMap::new()),
+            Some(Value::Object(m)) => m,
+            Some(other) => {
+                self.problem(
+                    "features",
+                    format!(
+                        "must be an object mapping model feature names to input column names (e.g. {{\"age\": \"customer_age\"}}), found {}",
+                        kind(other)
+                    ),
+                );
+                return None;
+            }
+        };
+        let mut map = FeatureMap::new();
+        for (feature, column) in m {
+            let field = format!("features.{feature}");
+            if feature.is_empty() {
+                self.problem(&field, "a feature name must not be empty".into());
+                continue;
+            }
+            match column.as_str() {
+                Some(c) if !c.is_empty() => {
+                    map.insert(feature.clone(), c.to_owned());
+                }
+                _ => self.problem(
+                    &field,
+                    format!(
+                        "must be the name of an input column, found {}",
+                        kind(column)
+                    ),
+                ),
+            }
+        }
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (feature, column) in &map {
+            if let Some(other) = seen.insert(column, feature) {
+                self.problem(
+                    &format!("features.{feature}"),
+                    format!("reads column '{column}', which feature '{other}' reads too; map each feature to its own column"),
+                );
+            }
+        }
+        Some(map)
+    }
+
+    /// A gzip or zstd file cannot be cut into byte ranges: it is scored by one shard.
+    fn compressed_single_input(&mut self, input: &ObjectUri, shards: u32) {
+        if shards > 1
+            && !input.is_prefix()
+            && let Some(codec) = compression_by_name(input.key())
+        {
+            self.problem(
+                "shards",
+                format!(
+                    "is {shards}, but the input '{input}' is one {codec}-compressed file, which cannot be split by byte range and is scored by one shard: set shards to 1, or put the data in several files under a prefix (one shard per file)"
+                ),
+            );
+        }
     }
 
     /// `tags`: string values under AWS's rules, leaving room for the pipeline's own tags.

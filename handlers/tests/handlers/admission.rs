@@ -404,6 +404,45 @@ fn a_config_saved_with_a_byte_order_mark_is_admitted() {
 }
 
 #[test]
+fn a_feature_map_is_checked_against_the_model_and_the_first_inputs_header() {
+    let w = World::with_data();
+    let model = "s3://acme-scoring/models/churn.model";
+    w.store.put(
+        model,
+        br#"{"format": "stepscore-model", "features": ["age", "income"]}"#.to_vec(),
+    );
+    let mut config = fixture_json("config-minimal.json");
+    config["features"] = json!({"age": "customer_age", "tenure": "months"});
+    let reason = rejection_of(&w, serde_json::to_vec(&config).unwrap());
+    for expected in [
+        "features.tenure: 'tenure' is not a feature of the model; its features are age, income",
+        "features.age: the model's feature 'age' reads column 'customer_age', which s3://acme-scoring/input/weekly.csv does not have (its columns: id, x)",
+        "features: the model's feature 'income' reads column 'income'",
+    ] {
+        assert!(reason.contains(expected), "'{reason}' lacks '{expected}'");
+    }
+
+    // mapped onto the columns the input has, the config is admitted
+    let w = World::with_data();
+    w.store.put(
+        model,
+        br#"{"format": "stepscore-model", "features": ["age"]}"#.to_vec(),
+    );
+    config["features"] = json!({"age": "x"});
+    w.put_announced_weekly(serde_json::to_vec(&config).unwrap());
+    let out = block_on(admit(w.admit_ports(), &weekly_event())).unwrap();
+    assert!(matches!(&out[0], Admitted::Started { .. }), "{out:?}");
+
+    // a model that is not an artifact cannot have its features checked: named, not guessed
+    let w = World::with_data();
+    let reason = rejection_of(&w, serde_json::to_vec(&config).unwrap());
+    assert!(
+        reason.contains("is not a stepscore model artifact with feature names"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn a_rejected_config_delivered_again_stays_rejected() {
     let w = World::with_data();
     let first = rejection_of(&w, b"not json".to_vec());

@@ -34,11 +34,25 @@ fn properties_are_cores_fields_with_its_defaults() {
         let Some(default) = p.get("default") else {
             continue;
         };
-        // the canonical form leaves spot_wait_seconds out at its default
+        // the canonical form leaves spot_wait_seconds and the format fields out at their
+        // defaults
         let core_default = match canonical.get(name) {
             Some(v) => v.clone(),
             None if name == "spot_wait_seconds" => {
                 json!(stepscore_core::config::DEFAULT_SPOT_WAIT_SECONDS)
+            }
+            None if name == "input_format" => {
+                json!(stepscore_core::config::InputFormat::default().as_str())
+            }
+            None if name == "features" => json!({}),
+            None if name == "output_format" => {
+                json!(stepscore_core::config::OutputFormat::default().as_str())
+            }
+            None if name == "parquet_compression" => {
+                json!(stepscore_core::config::ParquetCompression::default().as_str())
+            }
+            None if name == "parquet_row_group_rows" => {
+                json!(stepscore_core::config::DEFAULT_PARQUET_ROW_GROUP_ROWS)
             }
             None => panic!("the canonical config lacks {name}"),
         };

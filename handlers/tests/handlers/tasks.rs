@@ -88,6 +88,15 @@ fn submit_sends_one_array_job_with_the_config_as_environment() {
     assert_eq!(req.environment["STEPSCORE_ID_COLUMNS"], "customer_id");
     assert_eq!(req.environment["STEPSCORE_SHARDS"], "3");
     assert_eq!(req.environment["STEPSCORE_ON_BAD_ROW"], "skip");
+    assert_eq!(req.environment["STEPSCORE_INPUT_FORMAT"], "auto");
+    assert_eq!(req.environment["STEPSCORE_OUTPUT_FORMAT"], "csv");
+    // the Parquet writer's settings only go with Parquet output
+    assert!(
+        !req.environment
+            .contains_key("STEPSCORE_PARQUET_COMPRESSION")
+    );
+    // no feature map: the scorer reads each feature's own column
+    assert!(!req.environment.contains_key("STEPSCORE_FEATURES"));
     assert_eq!(
         req.environment["STEPSCORE_OUTPUT"],
         "s3://acme-scoring/output/daily-churn/2026-11-23/"
