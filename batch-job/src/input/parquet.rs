@@ -284,7 +284,12 @@ pub fn open_piece(
     let mut rows = 0u64;
     let mut rows_before = 0u64;
     for (g, rg) in meta.row_groups().iter().enumerate() {
-        let ranges: Vec<(u64, u64)> = rg.columns().iter().map(|c| c.byte_range()).collect();
+        let ranges = rg
+            .columns()
+            .iter()
+            .map(column_span)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(&bad)?;
         let lo = ranges.iter().map(|r| r.0).min().unwrap_or(0);
         let hi = ranges
             .iter()
@@ -298,7 +303,7 @@ pub fn open_piece(
             rows += n;
             for (c, col) in rg.columns().iter().enumerate() {
                 if mask.leaf_included(c) {
-                    let (start, len) = col.byte_range();
+                    let (start, len) = column_span(col).map_err(&bad)?;
                     spans.push((g, start..start.saturating_add(len)));
                 }
             }
@@ -325,6 +330,22 @@ pub fn open_piece(
         failure,
         source,
     })
+}
+
+/// Where a column chunk lies: `ColumnChunkMetaData::byte_range` without its panic on a
+/// negative offset or size, which a corrupt footer can hold (found by the mutation proptest).
+fn column_span(col: &parquet::file::metadata::ColumnChunkMetaData) -> Result<(u64, u64), String> {
+    let start = col
+        .dictionary_page_offset()
+        .unwrap_or_else(|| col.data_page_offset());
+    let len = col.compressed_size();
+    match (u64::try_from(start), u64::try_from(len)) {
+        (Ok(start), Ok(len)) => Ok((start, len)),
+        _ => Err(format!(
+            "the footer places column '{}' at offset {start} with {len} bytes",
+            col.column_path()
+        )),
+    }
 }
 
 /// About how much feature data one batch holds (as with CSV chunks): small enough that the

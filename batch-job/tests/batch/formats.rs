@@ -823,6 +823,17 @@ impl stepscore_core::ports::ObjectStore for RangeLog {
         self.inner.get(uri, range).await
     }
 
+    async fn get_at(
+        &self,
+        uri: &stepscore_core::ObjectUri,
+        version: &stepscore_core::ports::ObjectVersion,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<stepscore_core::ports::ByteStream, stepscore_core::ports::StoreError> {
+        // the scorer reads an input at the ETag its listing gave
+        self.gets.lock().unwrap().push(range.clone());
+        self.inner.get_at(uri, version, range).await
+    }
+
     async fn put(
         &self,
         uri: &stepscore_core::ObjectUri,

@@ -330,7 +330,7 @@ fn read_small(path: &Path, limit: u64) -> io::Result<Small> {
     }
     let mut buf = Vec::with_capacity(md.len() as usize);
     // take() guards against a file that grew since its metadata was read
-    file.take(limit + 1).read_to_end(&mut buf)?;
+    file.take(limit.saturating_add(1)).read_to_end(&mut buf)?;
     if buf.len() as u64 > limit {
         return Ok(Small::Over(buf.len() as u64));
     }
