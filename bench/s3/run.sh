@@ -58,6 +58,8 @@ ln "$work/big.csv" "$work/s3/bench/in/big.csv"
 cp "$work/logistic.json" "$work/s3/bench/models/logistic.json"
 
 log="$work/requests.jsonl"
+# a work dir kept from an earlier run (STEPSCORE_BENCH_DIR) holds that run's port: not this one's
+rm -f "$work/port"
 python3 "$here/throttled_s3.py" --root "$work/s3" --rate "$rate" --log "$log" \
   --port-file "$work/port" 2>"$work/server.log" &
 server_pid=$!
