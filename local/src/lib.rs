@@ -23,6 +23,8 @@
 //! - [`events`]: [`EventsLog`](events::EventsLog), the `Notifier`: "stepscore Job Status
 //!   Change" events appended to `events.jsonl` in the state directory, and the record of which
 //!   ones `watch --on-complete` delivered.
+//! - `names`: the local world's names (region, account, the pipeline's state machine, where the
+//!   database lives), a leaf both `runtime` and `machines` use.
 //! - [`pipeline`]: the pipeline's Lambda functions (`stepscore-handlers`) wired to the runtime.
 //! - [`runtime`]: [`LocalRuntime`], all of the above on one state directory; `serve` runs it
 //!   (`runtime/`: one file per job — server, outbox, runner, dispatcher, execution ends, …).
@@ -59,6 +61,7 @@ pub mod db;
 pub mod events;
 pub mod executions;
 pub mod machines;
+mod names;
 pub mod pipeline;
 pub mod runtime;
 pub mod scanner;

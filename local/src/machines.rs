@@ -26,7 +26,7 @@ use stepscore_core::ports::{ExecutionError, Started};
 
 use crate::db;
 use crate::executions::{ExecutionState, LocalExecutions};
-use crate::runtime::{LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME, database_path};
+use crate::names::{LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME, database_path};
 
 /// How often a running recorded execution's snapshot is saved, at most (a snapshot holds the
 /// whole history, so saving after every state of a long run would write its history again and

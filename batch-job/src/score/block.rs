@@ -90,6 +90,30 @@ pub(super) struct Rows {
     pub typed_ids: Option<Vec<ArrayRef>>,
 }
 
+impl Rows {
+    /// Parses one row with `parse`, which fills `features` and appends the row's encoded ids
+    /// to the ids buffer: a parsed row is kept; a row that fails leaves no ids behind, and
+    /// the reason comes back for the bad-row policy.
+    pub(super) fn push_parsed<E>(
+        &mut self,
+        features: &mut [f64],
+        parse: impl FnOnce(&mut [f64], &mut Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mark = self.ids.len();
+        match parse(features, &mut self.ids) {
+            Ok(()) => {
+                self.x.extend_from_slice(features);
+                self.id_ends.push(self.ids.len());
+                Ok(())
+            }
+            Err(e) => {
+                self.ids.truncate(mark);
+                Err(e)
+            }
+        }
+    }
+}
+
 /// The model with what formatting its predictions needs, shared by the workers.
 pub(super) struct Scorer<'a> {
     pub model: &'a Model,

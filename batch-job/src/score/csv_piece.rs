@@ -161,18 +161,10 @@ fn process_chunk(scorer: &Scorer<'_>, plan: &ColumnPlan, chunk: &Chunk) -> Block
         if line.is_empty() {
             continue;
         }
-        let mark = rows.ids.len();
-        match plan.parse_record(line, &mut feats, &mut rows.ids) {
-            Ok(()) => {
-                rows.x.extend_from_slice(&feats);
-                rows.id_ends.push(rows.ids.len());
-            }
-            Err(fault) => {
-                rows.ids.truncate(mark);
-                if !scorer.bad_row(&mut result, rel_line, offset, line, fault.reason) {
-                    return result;
-                }
-            }
+        if let Err(fault) = rows.push_parsed(&mut feats, |f, ids| plan.parse_record(line, f, ids))
+            && !scorer.bad_row(&mut result, rel_line, offset, line, fault.reason)
+        {
+            return result;
         }
     }
     scorer.predict(&rows, &mut result);

@@ -85,18 +85,10 @@ fn process_chunk(scorer: &Scorer<'_>, plan: &KeyPlan, chunk: &Chunk) -> BlockOut
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let mark = rows.ids.len();
-        match plan.parse_line(line, &mut feats, &mut rows.ids) {
-            Ok(()) => {
-                rows.x.extend_from_slice(&feats);
-                rows.id_ends.push(rows.ids.len());
-            }
-            Err(reason) => {
-                rows.ids.truncate(mark);
-                if !scorer.bad_row(&mut result, rel_line, offset, line, reason) {
-                    return result;
-                }
-            }
+        if let Err(reason) = rows.push_parsed(&mut feats, |f, ids| plan.parse_line(line, f, ids))
+            && !scorer.bad_row(&mut result, rel_line, offset, line, reason)
+        {
+            return result;
         }
     }
     scorer.predict(&rows, &mut result);

@@ -39,9 +39,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         error_type: "Io".into(),
                         error_message: e.to_string(),
                     })?;
-                for id in &ids {
-                    writeln!(f, "{}", id.as_str().unwrap_or_default()).ok();
-                }
+                // one write per batch: children run concurrently, and `writeln!` writes the id
+                // and the line end in two calls, which another child's write could split
+                let lines: String = ids
+                    .iter()
+                    .map(|id| format!("{}\n", id.as_str().unwrap_or_default()))
+                    .collect();
+                f.write_all(lines.as_bytes()).ok();
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 Ok(json!({"ids": ids}))
             })

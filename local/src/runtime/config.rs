@@ -1,7 +1,7 @@
 //! How a runtime is set up, and where a state directory keeps its database.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::batch::BatchConfig;
 
@@ -41,9 +41,4 @@ impl RuntimeConfig {
             batch,
         }
     }
-}
-
-/// Where a state directory's database lives.
-pub fn database_path(state_dir: &Path) -> PathBuf {
-    state_dir.join("state.db")
 }

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use crate::executions::ExecutionInfo;
 
-use super::names::{LOCAL_ACCOUNT, LOCAL_REGION};
 use super::{LocalRuntime, refused};
+use crate::names::{LOCAL_ACCOUNT, LOCAL_REGION};
 
 /// Delivers the end of every execution that stopped ABORTED, TIMED_OUT or FAILED to the cleanup
 /// function, as EventBridge delivers Step Functions' "Execution Status Change" events: at least

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::LocalRuntime;
-use super::names::{function_arn, function_name};
+use crate::names::{function_arn, function_name};
 
 /// An error a Lambda function returns: its `errorType` is what Retry/Catch match.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

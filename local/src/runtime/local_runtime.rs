@@ -16,9 +16,9 @@ use crate::executions::LocalExecutions;
 use crate::store::{DirStore, NotificationFilter};
 use crate::table::SqliteTable;
 
-use super::names::{LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME};
 use super::placeholders::fill_placeholders;
 use super::{LambdaFn, RuntimeConfig, RuntimeError, ScaledClock, outbox};
+use crate::names::{LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME};
 
 /// The pipeline on one machine.
 #[derive(Clone)]

@@ -37,7 +37,6 @@ mod execution_ends;
 mod lambda;
 mod local_runtime;
 pub mod map_run;
-mod names;
 mod outbox;
 mod placeholders;
 mod refused;
@@ -46,15 +45,16 @@ mod schedules;
 mod server;
 mod status;
 
+pub use crate::names::database_path;
+pub use crate::names::{
+    LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME, function_arn, function_name_for_tests,
+};
 pub use clock::ScaledClock;
-pub use config::{RuntimeConfig, database_path};
+pub use config::RuntimeConfig;
 pub use error::RuntimeError;
 pub use execution_ends::{CLEANUP_FUNCTION, execution_status_change};
 pub use lambda::{LambdaError, LambdaFn, LambdaFuture};
 pub use local_runtime::{LocalRuntime, WeakRuntime};
-pub use names::{
-    LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME, function_arn, function_name_for_tests,
-};
 pub use placeholders::{fill_placeholders, local_placeholders};
 pub use server::Server;
 /// What [`LocalRuntime::stop_job`] reports and fails with (the handlers' own types).

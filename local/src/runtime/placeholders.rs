@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::RuntimeError;
-use super::names::function_arn;
+use crate::names::function_arn;
 
 /// The values the local world gives the state machine's `${placeholders}`.
 pub fn local_placeholders() -> BTreeMap<String, String> {

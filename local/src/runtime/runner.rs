@@ -17,8 +17,8 @@ use crate::executions::{ExecutionInfo, ExecutionState};
 use super::LocalRuntime;
 use super::dispatcher::Dispatcher;
 use super::local_runtime::Inner;
-use super::names::{LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME};
 use super::{ScaledClock, refused};
+use crate::names::{LOCAL_ACCOUNT, LOCAL_REGION, STATE_MACHINE_NAME};
 
 /// Gives every RUNNING execution a runner (one at a time each), looking again when one starts
 /// and every 250 ms.

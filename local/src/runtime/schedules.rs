@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
 use super::LocalRuntime;
-use super::names::{LOCAL_ACCOUNT, LOCAL_REGION};
+use crate::names::{LOCAL_ACCOUNT, LOCAL_REGION};
 use crate::schedule::{Schedule, Scheduler};
 
 impl LocalRuntime {

@@ -58,16 +58,9 @@ fn calls(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-async fn object(rt: &LocalRuntime, key: &str) -> Value {
-    let uri = ObjectUri::new("data-1", key).unwrap();
-    serde_json::from_slice(&rt.store().get_bytes(&uri, 1 << 24).await.unwrap()).unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sigkilled_map_run_resumes_without_rerunning_finished_children() {
-    let d = tempfile::tempdir().unwrap();
-    let rt = LocalRuntime::open(server::config(d.path())).unwrap();
-    let n = 40;
+/// Puts an `n`-row CSV at `in/items.csv` and starts execution `name` of the Distributed Map
+/// fixture over it (the server, started after, runs it).
+async fn start_map_run_over_rows(rt: &LocalRuntime, name: &str, n: usize) {
     let mut csv = String::from("id,value\n");
     for i in 0..n {
         csv.push_str(&format!("r{i},{i}\n"));
@@ -79,19 +72,37 @@ async fn a_sigkilled_map_run_resumes_without_rerunning_finished_children() {
         )
         .await
         .unwrap();
-    rt.start_execution("mr-1", &json!({"key": "in/items.csv"}))
+    rt.start_execution(name, &json!({"key": "in/items.csv"}))
         .await
         .unwrap();
-    let child = spawn_server(d.path());
+}
+
+/// Waits (60 s at most) until the children have processed `at_least` rows.
+fn wait_for_calls(dir: &Path, at_least: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
-    while calls(d.path()).len() < 10 {
+    while calls(dir).len() < at_least {
         assert!(
             Instant::now() < deadline,
             "the Map Run never got going: {}",
-            std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join("server.log")).unwrap_or_default()
         );
         std::thread::sleep(Duration::from_millis(10));
     }
+}
+
+async fn object(rt: &LocalRuntime, key: &str) -> Value {
+    let uri = ObjectUri::new("data-1", key).unwrap();
+    serde_json::from_slice(&rt.store().get_bytes(&uri, 1 << 24).await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_map_run_resumes_without_rerunning_finished_children() {
+    let d = tempfile::tempdir().unwrap();
+    let rt = LocalRuntime::open(server::config(d.path())).unwrap();
+    let n = 40;
+    start_map_run_over_rows(&rt, "mr-1", n).await;
+    let child = spawn_server(d.path());
+    wait_for_calls(d.path(), 10);
     drop(child); // SIGKILL
     let at_kill = calls(d.path()).len();
     assert!(at_kill < n, "the kill came too late to test anything");
@@ -173,30 +184,9 @@ async fn stopping_an_execution_aborts_its_map_run() {
     let d = tempfile::tempdir().unwrap();
     let rt = LocalRuntime::open(server::config(d.path())).unwrap();
     let n = 40;
-    let mut csv = String::from("id,value\n");
-    for i in 0..n {
-        csv.push_str(&format!("r{i},{i}\n"));
-    }
-    rt.store()
-        .put_bytes(
-            &ObjectUri::new("data-1", "in/items.csv").unwrap(),
-            csv.into_bytes(),
-        )
-        .await
-        .unwrap();
-    rt.start_execution("mr-stop", &json!({"key": "in/items.csv"}))
-        .await
-        .unwrap();
+    start_map_run_over_rows(&rt, "mr-stop", n).await;
     let _child = spawn_server(d.path());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while calls(d.path()).len() < 4 {
-        assert!(
-            Instant::now() < deadline,
-            "the Map Run never got going: {}",
-            std::fs::read_to_string(d.path().join("server.log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_calls(d.path(), 4);
     rt.executions()
         .stop("mr-stop", "Operator", "stopped by the test")
         .await

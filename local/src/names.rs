@@ -1,5 +1,9 @@
-//! The local world's names: the region and account in its ARNs, the state machine's name, and
-//! how a Lambda FunctionName (name or ARN) resolves to a registered function.
+//! The local world's names: the region and account in its ARNs, the state machine's name, where
+//! a state directory's database lives, and how a Lambda FunctionName (name or ARN) resolves to
+//! a registered function. A leaf: the runtime and the recorded state machines (`machines`)
+//! both name things by it.
+
+use std::path::{Path, PathBuf};
 
 /// The region in local ARNs.
 pub const LOCAL_REGION: &str = "local";
@@ -20,10 +24,15 @@ pub fn function_name_for_tests(f: &str) -> &str {
 }
 
 /// The function name in a FunctionName (a name, a partial or full ARN, maybe qualified).
-pub(super) fn function_name(f: &str) -> &str {
+pub(crate) fn function_name(f: &str) -> &str {
     if let Some(rest) = f.strip_prefix("arn:") {
         // arn:aws:lambda:region:account:function:name[:qualifier]
         return rest.split(':').nth(5).unwrap_or(f);
     }
     f.split(':').next().unwrap_or(f)
+}
+
+/// Where a state directory's database lives.
+pub fn database_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("state.db")
 }
