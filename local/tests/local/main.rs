@@ -2,6 +2,7 @@
 //! real child processes; every test works in its own temp dir.
 
 mod batch;
+mod example_process;
 mod executions;
 mod failing_db;
 mod map_run;

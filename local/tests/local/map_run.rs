@@ -4,9 +4,9 @@
 //! once.
 
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use crate::example_process::{Killed, spawn_example};
 use serde_json::{Value, json};
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::ObjectStore;
@@ -16,38 +16,8 @@ use stepscore_local::{ExecutionState, LocalRuntime};
 #[allow(dead_code)]
 mod server;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn spawn_server(dir: &Path) -> Killed {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("map_run_server");
-    assert!(bin.exists(), "{} is built by cargo test", bin.display());
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .unwrap();
-    Killed(
-        Command::new(bin)
-            .arg(dir)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    spawn_example("map_run_server", dir, &[])
 }
 
 fn calls(dir: &Path) -> Vec<String> {

@@ -6,9 +6,9 @@
 mod functions;
 
 use std::path::Path;
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
+use crate::example_process::{Killed, spawn_example};
 use serde_json::{Value, json};
 use stepscore_core::ObjectUri;
 
@@ -239,39 +239,8 @@ async fn many_configs_dropped_at_once_all_finish_within_capacity_and_run_once() 
     server.shutdown();
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn spawn_server(dir: &Path) -> Killed {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join("mini_pipeline");
-    assert!(bin.exists(), "{} is built by cargo test", bin.display());
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("server.log"))
-        .unwrap();
-    Killed(
-        Command::new(bin)
-            .arg(dir)
-            .arg("10")
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    )
+    spawn_example("mini_pipeline", dir, &["10"])
 }
 
 /// A serving process SIGKILLed mid-run loses nothing: the next one resumes every execution
