@@ -8,7 +8,9 @@ use serde_json::{Map, Value};
 
 use super::*;
 use crate::jsonpath::{self, JsonPath, JsonPathError, Scope};
-use crate::model::{DynamicString, FailSpec, PathField, SecondsField, State, WaitSpec};
+use crate::model::{
+    DynamicString, FailSpec, PathField, PercentField, SecondsField, State, WaitSpec,
+};
 use crate::query::Expected;
 use crate::template::{Template, TemplateError};
 
@@ -287,6 +289,58 @@ impl Runner<'_> {
             }
         }
         Ok(())
+    }
+
+    /// A Map's `ToleratedFailurePercentage` (literal, JSONata, or `…Path`): a number from 0 to
+    /// 100, else the error AWS gives for each form.
+    pub(super) fn resolve_percentage(
+        &self,
+        st: &State,
+        entered: u64,
+        f: &Option<PercentField>,
+        eff: &Value,
+        vars: &Vars,
+    ) -> Result<Option<f64>, BodyError> {
+        let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
+        match f {
+            None => Ok(None),
+            Some(PercentField::Literal(p)) => Ok(Some(*p)),
+            Some(PercentField::Query(t)) => {
+                let v = self
+                    .query(
+                        st,
+                        entered,
+                        t,
+                        StatesData::input(eff),
+                        vars,
+                        Some(Expected::Number),
+                    )
+                    .map_err(BodyError::Catchable)?;
+                match v.as_f64().filter(|p| (0.0..=100.0).contains(p)) {
+                    Some(p) => Ok(Some(p)),
+                    None => Err(BodyError::Catchable(self.state_error(
+                        QUERY_EVALUATION_ERROR,
+                        st,
+                        entered,
+                        format!("The ToleratedFailurePercentage field must be a number from 0 to 100 but the JSONata expression returned {v}"),
+                    ))),
+                }
+            }
+            Some(PercentField::Path(p)) => {
+                let scope = Scope {
+                    input: eff,
+                    context: self.ctx,
+                    variables: vars,
+                };
+                let v = p
+                    .resolve(&scope)
+                    .map_err(|e| fatal(self.runtime(st, entered, e)))?;
+                match v.as_f64().filter(|f| (0.0..=100.0).contains(f)) {
+                    Some(f) => Ok(Some(f)),
+                    None => Err(fatal(self.runtime(st, entered, format!("The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid percentage: {}", value_text(&v), p.as_str())))),
+                }
+            }
+        }
     }
 
     pub(super) fn resolve_count(

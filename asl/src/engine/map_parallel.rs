@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use super::*;
 use crate::history::{Details, History, history_limit_cause};
 use crate::jsonpath::Scope;
-use crate::model::{MapSpec, PathField, PercentField, State, StateMachine};
+use crate::model::{MapSpec, PathField, State, StateMachine};
 use crate::query::Expected;
 
 impl Runner<'_> {
@@ -148,46 +148,8 @@ impl Runner<'_> {
             eff,
             vars,
         )?;
-        let tolerated_pct = match &m.tolerated_failure_percentage {
-            None => None,
-            Some(PercentField::Literal(p)) => Some(*p),
-            Some(PercentField::Query(t)) => {
-                let v = self
-                    .query(
-                        st,
-                        entered,
-                        t,
-                        StatesData::input(eff),
-                        vars,
-                        Some(Expected::Number),
-                    )
-                    .map_err(BodyError::Catchable)?;
-                let p = v.as_f64().unwrap_or(-1.0);
-                if !(0.0..=100.0).contains(&p) {
-                    return Err(BodyError::Catchable(self.state_error(
-                        QUERY_EVALUATION_ERROR,
-                        st,
-                        entered,
-                        format!("The ToleratedFailurePercentage field must be a number from 0 to 100 but the JSONata expression returned {v}"),
-                    )));
-                }
-                Some(p)
-            }
-            Some(PercentField::Path(p)) => {
-                let scope = Scope {
-                    input: eff,
-                    context: self.ctx,
-                    variables: vars,
-                };
-                let v = p
-                    .resolve(&scope)
-                    .map_err(|e| fatal(self.runtime(st, entered, e)))?;
-                match v.as_f64().filter(|f| (0.0..=100.0).contains(f)) {
-                    Some(f) => Some(f),
-                    None => return Err(fatal(self.runtime(st, entered, format!("The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid percentage: {}", value_text(&v), p.as_str())))),
-                }
-            }
-        };
+        let tolerated_pct =
+            self.resolve_percentage(st, entered, &m.tolerated_failure_percentage, eff, vars)?;
         if let Some(i) = insp.as_deref_mut() {
             i.max_concurrency = max_concurrency;
             i.tolerated_failure_count = tolerated_count;

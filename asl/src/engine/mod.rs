@@ -38,7 +38,7 @@ pub use payload::{json_shape, json_size};
 pub(crate) use runner::{Fault, Runner, TestMode, Vars};
 pub use runner::{Inspection, Mock, StateError, error_matches};
 // Shared by the files of the engine; each file imports `super::*`.
-use data::{add_seconds, path_error_text, value_text};
+use data::{add_seconds, path_error_text};
 use query::{QUERY_EVALUATION_ERROR, StatesData};
 use runner::{BodyError, MapIterations, Tolerance};
 

@@ -39,7 +39,7 @@ use super::*;
 use crate::history::Details;
 use crate::jsonpath::Scope;
 use crate::model::distributed::{Arguments, DistributedSpec, Transformation};
-use crate::model::{MapSpec, PathField, PercentField, State};
+use crate::model::{MapSpec, PathField, State};
 use crate::query::Expected;
 use crate::store::ChildRecord;
 use batcher::Batcher;
@@ -86,7 +86,6 @@ impl Runner<'_> {
         eff: &Arc<Value>,
         vars: &Vars,
     ) -> Result<Arc<Value>, BodyError> {
-        let fatal = |e: StateError| BodyError::Fatal(Fault::Error(e));
         let tolerated_count = self.resolve_count(
             st,
             entered,
@@ -95,42 +94,8 @@ impl Runner<'_> {
             eff,
             vars,
         )?;
-        let tolerated_pct = match &m.tolerated_failure_percentage {
-            None => None,
-            Some(PercentField::Literal(p)) => Some(*p),
-            Some(PercentField::Query(t)) => {
-                let v = self
-                    .query(
-                        st,
-                        entered,
-                        t,
-                        StatesData::input(eff),
-                        vars,
-                        Some(Expected::Number),
-                    )
-                    .map_err(BodyError::Catchable)?;
-                match v.as_f64().filter(|p| (0.0..=100.0).contains(p)) {
-                    Some(p) => Some(p),
-                    None => {
-                        return Err(BodyError::Catchable(self.state_error(
-                            QUERY_EVALUATION_ERROR,
-                            st,
-                            entered,
-                            format!("The ToleratedFailurePercentage field must be a number from 0 to 100 but the JSONata expression returned {v}"),
-                        )));
-                    }
-                }
-            }
-            Some(PercentField::Path(p)) => {
-                let v = p
-                    .resolve(&self.scope(eff, vars))
-                    .map_err(|e| fatal(self.runtime(st, entered, e)))?;
-                match v.as_f64().filter(|f| (0.0..=100.0).contains(f)) {
-                    Some(f) => Some(f),
-                    None => return Err(fatal(self.runtime(st, entered, format!("The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid percentage: {}", value_text(&v), p.as_str())))),
-                }
-            }
-        };
+        let tolerated_pct =
+            self.resolve_percentage(st, entered, &m.tolerated_failure_percentage, eff, vars)?;
         let concurrency = concurrency_limit(self.resolve_count(
             st,
             entered,
