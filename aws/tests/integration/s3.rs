@@ -157,6 +157,26 @@ async fn objects_over_16_mib_go_up_in_parts_and_stream_back_intact() {
     assert_eq!(s, (start..start + 6).map(byte_at).collect::<Vec<_>>());
 }
 
+/// A failed put left nothing: no object at `u`, and no multipart upload still open (billed).
+async fn assert_no_object_and_no_open_upload(store: &S3Store, bucket: &str, u: &ObjectUri) {
+    assert!(matches!(
+        store.head(u).await,
+        Err(StoreError::NotFound { .. })
+    ));
+    let open = store
+        .client()
+        .list_multipart_uploads()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        open.uploads().is_empty(),
+        "the upload was aborted: {:?}",
+        open.uploads()
+    );
+}
+
 #[tokio::test]
 async fn a_body_that_fails_mid_upload_leaves_no_object_and_no_open_upload() {
     let (store, bucket) = store_with_bucket().await;
@@ -169,22 +189,7 @@ async fn a_body_that_fails_mid_upload_leaves_no_object_and_no_open_upload() {
     };
     let err = store.put(&u, Box::pin(body)).await.unwrap_err();
     assert!(err.to_string().contains("source connection reset"), "{err}");
-    assert!(matches!(
-        store.head(&u).await,
-        Err(StoreError::NotFound { .. })
-    ));
-    let open = store
-        .client()
-        .list_multipart_uploads()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        open.uploads().is_empty(),
-        "the upload was aborted: {:?}",
-        open.uploads()
-    );
+    assert_no_object_and_no_open_upload(&store, &bucket, &u).await;
 }
 
 #[tokio::test]
@@ -463,20 +468,5 @@ async fn a_body_failing_while_parts_are_in_flight_leaves_no_object_and_no_open_u
             && err.to_string().contains(&u.to_string()),
         "{err}"
     );
-    assert!(matches!(
-        store.head(&u).await,
-        Err(StoreError::NotFound { .. })
-    ));
-    let open = store
-        .client()
-        .list_multipart_uploads()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        open.uploads().is_empty(),
-        "the upload was aborted: {:?}",
-        open.uploads()
-    );
+    assert_no_object_and_no_open_upload(&store, &bucket, &u).await;
 }
