@@ -72,11 +72,6 @@ impl Object {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
-    /// The value of `key`, to change it.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
-        self.position(key).map(|i| &mut self.entries[i].1)
-    }
-
     /// True when `key` is a member.
     pub fn contains_key(&self, key: &str) -> bool {
         self.position(key).is_some()
@@ -132,13 +127,6 @@ impl Object {
     /// The values in order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + ExactSizeIterator {
         self.entries.iter().map(|(_, v)| v)
-    }
-
-    /// The values in order, to change them.
-    pub fn values_mut(
-        &mut self,
-    ) -> impl DoubleEndedIterator<Item = &mut Value> + ExactSizeIterator {
-        self.entries.iter_mut().map(|(_, v)| v)
     }
 }
 
