@@ -379,7 +379,8 @@ fn effective_index(index: i64, len: usize) -> Option<usize> {
     }
 }
 
-fn type_name(value: &Value) -> &'static str {
+/// A JSON value's type as AWS's messages name it in lower case (`number`, `object`, …).
+pub(crate) fn type_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

@@ -28,6 +28,8 @@ mod parse;
 mod path;
 mod write;
 
+pub(crate) use evaluate::type_name;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;

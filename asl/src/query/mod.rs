@@ -256,7 +256,7 @@ impl QueryTemplate {
             expression,
             field,
             expected: expected.name(),
-            actual: json_type(&v),
+            actual: crate::jsonpath::type_name(&v),
             value: v.to_string(),
         })
     }
@@ -283,18 +283,6 @@ impl QueryTemplate {
                     .join(",")
             ),
         }
-    }
-}
-
-/// JSONata's name for a JSON value's type, as AWS's messages use it.
-pub fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
     }
 }
 

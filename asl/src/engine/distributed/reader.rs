@@ -207,7 +207,7 @@ fn json_items<'s>(body: Box<dyn Read + Send + 's>, uri: &str) -> Result<Items<'s
         Ok(Value::Array(a)) => Ok(Box::new(a.into_iter().map(Ok))),
         Ok(other) => Err(format!(
             "{uri} must hold a JSON array of items but holds a JSON {}",
-            kind(&other)
+            crate::jsonpath::type_name(&other)
         )),
         Err(e) => Err(format!(
             "{uri} is not valid JSON at line {} column {}: {e}",
@@ -237,17 +237,6 @@ fn jsonl_items<'s>(body: Box<dyn Read + Send + 's>, uri: String) -> Items<'s> {
             return Some(r);
         }
     }))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 /// An S3 inventory `manifest.json`: its CSV data files (gzip-compressed when named `.gz`), one
