@@ -16,6 +16,17 @@ pub struct JobId(String);
 #[error("'{0}' is not a valid job id: use 1-80 characters of letters, digits, '-' and '_'")]
 pub struct InvalidJobId(pub String);
 
+/// True for a name this project gives executions, jobs and recorded state machines: 1-80
+/// letters, digits, `-` and `_` (Step Functions allows more; these are safe in a URL path, a
+/// file name and a DynamoDB key alike).
+pub fn is_execution_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 80
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
 impl JobId {
     /// The id of the job carried by one version of one S3 object.
     ///
@@ -110,12 +121,7 @@ impl JobId {
 
     /// Accepts an id written by hand (an execution name, a CLI argument).
     pub fn parse(text: &str) -> Result<Self, InvalidJobId> {
-        let ok = !text.is_empty()
-            && text.len() <= 80
-            && text
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok {
+        if is_execution_name(text) {
             Ok(JobId(text.to_owned()))
         } else {
             Err(InvalidJobId(text.to_owned()))

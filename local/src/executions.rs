@@ -353,12 +353,7 @@ impl LocalExecutions {
     /// [`Executions::start`] on the calling thread (for a caller outside an async runtime, or
     /// one whose runtime must not be blocked inside: `stepscore asl run`).
     pub fn start_blocking(&self, name: &str, input: &Value) -> Result<Started, ExecutionError> {
-        let valid = !name.is_empty()
-            && name.len() <= 80
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid {
+        if !stepscore_core::id::is_execution_name(name) {
             return Err(ExecutionError::Other {
                 name: name.into(),
                 message: "execution names are 1-80 characters of letters, digits, '-' and '_'"

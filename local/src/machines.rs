@@ -108,14 +108,10 @@ pub fn machine_name_for_file(path: &Path) -> String {
     }
 }
 
-/// True for a name a recorded state machine (or an execution) may have: 1-80 letters, digits,
-/// `-` and `_` (AWS allows more; these are the ones safe in a URL path and a file name).
+/// True for a name a recorded state machine (or an execution) may have: the project's rule for
+/// execution names (`stepscore_core::id::is_execution_name`).
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 80
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    stepscore_core::id::is_execution_name(name)
 }
 
 /// Records definitions and their executions in one state directory.

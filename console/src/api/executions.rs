@@ -118,12 +118,7 @@ pub(crate) async fn detail(
 /// The detail of execution `name`, with its history events from the `skip`-th on (all of
 /// them for 0) and every state's run.
 pub(crate) async fn describe(s: &Shared, name: &str, skip: usize) -> ApiResult<Value> {
-    let valid = !name.is_empty()
-        && name.len() <= 80
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if !valid {
+    if !stepscore_core::id::is_execution_name(name) {
         return Err(ApiError::bad_request(format!(
             "'{name}' is not an execution name: those are 1-80 letters, digits, '-' and '_'"
         )));
