@@ -1,4 +1,4 @@
-//! The AWS call log of this crate's clients: DynamoDB's, EventBridge's, Step Functions' and Batch's operations
+//! The AWS call log of this crate's clients: DynamoDB's, EventBridge's, SQS's, Step Functions' and Batch's operations
 //! mapped to the IAM authorisations they need, following AWS's Service Authorization Reference: a
 //! DynamoDB Query on an index is authorised on the index's ARN, and SubmitJob on both the queue
 //! and the job definition (and `batch:TagResource` when it carries tags). The log itself and
@@ -14,6 +14,7 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
     use aws_sdk_dynamodb::operation as ddb;
     use aws_sdk_eventbridge::operation as events;
     use aws_sdk_sfn::operation as sfn;
+    use aws_sdk_sqs::operation as sqs;
 
     let table =
         |name: Option<&str>| scope.arn("dynamodb", &format!("table/{}", name.unwrap_or_default()));
@@ -64,6 +65,15 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
             )
         })
         .collect());
+    // SQS: SendMessage is authorised on the queue, whose ARN its URL holds
+    on!(sqs::send_message::SendMessageInput, |i| vec![auth(
+        "sqs:SendMessage",
+        crate::sqs::queue_arn(
+            scope.partition,
+            scope.region,
+            i.queue_url().unwrap_or_default()
+        )
+    )]);
     // Step Functions
     on!(sfn::start_execution::StartExecutionInput, |i| vec![auth(
         "states:StartExecution",

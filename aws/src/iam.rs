@@ -43,6 +43,8 @@ pub enum PortCall {
     BatchTerminate,
     /// `Executions::stop` (DescribeExecution, then StopExecution when it runs).
     ExecutionStop,
+    /// `MessageQueue::send` (SQS SendMessage).
+    QueueSend,
 }
 
 /// The IAM actions the AWS adapter's implementation of `call` needs.
@@ -68,6 +70,7 @@ pub fn iam_actions(call: PortCall) -> &'static [&'static str] {
         PortCall::BatchTerminate => &["batch:TerminateJob"],
         PortCall::ExecutionStop => &["states:DescribeExecution", "states:StopExecution"],
         PortCall::Notify => &["events:PutEvents"],
+        PortCall::QueueSend => &["sqs:SendMessage"],
     }
 }
 

@@ -1,4 +1,4 @@
-//! AWS adapters for the stepscore ports: S3, DynamoDB, EventBridge, Step Functions and Batch.
+//! AWS adapters for the stepscore ports: S3, DynamoDB, EventBridge, SQS, Step Functions and Batch.
 //!
 //! Each adapter wraps one AWS SDK client and implements one port of `stepscore-core`, mapping the
 //! SDK's errors onto the port's transient/permanent split (throttling, 5xx, timeouts and network
@@ -16,6 +16,7 @@
 //! - [`dynamo`]: [`DynamoTable`], the job table (conditional writes on the stored progress).
 //! - [`events`]: [`EventBridgeNotifier`], the notifier (PutEvents on one bus).
 //! - [`sfn`]: [`SfnExecutions`], idempotent StartExecution.
+//! - [`sqs`]: [`SqsQueue`], the message queue (SendMessage): the job queue and its dead letters.
 //! - [`batch`]: [`BatchClient`], SubmitJob and DescribeJobs.
 //! - [`policy`]: `iam/policies.json` (every principal's permissions, the one source Terraform
 //!   reads) and an IAM policy evaluator.
@@ -41,9 +42,11 @@ pub mod iam;
 pub mod moto;
 pub mod policy;
 pub mod sfn;
+pub mod sqs;
 
 pub use batch::BatchClient;
 pub use dynamo::DynamoTable;
 pub use events::EventBridgeNotifier;
 pub use sfn::SfnExecutions;
+pub use sqs::SqsQueue;
 pub use stepscore_aws_s3::{AwsSettings, S3Store, SdkConfig, s3, settings};

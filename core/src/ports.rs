@@ -485,6 +485,33 @@ pub trait Notifier: Send + Sync + Debug {
     async fn publish(&self, event: &JobStatusChange) -> Result<(), NotifyError>;
 }
 
+/// Why a message could not be sent to a queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueueError {
+    /// A failure that may go away on retry (throttling, 5xx, network).
+    #[error("transient failure sending to queue {queue}: {message}")]
+    Transient { queue: String, message: String },
+    /// Any other failure (no such queue, access denied, a message over the size limit).
+    #[error("cannot send to queue {queue}: {message}")]
+    Other { queue: String, message: String },
+}
+
+impl QueueError {
+    /// True when retrying the same call may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, QueueError::Transient { .. })
+    }
+}
+
+/// A queue messages are sent to: job submissions on their way from the HTTP front door to
+/// admission, and the submissions admission gave up on, on their way to the dead-letter queue
+/// (SQS on AWS).
+#[async_trait]
+pub trait MessageQueue: Send + Sync + Debug {
+    /// Sends `body` with string `attributes` (name, value); answers the queue's message id.
+    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError>;
+}
+
 /// The time, from the system or from a test.
 pub trait Clock: Send + Sync + Debug {
     /// Now.

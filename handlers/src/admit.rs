@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use percent_encoding::percent_decode_str;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stepscore_core::config::{JobConfig, MAX_CONFIG_BYTES};
+use stepscore_core::config::{ConfigProblem, JobConfig, MAX_CONFIG_BYTES};
 use stepscore_core::ports::{
     Clock, Created, ExecutionError, Executions, JobTable, ObjectStore, ObjectVersion, StoreError,
 };
@@ -161,25 +161,8 @@ pub(crate) async fn admit_document(
             let raw = stepscore_core::strict_json::from_slice(&bytes)
                 .or_else(|_| serde_json::from_slice::<Value>(&bytes))
                 .unwrap_or(Value::Null);
-            match JobConfig::from_slice(&bytes, source)
-                .and_then(|config| check_admission(config, ports.jobs_prefix, source))
-            {
-                Ok(config) => {
-                    let mut missing = missing_objects(ports.store, &config).await?;
-                    if missing.is_empty() {
-                        missing = crate::columns::column_problems(ports.store, &config).await?;
-                    }
-                    if missing.is_empty() {
-                        (raw, Ok(config))
-                    } else {
-                        (
-                            raw,
-                            Err(format!("job config {source}: {}", missing.join("; "))),
-                        )
-                    }
-                }
-                Err(e) => (raw, Err(e.to_string())),
-            }
+            let verdict = check_config(ports.store, ports.jobs_prefix, &bytes, source).await?;
+            (raw, verdict.map_err(|refused| refused.reason))
         }
     };
     let config = match verdict {
@@ -244,6 +227,58 @@ pub(crate) async fn admit_document(
             execution_arn: arn,
         }
     })
+}
+
+/// Why admission refuses a config: every problem at its field, and the one-line reason a
+/// FAILED record keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Each problem: the field at fault and what would fix it.
+    pub problems: Vec<ConfigProblem>,
+    /// All of them in one sentence, naming the config's source.
+    pub reason: String,
+}
+
+/// Admission's whole check of a config document from `source`: its fields, that its output is
+/// not under `jobs_prefix`, that the model and input it names exist, and (with a feature map)
+/// that the columns it reads are there. `Err` only for a transient failure reading the store.
+pub async fn check_config(
+    store: &dyn ObjectStore,
+    jobs_prefix: &str,
+    bytes: &[u8],
+    source: &str,
+) -> Result<Result<JobConfig, Refused>, HandlerError> {
+    let config = match JobConfig::from_slice(bytes, source)
+        .and_then(|config| check_admission(config, jobs_prefix, source))
+    {
+        Ok(config) => config,
+        Err(e) => {
+            return Ok(Err(Refused {
+                reason: e.to_string(),
+                problems: e.problems,
+            }));
+        }
+    };
+    let mut missing = missing_objects(store, &config).await?;
+    if missing.is_empty() {
+        missing = crate::columns::column_problems(store, &config).await?;
+    }
+    if missing.is_empty() {
+        return Ok(Ok(config));
+    }
+    Ok(Err(Refused {
+        reason: format!("job config {source}: {}", missing.join("; ")),
+        problems: missing
+            .iter()
+            .map(|m| {
+                let (field, message) = m.split_once(": ").unwrap_or(("(document)", m));
+                ConfigProblem {
+                    field: field.to_owned(),
+                    message: message.to_owned(),
+                }
+            })
+            .collect(),
+    }))
 }
 
 /// The output may not lie under the jobs prefix of its bucket: the scorer's manifests would be

@@ -73,6 +73,38 @@ fn each_handlers_port_calls_are_granted_to_its_function() {
     assert!(calls.contains(&PortCall::StoreGetVersion), "{calls:?}");
     assert_granted("admit", &calls);
 
+    // the HTTP front door: a job queued, and its record read
+    let w = World::with_data();
+    let reply = block_on(stepscore_handlers::handle_jobs_request(
+        w.front_door_ports(),
+        stepscore_handlers::JobsRequest {
+            method: "POST",
+            path: "/jobs",
+            body: &fixture("config-daily.json"),
+            request_id: "r-1",
+            idempotency_key: None,
+        },
+    ));
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let calls = w.calls();
+    assert!(calls.contains(&PortCall::QueueSend), "{calls:?}");
+    assert_granted("jobs", &calls);
+
+    // intake: one message admitted, one dead-lettered
+    let w = World::with_data();
+    let event: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_slice(&fixture("sqs-job-submission.json")).unwrap();
+    block_on(stepscore_handlers::intake(w.intake_ports(5), &event));
+    let mut garbage = event.clone();
+    garbage.records[0].body = Some("not a submission".into());
+    block_on(stepscore_handlers::intake(w.intake_ports(5), &garbage));
+    let calls = w.calls();
+    assert!(
+        calls.contains(&PortCall::ExecutionStart) && calls.contains(&PortCall::QueueSend),
+        "{calls:?}"
+    );
+    assert_granted("intake", &calls);
+
     let w = World::with_data();
     block_on(stepscore_handlers::schedule(
         w.admit_ports(),

@@ -496,6 +496,61 @@ pub struct World {
     pub batch: FakeBatch,
     pub clock: FixedClock,
     pub events: RecNotifier,
+    /// The job queue `POST /jobs` sends to.
+    pub queue: RecQueue,
+    /// The job queue's dead-letter queue intake sends to.
+    pub dead_letters: RecQueue,
+}
+
+/// A message as a [`RecQueue`] keeps it: body and attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// A queue that keeps every message sent; `failing` makes sending fail, transiently or not.
+#[derive(Debug, Default)]
+pub struct RecQueue {
+    pub sent: Mutex<Vec<SentMessage>>,
+    pub failing: Mutex<Option<bool>>,
+    pub calls: Calls,
+}
+
+impl RecQueue {
+    pub fn sent(&self) -> Vec<SentMessage> {
+        self.sent.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl MessageQueue for RecQueue {
+    async fn send(&self, body: &str, attributes: &[(&str, &str)]) -> Result<String, QueueError> {
+        self.calls.push(PortCall::QueueSend);
+        let queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/stepscore-jobs".to_owned();
+        match *self.failing.lock().unwrap() {
+            Some(true) => Err(QueueError::Transient {
+                queue,
+                message: "SendMessage: ServiceUnavailable: the service is unavailable".into(),
+            }),
+            Some(false) => Err(QueueError::Other {
+                queue,
+                message: "SendMessage: AccessDenied: not authorized to perform sqs:SendMessage"
+                    .into(),
+            }),
+            None => {
+                let mut sent = self.sent.lock().unwrap();
+                sent.push(SentMessage {
+                    body: body.to_owned(),
+                    attributes: attributes
+                        .iter()
+                        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                        .collect(),
+                });
+                Ok(format!("message-{}", sent.len()))
+            }
+        }
+    }
 }
 
 /// A notifier that keeps every event published; `failing` makes publishing fail, transiently
@@ -558,6 +613,23 @@ impl World {
             jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
         }
     }
+    pub fn front_door_ports(&self) -> stepscore_handlers::FrontDoorPorts<'_> {
+        stepscore_handlers::FrontDoorPorts {
+            store: &self.store,
+            table: &self.table,
+            queue: &self.queue,
+            jobs_prefix: stepscore_handlers::DEFAULT_JOBS_PREFIX,
+        }
+    }
+
+    pub fn intake_ports(&self, max_receives: u32) -> stepscore_handlers::IntakePorts<'_> {
+        stepscore_handlers::IntakePorts {
+            admit: self.admit_ports(),
+            dead_letters: &self.dead_letters,
+            max_receives,
+        }
+    }
+
     /// The model and inputs the fixture configs name.
     pub fn with_data() -> Self {
         let w = World::default();
@@ -589,6 +661,8 @@ impl World {
             &self.table.calls,
             &self.executions.calls,
             &self.batch.calls,
+            &self.queue.calls,
+            &self.dead_letters.calls,
         ] {
             all.extend(c.take());
         }

@@ -5,6 +5,7 @@ mod cleanup;
 mod contract;
 mod fakes;
 mod fakes_contract;
+mod front_door;
 mod machine;
 mod notify;
 mod schema;
