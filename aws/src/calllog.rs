@@ -65,15 +65,32 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
             )
         })
         .collect());
-    // SQS: SendMessage is authorised on the queue, whose ARN its URL holds
+    // SQS: each action is authorised on the queue, whose ARN its URL holds. Our code only
+    // sends; the receive side is the Lambda event source mapping's, polling with the consuming
+    // function's role, which the IAM test plays to prove that role's grants.
+    let queue = |url: Option<&str>| {
+        crate::sqs::queue_arn(scope.partition, scope.region, url.unwrap_or_default())
+    };
     on!(sqs::send_message::SendMessageInput, |i| vec![auth(
         "sqs:SendMessage",
-        crate::sqs::queue_arn(
-            scope.partition,
-            scope.region,
-            i.queue_url().unwrap_or_default()
-        )
+        queue(i.queue_url())
     )]);
+    on!(sqs::receive_message::ReceiveMessageInput, |i| vec![auth(
+        "sqs:ReceiveMessage",
+        queue(i.queue_url())
+    )]);
+    on!(sqs::delete_message::DeleteMessageInput, |i| vec![auth(
+        "sqs:DeleteMessage",
+        queue(i.queue_url())
+    )]);
+    on!(
+        sqs::change_message_visibility::ChangeMessageVisibilityInput,
+        |i| vec![auth("sqs:ChangeMessageVisibility", queue(i.queue_url()))]
+    );
+    on!(
+        sqs::get_queue_attributes::GetQueueAttributesInput,
+        |i| vec![auth("sqs:GetQueueAttributes", queue(i.queue_url()))]
+    );
     // Step Functions
     on!(sfn::start_execution::StartExecutionInput, |i| vec![auth(
         "states:StartExecution",

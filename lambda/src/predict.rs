@@ -13,13 +13,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http_api::{BodyError, json_response, request_body, request_path};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
-use aws_lambda_events::encodings::Body;
-use base64::Engine;
-use http::header::{ALLOW, CONTENT_TYPE, HeaderMap, HeaderValue};
 use http::{Method, StatusCode};
 use stepscore_core::ports::ObjectStore;
 use stepscore_predict::source::SourceError;
+
 use stepscore_predict::{
     Limits, LoadError, ModelSource, ModelUri, PredictService, ReloadingModel, Reply,
 };
@@ -188,75 +187,20 @@ pub async fn answer(
     response(reply)
 }
 
-/// The path as the client sent it. On a named stage (not `$default`) API Gateway's `rawPath`
-/// starts with `/<stage>`, which is not part of the service's routes.
-fn request_path(event: &ApiGatewayV2httpRequest) -> String {
-    let raw = event
-        .raw_path
-        .as_deref()
-        .or(event.request_context.http.path.as_deref())
-        .unwrap_or("/");
-    let stage = event
-        .request_context
-        .stage
-        .as_deref()
-        .filter(|s| !s.is_empty() && *s != "$default");
-    if let Some(stage) = stage
-        && let Some(rest) = raw.strip_prefix('/').and_then(|r| r.strip_prefix(stage))
-        && (rest.is_empty() || rest.starts_with('/'))
-    {
-        return rest.to_owned();
-    }
-    raw.to_owned()
-}
-
-/// The request body's bytes: decoded when API Gateway sent it base64-encoded (any body whose
-/// content type is not text). A body over `limit` is refused before it is decoded.
+/// The request body, or the reply that refuses it.
 fn body(event: &ApiGatewayV2httpRequest, limit: usize) -> Result<Vec<u8>, Reply> {
-    let Some(text) = event.body.as_deref() else {
-        return Ok(Vec::new());
-    };
-    if !event.is_base64_encoded {
-        return Ok(text.as_bytes().to_vec());
-    }
-    // base64 holds 3 bytes in every 4 characters; the decoded body is checked again by the
-    // service, this only spares decoding a body certainly too large
-    if text.len() / 4 * 3 > limit.saturating_add(3) {
-        return Err(Reply::body_too_large(limit));
-    }
-    base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .map_err(|e| {
-            Reply::error(
-                StatusCode::BAD_REQUEST,
-                &format!(
-                    "the request body arrived base64-encoded but does not decode ({e}); send the JSON body with Content-Type: application/json"
-                ),
-            )
-        })
+    request_body(event, limit).map_err(|e| match e {
+        BodyError::TooLarge => Reply::body_too_large(limit),
+        BodyError::NotBase64(_) => Reply::error(StatusCode::BAD_REQUEST, &e.to_string()),
+    })
 }
 
 fn response(reply: Reply) -> ApiGatewayV2httpResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if let Some(allow) = reply.allow.as_ref().and_then(allow_value) {
-        headers.insert(ALLOW, allow);
-    }
-    // the event types are `#[non_exhaustive]`: filled in from the default
-    let mut response = ApiGatewayV2httpResponse::default();
-    response.status_code = i64::from(reply.status.as_u16());
-    response.headers = headers;
-    // every reply is JSON, so UTF-8; the lossy conversion only guards the impossible
-    response.body = Some(Body::Text(match String::from_utf8(reply.body) {
-        Ok(text) => text,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    }));
-    response.is_base64_encoded = false;
-    response
-}
-
-fn allow_value(method: &Method) -> Option<HeaderValue> {
-    HeaderValue::from_str(method.as_str()).ok()
+    json_response(
+        reply.status.as_u16(),
+        reply.body,
+        reply.allow.as_ref().map(Method::as_str),
+    )
 }
 
 #[cfg(test)]
@@ -632,7 +576,7 @@ mod tests {
                 });
                 let response = rt.block_on(answer(service, &e));
                 prop_assert!((200..500).contains(&response.status_code), "{response:?}");
-                let Some(Body::Text(text)) = &response.body else {
+                let Some(aws_lambda_events::encodings::Body::Text(text)) = &response.body else {
                     return Err(TestCaseError::fail(format!("no text body: {response:?}")));
                 };
                 prop_assert!(serde_json::from_str::<Value>(text).is_ok(), "{text}");

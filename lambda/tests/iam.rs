@@ -24,15 +24,19 @@ use serde_json::json;
 use stepscore_aws::moto::MotoServer;
 use stepscore_aws::policy::{PolicyFile, app_name_of, check_calls};
 use stepscore_aws::{
-    BatchClient, DynamoTable, EventBridgeNotifier, S3Store, SdkConfig, SfnExecutions,
+    BatchClient, DynamoTable, EventBridgeNotifier, S3Store, SdkConfig, SfnExecutions, SqsQueue,
 };
 use stepscore_core::manifest::{InputIdentity, ModelIdentity, ScoringManifest};
-use stepscore_core::ports::{Executions, JobTable, ObjectMeta, ObjectStore, SystemClock};
+use stepscore_core::ports::{
+    Executions, JobTable, MessageQueue, ObjectMeta, ObjectStore, SystemClock,
+};
 use stepscore_core::record::Notification;
 use stepscore_core::status::JobStatus;
 use stepscore_core::{JobId, ObjectUri};
 use stepscore_handlers::admit::{AdmitPorts, Admitted, admit};
+use stepscore_handlers::intake::intake as intake_batch;
 use stepscore_handlers::tasks::{check, finalize, register, submit};
+use stepscore_handlers::{FrontDoorPorts, IntakePorts, JobsRequest, handle_jobs_request};
 use stepscore_lambda::predict::{PredictEnv, PredictSettings, answer, service};
 
 const REGION: &str = "us-east-1";
@@ -43,8 +47,9 @@ const JOBS_PREFIX: &str = "incoming/configs/";
 /// The components this pass runs: the pipeline's Lambda functions, the predict function and the
 /// CLI's `stop --aws` (the state machine and Scheduler roles are used by AWS services, not by our
 /// code).
-const COMPONENTS: [&str; 9] = [
-    "admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict", "cli",
+const COMPONENTS: [&str; 11] = [
+    "admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict", "jobs",
+    "intake", "cli",
 ];
 
 /// The one artifact the predict function serves: outside `models/`'s wildcard grants of the
@@ -60,6 +65,9 @@ struct Deployment {
     state_machine_name: String,
     queue: String,
     definition: String,
+    /// The SQS job queue's and its dead-letter queue's URLs.
+    job_queue_url: String,
+    job_dlq_url: String,
 }
 
 impl Deployment {
@@ -103,6 +111,14 @@ impl Deployment {
                 arn("sqs", &format!("{}-scheduler-dlq", self.name)),
             ),
             ("event_bus_arn", arn("events", "event-bus/default")),
+            (
+                "job_queue_arn",
+                stepscore_aws::sqs::queue_arn("aws", REGION, &self.job_queue_url),
+            ),
+            (
+                "job_dlq_arn",
+                stepscore_aws::sqs::queue_arn("aws", REGION, &self.job_dlq_url),
+            ),
             (
                 "predict_model_arn",
                 format!("arn:aws:s3:::{}/{PREDICT_MODEL_KEY}", self.bucket),
@@ -232,6 +248,34 @@ async fn deploy(server: &MotoServer, admin: &SdkConfig) -> Deployment {
         .send()
         .await
         .unwrap();
+    // the job queue and its dead-letter queue, as terraform/jobs_api.tf makes them
+    let sqs = aws_sdk_sqs::Client::new(admin);
+    let job_dlq_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-jobs-dlq"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let redrive = json!({
+        "deadLetterTargetArn": stepscore_aws::sqs::queue_arn("aws", REGION, &job_dlq_url),
+        "maxReceiveCount": 5
+    });
+    let job_queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-jobs"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            redrive.to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
     Deployment {
         name,
         bucket,
@@ -240,6 +284,8 @@ async fn deploy(server: &MotoServer, admin: &SdkConfig) -> Deployment {
         state_machine_name,
         queue,
         definition: job_definition,
+        job_queue_url,
+        job_dlq_url,
     }
 }
 
@@ -511,6 +557,106 @@ async fn run_pipeline(d: &Deployment, admin: &SdkConfig, configs: &BTreeMap<&str
     );
 
     predict(d, admin, &configs["predict"]).await;
+    jobs_over_http(d, &configs["jobs"], &configs["intake"]).await;
+}
+
+/// The job front door and its queue's consumer: `POST /jobs` and `GET /jobs/{id}` answered by
+/// the jobs function; the event source mapping's receive and delete, made with the intake
+/// function's role as Lambda makes them; intake admitting one submission and dead-lettering a
+/// message that is not one.
+async fn jobs_over_http(d: &Deployment, jobs: &SdkConfig, intake: &SdkConfig) {
+    let b = &d.bucket;
+    let clock = SystemClock;
+    let front = FrontDoorPorts {
+        store: &S3Store::new(jobs),
+        table: &DynamoTable::new(jobs, &d.table),
+        queue: &SqsQueue::new(jobs, &d.job_queue_url),
+        jobs_prefix: JOBS_PREFIX,
+    };
+    let config = json!({"name": "over-http", "model": format!("s3://{b}/models/churn.json"), "input": format!("s3://{b}/inputs/2026-11-23/"),
+                        "output": format!("s3://{b}/outputs/over-http/"), "capacity": "on-demand"});
+    let reply = handle_jobs_request(
+        front,
+        JobsRequest {
+            method: "POST",
+            path: "/jobs",
+            body: &serde_json::to_vec(&config).unwrap(),
+            request_id: "iam-request-1",
+            idempotency_key: None,
+        },
+    )
+    .await;
+    assert_eq!(reply.status, 202, "{}", reply.body);
+    let job_id = reply.body["job_id"].as_str().unwrap().to_owned();
+
+    let poller = SqsQueue::new(intake, &d.job_queue_url);
+    // a message that is not a submission (sent with the jobs role, which may send here)
+    let garbage = SqsQueue::new(jobs, &d.job_queue_url);
+    garbage.send("not a submission", &[]).await.unwrap();
+    let mut records = Vec::new();
+    while records.len() < 2 {
+        let out = poller
+            .client()
+            .receive_message()
+            .queue_url(&d.job_queue_url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !out.messages().is_empty(),
+            "the queue holds two messages: {records:?}"
+        );
+        for m in out.messages() {
+            records.push(json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
+                                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+                                "eventSource": "aws:sqs", "awsRegion": REGION}));
+        }
+    }
+    let event: aws_lambda_events::sqs::SqsEvent =
+        serde_json::from_value(json!({ "Records": records })).unwrap();
+    let dead_letters = SqsQueue::new(intake, &d.job_dlq_url);
+    let admit_store = S3Store::new(intake);
+    let admit_table = DynamoTable::new(intake, &d.table);
+    let admit_executions = SfnExecutions::new(intake, &d.state_machine_arn);
+    let ports = IntakePorts {
+        admit: AdmitPorts {
+            store: &admit_store,
+            table: &admit_table,
+            executions: &admit_executions,
+            clock: &clock,
+            jobs_prefix: JOBS_PREFIX,
+        },
+        dead_letters: &dead_letters,
+        max_receives: 5,
+    };
+    let response = intake_batch(ports, &event).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    for m in &event.records {
+        poller
+            .client()
+            .delete_message()
+            .queue_url(&d.job_queue_url)
+            .receipt_handle(m.receipt_handle.as_deref().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let reply = handle_jobs_request(
+        front,
+        JobsRequest {
+            method: "GET",
+            path: &format!("/jobs/{job_id}"),
+            body: b"",
+            request_id: "iam-request-2",
+            idempotency_key: None,
+        },
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.body["status"], "PENDING");
 }
 
 /// The predict function as its binary runs it: the artifact read at init, one API Gateway event

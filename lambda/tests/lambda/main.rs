@@ -5,6 +5,7 @@
 mod binary;
 mod environment;
 mod finalize;
+mod front_door;
 mod pipeline;
 mod predict;
 

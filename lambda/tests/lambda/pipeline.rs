@@ -17,15 +17,16 @@ use stepscore_handlers::tasks::{check, finalize, register, submit};
 
 use super::{moto, unique};
 
-struct World {
-    store: S3Store,
-    table: DynamoTable,
-    executions: SfnExecutions,
+/// A deployment in moto: bucket, job table, the real state machine.
+pub(super) struct World {
+    pub(super) store: S3Store,
+    pub(super) table: DynamoTable,
+    pub(super) executions: SfnExecutions,
     events: EventBridgeNotifier,
-    bucket: String,
+    pub(super) bucket: String,
 }
 
-async fn world() -> World {
+pub(super) async fn world() -> World {
     world_on(store_with_bucket().await).await
 }
 
@@ -77,7 +78,7 @@ async fn world_on((store, bucket): (S3Store, String)) -> World {
     }
 }
 
-fn uri(bucket: &str, key: &str) -> ObjectUri {
+pub(super) fn uri(bucket: &str, key: &str) -> ObjectUri {
     ObjectUri::new(bucket, key).unwrap()
 }
 
