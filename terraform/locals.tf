@@ -62,16 +62,22 @@ locals {
     scheduler_dlq_arn       = aws_sqs_queue.scheduler_dlq.arn
     event_bus_arn           = local.event_bus_arn
     predict_model_arn       = local.predict_model_arn
+    job_queue_arn           = local.job_queue_arn
+    job_dlq_arn             = local.job_dlq_arn
   })).principals
 
-  # One entry per function of handlers/lambda-functions.json: the pipeline's, and the predict
-  # function when it is enabled. The role policy of each is its principal's statements in
+  # One entry per function of handlers/lambda-functions.json: the pipeline's, the predict
+  # function when it is enabled, and the job API's two when it is. The role policy of each is its principal's statements in
   # local.policies (exactly the AWS API calls the function's code makes, each on only the
   # resources it touches); iam.tf adds only what the platform itself needs (own log group, X-Ray,
   # and the on-failure destination of the asynchronously invoked functions). terraform/tests
   # checks both.
   # (a for expression, not `cond ? map : {}`: a conditional's two object types must agree)
-  lambda_functions = merge(local.pipeline_functions, { for name, f in local.predict_function : name => f if local.predict_enabled })
+  lambda_functions = merge(
+    local.pipeline_functions,
+    { for name, f in local.predict_function : name => f if local.predict_enabled },
+    { for name, f in local.jobs_api_functions : name => f if local.jobs_api_enabled },
+  )
 
   pipeline_functions = {
     admit = {
@@ -159,6 +165,34 @@ locals {
         STEPSCORE_MODEL_CHECK_SECONDS = tostring(var.predict_model_check_seconds)
         STEPSCORE_MAX_BODY_BYTES      = tostring(var.predict_max_body_bytes)
         STEPSCORE_MAX_ROWS            = tostring(var.predict_max_rows)
+      }
+    }
+  }
+
+  # Batch jobs over HTTP (jobs_api.tf): the front door behind the HTTP API, and the job queue's
+  # consumer.
+  jobs_api_functions = {
+    jobs = {
+      binary      = "stepscore-jobs"
+      description = "Answers POST /jobs (checks the config, queues it) and GET /jobs/{id} (the job record) of the job HTTP API"
+      async       = false
+      environment = {
+        STEPSCORE_TABLE         = local.table_name
+        STEPSCORE_JOB_QUEUE_URL = try(aws_sqs_queue.jobs[0].url, "")
+        STEPSCORE_JOBS_PREFIX   = var.jobs_prefix
+      }
+    }
+
+    intake = {
+      binary      = "stepscore-intake"
+      description = "Admits the job submissions of the SQS job queue; those it gives up on go to the dead-letter queue with the reason"
+      async       = false
+      environment = {
+        STEPSCORE_TABLE             = local.table_name
+        STEPSCORE_STATE_MACHINE_ARN = local.state_machine_arn
+        STEPSCORE_JOBS_PREFIX       = var.jobs_prefix
+        STEPSCORE_JOB_DLQ_URL       = try(aws_sqs_queue.jobs_dlq[0].url, "")
+        STEPSCORE_MAX_RECEIVES      = tostring(var.jobs_max_receives)
       }
     }
   }

@@ -166,10 +166,13 @@ locals {
     aborted   = { metric = "ExecutionsAborted", description = "A scoring pipeline execution was aborted" }
   }
 
-  dlq_alarms = {
-    events    = { queue = aws_sqs_queue.lambda_dlq.name, description = "An S3 job-config event or a scheduled run failed in admit or schedule after retries (see ${aws_sqs_queue.lambda_dlq.name})" }
-    scheduler = { queue = aws_sqs_queue.scheduler_dlq.name, description = "EventBridge Scheduler could not deliver a scheduled run (see ${aws_sqs_queue.scheduler_dlq.name})" }
-  }
+  dlq_alarms = merge(
+    {
+      events    = { queue = aws_sqs_queue.lambda_dlq.name, description = "An S3 job-config event or a scheduled run failed in admit or schedule after retries (see ${aws_sqs_queue.lambda_dlq.name})" }
+      scheduler = { queue = aws_sqs_queue.scheduler_dlq.name, description = "EventBridge Scheduler could not deliver a scheduled run (see ${aws_sqs_queue.scheduler_dlq.name})" }
+    },
+    { for name, queue in aws_sqs_queue.jobs_dlq : "jobs" => { queue = queue.name, description = "A job submitted over HTTP could not be admitted; the message attribute stepscore-failure says why (see ${queue.name})" } },
+  )
 }
 
 resource "aws_cloudwatch_metric_alarm" "executions" {

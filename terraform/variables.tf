@@ -588,3 +588,79 @@ variable "predict_api_throttling_rate_limit" {
     error_message = "predict_api_throttling_rate_limit must be 0 or more."
   }
 }
+
+################################################################################
+# Batch jobs over HTTP (HTTP API -> jobs function -> SQS -> intake function, with a DLQ)
+################################################################################
+
+variable "jobs_api_enabled" {
+  description = "Deploy the job HTTP API: POST /jobs (a job config, checked at once, queued in SQS and admitted by the intake function) and GET /jobs/{id} (the job record), SigV4-signed requests only"
+  type        = bool
+  default     = false
+}
+
+variable "jobs_max_receives" {
+  description = "Receives of a job submission before it goes to the job dead-letter queue (the queue's maxReceiveCount; intake sends it there itself on the last one, with the reason)"
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.jobs_max_receives >= 1 && var.jobs_max_receives <= 1000 && floor(var.jobs_max_receives) == var.jobs_max_receives
+    error_message = "jobs_max_receives must be a whole number between 1 and 1000 (SQS's range for maxReceiveCount)."
+  }
+}
+
+variable "jobs_queue_retention_seconds" {
+  description = "How long a job submission may wait in the job queue"
+  type        = number
+  default     = 345600
+
+  validation {
+    condition     = var.jobs_queue_retention_seconds >= 60 && var.jobs_queue_retention_seconds <= 1209600
+    error_message = "jobs_queue_retention_seconds must be between 60 and 1209600 (SQS's range)."
+  }
+}
+
+variable "jobs_intake_batch_size" {
+  description = "Job submissions one intake invocation admits"
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.jobs_intake_batch_size >= 1 && var.jobs_intake_batch_size <= 10 && floor(var.jobs_intake_batch_size) == var.jobs_intake_batch_size
+    error_message = "jobs_intake_batch_size must be a whole number between 1 and 10 (larger SQS batches need a batching window)."
+  }
+}
+
+variable "jobs_intake_max_concurrency" {
+  description = "Most concurrent intake invocations the job queue's event source mapping starts"
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.jobs_intake_max_concurrency >= 2 && var.jobs_intake_max_concurrency <= 1000 && floor(var.jobs_intake_max_concurrency) == var.jobs_intake_max_concurrency
+    error_message = "jobs_intake_max_concurrency must be a whole number between 2 and 1000 (Lambda's range for an SQS event source)."
+  }
+}
+
+variable "jobs_api_throttling_burst_limit" {
+  description = "Requests the job HTTP API's stage accepts in a burst before answering 429"
+  type        = number
+  default     = 50
+
+  validation {
+    condition     = var.jobs_api_throttling_burst_limit >= 0 && floor(var.jobs_api_throttling_burst_limit) == var.jobs_api_throttling_burst_limit
+    error_message = "jobs_api_throttling_burst_limit must be a whole number, 0 or more."
+  }
+}
+
+variable "jobs_api_throttling_rate_limit" {
+  description = "Steady requests per second the job HTTP API's stage accepts before answering 429"
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.jobs_api_throttling_rate_limit >= 0
+    error_message = "jobs_api_throttling_rate_limit must be 0 or more."
+  }
+}

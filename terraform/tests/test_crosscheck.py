@@ -43,8 +43,13 @@ RUNTIME_ENVIRONMENT = re.compile(
 
 
 def lambda_table(module):
-    """Every function the module can deploy: the pipeline's, and predict (optional, see api.tf)."""
-    return {**unquote(module.local("pipeline_functions")), **unquote(module.local("predict_function"))}
+    """Every function the module can deploy: the pipeline's, predict (optional, see api.tf), and the
+    job API's jobs and intake (optional, see jobs_api.tf)."""
+    return {
+        **unquote(module.local("pipeline_functions")),
+        **unquote(module.local("predict_function")),
+        **unquote(module.local("jobs_api_functions")),
+    }
 
 
 def statement_actions(statements):
@@ -70,16 +75,24 @@ def state_machine_functions(contract):
 
 def test_every_contract_function_is_deployed_and_every_deployed_function_is_in_the_contract(module, contract):
     assert sorted(lambda_table(module)) == sorted(contract["functions"])
-    # the pipeline's functions always, predict only with a model to serve
+    # the pipeline's functions always, predict only with a model to serve, the job API's two
+    # only when it is enabled
     assert module.local("lambda_functions") == (
-        "${merge(local.pipeline_functions, {for name, f in local.predict_function : name => f if local.predict_enabled})}"
+        "${merge(local.pipeline_functions, "
+        "{for name, f in local.predict_function : name => f if local.predict_enabled}, "
+        "{for name, f in local.jobs_api_functions : name => f if local.jobs_api_enabled})}"
     )
     assert sorted(unquote(module.local("predict_function"))) == ["predict"]
     assert module.local("predict_enabled") == "${var.predict_model_uri != null}"
     assert module.variables["predict_model_uri"]["default"] is None
+    assert sorted(unquote(module.local("jobs_api_functions"))) == ["intake", "jobs"]
+    assert module.local("jobs_api_enabled") == "${var.jobs_api_enabled}"
+    assert module.variables["jobs_api_enabled"]["default"] is False
 
 
-@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict"])
+@pytest.mark.parametrize(
+    "function", ["admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict", "jobs", "intake"]
+)
 def test_function_runs_the_contract_binary(module, contract, function):
     assert lambda_table(module)[function]["binary"] == contract["functions"][function]["binary"]
 
@@ -127,7 +140,9 @@ def test_every_lambda_binary_is_a_contract_function(contract):
 # --- environment -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("function", ["admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict"])
+@pytest.mark.parametrize(
+    "function", ["admit", "register", "submit", "check", "finalize", "schedule", "cleanup", "predict", "jobs", "intake"]
+)
 def test_function_sets_every_environment_variable_of_the_contract(module, contract, function):
     environment = lambda_table(module)[function]["environment"]
     assert isinstance(environment, dict), f"local.lambda_functions.{function}.environment must be a literal map"
