@@ -4,6 +4,8 @@
 //! `Lambda-Runtime-*` headers, `POST /2018-06-01/runtime/invocation/<id>/response` takes the
 //! answer), its S3 calls going to moto: init reads the artifact, an API Gateway event is
 //! answered. A model that cannot be loaded fails the init: the process ends, naming the model.
+//! The same for `stepscore-intake` (an SQS event; a dead letter in moto's SQS) and
+//! `stepscore-jobs` (an API Gateway event answered from moto's DynamoDB).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -97,14 +99,32 @@ async fn next(State(s): State<RuntimeApi>) -> (HeaderMap, Bytes) {
     (headers, event)
 }
 
-/// The binary started as Lambda starts it, with `model_uri` and its Runtime API at `api`.
+/// The predict binary started as Lambda starts it, with `model_uri` and its Runtime API at `api`.
 fn start(api: SocketAddr, model_uri: &str) -> tokio::process::Child {
+    start_binary(
+        env!("CARGO_BIN_EXE_stepscore-predict"),
+        api,
+        &[
+            ("STEPSCORE_MODEL_URI", model_uri),
+            ("STEPSCORE_MAX_ROWS", "100"),
+        ],
+    )
+}
+
+/// `exe` started as Lambda starts a function, with its Runtime API at `api`, AWS calls going to
+/// moto, and the function's own environment `env`.
+fn start_binary(exe: &str, api: SocketAddr, env: &[(&str, &str)]) -> tokio::process::Child {
     let moto = stepscore_aws::moto::shared();
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_stepscore-predict"))
+    let name = std::path::Path::new(exe)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    tokio::process::Command::new(exe)
         .env_clear()
         .envs([
             ("AWS_LAMBDA_RUNTIME_API", api.to_string().as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "stepscore-predict"),
+            ("AWS_LAMBDA_FUNCTION_NAME", name),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
             ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
@@ -112,14 +132,32 @@ fn start(api: SocketAddr, model_uri: &str) -> tokio::process::Child {
             ("AWS_ENDPOINT_URL", moto.endpoint()),
             ("AWS_ACCESS_KEY_ID", "testing"),
             ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("STEPSCORE_MODEL_URI", model_uri),
-            ("STEPSCORE_MAX_ROWS", "100"),
         ])
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap()
+}
+
+/// The first answer the binary posts, or a panic with its stderr.
+async fn first_answer(
+    child: &mut tokio::process::Child,
+    posted: &mut mpsc::UnboundedReceiver<Posted>,
+) -> Posted {
+    match tokio::time::timeout(Duration::from_secs(60), posted.recv()).await {
+        Ok(Some(answer)) => answer,
+        _ => {
+            child.kill().await.unwrap();
+            let mut stderr = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                use tokio::io::AsyncReadExt;
+                e.read_to_string(&mut stderr).await.unwrap();
+            }
+            panic!("no answer posted: {stderr}");
+        }
+    }
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -180,4 +218,128 @@ async fn a_model_that_cannot_be_loaded_ends_the_init_naming_it() {
         stderr.contains(&format!("cannot read model {uri}")),
         "{stderr}"
     );
+}
+
+async fn sqs_queue(name: &str) -> String {
+    let sqs = aws_sdk_sqs::Client::new(&super::moto().await);
+    sqs.create_queue()
+        .queue_name(super::unique(name))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_intake_binary_dead_letters_a_message_that_is_not_a_submission_with_why() {
+    let config = super::moto().await;
+    let table = stepscore_aws::DynamoTable::new(&config, super::unique("jobs"));
+    table.create_table().await.unwrap();
+    let dlq = sqs_queue("jobs-dlq").await;
+    let mut event: Value = serde_json::from_slice(&fixture(
+        "../../../handlers/tests/fixtures/sqs-job-submission.json",
+    ))
+    .unwrap();
+    event["Records"][0]["body"] = Value::from("not a submission");
+    let (api, mut posted) = runtime_api(vec![Bytes::from(event.to_string())]).await;
+    let mut child = start_binary(
+        env!("CARGO_BIN_EXE_stepscore-intake"),
+        api,
+        &[
+            ("STEPSCORE_TABLE", table.table_name()),
+            (
+                "STEPSCORE_STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:absent",
+            ),
+            ("STEPSCORE_JOBS_PREFIX", "jobs/"),
+            ("STEPSCORE_JOB_DLQ_URL", &dlq),
+            ("STEPSCORE_MAX_RECEIVES", "5"),
+        ],
+    );
+    let (id, body) = first_answer(&mut child, &mut posted).await;
+    child.kill().await.unwrap();
+    assert_eq!(
+        id, "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+        "an answer, not an error"
+    );
+    let response: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([]),
+        "{response}"
+    );
+    let dead = aws_sdk_sqs::Client::new(&config)
+        .receive_message()
+        .queue_url(&dlq)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap();
+    let m = &dead.messages()[0];
+    assert_eq!(m.body(), Some("not a submission"));
+    let reason = m.message_attributes().unwrap()["stepscore-failure"]
+        .string_value()
+        .unwrap();
+    assert!(reason.contains("not a job submission"), "{reason}");
+}
+
+#[tokio::test]
+async fn the_jobs_binary_answers_an_api_gateway_event_from_the_job_table() {
+    let config = super::moto().await;
+    let table = stepscore_aws::DynamoTable::new(&config, super::unique("jobs"));
+    table.create_table().await.unwrap();
+    let queue = sqs_queue("jobs").await;
+    let (api, mut posted) = runtime_api(vec![Bytes::from(fixture("apigw/jobs-status.json"))]).await;
+    let mut child = start_binary(
+        env!("CARGO_BIN_EXE_stepscore-jobs"),
+        api,
+        &[
+            ("STEPSCORE_TABLE", table.table_name()),
+            ("STEPSCORE_JOB_QUEUE_URL", &queue),
+            ("STEPSCORE_JOBS_PREFIX", "jobs/"),
+        ],
+    );
+    let (_, body) = first_answer(&mut child, &mut posted).await;
+    child.kill().await.unwrap();
+    let response: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(response["statusCode"], 404, "{response}");
+    let answer: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("daily-churn-0123456789abcdef"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn an_intake_whose_max_receives_is_not_a_count_ends_its_init_naming_the_variable() {
+    let (api, _posted) = runtime_api(Vec::new()).await;
+    let child = start_binary(
+        env!("CARGO_BIN_EXE_stepscore-intake"),
+        api,
+        &[
+            ("STEPSCORE_TABLE", "t"),
+            (
+                "STEPSCORE_STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:s",
+            ),
+            ("STEPSCORE_JOBS_PREFIX", "jobs/"),
+            (
+                "STEPSCORE_JOB_DLQ_URL",
+                "http://127.0.0.1:1/123456789012/dlq",
+            ),
+            ("STEPSCORE_MAX_RECEIVES", "0"),
+        ],
+    );
+    let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the init must end")
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("STEPSCORE_MAX_RECEIVES is '0'"), "{stderr}");
 }
