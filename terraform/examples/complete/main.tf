@@ -55,6 +55,9 @@ module "stepscore" {
   # online predictions behind an HTTP API, when a model is named
   predict_model_uri = var.predict_model_uri
 
+  # batch jobs over HTTP: POST /jobs -> SQS -> intake, with a dead-letter queue
+  jobs_api_enabled = var.jobs_api_enabled
+
   batch_compute_type = var.batch_compute_type
   batch_image_tag    = var.batch_image_tag
   batch_max_vcpus    = 32

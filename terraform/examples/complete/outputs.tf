@@ -32,3 +32,13 @@ output "predict_api_endpoint" {
   description = "Base URL of the online predictions API (null without predict_model_uri); sign requests with `curl --aws-sigv4 \"aws:amz:<region>:execute-api\"`"
   value       = module.stepscore.predict_api_endpoint
 }
+
+output "jobs_api_endpoint" {
+  description = "Base URL of the job HTTP API (null unless jobs_api_enabled); POST <endpoint>/jobs, GET <endpoint>/jobs/<id>, signed with `curl --aws-sigv4 \"aws:amz:<region>:execute-api\"`"
+  value       = module.stepscore.jobs_api_endpoint
+}
+
+output "job_dlq_url" {
+  description = "URL of the job dead-letter queue (null unless jobs_api_enabled); the stepscore-failure attribute of each message says why"
+  value       = module.stepscore.job_dlq_url
+}

@@ -63,6 +63,12 @@ variable "predict_model_uri" {
   default     = null
 }
 
+variable "jobs_api_enabled" {
+  description = "Deploy the job HTTP API (POST /jobs, GET /jobs/{id}, SigV4-signed) with its SQS job queue, intake function and dead-letter queue"
+  type        = bool
+  default     = false
+}
+
 variable "allow_destroy" {
   description = "Lift the protections so `terraform destroy` can remove the job table (deletion protection), the bucket with every object version, and the ECR repositories with their images"
   type        = bool
