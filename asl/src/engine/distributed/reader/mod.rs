@@ -107,7 +107,7 @@ pub(super) fn open<'s>(
             // S3 URI for the bucket. For example: S3://bucket-name."
             let bucket_source: Arc<str> = format!("S3://{}", source.bucket).into();
             Ok(Box::new(Listing::new(store, source).map(move |o| {
-                o.and_then(|o| listed_object(o)).map(|value| Item {
+                o.and_then(listed_object).map(|value| Item {
                     value,
                     source: bucket_source.clone(),
                 })
