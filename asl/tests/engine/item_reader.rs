@@ -673,7 +673,9 @@ fn an_athena_manifest_line_that_is_not_an_s3_uri_fails_the_reader() {
 
 mod parquet_files {
     use parquet::data_type::{BoolType, ByteArrayType, DoubleType, Int32Type, Int64Type};
+    use parquet::file::metadata::ParquetMetaDataWriter;
     use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::file::writer::SerializedFileWriter;
     use parquet::schema::parser::parse_message_type;
 
@@ -686,6 +688,32 @@ mod parquet_files {
         Long(Vec<Option<i64>>),
         Str(Vec<&'static str>),
         Bool(Vec<bool>),
+    }
+
+    /// The same file with its footer saying every row group holds `bytes` bytes of column
+    /// data (a row group that size would take a test minutes to write).
+    pub fn with_row_group_bytes(data: &[u8], bytes: i64) -> Vec<u8> {
+        let reader = SerializedFileReader::new(bytes::Bytes::from(data.to_vec())).unwrap();
+        let meta = reader.metadata().clone();
+        let n = data.len();
+        let footer = u32::from_le_bytes(data[n - 8..n - 4].try_into().unwrap()) as usize;
+        let groups = meta
+            .row_groups()
+            .iter()
+            .map(|g| {
+                g.clone()
+                    .into_builder()
+                    .set_total_byte_size(bytes)
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let meta = meta.into_builder().set_row_groups(groups).build();
+        let mut out = data[..n - 8 - footer].to_vec();
+        ParquetMetaDataWriter::new(&mut out, &meta)
+            .finish()
+            .unwrap();
+        out
     }
 
     /// A Parquet file with this schema (message type text) and one row group of these columns.
@@ -800,7 +828,7 @@ fn parquet_types_whose_json_form_aws_does_not_document_are_refused_naming_the_co
 }
 
 #[test]
-fn a_parquet_footer_over_5_mib_is_a_runtime_error() {
+fn a_parquet_footer_over_5_mib_or_row_group_over_256_mib_is_a_runtime_error() {
     // "256MB is the maximum row-group size, and 5MB is the maximum footer size. If you provide
     // input files that exceed either limit, your state machine will return a runtime error."
     let mut data = b"PAR1".to_vec();
@@ -813,6 +841,22 @@ fn a_parquet_footer_over_5_mib_is_a_runtime_error() {
     assert_eq!(
         cause,
         "the footer of s3://in/f.parquet is 5242881 bytes, over 5242880 bytes (5 MiB), the largest Parquet footer AWS reads; write the file with fewer row groups or columns"
+    );
+    let data = file(
+        "message m { required double t; }",
+        vec![Col::Double(vec![1.0])],
+    );
+    let at_limit = parquet_files::with_row_group_bytes(&data, 256 * 1024 * 1024);
+    assert_eq!(
+        read_store(object("g.parquet", "PARQUET"), &[("g.parquet", &at_limit)]).unwrap(),
+        json!([{"t": 1.0}])
+    );
+    let over = parquet_files::with_row_group_bytes(&data, 256 * 1024 * 1024 + 1);
+    let (_, cause) =
+        read_store(object("g.parquet", "PARQUET"), &[("g.parquet", &over)]).unwrap_err();
+    assert_eq!(
+        cause,
+        "row group 0 of s3://in/g.parquet is 268435457 bytes, over 268435456 bytes (256 MiB), the largest row group AWS reads; write the file with smaller row groups"
     );
     let (_, cause) = read_store(
         object("x.parquet", "PARQUET"),
