@@ -15,6 +15,8 @@ mod distributed_samples;
 mod history_limit;
 #[path = "engine/integrations.rs"]
 mod integrations;
+#[path = "engine/item_reader.rs"]
+mod item_reader;
 #[path = "engine/jsonata.rs"]
 mod jsonata;
 #[path = "engine/numeric_limits.rs"]

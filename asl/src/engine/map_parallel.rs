@@ -251,14 +251,14 @@ impl Runner<'_> {
             let iter_input = match (&m.item_selector, &m.query_item_selector) {
                 (_, Some(t)) => {
                     if let Value::Object(c) = &mut *self.ctx {
-                        c.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+                        c.insert("Map".into(), map_item(i, item));
                     }
                     self.query(st, entered, t, StatesData::input(eff), vars, None)
                         .map_err(BodyError::Catchable)?
                 }
                 (Some(t), None) => {
                     if let Value::Object(c) = &mut *self.ctx {
-                        c.insert("Map".into(), json!({"Item": {"Index": i, "Value": item}}));
+                        c.insert("Map".into(), map_item(i, item));
                     }
                     let scope = Scope {
                         input: eff,
@@ -372,4 +372,10 @@ impl Runner<'_> {
             other => other,
         }
     }
+}
+
+/// `$$.Map` while an inline Map's `ItemSelector` runs: the item's index and value, and its
+/// source, which for items taken from the state input is `STATE_DATA` (AWS, Context object).
+fn map_item(index: usize, value: Value) -> Value {
+    json!({"Item": {"Index": index, "Value": value, "Source": distributed::STATE_DATA}})
 }

@@ -32,26 +32,37 @@ pub struct DistributedSpec {
     pub execution_type: MachineType,
 }
 
-/// The S3 API an `ItemReader` calls.
+/// Where a Distributed Map's items come from and how they are read: the `ItemReader`'s
+/// `Resource` with its `ReaderConfig` (`InputType`, `ManifestType`, `Transformation`), resolved
+/// into the one combination AWS documents for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReaderResource {
-    /// `arn:aws:states:::s3:listObjectsV2`: one item per object.
-    ListObjectsV2,
-    /// `arn:aws:states:::s3:getObject`: the items in one object, read as `InputType` says.
-    GetObject,
+pub enum ItemSource {
+    /// `s3:listObjectsV2` (`Transformation: NONE`): one item per object, its metadata.
+    Listing,
+    /// `s3:listObjectsV2` with `Transformation: LOAD_AND_FLATTEN`: the items in every listed
+    /// object, each object read as this `InputType`.
+    ListedObjects(FileFormat),
+    /// `s3:getObject`: the items in one object, read as this `InputType`.
+    Object(FileFormat),
+    /// `s3:getObject` of an S3 inventory `manifest.json` (`InputType: MANIFEST` or
+    /// `ManifestType: S3_INVENTORY`): one item per row of its CSV data files.
+    S3Inventory,
+    /// `s3:getObject` of an Athena `UNLOAD` data manifest (`ManifestType: ATHENA_DATA`): the
+    /// items in every data file it lists, each read as this `InputType`.
+    AthenaManifest(FileFormat),
 }
 
-/// How `s3:getObject` reads its object.
+/// How one data object is read (`ReaderConfig.InputType` other than `MANIFEST`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InputType {
-    /// CSV rows, one item (an object keyed by the header) per row.
+pub enum FileFormat {
+    /// Text-delimited rows, one item (an object keyed by the header) per row.
     Csv,
-    /// A JSON array, one item per element.
+    /// A JSON array (or the array `ItemsPointer` points to), one item per element.
     Json,
     /// JSON Lines, one item per line.
     Jsonl,
-    /// An S3 inventory `manifest.json`: one item (`Bucket`, `Key`) per object its data files list.
-    Manifest,
+    /// Apache Parquet, one item (an object keyed by column name) per row.
+    Parquet,
 }
 
 /// Where a CSV's column names come from.
@@ -66,17 +77,18 @@ pub enum CsvHeader {
 /// `ItemReader`.
 #[derive(Debug, Clone)]
 pub struct ItemReader {
-    /// `Resource`.
-    pub resource: ReaderResource,
+    /// What is read, and as what.
+    pub source: ItemSource,
     /// `Parameters` or `Arguments` (`Bucket`, `Key` or `Prefix`), evaluated against the state
     /// input.
     pub parameters: Arguments,
-    /// `ReaderConfig.InputType` (required for `getObject`).
-    pub input_type: Option<InputType>,
     /// `ReaderConfig.CSVHeaderLocation` / `CSVHeaders`.
     pub csv_header: CsvHeader,
     /// `ReaderConfig.CSVDelimiter` as a byte.
     pub csv_delimiter: u8,
+    /// `ReaderConfig.ItemsPointer`: a JSON Pointer (RFC 6901) to the array a JSON file's items
+    /// are in; `None` reads the whole document.
+    pub items_pointer: Option<String>,
     /// `ReaderConfig.MaxItems` / `MaxItemsPath` (JSONata: `MaxItems`, literal or `{% %}`).
     pub max_items: Option<SecondsField>,
 }

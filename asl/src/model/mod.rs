@@ -29,8 +29,9 @@ use crate::template::Template;
 
 pub use diagnostic::Diagnostic;
 pub use validate::{
-    MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_LABEL_CHARS,
-    MAX_WAIT_SECONDS, is_variable_name, json_depth, parse_definition, parse_timestamp,
+    MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS, MAX_ITEMS,
+    MAX_LABEL_CHARS, MAX_WAIT_SECONDS, is_variable_name, json_depth, parse_definition,
+    parse_timestamp,
 };
 
 /// Maximum nesting of a definition (objects, arrays, Parallel/Map branches) that is accepted.

@@ -39,15 +39,18 @@ use super::*;
 use crate::history::Details;
 use crate::jsonpath::Scope;
 use crate::model::distributed::{Arguments, DistributedSpec, Transformation};
-use crate::model::{MapSpec, PathField, State};
+use crate::model::{MAX_ITEMS, MapSpec, PathField, State};
 use crate::query::Expected;
 use crate::store::ChildRecord;
 use batcher::Batcher;
 use children::{ChildEnv, Children, Launch, STOP_POLL, Waiting, child_name, digest_uuid};
-use reader::{Items, Source};
+use reader::{Item, Items, Source};
 use results::{Destination, ResultsWriter, RunIdentity};
 
-pub use reader::MAX_JSON_OBJECT_BYTES;
+pub use reader::{
+    MAX_CSV_HEADER_BYTES, MAX_ITEM_BYTES, MAX_JSON_OBJECT_BYTES, MAX_PARQUET_FOOTER_BYTES,
+    MAX_PARQUET_OBJECT_BYTES, MAX_ROW_GROUP_BYTES, STATE_DATA,
+};
 
 /// Most child executions of one Map Run that may run at once (AWS's hard limit).
 pub const MAX_CONCURRENT_CHILDREN: u64 = 10_000;
@@ -307,6 +310,13 @@ impl Runner<'_> {
                     return Ok(Err(reader_failed(no_store("ItemReader"))));
                 };
                 let max = self.resolve_count(st, 0, "MaxItems", &r.max_items, eff, vars)?;
+                if let Some(n) = max
+                    && n > MAX_ITEMS
+                {
+                    return Ok(Err(reader_failed(format!(
+                        "MaxItems is {n}, over {MAX_ITEMS}, the most items AWS lets a Distributed Map read"
+                    ))));
+                }
                 match reader::open(r, source, store) {
                     Ok(it) => match max {
                         Some(n) if n > 0 => {
@@ -318,7 +328,15 @@ impl Runner<'_> {
                 }
             }
             None => match self.inline_items(st, m, eff, vars)? {
-                Ok(v) => Box::new(v.into_iter().map(Ok)),
+                Ok(v) => {
+                    let source: Arc<str> = STATE_DATA.into();
+                    Box::new(v.into_iter().map(move |value| {
+                        Ok(Item {
+                            value,
+                            source: source.clone(),
+                        })
+                    }))
+                }
                 Err(e) => return Err(BodyError::Fatal(Fault::Error(e))),
             },
         };
@@ -590,23 +608,24 @@ impl Runner<'_> {
         })
     }
 
-    /// Applies `ItemSelector` to one item (with `$$.Map.Item.Index` and `.Value` set).
+    /// Applies `ItemSelector` to one item (with `$$.Map.Item.Index`, `.Value` and `.Source`
+    /// set).
     fn select_item(
         &mut self,
         st: &State,
         m: &MapSpec,
         eff: &Arc<Value>,
         vars: &Vars,
-        item: Value,
+        item: Item,
         index: u64,
     ) -> Result<Value, BodyError> {
         if m.item_selector.is_none() && m.query_item_selector.is_none() {
-            return Ok(item);
+            return Ok(item.value);
         }
         if let Value::Object(c) = &mut *self.ctx {
             c.insert(
                 "Map".into(),
-                json!({"Item": {"Index": index, "Value": item}}),
+                json!({"Item": {"Index": index, "Value": item.value, "Source": &*item.source}}),
             );
         }
         match (&m.item_selector, &m.query_item_selector) {

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::Validator;
 use crate::model::MachineType;
 use crate::model::distributed::{
-    Arguments, CsvHeader, DistributedSpec, InputType, ItemBatcher, ItemReader, ReaderResource,
+    Arguments, CsvHeader, DistributedSpec, FileFormat, ItemBatcher, ItemReader, ItemSource,
     ResultWriter, Transformation,
 };
 
@@ -15,6 +15,10 @@ use crate::model::distributed::{
 pub const MAX_LABEL_CHARS: usize = 40;
 /// Most bytes `MaxInputBytesPerBatch` may ask for (AWS's 256 KiB payload limit).
 pub const MAX_BATCH_BYTES: u64 = 256 * 1024;
+
+/// Most items a reader's `MaxItems` may ask for: "You can specify a limit of up to
+/// 100,000,000 after which the Distributed Map stops reading items" (AWS, ItemReader (Map)).
+pub const MAX_ITEMS: u64 = 100_000_000;
 
 /// The fields that only a Distributed Map may have.
 const DISTRIBUTED_FIELDS: &[&str] = &["ItemReader", "ItemBatcher", "ResultWriter", "Label"];
@@ -224,33 +228,30 @@ impl Validator {
                 "MaxItems",
                 "MaxItemsPath",
                 "ManifestType",
+                "Transformation",
+                "ItemsPointer",
             ],
             &[],
         );
-        let input_type = match rc.get("InputType").map(|v| (v, v.as_str())) {
-            None => None,
-            Some((_, Some("CSV"))) => Some(InputType::Csv),
-            Some((_, Some("JSON"))) => Some(InputType::Json),
-            Some((_, Some("JSONL"))) => Some(InputType::Jsonl),
-            Some((_, Some("MANIFEST"))) => Some(InputType::Manifest),
-            Some((v, _)) => {
-                self.err(
-                    Self::loc(&rc_loc, "InputType"),
-                    format!("Value {v} is not one of [CSV, JSON, JSONL, MANIFEST]"),
-                );
-                None
-            }
+        let source = resource.and_then(|r| self.item_source(rc, &rc_loc, r));
+        let format = match source {
+            Some(
+                ItemSource::Object(f)
+                | ItemSource::ListedObjects(f)
+                | ItemSource::AthenaManifest(f),
+            ) => Some(f),
+            Some(ItemSource::Listing | ItemSource::S3Inventory) | None => None,
         };
-        if resource == Some(ReaderResource::GetObject) && !rc.contains_key("InputType") {
-            self.err(&rc_loc, "These fields are required: [InputType] when the ItemReader's Resource is s3:getObject");
-        }
-        if resource == Some(ReaderResource::ListObjectsV2) && rc.contains_key("InputType") {
-            self.err(
-                Self::loc(&rc_loc, "InputType"),
-                "InputType is only supported when the ItemReader's Resource is s3:getObject",
-            );
-        }
-        let csv_header = self.csv_header(rc, &rc_loc, input_type);
+        // ReaderConfig: "CSVDelimiter ... You can specify this field when InputType is CSV or
+        // MANIFEST" (the same for CSVHeaderLocation). The embedded engine takes an S3
+        // inventory's columns from its manifest's fileSchema and its data files are always
+        // comma-separated; what AWS does with these fields for MANIFEST is not documented, so
+        // they are refused there rather than ignored.
+        let csv_header = self.csv_header(
+            rc,
+            &rc_loc,
+            source.is_none() || format == Some(FileFormat::Csv),
+        );
         let csv_delimiter = match rc.get("CSVDelimiter").map(|v| (v, v.as_str())) {
             None | Some((_, Some("COMMA"))) => b',',
             Some((_, Some("PIPE"))) => b'|',
@@ -265,34 +266,211 @@ impl Validator {
                 b','
             }
         };
-        if let Some(m) = rc.get("ManifestType")
-            && m.as_str() != Some("S3_INVENTORY")
+        let items_pointer = match rc.get("ItemsPointer") {
+            None => None,
+            Some(v) => {
+                let ploc = Self::loc(&rc_loc, "ItemsPointer");
+                let p = self.string(v, &ploc);
+                if source.is_some() && format != Some(FileFormat::Json) {
+                    self.err(
+                        &ploc,
+                        "ItemsPointer is only supported when InputType is JSON",
+                    );
+                }
+                match p {
+                    Some(p) if p.is_empty() || p.starts_with('/') => Some(p.to_string()),
+                    Some(p) => {
+                        self.err(&ploc, format!("ItemsPointer '{p}' is not a JSON Pointer; write it as /key/key (for example /inventory/products), or leave it out to read the whole file"));
+                        None
+                    }
+                    None => None,
+                }
+            }
+        };
+        // "The VersionId field is not supported for InputType=Parquet."
+        if source == Some(ItemSource::Object(FileFormat::Parquet))
+            && let Some(args) = obj
+                .get(if jp { "Parameters" } else { "Arguments" })
+                .and_then(Value::as_object)
+            && let Some(k) = ["VersionId", "VersionId.$"]
+                .into_iter()
+                .find(|k| args.contains_key(*k))
         {
-            self.err(Self::loc(&rc_loc, "ManifestType"), format!("Value {m} is not supported by the embedded engine; only S3_INVENTORY manifests are read"));
+            let field = if jp { "Parameters" } else { "Arguments" };
+            self.err(
+                Self::loc(&Self::loc(loc, field), k),
+                "VersionId is not supported when InputType is PARQUET",
+            );
         }
         let max_items = self.count(rc, &rc_loc, "MaxItems", "MaxItemsPath", jp);
+        if let Some(crate::model::SecondsField::Literal(n)) = &max_items
+            && *n > MAX_ITEMS
+        {
+            self.err(
+                Self::loc(&rc_loc, "MaxItems"),
+                format!("MaxItems must be at most {MAX_ITEMS} but got {n}"),
+            );
+        }
         Some(ItemReader {
-            resource: resource?,
+            source: source?,
             parameters: parameters?,
-            input_type,
             csv_header: csv_header?,
             csv_delimiter,
+            items_pointer,
             max_items,
         })
+    }
+
+    /// What a reader reads, from its `Resource` and `ReaderConfig`'s `InputType`,
+    /// `ManifestType` and `Transformation`, refusing the combinations AWS's documentation rules
+    /// out.
+    fn item_source(
+        &mut self,
+        rc: &Map<String, Value>,
+        rc_loc: &str,
+        resource: ReaderResource,
+    ) -> Option<ItemSource> {
+        let input_loc = Self::loc(rc_loc, "InputType");
+        let input = match rc.get("InputType").map(|v| (v, v.as_str())) {
+            None => None,
+            Some((_, Some("CSV"))) => Some(Input::File(FileFormat::Csv)),
+            Some((_, Some("JSON"))) => Some(Input::File(FileFormat::Json)),
+            Some((_, Some("JSONL"))) => Some(Input::File(FileFormat::Jsonl)),
+            Some((_, Some("PARQUET"))) => Some(Input::File(FileFormat::Parquet)),
+            Some((_, Some("MANIFEST"))) => Some(Input::Manifest),
+            Some((v, _)) => {
+                self.err(
+                    &input_loc,
+                    format!("Value {v} is not one of [CSV, JSON, JSONL, PARQUET, MANIFEST]"),
+                );
+                return None;
+            }
+        };
+        let manifest_loc = Self::loc(rc_loc, "ManifestType");
+        let manifest = match rc.get("ManifestType").map(|v| (v, v.as_str())) {
+            None => None,
+            Some((_, Some("S3_INVENTORY"))) => Some(Manifest::S3Inventory),
+            Some((_, Some("ATHENA_DATA"))) => Some(Manifest::AthenaData),
+            Some((v, _)) => {
+                self.err(
+                    &manifest_loc,
+                    format!("Value {v} is not one of [ATHENA_DATA, S3_INVENTORY]"),
+                );
+                return None;
+            }
+        };
+        let transformation_loc = Self::loc(rc_loc, "Transformation");
+        let flatten = match rc.get("Transformation").map(|v| (v, v.as_str())) {
+            None | Some((_, Some("NONE"))) => false,
+            Some((_, Some("LOAD_AND_FLATTEN"))) => true,
+            Some((v, _)) => {
+                self.err(
+                    &transformation_loc,
+                    format!("Value {v} is not one of [NONE, LOAD_AND_FLATTEN]"),
+                );
+                return None;
+            }
+        };
+        match resource {
+            ReaderResource::ListObjectsV2 => {
+                if manifest.is_some() {
+                    self.err(
+                        &manifest_loc,
+                        "ManifestType is only supported when the ItemReader's Resource is s3:getObject",
+                    );
+                    return None;
+                }
+                // "Transformation ... When set to LOAD_AND_FLATTEN, you must also set InputType."
+                match (flatten, input) {
+                    (false, None) => Some(ItemSource::Listing),
+                    (false, Some(_)) => {
+                        self.err(
+                            &input_loc,
+                            "InputType is only supported with s3:listObjectsV2 when Transformation is LOAD_AND_FLATTEN",
+                        );
+                        None
+                    }
+                    (true, None) => {
+                        self.err(
+                            rc_loc,
+                            "These fields are required: [InputType] when Transformation is LOAD_AND_FLATTEN",
+                        );
+                        None
+                    }
+                    (true, Some(Input::File(f))) => Some(ItemSource::ListedObjects(f)),
+                    (true, Some(Input::Manifest)) => {
+                        self.err(
+                            &input_loc,
+                            "InputType must be one of [CSV, JSON, JSONL, PARQUET] when Transformation is LOAD_AND_FLATTEN",
+                        );
+                        None
+                    }
+                }
+            }
+            ReaderResource::GetObject => {
+                if rc.contains_key("Transformation") {
+                    self.err(
+                        &transformation_loc,
+                        "Transformation is only supported when the ItemReader's Resource is s3:listObjectsV2",
+                    );
+                    return None;
+                }
+                match (manifest, input) {
+                    (None, Some(Input::File(f))) => Some(ItemSource::Object(f)),
+                    (None, Some(Input::Manifest)) | (Some(Manifest::S3Inventory), None) => {
+                        Some(ItemSource::S3Inventory)
+                    }
+                    (None, None) => {
+                        self.err(rc_loc, "These fields are required: [InputType] when the ItemReader's Resource is s3:getObject (or ManifestType: S3_INVENTORY for an S3 inventory)");
+                        None
+                    }
+                    // "If you specify ManifestType is S3_INVENTORY then InputType cannot be
+                    // specified."
+                    (Some(Manifest::S3Inventory), Some(_)) => {
+                        self.err(
+                            &input_loc,
+                            "InputType cannot be specified when ManifestType is S3_INVENTORY (the inventory's data files are read as CSV)",
+                        );
+                        None
+                    }
+                    // "You set ManifestType to ATHENA_DATA, and InputType to either CSV, JSONL,
+                    // or Parquet."
+                    (Some(Manifest::AthenaData), None) => {
+                        self.err(
+                            rc_loc,
+                            "These fields are required: [InputType] (CSV, JSONL or PARQUET) when ManifestType is ATHENA_DATA",
+                        );
+                        None
+                    }
+                    (
+                        Some(Manifest::AthenaData),
+                        Some(Input::File(
+                            f @ (FileFormat::Csv | FileFormat::Jsonl | FileFormat::Parquet),
+                        )),
+                    ) => Some(ItemSource::AthenaManifest(f)),
+                    (Some(Manifest::AthenaData), Some(_)) => {
+                        self.err(
+                            &input_loc,
+                            "InputType must be one of [CSV, JSONL, PARQUET] when ManifestType is ATHENA_DATA",
+                        );
+                        None
+                    }
+                }
+            }
+        }
     }
 
     fn csv_header(
         &mut self,
         rc: &Map<String, Value>,
         rc_loc: &str,
-        input_type: Option<InputType>,
+        csv: bool,
     ) -> Option<CsvHeader> {
-        let csv = input_type == Some(InputType::Csv);
         for f in ["CSVHeaderLocation", "CSVHeaders", "CSVDelimiter"] {
             if rc.contains_key(f) && !csv {
                 self.err(
                     Self::loc(rc_loc, f),
-                    format!("{f} is only supported when InputType is CSV"),
+                    format!("{f} is only supported when InputType is CSV (an S3 inventory's columns come from its manifest's fileSchema)"),
                 );
             }
         }
@@ -493,6 +671,27 @@ impl Validator {
             jsonl,
         })
     }
+}
+
+/// The S3 API an `ItemReader` calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReaderResource {
+    ListObjectsV2,
+    GetObject,
+}
+
+/// `ReaderConfig.InputType`.
+#[derive(Debug, Clone, Copy)]
+enum Input {
+    File(FileFormat),
+    Manifest,
+}
+
+/// `ReaderConfig.ManifestType`.
+#[derive(Debug, Clone, Copy)]
+enum Manifest {
+    S3Inventory,
+    AthenaData,
 }
 
 /// The S3 action of an optimized-integration ARN (`arn:<partition>:states:::s3:<action>`).

@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::{Diagnostic, MAX_DEFINITION_DEPTH, QueryLanguage, StateMachine, ValidationOptions};
 
-pub use distributed::{MAX_BATCH_BYTES, MAX_LABEL_CHARS};
+pub use distributed::{MAX_BATCH_BYTES, MAX_ITEMS, MAX_LABEL_CHARS};
 pub use fields::is_variable_name;
 pub use retry_catch::{MAX_ATTEMPTS, MAX_DELAY_SECONDS, MAX_INTERVAL_SECONDS};
 pub use wait::{MAX_WAIT_SECONDS, parse_timestamp};
