@@ -68,9 +68,8 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
     // SQS: each action is authorised on the queue, whose ARN its URL holds. Our code only
     // sends; the receive side is the Lambda event source mapping's, polling with the consuming
     // function's role, which the IAM test plays to prove that role's grants.
-    let queue = |url: Option<&str>| {
-        crate::sqs::queue_arn(scope.partition, scope.region, url.unwrap_or_default())
-    };
+    let queue =
+        |url: Option<&str>| queue_arn(scope.partition, scope.region, url.unwrap_or_default());
     on!(sqs::send_message::SendMessageInput, |i| vec![auth(
         "sqs:SendMessage",
         queue(i.queue_url())
@@ -153,4 +152,38 @@ pub fn services(scope: &Scope<'_>, input: &Input) -> Option<(String, Vec<Authori
         "*".into()
     )]);
     None
+}
+
+/// The queue's ARN from its URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`, or an
+/// endpoint's `http://host:port/<account>/<name>`): IAM authorises SendMessage on it.
+pub fn queue_arn(partition: &str, region: &str, url: &str) -> String {
+    let mut segments = url.trim_end_matches('/').rsplit('/');
+    let name = segments.next().unwrap_or_default();
+    let account = segments.next().unwrap_or_default();
+    format!("arn:{partition}:sqs:{region}:{account}:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_arn_of_a_queue_comes_from_its_url_on_aws_and_on_an_endpoint() {
+        assert_eq!(
+            queue_arn(
+                "aws",
+                "eu-west-1",
+                "https://sqs.eu-west-1.amazonaws.com/123456789012/scoring-jobs"
+            ),
+            "arn:aws:sqs:eu-west-1:123456789012:scoring-jobs"
+        );
+        assert_eq!(
+            queue_arn(
+                "aws",
+                "us-east-1",
+                "http://127.0.0.1:5000/123456789012/q-dlq/"
+            ),
+            "arn:aws:sqs:us-east-1:123456789012:q-dlq"
+        );
+    }
 }

@@ -48,15 +48,6 @@ impl SqsQueue {
     }
 }
 
-/// The queue's ARN from its URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`, or an
-/// endpoint's `http://host:port/<account>/<name>`): IAM authorises SendMessage on it.
-pub fn queue_arn(partition: &str, region: &str, url: &str) -> String {
-    let mut segments = url.trim_end_matches('/').rsplit('/');
-    let name = segments.next().unwrap_or_default();
-    let account = segments.next().unwrap_or_default();
-    format!("arn:{partition}:sqs:{region}:{account}:{name}")
-}
-
 #[async_trait]
 impl MessageQueue for SqsQueue {
     #[tracing::instrument(level = "debug", skip(self, body, attributes), fields(queue = %self.url))]
@@ -94,30 +85,5 @@ impl MessageQueue for SqsQueue {
             }
         })?;
         Ok(out.message_id().unwrap_or_default().to_owned())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_arn_of_a_queue_comes_from_its_url_on_aws_and_on_an_endpoint() {
-        assert_eq!(
-            queue_arn(
-                "aws",
-                "eu-west-1",
-                "https://sqs.eu-west-1.amazonaws.com/123456789012/scoring-jobs"
-            ),
-            "arn:aws:sqs:eu-west-1:123456789012:scoring-jobs"
-        );
-        assert_eq!(
-            queue_arn(
-                "aws",
-                "us-east-1",
-                "http://127.0.0.1:5000/123456789012/q-dlq/"
-            ),
-            "arn:aws:sqs:us-east-1:123456789012:q-dlq"
-        );
     }
 }

@@ -113,11 +113,11 @@ impl Deployment {
             ("event_bus_arn", arn("events", "event-bus/default")),
             (
                 "job_queue_arn",
-                stepscore_aws::sqs::queue_arn("aws", REGION, &self.job_queue_url),
+                stepscore_aws::calllog::queue_arn("aws", REGION, &self.job_queue_url),
             ),
             (
                 "job_dlq_arn",
-                stepscore_aws::sqs::queue_arn("aws", REGION, &self.job_dlq_url),
+                stepscore_aws::calllog::queue_arn("aws", REGION, &self.job_dlq_url),
             ),
             (
                 "predict_model_arn",
@@ -260,7 +260,7 @@ async fn deploy(server: &MotoServer, admin: &SdkConfig) -> Deployment {
         .unwrap()
         .to_owned();
     let redrive = json!({
-        "deadLetterTargetArn": stepscore_aws::sqs::queue_arn("aws", REGION, &job_dlq_url),
+        "deadLetterTargetArn": stepscore_aws::calllog::queue_arn("aws", REGION, &job_dlq_url),
         "maxReceiveCount": 5
     });
     let job_queue_url = sqs
