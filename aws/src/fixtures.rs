@@ -160,3 +160,35 @@ pub async fn batch_world_on(server: &MotoServer) -> BatchWorld {
         compute_environment: env,
     }
 }
+
+/// The SQS job queue and its dead-letter queue, as `terraform/jobs_api.tf` makes them: the
+/// queue's redrive policy moves a message to the DLQ after `max_receives` receives. Answers the
+/// job queue's URL and the DLQ's.
+pub async fn job_queues(
+    config: &aws_config::SdkConfig,
+    name: &str,
+    max_receives: u32,
+) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(config);
+    let create = |queue: String, redrive: Option<String>| {
+        let mut request = sqs.create_queue().queue_name(&queue);
+        if let Some(policy) = redrive {
+            request = request.attributes(QueueAttributeName::RedrivePolicy, policy);
+        }
+        async move {
+            match request.send().await {
+                Ok(out) => out.queue_url().unwrap_or_default().to_owned(),
+                Err(e) => panic!("moto did not create queue {queue}: {e:?}"),
+            }
+        }
+    };
+    let dead_letters = create(format!("{name}-jobs-dlq"), None).await;
+    let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
+    let redrive = json!({
+        "deadLetterTargetArn": crate::calllog::queue_arn("aws", region, &dead_letters),
+        "maxReceiveCount": max_receives
+    });
+    let jobs = create(format!("{name}-jobs"), Some(redrive.to_string())).await;
+    (jobs, dead_letters)
+}

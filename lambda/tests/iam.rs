@@ -248,34 +248,7 @@ async fn deploy(server: &MotoServer, admin: &SdkConfig) -> Deployment {
         .send()
         .await
         .unwrap();
-    // the job queue and its dead-letter queue, as terraform/jobs_api.tf makes them
-    let sqs = aws_sdk_sqs::Client::new(admin);
-    let job_dlq_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-jobs-dlq"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let redrive = json!({
-        "deadLetterTargetArn": stepscore_aws::calllog::queue_arn("aws", REGION, &job_dlq_url),
-        "maxReceiveCount": 5
-    });
-    let job_queue_url = sqs
-        .create_queue()
-        .queue_name(format!("{name}-jobs"))
-        .attributes(
-            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
-            redrive.to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let (job_queue_url, job_dlq_url) = stepscore_aws::fixtures::job_queues(admin, &name, 5).await;
     Deployment {
         name,
         bucket,

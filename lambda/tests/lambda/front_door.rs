@@ -9,7 +9,7 @@ use std::collections::HashMap;
 
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use serde_json::{Value, json};
 use stepscore_aws::SqsQueue;
 use stepscore_core::JobId;
@@ -34,41 +34,11 @@ struct Queues {
 /// A job queue whose redrive policy sends a message to the dead-letter queue after
 /// [`MAX_RECEIVES`] receives, as `terraform/jobs_api.tf` creates them.
 async fn queues() -> Queues {
-    let client = aws_sdk_sqs::Client::new(&moto().await);
-    let dead_letters = client
-        .create_queue()
-        .queue_name(unique("jobs-dlq"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let dlq_arn = client
-        .get_queue_attributes()
-        .queue_url(&dead_letters)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes()
-        .unwrap()[&QueueAttributeName::QueueArn]
-        .clone();
-    let jobs = client
-        .create_queue()
-        .queue_name(unique("jobs"))
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES}).to_string(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
+    let config = moto().await;
+    let (jobs, dead_letters) =
+        stepscore_aws::fixtures::job_queues(&config, &unique("http"), MAX_RECEIVES).await;
     Queues {
-        client,
+        client: aws_sdk_sqs::Client::new(&config),
         jobs,
         dead_letters,
     }
