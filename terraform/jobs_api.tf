@@ -1,5 +1,5 @@
 ################################################################################
-# Batch jobs over HTTP, deployed when jobs_api_enabled is true: an HTTP API (API Gateway v2) in
+# Batch jobs over HTTP, deployed when jobs_api_enabled is true: an HTTP API (modules/http_api) in
 # front of the jobs function (POST /jobs, GET /jobs/{id}), the SQS job queue it sends
 # submissions to, the intake function that admits them, and the queue's dead-letter queue with
 # an alarm. Every route needs SigV4-signed requests (AWS_IAM): nothing is anonymous.
@@ -82,91 +82,18 @@ resource "aws_lambda_event_source_mapping" "intake" {
   }
 }
 
-resource "aws_apigatewayv2_api" "jobs" {
-  count = local.jobs_api_enabled ? 1 : 0
+module "jobs_api" {
+  source = "./modules/http_api"
+  count  = local.jobs_api_enabled ? 1 : 0
 
-  name          = "${var.name}-jobs"
-  description   = "Batch job submission (POST /jobs) and status (GET /jobs/{id}); SigV4-signed requests only"
-  protocol_type = "HTTP"
-
-  tags = local.tags
-}
-
-resource "aws_cloudwatch_log_group" "jobs_api" {
-  count = local.jobs_api_enabled ? 1 : 0
-
-  name              = "/aws/apigateway/${var.name}-jobs"
-  retention_in_days = var.log_retention_days
-  kms_key_id        = aws_kms_key.observability.arn
-
-  tags = local.tags
-}
-
-resource "aws_apigatewayv2_stage" "jobs" {
-  count = local.jobs_api_enabled ? 1 : 0
-
-  api_id = aws_apigatewayv2_api.jobs[0].id
-  # $default: the stage's name is not part of the URL, so rawPath is the route's path
-  name        = "$default"
-  auto_deploy = true
-
-  default_route_settings {
-    throttling_burst_limit   = var.jobs_api_throttling_burst_limit
-    throttling_rate_limit    = var.jobs_api_throttling_rate_limit
-    detailed_metrics_enabled = true
-  }
-
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.jobs_api[0].arn
-    format = jsonencode({
-      requestId          = "$context.requestId"
-      requestTime        = "$context.requestTime"
-      sourceIp           = "$context.identity.sourceIp"
-      caller             = "$context.identity.caller"
-      userArn            = "$context.identity.userArn"
-      routeKey           = "$context.routeKey"
-      path               = "$context.path"
-      status             = "$context.status"
-      responseLength     = "$context.responseLength"
-      responseLatency    = "$context.responseLatency"
-      integrationStatus  = "$context.integrationStatus"
-      integrationLatency = "$context.integrationLatency"
-      integrationError   = "$context.integrationErrorMessage"
-      error              = "$context.error.message"
-    })
-  }
-
-  tags = local.tags
-}
-
-resource "aws_apigatewayv2_integration" "jobs" {
-  count = local.jobs_api_enabled ? 1 : 0
-
-  api_id                 = aws_apigatewayv2_api.jobs[0].id
-  description            = "The jobs function (stepscore-jobs)"
-  integration_type       = "AWS_PROXY"
-  integration_method     = "POST"
-  integration_uri        = aws_lambda_function.this["jobs"].invoke_arn
-  payload_format_version = "2.0"
-}
-
-resource "aws_apigatewayv2_route" "jobs" {
-  for_each = local.jobs_routes
-
-  api_id             = aws_apigatewayv2_api.jobs[0].id
-  route_key          = each.value
-  authorization_type = "AWS_IAM"
-  target             = "integrations/${aws_apigatewayv2_integration.jobs[0].id}"
-}
-
-# API Gateway may invoke the function for these routes of this API only (any stage): the source
-# ARN is <execution ARN>/<stage>/<method>/<path>, a path variable matched by *.
-resource "aws_lambda_permission" "jobs_api" {
-  for_each = local.jobs_routes
-
-  statement_id  = "AllowHttpApi-${each.key}"
-  action        = "lambda:InvokeFunction"
-  function_name = aws_lambda_function.this["jobs"].function_name
-  principal     = "apigateway.amazonaws.com"
-  source_arn    = "${aws_apigatewayv2_api.jobs[0].execution_arn}/*/${split(" ", each.value)[0]}${replace(split(" ", each.value)[1], "{id}", "*")}"
+  name                   = "${var.name}-jobs"
+  description            = "Batch job submission (POST /jobs) and status (GET /jobs/{id}); SigV4-signed requests only"
+  routes                 = local.jobs_routes
+  function_name          = aws_lambda_function.this["jobs"].function_name
+  function_invoke_arn    = aws_lambda_function.this["jobs"].invoke_arn
+  throttling_burst_limit = var.jobs_api_throttling_burst_limit
+  throttling_rate_limit  = var.jobs_api_throttling_rate_limit
+  log_retention_days     = var.log_retention_days
+  log_kms_key_arn        = aws_kms_key.observability.arn
+  tags                   = local.tags
 }

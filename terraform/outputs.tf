@@ -116,22 +116,22 @@ output "schedule_arns" {
 
 output "predict_api_endpoint" {
   description = "Base URL of the HTTP API in front of the predict function (POST <endpoint>/v1/models/<name>:predict, SigV4-signed for service execute-api); null when predict_model_uri is not set"
-  value       = try(aws_apigatewayv2_api.predict[0].api_endpoint, null)
+  value       = try(module.predict_api[0].api_endpoint, null)
 }
 
 output "predict_api_execution_arn" {
   description = "Execution ARN of the predict HTTP API: grant callers execute-api:Invoke on <arn>/*/POST/v1/models/* and <arn>/*/GET/v1/models/*; null when predict_model_uri is not set"
-  value       = try(aws_apigatewayv2_api.predict[0].execution_arn, null)
+  value       = try(module.predict_api[0].execution_arn, null)
 }
 
 output "jobs_api_endpoint" {
   description = "Base URL of the job HTTP API (POST <endpoint>/jobs, GET <endpoint>/jobs/<id>, SigV4-signed for service execute-api); null when jobs_api_enabled is false"
-  value       = try(aws_apigatewayv2_api.jobs[0].api_endpoint, null)
+  value       = try(module.jobs_api[0].api_endpoint, null)
 }
 
 output "jobs_api_execution_arn" {
   description = "Execution ARN of the job HTTP API: grant callers execute-api:Invoke on <arn>/*/POST/jobs and <arn>/*/GET/jobs/*; null when jobs_api_enabled is false"
-  value       = try(aws_apigatewayv2_api.jobs[0].execution_arn, null)
+  value       = try(module.jobs_api[0].execution_arn, null)
 }
 
 output "job_dlq_url" {

@@ -15,6 +15,7 @@ TERRAFORM = Path(__file__).resolve().parent.parent
 REPO = TERRAFORM.parent
 MODULE_FILES = sorted(TERRAFORM.glob("*.tf"))
 EXAMPLE_FILES = sorted((TERRAFORM / "examples").glob("*/*.tf"))
+HTTP_API_FILES = sorted((TERRAFORM / "modules" / "http_api").glob("*.tf"))
 
 
 def unquote(value):
@@ -48,6 +49,8 @@ class Module:
         self.variables = {}
         self.outputs = {}
         self.locals = {}
+        self.modules = {}
+        self.moved = []
         self.raw = {}
         for path in files:
             self.raw[path.name] = path.read_text()
@@ -68,6 +71,10 @@ class Module:
                     self.outputs[unquote(name)] = body
             for block in doc.get("locals", []):
                 self.locals.update(block)
+            for block in doc.get("module", []):
+                for name, body in block.items():
+                    self.modules[unquote(name)] = body
+            self.moved.extend(doc.get("moved", []))
 
     def resource(self, rtype, name):
         key = (rtype, name)
@@ -78,6 +85,10 @@ class Module:
         key = (dtype, name)
         assert key in self.data, f"terraform/ declares no data source {dtype}.{name}"
         return self.data[key]
+
+    def module_call(self, name):
+        assert name in self.modules, f"terraform/ calls no module {name}"
+        return self.modules[name]
 
     def local(self, name):
         assert name in self.locals, f"terraform/ declares no local {name}"
@@ -114,6 +125,12 @@ def policy_statements(document):
 @pytest.fixture(scope="session")
 def module():
     return Module(MODULE_FILES)
+
+
+@pytest.fixture(scope="session")
+def http_api():
+    """modules/http_api: the HTTP API in front of one function (the predict and job APIs)."""
+    return Module(HTTP_API_FILES)
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import EXAMPLE_FILES, MODULE_FILES, REPO
+from conftest import EXAMPLE_FILES, HTTP_API_FILES, MODULE_FILES, REPO
 
 NODE_MODULES = REPO / ".venv" / "node" / "node_modules"
 HCLFMT = Path(__file__).with_name("hclfmt.js")
@@ -26,7 +26,7 @@ def run_hclfmt(files):
 
 
 def test_terraform_files_are_formatted():
-    files = MODULE_FILES + EXAMPLE_FILES
+    files = MODULE_FILES + EXAMPLE_FILES + HTTP_API_FILES
     assert len(files) >= 10
     result = run_hclfmt(files)
     assert result.returncode == 0, f"not formatted like terraform fmt:\n{result.stdout}{result.stderr}"

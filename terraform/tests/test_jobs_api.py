@@ -1,4 +1,5 @@
-"""Batch jobs over HTTP (jobs_api.tf): optional, never anonymous, the queue's redrive count the
+"""Batch jobs over HTTP (jobs_api.tf; the HTTP API is a modules/http_api, see
+test_http_api_module): optional, the queue's redrive count the
 same number intake gives up on, failures alarmed, and each role holding only its side of the
 queue.
 
@@ -9,17 +10,13 @@ local.jobs_api_enabled), like the two functions (local.lambda_functions, see tes
 import json
 import re
 
-from conftest import REPO, block, unquote
+from conftest import REPO, unquote
 
 COUNTED = [
     ("aws_sqs_queue", "jobs"),
     ("aws_sqs_queue", "jobs_dlq"),
     ("aws_sqs_queue_redrive_allow_policy", "jobs_dlq"),
     ("aws_lambda_event_source_mapping", "intake"),
-    ("aws_apigatewayv2_api", "jobs"),
-    ("aws_apigatewayv2_stage", "jobs"),
-    ("aws_apigatewayv2_integration", "jobs"),
-    ("aws_cloudwatch_log_group", "jobs_api"),
 ]
 
 
@@ -34,53 +31,26 @@ def functions(module):
 def test_every_resource_exists_only_when_the_job_api_is_enabled(module):
     for key in COUNTED:
         assert module.resource(*key)["count"] == "${local.jobs_api_enabled ? 1 : 0}", key
-    for key in [("aws_apigatewayv2_route", "jobs"), ("aws_lambda_permission", "jobs_api")]:
-        assert module.resource(*key)["for_each"] == "${local.jobs_routes}", key
+    api = module.module_call("jobs_api")
+    assert api["count"] == "${local.jobs_api_enabled ? 1 : 0}"
+    assert unquote(api["source"]) == "./modules/http_api"
     assert module.local("jobs_routes").endswith(": {}}"), "no routes when disabled"
     for name in ["jobs_api_endpoint", "jobs_api_execution_arn", "job_dlq_url"]:
         assert module.outputs[name]["value"].startswith("${try("), name
 
 
-def test_the_routes_are_the_contracts_and_each_needs_sigv4(module, contract):
+def test_the_routes_are_the_contracts_served_by_the_jobs_function(module, contract):
     keys = routes(module)
     assert sorted(keys.values()) == ["GET /jobs/{id}", "POST /jobs"]
     trigger = contract["functions"]["jobs"]["trigger"]
     for key in keys.values():
         assert key in trigger, f"{key} is not a route of the contract: {trigger}"
-    route = module.resource("aws_apigatewayv2_route", "jobs")
-    assert unquote(route["authorization_type"]) == "AWS_IAM", "no anonymous access"
-    assert unquote(route["target"]) == "integrations/${aws_apigatewayv2_integration.jobs[0].id}"
-
-
-def test_the_integration_is_the_jobs_function_with_payload_format_2(module):
-    integration = module.resource("aws_apigatewayv2_integration", "jobs")
-    assert unquote(integration["integration_type"]) == "AWS_PROXY"
-    assert unquote(integration["payload_format_version"]) == "2.0", "the function reads 2.0 events"
-    assert integration["integration_uri"] == '${aws_lambda_function.this["jobs"].invoke_arn}'
-
-
-def test_api_gateway_may_invoke_the_function_for_this_apis_routes_only(module):
-    permission = module.resource("aws_lambda_permission", "jobs_api")
-    assert unquote(permission["principal"]) == "apigateway.amazonaws.com"
-    assert permission["function_name"] == '${aws_lambda_function.this["jobs"].function_name}'
-    source = unquote(permission["source_arn"])
-    assert source.startswith("${aws_apigatewayv2_api.jobs[0].execution_arn}/*/"), source
-    # the source ARN of each route: /jobs, and /jobs/* for the path variable
-    for key in routes(module).values():
-        method, path = key.split(" ")
-        assert path.replace("{id}", "*") in ["/jobs", "/jobs/*"], key
-
-
-def test_the_stage_is_throttled_and_logs_every_request_to_an_encrypted_group(module):
-    stage = module.resource("aws_apigatewayv2_stage", "jobs")
-    assert unquote(stage["name"]) == "$default", "the function's routes expect rawPath without a stage"
-    settings = block(stage, "default_route_settings")
-    assert settings["throttling_burst_limit"] == "${var.jobs_api_throttling_burst_limit}"
-    assert settings["throttling_rate_limit"] == "${var.jobs_api_throttling_rate_limit}"
-    logs = block(stage, "access_log_settings")
-    assert logs["destination_arn"] == "${aws_cloudwatch_log_group.jobs_api[0].arn}"
-    group = module.resource("aws_cloudwatch_log_group", "jobs_api")
-    assert group["kms_key_id"] == "${aws_kms_key.observability.arn}"
+    api = module.module_call("jobs_api")
+    assert api["routes"] == "${local.jobs_routes}"
+    assert api["function_name"] == '${aws_lambda_function.this["jobs"].function_name}'
+    assert api["function_invoke_arn"] == '${aws_lambda_function.this["jobs"].invoke_arn}'
+    assert api["throttling_burst_limit"] == "${var.jobs_api_throttling_burst_limit}"
+    assert api["throttling_rate_limit"] == "${var.jobs_api_throttling_rate_limit}"
 
 
 def test_intake_gives_up_on_the_receive_the_redrive_policy_counts_to(module):
