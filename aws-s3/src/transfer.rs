@@ -172,7 +172,7 @@ impl TransferSettings {
     /// [`MAX_UPLOAD_CONCURRENCY`].
     pub fn upload_concurrency(&self) -> usize {
         let fit = (self.memory / self.part_size.max(1)).saturating_sub(1) as usize;
-        self.concurrency.min(fit).min(MAX_UPLOAD_CONCURRENCY).max(1)
+        self.concurrency.min(fit).clamp(1, MAX_UPLOAD_CONCURRENCY)
     }
 }
 

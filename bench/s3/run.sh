@@ -10,9 +10,11 @@
 # stepscore-batch run as a Batch job runs it: no subcommand, the job in STEPSCORE_* variables,
 # s3:// model, input and output. Each run's output must be byte-identical to the local run's and
 # its manifest must count every row before a ratio is printed. Peak RSS and CPU are GNU time's;
-# the endpoint's CPU (from /proc) is shown apart: on AWS it is not on the scorer's cores.
+# the endpoint's CPU (from /proc) is shown apart: on AWS it is not on the scorer's cores (what it
+# spends is loopback TCP in the kernel, which any endpoint on this machine pays).
 # Environment: STEPSCORE_BENCH_DIR (work dir; default a new temp dir, removed at the end),
-# BIG_ROWS (default 10000000), RATE (bytes/s per connection, default 100000000).
+# BIG_ROWS (default 10000000), RATE (bytes/s per connection, default 100000000); the scorer's
+# STEPSCORE_S3_* settings pass through (e.g. STEPSCORE_S3_MEMORY, bytes of buffers per transfer).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

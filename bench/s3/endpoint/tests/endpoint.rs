@@ -217,10 +217,8 @@ fn puts_and_multipart_uploads_store_the_bytes_without_their_framing() {
         200
     );
     assert_eq!(c.send("PUT", &target(1), &[], &one).status, 200);
-    let complete = format!(
-        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>\
-         <Part><PartNumber>2</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>"
-    );
+    let complete = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>a</ETag></Part>\
+         <Part><PartNumber>2</PartNumber><ETag>b</ETag></Part></CompleteMultipartUpload>";
     let done = c.send(
         "POST",
         &format!("/bench/out/part-0.csv?uploadId={id}"),
