@@ -1,6 +1,6 @@
-//! [`BufferPool`]: part-sized buffers reused across the parts of one transfer.
+//! [`BufferPool`]: buffers reused within one transfer — a read's blocks, an upload's parts.
 //!
-//! A transfer allocates a part buffer per part: thousands of 8 MiB allocations a minute, made on
+//! A transfer allocates a buffer per block or part: thousands of allocations a minute, made on
 //! one thread and freed on another. glibc serves them from per-thread arenas that keep what is
 //! freed, so a 2 GB read held about 70 MiB more than its live buffers (bench/s3: 190–220 MiB
 //! peak RSS against a 124 MiB heap peak; forcing them onto mmap instead took it to 108 MiB but
@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use tokio::sync::OwnedSemaphorePermit;
 
 /// Buffers for the parts of one transfer; clones share the pool.
 #[derive(Debug, Clone)]
@@ -42,9 +43,16 @@ impl BufferPool {
 
     /// `buf` as `Bytes` that give the buffer back to the pool when the last of them is dropped.
     pub fn bytes(&self, buf: Vec<u8>) -> Bytes {
+        self.bytes_holding(buf, None)
+    }
+
+    /// As [`bytes`](Self::bytes), releasing `permit` (the buffer's share of a memory budget)
+    /// with the buffer.
+    pub fn bytes_holding(&self, buf: Vec<u8>, permit: Option<OwnedSemaphorePermit>) -> Bytes {
         Bytes::from_owner(Pooled {
             buf,
             pool: self.clone(),
+            _permit: permit,
         })
     }
 
@@ -66,6 +74,7 @@ impl BufferPool {
 struct Pooled {
     buf: Vec<u8>,
     pool: BufferPool,
+    _permit: Option<OwnedSemaphorePermit>,
 }
 
 impl AsRef<[u8]> for Pooled {

@@ -10,8 +10,10 @@
 //! - [`s3`]: [`S3Store`], the object store (gets as concurrent ranged GETs pinned to one ETag,
 //!   multipart puts).
 //! - [`transfer`]: [`TransferSettings`], how transfers are split: part size, parts in flight,
-//!   attempts per part (`STEPSCORE_S3_PART_SIZE`, `STEPSCORE_S3_CONCURRENCY`).
-//! - `buffers`: part buffers reused within a transfer (allocator churn held memory).
+//!   memory per transfer, attempts per part (`STEPSCORE_S3_PART_SIZE`,
+//!   `STEPSCORE_S3_CONCURRENCY`, `STEPSCORE_S3_MEMORY`).
+//! - `buffers`: read blocks and upload parts reused within a transfer (allocator churn held
+//!   memory).
 //! - `upload`: multipart uploads with concurrent parts, aborted on any failure.
 //! - [`ranged`]: ranged parts fetched concurrently and read in order, generic over the fetch.
 //! - [`errors`]: the transient/permanent split of SDK errors the ports' errors carry.

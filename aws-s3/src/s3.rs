@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use stepscore_core::ObjectUri;
 use stepscore_core::ports::{
     ByteStream, ObjectMeta, ObjectStore, ObjectVersion, StoreError, unquoted,
 };
 use tokio::io::AsyncReadExt;
 
-use crate::buffers::BufferPool;
 use crate::errors::{classify, store_error};
 use crate::transfer::TransferSettings;
 use crate::upload::{read_chunk, read_chunk_into};
@@ -140,16 +140,13 @@ impl S3Store {
         }
         let client = self.client.clone();
         let target = uri.clone();
-        let pool = BufferPool::new(self.transfer.concurrency + 2);
         Some(crate::ranged::read_parts(
             uri.to_string(),
             within,
             &self.transfer,
             move |part| {
-                let buf = pool.take((part.end - part.start) as usize);
-                let pool = pool.clone();
                 let (client, target, version) = (client.clone(), target.clone(), version.clone());
-                async move { get_part(client, target, version, part, buf, pool).await }
+                async move { get_part(client, target, version, part).await }
             },
         ))
     }
@@ -360,16 +357,16 @@ impl ObjectStore for S3Store {
     }
 }
 
-/// One part of a ranged read: `part` of `uri` at `version`. A cut body is transient (the part
-/// is fetched again); a failed `If-Match` or a version gone is [`StoreError::Changed`].
+/// One part of a ranged read: the body of `part` of `uri` at `version`, frame by frame. A
+/// failed `If-Match` or a version gone is [`StoreError::Changed`]; an answer of another length
+/// than asked for (a server ignoring `Range`) and a body cut off are transient (the part is
+/// fetched again from where it stopped).
 async fn get_part(
     client: Client,
     uri: ObjectUri,
     version: ObjectVersion,
     part: Range<u64>,
-    mut bytes: Vec<u8>,
-    pool: BufferPool,
-) -> Result<crate::ranged::PartBytes, StoreError> {
+) -> Result<crate::ranged::PartBody, StoreError> {
     let request = client
         .get_object()
         .bucket(uri.bucket())
@@ -383,23 +380,29 @@ async fn get_part(
         Ok(out) => out,
         Err(err) => return Err(refused_at(&client, &uri, &version, &err).await),
     };
-    // Copied into one buffer of the part's size (`bytes`, from the read's pool) as the frames
-    // arrive: each frame hyper hands over is a slice of a larger read buffer it keeps alive,
-    // so 8 MiB parts collected as frames held about 16 MiB each (measured with bench/s3). One
-    // memcpy per byte buys that back.
-    let mut body = out.body;
-    while let Some(frame) = body.next().await {
-        match frame {
-            Ok(frame) => bytes.extend_from_slice(&frame),
-            Err(e) => {
-                return Err(StoreError::Transient {
-                    uri: uri.to_string(),
-                    message: format!("the connection broke off mid-part: {e}"),
-                });
-            }
-        }
+    let asked = part.end - part.start;
+    if let Some(len) = out.content_length()
+        && len as u64 != asked
+    {
+        return Err(StoreError::Transient {
+            uri: uri.to_string(),
+            message: format!("asked for {asked} bytes, the answer holds {len}"),
+        });
     }
-    Ok(vec![pool.bytes(bytes)])
+    // Frames are slices of hyper's read buffer, which each keeps alive: `ranged` copies them
+    // into its own blocks as they arrive rather than holding them.
+    let name = uri.to_string();
+    let frames = futures::stream::unfold(out.body, |mut body| async move {
+        let frame = body.next().await?;
+        Some((frame, body))
+    })
+    .map(move |frame| {
+        frame.map_err(|e| StoreError::Transient {
+            uri: name.clone(),
+            message: format!("the connection broke off mid-part: {e}"),
+        })
+    });
+    Ok(Box::pin(frames))
 }
 
 /// RFC 7232 quotes an entity tag; S3 answers `If-Match` with the quoted form.

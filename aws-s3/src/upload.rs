@@ -2,8 +2,10 @@
 //! [`crate::S3Store`]'s `put`.
 //!
 //! The body is read one part at a time; each part goes up in a task of its own, at most
-//! `concurrency` at once, so memory is bounded by (parts in flight + the part being read) × part
-//! size. The upload is completed only when every part is acknowledged; on any failure (a part,
+//! [`TransferSettings::upload_concurrency`] at once (what fits in the transfer's memory budget
+//! beside the part being filled), so memory is bounded by (parts in flight + the part being
+//! read) × part size: the budget, for the first thousand parts. An output is usually produced
+//! slower than a few connections take it, so one or two parts are in flight at a time. The upload is completed only when every part is acknowledged; on any failure (a part,
 //! the body, too many parts) the tasks in flight are stopped and waited for, and the upload is
 //! aborted, so no orphaned parts stay billed. (The bucket's lifecycle rule aborts what an
 //! attempt killed outright leaves behind, after a day.)
@@ -48,7 +50,7 @@ pub(crate) async fn put_multipart(
         uri,
         upload_id,
         transfer,
-        pool: BufferPool::new(transfer.concurrency + 2),
+        pool: BufferPool::new(transfer.upload_concurrency() + 1),
     };
     match upload.send_parts(first, body).await {
         Ok(meta) => Ok(meta),
@@ -170,8 +172,9 @@ impl Upload<'_> {
     }
 
     /// Reads the body part by part and starts each part's upload, waiting for a free slot when
-    /// `concurrency` parts are in flight (the parts done meanwhile go to `finished`). Returns at the end of the body or at the first
-    /// failure (of the body, or of a part that finished meanwhile).
+    /// [`TransferSettings::upload_concurrency`] parts are in flight (the parts done meanwhile go
+    /// to `finished`). Returns at the end of the body or at the first failure (of the body, or
+    /// of a part that finished meanwhile).
     async fn spawn_parts(
         &self,
         tasks: &mut JoinSet<Result<(CompletedPart, u64), StoreError>>,
@@ -191,7 +194,7 @@ impl Upload<'_> {
                     limit: size - chunk.len() as u64,
                 });
             }
-            while tasks.len() >= self.transfer.concurrency.max(1) {
+            while tasks.len() >= self.transfer.upload_concurrency() {
                 match tasks.join_next().await {
                     Some(Ok(Ok(part))) => finished.push(part),
                     Some(Ok(Err(e))) => return Err(e),

@@ -4,15 +4,17 @@
 # concurrent ranged GETs, and the same file from local disk.
 #   bench/s3/run.sh [REPEATS]        (default 3; the median wall time of each is reported)
 # Serves (a) the 1M x 20 bench file of bench/scoring (seed 7) and (b) a file of the same shape
-# of about 2 GB (10M rows), generated in a temp dir and deleted at the end, from
-# bench/s3/throttled_s3.py (standard-library Python, file-backed, one token bucket per
-# connection; checked by pacing_check.py before any run). The scorer is the release
+# of about 2 GB (10M rows), generated in a temp dir and deleted at the end, from throttled-s3
+# (bench/s3/endpoint: a small Rust S3 endpoint, file-backed, one token bucket per connection,
+# object bytes sent by sendfile; checked by pacing_check.py before any run). The scorer is the release
 # stepscore-batch run as a Batch job runs it: no subcommand, the job in STEPSCORE_* variables,
 # s3:// model, input and output. Each run's output must be byte-identical to the local run's and
 # its manifest must count every row before a ratio is printed. Peak RSS and CPU are GNU time's;
-# the endpoint's CPU (from /proc) is shown apart: on AWS it is not on the scorer's cores.
+# the endpoint's CPU (from /proc) is shown apart: on AWS it is not on the scorer's cores (what it
+# spends is loopback TCP in the kernel, which any endpoint on this machine pays).
 # Environment: STEPSCORE_BENCH_DIR (work dir; default a new temp dir, removed at the end),
-# BIG_ROWS (default 10000000), RATE (bytes/s per connection, default 100000000).
+# BIG_ROWS (default 10000000), RATE (bytes/s per connection, default 100000000); the scorer's
+# STEPSCORE_S3_* settings pass through (e.g. STEPSCORE_S3_MEMORY, bytes of buffers per transfer).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,9 +42,13 @@ trap cleanup EXIT
 
 target=${CARGO_TARGET_DIR:-$root/target}
 started=$(date +%s)
+# two builds: one `-p` each keeps the scorer's features its own (the endpoint's must not change
+# what the scorer is built with)
 (cd "$root" && cargo build --release --locked -p stepscore-batch >&2)
+(cd "$root" && cargo build --release --locked -p stepscore-bench-s3-endpoint >&2)
 echo "release build: $(( $(date +%s) - started )) s" >&2
 bin="$target/release/stepscore-batch"
+endpoint="$target/release/throttled-s3"
 
 echo "generating data" >&2
 "$bin" gen-bench-data --rows 1000000 --seed 7 --output "$work/small.csv"
@@ -60,10 +66,11 @@ cp "$work/logistic.json" "$work/s3/bench/models/logistic.json"
 log="$work/requests.jsonl"
 # a work dir kept from an earlier run (STEPSCORE_BENCH_DIR) holds that run's port: not this one's
 rm -f "$work/port"
-python3 "$here/throttled_s3.py" --root "$work/s3" --rate "$rate" --log "$log" \
-  --port-file "$work/port" 2>"$work/server.log" &
+"$endpoint" --root "$work/s3" --rate "$rate" --log "$log" --port-file "$work/port" \
+  2>"$work/server.log" &
 server_pid=$!
 for _ in $(seq 100); do [ -s "$work/port" ] && break; sleep 0.1; done
+[ -s "$work/port" ] || { echo "run.sh: the endpoint did not start:" >&2; cat "$work/server.log" >&2; exit 1; }
 port=$(cat "$work/port")
 python3 "$here/pacing_check.py" --port "$port" --path /bench/in/big.csv --rate "$rate" >&2
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use stepscore_core::ports::{ObjectVersion, StoreError};
 use tokio::io::AsyncReadExt;
 
-use super::{MOST_READY_AHEAD, PartBytes, read_parts};
+use super::{BLOCK, MOST_READY_AHEAD, PartBody, read_parts};
 use crate::transfer::TransferSettings;
 
 const URI: &str = "s3://bucket/input.csv";
@@ -23,17 +23,25 @@ fn settings(part_size: u64, concurrency: usize) -> TransferSettings {
     TransferSettings {
         part_size,
         concurrency,
+        // no budget to speak of: these tests are about order, retries and windows
+        memory: 64 << 20,
         part_attempts: 3,
         first_backoff: Duration::from_millis(1),
     }
 }
 
-/// The bytes of `r`, delivered as segments of at most 10 bytes, as a connection delivers frames.
-fn segments(data: &[u8], r: &Range<u64>) -> PartBytes {
-    data[r.start as usize..r.end as usize]
-        .chunks(10)
-        .map(Bytes::copy_from_slice)
-        .collect()
+/// The bytes of `r`, delivered as frames of at most 10 bytes, as a connection delivers them.
+fn segments(data: &[u8], r: &Range<u64>) -> PartBody {
+    frames(data, r, 10)
+}
+
+/// The bytes of `r` as a body of frames of at most `frame` bytes.
+fn frames(data: &[u8], r: &Range<u64>, frame: usize) -> PartBody {
+    let frames: Vec<Result<Bytes, StoreError>> = data[r.start as usize..r.end as usize]
+        .chunks(frame)
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    Box::pin(futures::stream::iter(frames))
 }
 
 /// Everything the stream gives, or the store error it ended with.
@@ -41,7 +49,7 @@ async fn read_all(
     uri: &str,
     range: Range<u64>,
     s: &TransferSettings,
-    fetch: impl Fn(Range<u64>) -> futures::future::BoxFuture<'static, Result<PartBytes, StoreError>>
+    fetch: impl Fn(Range<u64>) -> futures::future::BoxFuture<'static, Result<PartBody, StoreError>>
     + Send
     + Sync
     + 'static,
@@ -152,6 +160,18 @@ async fn a_throttled_part_and_a_part_cut_short_are_retried() {
                 }),
                 // the connection closed after 30 bytes without an error
                 (300, 1) => Ok(segments(&d, &(300..330))),
+                // the connection broke after 20 bytes
+                (400, 1) => {
+                    let mut cut: Vec<_> = d[400..420]
+                        .chunks(10)
+                        .map(|c| Ok(Bytes::copy_from_slice(c)))
+                        .collect();
+                    cut.push(Err(StoreError::Transient {
+                        uri: URI.into(),
+                        message: "the connection broke off mid-part: reset".into(),
+                    }));
+                    Ok(Box::pin(futures::stream::iter(cut)) as PartBody)
+                }
                 _ => Ok(segments(&d, &r)),
             }
         }) as futures::future::BoxFuture<'static, _>
@@ -161,7 +181,9 @@ async fn a_throttled_part_and_a_part_cut_short_are_retried() {
     assert_eq!(got, *data);
     let calls = calls.lock().unwrap();
     let tries = |start: u64| calls.iter().filter(|s| **s == start).count();
-    assert_eq!((tries(0), tries(100), tries(300)), (1, 3, 2));
+    assert_eq!((tries(0), tries(100), tries(300), tries(400)), (1, 3, 1, 1));
+    // a part cut short is asked again for the bytes it lacks, not from its start
+    assert_eq!((tries(330), tries(420)), (1, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,10 +271,10 @@ async fn reading_only_the_start_fetches_one_part_and_dropping_the_reader_stops_t
     let mut header = [0u8; 5];
     body.read_exact(&mut header).await.unwrap();
     assert_eq!(header, data[..5]);
-    // the first part was read: the window opened to two
+    // the reader took one block and asked for nothing more: no other part was worth starting
     tokio::time::sleep(Duration::from_millis(50)).await;
     let started = calls.load(Ordering::SeqCst);
-    assert_eq!(started, 3, "one part, then two more once it was read");
+    assert_eq!(started, 1, "a reader of the first bytes fetches one part");
     drop(body);
     for _ in 0..100 {
         if gauge.now.load(Ordering::SeqCst) == 0 {
@@ -295,4 +317,80 @@ async fn a_reader_slower_than_the_network_keeps_few_finished_parts_waiting() {
         "parts fetched ahead of the reader: {most_ahead}; a slow reader needs no more than \
          {MOST_READY_AHEAD} finished parts waiting, each holding a part of memory"
     );
+}
+
+/// Parts of four blocks, with a fetch that counts the bytes pulled from the "network" (a body
+/// is pulled only as its part copies it into blocks).
+fn counted_fetch(
+    data: Arc<Vec<u8>>,
+    pulled: Arc<AtomicUsize>,
+    slow_start: Option<u64>,
+) -> impl Fn(Range<u64>) -> futures::future::BoxFuture<'static, Result<PartBody, StoreError>>
++ Send
++ Sync
++ 'static {
+    move |r: Range<u64>| {
+        let (d, p) = (data.clone(), pulled.clone());
+        Box::pin(async move {
+            if slow_start == Some(r.start) {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let body = frames(&d, &r, 64 << 10).map(move |f| {
+                if let Ok(b) = &f {
+                    p.fetch_add(b.len(), Ordering::SeqCst);
+                }
+                f
+            });
+            Ok(Box::pin(body) as PartBody)
+        }) as futures::future::BoxFuture<'static, _>
+    }
+}
+
+use futures::StreamExt;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parts_ahead_of_a_stopped_reader_hold_at_most_the_budget() {
+    let part = 4 * BLOCK as u64;
+    let data = object(8 * part as usize);
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let mut s = settings(part, 8);
+    s.memory = 2 * part; // one part ahead of the reader, beside the one it reads
+    let fetch = counted_fetch(data.clone(), pulled.clone(), None);
+    let mut body = read_parts(URI.into(), 0..data.len() as u64, &s, fetch);
+    // enough blocks for the window to open to all eight parts
+    let mut start = vec![0u8; 3 * BLOCK + 1];
+    body.read_exact(&mut start).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let held = (pulled.load(Ordering::SeqCst) - start.len()) as u64;
+    // the part being read, the budget, and a frame each part in flight pulled before it
+    // waited for room
+    let most = part + s.read_ahead() + 8 * (64 << 10);
+    assert!(
+        held <= most,
+        "{held} bytes pulled ahead of the reader: more than the budget allows ({most})"
+    );
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest).await.unwrap();
+    assert_eq!([start, rest].concat(), *data);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_part_the_reader_waits_for_goes_on_when_later_parts_took_the_budget() {
+    let part = 4 * BLOCK as u64;
+    let data = object(8 * part as usize);
+    let mut s = settings(part, 8);
+    s.memory = 2 * part;
+    // part 1 starts late: parts 2 and on take the whole budget first, and part 1, once the
+    // reader waits for it, has none left
+    let fetch = counted_fetch(data.clone(), Arc::default(), Some(part));
+    let read = async {
+        let mut body = read_parts(URI.into(), 0..data.len() as u64, &s, fetch);
+        let mut all = Vec::new();
+        body.read_to_end(&mut all).await.map(|_| all)
+    };
+    let all = tokio::time::timeout(Duration::from_secs(20), read)
+        .await
+        .expect("the read stalled on its own budget")
+        .unwrap();
+    assert_eq!(all, *data);
 }

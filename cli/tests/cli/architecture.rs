@@ -88,6 +88,11 @@ const ALLOWED: &[(&str, &[&str], &str)] = &[
         "online scoring is the scorer's model code behind HTTP: the ports and the scorer, nothing of the pipeline",
     ),
     (
+        "stepscore-bench-s3-endpoint",
+        &[],
+        "bench/s3's endpoint stands in for S3 in a benchmark: it knows nothing of stepscore",
+    ),
+    (
         "stepscore",
         &[
             "stepscore-core",
