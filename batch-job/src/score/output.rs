@@ -82,8 +82,8 @@ pub(super) fn prediction_batch(
             )));
             for (j, name) in names[1..].iter().enumerate() {
                 fields.push(Field::new(name, DataType::Float64, false));
-                let p: Float64Array = (0..class.len()).map(|r| Some(proba[r * k + j])).collect();
-                columns.push(Arc::new(p));
+                let p: Vec<f64> = proba.iter().skip(j).step_by(k).copied().collect();
+                columns.push(Arc::new(Float64Array::from(p)));
             }
         }
         Task::Regression => {
