@@ -1,9 +1,11 @@
 //! Parquet input (Apache Arrow's `parquet` crate): the footer, the columns a job reads, the row
 //! groups a shard owns, and batches of rows streamed one row group at a time.
 //!
-//! Only the projected columns are decoded. A local file is read page by page; an object is read
-//! with ranged GETs: the footer, then each projected column chunk of the current row group
-//! whole (one GET per chunk), so neither the file nor its other columns are ever fetched.
+//! Only the projected columns are decoded, split among readers on threads of their own
+//! (`input::parquet_split`), each over its own handle on the file. A local file is read page
+//! by page; an object is read with ranged GETs: the footer, then each of a reader's column
+//! chunks of the current row group whole (one GET per chunk), so neither the file nor its other
+//! columns are ever fetched.
 //!
 //! Every numeric physical and logical type can feed a feature (integers, floats, decimals,
 //! booleans as 1/0, dictionary-encoded or not), cast to f64 by `arrow-cast`; a null is a bad
@@ -395,7 +397,7 @@ fn column_span(col: &parquet::file::metadata::ColumnChunkMetaData) -> Result<(u6
 /// About how much feature data one batch holds: small enough that the batches in flight stay a
 /// few MiB (a job with 128k-row groups stays under 64 MB), large enough that per-batch costs
 /// vanish.
-const BATCH_BYTES: usize = 512 << 10;
+const BATCH_BYTES: usize = 256 << 10;
 
 impl ParquetPiece {
     /// The next batch of rows, `None` at the end; a decoding failure names the file.

@@ -211,7 +211,89 @@ pub(super) fn split_by_size(sizes: &[u64], parts: usize) -> Vec<std::ops::Range<
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::Int64Type;
+    use arrow_array::{ArrayRef, Int64Array};
+    use bytes::Bytes;
+    use parquet::arrow::ArrowWriter;
+
     use super::*;
+
+    /// A reader of a one-column Parquet file holding `values`, in batches of 4 rows.
+    fn part(name: &str, values: Vec<i64>) -> PartReader {
+        let column: ArrayRef = Arc::new(Int64Array::from(values));
+        let batch = RecordBatch::try_from_iter([(name, column)]).unwrap();
+        let mut file = Vec::new();
+        let mut w = ArrowWriter::try_new(&mut file, batch.schema(), None).unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+        PartReader {
+            reader: ParquetRecordBatchReader::try_new(Bytes::from(file), 4).unwrap(),
+            failure: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    fn step(reader: &mut ParquetRecordBatchReader) -> Result<Option<RecordBatch>, String> {
+        reader.next().transpose().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_parts_batches_are_joined_side_by_side_in_order() {
+        let mut r = SplitReader::start(
+            vec![
+                part("a", (0..10).collect()),
+                part("b", (100..110).collect()),
+            ],
+            step,
+        )
+        .unwrap();
+        let mut rows = Vec::new();
+        while let Joined::Batch(b) = r.next() {
+            assert_eq!(b.schema().field(0).name(), "a");
+            assert_eq!(b.schema().field(1).name(), "b");
+            let (a, c) = (
+                b.column(0).as_primitive::<Int64Type>(),
+                b.column(1).as_primitive::<Int64Type>(),
+            );
+            rows.extend((0..b.num_rows()).map(|i| (a.value(i), c.value(i))));
+        }
+        assert_eq!(rows, (0..10).map(|i| (i, i + 100)).collect::<Vec<_>>());
+        assert!(matches!(r.next(), Joined::End));
+    }
+
+    #[test]
+    fn parts_that_disagree_on_the_rows_are_a_mismatch_not_lost_rows() {
+        // a column chunk holding 2 rows fewer than its neighbour's: the last batch is short
+        let mut r = SplitReader::start(
+            vec![part("a", (0..10).collect()), part("b", (0..8).collect())],
+            step,
+        )
+        .unwrap();
+        assert!(matches!(r.next(), Joined::Batch(_)));
+        assert!(matches!(r.next(), Joined::Batch(_)));
+        match r.next() {
+            Joined::Mismatch(m) => assert!(
+                m.contains("(rows read in step by the column parts: 2, none (its columns ended))"),
+                "{m}"
+            ),
+            _ => panic!("the third step must find the parts disagree"),
+        }
+        // the reader stays ended, and dropping it ends its threads (the test would hang else)
+        assert!(matches!(r.next(), Joined::End));
+    }
+
+    #[test]
+    fn a_decoder_failure_ends_the_reader_with_its_message() {
+        fn failing(_: &mut ParquetRecordBatchReader) -> Result<Option<RecordBatch>, String> {
+            Err("page header cut short".into())
+        }
+        let mut r = SplitReader::start(vec![part("a", vec![1, 2])], failing).unwrap();
+        match r.next() {
+            Joined::Failed { message, .. } => assert_eq!(message, "page header cut short"),
+            _ => panic!("the decoder's failure must come through"),
+        }
+        assert!(matches!(r.next(), Joined::End));
+    }
 
     #[test]
     fn columns_split_into_runs_of_about_equal_size_none_empty() {
