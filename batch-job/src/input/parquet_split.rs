@@ -186,9 +186,6 @@ impl Drop for SplitReader {
 pub(super) fn split_by_size(sizes: &[u64], parts: usize) -> Vec<std::ops::Range<usize>> {
     let n = sizes.len();
     let parts = parts.clamp(1, n.max(1));
-    if n == 0 {
-        return vec![0..0];
-    }
     let total: u128 = sizes.iter().map(|&s| u128::from(s)).sum();
     let mut runs = Vec::with_capacity(parts);
     let mut start = 0;
@@ -302,9 +299,16 @@ mod tests {
         assert_eq!(split_by_size(&[1, 1, 1, 1, 100], 2), [0..4, 4..5]);
         // more parts than columns: one column each
         assert_eq!(split_by_size(&[5, 5], 8), [0..1, 1..2]);
-        assert_eq!(split_by_size(&[7], 1), [0..1]);
+        assert_eq!(
+            split_by_size(&[7], 1),
+            std::iter::once(0..1).collect::<Vec<_>>()
+        );
         assert_eq!(split_by_size(&[0, 0, 0], 2), [0..1, 1..3]);
-        assert_eq!(split_by_size(&[], 2), [0..0]);
+        // no columns: one empty run
+        assert_eq!(
+            split_by_size(&[], 2),
+            std::iter::once(0..0).collect::<Vec<_>>()
+        );
         for parts in 1..6 {
             let sizes = [3, 9, 1, 1, 4, 7, 2];
             let runs = split_by_size(&sizes, parts);
