@@ -79,6 +79,25 @@ impl Model {
         }
     }
 
+    /// Whether [`predict_columns`](Self::predict_columns) scores this model: a linear or
+    /// logistic kernel.
+    pub fn scores_columns(&self) -> bool {
+        match &self.predictor {
+            Predictor::Kernel(k) => k.scores_columns(),
+            Predictor::Knn(_) => false,
+        }
+    }
+
+    /// Scores `n` rows given column by column, appending what [`predict`](Self::predict)
+    /// appends for the same rows (see [`CompiledKernel::predict_columns`]); false when this
+    /// model scores rows only, and then nothing is appended.
+    pub fn predict_columns(&self, columns: &[&[f64]], n: usize, out: &mut Predictions) -> bool {
+        match &self.predictor {
+            Predictor::Kernel(k) => k.predict_columns(columns, n, out),
+            Predictor::Knn(_) => false,
+        }
+    }
+
     /// Scores `x` (row-major, [`n_features`](Self::n_features) per row), appending to `out`.
     pub fn predict(&self, x: &[f64], out: &mut Predictions) -> Result<(), String> {
         match &self.predictor {

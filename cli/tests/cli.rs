@@ -336,6 +336,9 @@ mod watch;
 #[path = "cli/put.rs"]
 mod put;
 
+#[path = "cli/parquet_job.rs"]
+mod parquet_job;
+
 #[path = "cli/depgraph.rs"]
 mod depgraph;
 

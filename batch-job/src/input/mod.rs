@@ -6,10 +6,13 @@
 //!   store's.
 //! - `jsonl`: JSON Lines cut into chunks of whole lines, and one line read into features and ids.
 //! - `parquet`: Parquet footers, row-group selection, projected and streamed batches.
+//! - `parquet_split`: a piece's projected columns decoded in parts on threads of their own, the
+//!   parts' batches joined back into rows.
 
 pub mod compressed;
 pub mod jsonl;
 pub mod parquet;
+mod parquet_split;
 
 use stepscore_core::config::{InputFormat, format_by_name};
 

@@ -1,9 +1,11 @@
 //! Parquet input (Apache Arrow's `parquet` crate): the footer, the columns a job reads, the row
 //! groups a shard owns, and batches of rows streamed one row group at a time.
 //!
-//! Only the projected columns are decoded. A local file is read page by page; an object is read
-//! with ranged GETs: the footer, then each projected column chunk of the current row group
-//! whole (one GET per chunk), so neither the file nor its other columns are ever fetched.
+//! Only the projected columns are decoded, split among readers on threads of their own
+//! (`input::parquet_split`), each over its own handle on the file. A local file is read page
+//! by page; an object is read with ranged GETs: the footer, then each of a reader's column
+//! chunks of the current row group whole (one GET per chunk), so neither the file nor its other
+//! columns are ever fetched.
 //!
 //! Every numeric physical and logical type can feed a feature (integers, floats, decimals,
 //! booleans as 1/0, dictionary-encoded or not), cast to f64 by `arrow-cast`; a null is a bad
@@ -29,6 +31,7 @@ use parquet::arrow::arrow_reader::{
 use parquet::errors::ParquetError;
 use parquet::file::reader::{ChunkReader, Length};
 
+use super::parquet_split::{Joined, PartReader, SplitReader, split_by_size};
 use crate::error::Error;
 use crate::storage::{InputObject, Location, Storage};
 
@@ -191,15 +194,14 @@ impl ChunkReader for ParquetBytes {
 
 /// One Parquet file opened for a job: its footer, the columns it reads, the row groups it owns.
 pub struct ParquetPiece {
-    /// The projected reader over the owned row groups.
-    pub reader: ParquetRecordBatchReader,
+    /// The projected columns over the owned row groups, decoded in parts on threads of their own.
+    reader: SplitReader,
     /// What the projected batches hold.
     pub plan: BatchPlan,
     /// Rows in the owned row groups, by the footer.
     pub rows: u64,
     /// Rows in the file before the first owned row group.
     pub rows_before: u64,
-    failure: Arc<Mutex<Option<Error>>>,
     source: String,
 }
 
@@ -304,32 +306,76 @@ pub fn open_piece(
             for (c, col) in rg.columns().iter().enumerate() {
                 if mask.leaf_included(c) {
                     let (start, len) = column_span(col).map_err(&bad)?;
-                    spans.push((g, start..start.saturating_add(len)));
+                    let root = metadata.parquet_schema().get_column_root_idx(c);
+                    spans.push((g, root, start..start.saturating_add(len)));
                 }
             }
         } else if groups.is_empty() {
             rows_before += n;
         }
     }
-    bytes.expect_spans(spans);
+    // the projected columns in parts of about equal compressed size, one reader each
+    let sizes: Vec<u64> = roots
+        .iter()
+        .map(|&root| {
+            spans
+                .iter()
+                .filter(|(_, c, _)| *c == root)
+                .map(|(_, _, r)| r.end - r.start)
+                .sum()
+        })
+        .collect();
     let batch_rows = (BATCH_BYTES / (8 * roots.len().max(1))).clamp(1024, 65_536);
-    let reader = guarded(|| {
-        ParquetRecordBatchReaderBuilder::new_with_metadata(bytes, metadata)
-            .with_projection(mask)
-            .with_row_groups(groups)
-            .with_batch_size(batch_rows)
-            .build()
-    })
-    .and_then(|r| r.map_err(|e| e.to_string()))
-    .map_err(&bad)?;
+    let mut parts = Vec::new();
+    // the footer's reader reads the first part; each other part opens the file again
+    let mut first = Some(bytes);
+    for run in split_by_size(&sizes, rayon::current_num_threads()) {
+        let part_roots = &roots[run];
+        let part_bytes = match first.take() {
+            Some(b) => b,
+            None => ParquetBytes::open(storage, input)?,
+        };
+        part_bytes.expect_spans(
+            spans
+                .iter()
+                .filter(|(_, c, _)| part_roots.contains(c))
+                .map(|(g, _, r)| (*g, r.clone()))
+                .collect(),
+        );
+        let part_failure = Arc::clone(&part_bytes.failure);
+        let mask = ProjectionMask::roots(metadata.parquet_schema(), part_roots.iter().copied());
+        let reader = guarded(|| {
+            ParquetRecordBatchReaderBuilder::new_with_metadata(part_bytes, metadata.clone())
+                .with_projection(mask)
+                .with_row_groups(groups.clone())
+                .with_batch_size(batch_rows)
+                .build()
+        })
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|e| reader_error(&part_failure, &source, e))?;
+        parts.push(PartReader {
+            reader,
+            failure: part_failure,
+        });
+    }
+    let reader = SplitReader::start(parts, decode_step)?;
     Ok(ParquetPiece {
         reader,
         plan,
         rows,
         rows_before,
-        failure,
         source,
     })
+}
+
+/// One step of a part's reader, a decoder panic caught as an error.
+fn decode_step(reader: &mut ParquetRecordBatchReader) -> Result<Option<RecordBatch>, String> {
+    match guarded(|| reader.next()) {
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(batch))) => Ok(Some(batch)),
+        Ok(Some(Err(e))) => Err(e.to_string()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Where a column chunk lies: `ColumnChunkMetaData::byte_range` without its panic on a
@@ -348,19 +394,26 @@ fn column_span(col: &parquet::file::metadata::ColumnChunkMetaData) -> Result<(u6
     }
 }
 
-/// About how much feature data one batch holds (as with CSV chunks): small enough that the
-/// batches in flight stay a few MiB, large enough that per-batch costs vanish.
-const BATCH_BYTES: usize = 1 << 20;
+/// About how much feature data one batch holds: small enough that the batches in flight stay a
+/// few MiB (a job with 128k-row groups stays under 64 MB), large enough that per-batch costs
+/// vanish.
+const BATCH_BYTES: usize = 256 << 10;
 
 impl ParquetPiece {
     /// The next batch of rows, `None` at the end; a decoding failure names the file.
     pub fn next_batch(&mut self) -> Result<Option<RecordBatch>, Error> {
-        let reader = &mut self.reader;
-        match guarded(|| reader.next()) {
-            Ok(None) => Ok(None),
-            Ok(Some(Ok(batch))) => Ok(Some(batch)),
-            Ok(Some(Err(e))) => Err(reader_error(&self.failure, &self.source, e.to_string())),
-            Err(e) => Err(reader_error(&self.failure, &self.source, e)),
+        match self.reader.next() {
+            Joined::Batch(batch) => Ok(Some(batch)),
+            Joined::End => Ok(None),
+            Joined::Failed { message, failure } => {
+                Err(reader_error(&failure, &self.source, message))
+            }
+            Joined::Mismatch(message) => Err(Error::BadInput {
+                source_name: self.source.clone(),
+                message: format!(
+                    "cannot be read as Parquet: {message}; check the file is complete and was written by a Parquet writer"
+                ),
+            }),
         }
     }
 }

@@ -109,35 +109,16 @@ impl CompiledKernel {
             Body::Logistic { w, b } => {
                 if b.len() == 1 {
                     for row in x.chunks_exact(nf) {
-                        let p1 = sigmoid(dot(w, row) + b[0]);
-                        out.proba.push(1.0 - p1);
-                        out.proba.push(p1);
-                        // smartcore's rule: class 1 when σ > 0.5
-                        out.class.push(u32::from(p1 > 0.5));
+                        push_sigmoid(dot(w, row) + b[0], out);
                     }
                 } else {
-                    let k = b.len();
                     for row in x.chunks_exact(nf) {
-                        let start = out.proba.len();
-                        let mut max = f64::NEG_INFINITY;
-                        let mut arg = 0u32;
-                        for c in 0..k {
-                            let z = dot(&w[c * nf..(c + 1) * nf], row) + b[c];
-                            if z > max {
-                                max = z;
-                                arg = c as u32;
-                            }
-                            out.proba.push(z);
-                        }
-                        let mut sum = 0.0;
-                        for p in &mut out.proba[start..] {
-                            *p = (*p - max).exp();
-                            sum += *p;
-                        }
-                        for p in &mut out.proba[start..] {
-                            *p /= sum;
-                        }
-                        out.class.push(arg);
+                        push_softmax(
+                            b.iter()
+                                .enumerate()
+                                .map(|(c, bc)| dot(&w[c * nf..(c + 1) * nf], row) + bc),
+                            out,
+                        );
                     }
                 }
             }
@@ -148,6 +129,95 @@ impl CompiledKernel {
             Body::Forest(f) => f.predict(x, nf, n, self.n_classes, out),
         }
     }
+
+    /// Whether [`predict_columns`](Self::predict_columns) scores this kernel: a linear or
+    /// logistic model, whose sums over the features add up column by column.
+    pub fn scores_columns(&self) -> bool {
+        matches!(self.body, Body::Logistic { .. } | Body::Linear { .. })
+    }
+
+    /// Scores `n` rows given column by column (`columns[j]` holds feature j of each row, at
+    /// least `n` values), appending to `out` bit for bit what [`predict`](Self::predict)
+    /// appends for the same rows laid out row-major: each row's sum adds the same products in
+    /// the same order. Columnar input (Parquet) is thus scored without being copied into rows.
+    /// A forest walks rows, not columns: it returns false and appends nothing.
+    pub fn predict_columns(&self, columns: &[&[f64]], n: usize, out: &mut Predictions) -> bool {
+        let nf = self.n_features;
+        if columns.len() != nf || columns.iter().any(|c| c.len() < n) {
+            return false;
+        }
+        match &self.body {
+            Body::Logistic { w, b } => {
+                let k = b.len();
+                let z: Vec<Vec<f64>> = (0..k)
+                    .map(|c| column_dots(&w[c * nf..(c + 1) * nf], columns, n))
+                    .collect();
+                if k == 1 {
+                    for &z in &z[0] {
+                        push_sigmoid(z + b[0], out);
+                    }
+                } else {
+                    for r in 0..n {
+                        push_softmax(z.iter().zip(b).map(|(zc, bc)| zc[r] + bc), out);
+                    }
+                }
+                true
+            }
+            Body::Linear { w, b } => {
+                out.value
+                    .extend(column_dots(w, columns, n).into_iter().map(|z| z + b));
+                true
+            }
+            Body::Forest(_) => false,
+        }
+    }
+}
+
+/// Per row, the sum of `w[j] * columns[j][row]` over j in order, as [`dot`] sums a row.
+fn column_dots(w: &[f64], columns: &[&[f64]], n: usize) -> Vec<f64> {
+    // -0.0, where `Iterator::sum` over f64 starts, so a row of zero products sums alike
+    let mut z = vec![-0.0; n];
+    for (wj, col) in w.iter().zip(columns) {
+        for (zr, x) in z.iter_mut().zip(&col[..n]) {
+            *zr += wj * x;
+        }
+    }
+    z
+}
+
+/// A binary logistic row from its score `z`: p(0), p(1), and the class.
+#[inline]
+fn push_sigmoid(z: f64, out: &mut Predictions) {
+    let p1 = sigmoid(z);
+    out.proba.push(1.0 - p1);
+    out.proba.push(p1);
+    // smartcore's rule: class 1 when σ > 0.5
+    out.class.push(u32::from(p1 > 0.5));
+}
+
+/// A multinomial logistic row from its per-class scores: the softmax, and the first class of
+/// the highest score.
+#[inline]
+fn push_softmax(z: impl Iterator<Item = f64>, out: &mut Predictions) {
+    let start = out.proba.len();
+    let mut max = f64::NEG_INFINITY;
+    let mut arg = 0u32;
+    for (c, z) in z.enumerate() {
+        if z > max {
+            max = z;
+            arg = c as u32;
+        }
+        out.proba.push(z);
+    }
+    let mut sum = 0.0;
+    for p in &mut out.proba[start..] {
+        *p = (*p - max).exp();
+        sum += *p;
+    }
+    for p in &mut out.proba[start..] {
+        *p /= sum;
+    }
+    out.class.push(arg);
 }
 
 impl Forest {
@@ -236,7 +306,8 @@ pub fn sigmoid(z: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     //! The compiled forest (perfect lock-step layout and pointer walk alike) must predict exactly
-    //! what walking the [`FlatTree`] definition predicts, bit for bit.
+    //! what walking the [`FlatTree`] definition predicts, bit for bit; linear and logistic
+    //! kernels score columns exactly as they score rows.
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
@@ -454,5 +525,84 @@ mod tests {
         };
         assert!(Perfect::build(std::slice::from_ref(&t), 8, Combine::Vote).is_some());
         assert!(Perfect::build(std::slice::from_ref(&t), 7, Combine::Vote).is_none());
+    }
+
+    /// Bits of every prediction, to compare two scorings exactly (NaN included).
+    fn bits(p: &Predictions) -> (Vec<u32>, Vec<u64>, Vec<u64>) {
+        (
+            p.class.clone(),
+            p.proba.iter().map(|v| v.to_bits()).collect(),
+            p.value.iter().map(|v| v.to_bits()).collect(),
+        )
+    }
+
+    #[test]
+    fn linear_and_logistic_kernels_score_columns_bit_for_bit_as_rows() {
+        let mut rng = StdRng::seed_from_u64(14);
+        let nf = 7;
+        // signed zeros (a row of zero products must sum to the same zero), tiny and huge
+        // values, NaN and infinities among ordinary ones
+        let special = [0.0, -0.0, 1e-300, -1e300, f64::NAN, f64::INFINITY, 3.5];
+        let n = 300;
+        let columns: Vec<Vec<f64>> = (0..nf)
+            .map(|_| {
+                (0..n)
+                    .map(|_| {
+                        if rng.random_bool(0.2) {
+                            special[rng.random_range(0..special.len())]
+                        } else {
+                            rng.random_range(-4.0..4.0)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        // the last row is all zeros
+        let mut columns = columns;
+        for c in &mut columns {
+            c[n - 1] = -0.0;
+        }
+        let rows: Vec<f64> = (0..n)
+            .flat_map(|r| columns.iter().map(move |c| c[r]))
+            .collect();
+        let slices: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
+        let mut weights = || -> Vec<f64> { (0..nf).map(|_| rng.random_range(-2.0..2.0)).collect() };
+        let kernels = [
+            (
+                Kernel::Logistic {
+                    coefficients: vec![weights()],
+                    intercepts: vec![0.25],
+                },
+                2,
+            ),
+            (
+                Kernel::Logistic {
+                    coefficients: vec![weights(), weights(), weights()],
+                    intercepts: vec![0.1, -0.2, 0.0],
+                },
+                3,
+            ),
+            (
+                Kernel::Linear {
+                    coefficients: weights(),
+                    intercept: -0.0,
+                },
+                0,
+            ),
+        ];
+        for (kernel, k) in kernels {
+            let compiled = CompiledKernel::new(&kernel, nf, k);
+            assert!(compiled.scores_columns());
+            let mut by_rows = Predictions::default();
+            compiled.predict(&rows, &mut by_rows);
+            let mut by_columns = Predictions::default();
+            assert!(compiled.predict_columns(&slices, n, &mut by_columns));
+            assert_eq!(bits(&by_columns), bits(&by_rows), "{kernel:?}");
+            // too few columns, or too few values in one: not scored, nothing appended
+            let mut none = Predictions::default();
+            assert!(!compiled.predict_columns(&slices[1..], n, &mut none));
+            assert!(!compiled.predict_columns(&slices, n + 1, &mut none));
+            assert_eq!(bits(&none), bits(&Predictions::default()));
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! model's predictions formatted after each row's ids, and the checks and writes of a block's
 //! result in input order.
 
-use arrow_array::{ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch};
 use stepscore_core::config::{BadRowPolicy, OutputFormat};
 
 use super::Counts;
@@ -88,6 +88,9 @@ pub(super) struct Rows {
     /// The ids with their input types (Parquet input), one array per id column, for the
     /// JSON Lines and Parquet outputs; text inputs leave it `None`.
     pub typed_ids: Option<Vec<ArrayRef>>,
+    /// The features as the input's own columns (Parquet input without nulls, for a model that
+    /// scores columns), in place of `x`.
+    pub columns: Option<Vec<Float64Array>>,
 }
 
 impl Rows {
@@ -188,12 +191,16 @@ impl<'a> Scorer<'a> {
     /// class probabilities.
     pub fn predict(&self, rows: &Rows, result: &mut BlockOut) {
         let mut preds = Predictions::default();
-        if let Err(message) = self.model.predict(&rows.x, &mut preds) {
+        let n = rows.id_ends.len();
+        let by_columns = rows.columns.as_ref().is_some_and(|columns| {
+            let columns: Vec<&[f64]> = columns.iter().map(|a| a.values().as_ref()).collect();
+            self.model.predict_columns(&columns, n, &mut preds)
+        });
+        if !by_columns && let Err(message) = self.model.predict(&rows.x, &mut preds) {
             // the model, not a row, failed: no policy makes it a rejected row
             result.model_fault = Some(message);
             return;
         }
-        let n = rows.id_ends.len();
         result.scored = n as u64;
         if self.output.format != OutputFormat::Csv {
             self.typed(rows, &preds, result);

@@ -136,6 +136,7 @@ fn process_chunk(scorer: &Scorer<'_>, plan: &ColumnPlan, chunk: &Chunk) -> Block
         ids: Vec::with_capacity(64 * 1024),
         id_ends: Vec::with_capacity(lines),
         typed_ids: None,
+        columns: None,
     };
     let mut feats = vec![0.0f64; nf];
     // the invariant's independent side: records by a separate byte-level count, and whether

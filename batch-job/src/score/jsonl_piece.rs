@@ -67,6 +67,7 @@ fn process_chunk(scorer: &Scorer<'_>, plan: &KeyPlan, chunk: &Chunk) -> BlockOut
         ids: Vec::with_capacity(16 * lines),
         id_ends: Vec::with_capacity(lines),
         typed_ids: None,
+        columns: None,
     };
     let mut feats = vec![0.0f64; nf];
     let mut result = BlockOut::new(

@@ -17,7 +17,7 @@ use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use stepscore_core::config::{DEFAULT_PARQUET_ROW_GROUP_ROWS, OutputFormat, ParquetCompression};
 
 use crate::artifact::Task;
@@ -82,8 +82,8 @@ pub(super) fn prediction_batch(
             )));
             for (j, name) in names[1..].iter().enumerate() {
                 fields.push(Field::new(name, DataType::Float64, false));
-                let p: Float64Array = (0..class.len()).map(|r| Some(proba[r * k + j])).collect();
-                columns.push(Arc::new(p));
+                let p: Vec<f64> = proba.iter().skip(j).step_by(k).copied().collect();
+                columns.push(Arc::new(Float64Array::from(p)));
             }
         }
         Task::Regression => {
@@ -270,6 +270,10 @@ impl PartWriter {
                         // pages); the label column keeps it, as it has few values
                         .set_dictionary_enabled(false)
                         .set_column_dictionary_enabled("prediction".into(), true)
+                        // nor min/max of the labels: nearly every group holds the first and the
+                        // last label, so no reader could skip a group by them, and comparing
+                        // every row's label text was a tenth of the writer's time
+                        .set_column_statistics_enabled("prediction".into(), EnabledStatistics::None)
                         .set_created_by(format!("stepscore {}", env!("CARGO_PKG_VERSION")))
                         .build(),
                 ),

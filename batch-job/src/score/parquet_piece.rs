@@ -98,9 +98,35 @@ fn process_batch(
         ids: Vec::with_capacity(n * 8 * ids.len()),
         id_ends: Vec::with_capacity(n),
         typed_ids: None,
+        columns: None,
     };
     let mut text = String::new();
     let mut kept: Vec<u32> = Vec::new();
+    if !nulls && typed && !f64s.is_empty() {
+        // every row is scored and the ids go over as arrays, so there is no per-row work: a
+        // linear or logistic model scores the columns as they are, a forest gets them laid out
+        // row-major column by column
+        if scorer.model.scores_columns() {
+            rows.columns = Some(f64s.iter().map(|a| (*a).clone()).collect());
+        } else {
+            let nf = f64s.len();
+            rows.x.resize(n * nf, 0.0);
+            for (j, a) in f64s.iter().enumerate() {
+                for (slot, &v) in rows.x[j..].iter_mut().step_by(nf).zip(a.values().iter()) {
+                    *slot = v;
+                }
+            }
+        }
+        rows.id_ends.resize(n, 0);
+        rows.typed_ids = Some(
+            plan.ids
+                .iter()
+                .map(|(c, _)| batch.column(*c).clone())
+                .collect(),
+        );
+        scorer.predict(&rows, &mut result);
+        return result;
+    }
     for r in 0..n {
         if nulls && let Some(j) = f64s.iter().position(|a| a.is_null(r)) {
             let raw = row_text(&cols, &f64s, &ids, plan, r);
