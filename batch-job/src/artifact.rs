@@ -9,9 +9,9 @@
 //! truncated or corrupt document is refused with an [`ArtifactError`] that says which.
 
 use chrono::{DateTime, Utc};
-use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 pub use crate::algorithm::{Algorithm, Task};
 use crate::kernel::Kernel;
@@ -161,30 +161,29 @@ pub fn to_json(
 }
 
 /// Reads an artifact, checking format, version and shape; `source_name` names it in errors.
+///
+/// One scan of the document finds its top-level fields without interpreting them; the format,
+/// version and algorithm are checked first (so an artifact of a newer version is refused as
+/// such, not as a shape this build does not know), then the header's fields and the kernel are
+/// read from their own text. smartcore's form of a tree or forest is scanned but not read: a
+/// forest's tree of JSON values would cost many times the artifact's size in memory, and the
+/// kernel is what scores.
 pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, ArtifactError> {
-    #[derive(Deserialize)]
-    struct Probe {
-        format: Option<Value>,
-        format_version: Option<Value>,
-        algorithm: Option<Value>,
-    }
-    let probe: Probe = parse(bytes, source_name)?;
-    match &probe.format {
+    let fields: Fields = parse(bytes, source_name)?;
+    // these three are small: read as JSON values, whatever their type, to say what they hold
+    let value =
+        |raw: Option<&RawValue>| raw.and_then(|r| serde_json::from_str::<Value>(r.get()).ok());
+    match value(fields.format) {
         Some(Value::String(s)) if s == ARTIFACT_FORMAT => {}
         other => {
             return Err(ArtifactError::NotAnArtifact {
                 source_name: source_name.to_owned(),
-                found: other
-                    .as_ref()
-                    .map_or("missing".to_owned(), |v| format!("'{v}'")),
+                found: other.map_or("missing".to_owned(), |v| format!("'{v}'")),
             });
         }
     }
-    let version = match &probe.format_version {
-        Some(Value::Number(n)) => n.as_u64(),
-        _ => None,
-    };
-    match version {
+    let version = value(fields.format_version);
+    match version.as_ref().and_then(Value::as_u64) {
         Some(v) if v == u64::from(ARTIFACT_VERSION) => {}
         Some(v) if v > u64::from(ARTIFACT_VERSION) && v <= u64::from(u32::MAX) => {
             return Err(ArtifactError::NewerVersion {
@@ -195,60 +194,63 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
         _ => {
             return Err(ArtifactError::UnknownVersion {
                 source_name: source_name.to_owned(),
-                found: probe
-                    .format_version
-                    .map_or("(missing)".to_owned(), |v| v.to_string()),
+                found: version.map_or("(missing)".to_owned(), |v| v.to_string()),
             });
         }
     }
-    let algorithm: Algorithm = match probe
+    let algorithm = match fields
         .algorithm
-        .clone()
-        .map(serde_json::from_value::<Algorithm>)
+        .map(|raw| serde_json::from_str::<Algorithm>(raw.get()))
     {
         Some(Ok(a)) => a,
         _ => {
             return Err(ArtifactError::UnknownAlgorithm {
                 source_name: source_name.to_owned(),
-                found: probe
-                    .algorithm
-                    .map_or("(missing)".to_owned(), |v| v.to_string()),
+                found: value(fields.algorithm).map_or("(missing)".to_owned(), |v| v.to_string()),
             });
         }
     };
-    let loaded = if algorithm == Algorithm::KnnClassifier {
+    let read = Reader { source_name };
+    let header = ArtifactHeader {
+        format: ARTIFACT_FORMAT.to_owned(),
+        format_version: ARTIFACT_VERSION,
+        algorithm,
+        task: read.field("task", fields.task)?,
+        smartcore_version: read.field("smartcore_version", fields.smartcore_version)?,
+        created_at: read.field("created_at", fields.created_at)?,
+        features: read.field("features", fields.features)?,
+        target: read.field("target", fields.target)?,
+        class_labels: read.field("class_labels", fields.class_labels)?,
+        hyperparameters: read.field("hyperparameters", fields.hyperparameters)?,
+        training: read.field("training", fields.training)?,
+        metrics: read.field("metrics", fields.metrics)?,
+    };
+    let model = fields
+        .model
+        .ok_or_else(|| read.corrupt("missing field `model`".into()))?;
+    // a missing kernel reads as null, as serde reads a missing `Option` field
+    let kernel: Option<Kernel> = read.field("kernel", fields.kernel.or(Some(RawValue::NULL)))?;
+    if algorithm == Algorithm::KnnClassifier {
         // smartcore's search index (a cover tree) is not checked node by node: the artifact's
         // training rows and labels are validated and the index is built again from them, so
         // nothing in it is taken on trust
-        let doc: Doc<KnnParts> = parse(bytes, source_name)?;
-        let header = doc.header();
+        let parts: KnnParts = read.field("model", Some(model))?;
         check_consistency(&header, None, source_name)?;
-        let knn = doc
-            .model
+        let knn = parts
             .rebuild(header.features.len(), header.class_labels.len())
-            .map_err(|message| ArtifactError::Corrupt {
-                source_name: source_name.to_owned(),
-                message: format!("k-NN model: {message}"),
-            })?;
-        LoadedArtifact {
+            .map_err(|message| read.corrupt(format!("k-NN model: {message}")))?;
+        return Ok(LoadedArtifact {
             header,
-            kernel: doc.kernel,
+            kernel,
             knn: Some(knn),
-        }
-    } else {
-        // The smartcore form is skipped, not parsed: a forest's tree of JSON values would cost
-        // many times the artifact's size in memory, and the kernel is what scores.
-        let doc: Doc<IgnoredAny> = parse(bytes, source_name)?;
-        LoadedArtifact {
-            header: doc.header(),
-            kernel: doc.kernel,
-            knn: None,
-        }
-    };
-    if loaded.knn.is_none() {
-        check_consistency(&loaded.header, loaded.kernel.as_ref(), source_name)?;
+        });
     }
-    Ok(loaded)
+    check_consistency(&header, kernel.as_ref(), source_name)?;
+    Ok(LoadedArtifact {
+        header,
+        kernel,
+        knn: None,
+    })
 }
 
 fn check_consistency(
@@ -288,44 +290,70 @@ fn check_consistency(
     }
 }
 
+/// The artifact's top-level fields as they are written, not yet read; fields this build does
+/// not know are skipped. `None` is a missing field; the format, version and algorithm also read
+/// `null` as missing, the others hand it to their type, as a derived `Deserialize` would.
 #[derive(Deserialize)]
-struct Doc<M> {
-    format: String,
-    format_version: u32,
-    algorithm: Algorithm,
-    task: Task,
-    smartcore_version: String,
-    created_at: DateTime<Utc>,
-    features: Vec<String>,
-    target: String,
-    class_labels: Vec<String>,
-    hyperparameters: Value,
-    training: TrainingInfo,
-    metrics: Metrics,
-    model: M,
-    kernel: Option<Kernel>,
+struct Fields<'a> {
+    #[serde(borrow)]
+    format: Option<&'a RawValue>,
+    #[serde(borrow)]
+    format_version: Option<&'a RawValue>,
+    #[serde(borrow)]
+    algorithm: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    task: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    smartcore_version: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    created_at: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    features: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    target: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    class_labels: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    hyperparameters: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    training: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    metrics: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    kernel: Option<&'a RawValue>,
 }
 
-impl<M> Doc<M> {
-    fn header(&self) -> ArtifactHeader {
-        ArtifactHeader {
-            format: self.format.clone(),
-            format_version: self.format_version,
-            algorithm: self.algorithm,
-            task: self.task,
-            smartcore_version: self.smartcore_version.clone(),
-            created_at: self.created_at,
-            features: self.features.clone(),
-            target: self.target.clone(),
-            class_labels: self.class_labels.clone(),
-            hyperparameters: self.hyperparameters.clone(),
-            training: self.training.clone(),
-            metrics: self.metrics.clone(),
+/// A field that is present, `null` included.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+/// Reads one top-level field from its text, naming it in errors.
+struct Reader<'a> {
+    source_name: &'a str,
+}
+
+impl Reader<'_> {
+    fn field<'de, T: Deserialize<'de>>(
+        &self,
+        name: &str,
+        raw: Option<&'de RawValue>,
+    ) -> Result<T, ArtifactError> {
+        let raw = raw.ok_or_else(|| self.corrupt(format!("missing field `{name}`")))?;
+        serde_json::from_str(raw.get()).map_err(|e| self.corrupt(format!("field `{name}`: {e}")))
+    }
+
+    fn corrupt(&self, message: String) -> ArtifactError {
+        ArtifactError::Corrupt {
+            source_name: self.source_name.to_owned(),
+            message,
         }
     }
 }
 
-fn parse<T: DeserializeOwned>(bytes: &[u8], source_name: &str) -> Result<T, ArtifactError> {
+fn parse<'a, T: Deserialize<'a>>(bytes: &'a [u8], source_name: &str) -> Result<T, ArtifactError> {
     serde_json::from_slice(bytes).map_err(|e| {
         if e.is_eof() {
             ArtifactError::Truncated {

@@ -197,6 +197,40 @@ mod artifacts {
         }
     }
 
+    /// The writer puts the header first, the kernel last and `kind` first in the kernel; a
+    /// document rewritten in another order (by a tool, by hand) is the same artifact.
+    #[test]
+    fn artifacts_read_the_same_whatever_the_order_of_their_fields() {
+        fn reversed(v: serde_json::Value) -> serde_json::Value {
+            match v {
+                serde_json::Value::Object(o) => {
+                    let mut pairs: Vec<_> = o.into_iter().collect();
+                    pairs.reverse();
+                    pairs.into_iter().map(|(k, v)| (k, reversed(v))).collect()
+                }
+                other => other,
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let base = dataset(dir.path(), 300);
+        for algorithm in ALL {
+            let (t, data) = trained(&base, algorithm);
+            let written = t.artifact_json().unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&written).unwrap();
+            let rewritten = serde_json::to_vec(&reversed(doc)).unwrap();
+            assert!(rewritten.starts_with(b"{\"kernel\":"), "{algorithm:?}");
+            let (a, b) = (
+                Model::from_slice(&written, "m.json").unwrap(),
+                Model::from_slice(&rewritten, "m.json").unwrap(),
+            );
+            assert_eq!(a.header, b.header, "{algorithm:?}");
+            let (mut pa, mut pb) = (Predictions::default(), Predictions::default());
+            a.predict(&data.x, &mut pa).unwrap();
+            b.predict(&data.x, &mut pb).unwrap();
+            assert_eq!(pa, pb, "{algorithm:?}");
+        }
+    }
+
     #[test]
     fn logistic_probabilities_are_the_sigmoid_of_the_coefficients() {
         let dir = tempfile::tempdir().unwrap();
@@ -263,6 +297,13 @@ mod artifacts {
         assert!(refused(other.as_bytes()).contains("not a stepscore model artifact"));
 
         assert!(refused(b"{\"format\": ]").contains("corrupt"));
+
+        let bad_field = text.replace("\"features\":[", "\"features\":[1,");
+        let e = refused(bad_field.as_bytes());
+        assert!(
+            e.contains("corrupt") && e.contains("field `features`"),
+            "{e}"
+        );
 
         let bad_kernel = text.replace("\"intercepts\":[", "\"intercepts\":[1.0,");
         let e = refused(bad_kernel.as_bytes());

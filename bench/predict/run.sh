@@ -4,7 +4,8 @@
 #   bench/predict/run.sh [--seconds S] [--cold-runs N]
 # Builds stepscore and the two load tools (release), generates 20,000 rows x 20 features
 # (fixed seed), trains both forests on them, then prints one table (see bench.py for what each
-# line measures). Python deps: requirements.txt, installed into bench/.venv-predict on first use.
+# line measures) and where stepscore's cold start goes (the load_phases example).
+# Python deps: requirements.txt, installed into bench/.venv-predict on first use.
 # The load generator runs on the same 2 cores as the server: both sides pay for it alike.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ if ! "$venv/bin/python" -c 'import sklearn, joblib, gunicorn' 2>/dev/null; then
 fi
 
 # two builds: naming --example targets builds only those, not the stepscore binary
-(cd "$root" && cargo build --release -p stepscore >&2 && cargo build --release -p stepscore-predict --example http_load --example handler_latency >&2)
+(cd "$root" && cargo build --release -p stepscore >&2 && cargo build --release -p stepscore-predict --example http_load --example handler_latency --example load_phases >&2)
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 bin="$target/release"
 
@@ -41,5 +42,7 @@ for n in (1, 100):
     json.dump({"instances": instances}, open(f"{sys.argv[2]}/body-{n}.json", "w"))
 PY
 
-exec python3 "$here/bench.py" --stepscore "$bin/stepscore" --http-load "$bin/examples/http_load" \
+python3 "$here/bench.py" --stepscore "$bin/stepscore" --http-load "$bin/examples/http_load" \
   --handler-latency "$bin/examples/handler_latency" --python "$venv/bin/python" --work "$work" "$@"
+echo
+"$bin/examples/load_phases" "$work/forest.json"

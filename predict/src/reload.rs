@@ -10,6 +10,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use stepscore_batch::model::Model;
 use tracing::{info, warn};
 
 use crate::served::ServedModel;
@@ -164,17 +165,34 @@ impl ReloadingModel {
 }
 
 /// Reads and parses the artifact; parsing (a large forest takes a while) runs off the async
-/// workers.
+/// workers, beside the hashing that names a local file's version.
 async fn read(source: &ModelSource) -> Result<(ServedModel, Stamp), LoadError> {
     let fetched = source.fetch().await?;
     let name = source.uri().to_string();
-    let model = tokio::task::spawn_blocking(move || {
-        ServedModel::from_bytes(&fetched.bytes, &name, fetched.version).map(|m| (m, fetched.stamp))
+    let (model, version) = tokio::task::spawn_blocking(move || {
+        let parse = || Model::from_slice(&fetched.bytes, &name);
+        let (model, version) = if fetched.etag.is_some() {
+            (parse(), fetched.version())
+        } else {
+            std::thread::scope(|s| {
+                // the MD5 of a local file costs about as much as the parse: on a second thread,
+                // or here after the parse when no thread can be started
+                let hashing = std::thread::Builder::new().spawn_scoped(s, || fetched.version());
+                let model = parse();
+                let version = match hashing {
+                    Ok(h) => h.join().unwrap_or_else(|_| fetched.version()),
+                    Err(_) => fetched.version(),
+                };
+                (model, version)
+            })
+        };
+        (model.map(|m| (m, fetched.stamp)), version)
     })
     .await
     .map_err(|e| LoadError::Interrupted {
         uri: source.uri().to_string(),
         message: e.to_string(),
-    })??;
-    Ok(model)
+    })?;
+    let (model, stamp) = model?;
+    Ok((ServedModel::new(model, version), stamp))
 }

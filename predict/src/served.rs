@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use stepscore_batch::artifact::ArtifactError;
 use stepscore_batch::model::Model;
 
 /// A loaded, validated model and where it came from.
@@ -20,14 +19,8 @@ pub struct ServedModel {
 }
 
 impl ServedModel {
-    /// Reads and checks an artifact's bytes (the scorer's own rules); `source_name` names it in
-    /// errors.
-    pub fn from_bytes(
-        bytes: &[u8],
-        source_name: &str,
-        version: String,
-    ) -> Result<Self, ArtifactError> {
-        let model = Model::from_slice(bytes, source_name)?;
+    /// A model read at `version` (see [`Model::from_slice`] for the checks it passed).
+    pub fn new(model: Model, version: String) -> Self {
         let feature_index = model
             .header
             .features
@@ -35,12 +28,12 @@ impl ServedModel {
             .enumerate()
             .map(|(i, f)| (f.clone(), i))
             .collect();
-        Ok(Self {
+        Self {
             model,
             version,
             loaded_at: Utc::now(),
             feature_index,
-        })
+        }
     }
 
     /// The model's feature names, in the order it takes them.

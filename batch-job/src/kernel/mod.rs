@@ -14,10 +14,12 @@
 //! - `compiled`: [`CompiledKernel`], the form that scores, and the pointer walk of trees.
 //! - `perfect`: the padded lock-step layout of shallow forests.
 //! - `from_smartcore`: trees and forests read from smartcore's serde form.
+//! - `read`: [`Kernel`]'s `Deserialize`, which reads a forest straight into its arrays.
 
 mod compiled;
 mod from_smartcore;
 mod perfect;
+mod read;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -56,8 +58,10 @@ pub enum Combine {
     Mean,
 }
 
-/// A model in the form the scorer runs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A model in the form the scorer runs. Written as an object tagged by `kind`
+/// (`"logistic"`, `"linear"`, `"forest"`); read by `read`'s hand-written `Deserialize`, which
+/// accepts the same documents.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Kernel {
     /// Logistic regression. Binary: one coefficient row, p(class 1) = σ(w·x + b). More classes:
@@ -106,15 +110,33 @@ impl Predictions {
 
 /// JSON has no NaN: serde_json writes it as null, so thresholds round-trip NaN through null.
 mod nan_as_null {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::fmt;
+
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserializer, Serialize, Serializer};
 
     pub fn serialize<S: Serializer>(v: &[f64], s: S) -> Result<S::Ok, S::Error> {
         let opt: Vec<Option<f64>> = v.iter().map(|x| (!x.is_nan()).then_some(*x)).collect();
         opt.serialize(s)
     }
 
+    /// Straight into the `Vec<f64>`, without a `Vec<Option<f64>>` between.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
-        let opt = Vec::<Option<f64>>::deserialize(d)?;
-        Ok(opt.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect())
+        struct Numbers;
+        impl<'de> Visitor<'de> for Numbers {
+            type Value = Vec<f64>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an array of numbers or nulls")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<f64>, A::Error> {
+                // a hostile size hint must not reserve memory the array does not hold
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 16));
+                while let Some(x) = seq.next_element::<Option<f64>>()? {
+                    out.push(x.unwrap_or(f64::NAN));
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_seq(Numbers)
     }
 }

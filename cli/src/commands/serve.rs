@@ -68,14 +68,16 @@ pub fn run(args: &ServeArgs, g: &Global) -> Result<(), Failure> {
     };
     let quiet = g.quiet;
     runtime.block_on(async move {
-        let model = ReloadingModel::load(source, Duration::from_secs(args.check_every))
-            .await
-            .map_err(load_failure)?;
-        let version = model.current().version.clone();
+        // the port first: a busy port fails at once, not after the model loads, and a client
+        // that connects during the load waits in the listen queue for its answer
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
             .await
             .map_err(|e| env_fail(format!("cannot listen on 127.0.0.1:{}: {e}", args.port)))?;
         let addr = listener.local_addr().map_err(env_fail)?;
+        let model = ReloadingModel::load(source, Duration::from_secs(args.check_every))
+            .await
+            .map_err(load_failure)?;
+        let version = model.current().version.clone();
         if !quiet {
             eprintln!(
                 "serving model '{name}' (version {version}) on http://{addr}: POST /v1/models/{name}:predict, GET /v1/models/{name}"
