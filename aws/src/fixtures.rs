@@ -192,3 +192,36 @@ pub async fn job_queues(
     let jobs = create(format!("{name}-jobs"), Some(redrive.to_string())).await;
     (jobs, dead_letters)
 }
+
+/// An SQS message as the Lambda event source mapping hands it to a function: one record of an
+/// SQS event (`{"Records": [...]}`), with the message's system and string attributes, read from
+/// `queue_arn` in `region`.
+pub fn sqs_event_record(
+    message: &aws_sdk_sqs::types::Message,
+    queue_arn: &str,
+    region: &str,
+) -> serde_json::Value {
+    let attributes: std::collections::BTreeMap<&str, &str> = message
+        .attributes()
+        .map(|a| a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect())
+        .unwrap_or_default();
+    let message_attributes: serde_json::Map<String, serde_json::Value> = message
+        .message_attributes()
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        json!({"stringValue": v.string_value(), "dataType": v.data_type()}),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    json!({
+        "messageId": message.message_id(), "receiptHandle": message.receipt_handle(),
+        "body": message.body(), "attributes": attributes, "messageAttributes": message_attributes,
+        "md5OfBody": message.md5_of_body(), "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn, "awsRegion": region
+    })
+}

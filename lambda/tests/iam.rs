@@ -581,10 +581,11 @@ async fn jobs_over_http(d: &Deployment, jobs: &SdkConfig, intake: &SdkConfig) {
             !out.messages().is_empty(),
             "the queue holds two messages: {records:?}"
         );
+        let queue_arn = stepscore_aws::calllog::queue_arn("aws", REGION, &d.job_queue_url);
         for m in out.messages() {
-            records.push(json!({"messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                                "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-                                "eventSource": "aws:sqs", "awsRegion": REGION}));
+            records.push(stepscore_aws::fixtures::sqs_event_record(
+                m, &queue_arn, REGION,
+            ));
         }
     }
     let event: aws_lambda_events::sqs::SqsEvent =

@@ -5,8 +5,6 @@
 //! with its reason; and SQS's own redrive policy, which catches a consumer that died, delivers a
 //! message exactly `maxReceiveCount` times, the count intake gives up on.
 
-use std::collections::HashMap;
-
 use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -63,26 +61,11 @@ impl Queues {
             .messages()
             .iter()
             .map(|m| {
-                let attributes: HashMap<String, String> = m
-                    .attributes()
-                    .map(|a| a.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect())
-                    .unwrap_or_default();
-                let message_attributes: HashMap<String, Value> = m
-                    .message_attributes()
-                    .map(|a| {
-                        a.iter()
-                            .map(|(k, v)| {
-                                (k.clone(), json!({"stringValue": v.string_value(), "dataType": v.data_type()}))
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                json!({
-                    "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                    "attributes": attributes, "messageAttributes": message_attributes,
-                    "md5OfBody": m.md5_of_body(), "eventSource": "aws:sqs",
-                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:jobs", "awsRegion": "us-east-1"
-                })
+                stepscore_aws::fixtures::sqs_event_record(
+                    m,
+                    "arn:aws:sqs:us-east-1:123456789012:jobs",
+                    "us-east-1",
+                )
             })
             .collect();
         serde_json::from_value(json!({ "Records": records })).unwrap()
