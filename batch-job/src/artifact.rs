@@ -2,8 +2,14 @@
 //!
 //! An artifact carries what a scorer needs to use it safely (feature names in order, target,
 //! class labels, algorithm, the smartcore version that fitted it), what a reader wants to know
-//! (hyper-parameters, holdout metrics, created-at), smartcore's own serde form of the model, and,
-//! for trees, forests, logistic and linear models, the flattened [`Kernel`] the scorer runs.
+//! (hyper-parameters, holdout metrics, created-at), and what scores: for trees, forests, logistic
+//! and linear models the flattened [`Kernel`] the scorer runs, for k-NN smartcore's own serde form
+//! of the model (its training rows, from which the search index is built again).
+//!
+//! Version 2 writes smartcore's form only for k-NN. Version 1 wrote it for every algorithm, though
+//! nothing read it where a kernel scores: for a 50-tree forest it was 6.8 MB of a 7.7 MB artifact
+//! that every load had to scan and every version check had to hash. Version 1 is still read (the
+//! `model` field is skipped where a kernel scores, as it always was).
 //!
 //! Reading is strict: an artifact of another format, of an unknown or newer version, or a
 //! truncated or corrupt document is refused with an [`ArtifactError`] that says which.
@@ -20,7 +26,9 @@ use crate::knn::{KnnModel, KnnParts};
 /// The `format` field every artifact carries.
 pub const ARTIFACT_FORMAT: &str = "stepscore-model";
 /// The artifact format version this build writes (and the newest it reads).
-pub const ARTIFACT_VERSION: u32 = 1;
+pub const ARTIFACT_VERSION: u32 = 2;
+/// The oldest artifact format version this build reads.
+pub const OLDEST_ARTIFACT_VERSION: u32 = 1;
 /// The smartcore version this build fits models with.
 pub const SMARTCORE_VERSION: &str = "0.7.0";
 
@@ -119,7 +127,7 @@ pub enum ArtifactError {
     NewerVersion { source_name: String, found: u32 },
     /// The format version is not one this build knows.
     #[error(
-        "model artifact {source_name} has an unknown format version {found}; this build reads version {ARTIFACT_VERSION}"
+        "model artifact {source_name} has an unknown format version {found}; this build reads versions {OLDEST_ARTIFACT_VERSION} to {ARTIFACT_VERSION}"
     )]
     UnknownVersion { source_name: String, found: String },
     /// The algorithm is not one this build knows.
@@ -140,7 +148,8 @@ pub struct LoadedArtifact {
     pub knn: Option<KnnModel>,
 }
 
-/// Writes an artifact as JSON: the header, smartcore's serde form, and the kernel.
+/// Writes an artifact as JSON: the header and what scores, the kernel or (where there is none,
+/// k-NN) smartcore's serde form of the model.
 pub fn to_json(
     header: &ArtifactHeader,
     smartcore_model: &Value,
@@ -150,12 +159,13 @@ pub fn to_json(
     struct Out<'a> {
         #[serde(flatten)]
         header: &'a ArtifactHeader,
-        model: &'a Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model: Option<&'a Value>,
         kernel: Option<&'a Kernel>,
     }
     serde_json::to_vec(&Out {
         header,
-        model: smartcore_model,
+        model: kernel.is_none().then_some(smartcore_model),
         kernel,
     })
 }
@@ -165,9 +175,9 @@ pub fn to_json(
 /// One scan of the document finds its top-level fields without interpreting them; the format,
 /// version and algorithm are checked first (so an artifact of a newer version is refused as
 /// such, not as a shape this build does not know), then the header's fields and the kernel are
-/// read from their own text. smartcore's form of a tree or forest is scanned but not read: a
-/// forest's tree of JSON values would cost many times the artifact's size in memory, and the
-/// kernel is what scores.
+/// read from their own text. smartcore's form of a tree or forest, which version 1 wrote, is
+/// scanned but not read: a forest's tree of JSON values would cost many times the artifact's
+/// size in memory, and the kernel is what scores.
 pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, ArtifactError> {
     let fields: Fields = parse(bytes, source_name)?;
     // these three are small: read as JSON values, whatever their type, to say what they hold
@@ -183,8 +193,12 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
         }
     }
     let version = value(fields.format_version);
-    match version.as_ref().and_then(Value::as_u64) {
-        Some(v) if v == u64::from(ARTIFACT_VERSION) => {}
+    let format_version = match version.as_ref().and_then(Value::as_u64) {
+        Some(v)
+            if (u64::from(OLDEST_ARTIFACT_VERSION)..=u64::from(ARTIFACT_VERSION)).contains(&v) =>
+        {
+            v as u32
+        }
         Some(v) if v > u64::from(ARTIFACT_VERSION) && v <= u64::from(u32::MAX) => {
             return Err(ArtifactError::NewerVersion {
                 source_name: source_name.to_owned(),
@@ -197,7 +211,7 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
                 found: version.map_or("(missing)".to_owned(), |v| v.to_string()),
             });
         }
-    }
+    };
     let algorithm = match fields
         .algorithm
         .map(|raw| serde_json::from_str::<Algorithm>(raw.get()))
@@ -213,7 +227,7 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
     let read = Reader { source_name };
     let header = ArtifactHeader {
         format: ARTIFACT_FORMAT.to_owned(),
-        format_version: ARTIFACT_VERSION,
+        format_version,
         algorithm,
         task: read.field("task", fields.task)?,
         smartcore_version: read.field("smartcore_version", fields.smartcore_version)?,
@@ -225,16 +239,13 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
         training: read.field("training", fields.training)?,
         metrics: read.field("metrics", fields.metrics)?,
     };
-    let model = fields
-        .model
-        .ok_or_else(|| read.corrupt("missing field `model`".into()))?;
     // a missing kernel reads as null, as serde reads a missing `Option` field
     let kernel: Option<Kernel> = read.field("kernel", fields.kernel.or(Some(RawValue::NULL)))?;
     if algorithm == Algorithm::KnnClassifier {
         // smartcore's search index (a cover tree) is not checked node by node: the artifact's
         // training rows and labels are validated and the index is built again from them, so
         // nothing in it is taken on trust
-        let parts: KnnParts = read.field("model", Some(model))?;
+        let parts: KnnParts = read.field("model", fields.model)?;
         check_consistency(&header, None, source_name)?;
         let knn = parts
             .rebuild(header.features.len(), header.class_labels.len())

@@ -268,6 +268,79 @@ mod artifacts {
         assert!(trees.iter().all(|t| t.feature.len() > 1));
     }
 
+    /// Version 2: smartcore's own form of the model is written only where it is what scores
+    /// (k-NN); a tree or forest carries its kernel alone.
+    #[test]
+    fn artifacts_carry_smartcores_form_only_where_no_kernel_scores() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dataset(dir.path(), 300);
+        for algorithm in ALL {
+            let (t, _) = trained(&base, algorithm);
+            let doc: serde_json::Value =
+                serde_json::from_slice(&t.artifact_json().unwrap()).unwrap();
+            assert_eq!(doc["format_version"], 2, "{algorithm:?}");
+            let knn = algorithm == Algorithm::KnnClassifier;
+            assert_eq!(doc.get("model").is_some(), knn, "{algorithm:?}");
+            assert_eq!(doc["kernel"].is_null(), knn, "{algorithm:?}");
+        }
+        // a k-NN artifact without smartcore's form has nothing to score with
+        let (t, _) = trained(&base, Algorithm::KnnClassifier);
+        let mut doc: serde_json::Value =
+            serde_json::from_slice(&t.artifact_json().unwrap()).unwrap();
+        doc.as_object_mut().unwrap().remove("model");
+        let e = refused(&serde_json::to_vec(&doc).unwrap());
+        assert!(
+            e.contains("corrupt") && e.contains("missing field `model`"),
+            "{e}"
+        );
+    }
+
+    /// Artifacts of format version 1, written by the last build that wrote it (with smartcore's
+    /// form of every model), still load and predict exactly what that build predicted.
+    #[test]
+    fn version_1_artifacts_score_as_the_build_that_wrote_them_did() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/artifact-v1");
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["forest-classifier", "tree-regressor", "logistic"] {
+            let artifact = fixtures.join(format!("{name}.json"));
+            let bytes = std::fs::read(&artifact).unwrap();
+            let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert!(
+                doc["model"].is_object(),
+                "{name}: the fixture is not version 1"
+            );
+            let model = Model::from_slice(&bytes, name).unwrap();
+            assert_eq!(model.header.format_version, 1, "{name}");
+            let out = format!("out-{name}/");
+            let manifest = score_local(
+                dir.path(),
+                &artifact,
+                &fixtures.join("rows.csv"),
+                &out,
+                BadRowPolicy::Fail,
+                Shard::SINGLE,
+            )
+            .unwrap();
+            assert_eq!(manifest.rows_scored, 20, "{name}");
+            let got = std::fs::read_to_string(dir.path().join(&out).join("part-0.csv")).unwrap();
+            let want =
+                std::fs::read_to_string(fixtures.join(format!("{name}.predictions.csv"))).unwrap();
+            assert_eq!(got, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn format_versions_before_the_oldest_read_are_refused_naming_the_versions_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = std::fs::read_to_string(logistic_model(dir.path())).unwrap();
+        let zero = text.replace("\"format_version\":2", "\"format_version\":0");
+        let e = refused(zero.as_bytes());
+        assert!(
+            e.contains("unknown format version 0") && e.contains("versions 1 to 2"),
+            "{e}"
+        );
+    }
+
     fn refused(doc: &[u8]) -> String {
         Model::from_slice(doc, "s3://b/models/m.json")
             .unwrap_err()
@@ -286,11 +359,11 @@ mod artifacts {
             "{e}"
         );
 
-        let newer = text.replace("\"format_version\":1", "\"format_version\":9");
+        let newer = text.replace("\"format_version\":2", "\"format_version\":9");
         let e = refused(newer.as_bytes());
         assert!(e.contains("newer") && e.contains("upgrade"), "{e}");
 
-        let unknown = text.replace("\"format_version\":1", "\"format_version\":\"one\"");
+        let unknown = text.replace("\"format_version\":2", "\"format_version\":\"one\"");
         assert!(refused(unknown.as_bytes()).contains("unknown format version"));
 
         let other = text.replace("stepscore-model", "something-else");
