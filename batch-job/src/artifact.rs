@@ -245,6 +245,13 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
         // smartcore's search index (a cover tree) is not checked node by node: the artifact's
         // training rows and labels are validated and the index is built again from them, so
         // nothing in it is taken on trust
+        if kernel.is_some() {
+            // the model scores with a kernel wherever one is present: one here would score in
+            // place of the k-NN model the header names, and unchecked
+            return Err(
+                read.corrupt("a k-NN artifact has no kernel, but `kernel` is not null".into())
+            );
+        }
         let parts: KnnParts = read.field("model", fields.model)?;
         check_consistency(&header, None, source_name)?;
         let knn = parts
@@ -252,7 +259,7 @@ pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<LoadedArtifact, Art
             .map_err(|message| read.corrupt(format!("k-NN model: {message}")))?;
         return Ok(LoadedArtifact {
             header,
-            kernel,
+            kernel: None,
             knn: Some(knn),
         });
     }

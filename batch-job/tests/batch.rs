@@ -699,6 +699,16 @@ mod artifact_mutations {
                 },
                 "class list is empty",
             ),
+            (
+                // a kernel in a k-NN artifact would score in place of the k-NN model, unchecked
+                // (a forest over other features, indexing past each row)
+                &knn,
+                Mutation::Set {
+                    pointer: "/kernel",
+                    value: Value::clone(&originals()[1]["kernel"]),
+                },
+                "a k-NN artifact has no kernel",
+            ),
         ] {
             let mut doc = doc.clone();
             apply(&mut doc, &m);
