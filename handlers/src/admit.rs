@@ -156,14 +156,18 @@ pub(crate) async fn admit_document(
     let now = ports.clock.now();
     let (raw, verdict) = match document {
         Document::Unreadable(reason) => (Value::Null, Err(reason)),
-        Document::Bytes(bytes) => {
-            // the record keeps what the user wrote, even when it is not a valid config
-            let raw = stepscore_core::strict_json::from_slice(&bytes)
-                .or_else(|_| serde_json::from_slice::<Value>(&bytes))
-                .unwrap_or(Value::Null);
-            let verdict = check_config(ports.store, ports.jobs_prefix, &bytes, source).await?;
-            (raw, verdict.map_err(|refused| refused.reason))
-        }
+        Document::Bytes(bytes) => match JobConfig::parse_document(&bytes, source) {
+            Ok(document) => {
+                let verdict =
+                    check_config(ports.store, ports.jobs_prefix, &document, source).await?;
+                (document, verdict.map_err(|refused| refused.reason))
+            }
+            Err(e) => {
+                // the record keeps what the user wrote, even when it is not a valid config
+                let raw = serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null);
+                (raw, Err(e.to_string()))
+            }
+        },
     };
     let config = match verdict {
         Ok(config) => config,
@@ -239,16 +243,17 @@ pub struct Refused {
     pub reason: String,
 }
 
-/// Admission's whole check of a config document from `source`: its fields, that its output is
-/// not under `jobs_prefix`, that the model and input it names exist, and (with a feature map)
-/// that the columns it reads are there. `Err` only for a transient failure reading the store.
+/// Admission's whole check of a config document from `source` (read by
+/// [`JobConfig::parse_document`]): its fields, that its output is not under `jobs_prefix`, that
+/// the model and input it names exist, and (with a feature map) that the columns it reads are
+/// there. `Err` only for a transient failure reading the store.
 pub async fn check_config(
     store: &dyn ObjectStore,
     jobs_prefix: &str,
-    bytes: &[u8],
+    document: &Value,
     source: &str,
 ) -> Result<Result<JobConfig, Refused>, HandlerError> {
-    let config = match JobConfig::from_slice(bytes, source)
+    let config = match JobConfig::from_value(document, source)
         .and_then(|config| check_admission(config, jobs_prefix, source))
     {
         Ok(config) => config,

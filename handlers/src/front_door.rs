@@ -187,7 +187,7 @@ async fn submit_job(ports: FrontDoorPorts<'_>, request: JobsRequest<'_>) -> Jobs
         Some(k) => Some(k),
     };
     let source = format!("http:{}", request.request_id);
-    let config = match check_config(ports.store, ports.jobs_prefix, request.body, &source).await {
+    let config = match check_config(ports.store, ports.jobs_prefix, &document, &source).await {
         Ok(Ok(config)) => config,
         Ok(Err(refused)) => return JobsReply::refused(refused),
         Err(e) => return JobsReply::failed(e),

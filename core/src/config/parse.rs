@@ -21,6 +21,13 @@ use crate::uri::ObjectUri;
 impl JobConfig {
     /// Parses and validates a config document. `source_name` names it in errors.
     pub fn from_slice(bytes: &[u8], source_name: &str) -> Result<Self, ConfigError> {
+        Self::from_value(&Self::parse_document(bytes, source_name)?, source_name)
+    }
+
+    /// Reads a config document as JSON without validating its fields (then
+    /// [`from_value`](Self::from_value)): at most [`MAX_CONFIG_BYTES`], and strict, so a
+    /// repeated key is an error. For a caller that keeps the document too (admission records it).
+    pub fn parse_document(bytes: &[u8], source_name: &str) -> Result<Value, ConfigError> {
         if bytes.len() > MAX_CONFIG_BYTES {
             return Err(ConfigError::single(
                 source_name,
@@ -32,7 +39,7 @@ impl JobConfig {
             ));
         }
         // strict: a duplicate key is an error (serde_json would keep the last one silently)
-        let value: Value = crate::strict_json::from_slice(bytes).map_err(|e| {
+        crate::strict_json::from_slice(bytes).map_err(|e| {
             ConfigError::single(
                 source_name,
                 "(document)",
@@ -42,8 +49,7 @@ impl JobConfig {
                     e.column()
                 ),
             )
-        })?;
-        Self::from_value(&value, source_name)
+        })
     }
 
     /// Validates a config given as parsed JSON (e.g. a state machine's execution input).
