@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use stepscore_aws_s3::{S3Store, TransferSettings};
 use stepscore_batch::error::EXIT_TRANSIENT;
@@ -132,40 +132,79 @@ fn quoted_fields_across_part_boundaries_score_as_from_local_disk() {
     }
 }
 
-/// S3 with one twist: the first large read of an object overwrites it right after its first
-/// bytes arrive, as an upload landing mid-read would.
+/// A store over which an upload replaces the object being read, at a chosen moment of the
+/// scorer's reads; every other call goes straight to the store underneath.
 #[derive(Debug)]
-struct ReplacedMidRead {
-    inner: S3Store,
+struct Replacing<S> {
+    inner: S,
+    /// Writes the replacement (a store reading in tiny parts would upload in parts S3 refuses).
+    writer: Arc<dyn ObjectStore>,
+    replacement: Vec<u8>,
+    when: When,
+    /// Reads of an object so far (format sniffs included).
+    reads: AtomicUsize,
     replaced: AtomicBool,
 }
 
-impl ReplacedMidRead {
-    async fn replace_after_first_bytes(
-        &self,
-        uri: &ObjectUri,
-        mut body: ByteStream,
-    ) -> Result<ByteStream, StoreError> {
-        if self.replaced.swap(true, Ordering::SeqCst) {
-            return Ok(body);
+/// When the replacing upload lands.
+#[derive(Debug, Clone, Copy)]
+enum When {
+    /// Right after the first bytes of the first large read arrive (not the format sniff, the
+    /// first few bytes).
+    MidFirstRead,
+    /// Just before the second read: a shard past the first reads its input more than once (the
+    /// header, then what precedes its range, then its range).
+    BeforeSecondRead,
+}
+
+impl<S: ObjectStore> Replacing<S> {
+    fn new(inner: S, writer: Arc<dyn ObjectStore>, replacement: &str, when: When) -> Self {
+        Replacing {
+            inner,
+            writer,
+            replacement: replacement.as_bytes().to_vec(),
+            when,
+            reads: AtomicUsize::new(0),
+            replaced: AtomicBool::new(false),
         }
-        let mut first = vec![0u8; 64];
-        body.read_exact(&mut first).await.unwrap();
-        self.inner
-            .put_bytes(uri, b"id,f0\n1,2\n".to_vec())
+    }
+
+    async fn replace(&self, uri: &ObjectUri) {
+        self.writer
+            .put_bytes(uri, self.replacement.clone())
             .await
             .unwrap();
-        Ok(Box::pin(std::io::Cursor::new(first).chain(body)))
+    }
+
+    /// `read` (not yet started) with the replacement landing around it as `when` says.
+    async fn read(
+        &self,
+        uri: &ObjectUri,
+        range: &Option<Range<u64>>,
+        read: impl Future<Output = Result<ByteStream, StoreError>>,
+    ) -> Result<ByteStream, StoreError> {
+        // the scorer's format sniff (its first few bytes) is not a large read
+        let sniff = range.as_ref().is_some_and(|r| r.end - r.start < 64);
+        let n = self.reads.fetch_add(1, Ordering::SeqCst);
+        match self.when {
+            When::BeforeSecondRead if n == 1 => {
+                self.replace(uri).await;
+                read.await
+            }
+            When::MidFirstRead if !sniff && !self.replaced.swap(true, Ordering::SeqCst) => {
+                let mut body = read.await?;
+                let mut first = vec![0u8; 64];
+                body.read_exact(&mut first).await.unwrap();
+                self.replace(uri).await;
+                Ok(Box::pin(std::io::Cursor::new(first).chain(body)))
+            }
+            _ => read.await,
+        }
     }
 }
 
-/// True for the scorer's format sniff (its first few bytes), which is not the large read.
-fn is_sniff(range: &Option<Range<u64>>) -> bool {
-    range.as_ref().is_some_and(|r| r.end - r.start < 64)
-}
-
 #[async_trait::async_trait]
-impl ObjectStore for ReplacedMidRead {
+impl<S: ObjectStore> ObjectStore for Replacing<S> {
     async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
         self.inner.head(uri).await
     }
@@ -179,12 +218,8 @@ impl ObjectStore for ReplacedMidRead {
         uri: &ObjectUri,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
-        // the scorer's format sniff (the first 4 bytes) is not the large read
-        if is_sniff(&range) {
-            return self.inner.get(uri, range).await;
-        }
-        let body = self.inner.get(uri, range).await?;
-        self.replace_after_first_bytes(uri, body).await
+        self.read(uri, &range, self.inner.get(uri, range.clone()))
+            .await
     }
 
     async fn get_at(
@@ -193,11 +228,8 @@ impl ObjectStore for ReplacedMidRead {
         version: &ObjectVersion,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
-        if is_sniff(&range) {
-            return self.inner.get_at(uri, version, range).await;
-        }
-        let body = self.inner.get_at(uri, version, range).await?;
-        self.replace_after_first_bytes(uri, body).await
+        self.read(uri, &range, self.inner.get_at(uri, version, range.clone()))
+            .await
     }
 
     async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError> {
@@ -221,10 +253,8 @@ fn an_input_replaced_mid_read_fails_the_attempt_with_exit_75_naming_it() {
     let model = logistic_model(dir.path());
     let csv = quoted_csv(150);
     let (inner, object) = store_with(&rt, "in/replaced.csv", &csv, 211);
-    let store = ReplacedMidRead {
-        inner,
-        replaced: AtomicBool::new(false),
-    };
+    let writer = Arc::new(inner.clone());
+    let store = Replacing::new(inner, writer, "id,f0\n1,2\n", When::MidFirstRead);
     let s3 = Storage::with_store(Arc::new(store), rt.handle().clone());
     let err = stepscore_batch::score(
         &score_job(
@@ -249,86 +279,16 @@ fn an_input_replaced_mid_read_fails_the_attempt_with_exit_75_naming_it() {
     );
 }
 
-/// A store whose object is replaced by a same-sized upload with other values (every `3` a `4`)
-/// just before the attempt's second read of it: a shard past the first reads its input more
-/// than once (the header, then what precedes its range, then its range).
-#[derive(Debug)]
-struct ReplacedBetweenReads<S> {
-    inner: S,
-    /// Writes the replacement (a store reading in tiny parts would upload in parts S3 refuses).
-    writer: Arc<dyn ObjectStore>,
-    replacement: Vec<u8>,
-    reads: std::sync::atomic::AtomicUsize,
-}
-
-impl<S: ObjectStore> ReplacedBetweenReads<S> {
-    fn new(inner: S, writer: Arc<dyn ObjectStore>, original: &str) -> Self {
-        ReplacedBetweenReads {
-            inner,
-            writer,
-            replacement: original.replace('3', "4").into_bytes(),
-            reads: Default::default(),
-        }
-    }
-
-    async fn before_read(&self, uri: &ObjectUri) {
-        if self.reads.fetch_add(1, Ordering::SeqCst) == 1 {
-            self.writer
-                .put_bytes(uri, self.replacement.clone())
-                .await
-                .unwrap();
-        }
-    }
-}
-
-#[async_trait::async_trait]
-impl<S: ObjectStore> ObjectStore for ReplacedBetweenReads<S> {
-    async fn head(&self, uri: &ObjectUri) -> Result<ObjectMeta, StoreError> {
-        self.inner.head(uri).await
-    }
-
-    async fn list(&self, prefix: &ObjectUri) -> Result<Vec<ObjectMeta>, StoreError> {
-        self.inner.list(prefix).await
-    }
-
-    async fn get(
-        &self,
-        uri: &ObjectUri,
-        range: Option<Range<u64>>,
-    ) -> Result<ByteStream, StoreError> {
-        self.before_read(uri).await;
-        self.inner.get(uri, range).await
-    }
-
-    async fn get_at(
-        &self,
-        uri: &ObjectUri,
-        version: &ObjectVersion,
-        range: Option<Range<u64>>,
-    ) -> Result<ByteStream, StoreError> {
-        self.before_read(uri).await;
-        self.inner.get_at(uri, version, range).await
-    }
-
-    async fn put(&self, uri: &ObjectUri, body: ByteStream) -> Result<ObjectMeta, StoreError> {
-        self.inner.put(uri, body).await
-    }
-
-    async fn get_bytes_at(
-        &self,
-        uri: &ObjectUri,
-        version: &ObjectVersion,
-        limit: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        self.inner.get_bytes_at(uri, version, limit).await
-    }
+/// A same-sized upload of `csv` with other values (every `3` a `4`).
+fn other_values(csv: &str) -> String {
+    csv.replace('3', "4")
 }
 
 /// Scores shard 1 of 3 of `object` from `store`, which replaces it between two reads, and checks
 /// the attempt fails with exit 75 naming the object, publishing nothing.
 fn check_replaced_between_reads<S: ObjectStore + 'static>(
     rt: &tokio::runtime::Runtime,
-    store: ReplacedBetweenReads<S>,
+    store: Replacing<S>,
     object: &ObjectUri,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -368,7 +328,8 @@ fn an_s3_input_replaced_between_two_reads_of_one_attempt_exits_75() {
     let csv = quoted_csv(150);
     let (inner, object) = store_with(&rt, "in/between.csv", &csv, 211);
     let writer = Arc::new(S3Store::from_client(inner.client().clone()));
-    check_replaced_between_reads(&rt, ReplacedBetweenReads::new(inner, writer, &csv), &object);
+    let store = Replacing::new(inner, writer, &other_values(&csv), When::BeforeSecondRead);
+    check_replaced_between_reads(&rt, store, &object);
 }
 
 #[test]
@@ -381,5 +342,6 @@ fn a_directory_store_input_replaced_between_two_reads_of_one_attempt_exits_75() 
     rt.block_on(store.put_bytes(&object, csv.clone().into_bytes()))
         .unwrap();
     let writer = Arc::new(store.clone());
-    check_replaced_between_reads(&rt, ReplacedBetweenReads::new(store, writer, &csv), &object);
+    let store = Replacing::new(store, writer, &other_values(&csv), When::BeforeSecondRead);
+    check_replaced_between_reads(&rt, store, &object);
 }
