@@ -46,22 +46,19 @@ pub async fn sdk_config(component: &str) -> stepscore_aws::SdkConfig {
         .await
 }
 
-/// The ports admission needs (admit and schedule) over AWS, for `component`: the job table
-/// `table`, the state machine `state_machine_arn`, configs admitted under `jobs_prefix`.
-pub async fn admit_ports(
-    component: &str,
+/// The ports admission needs (admit, schedule, intake) over AWS with `config` (the binary's
+/// [`sdk_config`]): the job table `table`, the state machine `state_machine_arn`, configs
+/// admitted under `jobs_prefix`.
+pub fn admit_ports(
+    config: &stepscore_aws::SdkConfig,
     table: String,
     state_machine_arn: String,
     jobs_prefix: String,
 ) -> AdmitPorts<'static> {
-    let config = sdk_config(component).await;
     AdmitPorts {
-        store: leak(stepscore_aws::S3Store::new(&config)),
-        table: leak(stepscore_aws::DynamoTable::new(&config, table)),
-        executions: leak(stepscore_aws::SfnExecutions::new(
-            &config,
-            state_machine_arn,
-        )),
+        store: leak(stepscore_aws::S3Store::new(config)),
+        table: leak(stepscore_aws::DynamoTable::new(config, table)),
+        executions: leak(stepscore_aws::SfnExecutions::new(config, state_machine_arn)),
         clock: &stepscore_core::ports::SystemClock,
         jobs_prefix: leak(jobs_prefix),
     }

@@ -1,6 +1,6 @@
 //! The admit Lambda (S3 ObjectCreated on jobs/). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
-use stepscore_lambda::runtime::{admit_ports, init_tracing, required, serve};
+use stepscore_lambda::runtime::{admit_ports, init_tracing, required, sdk_config, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -20,7 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         std::env::var("STEPSCORE_JOBS_PREFIX"),
         "the key prefix job configs are admitted under (Terraform's jobs_prefix)",
     )?;
-    let ports = admit_ports("stepscore-admit", table, state_machine, jobs_prefix).await;
+    let config = sdk_config("stepscore-admit").await;
+    let ports = admit_ports(&config, table, state_machine, jobs_prefix);
     serve(move |event: aws_lambda_events::s3::S3Event| async move {
         stepscore_handlers::admit(ports, &event).await
     })

@@ -40,10 +40,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         .ok_or_else(|| {
             format!("environment variable STEPSCORE_MAX_RECEIVES is '{max_receives}': a whole number of 1 or more, the job queue's maxReceiveCount")
         })?;
-    let admit = admit_ports("stepscore-intake", table, state_machine, jobs_prefix).await;
     let config = sdk_config("stepscore-intake").await;
     let ports = IntakePorts {
-        admit,
+        admit: admit_ports(&config, table, state_machine, jobs_prefix),
         dead_letters: leak(stepscore_aws::SqsQueue::new(&config, dead_letters)),
         max_receives,
     };

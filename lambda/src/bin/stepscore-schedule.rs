@@ -1,6 +1,6 @@
 //! The schedule Lambda (EventBridge Scheduler runs). Thin: tracing, adapters built once, then `lambda_runtime::run`.
 
-use stepscore_lambda::runtime::{admit_ports, init_tracing, required, serve};
+use stepscore_lambda::runtime::{admit_ports, init_tracing, required, sdk_config, serve};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -16,13 +16,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         "the scoring state machine's ARN",
     )?;
     // schedule admits the documents it builds itself: no object under the jobs prefix
+    let config = sdk_config("stepscore-schedule").await;
     let ports = admit_ports(
-        "stepscore-schedule",
+        &config,
         table,
         state_machine,
         stepscore_handlers::DEFAULT_JOBS_PREFIX.into(),
-    )
-    .await;
+    );
     serve(move |event: serde_json::Value| async move {
         stepscore_handlers::schedule(ports, &event).await
     })
