@@ -1,6 +1,8 @@
 //! The handlers' one error type and its Lambda error names.
 
-use stepscore_core::ports::{BatchError, ExecutionError, NotifyError, StoreError, TableError};
+use stepscore_core::ports::{
+    BatchError, ExecutionError, NotifyError, QueueError, StoreError, TableError,
+};
 
 /// Error name of a failure that may go away on retry; the state machine retries it.
 pub const TRANSIENT: &str = "stepscore.Transient";
@@ -65,5 +67,6 @@ from_port_error!(
     TableError,
     ExecutionError,
     BatchError,
-    NotifyError
+    NotifyError,
+    QueueError
 );

@@ -12,7 +12,7 @@
 
 use serde_json::{Value, json};
 use stepscore_core::JobId;
-use stepscore_core::config::{ConfigProblem, MAX_CONFIG_BYTES};
+use stepscore_core::config::MAX_CONFIG_BYTES;
 use stepscore_core::ports::{JobTable, MessageQueue, ObjectStore};
 
 use crate::admit::{Refused, check_config};
@@ -70,14 +70,15 @@ impl JobsReply {
         }
     }
 
-    fn error(status: u16, message: impl Into<String>) -> Self {
+    /// `{"error": message}` with `status`.
+    pub fn error(status: u16, message: impl Into<String>) -> Self {
         Self::ok(status, json!({"error": message.into()}))
     }
 
     fn refused(refused: Refused) -> Self {
         Self::ok(
             422,
-            json!({"error": refused.reason, "problems": problems_json(&refused.problems)}),
+            json!({"error": refused.reason, "problems": refused.problems}),
         )
     }
 
@@ -93,13 +94,6 @@ impl JobsReply {
             other => Self::error(500, other.to_string()),
         }
     }
-}
-
-fn problems_json(problems: &[ConfigProblem]) -> Value {
-    problems
-        .iter()
-        .map(|p| json!({"field": p.field, "message": p.message}))
-        .collect()
 }
 
 /// Answers one request; never fails: a client's mistake is a 4xx, a failure of ours 500/503.
@@ -229,8 +223,7 @@ async fn submit_job(ports: FrontDoorPorts<'_>, request: JobsRequest<'_>) -> Jobs
                 json!({"job_id": id, "status": "QUEUED", "status_url": status_url}),
             )
         }
-        Err(e) if e.is_transient() => JobsReply::failed(HandlerError::Transient(e.to_string())),
-        Err(e) => JobsReply::error(500, e.to_string()),
+        Err(e) => JobsReply::failed(e.into()),
     }
 }
 

@@ -30,16 +30,13 @@ pub async fn answer_jobs(
             };
             handle_jobs_request(ports, request).await
         }
-        Err(e @ BodyError::TooLarge) => JobsReply {
-            status: 413,
-            body: serde_json::json!({"error": format!("{e}: a job config is at most {MAX_CONFIG_BYTES} bytes (64 KiB); pass data by URI, not inline")}),
-            allow: None,
-        },
-        Err(e) => JobsReply {
-            status: 400,
-            body: serde_json::json!({"error": e.to_string()}),
-            allow: None,
-        },
+        Err(e @ BodyError::TooLarge) => JobsReply::error(
+            413,
+            format!(
+                "{e}: a job config is at most {MAX_CONFIG_BYTES} bytes (64 KiB); pass data by URI, not inline"
+            ),
+        ),
+        Err(e) => JobsReply::error(400, e.to_string()),
     };
     // a JSON value always serializes
     let body = serde_json::to_vec(&reply.body).unwrap_or_default();
