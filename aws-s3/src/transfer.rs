@@ -150,7 +150,8 @@ impl TransferSettings {
                 .map_err(|_| refuse("give a number of bytes, e.g. 41943040 for 40 MiB".into()))?;
             if bytes < 2 * settings.part_size {
                 return Err(refuse(format!(
-                    "a transfer needs at least two parts of memory ({} bytes at {PART_SIZE_ENV}={}):                      raise it or lower the part size",
+                    "a transfer needs at least two parts of memory ({} bytes at {PART_SIZE_ENV}={}): \
+                     raise it or lower the part size",
                     2 * settings.part_size,
                     settings.part_size
                 )));
@@ -267,7 +268,7 @@ mod tests {
             ),
             (
                 &[(MEMORY_ENV, "8388608")],
-                "STEPSCORE_S3_MEMORY=\"8388608\" is not usable: a transfer needs at least two parts of memory (16777216 bytes at STEPSCORE_S3_PART_SIZE=8388608)",
+                "STEPSCORE_S3_MEMORY=\"8388608\" is not usable: a transfer needs at least two parts of memory (16777216 bytes at STEPSCORE_S3_PART_SIZE=8388608): raise it or lower the part size",
             ),
         ] {
             let pairs: &'static [(&'static str, &'static str)] = Box::leak(pairs.to_vec().into());
