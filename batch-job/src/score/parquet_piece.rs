@@ -94,13 +94,13 @@ fn process_batch(
     let nulls = f64s.iter().any(|a| a.null_count() > 0);
     let typed = scorer.output.format != OutputFormat::Csv;
     let mut rows = Rows {
-        x: Vec::with_capacity(n * f64s.len()),
-        ids: Vec::with_capacity(n * 8 * ids.len()),
+        x: Vec::new(),
+        ids: Vec::new(),
         id_ends: Vec::with_capacity(n),
         typed_ids: None,
         columns: None,
     };
-    let mut text = String::new();
+    // the rows kept, when the ids go over as arrays (typed output)
     let mut kept: Vec<u32> = Vec::new();
     if !nulls && typed && !f64s.is_empty() {
         // every row is scored and the ids go over as arrays, so there is no per-row work: a
@@ -118,44 +118,42 @@ fn process_batch(
             }
         }
         rows.id_ends.resize(n, 0);
-        rows.typed_ids = Some(
-            plan.ids
-                .iter()
-                .map(|(c, _)| batch.column(*c).clone())
-                .collect(),
-        );
-        scorer.predict(&rows, &mut result);
-        return result;
-    }
-    for r in 0..n {
-        if nulls && let Some(j) = f64s.iter().position(|a| a.is_null(r)) {
-            let raw = row_text(&cols, &f64s, &ids, plan, r);
-            let reason = format!("column '{}' is null", cols[j].1);
-            if !scorer.bad_row(&mut result, r as u64, start, raw.as_bytes(), reason) {
-                return result;
+    } else {
+        rows.x.reserve(n * f64s.len());
+        if !typed {
+            rows.ids.reserve(n * 8 * ids.len());
+        }
+        let mut text = String::new();
+        for r in 0..n {
+            if nulls && let Some(j) = f64s.iter().position(|a| a.is_null(r)) {
+                let raw = row_text(&cols, &f64s, &ids, plan, r);
+                let reason = format!("column '{}' is null", cols[j].1);
+                if !scorer.bad_row(&mut result, r as u64, start, raw.as_bytes(), reason) {
+                    return result;
+                }
+                continue;
             }
-            continue;
-        }
-        rows.x.extend(f64s.iter().map(|a| a.value(r)));
-        if typed {
-            kept.push(r as u32);
-            rows.id_ends.push(0);
-            continue;
-        }
-        for (k, f) in ids.iter().enumerate() {
-            if k > 0 {
-                rows.ids.push(b',');
+            rows.x.extend(f64s.iter().map(|a| a.value(r)));
+            if typed {
+                kept.push(r as u32);
+                rows.id_ends.push(0);
+                continue;
             }
-            text.clear();
-            let _ = write!(text, "{}", f.value(r));
-            encode_field(text.as_bytes(), &mut rows.ids);
+            for (k, f) in ids.iter().enumerate() {
+                if k > 0 {
+                    rows.ids.push(b',');
+                }
+                text.clear();
+                let _ = write!(text, "{}", f.value(r));
+                encode_field(text.as_bytes(), &mut rows.ids);
+            }
+            rows.id_ends.push(rows.ids.len());
         }
-        rows.id_ends.push(rows.ids.len());
     }
     if typed {
         // the ids keep their Parquet types: the batch's own arrays, less the rejected rows
         let columns = plan.ids.iter().map(|(c, _)| batch.column(*c));
-        let taken: Result<Vec<_>, _> = if kept.len() == n {
+        let taken: Result<Vec<_>, _> = if rows.id_ends.len() == n {
             Ok(columns.cloned().collect())
         } else {
             let indices = arrow_array::UInt32Array::from(kept);
