@@ -1,13 +1,10 @@
 //! Manifests: an S3 inventory's `manifest.json` (`InputType: MANIFEST` or `ManifestType:
 //! S3_INVENTORY`) and an Athena `UNLOAD` data manifest (`ManifestType: ATHENA_DATA`).
 
-use std::io::Read;
-use std::sync::Arc;
-
 use serde_json::Value;
 
-use super::text::{MAX_JSON_OBJECT_BYTES, csv_items};
-use super::{Item, Items, Source, compression, concat, object_source, uri};
+use super::text::MAX_JSON_OBJECT_BYTES;
+use super::{Items, Source, concat, csv_file, from_object, read_at_most, uri};
 use crate::model::distributed::CsvHeader;
 use crate::store::ItemStore;
 
@@ -15,18 +12,12 @@ use crate::store::ItemStore;
 /// filling memory).
 fn read_manifest(store: &dyn ItemStore, source: &Source) -> Result<Vec<u8>, String> {
     let uri = uri(&source.bucket, &source.key);
-    let mut text = Vec::new();
-    store
-        .get(&source.bucket, &source.key)?
-        .take(MAX_JSON_OBJECT_BYTES + 1)
-        .read_to_end(&mut text)
-        .map_err(|e| format!("{uri} could not be read: {e}"))?;
-    if text.len() as u64 > MAX_JSON_OBJECT_BYTES {
-        return Err(format!(
+    let body = store.get(&source.bucket, &source.key)?;
+    read_at_most(body, MAX_JSON_OBJECT_BYTES, &uri)?.ok_or_else(|| {
+        format!(
             "the manifest {uri} is over {MAX_JSON_OBJECT_BYTES} bytes; a manifest lists data files and is far smaller, so check the Key"
-        ));
-    }
-    Ok(text)
+        )
+    })
 }
 
 /// An S3 inventory `manifest.json`: its CSV data files (gzip-compressed when named `.gz`), one
@@ -77,16 +68,8 @@ pub(super) fn s3_inventory<'s>(
     }
     let header = CsvHeader::Given(schema);
     Ok(concat(keys.into_iter().map(Ok), move |key: String| {
-        let data_uri = uri(&bucket, &key);
-        let body = compression::decoded(store.get(&bucket, &key)?, &key, &data_uri)?;
-        let source: Arc<str> = object_source(&bucket, &key);
-        let values = csv_items(body, data_uri, &header, b',')?;
-        Ok(Box::new(values.map(move |v| {
-            v.map(|value| Item {
-                value,
-                source: source.clone(),
-            })
-        })) as Items<'s>)
+        let values = csv_file(store, &bucket, &key, &header, b',')?;
+        Ok(from_object(values, &bucket, &key))
     }))
 }
 

@@ -13,11 +13,12 @@ mod parquet;
 mod text;
 
 use std::collections::VecDeque;
+use std::io::Read;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::model::distributed::{FileFormat, ItemReader, ItemSource};
+use crate::model::distributed::{CsvHeader, FileFormat, ItemReader, ItemSource};
 use crate::store::{ItemStore, ObjectInfo};
 
 pub use text::{MAX_CSV_HEADER_BYTES, MAX_ITEM_BYTES, MAX_JSON_OBJECT_BYTES};
@@ -95,6 +96,40 @@ fn object_source(bucket: &str, key: &str) -> Arc<str> {
     format!("S3://{bucket}/{key}").into()
 }
 
+/// The whole of `body` if it is at most `max` bytes, `None` if it is longer (each caller says
+/// why its limit is what it is); `uri` names the object if reading fails.
+fn read_at_most(body: impl Read, max: u64, uri: &str) -> Result<Option<Vec<u8>>, String> {
+    let mut bytes = Vec::new();
+    body.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{uri} could not be read: {e}"))?;
+    Ok((bytes.len() as u64 <= max).then_some(bytes))
+}
+
+/// The items of `values`, read from `s3://bucket/key`, each with that object as its source.
+fn from_object<'s>(values: Values<'s>, bucket: &str, key: &str) -> Items<'s> {
+    let source = object_source(bucket, key);
+    Box::new(values.map(move |v| {
+        v.map(|value| Item {
+            value,
+            source: source.clone(),
+        })
+    }))
+}
+
+/// The rows of the CSV object `s3://bucket/key` (gzip or zstd by its name, as AWS decides).
+fn csv_file<'s>(
+    store: &'s dyn ItemStore,
+    bucket: &str,
+    key: &str,
+    header: &CsvHeader,
+    delimiter: u8,
+) -> Result<Values<'s>, String> {
+    let uri = uri(bucket, key);
+    let body = compression::decoded(store.get(bucket, key)?, key, &uri)?;
+    text::csv_items(body, uri, header, delimiter)
+}
+
 /// Opens the item stream an `ItemReader` describes.
 pub(super) fn open<'s>(
     reader: &'s ItemReader,
@@ -142,12 +177,7 @@ fn open_file<'s>(
     let uri = uri(bucket, key);
     let values: Values<'s> = match format {
         FileFormat::Parquet => self::parquet::rows(store.get(bucket, key)?, uri)?,
-        FileFormat::Csv => text::csv_items(
-            compression::decoded(store.get(bucket, key)?, key, &uri)?,
-            uri,
-            &reader.csv_header,
-            reader.csv_delimiter,
-        )?,
+        FileFormat::Csv => csv_file(store, bucket, key, &reader.csv_header, reader.csv_delimiter)?,
         FileFormat::Json => text::json_items(
             compression::decoded(store.get(bucket, key)?, key, &uri)?,
             &uri,
@@ -158,13 +188,7 @@ fn open_file<'s>(
             uri,
         ),
     };
-    let source = object_source(bucket, key);
-    Ok(Box::new(values.map(move |v| {
-        v.map(|value| Item {
-            value,
-            source: source.clone(),
-        })
-    })))
+    Ok(from_object(values, bucket, key))
 }
 
 /// The items of several objects one after another, each opened once the one before it is

@@ -22,7 +22,7 @@ use parquet::record::{Field, reader::RowIter};
 use parquet::schema::types::Type;
 use serde_json::{Map, Value};
 
-use super::Values;
+use super::{Values, read_at_most};
 
 /// Largest row group: "256MB is the maximum row-group size" (taken as MiB, of the row group's
 /// uncompressed column data, which is what a Parquet footer records as its size).
@@ -49,15 +49,11 @@ enum Column {
 
 /// The rows of a Parquet object.
 pub(super) fn rows<'s>(body: Box<dyn Read + Send + 's>, uri: String) -> Result<Values<'s>, String> {
-    let mut bytes = Vec::new();
-    body.take(MAX_PARQUET_OBJECT_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{uri} could not be read: {e}"))?;
-    if bytes.len() as u64 > MAX_PARQUET_OBJECT_BYTES {
-        return Err(format!(
+    let bytes = read_at_most(body, MAX_PARQUET_OBJECT_BYTES, &uri)?.ok_or_else(|| {
+        format!(
             "{uri} is over {MAX_PARQUET_OBJECT_BYTES} bytes, the largest Parquet file the embedded engine reads (it holds the file in memory to read its footer); write the data as several smaller files"
-        ));
-    }
+        )
+    })?;
     check_footer(&bytes, &uri)?;
     let reader = SerializedFileReader::new(bytes::Bytes::from(bytes))
         .map_err(|e| format!("{uri} is not a readable Parquet file: {e}"))?;

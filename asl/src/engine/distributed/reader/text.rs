@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read};
 
 use serde_json::{Map, Value};
 
-use super::Values;
+use super::{Values, read_at_most};
 use crate::engine::payload::json_size;
 use crate::model::distributed::CsvHeader;
 
@@ -363,16 +363,11 @@ pub(super) fn json_items<'s>(
     uri: &str,
     pointer: Option<&str>,
 ) -> Result<Values<'s>, String> {
-    let mut limited = body.take(MAX_JSON_OBJECT_BYTES + 1);
-    let mut text = Vec::new();
-    limited
-        .read_to_end(&mut text)
-        .map_err(|e| format!("{uri} could not be read: {e}"))?;
-    if text.len() as u64 > MAX_JSON_OBJECT_BYTES {
-        return Err(format!(
+    let text = read_at_most(body, MAX_JSON_OBJECT_BYTES, uri)?.ok_or_else(|| {
+        format!(
             "{uri} is over {MAX_JSON_OBJECT_BYTES} bytes, the most a JSON ItemReader reads whole; use JSONL to stream it"
-        ));
-    }
+        )
+    })?;
     let mut doc = serde_json::from_slice::<Value>(&text).map_err(|e| {
         format!(
             "{uri} is not valid JSON at line {} column {}: {e}",
