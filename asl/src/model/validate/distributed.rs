@@ -71,17 +71,15 @@ impl Validator {
         let loc = format!("{base}/ItemProcessor/ProcessorConfig");
         let pc = pc.and_then(Value::as_object)?;
         self.check_fields(pc, &loc, &["Mode", "ExecutionType"], &[]);
-        match pc.get("ExecutionType").map(|v| v.as_str()) {
-            Some(Some("STANDARD")) => Some(MachineType::Standard),
-            Some(Some("EXPRESS")) => Some(MachineType::Express),
-            Some(_) => {
-                let v = &pc["ExecutionType"];
-                self.err(
-                    format!("{loc}/ExecutionType"),
-                    format!("Value {v} is not one of [STANDARD, EXPRESS]"),
-                );
-                None
-            }
+        match pc.get("ExecutionType") {
+            Some(v) => self.one_of(
+                v,
+                format!("{loc}/ExecutionType"),
+                &[
+                    ("STANDARD", MachineType::Standard),
+                    ("EXPRESS", MachineType::Express),
+                ],
+            ),
             None => {
                 self.err(
                     loc,
@@ -252,19 +250,21 @@ impl Validator {
             &rc_loc,
             source.is_none() || format == Some(FileFormat::Csv),
         );
-        let csv_delimiter = match rc.get("CSVDelimiter").map(|v| (v, v.as_str())) {
-            None | Some((_, Some("COMMA"))) => b',',
-            Some((_, Some("PIPE"))) => b'|',
-            Some((_, Some("SEMICOLON"))) => b';',
-            Some((_, Some("SPACE"))) => b' ',
-            Some((_, Some("TAB"))) => b'\t',
-            Some((v, _)) => {
-                self.err(
+        let csv_delimiter = match rc.get("CSVDelimiter") {
+            None => b',',
+            Some(v) => self
+                .one_of(
+                    v,
                     Self::loc(&rc_loc, "CSVDelimiter"),
-                    format!("Value {v} is not one of [COMMA, PIPE, SEMICOLON, SPACE, TAB]"),
-                );
-                b','
-            }
+                    &[
+                        ("COMMA", b','),
+                        ("PIPE", b'|'),
+                        ("SEMICOLON", b';'),
+                        ("SPACE", b' '),
+                        ("TAB", b'\t'),
+                    ],
+                )
+                .unwrap_or(b','),
         };
         let items_pointer = match rc.get("ItemsPointer") {
             None => None,
@@ -331,45 +331,40 @@ impl Validator {
         resource: ReaderResource,
     ) -> Option<ItemSource> {
         let input_loc = Self::loc(rc_loc, "InputType");
-        let input = match rc.get("InputType").map(|v| (v, v.as_str())) {
+        let input = match rc.get("InputType") {
             None => None,
-            Some((_, Some("CSV"))) => Some(Input::File(FileFormat::Csv)),
-            Some((_, Some("JSON"))) => Some(Input::File(FileFormat::Json)),
-            Some((_, Some("JSONL"))) => Some(Input::File(FileFormat::Jsonl)),
-            Some((_, Some("PARQUET"))) => Some(Input::File(FileFormat::Parquet)),
-            Some((_, Some("MANIFEST"))) => Some(Input::Manifest),
-            Some((v, _)) => {
-                self.err(
-                    &input_loc,
-                    format!("Value {v} is not one of [CSV, JSON, JSONL, PARQUET, MANIFEST]"),
-                );
-                return None;
-            }
+            Some(v) => Some(self.one_of(
+                v,
+                &input_loc,
+                &[
+                    ("CSV", Input::File(FileFormat::Csv)),
+                    ("JSON", Input::File(FileFormat::Json)),
+                    ("JSONL", Input::File(FileFormat::Jsonl)),
+                    ("PARQUET", Input::File(FileFormat::Parquet)),
+                    ("MANIFEST", Input::Manifest),
+                ],
+            )?),
         };
         let manifest_loc = Self::loc(rc_loc, "ManifestType");
-        let manifest = match rc.get("ManifestType").map(|v| (v, v.as_str())) {
+        let manifest = match rc.get("ManifestType") {
             None => None,
-            Some((_, Some("S3_INVENTORY"))) => Some(Manifest::S3Inventory),
-            Some((_, Some("ATHENA_DATA"))) => Some(Manifest::AthenaData),
-            Some((v, _)) => {
-                self.err(
-                    &manifest_loc,
-                    format!("Value {v} is not one of [ATHENA_DATA, S3_INVENTORY]"),
-                );
-                return None;
-            }
+            Some(v) => Some(self.one_of(
+                v,
+                &manifest_loc,
+                &[
+                    ("ATHENA_DATA", Manifest::AthenaData),
+                    ("S3_INVENTORY", Manifest::S3Inventory),
+                ],
+            )?),
         };
         let transformation_loc = Self::loc(rc_loc, "Transformation");
-        let flatten = match rc.get("Transformation").map(|v| (v, v.as_str())) {
-            None | Some((_, Some("NONE"))) => false,
-            Some((_, Some("LOAD_AND_FLATTEN"))) => true,
-            Some((v, _)) => {
-                self.err(
-                    &transformation_loc,
-                    format!("Value {v} is not one of [NONE, LOAD_AND_FLATTEN]"),
-                );
-                return None;
-            }
+        let flatten = match rc.get("Transformation") {
+            None => false,
+            Some(v) => self.one_of(
+                v,
+                &transformation_loc,
+                &[("NONE", false), ("LOAD_AND_FLATTEN", true)],
+            )?,
         };
         match resource {
             ReaderResource::ListObjectsV2 => {
@@ -650,17 +645,27 @@ impl Validator {
             None => {}
             Some(Value::Object(wc)) => {
                 self.check_fields(wc, &wc_loc, &["Transformation", "OutputType"], &[]);
-                match wc.get("Transformation").map(|v| (v, v.as_str())) {
-                    None => {}
-                    Some((_, Some("NONE"))) => transformation = Transformation::None,
-                    Some((_, Some("COMPACT"))) => transformation = Transformation::Compact,
-                    Some((_, Some("FLATTEN"))) => transformation = Transformation::Flatten,
-                    Some((v, _)) => self.err(Self::loc(&wc_loc, "Transformation"), format!("Value {v} is not one of [NONE, COMPACT, FLATTEN]")),
+                if let Some(v) = wc.get("Transformation")
+                    && let Some(t) = self.one_of(
+                        v,
+                        Self::loc(&wc_loc, "Transformation"),
+                        &[
+                            ("NONE", Transformation::None),
+                            ("COMPACT", Transformation::Compact),
+                            ("FLATTEN", Transformation::Flatten),
+                        ],
+                    )
+                {
+                    transformation = t;
                 }
-                match wc.get("OutputType").map(|v| (v, v.as_str())) {
-                    None | Some((_, Some("JSON"))) => {}
-                    Some((_, Some("JSONL"))) => jsonl = true,
-                    Some((v, _)) => self.err(Self::loc(&wc_loc, "OutputType"), format!("Value {v} is not one of [JSON, JSONL]")),
+                if let Some(v) = wc.get("OutputType")
+                    && let Some(j) = self.one_of(
+                        v,
+                        Self::loc(&wc_loc, "OutputType"),
+                        &[("JSON", false), ("JSONL", true)],
+                    )
+                {
+                    jsonl = j;
                 }
             }
             Some(other) => self.err(&wc_loc, format!("Expected value of type: Object but got {other}")),

@@ -10,15 +10,36 @@ use crate::model::{PathField, QueryLanguage, SecondsField};
 use crate::template::Template;
 
 impl Validator {
-    pub(super) fn query_language(&mut self, v: &Value, loc: &str) -> Option<QueryLanguage> {
-        match v.as_str() {
-            Some("JSONPath") => Some(QueryLanguage::JsonPath),
-            Some("JSONata") => Some(QueryLanguage::Jsonata),
-            _ => {
-                self.err(loc, format!("Value {v} is not one of [JSONPath, JSONata]"));
-                None
-            }
+    /// What the string `v` names among `choices`; anything else is refused at `loc` listing
+    /// them in their order, as AWS words it ("Value \"X\" is not one of [A, B]").
+    pub(super) fn one_of<T: Copy>(
+        &mut self,
+        v: &Value,
+        loc: impl Into<String>,
+        choices: &[(&str, T)],
+    ) -> Option<T> {
+        let chosen = v
+            .as_str()
+            .and_then(|s| choices.iter().find(|(name, _)| *name == s));
+        if chosen.is_none() {
+            let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+            self.err(
+                loc,
+                format!("Value {v} is not one of [{}]", names.join(", ")),
+            );
         }
+        chosen.map(|(_, t)| *t)
+    }
+
+    pub(super) fn query_language(&mut self, v: &Value, loc: &str) -> Option<QueryLanguage> {
+        self.one_of(
+            v,
+            loc,
+            &[
+                ("JSONPath", QueryLanguage::JsonPath),
+                ("JSONata", QueryLanguage::Jsonata),
+            ],
+        )
     }
 
     pub(super) fn check_fields(

@@ -125,17 +125,11 @@ impl Validator {
 
     /// Whether `JitterStrategy` is `FULL` (else `NONE`).
     fn jitter_full(&mut self, v: &Value, loc: &str) -> Option<bool> {
-        match v.as_str() {
-            Some("FULL") => Some(true),
-            Some("NONE") => Some(false),
-            _ => {
-                self.err(
-                    format!("{loc}/JitterStrategy"),
-                    format!("Value {v} is not one of [FULL, NONE]"),
-                );
-                None
-            }
-        }
+        self.one_of(
+            v,
+            format!("{loc}/JitterStrategy"),
+            &[("FULL", true), ("NONE", false)],
+        )
     }
 
     pub(super) fn catcher(
