@@ -216,11 +216,10 @@ impl Conn {
         status: u16,
         headers: &[(&str, String)],
         body: &[u8],
-        with_body: bool,
     ) -> io::Result<()> {
         let length = body.len().to_string();
         self.reply_head(status, headers, &length).await?;
-        if with_body && !body.is_empty() {
+        if !body.is_empty() {
             for piece in body.chunks(CHUNK) {
                 self.bucket.take(piece.len()).await;
                 self.stream.write_all(piece).await?;

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 
 use crate::conn::{Conn, Head};
 use crate::pace::TokenBucket;
-use crate::store::{Store, hex, part_name};
+use crate::store::{Store, part_name};
 
 const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
@@ -115,7 +115,7 @@ impl Request<'_> {
                     std::fs::remove_dir_all(dir)?;
                 }
                 self.done("AbortMultipartUpload", 204);
-                self.conn.reply(204, &[], b"", false).await
+                self.conn.reply(204, &[], b"").await
             }
             ("DELETE", None) => {
                 if let Some(path) = self.state.store.path(&bucket, &key)
@@ -124,7 +124,7 @@ impl Request<'_> {
                     std::fs::remove_file(path)?;
                 }
                 self.done("DeleteObject", 204);
-                self.conn.reply(204, &[], b"", false).await
+                self.conn.reply(204, &[], b"").await
             }
             (method, _) => {
                 self.conn.body(self.head, &mut io::sink()).await?;
@@ -233,13 +233,13 @@ impl Request<'_> {
             md5: Md5::new(),
         };
         let received = self.conn.body(self.head, &mut out).await?;
-        let etag = hex(&out.md5.finalize());
+        let etag = hex::encode(out.md5.finalize());
         std::fs::rename(&tmp, &path)?;
         self.state.store.remember(&path, &etag)?;
         self.log.insert("received".into(), json!(received));
         self.done("PutObject", 200);
         self.conn
-            .reply(200, &[("ETag", format!("\"{etag}\""))], b"", false)
+            .reply(200, &[("ETag", format!("\"{etag}\""))], b"")
             .await
     }
 
@@ -261,7 +261,7 @@ impl Request<'_> {
         self.log.insert("part".into(), json!(number));
         self.done("UploadPart", 200);
         let etag = format!("\"{}\"", uuid::Uuid::new_v4().simple());
-        self.conn.reply(200, &[("ETag", etag)], b"", false).await
+        self.conn.reply(200, &[("ETag", etag)], b"").await
     }
 
     async fn create_upload(&mut self, bucket: &str, key: &str) -> io::Result<()> {
@@ -330,14 +330,18 @@ impl Request<'_> {
             ("Content-Type", "application/xml".to_owned()),
             ("x-amz-error-code", code.to_owned()),
         ];
-        let is_head = self.head.method == "HEAD";
-        let body = if is_head { &b""[..] } else { body.as_bytes() };
-        self.conn.reply(status, &headers, body, !is_head).await
+        // a HEAD answer has no body
+        let body = if self.head.method == "HEAD" {
+            &b""[..]
+        } else {
+            body.as_bytes()
+        };
+        self.conn.reply(status, &headers, body).await
     }
 
     async fn reply_xml(&mut self, status: u16, body: &[u8]) -> io::Result<()> {
         let headers = [("Content-Type", "application/xml".to_owned())];
-        self.conn.reply(status, &headers, body, true).await
+        self.conn.reply(status, &headers, body).await
     }
 
     fn note(&mut self, name: &str, value: Option<String>) {

@@ -40,7 +40,7 @@ impl Store {
 
     /// The file of `bucket`/`key`; `None` for a name that would leave the bucket's folder.
     pub fn path(&self, bucket: &str, key: &str) -> Option<PathBuf> {
-        if bucket.is_empty() || bucket.starts_with('.') || bucket.contains('/') {
+        if !valid_bucket(bucket) {
             return None;
         }
         if key.is_empty() || key.split('/').any(|p| matches!(p, "" | "." | "..")) {
@@ -54,8 +54,7 @@ impl Store {
     /// The folder of `bucket`, when it names one.
     pub fn bucket(&self, bucket: &str) -> Option<PathBuf> {
         let dir = self.root.join(bucket);
-        (!bucket.is_empty() && !bucket.starts_with('.') && !bucket.contains('/') && dir.is_dir())
-            .then_some(dir)
+        (valid_bucket(bucket) && dir.is_dir()).then_some(dir)
     }
 
     /// The ETag of `path` (unquoted), whose metadata is `meta`.
@@ -67,7 +66,7 @@ impl Store {
         {
             return tag.clone();
         }
-        let tag = hex(&Md5::digest(format!("{stamp:?}").as_bytes()));
+        let tag = hex::encode(Md5::digest(format!("{stamp:?}").as_bytes()));
         etags.insert(path.to_owned(), (stamp, tag.clone()));
         tag
     }
@@ -169,7 +168,7 @@ fn stamp(meta: &fs::Metadata) -> Stamp {
     )
 }
 
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// A bucket name that stays one folder under the root.
+fn valid_bucket(bucket: &str) -> bool {
+    !bucket.is_empty() && !bucket.starts_with('.') && !bucket.contains('/')
 }
