@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::*;
 use crate::history::{Details, History, history_limit_cause};
@@ -251,14 +251,20 @@ impl Runner<'_> {
             let iter_input = match (&m.item_selector, &m.query_item_selector) {
                 (_, Some(t)) => {
                     if let Value::Object(c) = &mut *self.ctx {
-                        c.insert("Map".into(), map_item(i, item));
+                        c.insert(
+                            "Map".into(),
+                            distributed::map_item(i as u64, item, distributed::STATE_DATA),
+                        );
                     }
                     self.query(st, entered, t, StatesData::input(eff), vars, None)
                         .map_err(BodyError::Catchable)?
                 }
                 (Some(t), None) => {
                     if let Value::Object(c) = &mut *self.ctx {
-                        c.insert("Map".into(), map_item(i, item));
+                        c.insert(
+                            "Map".into(),
+                            distributed::map_item(i as u64, item, distributed::STATE_DATA),
+                        );
                     }
                     let scope = Scope {
                         input: eff,
@@ -372,10 +378,4 @@ impl Runner<'_> {
             other => other,
         }
     }
-}
-
-/// `$$.Map` while an inline Map's `ItemSelector` runs: the item's index and value, and its
-/// source, which for items taken from the state input is `STATE_DATA` (AWS, Context object).
-fn map_item(index: usize, value: Value) -> Value {
-    json!({"Item": {"Index": index, "Value": value, "Source": distributed::STATE_DATA}})
 }

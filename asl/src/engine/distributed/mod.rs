@@ -623,10 +623,7 @@ impl Runner<'_> {
             return Ok(item.value);
         }
         if let Value::Object(c) = &mut *self.ctx {
-            c.insert(
-                "Map".into(),
-                json!({"Item": {"Index": index, "Value": item.value, "Source": &*item.source}}),
-            );
+            c.insert("Map".into(), map_item(index, item.value, &item.source));
         }
         match (&m.item_selector, &m.query_item_selector) {
             (_, Some(t)) => self
@@ -826,4 +823,11 @@ fn collect(
         c.bytes += json_size(&v) + 1;
         c.values.push(v);
     }
+}
+
+/// `$$.Map` while a Map's `ItemSelector` runs: the item's index, value and source (for items
+/// taken from the state input `STATE_DATA`, else the object they were read from; AWS, Context
+/// object).
+pub(super) fn map_item(index: u64, value: Value, source: &str) -> Value {
+    json!({"Item": {"Index": index, "Value": value, "Source": source}})
 }
