@@ -80,7 +80,7 @@ pub(super) fn s3_inventory<'s>(
 pub(super) fn athena_data_files(
     store: &dyn ItemStore,
     source: &Source,
-) -> Result<impl Iterator<Item = Result<(String, String), String>> + 'static, String> {
+) -> Result<Vec<(String, String)>, String> {
     let uri = uri(&source.bucket, &source.key);
     let text = String::from_utf8(read_manifest(store, source)?)
         .map_err(|_| format!("the Athena manifest {uri} is not UTF-8 text"))?;
@@ -95,7 +95,7 @@ pub(super) fn athena_data_files(
             .and_then(|rest| rest.split_once('/'))
             .filter(|(bucket, key)| !bucket.is_empty() && !key.is_empty());
         match parsed {
-            Some((bucket, key)) => files.push(Ok((bucket.to_string(), key.to_string()))),
+            Some((bucket, key)) => files.push((bucket.to_string(), key.to_string())),
             None => {
                 return Err(format!(
                     "line {} of the Athena manifest {uri} is '{line}', not an s3://bucket/key URI; an Athena UNLOAD manifest lists one data file URI per line",
@@ -104,5 +104,5 @@ pub(super) fn athena_data_files(
             }
         }
     }
-    Ok(files.into_iter())
+    Ok(files)
 }

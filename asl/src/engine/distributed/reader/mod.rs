@@ -159,7 +159,7 @@ pub(super) fn open<'s>(
         ItemSource::S3Inventory => manifests::s3_inventory(store, &source),
         ItemSource::AthenaManifest(format) => {
             let files = manifests::athena_data_files(store, &source)?;
-            Ok(concat(files, move |(bucket, key)| {
+            Ok(concat(files.into_iter().map(Ok), move |(bucket, key)| {
                 open_file(reader, format, store, &bucket, &key)
             }))
         }
