@@ -271,18 +271,10 @@ pub async fn check_config(
     if missing.is_empty() {
         return Ok(Ok(config));
     }
+    let listed: Vec<String> = missing.iter().map(ToString::to_string).collect();
     Ok(Err(Refused {
-        reason: format!("job config {source}: {}", missing.join("; ")),
-        problems: missing
-            .iter()
-            .map(|m| {
-                let (field, message) = m.split_once(": ").unwrap_or(("(document)", m));
-                ConfigProblem {
-                    field: field.to_owned(),
-                    message: message.to_owned(),
-                }
-            })
-            .collect(),
+        reason: format!("job config {source}: {}", listed.join("; ")),
+        problems: missing,
     }))
 }
 
@@ -301,38 +293,50 @@ fn check_admission(
     }
 }
 
-/// The problems with the objects a config names (model missing, input empty, ...), each
-/// `<field>: <what>`; admit rejects a config that has any (and so does the console's check).
+/// The problems with the objects a config names (model missing, input empty, ...); admit
+/// rejects a config that has any (and so does the console's check).
 pub async fn missing_objects(
     store: &dyn ObjectStore,
     config: &JobConfig,
-) -> Result<Vec<String>, HandlerError> {
+) -> Result<Vec<ConfigProblem>, HandlerError> {
     let mut problems = Vec::new();
     match store.head(&config.model).await {
         Ok(_) => {}
         Err(e) if e.is_transient() => return Err(e.into()),
-        Err(e) => problems.push(format!(
-            "model: '{}' cannot be read ({e}): upload the model artifact first",
-            config.model
+        Err(e) => problems.push(ConfigProblem::new(
+            "model",
+            format!(
+                "'{}' cannot be read ({e}): upload the model artifact first",
+                config.model
+            ),
         )),
     }
     if config.input.is_prefix() {
         match store.list(&config.input).await {
-            Ok(objects) if objects.is_empty() => problems.push(format!(
-                "input: no objects under '{}': upload the input CSV files first",
-                config.input
+            Ok(objects) if objects.is_empty() => problems.push(ConfigProblem::new(
+                "input",
+                format!(
+                    "no objects under '{}': upload the input CSV files first",
+                    config.input
+                ),
             )),
             Ok(_) => {}
             Err(e) if e.is_transient() => return Err(e.into()),
-            Err(e) => problems.push(format!("input: '{}' cannot be listed ({e})", config.input)),
+            Err(e) => problems.push(ConfigProblem::new(
+                "input",
+                format!("'{}' cannot be listed ({e})", config.input),
+            )),
         }
     } else {
         match store.head(&config.input).await {
             Ok(_) => {}
             Err(e) if e.is_transient() => return Err(e.into()),
-            Err(e) => problems.push(format!(
-                "input: '{}' cannot be read ({e}): upload the input CSV first",
-                config.input
+            Err(e) => problems.push(ConfigProblem::new(
+                "input",
+                format!(
+                    "'{}' cannot be read ({e}): upload the input CSV first",
+                    config.input
+                ),
             )),
         }
     }

@@ -13,7 +13,7 @@ use parquet::file::metadata::ParquetMetaDataReader;
 use serde::Deserialize;
 use stepscore_core::ObjectUri;
 use stepscore_core::config::{
-    InputFormat, JobConfig, check_feature_map, feature_columns, format_by_name,
+    ConfigProblem, InputFormat, JobConfig, check_feature_map, feature_columns, format_by_name,
 };
 use stepscore_core::ports::{ObjectStore, StoreError};
 
@@ -24,18 +24,19 @@ pub const MAX_MODEL_BYTES: u64 = 64 << 20;
 /// How much of the first input object admission reads to find its header.
 pub const HEAD_BYTES: u64 = 1 << 20;
 
-/// The part of a model artifact admission needs (the scorer's artifact format, version 1).
+/// The part of a model artifact admission needs (every version of the scorer's artifact format
+/// has it).
 #[derive(Deserialize)]
 struct ModelFeatures {
     features: Vec<String>,
 }
 
-/// The problems with the columns a config reads, each as `field: message`; empty when the
-/// config has no feature map or everything is in place.
+/// The problems with the columns a config reads; empty when the config has no feature map or
+/// everything is in place.
 pub(crate) async fn column_problems(
     store: &dyn ObjectStore,
     config: &JobConfig,
-) -> Result<Vec<String>, HandlerError> {
+) -> Result<Vec<ConfigProblem>, HandlerError> {
     if config.features.is_empty() {
         return Ok(Vec::new());
     }
@@ -52,15 +53,18 @@ pub(crate) async fn column_problems(
     let features = match serde_json::from_slice::<ModelFeatures>(&model) {
         Ok(m) => m.features,
         Err(e) => {
-            return Ok(vec![format!(
-                "model: '{}' is not a stepscore model artifact with feature names ({e}), so the feature map cannot be checked: give the artifact `stepscore train` wrote",
-                config.model
+            return Ok(vec![ConfigProblem::new(
+                "model",
+                format!(
+                    "'{}' is not a stepscore model artifact with feature names ({e}), so the feature map cannot be checked: give the artifact `stepscore train` wrote",
+                    config.model
+                ),
             )]);
         }
     };
-    let mut problems: Vec<String> = check_feature_map(&config.features, &features)
+    let mut problems: Vec<ConfigProblem> = check_feature_map(&config.features, &features)
         .into_iter()
-        .map(|(feature, m)| format!("features.{feature}: {m}"))
+        .map(|(feature, m)| ConfigProblem::new(format!("features.{feature}"), m))
         .collect();
     let Some(first) = first_input(store, &config.input).await? else {
         return Ok(problems);
@@ -88,7 +92,10 @@ pub(crate) async fn column_problems(
     let columns = match read {
         Ok(c) => c,
         Err(message) => {
-            problems.push(format!("input: {}: {message}", first.0));
+            problems.push(ConfigProblem::new(
+                "input",
+                format!("{}: {message}", first.0),
+            ));
             return Ok(problems);
         }
     };
@@ -102,18 +109,24 @@ pub(crate) async fn column_problems(
         } else {
             "features".to_owned()
         };
-        problems.push(format!(
-            "{field}: the model's feature '{feature}' reads column '{column}', which {} does not have (its columns: {}): map the feature to one of them",
-            first.0,
-            columns.join(", ")
+        problems.push(ConfigProblem::new(
+            field,
+            format!(
+                "the model's feature '{feature}' reads column '{column}', which {} does not have (its columns: {}): map the feature to one of them",
+                first.0,
+                columns.join(", ")
+            ),
         ));
     }
     for id in &config.id_columns {
         if !columns.contains(id) {
-            problems.push(format!(
-                "id_columns: column '{id}' is not in {} (its columns: {})",
-                first.0,
-                columns.join(", ")
+            problems.push(ConfigProblem::new(
+                "id_columns",
+                format!(
+                    "column '{id}' is not in {} (its columns: {})",
+                    first.0,
+                    columns.join(", ")
+                ),
             ));
         }
     }

@@ -47,10 +47,9 @@ async fn check_all(s: &Shared, text: &str) -> ApiResult<Checked> {
                 .await
                 .map_err(|e| ApiError::internal(format!("cannot read the bucket: {e}")))?;
         for m in missing {
-            let (field, message) = m.split_once(": ").unwrap_or(("(document)", m.as_str()));
             checked.problems.push(Problem {
-                field: field.to_owned(),
-                message: message.to_owned(),
+                field: m.field,
+                message: m.message,
                 source: "stepscore",
             });
         }

@@ -184,6 +184,22 @@ pub struct ConfigProblem {
     pub message: String,
 }
 
+impl ConfigProblem {
+    /// The problem `message` with `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ConfigProblem {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
 /// Every problem found in a config; never empty.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
@@ -198,10 +214,7 @@ impl ConfigError {
     fn single(source_name: &str, field: &str, message: String) -> Self {
         ConfigError {
             source_name: source_name.to_owned(),
-            problems: vec![ConfigProblem {
-                field: field.to_owned(),
-                message,
-            }],
+            problems: vec![ConfigProblem::new(field, message)],
         }
     }
 }
@@ -216,7 +229,7 @@ impl fmt::Display for ConfigError {
             if n == 1 { "" } else { "s" }
         )?;
         for p in &self.problems {
-            write!(f, "; {}: {}", p.field, p.message)?;
+            write!(f, "; {p}")?;
         }
         Ok(())
     }

@@ -199,12 +199,12 @@ impl LocalRuntime {
         stepscore_handlers::stop_job(&self.inner.executions, &self.inner.table, id, cause).await
     }
 
-    /// What admit would say about the objects `config` names (`<field>: <problem>` each):
-    /// admit's own check, on this runtime's store.
+    /// What admit would say about the objects `config` names: admit's own check, on this
+    /// runtime's store.
     pub async fn missing_objects(
         &self,
         config: &stepscore_core::config::JobConfig,
-    ) -> Result<Vec<String>, stepscore_handlers::HandlerError> {
+    ) -> Result<Vec<stepscore_core::config::ConfigProblem>, stepscore_handlers::HandlerError> {
         stepscore_handlers::admit::missing_objects(&self.inner.store, config).await
     }
 
