@@ -43,7 +43,7 @@ pub(super) fn csv_items<'s>(
             h.iter().map(String::len).sum::<usize>() + h.len().saturating_sub(1),
         ),
         CsvHeader::FirstRow => match rows.next_record(&mut fields, MAX_CSV_HEADER_BYTES) {
-            Ok(Some(_)) => (std::mem::take(&mut fields), rows.parser.record_bytes),
+            Ok(Some(bytes)) => (std::mem::take(&mut fields), bytes),
             Ok(None) => (Vec::new(), 0),
             Err(RecordError::TooLong(line)) => {
                 return Err(format!(
@@ -158,8 +158,6 @@ struct Parser {
     line: u64,
     /// A `\r` ended the last record: a `\n` right after it belongs to that line end.
     after_cr: bool,
-    /// Bytes of the last record read, delimiters and quotes included.
-    record_bytes: usize,
     field: Vec<u8>,
 }
 
@@ -171,40 +169,40 @@ impl<R: BufRead> Records<R> {
                 delimiter,
                 line: 1,
                 after_cr: false,
-                record_bytes: 0,
                 field: Vec::new(),
             },
         }
     }
 
-    /// Reads the next record's fields into `fields` (cleared first); `None` at the end of the
-    /// input. Empty lines are not records (so a file's final newline adds none).
+    /// Reads the next record's fields into `fields` (cleared first) and says how many bytes it
+    /// was, delimiters and quotes included; `None` at the end of the input. Empty lines are not
+    /// records (so a file's final newline adds none).
     fn next_record(
         &mut self,
         fields: &mut Vec<String>,
         max_bytes: usize,
-    ) -> Result<Option<()>, RecordError> {
+    ) -> Result<Option<usize>, RecordError> {
         loop {
             fields.clear();
             self.parser.field.clear();
             let start = self.parser.line;
-            let ended = self.record(fields, max_bytes, start)?;
-            if !ended {
+            let Some(bytes) = self.record(fields, max_bytes, start)? else {
                 return Ok(None);
-            }
-            if !(fields.len() == 1 && fields[0].is_empty() && self.parser.record_bytes == 0) {
-                return Ok(Some(()));
+            };
+            if !(fields.len() == 1 && fields[0].is_empty() && bytes == 0) {
+                return Ok(Some(bytes));
             }
         }
     }
 
-    /// Reads one record; false when the input ended before any byte of it.
+    /// Reads one record and says how many bytes it was; `None` when the input ended before
+    /// any byte of it.
     fn record(
         &mut self,
         fields: &mut Vec<String>,
         max_bytes: usize,
         start: u64,
-    ) -> Result<bool, RecordError> {
+    ) -> Result<Option<usize>, RecordError> {
         let mut at = At::FieldStart;
         let mut bytes = 0usize;
         let mut any = false;
@@ -216,7 +214,7 @@ impl<R: BufRead> Records<R> {
             };
             if buf.is_empty() {
                 if !any {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 // the input ended inside the record: an open quote or a trailing backslash
                 // ends with it, and a pending quote of an unquoted field is kept
@@ -224,8 +222,7 @@ impl<R: BufRead> Records<R> {
                     self.parser.field.push(b'"');
                 }
                 self.parser.end_field(fields, start)?;
-                self.parser.record_bytes = bytes;
-                return Ok(true);
+                return Ok(Some(bytes));
             }
             let mut used = 0;
             let mut done = false;
@@ -266,8 +263,7 @@ impl<R: BufRead> Records<R> {
             }
             self.input.consume(used);
             if done {
-                self.parser.record_bytes = bytes;
-                return Ok(true);
+                return Ok(Some(bytes));
             }
         }
     }
