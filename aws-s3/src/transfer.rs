@@ -75,6 +75,28 @@ pub struct TransferSettingsError {
     pub reason: String,
 }
 
+impl TransferSettingsError {
+    fn new(name: &'static str, value: &str, reason: impl Into<String>) -> Self {
+        TransferSettingsError {
+            name,
+            value: value.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `value`, the setting of variable `name`, read as a number; refused with `hint` otherwise.
+fn number<T: std::str::FromStr>(
+    name: &'static str,
+    value: &str,
+    hint: &str,
+) -> Result<T, TransferSettingsError> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| TransferSettingsError::new(name, value, hint))
+}
+
 impl Default for TransferSettings {
     /// 8 MiB parts, 4 in flight per vCPU up to 16, 40 MiB per transfer, 5 attempts per part
     /// from 200 ms.
@@ -100,61 +122,56 @@ impl TransferSettings {
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, TransferSettingsError> {
         let mut settings = TransferSettings::default();
         if let Some(value) = var(PART_SIZE_ENV) {
-            let refuse = |reason: String| TransferSettingsError {
-                name: PART_SIZE_ENV,
-                value: value.clone(),
-                reason,
-            };
-            let size: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| refuse("give a number of bytes, e.g. 8388608 for 8 MiB".into()))?;
+            let size: u64 = number(
+                PART_SIZE_ENV,
+                &value,
+                "give a number of bytes, e.g. 8388608 for 8 MiB",
+            )?;
             if size < MIN_PART_SIZE {
-                return Err(refuse(format!(
-                    "parts must be at least {MIN_PART_SIZE} bytes (S3's multipart minimum)"
-                )));
+                return Err(TransferSettingsError::new(
+                    PART_SIZE_ENV,
+                    &value,
+                    format!(
+                        "parts must be at least {MIN_PART_SIZE} bytes (S3's multipart minimum)"
+                    ),
+                ));
             }
             if size > 1 << 30 {
-                return Err(refuse(
-                    "parts over 1 GiB would hold that much memory per connection".into(),
+                return Err(TransferSettingsError::new(
+                    PART_SIZE_ENV,
+                    &value,
+                    "parts over 1 GiB would hold that much memory per connection",
                 ));
             }
             settings.part_size = size;
         }
         if let Some(value) = var(CONCURRENCY_ENV) {
-            let refuse = |reason: &str| TransferSettingsError {
-                name: CONCURRENCY_ENV,
-                value: value.clone(),
-                reason: reason.to_owned(),
-            };
-            let n: usize = value
-                .trim()
-                .parse()
-                .map_err(|_| refuse("give a whole number of parts in flight, 1 to 64"))?;
+            const HINT: &str = "give a whole number of parts in flight, 1 to 64";
+            let n: usize = number(CONCURRENCY_ENV, &value, HINT)?;
             if !(1..=64).contains(&n) {
-                return Err(refuse("give a whole number of parts in flight, 1 to 64"));
+                return Err(TransferSettingsError::new(CONCURRENCY_ENV, &value, HINT));
             }
             settings.concurrency = n;
         }
         // a larger part size alone raises the default budget to the two parts it needs
         settings.memory = settings.memory.max(2 * settings.part_size);
         if let Some(value) = var(MEMORY_ENV) {
-            let refuse = |reason: String| TransferSettingsError {
-                name: MEMORY_ENV,
-                value: value.clone(),
-                reason,
-            };
-            let bytes: u64 = value
-                .trim()
-                .parse()
-                .map_err(|_| refuse("give a number of bytes, e.g. 41943040 for 40 MiB".into()))?;
+            let bytes: u64 = number(
+                MEMORY_ENV,
+                &value,
+                "give a number of bytes, e.g. 41943040 for 40 MiB",
+            )?;
             if bytes < 2 * settings.part_size {
-                return Err(refuse(format!(
-                    "a transfer needs at least two parts of memory ({} bytes at {PART_SIZE_ENV}={}): \
-                     raise it or lower the part size",
-                    2 * settings.part_size,
-                    settings.part_size
-                )));
+                return Err(TransferSettingsError::new(
+                    MEMORY_ENV,
+                    &value,
+                    format!(
+                        "a transfer needs at least two parts of memory ({} bytes at {PART_SIZE_ENV}={}): \
+                         raise it or lower the part size",
+                        2 * settings.part_size,
+                        settings.part_size
+                    ),
+                ));
             }
             settings.memory = bytes;
         }
