@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures::StreamExt;
 use stepscore_core::ports::{ObjectVersion, StoreError};
 use tokio::io::AsyncReadExt;
 
@@ -213,6 +214,37 @@ async fn a_part_that_keeps_failing_ends_the_read_naming_its_bytes_and_attempts()
     );
 }
 
+/// A part's task that panics mid-body (a bug in a body stream) must not read as a part that
+/// ended: its reader gets an error, never a read short of the part's bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_whose_task_panics_ends_the_read_with_an_error_not_a_short_read() {
+    let data = object(300);
+    let d = data.clone();
+    let fetch = move |r: Range<u64>| {
+        let d = d.clone();
+        Box::pin(async move {
+            let body = segments(&d, &r);
+            if r.start != 100 {
+                return Ok(body);
+            }
+            let first = Bytes::copy_from_slice(&d[100..110]);
+            let panicking = futures::stream::iter([Ok(first)]).chain(futures::stream::poll_fn(
+                |_| -> std::task::Poll<Option<Result<Bytes, StoreError>>> {
+                    panic!("a body stream with a bug")
+                },
+            ));
+            Ok(Box::pin(panicking) as PartBody)
+        }) as futures::future::BoxFuture<'static, _>
+    };
+    let (got, err) = read_all(URI, 0..300, &settings(100, 2), fetch).await;
+    // the block the task was filling is lost with it; the parts before it are read whole
+    assert_eq!(got, data[..100], "the parts before the panicking one are read");
+    assert_eq!(
+        err.map(|e| e.to_string()).as_deref(),
+        Some("s3://bucket/input.csv: the task reading a part stopped before its end")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_changed_mid_read_ends_the_read_as_changed_without_retrying() {
     let data = object(400);
@@ -345,8 +377,6 @@ fn counted_fetch(
         }) as futures::future::BoxFuture<'static, _>
     }
 }
-
-use futures::StreamExt;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parts_ahead_of_a_stopped_reader_hold_at_most_the_budget() {
