@@ -20,16 +20,16 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use stepscore_core::ports::{ByteStream, StoreError};
 use tokio::runtime::Handle;
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::io::StreamReader;
 
@@ -126,11 +126,10 @@ struct Parts<F> {
     job: Arc<Job<F>>,
 }
 
-/// A part being fetched: its blocks as they come (then its error, if it failed; the channel
-/// closes at the part's end), and its task, aborted when the stream is dropped (the reader gave
-/// up or failed).
+/// A part being fetched: its blocks as they come, and its task, aborted when the stream is
+/// dropped (the reader gave up or failed).
 struct InFlight {
-    blocks: mpsc::UnboundedReceiver<Result<Bytes, StoreError>>,
+    slot: Arc<Slot>,
     task: JoinHandle<()>,
 }
 
@@ -140,9 +139,51 @@ impl Drop for InFlight {
     }
 }
 
-/// Where a part's task sends its blocks, and its error if it fails; the budget, not the
-/// channel, bounds what it holds.
-type BlockSender = mpsc::UnboundedSender<Result<Bytes, StoreError>>;
+/// Where a part's task leaves its blocks for the reader.
+#[derive(Default)]
+struct Slot(Mutex<SlotState>);
+
+#[derive(Default)]
+struct SlotState {
+    blocks: VecDeque<Bytes>,
+    finished: bool,
+    error: Option<StoreError>,
+    reader: Option<Waker>,
+}
+
+impl Slot {
+    fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a block, or the part's end (`Ok(())` when whole, else its error), waking the reader.
+    fn deliver(&self, what: Delivery) {
+        let waker = {
+            let mut state = self.lock();
+            match what {
+                Delivery::Block(b) => state.blocks.push_back(b),
+                Delivery::End(Ok(())) => state.finished = true,
+                Delivery::End(Err(e)) => {
+                    state.error.get_or_insert(e);
+                }
+            }
+            state.reader.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn is_finished(&self) -> bool {
+        let state = self.lock();
+        state.finished || state.error.is_some()
+    }
+}
+
+enum Delivery {
+    Block(Bytes),
+    End(Result<(), StoreError>),
+}
 
 impl<F, Fut> Parts<F>
 where
@@ -154,7 +195,7 @@ where
         let ready = self
             .in_flight
             .iter()
-            .take_while(|p| p.blocks.is_closed())
+            .take_while(|p| p.slot.is_finished())
             .count();
         let mut room = match ready {
             0 => usize::MAX,
@@ -164,11 +205,11 @@ where
             room -= 1;
             let part = self.next..self.end.min(self.next.saturating_add(self.part_size));
             self.next = part.end;
-            let (sender, blocks) = mpsc::unbounded_channel();
-            let task = fetch_part(self.job.clone(), self.started, part, sender);
+            let slot = Arc::new(Slot::default());
+            let task = fetch_part(self.job.clone(), self.started, part, slot.clone());
             self.started += 1;
             self.in_flight.push_back(InFlight {
-                blocks,
+                slot,
                 task: self.handle.spawn(task),
             });
         }
@@ -195,58 +236,62 @@ where
                 return Poll::Ready(None);
             }
             this.top_up();
-            let Some(front) = this.in_flight.front_mut() else {
+            let Some(front) = this.in_flight.front() else {
                 this.done = true;
                 return Poll::Ready(None);
             };
-            match front.blocks.poll_recv(cx) {
-                Poll::Ready(Some(Ok(block))) => {
-                    this.window = (this.window * 2).min(this.concurrency);
-                    return Poll::Ready(Some(Ok(block)));
-                }
-                Poll::Ready(Some(Err(e))) => return this.fail(e),
-                Poll::Ready(None) => {
-                    this.in_flight.pop_front();
-                    this.job.front.fetch_add(1, Ordering::SeqCst);
-                    this.job.advanced.notify_waiters();
-                }
-                Poll::Pending => return Poll::Pending,
+            let mut state = front.slot.lock();
+            if let Some(block) = state.blocks.pop_front() {
+                drop(state);
+                this.window = (this.window * 2).min(this.concurrency);
+                return Poll::Ready(Some(Ok(block)));
             }
+            if let Some(e) = state.error.take() {
+                drop(state);
+                return this.fail(e);
+            }
+            if state.finished {
+                drop(state);
+                this.in_flight.pop_front();
+                this.job.front.fetch_add(1, Ordering::SeqCst);
+                this.job.advanced.notify_waiters();
+                continue;
+            }
+            state.reader = Some(cx.waker().clone());
+            return Poll::Pending;
         }
     }
 }
 
-/// Fetches part `number` (`part`) block by block to `blocks`, retrying what may pass from the
-/// first byte it lacks; sends the part's error after its blocks if it fails, whatever happens
-/// to the task short of an abort. (A send fails only when the reader is gone: nothing to do.)
-async fn fetch_part<F, Fut>(job: Arc<Job<F>>, number: u64, part: Range<u64>, blocks: BlockSender)
+/// Fetches part `number` (`part`) into `slot` block by block, retrying what may pass from the
+/// first byte it lacks; ends the slot with the part's outcome, whatever happens to the task
+/// short of an abort.
+async fn fetch_part<F, Fut>(job: Arc<Job<F>>, number: u64, part: Range<u64>, slot: Arc<Slot>)
 where
     F: Fn(Range<u64>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<PartBody, StoreError>> + Send + 'static,
 {
     let mut end = EndGuard {
-        blocks: &blocks,
+        slot: &slot,
         uri: &job.uri,
         ended: false,
     };
     let mut filler = Filler {
         job: &*job,
         number,
-        blocks: &blocks,
+        slot: &slot,
         block: None,
     };
     let outcome = filler.fetch(&part).await;
     filler.flush();
-    if let Err(e) = outcome {
-        let _ = blocks.send(Err(e));
-    }
+    slot.deliver(Delivery::End(outcome));
     end.ended = true;
 }
 
-/// Sends a part's reader an error if the part's task stops before its end (a panic): a part
-/// whose channel closed without one would read as whole.
+/// Ends a part's slot with an error if its task stops before it could (a panic): the reader
+/// waiting for the part would otherwise wait forever.
 struct EndGuard<'a> {
-    blocks: &'a BlockSender,
+    slot: &'a Slot,
     uri: &'a str,
     ended: bool,
 }
@@ -254,10 +299,10 @@ struct EndGuard<'a> {
 impl Drop for EndGuard<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            let _ = self.blocks.send(Err(StoreError::Other {
+            self.slot.deliver(Delivery::End(Err(StoreError::Other {
                 uri: self.uri.to_owned(),
                 message: "the task reading a part stopped before its end".into(),
-            }));
+            })));
         }
     }
 }
@@ -266,7 +311,7 @@ impl Drop for EndGuard<'_> {
 struct Filler<'a, F> {
     job: &'a Job<F>,
     number: u64,
-    blocks: &'a BlockSender,
+    slot: &'a Slot,
     /// The block being filled, with its share of the budget (`None`: taken over it).
     block: Option<(Vec<u8>, Option<OwnedSemaphorePermit>)>,
 }
@@ -344,7 +389,7 @@ where
             && !block.is_empty()
         {
             let bytes = self.job.pool.bytes_holding(block, permit);
-            let _ = self.blocks.send(Ok(bytes));
+            self.slot.deliver(Delivery::Block(bytes));
         }
     }
 
