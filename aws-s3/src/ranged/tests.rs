@@ -238,7 +238,11 @@ async fn a_part_whose_task_panics_ends_the_read_with_an_error_not_a_short_read()
     };
     let (got, err) = read_all(URI, 0..300, &settings(100, 2), fetch).await;
     // the block the task was filling is lost with it; the parts before it are read whole
-    assert_eq!(got, data[..100], "the parts before the panicking one are read");
+    assert_eq!(
+        got,
+        data[..100],
+        "the parts before the panicking one are read"
+    );
     assert_eq!(
         err.map(|e| e.to_string()).as_deref(),
         Some("s3://bucket/input.csv: the task reading a part stopped before its end")
